@@ -1,0 +1,205 @@
+import { randomUUID } from 'node:crypto'
+import { freeze } from 'immer'
+import type { Immutable } from 'immer'
+import type { ZodType } from 'zod'
+import { compileChain, type CompiledChain, type LinkDef } from './compile.js'
+import { systemClock, zeroClock } from './clock.js'
+import { execute, type ExecutionResult } from './runner.js'
+import { Run } from './run.js'
+import type { ChainOptions, LinkFn, LinkInfo, LinkOptions, Middleware, RunInfo, RunOptions } from './types.js'
+import { checkLinkName, checkMiddleware, checkRunOptions, formatInputError } from './validate.js'
+
+/** Where `insert` puts a link: right before or right after the link of that name. */
+export type InsertPosition = { readonly before: string } | { readonly after: string }
+
+/**
+ * An ordered list of links with chain-level middleware and default run options. A chain is an
+ * immutable value: `link`, `use` and `insert` return a new chain and leave this one as it was.
+ * Build it once (bad configuration is rejected here, with a `TypeError`), run it many times,
+ * concurrently if you like.
+ *
+ * @example
+ * const checkout = chain<Order>('checkout')
+ *   .link('price', (ctx) => { ctx.total = ctx.items.reduce((s, i) => s + i.price, 0) })
+ *   .use(timing)
+ * const run = await checkout.run({ items: [{ price: 5 }] })
+ */
+export class Chain<C> {
+  /** The chain's name, shown in runs, errors and traces. */
+  readonly name: string
+  /** The defaults of every run of this chain (merged under each run's own options). */
+  readonly options: Readonly<ChainOptions<C>>
+  readonly #links: readonly LinkDef<C>[]
+  readonly #middleware: readonly Middleware<C>[]
+  #compiled: CompiledChain<C> | undefined
+  #lastRun: Run<C> | undefined
+
+  /** @internal Use {@link chain}. */
+  constructor(name: string, options: ChainOptions<C>, links: readonly LinkDef<C>[], middleware: readonly Middleware<C>[]) {
+    this.name = name
+    this.options = Object.freeze({ ...options })
+    this.#links = links
+    this.#middleware = middleware
+  }
+
+  /** The most recently finished run of this chain value (succeeded or failed). */
+  get lastRun(): Run<C> | undefined {
+    return this.#lastRun
+  }
+
+  /** The links in order, as runs will see them. */
+  get links(): readonly LinkInfo[] {
+    return this.#compile().links.map((link) => link.info)
+  }
+
+  /** The chain-level middleware, in the order added. */
+  get middleware(): readonly Middleware<C>[] {
+    return this.#middleware
+  }
+
+  /**
+   * A new chain with one more link at the end.
+   *
+   * @param name - unique within the chain (replay, fork and `insert` find links by name)
+   * @param fn - mutates the draft it gets, or returns a replacement (never both); sync or async
+   * @param options - link-level middleware (`use`) and free-form `meta`
+   * @throws TypeError on a duplicate or empty name, a non-function, or malformed middleware
+   */
+  link(name: string, fn: LinkFn<C>, options?: LinkOptions<C>): Chain<C> {
+    return this.#withLinks(this.#links.length, name, fn, options)
+  }
+
+  /**
+   * A new chain with more chain-level middleware; it wraps every link, outside link-level
+   * middleware, in the order added.
+   */
+  use(...middleware: Middleware<C>[]): Chain<C> {
+    middleware.forEach((mw, i) => checkMiddleware(mw, `chain '${this.name}': use() argument #${i}`))
+    return new Chain(this.name, this.options, this.#links, [...this.#middleware, ...middleware])
+  }
+
+  /**
+   * A new chain with a link inserted right before or after an existing one.
+   *
+   * @example
+   * const audited = checkout.insert({ after: 'price' }, 'audit', (ctx) => { ctx.audited = true })
+   */
+  insert(where: InsertPosition, name: string, fn: LinkFn<C>, options?: LinkOptions<C>): Chain<C> {
+    const target = 'before' in where ? where.before : (where as { after: string }).after
+    const at = this.#links.findIndex((def) => def.name === target)
+    if (at === -1) {
+      const known = this.#links.map((def) => `'${def.name}'`).join(', ') || 'none'
+      throw new TypeError(`chain '${this.name}': insert() refers to link '${String(target)}', which does not exist (links: ${known})`)
+    }
+    return this.#withLinks('before' in where ? at : at + 1, name, fn, options)
+  }
+
+  /**
+   * Runs the chain on an input and records the run.
+   *
+   * The input becomes the run's first state, so it is deep-frozen (as immer freezes what it
+   * produces) and never mutated. With an `input` schema, the schema's parsed copy is frozen
+   * instead and the caller's object is left as it was.
+   *
+   * @returns the finished `Run`; rejects with `ChainRunError` (its `run` is complete and recorded)
+   */
+  run(input: C, options?: RunOptions): Promise<Run<C>> {
+    const merged: RunOptions = options === undefined ? this.options : { ...this.options, ...options }
+    try {
+      if (options !== undefined) checkRunOptions(options, `chain '${this.name}': run options`)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    const clock = merged.timestamps === false ? zeroClock : (merged.clock ?? systemClock)
+    const info: RunInfo = Object.freeze({ id: randomUUID(), chainName: this.name, startedAt: clock.now() })
+    const schema = this.options.input
+    let start: unknown = input
+    if (schema !== undefined) {
+      const parsed = schema.safeParse(input)
+      if (!parsed.success) return this.#rejectInput(info, input, clock.now(), formatInputError(this.name, parsed.error))
+      start = parsed.data
+    }
+    return new Promise((resolve, reject) => {
+      execute<C>(
+        {
+          chain: this.#compile(),
+          info,
+          input: freeze(start, true) as Immutable<C>,
+          clock,
+          record: merged.capture !== 'off',
+          safe: merged.safe !== false,
+          signal: merged.signal,
+        },
+        (result) => {
+          const run = this.#finish(info, start, result)
+          if (run.error === undefined) resolve(run)
+          else reject(run.error)
+        },
+      )
+    })
+  }
+
+  #finish(info: RunInfo, input: unknown, result: ExecutionResult<C>): Run<C> {
+    const run = new Run<C>({ info, input, ...result })
+    this.#lastRun = run
+    return run
+  }
+
+  #rejectInput(info: RunInfo, input: unknown, endedAt: bigint, message: string): Promise<never> {
+    const start = { seq: 0, t: info.startedAt, type: 'run.start', ctx: input, mwctx: Object.freeze({}), metrics: undefined, input }
+    const run = this.#finish(info, input, {
+      status: 'error',
+      ctx: input as Immutable<C>,
+      failure: { code: 'INVALID_INPUT', message, link: undefined, cause: undefined },
+      events: [start as never],
+      endedAt,
+    })
+    return Promise.reject(run.error)
+  }
+
+  #withLinks(at: number, name: string, fn: LinkFn<C>, options: LinkOptions<C> | undefined): Chain<C> {
+    const where = `chain '${this.name}'`
+    checkLinkName(name, where)
+    if (this.#links.some((def) => def.name === name)) {
+      throw new TypeError(`${where}: a link named '${name}' already exists; link names must be unique`)
+    }
+    if (typeof fn !== 'function') {
+      throw new TypeError(`${where}: link '${name}' must be a function, got ${fn === null ? 'null' : typeof fn}`)
+    }
+    const use = options?.use ?? []
+    if (!Array.isArray(use)) throw new TypeError(`${where}: link '${name}': options.use must be an array of middleware`)
+    use.forEach((mw, i) => checkMiddleware(mw, `${where}: link '${name}' use[${i}]`))
+    const def: LinkDef<C> = { name, fn, use: [...use], meta: Object.freeze({ ...(options?.meta ?? {}) }) }
+    const links = [...this.#links]
+    links.splice(at, 0, def)
+    return new Chain(this.name, this.options, links, this.#middleware)
+  }
+
+  #compile(): CompiledChain<C> {
+    return (this.#compiled ??= compileChain(this.name, this.#links, this.#middleware))
+  }
+}
+
+/**
+ * Starts a chain. Give the ctx type explicitly, or an `input` schema to infer it from.
+ *
+ * @param name - shown in runs, errors and traces
+ * @param options - run defaults (`capture`, `timestamps`, `signal`, `safe`, `clock`) and `input`,
+ *   a zod schema every input is validated with (a bad input rejects with `'INVALID_INPUT'`)
+ * @throws TypeError on an empty name or malformed options
+ *
+ * @example
+ * const checkout = chain<Order>('checkout', { capture: 'timeline' })
+ * const typed = chain('checkout', { input: OrderSchema }) // Chain<z.output<typeof OrderSchema>>
+ */
+export function chain<C>(name: string, options: ChainOptions<C> = {}): Chain<C> {
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new TypeError(`chain(): the name must be a non-empty string, got ${JSON.stringify(name) ?? String(name)}`)
+  }
+  checkRunOptions(options, `chain '${name}': options`)
+  const schema: unknown = options.input
+  if (schema !== undefined && typeof (schema as Partial<ZodType>).safeParse !== 'function') {
+    throw new TypeError(`chain '${name}': options.input must be a zod schema`)
+  }
+  return new Chain<C>(name, options, [], [])
+}

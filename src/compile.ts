@@ -1,0 +1,72 @@
+// Turns a chain's definition into the flat, precomputed form the runner walks: per link, the
+// exact queue of before and after calls in DESIGN §3 order, so a run allocates no queues.
+import type { MiddlewareCallInfo } from './events.js'
+import type { LinkFn, LinkInfo, Middleware, Position } from './types.js'
+
+/** A link as the builder stores it. */
+export interface LinkDef<C> {
+  readonly name: string
+  readonly fn: LinkFn<C>
+  readonly use: readonly Middleware<C>[]
+  readonly meta: Readonly<Record<string, unknown>>
+}
+
+export type HookName = 'before' | 'after' | 'runStart' | 'runEnd'
+
+/** One middleware call site: which middleware, which hook, where. */
+export interface HookCall {
+  readonly middleware: Middleware<never>
+  readonly fn: (event: never) => unknown
+  readonly hook: HookName
+  readonly info: MiddlewareCallInfo
+}
+
+export interface CompiledLink<C> {
+  readonly info: LinkInfo
+  readonly fn: LinkFn<C>
+  readonly before: readonly HookCall[]
+  readonly after: readonly HookCall[]
+}
+
+export interface CompiledChain<C> {
+  readonly name: string
+  readonly links: readonly CompiledLink<C>[]
+  readonly runStart: readonly HookCall[]
+  readonly runEnd: readonly HookCall[]
+}
+
+function calls<C>(list: readonly Middleware<C>[], hook: HookName, position: Position): HookCall[] {
+  const out: HookCall[] = []
+  list.forEach((middleware, index) => {
+    const fn = middleware[hook]
+    if (fn === undefined) return
+    out.push({
+      middleware: middleware as Middleware<never>,
+      fn: fn as (event: never) => unknown,
+      hook,
+      info: Object.freeze({ name: middleware.name, position, index }),
+    })
+  })
+  return out
+}
+
+/** Precomputes every queue of a chain. Link-level middleware contributes no run hooks. */
+export function compileChain<C>(
+  name: string,
+  links: readonly LinkDef<C>[],
+  middleware: readonly Middleware<C>[],
+): CompiledChain<C> {
+  const chainBefore = calls(middleware, 'before', 'chain-before')
+  const chainAfter = calls(middleware, 'after', 'chain-after')
+  return {
+    name,
+    links: links.map((def, index) => ({
+      info: Object.freeze({ name: def.name, index, meta: def.meta }),
+      fn: def.fn,
+      before: [...chainBefore, ...calls(def.use, 'before', 'link-before')],
+      after: [...calls(def.use, 'after', 'link-after'), ...chainAfter],
+    })),
+    runStart: calls(middleware, 'runStart', 'run-start'),
+    runEnd: calls(middleware, 'runEnd', 'run-end'),
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * The events of a shadow timeline (DESIGN §5). Every event carries its `seq`, its epoch-nanosecond
+ * time `t`, its `type`, and the states at that moment: shared, frozen references, never copies.
+ *
+ * @module
+ */
+import type { Immutable, Patch } from 'immer'
+import type { LinkInfo, Metrics, MwCtx, Position, RunStatus } from './types.js'
+
+/** The states of one moment of a run. */
+export interface States<C = unknown> {
+  /** The business context. */
+  readonly ctx: Immutable<C>
+  /** The middleware context. */
+  readonly mwctx: Immutable<MwCtx>
+  /** The current link execution's metrics; `undefined` outside a link. */
+  readonly metrics: Immutable<Metrics> | undefined
+}
+
+/** What every event has. */
+export interface EventBase<C = unknown> extends States<C> {
+  /** Position in the timeline: 0, 1, 2, … */
+  readonly seq: number
+  /** Epoch nanoseconds (`0n` with `timestamps: false`). */
+  readonly t: bigint
+}
+
+/** Identifies one middleware call. */
+export interface MiddlewareCallInfo {
+  readonly name: string
+  readonly position: Position
+  /** The middleware's place in its list. */
+  readonly index: number
+}
+
+/** The values a link drew from `io.now()` / `io.random()`, in call order. */
+export interface RecordedIO {
+  readonly now?: readonly number[]
+  readonly random?: readonly number[]
+}
+
+/** The run began; `input` is the first ctx state. */
+export interface RunStartTimelineEvent<C = unknown> extends EventBase<C> {
+  readonly type: 'run.start'
+  readonly input: unknown
+}
+
+/** A middleware call that returned (or settled) normally. States are as the call left them. */
+export interface MiddlewareTimelineEvent<C = unknown> extends EventBase<C> {
+  readonly type: 'middleware.before' | 'middleware.after'
+  readonly middleware: MiddlewareCallInfo
+  /** Absent for `runStart` / `runEnd` calls. */
+  readonly link?: LinkInfo
+  readonly durationNs: bigint
+}
+
+/** A middleware call that threw or rejected; the run went on. */
+export interface MiddlewareErrorTimelineEvent<C = unknown> extends EventBase<C> {
+  readonly type: 'middleware.error'
+  readonly middleware: MiddlewareCallInfo
+  readonly hook: 'before' | 'after' | 'runStart' | 'runEnd'
+  readonly link?: LinkInfo
+  readonly error: unknown
+  readonly durationNs: bigint
+}
+
+/** Stamped just before the link is called. */
+export interface LinkStartTimelineEvent<C = unknown> extends EventBase<C> {
+  readonly type: 'link.start'
+  readonly link: LinkInfo
+}
+
+/** Stamped as soon as the link returned (or its promise settled). */
+export interface LinkEndTimelineEvent<C = unknown> extends EventBase<C> {
+  readonly type: 'link.end'
+  readonly link: LinkInfo
+  readonly patches: readonly Patch[]
+  readonly inversePatches: readonly Patch[]
+  /** `t` of this event minus `t` of its `link.start`. */
+  readonly durationNs: bigint
+  /** What the link drew from `io.now()` / `io.random()`, when it called them. */
+  readonly io?: RecordedIO
+}
+
+/** Replaces `link.end` when the link threw or rejected; its changes were discarded. */
+export interface LinkErrorTimelineEvent<C = unknown> extends EventBase<C> {
+  readonly type: 'link.error'
+  readonly link: LinkInfo
+  readonly error: unknown
+  readonly durationNs: bigint
+  readonly io?: RecordedIO
+}
+
+/** The run ended, after the `runEnd` hooks. */
+export interface RunEndTimelineEvent<C = unknown> extends EventBase<C> {
+  readonly type: 'run.end'
+  readonly status: RunStatus
+  readonly error?: unknown
+}
+
+/** Any event of a timeline. */
+export type TimelineEvent<C = unknown> =
+  | RunStartTimelineEvent<C>
+  | MiddlewareTimelineEvent<C>
+  | MiddlewareErrorTimelineEvent<C>
+  | LinkStartTimelineEvent<C>
+  | LinkEndTimelineEvent<C>
+  | LinkErrorTimelineEvent<C>
+  | RunEndTimelineEvent<C>
+
+/** The `type` of any event. */
+export type TimelineEventType = TimelineEvent['type']

@@ -1,0 +1,140 @@
+// The objects handed to middleware hooks and to links. One per call (middleware instances are
+// shared between concurrent runs, so nothing is ever stored on them). `mwctx` and `metrics` are
+// prototype getters so the recorder knows which calls touched them and snapshots only those.
+import type { Immutable, Patch } from 'immer'
+import type {
+  AfterEvent,
+  AfterPosition,
+  BeforeEvent,
+  BeforePosition,
+  LinkIO,
+  LinkInfo,
+  Metrics,
+  MwCtx,
+  RunEndEvent,
+  RunInfo,
+  RunStatus,
+} from './types.js'
+
+/** The live, writable side of a run that hook events expose. */
+export interface WorkingStates {
+  readonly mwWork: MwCtx
+  readonly metricsWork: Metrics
+  mwTouched: boolean
+  metricsTouched: boolean
+}
+
+export class BeforeCall<C> implements BeforeEvent<C> {
+  constructor(
+    private readonly states: WorkingStates,
+    readonly run: RunInfo,
+    readonly link: LinkInfo,
+    readonly position: BeforePosition,
+    readonly index: number,
+    readonly ctx: Immutable<C>,
+  ) {}
+  get mwctx(): MwCtx {
+    this.states.mwTouched = true
+    return this.states.mwWork
+  }
+  get metrics(): Metrics {
+    this.states.metricsTouched = true
+    return this.states.metricsWork
+  }
+}
+
+/** The outcome of one link execution, shared by every after-call around it. */
+export interface LinkOutcome<C> {
+  readonly result: Immutable<C>
+  readonly patches: readonly Patch[]
+  readonly durationNs: bigint
+  readonly failed: boolean
+  readonly error: unknown
+}
+
+export class AfterCall<C> implements AfterEvent<C> {
+  declare readonly error?: unknown
+  readonly result: Immutable<C>
+  readonly patches: readonly Patch[]
+  readonly durationNs: bigint
+  constructor(
+    private readonly states: WorkingStates,
+    readonly run: RunInfo,
+    readonly link: LinkInfo,
+    readonly position: AfterPosition,
+    readonly index: number,
+    readonly ctx: Immutable<C>,
+    outcome: LinkOutcome<C>,
+  ) {
+    this.result = outcome.result
+    this.patches = outcome.patches
+    this.durationNs = outcome.durationNs
+    if (outcome.failed) (this as { error?: unknown }).error = outcome.error
+  }
+  get mwctx(): MwCtx {
+    this.states.mwTouched = true
+    return this.states.mwWork
+  }
+  get metrics(): Metrics {
+    this.states.metricsTouched = true
+    return this.states.metricsWork
+  }
+}
+
+export class RunHookCall<C> implements RunEndEvent<C> {
+  declare readonly error?: unknown
+  constructor(
+    private readonly states: WorkingStates,
+    readonly run: RunInfo,
+    readonly ctx: Immutable<C>,
+    readonly status: RunStatus,
+    failed: boolean,
+    error: unknown,
+  ) {
+    if (failed) (this as { error?: unknown }).error = error
+  }
+  get mwctx(): MwCtx {
+    this.states.mwTouched = true
+    return this.states.mwWork
+  }
+}
+
+/** The values a link drew from io, to record (and, on replay, to give back). */
+export interface DrawnValues {
+  now: number[] | undefined
+  random: number[] | undefined
+}
+
+export class LinkCallIO<C> implements LinkIO<C> {
+  drawn: DrawnValues | undefined = undefined
+  constructor(
+    private readonly states: WorkingStates,
+    readonly run: RunInfo,
+    readonly link: LinkInfo,
+    readonly signal: AbortSignal,
+    readonly base: Immutable<C>,
+  ) {}
+  get metrics(): Metrics {
+    this.states.metricsTouched = true
+    return this.states.metricsWork
+  }
+  now(): number {
+    const value = Date.now()
+    ;((this.drawn ??= { now: undefined, random: undefined }).now ??= []).push(value)
+    return value
+  }
+  random(): number {
+    const value = Math.random()
+    ;((this.drawn ??= { now: undefined, random: undefined }).random ??= []).push(value)
+    return value
+  }
+}
+
+/** Type guard for anything awaitable a hook or link may return. */
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  )
+}

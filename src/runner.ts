@@ -1,0 +1,508 @@
+// The runner: executes one run of a compiled chain and records it.
+//
+// It is a small state machine rather than an async function: `advance()` does one unit of work
+// (a hook call or a link call) and returns a promise only when that unit really returned one,
+// so synchronous links and hooks never pay for an `await` (2.6x on the hot path, measured).
+import { createDraft, current, enableMapSet, enablePatches, finishDraft, freeze, isDraft, isDraftable, isModified } from 'immer'
+import type { Immutable, Objectish, Patch } from 'immer'
+import type { CompiledChain, CompiledLink, HookCall } from './compile.js'
+import { describeError, type ChainRunErrorCode } from './errors.js'
+import type { MiddlewareCallInfo, RecordedIO, TimelineEvent } from './events.js'
+import { AfterCall, BeforeCall, LinkCallIO, RunHookCall, isThenable } from './hook-events.js'
+import type { LinkOutcome, WorkingStates } from './hook-events.js'
+import { emptyState, snapshot } from './snapshot.js'
+import type { Clock, LinkInfo, Metrics, MwCtx, RunInfo, RunStatus } from './types.js'
+
+/** Why a run failed, before it becomes a `ChainRunError`. */
+export interface Failure {
+  readonly code: ChainRunErrorCode
+  readonly message: string
+  readonly link: LinkInfo | undefined
+  readonly cause: unknown
+}
+
+/** A middleware error kept for `safe: false`. */
+export interface MiddlewareFailure {
+  readonly middleware: MiddlewareCallInfo
+  readonly link: LinkInfo | undefined
+  readonly error: unknown
+}
+
+/** Everything one execution needs, resolved from chain defaults and run options. */
+export interface ExecutionPlan<C> {
+  readonly chain: CompiledChain<C>
+  readonly info: RunInfo
+  readonly input: Immutable<C>
+  readonly clock: Clock
+  readonly record: boolean
+  readonly safe: boolean
+  readonly signal: AbortSignal | undefined
+}
+
+/** What an execution leaves behind; `run.ts` turns it into a `Run`. */
+export interface ExecutionResult<C> {
+  readonly status: RunStatus
+  readonly ctx: Immutable<C>
+  readonly failure: Failure | undefined
+  readonly events: TimelineEvent<C>[]
+  readonly endedAt: bigint
+}
+
+// Events are built field by field here and frozen in type only (readonly) once pushed.
+type MutableEvent = Record<string, unknown>
+
+const enum Phase {
+  RunStart,
+  LinkBegin,
+  Before,
+  Call,
+  After,
+  RunEnd,
+  Done,
+}
+
+// Patches (link.end events, replay) and Map/Set drafts (ctx may hold them) are opt-in immer
+// plugins; enabling them is idempotent. Done here, in a module whose exports are used, so that
+// bundlers honouring "sideEffects": false keep it.
+enablePatches()
+enableMapSet()
+
+const NO_PATCHES: readonly Patch[] = Object.freeze([])
+const NEVER_ABORTED = new AbortController().signal
+
+/** Executes one run. `finish` receives the result once, synchronously when nothing was async. */
+export function execute<C>(
+  plan: ExecutionPlan<C>,
+  finish: (result: ExecutionResult<C>) => void,
+): void {
+  new Execution(plan, finish).start()
+}
+
+class Execution<C> implements WorkingStates {
+  readonly mwWork: MwCtx = {}
+  metricsWork: Metrics = {}
+  mwTouched = false
+  metricsTouched = false
+
+  private readonly events: TimelineEvent<C>[] = []
+  private ctx: Immutable<C>
+  private mwState: Immutable<MwCtx> = emptyState()
+  private metricsState: Immutable<Metrics> | undefined = undefined
+  private phase = Phase.RunStart
+  private linkIndex = 0
+  private hookIndex = 0
+  private link: CompiledLink<C> | undefined = undefined
+  private linkInput: Immutable<C>
+  private outcome: LinkOutcome<C> | undefined = undefined
+  private failure: Failure | undefined = undefined
+  private readonly middlewareFailures: MiddlewareFailure[] = []
+  private readonly signal: AbortSignal
+
+  constructor(
+    private readonly plan: ExecutionPlan<C>,
+    private readonly finish: (result: ExecutionResult<C>) => void,
+  ) {
+    this.ctx = plan.input
+    this.linkInput = plan.input
+    this.signal = plan.signal ?? NEVER_ABORTED
+  }
+
+  start(): void {
+    this.push({ type: 'run.start', t: this.plan.info.startedAt, input: this.plan.input })
+    this.loop()
+  }
+
+  private readonly resume = (): void => {
+    this.loop()
+  }
+
+  private loop(): void {
+    for (;;) {
+      const pending = this.advance()
+      if (pending !== undefined) {
+        void pending.then(this.resume)
+        return
+      }
+      if (this.phase === Phase.Done) return
+    }
+  }
+
+  /** One unit of work. Returns a promise when (and only when) that unit went async. */
+  private advance(): Promise<void> | undefined {
+    const chain = this.plan.chain
+    switch (this.phase) {
+      case Phase.RunStart:
+        if (this.hookIndex < chain.runStart.length) {
+          return this.callRunHook(chain.runStart[this.hookIndex++] as HookCall, 'ok', undefined)
+        }
+        this.hookIndex = 0
+        this.phase = Phase.LinkBegin
+        return undefined
+      case Phase.LinkBegin:
+        return this.beginLink()
+      case Phase.Before: {
+        const link = this.link as CompiledLink<C>
+        if (this.hookIndex < link.before.length) return this.callBefore(link, link.before[this.hookIndex++] as HookCall)
+        this.phase = Phase.Call
+        return undefined
+      }
+      case Phase.Call:
+        this.phase = Phase.After
+        this.hookIndex = 0
+        return this.callLink(this.link as CompiledLink<C>)
+      case Phase.After: {
+        const link = this.link as CompiledLink<C>
+        if (this.hookIndex < link.after.length) return this.callAfter(link, link.after[this.hookIndex++] as HookCall)
+        this.metricsState = undefined
+        this.hookIndex = 0
+        if (this.failure !== undefined) {
+          this.phase = Phase.RunEnd
+        } else {
+          this.linkIndex++
+          this.phase = Phase.LinkBegin
+        }
+        return undefined
+      }
+      case Phase.RunEnd:
+        if (this.hookIndex < chain.runEnd.length) {
+          const status = this.failure === undefined ? 'ok' : statusOf(this.failure.code)
+          return this.callRunHook(chain.runEnd[this.hookIndex++] as HookCall, status, this.failure?.cause)
+        }
+        this.end()
+        return undefined
+      case Phase.Done:
+        return undefined
+    }
+  }
+
+  private beginLink(): undefined {
+    const links = this.plan.chain.links
+    if (this.linkIndex >= links.length) {
+      this.phase = Phase.RunEnd
+      return undefined
+    }
+    const link = links[this.linkIndex] as CompiledLink<C>
+    if (this.signal.aborted) {
+      this.failure = {
+        code: 'ABORTED',
+        message: `run of chain '${this.plan.chain.name}' aborted before link '${link.info.name}': ${describeError(this.signal.reason)}`,
+        link: link.info,
+        cause: this.signal.reason,
+      }
+      this.phase = Phase.RunEnd
+      return undefined
+    }
+    this.link = link
+    this.linkInput = this.ctx
+    this.outcome = undefined
+    this.metricsWork = {}
+    this.metricsState = emptyState()
+    this.hookIndex = 0
+    this.phase = Phase.Before
+    return undefined
+  }
+
+  // ---- middleware -------------------------------------------------------------------------
+
+  private callBefore(link: CompiledLink<C>, call: HookCall): Promise<void> | undefined {
+    const info = call.info
+    const event = new BeforeCall<C>(this, this.plan.info, link.info, info.position as 'chain-before', info.index, this.ctx)
+    return this.invoke(call, event, link.info, 'middleware.before')
+  }
+
+  private callAfter(link: CompiledLink<C>, call: HookCall): Promise<void> | undefined {
+    const info = call.info
+    const event = new AfterCall<C>(
+      this,
+      this.plan.info,
+      link.info,
+      info.position as 'link-after',
+      info.index,
+      this.linkInput,
+      this.outcome as LinkOutcome<C>,
+    )
+    return this.invoke(call, event, link.info, 'middleware.after')
+  }
+
+  private callRunHook(call: HookCall, status: RunStatus, error: unknown): Promise<void> | undefined {
+    const event = new RunHookCall<C>(this, this.plan.info, this.ctx, status, this.failure !== undefined, error)
+    return this.invoke(call, event, undefined, call.hook === 'runStart' ? 'middleware.before' : 'middleware.after')
+  }
+
+  private invoke(
+    call: HookCall,
+    event: object,
+    link: LinkInfo | undefined,
+    type: 'middleware.before' | 'middleware.after',
+  ): Promise<void> | undefined {
+    const t0 = this.plan.record ? this.plan.clock.now() : 0n
+    let returned: unknown
+    try {
+      returned = call.fn.call(call.middleware, event as never)
+    } catch (error) {
+      this.hookFailed(call, link, t0, error)
+      return undefined
+    }
+    if (isThenable(returned)) {
+      return Promise.resolve(returned).then(
+        () => this.hookDone(call, link, t0, type),
+        (error: unknown) => this.hookFailed(call, link, t0, error),
+      )
+    }
+    this.hookDone(call, link, t0, type)
+    return undefined
+  }
+
+  private hookDone(call: HookCall, link: LinkInfo | undefined, t0: bigint, type: string): void {
+    if (!this.plan.record) {
+      this.mwTouched = this.metricsTouched = false
+      return
+    }
+    const durationNs = this.plan.clock.now() - t0
+    if (!this.takeSnapshots(call, link, t0)) return
+    const event: Record<string, unknown> = { type, t: t0, middleware: call.info }
+    if (link !== undefined) event['link'] = link
+    event['durationNs'] = durationNs
+    this.push(event)
+  }
+
+  private hookFailed(call: HookCall, link: LinkInfo | undefined, t0: bigint, error: unknown): void {
+    const durationNs = this.plan.record ? this.plan.clock.now() - t0 : 0n
+    this.middlewareFailures.push({ middleware: call.info, link, error })
+    if (this.plan.record) this.takeSnapshots(call, link, t0)
+    else this.mwTouched = this.metricsTouched = false
+    const event: Record<string, unknown> = { type: 'middleware.error', t: t0, middleware: call.info, hook: call.hook }
+    if (link !== undefined) event['link'] = link
+    event['error'] = error
+    event['durationNs'] = durationNs
+    this.push(event)
+  }
+
+  /**
+   * Freezes what the call wrote to mwctx / metrics. A state that cannot be snapshotted (a cycle)
+   * is reported as that middleware's error and the previous state is kept: recording never
+   * throws into the run.
+   */
+  private takeSnapshots(call: HookCall, link: LinkInfo | undefined, t0: bigint): boolean {
+    try {
+      if (this.mwTouched) this.mwState = snapshot(this.mwWork, this.mwState) as Immutable<MwCtx>
+      if (this.metricsTouched && this.metricsState !== undefined) {
+        this.metricsState = snapshot(this.metricsWork, this.metricsState) as Immutable<Metrics>
+      }
+      return true
+    } catch (error) {
+      this.mwTouched = this.metricsTouched = false
+      this.hookFailed(call, link, t0, error)
+      return false
+    } finally {
+      this.mwTouched = this.metricsTouched = false
+    }
+  }
+
+  // ---- links --------------------------------------------------------------------------------
+
+  private callLink(link: CompiledLink<C>): Promise<void> | undefined {
+    const base = this.ctx
+    const draft = isDraftable(base) ? createDraft(base as Objectish) : base
+    const io = new LinkCallIO<C>(this, this.plan.info, link.info, this.signal, base)
+    const clock = this.plan.clock
+    let start: MutableEvent | undefined
+    if (this.plan.record) start = this.push({ type: 'link.start', t: 0n, link: link.info })
+    const t0 = clock.now()
+    if (start !== undefined) start['t'] = t0
+    let returned: unknown
+    try {
+      returned = link.fn(draft as never, io)
+    } catch (error) {
+      this.linkFailed(link, draft, io, t0, clock.now(), error)
+      return undefined
+    }
+    if (isThenable(returned)) {
+      return Promise.resolve(returned).then(
+        (value) => this.linkReturned(link, base, draft, io, t0, clock.now(), value),
+        (error: unknown) => this.linkFailed(link, draft, io, t0, clock.now(), error),
+      )
+    }
+    this.linkReturned(link, base, draft, io, t0, clock.now(), returned)
+    return undefined
+  }
+
+  private linkReturned(
+    link: CompiledLink<C>,
+    base: Immutable<C>,
+    draft: unknown,
+    io: LinkCallIO<C>,
+    t0: bigint,
+    t1: bigint,
+    value: unknown,
+  ): void {
+    const wantPatches = this.plan.record || link.after.length > 0
+    let patches: readonly Patch[] = NO_PATCHES
+    let inversePatches: readonly Patch[] = NO_PATCHES
+    let next: Immutable<C>
+    if (value !== undefined && value !== draft) {
+      if (isDraft(draft) && isModified(draft)) {
+        const error = new TypeError(
+          `link '${link.info.name}' both modified its draft and returned a new value: do one or the other`,
+        )
+        this.linkFailed(link, draft, io, t0, t1, error)
+        return
+      }
+      try {
+        next = settleReplacement(value) as Immutable<C>
+      } catch (error) {
+        this.linkFailed(link, draft, io, t0, t1, error)
+        return
+      }
+      if (isDraft(draft)) finishDraft(draft)
+      if (wantPatches && next !== base) {
+        patches = [{ op: 'replace', path: [], value: next }]
+        inversePatches = [{ op: 'replace', path: [], value: base }]
+      }
+    } else if (isDraft(draft)) {
+      next = (
+        wantPatches
+          ? finishDraft(draft, (p, inverse) => {
+              patches = p
+              inversePatches = inverse
+            })
+          : finishDraft(draft)
+      ) as Immutable<C>
+    } else {
+      next = base
+    }
+    this.ctx = next
+    this.outcome = { result: next, patches, durationNs: t1 - t0, failed: false, error: undefined }
+    if (this.plan.record) {
+      this.snapshotMetrics()
+      const event: MutableEvent = { type: 'link.end', t: t1, link: link.info, patches, inversePatches, durationNs: t1 - t0 }
+      const drawn = recordedIO(io)
+      if (drawn !== undefined) event['io'] = drawn
+      this.push(event)
+    } else {
+      this.metricsTouched = false
+    }
+  }
+
+  private linkFailed(link: CompiledLink<C>, draft: unknown, io: LinkCallIO<C>, t0: bigint, t1: bigint, error: unknown): void {
+    // Finishing revokes the draft, so a link that keeps a reference cannot write to it later.
+    if (isDraft(draft)) {
+      try {
+        finishDraft(draft)
+      } catch {
+        // The draft is being discarded anyway.
+      }
+    }
+    const aborted = this.signal.aborted
+    this.failure = {
+      code: aborted ? 'ABORTED' : 'LINK_FAILED',
+      message: aborted
+        ? `run of chain '${this.plan.chain.name}' aborted during link '${link.info.name}': ${describeError(error)}`
+        : `link '${link.info.name}' (#${link.info.index}) of chain '${this.plan.chain.name}' failed: ${describeError(error)}`,
+      link: link.info,
+      cause: error,
+    }
+    this.outcome = { result: this.ctx, patches: NO_PATCHES, durationNs: t1 - t0, failed: true, error }
+    if (this.plan.record) this.snapshotMetrics()
+    else this.metricsTouched = false
+    const event: MutableEvent = { type: 'link.error', t: t1, link: link.info, error, durationNs: t1 - t0 }
+    const drawn = recordedIO(io)
+    if (drawn !== undefined) event['io'] = drawn
+    this.push(event)
+  }
+
+  private snapshotMetrics(): void {
+    if (!this.metricsTouched) return
+    this.metricsTouched = false
+    try {
+      this.metricsState = snapshot(this.metricsWork, this.metricsState) as Immutable<Metrics>
+    } catch {
+      // A circular metrics object written by the link itself: keep the last good state.
+    }
+  }
+
+  // ---- the end ------------------------------------------------------------------------------
+
+  private end(): void {
+    this.phase = Phase.Done
+    let failure = this.failure
+    if (failure === undefined && !this.plan.safe && this.middlewareFailures.length > 0) {
+      failure = middlewareFailure(this.plan.chain.name, this.middlewareFailures)
+    }
+    const status: RunStatus = failure === undefined ? 'ok' : statusOf(failure.code)
+    const endedAt = this.plan.clock.now()
+    this.finish({ status, ctx: this.ctx, failure, events: this.events, endedAt })
+  }
+
+  /** Appends an event with the current states; the caller gives type, t and the extra fields. */
+  private push(fields: Record<string, unknown>): MutableEvent {
+    fields['seq'] = this.events.length
+    fields['ctx'] = this.ctx
+    fields['mwctx'] = this.mwState
+    fields['metrics'] = this.metricsState
+    this.events.push(fields as unknown as TimelineEvent<C>)
+    return fields
+  }
+}
+
+function statusOf(code: ChainRunErrorCode): RunStatus {
+  return code === 'ABORTED' ? 'aborted' : 'error'
+}
+
+function middlewareFailure(chainName: string, failures: readonly MiddlewareFailure[]): Failure {
+  const first = failures[0] as MiddlewareFailure
+  const where = first.link === undefined ? first.middleware.position : `${first.middleware.position} of link '${first.link.name}'`
+  const more = failures.length > 1 ? ` (and ${failures.length - 1} more middleware error${failures.length > 2 ? 's' : ''})` : ''
+  return {
+    code: 'MIDDLEWARE_FAILED',
+    message: `middleware '${first.middleware.name}' failed at ${where} in chain '${chainName}': ${describeError(first.error)}${more}`,
+    link: first.link,
+    cause: failures.length === 1 ? first.error : new AggregateError(failures.map((f) => f.error), 'middleware errors'),
+  }
+}
+
+function recordedIO(io: LinkCallIO<unknown>): RecordedIO | undefined {
+  const drawn = io.drawn
+  if (drawn === undefined) return undefined
+  const out: { now?: readonly number[]; random?: readonly number[] } = {}
+  if (drawn.now !== undefined) out.now = Object.freeze(drawn.now)
+  if (drawn.random !== undefined) out.random = Object.freeze(drawn.random)
+  return Object.freeze(out)
+}
+
+/**
+ * A value a link returned instead of mutating its draft may still hold drafts (`{ ...ctx }`
+ * copies draft children). Replace them by their current values before the draft is revoked,
+ * then deep-freeze the result like any other state.
+ */
+function settleReplacement(value: unknown): unknown {
+  return freeze(undraft(value, 0), true)
+}
+
+function undraft(value: unknown, depth: number): unknown {
+  if (isDraft(value)) return current(value)
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value) || !isDraftable(value)) return value
+  if (depth > 10_000) throw new RangeError('returned value is nested more than 10,000 levels deep')
+  if (value instanceof Map) {
+    for (const [key, item] of value) {
+      const settled = undraft(item, depth + 1)
+      if (settled !== item) value.set(key, settled)
+    }
+  } else if (value instanceof Set) {
+    for (const item of [...value]) {
+      const settled = undraft(item, depth + 1)
+      if (settled !== item) {
+        value.delete(item)
+        value.add(settled)
+      }
+    }
+  } else {
+    const record = value as Record<string, unknown>
+    for (const key of Object.keys(record)) {
+      const item = record[key]
+      const settled = undraft(item, depth + 1)
+      if (settled !== item) record[key] = settled
+    }
+  }
+  return value
+}

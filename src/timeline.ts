@@ -1,0 +1,179 @@
+import type { Immutable, Patch } from 'immer'
+import type { RecordedIO, States, TimelineEvent, TimelineEventType } from './events.js'
+import type { LinkInfo, Metrics, Position } from './types.js'
+
+/** Selects events; every field given must match. */
+export interface EventQuery {
+  /** One event type or several. */
+  type?: TimelineEventType | readonly TimelineEventType[]
+  /** Events about the link of this name (link, link-level and chain-level middleware events). */
+  link?: string
+  /** Events of the middleware of this name. */
+  middleware?: string
+  /** Middleware events at this position. */
+  position?: Position
+}
+
+/** One link execution, gathered from its events. */
+export interface LinkRecord<C = unknown> {
+  readonly link: LinkInfo
+  readonly name: string
+  readonly index: number
+  /** `seq` of its `link.start` event. */
+  readonly startSeq: number
+  /** `seq` of its `link.end` or `link.error` event. */
+  readonly endSeq: number
+  /** Epoch ns when the link was called. */
+  readonly start: bigint
+  /** Epoch ns when it returned or settled. */
+  readonly end: bigint
+  /** The link alone, middleware excluded. */
+  readonly durationNs: bigint
+  readonly status: 'ok' | 'error'
+  /** What it changed (empty when it failed). */
+  readonly patches: readonly Patch[]
+  readonly inversePatches: readonly Patch[]
+  /** Its error, when it failed. */
+  readonly error?: unknown
+  /** The ctx it received and the ctx it left. */
+  readonly before: Immutable<C>
+  readonly after: Immutable<C>
+  /** Its metrics as the last middleware around it left them. */
+  readonly metrics: Immutable<Metrics>
+  /** What it drew from `io.now()` / `io.random()`. */
+  readonly io?: RecordedIO
+}
+
+/**
+ * The ordered events of one run (DESIGN §5), with the questions you ask of them: what was the
+ * state at this moment, what did this link change, what happened between two moments.
+ *
+ * @example
+ * const t = checkout.lastRun!.timeline
+ * t.filter({ type: 'middleware.error' })   // what broke quietly
+ * t.stateAt(t.links()[1]!.endSeq).ctx      // ctx right after the second link
+ */
+export class Timeline<C = unknown> {
+  /** Every event in `seq` order (frozen; events are shared, never copied). */
+  readonly events: readonly TimelineEvent<C>[]
+
+  /** @param events - events in seq order, `events[i].seq === i` */
+  constructor(events: readonly TimelineEvent<C>[]) {
+    this.events = Object.isFrozen(events) ? events : Object.freeze(events)
+  }
+
+  /** Number of events. */
+  get length(): number {
+    return this.events.length
+  }
+
+  /** The event with this seq (negative counts from the end, like `Array#at`), or `undefined`. */
+  at(seq: number): TimelineEvent<C> | undefined {
+    return this.events.at(seq)
+  }
+
+  /**
+   * The exact frozen states of one moment: the same objects the run produced.
+   *
+   * @throws RangeError when no event has this seq.
+   */
+  stateAt(seq: number): States<C> {
+    const event = this.events[this.checkSeq(seq, 'stateAt')] as TimelineEvent<C>
+    return { ctx: event.ctx, mwctx: event.mwctx, metrics: event.metrics }
+  }
+
+  /** The events that match a query (all given fields must match) or a predicate. */
+  filter(query: EventQuery | ((event: TimelineEvent<C>) => boolean)): TimelineEvent<C>[] {
+    if (typeof query === 'function') return this.events.filter(query)
+    const types = query.type === undefined ? undefined : new Set<string>(typeof query.type === 'string' ? [query.type] : query.type)
+    return this.events.filter((event) => {
+      if (types !== undefined && !types.has(event.type)) return false
+      const fields = event as { link?: LinkInfo; middleware?: { name: string; position: Position } }
+      if (query.link !== undefined && fields.link?.name !== query.link) return false
+      if (query.middleware !== undefined && fields.middleware?.name !== query.middleware) return false
+      if (query.position !== undefined && fields.middleware?.position !== query.position) return false
+      return true
+    })
+  }
+
+  /** One record per link execution, in execution order. */
+  links(): LinkRecord<C>[] {
+    const records: LinkRecord<C>[] = []
+    let open: { -readonly [K in keyof LinkRecord<C>]: LinkRecord<C>[K] } | undefined
+    let startEvent: TimelineEvent<C> | undefined
+    for (const event of this.events) {
+      switch (event.type) {
+        case 'link.start':
+          startEvent = event
+          open = undefined
+          break
+        case 'link.end':
+        case 'link.error': {
+          if (startEvent === undefined || startEvent.type !== 'link.start' || startEvent.link !== event.link) break
+          const failed = event.type === 'link.error'
+          open = {
+            link: event.link,
+            name: event.link.name,
+            index: event.link.index,
+            startSeq: startEvent.seq,
+            endSeq: event.seq,
+            start: startEvent.t,
+            end: event.t,
+            durationNs: event.durationNs,
+            status: failed ? 'error' : 'ok',
+            patches: failed ? [] : event.patches,
+            inversePatches: failed ? [] : event.inversePatches,
+            before: startEvent.ctx,
+            after: event.ctx,
+            metrics: event.metrics ?? {},
+          }
+          if (failed) open.error = event.error
+          if (event.io !== undefined) open.io = event.io
+          records.push(open)
+          startEvent = undefined
+          break
+        }
+        default:
+          // After-middleware of the same link may still write its metrics.
+          if (open !== undefined && 'link' in event && event.link === open.link && event.metrics !== undefined) {
+            open.metrics = event.metrics
+          } else if (event.metrics === undefined) {
+            open = undefined
+          }
+      }
+    }
+    return records
+  }
+
+  /**
+   * The patches that turn the ctx of event `fromSeq` into the ctx of event `toSeq` (applied with
+   * immer's `applyPatches`). Going backwards gives the inverse patches in reverse order.
+   */
+  diff(fromSeq: number, toSeq: number): Patch[] {
+    const from = this.checkSeq(fromSeq, 'diff')
+    const to = this.checkSeq(toSeq, 'diff')
+    const out: Patch[] = []
+    if (from <= to) {
+      for (let seq = from + 1; seq <= to; seq++) {
+        const event = this.events[seq] as TimelineEvent<C>
+        if (event.type === 'link.end') out.push(...event.patches)
+      }
+    } else {
+      for (let seq = from; seq > to; seq--) {
+        const event = this.events[seq] as TimelineEvent<C>
+        if (event.type === 'link.end') out.push(...event.inversePatches)
+      }
+    }
+    return out
+  }
+
+  private checkSeq(seq: number, method: string): number {
+    const index = Number.isInteger(seq) && seq < 0 ? this.events.length + seq : seq
+    if (!Number.isInteger(index) || index < 0 || index >= this.events.length) {
+      throw new RangeError(
+        `timeline.${method}: seq ${String(seq)} is out of range: this timeline has ${this.events.length} events (0…${this.events.length - 1})`,
+      )
+    }
+    return index
+  }
+}

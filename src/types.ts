@@ -1,0 +1,204 @@
+/**
+ * The public vocabulary of shadowchain: links, middleware, their events and the options of a run.
+ * Types only; the behaviour lives in `chain.ts` (building) and `runner.ts` (running).
+ *
+ * @module
+ */
+import type { Draft, Immutable, Patch } from 'immer'
+import type { ZodType } from 'zod'
+
+/**
+ * The state shared by every middleware of one run (timers, span handles, counters).
+ *
+ * It is an interface so an application can describe its own keys by declaration merging:
+ * `declare module 'shadowchain' { interface MwCtx { startedAt?: number } }`.
+ * Write to it freely inside a middleware call; after each call the recorder keeps a frozen,
+ * structurally shared snapshot of it in the timeline.
+ */
+export interface MwCtx {
+  [key: string]: unknown
+}
+
+/**
+ * One fresh object per link execution, given to the link (`io.metrics`) and to every middleware
+ * around it. Recorded like {@link MwCtx}; merge declarations to type your own keys.
+ */
+export interface Metrics {
+  [key: string]: unknown
+}
+
+/** Describes a link: frozen, built once with the chain, shared by every run. */
+export interface LinkInfo {
+  /** The link's name, unique within its chain. */
+  readonly name: string
+  /** The link's place in its chain, from 0. */
+  readonly index: number
+  /** Whatever the link's options gave as `meta` (frozen), or an empty object. */
+  readonly meta: Readonly<Record<string, unknown>>
+}
+
+/** Describes the run a link or middleware belongs to. Frozen. */
+export interface RunInfo {
+  /** A unique id (UUID) of the run. */
+  readonly id: string
+  /** The name the chain was built with. */
+  readonly chainName: string
+  /** When the run started, epoch nanoseconds (`0n` with `timestamps: false`). */
+  readonly startedAt: bigint
+}
+
+/**
+ * The second argument of every link: what it may know about its run, and the only sanctioned
+ * sources of time and randomness (recorded, so that replay can return the same values).
+ */
+export interface LinkIO<C = unknown> {
+  /** The run this link executes in. */
+  readonly run: RunInfo
+  /** This link. */
+  readonly link: LinkInfo
+  /** This link execution's metrics: write numbers, strings, anything plain. */
+  readonly metrics: Metrics
+  /** The ctx this link received, frozen: unlike the draft it never changes while the link runs. */
+  readonly base: Immutable<C>
+  /** The run's abort signal (never aborts when the run was given none). */
+  readonly signal: AbortSignal
+  /** Wall-clock milliseconds since the epoch, like `Date.now()`, recorded in the timeline. */
+  now(): number
+  /** A float in [0, 1), like `Math.random()`, recorded in the timeline. */
+  random(): number
+}
+
+/**
+ * A link: one named business step. It mutates the immer draft it is given, or returns a
+ * replacement value (never both). It may be sync or async.
+ */
+export type LinkFn<C> = (ctx: Draft<C>, io: LinkIO<C>) => void | C | Draft<C> | Promise<void | C | Draft<C>>
+
+/** Options of one link. */
+export interface LinkOptions<C> {
+  /** Link-level middleware, run inside the chain-level middleware (DESIGN §3). */
+  use?: readonly Middleware<C>[]
+  /** Free-form data describing the link, visible as `LinkInfo.meta`. */
+  meta?: Record<string, unknown>
+}
+
+/** Where a middleware call happens relative to its link. */
+export type BeforePosition = 'chain-before' | 'link-before'
+/** Where a middleware call happens relative to its link. */
+export type AfterPosition = 'link-after' | 'chain-after'
+/** Every position a middleware call can have, the run hooks included. */
+export type Position = BeforePosition | AfterPosition | 'run-start' | 'run-end'
+
+/** What a `before` hook receives. A fresh object per call: middleware instances are shared. */
+export interface BeforeEvent<C = unknown> {
+  /** The run. */
+  readonly run: RunInfo
+  /** The link about to run. */
+  readonly link: LinkInfo
+  /** Chain-level or link-level. */
+  readonly position: BeforePosition
+  /** This middleware's place in its list (the chain's `use` list or the link's `use` list). */
+  readonly index: number
+  /** The ctx the link will receive: frozen, middleware cannot change business data. */
+  readonly ctx: Immutable<C>
+  /** Shared by every middleware of this run: writable. */
+  readonly mwctx: MwCtx
+  /** This link execution's metrics: writable. */
+  readonly metrics: Metrics
+}
+
+/** What an `after` hook receives. */
+export interface AfterEvent<C = unknown> extends Omit<BeforeEvent<C>, 'position'> {
+  /** Link-level or chain-level. */
+  readonly position: AfterPosition
+  /** The ctx the link produced (the same as `ctx` when it failed: its changes are discarded). */
+  readonly result: Immutable<C>
+  /** The link's error, when it failed. */
+  readonly error?: unknown
+  /** What the link changed, in immer's patch format. */
+  readonly patches: readonly Patch[]
+  /** The link's own duration in nanoseconds, middleware excluded. */
+  readonly durationNs: bigint
+}
+
+/** What a `runStart` hook receives. */
+export interface RunStartEvent<C = unknown> {
+  readonly run: RunInfo
+  /** The first ctx state (the validated input). */
+  readonly ctx: Immutable<C>
+  readonly mwctx: MwCtx
+}
+
+/** Final status of a run. */
+export type RunStatus = 'ok' | 'error' | 'aborted'
+
+/** What a `runEnd` hook receives. */
+export interface RunEndEvent<C = unknown> extends RunStartEvent<C> {
+  /** How the run ended (before `safe: false` turns middleware errors into a failure). */
+  readonly status: RunStatus
+  /** The run's error, when it failed. */
+  readonly error?: unknown
+}
+
+/** What a hook may return: nothing, or a promise that the run awaits. Its value is ignored. */
+export type HookResult = void | Promise<unknown>
+
+/**
+ * An observer of a run. It cannot change ctx and cannot stop a run: what it throws is recorded
+ * as a `middleware.error` event and the run goes on. A hook that returns a promise is awaited;
+ * a synchronous hook is not wrapped in one.
+ *
+ * @example
+ * const timing: Middleware = {
+ *   name: 'timing',
+ *   after(e) { e.metrics.ms = Number(e.durationNs) / 1e6 },
+ * }
+ */
+export interface Middleware<C = unknown> {
+  /** Shown in the timeline, in errors and in traces. */
+  readonly name: string
+  /** Called before each link it wraps. */
+  readonly before?: (event: BeforeEvent<C>) => HookResult
+  /** Called after each link it wraps, also when the link failed. */
+  readonly after?: (event: AfterEvent<C>) => HookResult
+  /** Chain-level only: once before the first link. */
+  readonly runStart?: (event: RunStartEvent<C>) => HookResult
+  /** Chain-level only: once after the last link, also after a failure. */
+  readonly runEnd?: (event: RunEndEvent<C>) => HookResult
+}
+
+/** A source of epoch nanoseconds. Inject one to make timestamps deterministic in tests. */
+export interface Clock {
+  now(): bigint
+}
+
+/**
+ * What a run records. Levels change what is recorded, never what the chain computes.
+ * - `'timeline'`: every event with its states (the default).
+ * - `'off'`: only `run.start`, `run.end` and the error events (`link.error`,
+ *   `middleware.error`): what you need to know that something went wrong, at the least cost.
+ */
+export type CaptureLevel = 'timeline' | 'off'
+
+/** Options of one run; the same keys given to `chain()` are that chain's defaults. */
+export interface RunOptions {
+  /** What to record; see {@link CaptureLevel}. Default `'timeline'`. */
+  capture?: CaptureLevel
+  /** `false` stamps every `t` and `durationNs` with `0n`, for maximum speed. Default `true`. */
+  timestamps?: boolean
+  /** Aborts the run between links (status `'aborted'`, code `'ABORTED'`). */
+  signal?: AbortSignal
+  /**
+   * `true` (default): middleware errors are recorded and never fail the run. `false` (tests):
+   * a run with middleware errors fails with `'MIDDLEWARE_FAILED'` once it has completed.
+   */
+  safe?: boolean
+  /** The clock that stamps events; default: hrtime anchored once to wall-clock time. */
+  clock?: Clock
+}
+
+/** Options of a chain: run defaults plus the input schema. */
+export interface ChainOptions<C> extends RunOptions {
+  /** Validates (and replaces by its parsed output) the input of every run before it starts. */
+  input?: ZodType<C>
+}

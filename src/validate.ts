@@ -1,0 +1,72 @@
+// Build-time checks: bad configuration is a TypeError when the chain is built (or, for run
+// options, when run() is called), never a mystery halfway through a run.
+import type { ZodError } from 'zod'
+import type { RunOptions } from './types.js'
+
+const HOOKS = ['before', 'after', 'runStart', 'runEnd'] as const
+const CAPTURE_LEVELS: readonly string[] = ['timeline', 'off']
+
+function describe(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  return typeof value
+}
+
+export function checkLinkName(name: unknown, where: string): asserts name is string {
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new TypeError(`${where}: a link name must be a non-empty string, got ${describe(name)}`)
+  }
+}
+
+export function checkMiddleware(middleware: unknown, where: string): void {
+  if (typeof middleware !== 'object' || middleware === null) {
+    throw new TypeError(`${where}: middleware must be an object { name, before?, after?, runStart?, runEnd? }, got ${describe(middleware)}`)
+  }
+  const { name } = middleware as { name?: unknown }
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new TypeError(`${where}: middleware needs a non-empty string 'name', got ${describe(name)}`)
+  }
+  for (const hook of HOOKS) {
+    const fn = (middleware as Record<string, unknown>)[hook]
+    if (fn !== undefined && typeof fn !== 'function') {
+      throw new TypeError(`${where}: middleware '${name}' has a '${hook}' that is ${describe(fn)}, not a function`)
+    }
+  }
+}
+
+export function checkRunOptions(options: unknown, where: string): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`${where} must be an object, got ${describe(options)}`)
+  }
+  const o = options as Record<keyof RunOptions, unknown>
+  if (o.capture !== undefined && !CAPTURE_LEVELS.includes(o.capture as string)) {
+    throw new TypeError(`${where}: capture must be one of ${CAPTURE_LEVELS.map((c) => `'${c}'`).join(', ')}, got ${JSON.stringify(o.capture)}`)
+  }
+  for (const flag of ['timestamps', 'safe'] as const) {
+    if (o[flag] !== undefined && typeof o[flag] !== 'boolean') {
+      throw new TypeError(`${where}: ${flag} must be a boolean, got ${describe(o[flag])}`)
+    }
+  }
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
+    throw new TypeError(`${where}: signal must be an AbortSignal, got ${describe(o.signal)}`)
+  }
+  if (o.clock !== undefined && typeof (o.clock as { now?: unknown } | null)?.now !== 'function') {
+    throw new TypeError(`${where}: clock must be an object with a now() method returning epoch nanoseconds`)
+  }
+}
+
+/** `items[0].price: expected number, received string; email: invalid email` */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = ''
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`
+    else if (typeof key === 'string' && /^[A-Za-z_$][\w$]*$/.test(key)) out += out === '' ? key : `.${key}`
+    else out += `[${JSON.stringify(String(key))}]`
+  }
+  return out === '' ? '(root)' : out
+}
+
+export function formatInputError(chainName: string, error: ZodError): string {
+  const issues = error.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`)
+  return `invalid input for chain '${chainName}': ${issues.join('; ')}`
+}

@@ -1,0 +1,95 @@
+import { describeError } from './errors.js'
+import type { TimelineEvent } from './events.js'
+import type { Run } from './run.js'
+import type { LinkInfo } from './types.js'
+
+/** How {@link formatWaterfall} draws. */
+export interface WaterfallOptions {
+  /** Width of the bar column in characters. Default 40. */
+  width?: number
+  /** ANSI colours (link time green, middleware time dim, errors red). Default false. */
+  color?: boolean
+}
+
+/** `850 ns`, `12.3 µs`, `4.56 ms`, `1.20 s`: readable units for nanoseconds. */
+export function formatDuration(ns: bigint): string {
+  const n = Number(ns)
+  if (n < 1_000) return `${n} ns`
+  if (n < 1_000_000) return `${(n / 1e3).toPrecision(3)} µs`
+  if (n < 1_000_000_000) return `${(n / 1e6).toPrecision(3)} ms`
+  return `${(n / 1e9).toFixed(2)} s`
+}
+
+interface Row {
+  readonly link: LinkInfo
+  stepStart: bigint
+  stepEnd: bigint
+  linkStart: bigint
+  linkEnd: bigint
+  linkNs: bigint
+  status: 'ok' | 'error'
+  error: unknown
+}
+
+/**
+ * Draws a run as a terminal waterfall: one row per link, on the run's time axis, with the link's
+ * own time (`█`) apart from its middleware time (`░`), followed by middleware errors.
+ *
+ * @example
+ * console.log(formatWaterfall(checkout.lastRun!, { color: process.stdout.isTTY }))
+ */
+export function formatWaterfall(run: Run<unknown>, options: WaterfallOptions = {}): string {
+  const width = Math.max(10, Math.floor(options.width ?? 40))
+  const paint = (code: string, text: string): string => (options.color === true ? `\x1b[${code}m${text}\x1b[0m` : text)
+  const rows = collectRows(run.timeline.events)
+  const total = run.endedAt - run.startedAt
+  const statusText = run.status === 'ok' ? paint('32', 'ok') : paint('31', run.status)
+  const lines = [
+    `${run.chainName}  run ${run.id.slice(0, 8)}  ${statusText}  ${formatDuration(total)}  ${rows.length} link${rows.length === 1 ? '' : 's'}`,
+  ]
+  if (run.parent !== undefined) lines.push(`forked from run ${run.parent.run.id.slice(0, 8)} at seq ${run.parent.seq}`)
+  const nameWidth = Math.max(4, ...rows.map((row) => row.link.name.length))
+  const scale = (t: bigint): number => (total <= 0n ? 0 : Math.round((Number(t - run.startedAt) / Number(total)) * width))
+  for (const row of rows) {
+    const cells = new Array<string>(width).fill(' ')
+    const [s0, s1, l0, l1] = [scale(row.stepStart), scale(row.stepEnd), scale(row.linkStart), scale(row.linkEnd)]
+    for (let i = s0; i < Math.max(s1, s0 + 1) && i < width; i++) cells[i] = paint('2', '░')
+    for (let i = l0; i < Math.max(l1, l0 + 1) && i < width; i++) cells[i] = paint(row.status === 'ok' ? '32' : '31', '█')
+    const mark = row.status === 'ok' ? paint('32', '✓') : paint('31', `✗ ${describeError(row.error)}`)
+    lines.push(
+      `${String(row.link.index).padStart(3)}  ${row.link.name.padEnd(nameWidth)}  +${formatDuration(row.linkStart - run.startedAt).padEnd(9)} ${formatDuration(row.linkNs).padStart(9)}  |${cells.join('')}|  ${mark}`,
+    )
+  }
+  for (const event of run.timeline.events) {
+    if (event.type !== 'middleware.error') continue
+    const where = event.link === undefined ? event.middleware.position : `${event.middleware.position} '${event.link.name}'`
+    lines.push(paint('33', `  ! middleware '${event.middleware.name}' (${where}): ${describeError(event.error)}`))
+  }
+  if (run.error !== undefined) lines.push(paint('31', `  ${run.error.code}: ${run.error.message}`))
+  return lines.join('\n')
+}
+
+function collectRows(events: readonly TimelineEvent<unknown>[]): Row[] {
+  const rows = new Map<LinkInfo, Row>()
+  for (const event of events) {
+    if (!('link' in event) || event.link === undefined) continue
+    let row = rows.get(event.link)
+    const end = event.t + ('durationNs' in event && event.type.startsWith('middleware') ? event.durationNs : 0n)
+    if (row === undefined) {
+      row = { link: event.link, stepStart: event.t, stepEnd: end, linkStart: event.t, linkEnd: event.t, linkNs: 0n, status: 'ok', error: undefined }
+      rows.set(event.link, row)
+    }
+    if (event.t < row.stepStart) row.stepStart = event.t
+    if (end > row.stepEnd) row.stepEnd = end
+    if (event.type === 'link.start') row.linkStart = row.linkEnd = event.t
+    if (event.type === 'link.end' || event.type === 'link.error') {
+      row.linkEnd = event.t
+      row.linkNs = event.durationNs
+      if (event.type === 'link.error') {
+        row.status = 'error'
+        row.error = event.error
+      }
+    }
+  }
+  return [...rows.values()]
+}

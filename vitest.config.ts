@@ -1,0 +1,18 @@
+import { fileURLToPath } from 'node:url'
+import { defineConfig } from 'vitest/config'
+
+const src = fileURLToPath(new URL('./src/', import.meta.url))
+
+export default defineConfig({
+  resolve: {
+    // Examples and example tests import 'shadowchain' as a user would; point that at the source.
+    alias: [
+      { find: /^shadowchain$/, replacement: `${src}index.ts` },
+      { find: /^shadowchain\/(.+)$/, replacement: `${src}$1/index.ts` },
+    ],
+  },
+  test: {
+    include: ['test/**/*.test.ts', 'examples/**/*.test.ts'],
+    typecheck: { enabled: true, include: ['test/**/*.test-d.ts'] },
+  },
+})
