@@ -59,7 +59,7 @@ function snapObject(value: Record<string, unknown>, previous: unknown, depth: nu
     const before = prev !== undefined && Object.hasOwn(prev, key) ? prev[key] : undefined
     const next = snap(value[key], before, depth + 1)
     values[i] = next
-    if (same && (next !== before || !Object.hasOwn(prev as object, key))) same = false
+    if (same && (!Object.is(next, before) || !Object.hasOwn(prev as object, key))) same = false
   }
   if (same) return prev
   const out: Record<string, unknown> = Object.getPrototypeOf(value) === null ? Object.create(null) : {}
@@ -74,7 +74,7 @@ function snapArray(value: readonly unknown[], previous: unknown, depth: number):
   for (let i = 0; i < value.length; i++) {
     const next = snap(value[i], prev?.[i], depth + 1)
     out[i] = next
-    if (same && next !== (prev as readonly unknown[])[i]) same = false
+    if (same && !Object.is(next, (prev as readonly unknown[])[i])) same = false
   }
   return same ? prev : Object.freeze(out)
 }
@@ -87,7 +87,7 @@ function snapMap(value: ReadonlyMap<unknown, unknown>, previous: unknown, depth:
     const before = prev?.get(key)
     const next = snap(item, before, depth + 1)
     out.set(key, next)
-    if (same && (next !== before || !(prev as ReadonlyMap<unknown, unknown>).has(key))) same = false
+    if (same && (!Object.is(next, before) || !(prev as ReadonlyMap<unknown, unknown>).has(key))) same = false
   }
   return same ? prev : freezeCollection(out)
 }

@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest'
+import { chain, type Middleware } from '../src/index.js'
+
+const noop = () => {}
+
+describe('chain builder', () => {
+  it('is immutable: every builder method returns a new chain and leaves the old one alone', () => {
+    const a = chain<{ n: number }>('c').link('one', noop)
+    const b = a.link('two', noop)
+    const c = b.use({ name: 'mw' })
+    const d = c.insert({ before: 'two' }, 'mid', noop)
+    expect(a.links.map((l) => l.name)).toEqual(['one'])
+    expect(b.links.map((l) => l.name)).toEqual(['one', 'two'])
+    expect(b.middleware).toEqual([])
+    expect(c.middleware.map((m) => m.name)).toEqual(['mw'])
+    expect(d.links.map((l) => l.name)).toEqual(['one', 'mid', 'two'])
+    expect(new Set([a, b, c, d]).size).toBe(4)
+  })
+
+  it('inserts before or after a named link and renumbers indexes', async () => {
+    const order: string[] = []
+    const step = (name: string) => () => void order.push(name)
+    const c = chain<{ n: number }>('c')
+      .link('a', step('a'))
+      .link('c', step('c'))
+      .insert({ after: 'a' }, 'b', step('b'))
+      .insert({ before: 'a' }, 'first', step('first'))
+      .insert({ after: 'c' }, 'last', step('last'))
+    expect(c.links.map((l) => `${l.index}:${l.name}`)).toEqual(['0:first', '1:a', '2:b', '3:c', '4:last'])
+    await c.run({ n: 0 })
+    expect(order).toEqual(['first', 'a', 'b', 'c', 'last'])
+  })
+
+  it('rejects bad configuration with a TypeError that says what and where', () => {
+    const c = chain<{ n: number }>('shop').link('a', noop)
+    expect(() => c.link('a', noop)).toThrow("chain 'shop': a link named 'a' already exists; link names must be unique")
+    expect(() => c.insert({ after: 'a' }, 'a', noop)).toThrow(/already exists/)
+    expect(() => c.link('', noop)).toThrow(/a link name must be a non-empty string/)
+    expect(() => c.link('b', 42 as never)).toThrow("chain 'shop': link 'b' must be a function, got number")
+    expect(() => c.insert({ after: 'zzz' }, 'b', noop)).toThrow("chain 'shop': insert() refers to link 'zzz', which does not exist (links: 'a')")
+    expect(() => c.use({} as Middleware)).toThrow(/use\(\) argument #0: middleware needs a non-empty string 'name'/)
+    expect(() => c.use({ name: 'x', before: 'no' } as never)).toThrow("chain 'shop': use() argument #0: middleware 'x' has a 'before' that is string, not a function")
+    expect(() => c.link('b', noop, { use: [null as never] })).toThrow(/link 'b' use\[0\]: middleware must be an object/)
+    expect(() => chain('')).toThrow(/non-empty string/)
+    expect(() => chain('x', { capture: 'all' as never })).toThrow(/capture must be one of/)
+    expect(() => chain('x', { safe: 'yes' as never })).toThrow("chain 'x': options: safe must be a boolean, got string")
+    expect(() => chain('x', { input: {} as never })).toThrow(/options.input must be a zod schema/)
+  })
+
+  it('ignores run hooks of link-level middleware', async () => {
+    const log: string[] = []
+    const mw: Middleware = { name: 'both', runStart: () => void log.push('runStart'), before: () => void log.push('before') }
+    await chain<{ n: number }>('c').link('a', noop, { use: [mw] }).run({ n: 0 })
+    expect(log).toEqual(['before'])
+  })
+
+  it('calls hooks with the middleware as this, so class-based middleware works', async () => {
+    class Counter implements Middleware {
+      readonly name = 'counter'
+      count = 0
+      before(): void {
+        this.count++
+      }
+    }
+    const counter = new Counter()
+    await chain<{ n: number }>('c').link('a', noop).link('b', noop).use(counter).run({ n: 0 })
+    expect(counter.count).toBe(2)
+  })
+})
