@@ -1,0 +1,411 @@
+// Laws that hold for every chain, checked on random chains, inputs and edit scripts.
+//
+// An edit script is data (an `Edit[]` drawn by fast-check), interpreted by `applyEdits` on
+// whatever container it is given: an immer draft inside a link, a plain copy for the model, the
+// writable mwctx inside a middleware. So the links are as varied as the generated data.
+import * as fc from 'fast-check'
+import { applyPatches, enablePatches } from 'immer'
+import type { Objectish } from 'immer'
+import { describe, expect, it } from 'vitest'
+import { chain } from '../src/index.js'
+import type { Chain, LinkFn, Middleware, RunOptions, TimelineEvent } from '../src/index.js'
+
+enablePatches()
+
+// ---- data ---------------------------------------------------------------------------------
+
+type Value = null | boolean | number | string | Value[] | { [key: string]: Value }
+type Container = unknown[] | { [key: string]: unknown }
+// The chains' ctx type. Not `{ [key: string]: Value }`: immer's Draft of that recursive type is
+// too deep for tsc (TS2589). The data is always a `Value` object.
+type Ctx = { [key: string]: unknown }
+
+const KEYS = ['a', 'b', 'c', 'd', 'e', 'f'] as const
+const keyArb = fc.constantFrom(...KEYS)
+const primitiveArb: fc.Arbitrary<Value> = fc.oneof(fc.integer(), fc.string({ maxLength: 4 }), fc.boolean(), fc.constant(null))
+
+const { value: valueArb, object: objectArb } = fc.letrec<{ value: Value; object: { [key: string]: Value }; array: Value[] }>(
+  (tie) => ({
+    value: fc.oneof({ depthSize: 'small', withCrossShrink: true }, primitiveArb, tie('object'), tie('array')),
+    object: fc.dictionary(keyArb, tie('value'), { maxKeys: 4 }),
+    array: fc.array(tie('value'), { maxLength: 4 }),
+  }),
+)
+
+/**
+ * One edit. `path` picks a container to descend into at each step (`step % count` among the
+ * children that are containers; the walk stops early where there are none), then `op` acts there:
+ * - `set`: object → `node[key] = value`; array → overwrite element `index % length` (or push)
+ * - `delete`: object → delete an existing key; array → splice out one element
+ * - `push`: array → push; object → push onto `node[key]` if it is an array, else create one
+ */
+interface Edit {
+  readonly path: readonly number[]
+  readonly op: 'set' | 'delete' | 'push'
+  readonly key: string
+  readonly index: number
+  readonly value: Value
+}
+
+const editArb: fc.Arbitrary<Edit> = fc.record({
+  path: fc.array(fc.nat(), { maxLength: 3 }),
+  op: fc.constantFrom('set', 'delete', 'push'),
+  key: keyArb,
+  index: fc.nat(),
+  value: valueArb,
+})
+const editsArb = fc.array(editArb, { maxLength: 5 })
+
+function isContainer(value: unknown): value is Container {
+  return typeof value === 'object' && value !== null
+}
+
+function applyEdit(root: Container, edit: Edit): void {
+  let node: Container = root
+  for (const step of edit.path) {
+    const children = Object.keys(node).filter((k) => isContainer((node as Record<string, unknown>)[k]))
+    if (children.length === 0) break
+    node = (node as Record<string, unknown>)[children[step % children.length] as string] as Container
+  }
+  // Values are copied at every use: a value assigned to a draft is frozen by immer, and the same
+  // generated value is applied again in other runs and in the model.
+  const value = structuredClone(edit.value)
+  if (Array.isArray(node)) {
+    if (edit.op === 'push' || node.length === 0) {
+      if (edit.op !== 'delete') node.push(value)
+    } else if (edit.op === 'set') {
+      node[edit.index % node.length] = value
+    } else {
+      node.splice(edit.index % node.length, 1)
+    }
+    return
+  }
+  if (edit.op === 'set') {
+    node[edit.key] = value
+  } else if (edit.op === 'delete') {
+    const keys = Object.keys(node)
+    if (keys.length > 0) delete node[keys[edit.index % keys.length] as string]
+  } else {
+    const target = node[edit.key]
+    if (Array.isArray(target)) target.push(value)
+    else node[edit.key] = [value]
+  }
+}
+
+function applyEdits(root: Container, edits: readonly Edit[]): void {
+  for (const edit of edits) applyEdit(root, edit)
+}
+
+/** A link of a random chain: its edits, and how it delivers them. */
+interface LinkSpec {
+  readonly edits: readonly Edit[]
+  /** Return a fresh replacement value instead of mutating the draft. */
+  readonly replace: boolean
+  readonly async: boolean
+}
+
+const linkSpecArb: fc.Arbitrary<LinkSpec> = fc.record({
+  edits: editsArb,
+  replace: fc.nat(3).map((n) => n === 0),
+  async: fc.boolean(),
+})
+
+function linkFn(spec: LinkSpec): LinkFn<Ctx> {
+  const sync = (ctx: Ctx, base: Ctx): Ctx | undefined => {
+    if (!spec.replace) {
+      applyEdits(ctx, spec.edits)
+      return undefined
+    }
+    const next = structuredClone(base)
+    applyEdits(next, spec.edits)
+    return next
+  }
+  return spec.async
+    ? async (ctx, io) => {
+        await Promise.resolve()
+        return sync(ctx as Ctx, io.base as Ctx)
+      }
+    : (ctx, io) => sync(ctx as Ctx, io.base as Ctx)
+}
+
+function buildChain(links: readonly LinkSpec[], middleware: readonly Middleware[] = []): Chain<Ctx> {
+  let c = chain<Ctx>('random').use(...middleware)
+  links.forEach((spec, i) => {
+    c = c.link(`l${i}`, linkFn(spec))
+  })
+  return c
+}
+
+/** What the chain should compute: the same edits applied to a plain copy. */
+function model(input: Ctx, links: readonly LinkSpec[]): Ctx {
+  let ctx = structuredClone(input)
+  for (const spec of links) {
+    const next = structuredClone(ctx)
+    applyEdits(next, spec.edits)
+    ctx = next
+  }
+  return ctx
+}
+
+/** A middleware that reads what every after-hook may read (so 'off' still computes patches). */
+const observer: Middleware = {
+  name: 'observer',
+  before: (e) => void e.ctx,
+  after: (e) => void [e.result, e.patches.length],
+}
+
+const RUNS = { numRuns: 100 }
+
+// ---- a. patches ---------------------------------------------------------------------------
+
+describe('patches of a link', () => {
+  it('turn its before state into its after state, and the inverse patches turn it back', async () => {
+    await fc.assert(
+      fc.asyncProperty(objectArb, fc.array(linkSpecArb, { minLength: 1, maxLength: 5 }), async (input, links) => {
+        const run = await buildChain(links).run(structuredClone(input))
+        const records = run.timeline.links()
+        expect(records.map((r) => r.name)).toEqual(links.map((_, i) => `l${i}`))
+        for (const record of records) {
+          expect(record.status).toBe('ok')
+          const before = record.before as Objectish
+          const after = record.after as Objectish
+          expect(applyPatches(before, record.patches)).toStrictEqual(after)
+          expect(applyPatches(after, record.inversePatches)).toStrictEqual(before)
+        }
+        // The chain computed what the edit scripts say.
+        expect(run.ctx).toStrictEqual(model(input, links))
+      }),
+      RUNS,
+    )
+  })
+
+  it('chain up: timeline.diff across the whole run replays it forwards and backwards', async () => {
+    await fc.assert(
+      fc.asyncProperty(objectArb, fc.array(linkSpecArb, { minLength: 1, maxLength: 5 }), async (input, links) => {
+        const run = await buildChain(links).run(structuredClone(input))
+        const last = run.timeline.length - 1
+        const first = run.timeline.stateAt(0).ctx as Objectish
+        const final = run.ctx as Objectish
+        expect(applyPatches(first, run.timeline.diff(0, last))).toStrictEqual(final)
+        expect(applyPatches(final, run.timeline.diff(last, 0))).toStrictEqual(first)
+      }),
+      RUNS,
+    )
+  })
+})
+
+// ---- b. capture levels --------------------------------------------------------------------
+
+describe('capture levels and timestamps', () => {
+  const variants: readonly RunOptions[] = [
+    { capture: 'timeline' },
+    { capture: 'off' },
+    { timestamps: false },
+    { capture: 'off', timestamps: false },
+  ]
+
+  it('never change what the chain computes', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        objectArb,
+        fc.array(linkSpecArb, { maxLength: 5 }),
+        fc.boolean(),
+        async (input, links, observed) => {
+          const c = buildChain(links, observed ? [observer] : [])
+          const runs = []
+          for (const options of variants) runs.push(await c.run(structuredClone(input), options))
+          const expected = model(input, links)
+          for (const run of runs) {
+            expect(run.status).toBe('ok')
+            expect(run.ctx).toStrictEqual(expected)
+          }
+        },
+      ),
+      RUNS,
+    )
+  })
+})
+
+// ---- c. structural sharing ----------------------------------------------------------------
+
+/**
+ * A link that changes only `ctx[target]`: editing inside it (or replacing it when it is a
+ * primitive), either on the draft or by returning `{ ...ctx, [target]: edited copy }`.
+ */
+interface TargetedLinkSpec {
+  readonly target: string
+  readonly edits: readonly Edit[]
+  readonly value: Value
+  readonly spread: boolean
+  readonly async: boolean
+}
+
+const targetedLinkArb: fc.Arbitrary<TargetedLinkSpec> = fc.record({
+  target: keyArb,
+  edits: editsArb,
+  value: valueArb,
+  spread: fc.nat(3).map((n) => n === 0),
+  async: fc.boolean(),
+})
+
+function targetedLinkFn(spec: TargetedLinkSpec): LinkFn<Ctx> {
+  const sync = (ctx: Ctx, base: Ctx): Ctx | undefined => {
+    if (spec.spread) {
+      const node = structuredClone(base[spec.target])
+      if (!isContainer(node)) return { ...ctx, [spec.target]: structuredClone(spec.value) }
+      applyEdits(node, spec.edits)
+      return { ...ctx, [spec.target]: node }
+    }
+    const node = ctx[spec.target]
+    if (isContainer(node)) applyEdits(node, spec.edits)
+    else ctx[spec.target] = structuredClone(spec.value)
+    return undefined
+  }
+  return spec.async
+    ? async (ctx, io) => {
+        await Promise.resolve()
+        return sync(ctx as Ctx, io.base as Ctx)
+      }
+    : (ctx, io) => sync(ctx as Ctx, io.base as Ctx)
+}
+
+/** A ctx with several object-valued top-level keys (and maybe primitives). */
+const sharedCtxArb: fc.Arbitrary<Ctx> = fc.dictionary(keyArb, fc.oneof(objectArb, objectArb, valueArb), { minKeys: 2 })
+
+type LinkBoundary = TimelineEvent<Ctx> & { readonly type: 'link.start' | 'link.end' }
+
+/** Each link's link.start and link.end events, taken straight from the timeline. */
+function linkBoundaries(events: readonly TimelineEvent<Ctx>[]): [LinkBoundary, LinkBoundary][] {
+  const pairs: [LinkBoundary, LinkBoundary][] = []
+  let start: LinkBoundary | undefined
+  for (const event of events) {
+    if (event.type === 'link.start') start = event
+    if (event.type === 'link.end') {
+      expect(start?.link).toBe(event.link)
+      pairs.push([start as LinkBoundary, event])
+      start = undefined
+    }
+  }
+  return pairs
+}
+
+/** Every subtree that is deep-equal at the same path in both states is the same object. */
+function expectSharedWhereEqual(previous: unknown, next: unknown, path: string): void {
+  if (!isContainer(previous) || !isContainer(next)) return
+  if (Array.isArray(previous) !== Array.isArray(next)) return
+  let equal = true
+  try {
+    expect(next).toStrictEqual(previous)
+  } catch {
+    equal = false
+  }
+  if (equal) {
+    expect(next, `${path} is unchanged, so it should be the same object`).toBe(previous)
+    return
+  }
+  for (const key of Object.keys(next)) {
+    if (Object.hasOwn(previous, key)) {
+      expectSharedWhereEqual((previous as Record<string, unknown>)[key], (next as Record<string, unknown>)[key], `${path}.${key}`)
+    }
+  }
+}
+
+/** A middleware that applies its edit scripts under its own key of mwctx, and nowhere else. */
+interface MiddlewareSpec {
+  readonly before: readonly Edit[]
+  readonly after: readonly Edit[]
+  readonly runHooks: boolean
+  readonly level: 'chain' | 'link'
+  readonly async: boolean
+}
+
+const middlewareSpecArb: fc.Arbitrary<MiddlewareSpec> = fc.record({
+  before: editsArb,
+  after: editsArb,
+  runHooks: fc.boolean(),
+  level: fc.constantFrom('chain', 'link'),
+  async: fc.boolean(),
+})
+
+function editingMiddleware(name: string, spec: MiddlewareSpec): Middleware {
+  const edit = (mwctx: Record<string, unknown>, edits: readonly Edit[]): void => {
+    const own = (mwctx[name] ??= {}) as Container
+    applyEdits(own, edits)
+  }
+  const hook = (edits: readonly Edit[]) =>
+    spec.async
+      ? async (e: { mwctx: Record<string, unknown> }) => {
+          await Promise.resolve()
+          edit(e.mwctx, edits)
+        }
+      : (e: { mwctx: Record<string, unknown> }) => edit(e.mwctx, edits)
+  const mw: Middleware = { name, before: hook(spec.before), after: hook(spec.after) }
+  return spec.runHooks ? { ...mw, runStart: hook(spec.before), runEnd: hook(spec.after) } : mw
+}
+
+describe('structural sharing', () => {
+  it('keeps every top-level object a link did not touch identical from link.start to link.end', async () => {
+    await fc.assert(
+      fc.asyncProperty(sharedCtxArb, fc.array(targetedLinkArb, { minLength: 1, maxLength: 4 }), async (input, links) => {
+        let c = chain<Ctx>('shared')
+        links.forEach((spec, i) => {
+          c = c.link(`l${i}`, targetedLinkFn(spec))
+        })
+        const run = await c.run(structuredClone(input))
+        const pairs = linkBoundaries(run.timeline.events)
+        expect(pairs).toHaveLength(links.length)
+        pairs.forEach(([start, end], i) => {
+          const target = (links[i] as TargetedLinkSpec).target
+          const before = start.ctx as Ctx
+          const after = end.ctx as Ctx
+          for (const key of Object.keys(before)) {
+            if (key === target || !isContainer(before[key])) continue
+            expect(after[key], `link l${i} changed only '${target}', yet '${key}' is a new object`).toBe(before[key])
+          }
+        })
+        // ...and so across the whole run: keys no link targeted are the input's own objects.
+        const targeted = new Set(links.map((spec) => spec.target))
+        const first = run.timeline.stateAt(0).ctx as Ctx
+        for (const key of Object.keys(first)) {
+          if (!targeted.has(key) && isContainer(first[key])) expect((run.ctx as Ctx)[key]).toBe(first[key])
+        }
+      }),
+      RUNS,
+    )
+  })
+
+  it('shares unchanged mwctx subtrees between consecutive middleware events', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(middlewareSpecArb, { minLength: 1, maxLength: 4 }),
+        fc.array(linkSpecArb, { minLength: 1, maxLength: 3 }),
+        async (specs, links) => {
+          const middleware = specs.map((spec, i) => ({ spec, mw: editingMiddleware(`m${i}`, spec) }))
+          const chainLevel = middleware.filter((m) => m.spec.level === 'chain').map((m) => m.mw)
+          const linkLevel = middleware.filter((m) => m.spec.level === 'link').map((m) => m.mw)
+          let c = chain<Ctx>('mw').use(...chainLevel)
+          links.forEach((spec, i) => {
+            c = c.link(`l${i}`, linkFn(spec), { use: linkLevel })
+          })
+          const run = await c.run({ a: { n: 1 } })
+          const calls = run.timeline.filter({ type: ['middleware.before', 'middleware.after'] })
+          expect(calls.length).toBeGreaterThan(0)
+          for (let i = 1; i < calls.length; i++) {
+            const previous = calls[i - 1] as TimelineEvent<Ctx> & { type: 'middleware.before' | 'middleware.after' }
+            const next = calls[i] as TimelineEvent<Ctx> & { type: 'middleware.before' | 'middleware.after' }
+            const before = previous.mwctx as Record<string, unknown>
+            const after = next.mwctx as Record<string, unknown>
+            // Only the middleware of `next` ran in between, and it writes under its own name.
+            for (const key of Object.keys(before)) {
+              if (key !== next.middleware.name && isContainer(before[key])) {
+                expect(after[key], `${next.middleware.name} left mwctx.${key} alone`).toBe(before[key])
+              }
+            }
+            expectSharedWhereEqual(before, after, 'mwctx')
+          }
+        },
+      ),
+      RUNS,
+    )
+  })
+})

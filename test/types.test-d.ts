@@ -1,0 +1,247 @@
+import type { Draft, Immutable, Patch } from 'immer'
+import { describe, expectTypeOf, it } from 'vitest'
+import * as z from 'zod'
+import { chain, Chain, Run } from '../src/index.js'
+import type {
+  AfterEvent,
+  BeforeEvent,
+  LinkEndTimelineEvent,
+  LinkIO,
+  LinkRecord,
+  Middleware,
+  RunEndEvent,
+  RunStartEvent,
+  TimelineEvent,
+} from '../src/index.js'
+
+// Mixed readonly and mutable fields, so that Order, Draft<Order> and Immutable<Order> are three
+// different types (for a fully mutable type Draft<T> and T are structurally equal).
+interface Order {
+  readonly id: string
+  items: { sku: string; price: number }[]
+  total?: number
+  meta: { readonly tags: readonly string[] }
+}
+
+const order: Order = { id: 'o1', items: [{ sku: 'a', price: 1 }], meta: { tags: [] } }
+
+describe('ctx type inference through the builder', () => {
+  it('gives every link a Draft of the chain ctx and a typed io', () => {
+    chain<Order>('x').link('a', (ctx, io) => {
+      expectTypeOf(ctx).toEqualTypeOf<Draft<Order>>()
+      expectTypeOf(io).toEqualTypeOf<LinkIO<Order>>()
+      expectTypeOf(io.base).toEqualTypeOf<Immutable<Order>>()
+      expectTypeOf(io.now()).toEqualTypeOf<number>()
+      expectTypeOf(io.random()).toEqualTypeOf<number>()
+      expectTypeOf(io.signal).toEqualTypeOf<AbortSignal>()
+      expectTypeOf(ctx).not.toEqualTypeOf<Order>()
+      // The draft is writable, deep down, even where Order itself is readonly.
+      ctx.id = 'o2'
+      ctx.total = 3
+      ctx.items.push({ sku: 'b', price: 2 })
+      ctx.meta.tags.push('x')
+    })
+  })
+
+  it('keeps Chain<Order> through link, use and insert', () => {
+    const base = chain<Order>('x')
+    expectTypeOf(base).toEqualTypeOf<Chain<Order>>()
+    const linked = base.link('a', () => {})
+    expectTypeOf(linked).toEqualTypeOf<Chain<Order>>()
+    const used = linked.use({ name: 'm' })
+    expectTypeOf(used).toEqualTypeOf<Chain<Order>>()
+    const before = used.insert({ before: 'a' }, 'b', (ctx) => {
+      expectTypeOf(ctx).toEqualTypeOf<Draft<Order>>()
+    })
+    expectTypeOf(before).toEqualTypeOf<Chain<Order>>()
+    const after = before.insert({ after: 'a' }, 'c', (ctx) => {
+      expectTypeOf(ctx).toEqualTypeOf<Draft<Order>>()
+    })
+    expectTypeOf(after).toEqualTypeOf<Chain<Order>>()
+    expectTypeOf(after.lastRun).toEqualTypeOf<Run<Order> | undefined>()
+  })
+
+  it('resolves run() to Run<Order> with a frozen, typed ctx', async () => {
+    const c = chain<Order>('x').link('a', () => {})
+    expectTypeOf(c.run).parameter(0).toEqualTypeOf<Order>()
+    expectTypeOf(c.run(order)).toEqualTypeOf<Promise<Run<Order>>>()
+    const run = await c.run(order)
+    expectTypeOf(run).toEqualTypeOf<Run<Order>>()
+    expectTypeOf(run.ctx).toEqualTypeOf<Immutable<Order>>()
+    expectTypeOf(run.ctx).not.toEqualTypeOf<Order>()
+    expectTypeOf(run.ctx.items[0]!.price).toEqualTypeOf<number>()
+    expectTypeOf(run.startedAt).toEqualTypeOf<bigint>()
+    // @ts-expect-error the final ctx is readonly
+    run.ctx.total = 1
+    // @ts-expect-error readonly deep down too (Order.items itself is a mutable array)
+    run.ctx.items.push({ sku: 'c', price: 3 })
+    // @ts-expect-error the input must be an Order
+    void c.run({ items: 'nope' })
+  })
+
+  it('infers C from a zod input schema', async () => {
+    const schema = z.object({ id: z.string(), qty: z.number().default(1) })
+    const c = chain('x', { input: schema })
+    expectTypeOf(c).toEqualTypeOf<Chain<{ id: string; qty: number }>>()
+    const linked = c.link('a', (ctx) => {
+      expectTypeOf(ctx).toEqualTypeOf<Draft<{ id: string; qty: number }>>()
+      // @ts-expect-error no such key in the schema
+      ctx.missing = 1
+    })
+    const run = await linked.run({ id: 'a', qty: 2 })
+    expectTypeOf(run.ctx).toEqualTypeOf<Immutable<{ id: string; qty: number }>>()
+    // @ts-expect-error the inferred input type is enforced
+    void linked.run({ id: 1, qty: 2 })
+  })
+
+  it('rejects a schema that contradicts an explicit ctx type', () => {
+    // @ts-expect-error the schema outputs { id: number }, not an Order
+    chain<Order>('x', { input: z.object({ id: z.number() }) })
+  })
+})
+
+describe('links', () => {
+  it('may mutate and return nothing, return a replacement, or be async', () => {
+    chain<Order>('x')
+      .link('mutate', (ctx) => {
+        ctx.total = 1
+      })
+      .link('replace', () => order)
+      .link('return-draft', (ctx) => ctx)
+      .link('async', async (ctx) => {
+        ctx.total = 2
+      })
+      .link('async-replace', async () => order)
+  })
+
+  it('rejects a link that returns a value of the wrong type', () => {
+    // @ts-expect-error a number is not an Order
+    chain<Order>('x').link('a', () => 42)
+    // @ts-expect-error an object of another shape is not an Order
+    chain<Order>('x').link('a', () => ({ other: 'x' }))
+    // @ts-expect-error nor a promise of one
+    chain<Order>('x').link('a', async () => 'nope')
+    // @ts-expect-error insert checks the link too
+    chain<Order>('x').link('a', () => {}).insert({ after: 'a' }, 'b', () => 42)
+  })
+
+  it('rejects a write of the wrong type on the draft', () => {
+    chain<Order>('x').link('a', (ctx) => {
+      // @ts-expect-error total is a number
+      ctx.total = 'ten'
+    })
+  })
+})
+
+describe('middleware events', () => {
+  it('gives before hooks a readonly, immutable ctx and writable mwctx / metrics', () => {
+    const mw: Middleware<Order> = {
+      name: 'm',
+      before(e) {
+        expectTypeOf(e).toEqualTypeOf<BeforeEvent<Order>>()
+        expectTypeOf(e.ctx).toEqualTypeOf<Immutable<Order>>()
+        expectTypeOf(e.position).toEqualTypeOf<'chain-before' | 'link-before'>()
+        // @ts-expect-error ctx cannot be replaced
+        e.ctx = order
+        // @ts-expect-error nor changed
+        e.ctx.total = 1
+        // @ts-expect-error nor changed deep down
+        e.ctx.items.push({ sku: 'b', price: 2 })
+        e.mwctx['count'] = 1
+        e.metrics['ms'] = 2
+      },
+    }
+    expectTypeOf(mw).toMatchTypeOf<Middleware<Order>>()
+  })
+
+  it('gives after hooks result, patches and durationNs: bigint', () => {
+    expectTypeOf<AfterEvent<Order>['result']>().toEqualTypeOf<Immutable<Order>>()
+    expectTypeOf<AfterEvent<Order>['ctx']>().toEqualTypeOf<Immutable<Order>>()
+    expectTypeOf<AfterEvent<Order>['patches']>().toEqualTypeOf<readonly Patch[]>()
+    expectTypeOf<AfterEvent<Order>['durationNs']>().toEqualTypeOf<bigint>()
+    expectTypeOf<AfterEvent<Order>['error']>().toEqualTypeOf<unknown>()
+    expectTypeOf<AfterEvent<Order>['position']>().toEqualTypeOf<'link-after' | 'chain-after'>()
+    const mw: Middleware<Order> = {
+      name: 'm',
+      after(e) {
+        // @ts-expect-error result is readonly
+        e.result = order
+        // @ts-expect-error patches cannot be added to
+        e.patches.push({ op: 'add', path: [], value: 1 })
+        // @ts-expect-error durationNs is a bigint, not a number
+        const ms: number = e.durationNs
+        void ms
+      },
+    }
+    void mw
+  })
+
+  it('gives run hooks the run ctx, runEnd the status', () => {
+    expectTypeOf<RunStartEvent<Order>['ctx']>().toEqualTypeOf<Immutable<Order>>()
+    expectTypeOf<RunEndEvent<Order>['status']>().toEqualTypeOf<'ok' | 'error' | 'aborted'>()
+  })
+
+  it('accepts a Middleware (of unknown ctx) on any chain, at both levels', () => {
+    const generic: Middleware = { name: 'g', before: (e) => void e.ctx, after: (e) => void e.result }
+    expectTypeOf(generic).toEqualTypeOf<Middleware<unknown>>()
+    chain<Order>('x').use(generic)
+    chain<{ other: string }>('y').use(generic)
+    chain<number>('z').use(generic)
+    chain<Order>('x').link('a', () => {}, { use: [generic] })
+    chain<Order>('x').link('a', () => {}).insert({ before: 'a' }, 'b', () => {}, { use: [generic] })
+  })
+
+  it('rejects a Middleware<Order> on a chain of another ctx', () => {
+    const forOrders: Middleware<Order> = { name: 'o', before: (e) => void e.ctx.items.length }
+    chain<Order>('x').use(forOrders)
+    // @ts-expect-error an Order middleware cannot observe { other: string }
+    chain<{ other: string }>('y').use(forOrders)
+    // @ts-expect-error not as link-level middleware either
+    chain<{ other: string }>('y').link('a', () => {}, { use: [forOrders] })
+  })
+
+  it('rejects malformed middleware', () => {
+    // @ts-expect-error a name is required
+    chain<Order>('x').use({ before: () => {} })
+    // @ts-expect-error hooks are functions
+    chain<Order>('x').use({ name: 'm', before: 1 })
+  })
+})
+
+describe('timeline events', () => {
+  it('narrow by type', async () => {
+    const run = await chain<Order>('x').link('a', () => {}).run(order)
+    const event = run.timeline.events[0]!
+    expectTypeOf(event).toEqualTypeOf<TimelineEvent<Order>>()
+    expectTypeOf(event.seq).toEqualTypeOf<number>()
+    expectTypeOf(event.t).toEqualTypeOf<bigint>()
+    expectTypeOf(event.ctx).toEqualTypeOf<Immutable<Order>>()
+    // @ts-expect-error patches exist only on link.end
+    void event.patches
+    if (event.type === 'link.end') {
+      expectTypeOf(event).toEqualTypeOf<LinkEndTimelineEvent<Order>>()
+      expectTypeOf(event.patches).toEqualTypeOf<readonly Patch[]>()
+      expectTypeOf(event.inversePatches).toEqualTypeOf<readonly Patch[]>()
+      expectTypeOf(event.durationNs).toEqualTypeOf<bigint>()
+    }
+    if (event.type === 'run.start') expectTypeOf(event.input).toEqualTypeOf<unknown>()
+    if (event.type === 'run.end') expectTypeOf(event.status).toEqualTypeOf<'ok' | 'error' | 'aborted'>()
+    if (event.type === 'middleware.error') {
+      expectTypeOf(event.hook).toEqualTypeOf<'before' | 'after' | 'runStart' | 'runEnd'>()
+      expectTypeOf(event.error).toEqualTypeOf<unknown>()
+    }
+    if (event.type === 'link.start') {
+      // @ts-expect-error a link.start has no patches
+      void event.patches
+    }
+  })
+
+  it('types links() records and stateAt() with the ctx', async () => {
+    const run = await chain<Order>('x').link('a', () => {}).run(order)
+    expectTypeOf(run.timeline.links()).toEqualTypeOf<LinkRecord<Order>[]>()
+    const record = run.timeline.links()[0]!
+    expectTypeOf(record.before).toEqualTypeOf<Immutable<Order>>()
+    expectTypeOf(record.after).toEqualTypeOf<Immutable<Order>>()
+    expectTypeOf(run.timeline.stateAt(0).ctx).toEqualTypeOf<Immutable<Order>>()
+  })
+})
