@@ -140,7 +140,7 @@ export class Chain<C> {
   }
 
   #finish(info: RunInfo, input: unknown, result: ExecutionResult<C>): Run<C> {
-    const run = new Run<C>({ info, input, ...result })
+    const run = new Run<C>({ info, input, ...result, chain: this })
     this.#lastRun = run
     return run
   }

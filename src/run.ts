@@ -1,14 +1,28 @@
 import type { Immutable } from 'immer'
-import { ChainRunError } from './errors.js'
+import type { Chain } from './chain.js'
+import { DocumentError } from './codec.js'
+import { ChainRunError, type ChainRunErrorCode } from './errors.js'
+import { exportRun, importRun, type ExportOptions, type ImportOptions, type RunDocument } from './run-document.js'
 import type { TimelineEvent } from './events.js'
 import type { Failure } from './runner.js'
 import { Timeline } from './timeline.js'
 import type { RunInfo, RunStatus } from './types.js'
 
-/** Where a run came from: the parent run and the seq of the event it branched after. */
+/**
+ * Where a run came from: the parent run and the seq of the event it branched after. `run` is the
+ * parent itself when it is in memory; a run loaded from a file knows only its parent's `runId`
+ * until the parent is loaded too.
+ */
 export interface RunParent {
-  readonly run: Run<unknown>
+  readonly run: Run<unknown> | undefined
+  readonly runId: string
   readonly seq: number
+}
+
+/** Options of {@link Run.fromJSON}. */
+export interface FromJSONOptions<C> extends ImportOptions {
+  /** The chain the run belongs to; its name must match the document's. */
+  chain?: Chain<C>
 }
 
 /** What `Run` is built from (internal: runs come from `chain.run()` and, later, from files). */
@@ -19,7 +33,13 @@ export interface RunInit<C> {
   readonly ctx: Immutable<C>
   readonly failure: Failure | undefined
   readonly endedAt: bigint
+  /** Without a final `run.end` (a live run) the run appends it; with one (an import) it is kept. */
   readonly events: TimelineEvent<C>[]
+  /** The chain that made the run, or that an import was given; replay and fork use it. */
+  readonly chain?: unknown
+  readonly parent?: RunParent
+  /** Ids of children not in memory (an imported run's lineage). */
+  readonly childIds?: readonly string[]
 }
 
 /**
@@ -51,9 +71,12 @@ export class Run<C = unknown> {
   /** Every recorded event of the run. */
   readonly timeline: Timeline<C>
   /** The run this one was forked or replayed from; `undefined` for an original run. */
-  readonly parent: RunParent | undefined = undefined
-  /** Runs forked from this one (the lineage tree grows as forks are made). */
+  readonly parent: RunParent | undefined
+  /** Runs forked from this one that are in memory (the lineage tree grows as forks are made). */
   readonly children: readonly Run<unknown>[] = []
+  /** @internal The chain that made the run (or that an import was given). */
+  readonly source: unknown
+  readonly #childIds: readonly string[]
 
   /** @internal Runs are made by `chain.run()`. */
   constructor(init: RunInit<C>) {
@@ -67,17 +90,83 @@ export class Run<C = unknown> {
     const failure = init.failure
     this.error =
       failure === undefined ? undefined : new ChainRunError(failure.code, failure.message, this, failure.link, failure.cause)
-    const end: Record<string, unknown> = {
-      seq: init.events.length,
-      t: init.endedAt,
-      type: 'run.end',
-      ctx: init.ctx,
-      mwctx: init.events.at(-1)?.mwctx ?? Object.freeze({}),
-      metrics: undefined,
-      status: init.status,
+    this.source = init.chain
+    this.parent = init.parent
+    this.#childIds = init.childIds ?? []
+    // The run.end event carries the run's error, which refers to the run: so the run writes it.
+    const last = init.events.at(-1)
+    if (last?.type === 'run.end') {
+      if (this.error !== undefined) (last as { error?: unknown }).error = this.error
+    } else {
+      const end: Record<string, unknown> = {
+        seq: init.events.length,
+        t: init.endedAt,
+        type: 'run.end',
+        ctx: init.ctx,
+        mwctx: last?.mwctx ?? Object.freeze({}),
+        metrics: undefined,
+        status: init.status,
+      }
+      if (this.error !== undefined) end['error'] = this.error
+      init.events.push(end as unknown as TimelineEvent<C>)
     }
-    if (this.error !== undefined) end['error'] = this.error
-    init.events.push(end as unknown as TimelineEvent<C>)
     this.timeline = new Timeline(init.events)
+  }
+
+  /** Ids of every known child: those in memory and those an imported document listed. */
+  get childIds(): readonly string[] {
+    const ids = new Set(this.#childIds)
+    for (const child of this.children) ids.add(child.id)
+    return [...ids]
+  }
+
+  /**
+   * The run as a versioned, self-describing JSON document (`format: 'shadowchain/run'`,
+   * `version: 1`): initial states plus per-event patches; bigint, Map, Set, Date, undefined and
+   * non-finite numbers tagged. See `docs/run-format.md`.
+   *
+   * @param options - `redact`: paths whose values become `'[REDACTED]'` everywhere
+   */
+  toJSON(options?: ExportOptions): RunDocument {
+    return exportRun(this, options)
+  }
+
+  /**
+   * Rebuilds a run from a document made by {@link Run.toJSON}: the same events, times, states
+   * and lineage. The document is validated first; a bad one throws a `DocumentError` naming the
+   * path of the first problem (a truncated document is rejected, never half-loaded).
+   *
+   * @param doc - the parsed JSON document
+   * @param options - `chain`: the chain to attach (replay and fork need it); limits on depth and
+   *   string length for untrusted files
+   */
+  static fromJSON<C = unknown>(doc: unknown, options: FromJSONOptions<C> = {}): Run<C> {
+    const imported = importRun(doc, options)
+    const meta = imported.doc.run
+    if (options.chain !== undefined && options.chain.name !== meta.chainName) {
+      throw new DocumentError('$.run.chainName', `the document is a run of chain '${meta.chainName}', not of '${options.chain.name}'`)
+    }
+    const error = meta.error
+    const init: RunInit<C> = {
+      info: Object.freeze({ id: meta.id, chainName: meta.chainName, startedAt: BigInt(meta.startedAt) }),
+      status: meta.status,
+      input: imported.input,
+      ctx: imported.ctx as Immutable<C>,
+      failure:
+        error === undefined
+          ? undefined
+          : {
+              code: error.code as ChainRunErrorCode,
+              message: error.message,
+              link: error.link === undefined ? undefined : imported.links[error.link],
+              cause: imported.errorCause,
+            },
+      endedAt: BigInt(meta.endedAt),
+      events: imported.events as TimelineEvent<C>[],
+      chain: options.chain,
+      childIds: meta.children,
+    }
+    const parent = meta.parent
+    return new Run<C>(parent === undefined ? init : { ...init, parent: { run: undefined, runId: parent.runId, seq: parent.seq } })
   }
 }

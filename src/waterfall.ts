@@ -47,7 +47,7 @@ export function formatWaterfall(run: Run<unknown>, options: WaterfallOptions = {
   const lines = [
     `${run.chainName}  run ${run.id.slice(0, 8)}  ${statusText}  ${formatDuration(total)}  ${rows.length} link${rows.length === 1 ? '' : 's'}`,
   ]
-  if (run.parent !== undefined) lines.push(`forked from run ${run.parent.run.id.slice(0, 8)} at seq ${run.parent.seq}`)
+  if (run.parent !== undefined) lines.push(`forked from run ${run.parent.runId.slice(0, 8)} at seq ${run.parent.seq}`)
   const nameWidth = Math.max(4, ...rows.map((row) => row.link.name.length))
   const scale = (t: bigint): number => (total <= 0n ? 0 : Math.round((Number(t - run.startedAt) / Number(total)) * width))
   for (const row of rows) {

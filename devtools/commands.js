@@ -1,0 +1,137 @@
+// The commands of the `shadowchain` command line. Each: parseArgs options, its --help text, and
+// run(values, positionals, UsageError) → exit code.
+import { compareRuns, describeRun, formatDuration, formatWaterfall, loadRun, saveRun } from '../dist/index.js'
+
+const color = () => process.stdout.isTTY === true && process.env.NO_COLOR === undefined
+
+async function load(file, UsageError) {
+  try {
+    return await loadRun(file)
+  } catch (error) {
+    if (error?.code === 'ENOENT') throw new UsageError(`cannot read ${file}: no such file`)
+    if (error?.code === 'EISDIR') throw new UsageError(`cannot read ${file}: it is a directory`)
+    if (error?.code === 'EACCES') throw new UsageError(`cannot read ${file}: permission denied`)
+    throw error
+  }
+}
+
+function expectFiles(positionals, count, usage, UsageError) {
+  if (positionals.length !== count) throw new UsageError(`expected ${count === 1 ? 'one file' : `${count} files`}: ${usage}`)
+}
+
+const replacer = (_key, value) => (typeof value === 'bigint' ? value.toString() : value)
+
+/** `replace total = 12`, `remove items.3`, `add tags = ["x"]`: one patch, one line. */
+function formatPatch(patch) {
+  const path = patch.path.length === 0 ? '(root)' : patch.path.map(String).join('.')
+  if (patch.op === 'remove') return `remove ${path}`
+  let value
+  try {
+    value = JSON.stringify(patch.value, replacer) ?? String(patch.value)
+  } catch {
+    value = String(patch.value)
+  }
+  return `${patch.op} ${path} = ${value.length > 120 ? `${value.slice(0, 117)}...` : value}`
+}
+
+function formatEvent(event, run) {
+  const who = [event.middleware && `${event.middleware.name} (${event.middleware.position} #${event.middleware.index})`, event.link && `link '${event.link.name}'`]
+    .filter(Boolean)
+    .join(' ')
+  const duration = event.durationNs === undefined ? '' : `  ${formatDuration(event.durationNs)}`
+  const offset = event.t === 0n ? '' : `+${formatDuration(event.t - run.startedAt)}`
+  const error = event.error === undefined ? '' : `  ✗ ${event.error?.message ?? String(event.error)}`
+  return `${String(event.seq).padStart(5)}  ${offset.padEnd(11)}  ${event.type.padEnd(17)}  ${who}${duration}${error}`
+}
+
+const inspect = {
+  options: { events: { type: 'boolean' }, json: { type: 'boolean' }, width: { type: 'string' }, 'no-color': { type: 'boolean' } },
+  help: `usage: shadowchain inspect <file> [--events] [--json] [--width N] [--no-color]
+
+Prints a run as a waterfall: one row per link, a bar scaled to its time (█ the link itself,
+░ the middleware around it), durations in ns/µs/ms, status, middleware errors and fork parent.
+  --events     list every event of the timeline after the waterfall
+  --json       print a machine-readable summary instead (JSON on stdout)
+  --width N    width of the bars (default 40)
+  --no-color   no ANSI colours (also when NO_COLOR is set or stdout is not a terminal)`,
+  async run(values, positionals, UsageError) {
+    expectFiles(positionals, 1, 'shadowchain inspect <file>', UsageError)
+    const run = await load(positionals[0], UsageError)
+    if (values.json) {
+      console.log(JSON.stringify(describeRun(run), replacer, 2))
+      return 0
+    }
+    const width = values.width === undefined ? 40 : Number(values.width)
+    if (!Number.isInteger(width) || width < 10 || width > 400) throw new UsageError(`--width must be a whole number from 10 to 400, got '${values.width}'`)
+    console.log(formatWaterfall(run, { width, color: color() && !values['no-color'] }))
+    if (values.events) {
+      console.log('')
+      for (const event of run.timeline.events) console.log(formatEvent(event, run))
+    }
+    return 0
+  },
+}
+
+const diff = {
+  options: { json: { type: 'boolean' } },
+  help: `usage: shadowchain diff <a> <b> [--json]
+
+Compares two runs of one chain link by link and shows the first link whose outcome differs:
+its changes (patches) on each side, or its errors, or the link that ran in its place.
+Exit code 0 when the runs do not diverge, 1 when they do, 2 when a file cannot be read.
+  --json   print the divergence as JSON`,
+  async run(values, positionals, UsageError) {
+    expectFiles(positionals, 2, 'shadowchain diff <a> <b>', UsageError)
+    const [a, b] = await Promise.all(positionals.map((file) => load(file, UsageError)))
+    const divergence = compareRuns(a, b)
+    if (values.json) {
+      console.log(JSON.stringify({ diverges: divergence !== undefined, ...(divergence && { ...divergence, link: divergence.link?.name }) }, replacer, 2))
+      return divergence === undefined ? 0 : 1
+    }
+    const chainNote = a.chainName === b.chainName ? `chain '${a.chainName}'` : `chains '${a.chainName}' and '${b.chainName}'`
+    if (divergence === undefined) {
+      console.log(`no divergence: ${chainNote}, ${a.timeline.links().length} links agree and both runs ended '${a.status}'`)
+      return 0
+    }
+    const where = divergence.link === undefined ? 'at the end' : `at link #${divergence.link.index} '${divergence.link.name}'`
+    console.log(`runs diverge ${where} (${divergence.reason}), ${chainNote}`)
+    const side = (label, file, value) => {
+      console.log(`  ${label} ${file}:`)
+      const lines =
+        divergence.reason === 'patches'
+          ? value.length === 0 ? ['(no changes)'] : value.map(formatPatch)
+          : divergence.reason === 'error'
+            ? [value === undefined ? '(no error)' : `error: ${value?.message ?? String(value)}`]
+            : divergence.reason === 'link'
+              ? [value === undefined ? '(no link here)' : `link '${value}'`]
+              : [`status '${value}'`]
+      for (const line of lines) console.log(`    ${line}`)
+    }
+    side('a', positionals[0], divergence.expected)
+    side('b', positionals[1], divergence.actual)
+    return 1
+  },
+}
+
+const exportCommand = {
+  options: { out: { type: 'string', short: 'o' }, redact: { type: 'string', multiple: true } },
+  help: `usage: shadowchain export <file> --out <file> [--redact <path>]...
+
+Rewrites a run file. --redact replaces the value at a dotted path with '[REDACTED]' in every
+state, the input and every patch ('*' matches any key: --redact 'users.*.password'). Segments
+that are whole numbers are array indexes. The output says which paths were redacted.`,
+  async run(values, positionals, UsageError) {
+    expectFiles(positionals, 1, 'shadowchain export <file> --out <file>', UsageError)
+    if (values.out === undefined) throw new UsageError('export: --out <file> is required')
+    const redact = (values.redact ?? []).map((path) => {
+      if (path.trim() === '') throw new UsageError('--redact needs a dotted path such as user.password')
+      return path.split('.').map((key) => (/^\d+$/.test(key) ? Number(key) : key))
+    })
+    const run = await load(positionals[0], UsageError)
+    await saveRun(run, values.out, { redact })
+    console.log(`wrote ${values.out}${redact.length > 0 ? ` (redacted: ${values.redact.join(', ')})` : ''}`)
+    return 0
+  },
+}
+
+export const commands = { inspect, diff, export: exportCommand }

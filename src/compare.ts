@@ -1,0 +1,67 @@
+import { encodeValue } from './codec.js'
+import { describeError } from './errors.js'
+import type { Run } from './run.js'
+import type { LinkRecord } from './timeline.js'
+import type { LinkInfo } from './types.js'
+
+/**
+ * Where two runs first differ.
+ * - `'patches'`: the link changed ctx differently (`expected` / `actual`: the two patch lists);
+ * - `'error'`: one run's link failed and the other's did not, or they failed with different
+ *   messages (`expected` / `actual`: the errors, `undefined` for the side that succeeded);
+ * - `'link'`: a different link ran at this place, or one run has a link the other has not
+ *   (`expected` / `actual`: the link names, `undefined` when missing);
+ * - `'status'`: every link agrees but the runs ended differently (the two statuses).
+ */
+export interface Divergence {
+  /** The link concerned (in the actual run when it has one); `undefined` only for a `'status'`
+   * divergence of runs that executed no link. */
+  readonly link: LinkInfo | undefined
+  /** The seq in the actual run: the link's `link.end` / `link.error`, or its `run.end`. */
+  readonly seq: number
+  readonly reason: 'patches' | 'error' | 'status' | 'link'
+  readonly expected: unknown
+  readonly actual: unknown
+}
+
+/** Equality for recorded values: Map, Set, Date, NaN, -0 and bigint compare by content. */
+function sameData(a: unknown, b: unknown): boolean {
+  return a === b || JSON.stringify(encodeValue(a)) === JSON.stringify(encodeValue(b))
+}
+
+function errorMessage(record: LinkRecord<unknown>): string | undefined {
+  return record.status === 'error' ? describeError(record.error) : undefined
+}
+
+/**
+ * Finds the first link whose outcome differs between a recorded run and another run of the same
+ * (or a changed) chain; `undefined` when they agree link for link and end the same way. Links
+ * that failed with the same message count as agreeing.
+ *
+ * @param expected - the reference run (a recording)
+ * @param actual - the run to check against it
+ */
+export function compareRuns(expected: Run<unknown>, actual: Run<unknown>): Divergence | undefined {
+  const want = expected.timeline.links()
+  const got = actual.timeline.links()
+  const endSeq = actual.timeline.length - 1
+  for (let i = 0; i < Math.max(want.length, got.length); i++) {
+    const a = want[i]
+    const b = got[i]
+    if (a === undefined || b === undefined || a.name !== b.name) {
+      return { link: (b ?? a)?.link, seq: b?.endSeq ?? endSeq, reason: 'link', expected: a?.name, actual: b?.name }
+    }
+    const errorA = errorMessage(a)
+    const errorB = errorMessage(b)
+    if (errorA !== errorB) {
+      return { link: b.link, seq: b.endSeq, reason: 'error', expected: a.error, actual: b.error }
+    }
+    if (errorA === undefined && !sameData(a.patches, b.patches)) {
+      return { link: b.link, seq: b.endSeq, reason: 'patches', expected: a.patches, actual: b.patches }
+    }
+  }
+  if (expected.status !== actual.status) {
+    return { link: got.at(-1)?.link, seq: endSeq, reason: 'status', expected: expected.status, actual: actual.status }
+  }
+  return undefined
+}

@@ -1,0 +1,85 @@
+import { describeError } from './errors.js'
+import type { Run } from './run.js'
+
+/** A compact, JSON-friendly account of a run (what `shadowchain inspect --json` prints). */
+export interface RunSummary {
+  readonly id: string
+  readonly chainName: string
+  readonly status: string
+  readonly startedAt: bigint
+  readonly endedAt: bigint
+  readonly durationNs: bigint
+  readonly events: number
+  readonly error?: { readonly code: string; readonly message: string; readonly link?: string }
+  readonly parent?: { readonly runId: string; readonly seq: number }
+  readonly children: readonly string[]
+  readonly links: readonly {
+    readonly name: string
+    readonly index: number
+    readonly status: 'ok' | 'error'
+    /** From the run's start to the link call. */
+    readonly offsetNs: bigint
+    /** The link alone. */
+    readonly durationNs: bigint
+    /** Every middleware call around it, added up. */
+    readonly middlewareNs: bigint
+    readonly changes: number
+    readonly error?: string
+    readonly metrics: unknown
+  }[]
+  readonly middlewareErrors: readonly {
+    readonly seq: number
+    readonly middleware: string
+    readonly position: string
+    readonly link?: string
+    readonly error: string
+  }[]
+}
+
+/**
+ * Summarises a run: status, timing, one entry per link (its own time apart from its middleware
+ * time) and every middleware error.
+ */
+export function describeRun(run: Run<unknown>): RunSummary {
+  const middlewareNs = new Map<string, bigint>()
+  const middlewareErrors: RunSummary['middlewareErrors'][number][] = []
+  for (const event of run.timeline.events) {
+    if (event.type !== 'middleware.before' && event.type !== 'middleware.after' && event.type !== 'middleware.error') continue
+    if (event.link !== undefined) middlewareNs.set(event.link.name, (middlewareNs.get(event.link.name) ?? 0n) + event.durationNs)
+    if (event.type === 'middleware.error') {
+      middlewareErrors.push({
+        seq: event.seq,
+        middleware: event.middleware.name,
+        position: event.middleware.position,
+        ...(event.link && { link: event.link.name }),
+        error: describeError(event.error),
+      })
+    }
+  }
+  return {
+    id: run.id,
+    chainName: run.chainName,
+    status: run.status,
+    startedAt: run.startedAt,
+    endedAt: run.endedAt,
+    durationNs: run.endedAt - run.startedAt,
+    events: run.timeline.length,
+    ...(run.error && {
+      error: { code: run.error.code, message: run.error.message, ...(run.error.link && { link: run.error.link.name }) },
+    }),
+    ...(run.parent && { parent: { runId: run.parent.runId, seq: run.parent.seq } }),
+    children: run.childIds,
+    links: run.timeline.links().map((link) => ({
+      name: link.name,
+      index: link.index,
+      status: link.status,
+      offsetNs: link.start - run.startedAt,
+      durationNs: link.durationNs,
+      middlewareNs: middlewareNs.get(link.name) ?? 0n,
+      changes: link.patches.length,
+      ...(link.status === 'error' && { error: describeError(link.error) }),
+      metrics: link.metrics,
+    })),
+    middlewareErrors,
+  }
+}

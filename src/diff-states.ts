@@ -1,0 +1,53 @@
+// A structural diff between two states, as immer patches. Recorded states share every untouched
+// subtree, so `a === b` cuts the walk short almost everywhere: the cost follows what changed,
+// not the size of the state.
+import type { Patch } from 'immer'
+
+type Path = (string | number)[]
+
+/** Patches that turn `from` into `to` (apply with immer's `applyPatches`). */
+export function diffStates(from: unknown, to: unknown): Patch[] {
+  const out: Patch[] = []
+  walk(from, to, [], out)
+  return out
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false
+  const proto: unknown = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
+}
+
+function walk(from: unknown, to: unknown, path: Path, out: Patch[]): void {
+  if (Object.is(from, to)) return
+  if (Array.isArray(from) && Array.isArray(to)) {
+    const common = Math.min(from.length, to.length)
+    for (let i = 0; i < common; i++) walk(from[i], to[i], [...path, i], out)
+    // Removing from the end first keeps indexes valid while the patches apply in order.
+    for (let i = from.length - 1; i >= to.length; i--) out.push({ op: 'remove', path: [...path, i] })
+    for (let i = from.length; i < to.length; i++) out.push({ op: 'add', path: [...path, i], value: to[i] })
+    return
+  }
+  if (isPlainObject(from) && isPlainObject(to)) {
+    for (const key of Object.keys(from)) {
+      if (!Object.hasOwn(to, key)) out.push({ op: 'remove', path: [...path, key] })
+    }
+    for (const key of Object.keys(to)) {
+      if (!Object.hasOwn(from, key)) out.push({ op: 'add', path: [...path, key], value: to[key] })
+      else walk(from[key], to[key], [...path, key], out)
+    }
+    return
+  }
+  if (from instanceof Map && to instanceof Map) {
+    for (const key of from.keys()) {
+      if (!to.has(key)) out.push({ op: 'remove', path: [...path, key as string] })
+    }
+    for (const [key, value] of to) {
+      if (!from.has(key)) out.push({ op: 'add', path: [...path, key as string], value })
+      else walk(from.get(key), value, [...path, key as string], out)
+    }
+    return
+  }
+  if (from instanceof Date && to instanceof Date && from.getTime() === to.getTime()) return
+  out.push({ op: 'replace', path, value: to })
+}

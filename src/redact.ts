@@ -1,0 +1,77 @@
+// Redaction for exports: a path names a value to hide in every state tree. Redacted states are
+// built once per state object (a WeakMap), so consecutive states that share a subtree share its
+// redacted copy too and the cost follows the number of distinct states, not of events.
+
+/** A path into a state; `'*'` matches every key or index at its level. */
+export type RedactPath = readonly (string | number)[]
+
+export const PLACEHOLDER = '[REDACTED]'
+
+export interface Redactor {
+  readonly active: boolean
+  readonly paths: readonly RedactPath[]
+  readonly placeholder: string
+  /** The state with every matching value replaced (the same object when nothing matched). */
+  apply<T>(state: T): T
+}
+
+export function redactor(paths: readonly RedactPath[]): Redactor {
+  paths.forEach((path, i) => {
+    if (!Array.isArray(path) || path.length === 0 || !path.every((k) => typeof k === 'string' || typeof k === 'number')) {
+      throw new TypeError(`redact[${i}] must be a non-empty array of keys (strings or numbers), e.g. ['user', 'password']`)
+    }
+  })
+  const cache = new WeakMap<object, unknown>()
+  return {
+    active: paths.length > 0,
+    paths,
+    placeholder: PLACEHOLDER,
+    apply<T>(state: T): T {
+      if (paths.length === 0 || typeof state !== 'object' || state === null) return state
+      const hit = cache.get(state)
+      if (hit !== undefined) return hit as T
+      let out: unknown = state
+      for (const path of paths) out = redactAt(out, path, 0)
+      cache.set(state, out)
+      return out as T
+    },
+  }
+}
+
+function redactAt(node: unknown, path: RedactPath, depth: number): unknown {
+  if (depth === path.length) return PLACEHOLDER
+  if (typeof node !== 'object' || node === null) return node
+  const segment = path[depth] as string | number
+  const keys: unknown[] =
+    segment !== '*'
+      ? [node instanceof Map || Array.isArray(node) ? segment : String(segment)]
+      : node instanceof Map
+        ? [...node.keys()]
+        : Object.keys(node).map((k) => (Array.isArray(node) ? Number(k) : k))
+  let copy: unknown
+  for (const key of keys) {
+    const child = get(node, key)
+    if (child === undefined && !has(node, key)) continue
+    const next = redactAt(child, path, depth + 1)
+    if (next === child) continue
+    copy ??= shallowCopy(node)
+    set(copy, key, next)
+  }
+  return copy ?? node
+}
+
+function get(node: object, key: unknown): unknown {
+  return node instanceof Map ? node.get(key) : (node as Record<string, unknown>)[key as string]
+}
+function has(node: object, key: unknown): boolean {
+  return node instanceof Map ? node.has(key) : Object.hasOwn(node, key as string)
+}
+function set(node: unknown, key: unknown, value: unknown): void {
+  if (node instanceof Map) node.set(key, value)
+  else Object.defineProperty(node, key as string, { value, enumerable: true, writable: true, configurable: true })
+}
+function shallowCopy(node: object): object {
+  if (Array.isArray(node)) return [...node]
+  if (node instanceof Map) return new Map(node)
+  return { ...node }
+}

@@ -1,0 +1,373 @@
+// The run file format, version 1 (docs/run-format.md): initial states plus per-event patches,
+// validated with zod on the way in and rebuilt into the identical timeline.
+import { applyPatches, freeze } from 'immer'
+import type { Immutable, Patch } from 'immer'
+import * as z from 'zod'
+import { childPath, decodeValue, DEFAULT_LIMITS, DocumentError, encodeValue, type DecodeLimits } from './codec.js'
+import { diffStates } from './diff-states.js'
+import type { MiddlewareCallInfo, TimelineEvent } from './events.js'
+import { redactor, type RedactPath } from './redact.js'
+import type { LinkInfo, RunStatus } from './types.js'
+
+export const FORMAT = 'shadowchain/run'
+export const VERSION = 1
+
+/** Options of `run.toJSON()` and `saveRun()`. */
+export interface ExportOptions {
+  /**
+   * Paths whose values are replaced by `'[REDACTED]'` everywhere in the output: in every ctx,
+   * mwctx and metrics state, the input, and the patches. A `'*'` segment matches every key or
+   * index at its level: `['users', '*', 'password']`.
+   */
+  redact?: readonly RedactPath[]
+}
+
+/** Options of `Run.fromJSON()` and `loadRun()`. */
+export interface ImportOptions extends Partial<DecodeLimits> {}
+
+// ---- the document's shape ----------------------------------------------------------------------
+
+const nsString = z.string().regex(/^-?\d{1,30}$/, 'expected nanoseconds as a decimal integer string')
+const patchDoc = z.strictObject({
+  op: z.enum(['add', 'replace', 'remove']),
+  path: z.array(z.unknown()),
+  value: z.unknown().optional(),
+})
+const patchList = z.array(patchDoc)
+const middlewareDoc = z.strictObject({
+  name: z.string(),
+  position: z.enum(['chain-before', 'link-before', 'link-after', 'chain-after', 'run-start', 'run-end']),
+  index: z.number().int().nonnegative(),
+})
+const ioDoc = z.strictObject({ now: z.array(z.number()).optional(), random: z.array(z.number()).optional() })
+const base = {
+  seq: z.number().int().nonnegative(),
+  t: nsString,
+  ctx: patchList.optional(),
+  mwctx: patchList.optional(),
+  metrics: patchList.nullable().optional(),
+}
+const linkRef = z.number().int().nonnegative()
+const eventDoc = z.discriminatedUnion('type', [
+  z.strictObject({ ...base, type: z.literal('run.start') }),
+  z.strictObject({
+    ...base,
+    type: z.enum(['middleware.before', 'middleware.after']),
+    middleware: middlewareDoc,
+    link: linkRef.optional(),
+    durationNs: nsString,
+  }),
+  z.strictObject({
+    ...base,
+    type: z.literal('middleware.error'),
+    middleware: middlewareDoc,
+    hook: z.enum(['before', 'after', 'runStart', 'runEnd']),
+    link: linkRef.optional(),
+    error: z.unknown(),
+    durationNs: nsString,
+  }),
+  z.strictObject({ ...base, type: z.literal('link.start'), link: linkRef }),
+  z.strictObject({ ...base, type: z.literal('link.end'), link: linkRef, inversePatches: patchList, durationNs: nsString, io: ioDoc.optional() }),
+  z.strictObject({ ...base, type: z.literal('link.error'), link: linkRef, error: z.unknown(), durationNs: nsString, io: ioDoc.optional() }),
+  z.strictObject({ ...base, type: z.literal('run.end'), status: z.enum(['ok', 'error', 'aborted']) }),
+])
+const runDocSchema = z.strictObject({
+  format: z.literal(FORMAT),
+  version: z.literal(VERSION),
+  run: z.strictObject({
+    id: z.string().min(1),
+    chainName: z.string(),
+    status: z.enum(['ok', 'error', 'aborted']),
+    startedAt: nsString,
+    endedAt: nsString,
+    error: z
+      .strictObject({
+        code: z.string(),
+        message: z.string(),
+        link: linkRef.optional(),
+        cause: z.unknown().optional(),
+      })
+      .optional(),
+    parent: z.strictObject({ runId: z.string(), seq: z.number().int().nonnegative() }).optional(),
+    children: z.array(z.string()),
+  }),
+  redacted: z.strictObject({ paths: z.array(z.array(z.union([z.string(), z.number()]))), placeholder: z.string() }).optional(),
+  links: z.array(z.strictObject({ name: z.string(), index: z.number().int().nonnegative(), meta: z.unknown() })),
+  initial: z.strictObject({ ctx: z.unknown(), mwctx: z.unknown() }),
+  events: z.array(eventDoc).min(2, 'a run has at least run.start and run.end'),
+})
+
+/** A run document, version 1, as JSON. */
+export type RunDocument = z.infer<typeof runDocSchema>
+type EventDoc = z.infer<typeof eventDoc>
+type PatchDoc = z.infer<typeof patchDoc>
+
+/** What the exporter needs of a run (kept structural so this module does not import `Run`). */
+export interface ExportableRun {
+  readonly id: string
+  readonly chainName: string
+  readonly status: RunStatus
+  readonly startedAt: bigint
+  readonly endedAt: bigint
+  readonly error: { readonly code: string; readonly message: string; readonly link: LinkInfo | undefined; readonly cause?: unknown } | undefined
+  readonly parent: { readonly runId: string; readonly seq: number } | undefined
+  readonly childIds: readonly string[]
+  readonly timeline: { readonly events: readonly TimelineEvent<unknown>[] }
+}
+
+// ---- export ------------------------------------------------------------------------------------
+
+function encodePatches(patches: readonly Patch[]): PatchDoc[] {
+  return patches.map((patch) => {
+    const out: PatchDoc = { op: patch.op, path: patch.path.map((key) => encodeValue(key)) }
+    if (patch.op !== 'remove') out.value = encodeValue(patch.value)
+    return out
+  })
+}
+
+/** The document's header (everything but the events) and a generator of its events, in order. */
+export function exportParts(run: ExportableRun, options: ExportOptions = {}): { header: Omit<RunDocument, 'events'>; events: Iterable<EventDoc> } {
+  const events = run.timeline.events
+  const redact = redactor(options.redact ?? [])
+  const links: LinkInfo[] = []
+  const linkIndex = new Map<LinkInfo, number>()
+  const refOf = (link: LinkInfo): number => {
+    let index = linkIndex.get(link)
+    if (index === undefined) {
+      index = links.push(link) - 1
+      linkIndex.set(link, index)
+    }
+    return index
+  }
+  for (const event of events) if ('link' in event && event.link !== undefined) refOf(event.link)
+  const first = events[0] as TimelineEvent<unknown>
+  const header: Omit<RunDocument, 'events'> = {
+    format: FORMAT,
+    version: VERSION,
+    run: {
+      id: run.id,
+      chainName: run.chainName,
+      status: run.status,
+      startedAt: String(run.startedAt),
+      endedAt: String(run.endedAt),
+      children: [...run.childIds],
+    },
+    links: links.map((link) => ({ name: link.name, index: link.index, meta: encodeValue(link.meta) })),
+    initial: { ctx: encodeValue(redact.apply(first.ctx)), mwctx: encodeValue(redact.apply(first.mwctx)) },
+  }
+  if (run.error !== undefined) {
+    const error: NonNullable<RunDocument['run']['error']> = { code: run.error.code, message: run.error.message }
+    if (run.error.link !== undefined) error.link = refOf(run.error.link)
+    if (run.error.cause !== undefined) error.cause = encodeValue(run.error.cause)
+    header.run.error = error
+  }
+  if (run.parent !== undefined) header.run.parent = { runId: run.parent.runId, seq: run.parent.seq }
+  if (redact.active) header.redacted = { paths: redact.paths.map((p) => [...p]), placeholder: redact.placeholder }
+  return { header, events: eventDocs(events, redact, refOf) }
+}
+
+function* eventDocs(
+  events: readonly TimelineEvent<unknown>[],
+  redact: ReturnType<typeof redactor>,
+  refOf: (link: LinkInfo) => number,
+): Generator<EventDoc> {
+  let prev: TimelineEvent<unknown> | undefined
+  for (const event of events) {
+    const doc: Record<string, unknown> = { seq: event.seq, t: String(event.t), type: event.type }
+    const prevCtx = prev === undefined ? event.ctx : prev.ctx
+    if (event.ctx !== prevCtx) {
+      // A link's own patches are exact and already computed; redaction needs a fresh diff.
+      doc['ctx'] = encodePatches(
+        event.type === 'link.end' && !redact.active ? event.patches : diffStates(redact.apply(prevCtx), redact.apply(event.ctx)),
+      )
+    }
+    const prevMw = prev === undefined ? event.mwctx : prev.mwctx
+    if (event.mwctx !== prevMw) doc['mwctx'] = encodePatches(diffStates(redact.apply(prevMw), redact.apply(event.mwctx)))
+    const prevMetrics = prev?.metrics
+    if (event.metrics !== prevMetrics) {
+      doc['metrics'] = event.metrics === undefined ? null : encodePatches(diffStates(redact.apply(prevMetrics), redact.apply(event.metrics)))
+    }
+    switch (event.type) {
+      case 'run.start':
+        break
+      case 'middleware.before':
+      case 'middleware.after':
+      case 'middleware.error':
+        doc['middleware'] = { name: event.middleware.name, position: event.middleware.position, index: event.middleware.index }
+        if (event.type === 'middleware.error') doc['hook'] = event.hook
+        if (event.link !== undefined) doc['link'] = refOf(event.link)
+        if (event.type === 'middleware.error') doc['error'] = encodeValue(event.error)
+        doc['durationNs'] = String(event.durationNs)
+        break
+      case 'link.start':
+        doc['link'] = refOf(event.link)
+        break
+      case 'link.end':
+      case 'link.error':
+        doc['link'] = refOf(event.link)
+        if (event.type === 'link.end') {
+          doc['inversePatches'] = encodePatches(
+            redact.active ? diffStates(redact.apply(event.ctx), redact.apply(prevCtx)) : event.inversePatches,
+          )
+        } else {
+          doc['error'] = encodeValue(event.error)
+        }
+        doc['durationNs'] = String(event.durationNs)
+        if (event.io !== undefined) doc['io'] = { ...event.io }
+        break
+      case 'run.end':
+        doc['status'] = event.status
+        break
+    }
+    prev = event
+    yield doc as EventDoc
+  }
+}
+
+/** The whole document as one object (what `run.toJSON()` returns). */
+export function exportRun(run: ExportableRun, options?: ExportOptions): RunDocument {
+  const { header, events } = exportParts(run, options)
+  return { ...header, events: [...events] }
+}
+
+// ---- import ------------------------------------------------------------------------------------
+
+/** What the importer rebuilds; `run.ts` turns it into a `Run`. */
+export interface ImportedRun {
+  readonly doc: RunDocument
+  readonly events: TimelineEvent<unknown>[]
+  readonly links: readonly LinkInfo[]
+  readonly input: unknown
+  readonly ctx: unknown
+  readonly errorCause: unknown
+}
+
+function zodPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((out, key) => childPath(out, typeof key === 'number' ? key : String(key)), '$')
+}
+
+/** Validates a parsed document and rebuilds its events and states. */
+export function importRun(input: unknown, options: ImportOptions = {}): ImportedRun {
+  const limits: DecodeLimits = { ...DEFAULT_LIMITS, ...options }
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new DocumentError('$', `a run document must be a JSON object, got ${input === null ? 'null' : Array.isArray(input) ? 'an array' : typeof input}`)
+  }
+  const head = input as { format?: unknown; version?: unknown }
+  if (head.format !== FORMAT) throw new DocumentError('$.format', `expected '${FORMAT}', got ${JSON.stringify(head.format) ?? 'nothing'}: this is not a shadowchain run document`)
+  if (head.version !== VERSION) throw new DocumentError('$.version', `unsupported version ${JSON.stringify(head.version) ?? '(missing)'}: this shadowchain reads version ${VERSION}`)
+  const parsed = runDocSchema.safeParse(input)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0] as z.core.$ZodIssue
+    throw new DocumentError(zodPath(issue.path), issue.message)
+  }
+  const doc = parsed.data
+  checkIntegrity(doc)
+
+  const links = doc.links.map((link, i) =>
+    Object.freeze({ name: link.name, index: link.index, meta: freeze(decodeValue(link.meta, `$.links[${i}].meta`, limits) ?? {}, true) as LinkInfo['meta'] }),
+  )
+  const linkAt = (ref: number, where: string): LinkInfo => {
+    const link = links[ref]
+    if (link === undefined) throw new DocumentError(where, `link ${ref} is not in the links table (${links.length} links)`)
+    return link
+  }
+  let ctx: unknown = freeze(decodeValue(doc.initial.ctx, '$.initial.ctx', limits), true)
+  let mwctx: unknown = freeze(decodeValue(doc.initial.mwctx, '$.initial.mwctx', limits), true)
+  let metrics: unknown = undefined
+  const input0 = ctx
+  const events: TimelineEvent<unknown>[] = []
+  doc.events.forEach((e, i) => {
+    const at = `$.events[${i}]`
+    let patches: Patch[] = []
+    if (e.ctx !== undefined) {
+      patches = decodePatches(e.ctx, `${at}.ctx`, limits)
+      ctx = applyAt(ctx, patches, `${at}.ctx`)
+    }
+    if (e.mwctx !== undefined) mwctx = applyAt(mwctx, decodePatches(e.mwctx, `${at}.mwctx`, limits), `${at}.mwctx`)
+    if (e.metrics === null) metrics = undefined
+    else if (e.metrics !== undefined) metrics = applyAt(metrics, decodePatches(e.metrics, `${at}.metrics`, limits), `${at}.metrics`)
+    const event: Record<string, unknown> = { seq: e.seq, t: BigInt(e.t), type: e.type }
+    switch (e.type) {
+      case 'run.start':
+        event['input'] = input0
+        break
+      case 'middleware.before':
+      case 'middleware.after':
+      case 'middleware.error':
+        event['middleware'] = Object.freeze({ ...e.middleware }) as MiddlewareCallInfo
+        if (e.type === 'middleware.error') event['hook'] = e.hook
+        if (e.link !== undefined) event['link'] = linkAt(e.link, `${at}.link`)
+        if (e.type === 'middleware.error') event['error'] = decodeValue(e.error, `${at}.error`, limits)
+        event['durationNs'] = BigInt(e.durationNs)
+        break
+      case 'link.start':
+        event['link'] = linkAt(e.link, `${at}.link`)
+        break
+      case 'link.end':
+      case 'link.error':
+        event['link'] = linkAt(e.link, `${at}.link`)
+        if (e.type === 'link.end') {
+          event['patches'] = Object.freeze(patches)
+          event['inversePatches'] = Object.freeze(decodePatches(e.inversePatches, `${at}.inversePatches`, limits))
+        } else {
+          event['error'] = decodeValue(e.error, `${at}.error`, limits)
+        }
+        event['durationNs'] = BigInt(e.durationNs)
+        if (e.io !== undefined) event['io'] = Object.freeze({ ...e.io })
+        break
+      case 'run.end':
+        event['status'] = e.status
+        break
+    }
+    event['ctx'] = ctx
+    event['mwctx'] = mwctx
+    event['metrics'] = metrics
+    events.push(event as unknown as TimelineEvent<unknown>)
+  })
+  const cause = doc.run.error?.cause === undefined ? undefined : decodeValue(doc.run.error.cause, '$.run.error.cause', limits)
+  return { doc, events, links, input: input0, ctx, errorCause: cause }
+}
+
+function checkIntegrity(doc: RunDocument): void {
+  doc.events.forEach((event, i) => {
+    if (event.seq !== i) throw new DocumentError(`$.events[${i}].seq`, `expected seq ${i}, got ${event.seq}: events are missing or out of order`)
+  })
+  const last = doc.events.length - 1
+  if (doc.events[0]?.type !== 'run.start') throw new DocumentError('$.events[0].type', `the first event must be run.start, got ${doc.events[0]?.type}`)
+  const end = doc.events[last]
+  if (end?.type !== 'run.end') throw new DocumentError(`$.events[${last}].type`, `the last event must be run.end, got ${end?.type}: the document is truncated`)
+  if (end.status !== doc.run.status) throw new DocumentError(`$.events[${last}].status`, `run.end says '${end.status}' but the run says '${doc.run.status}'`)
+  const ends = doc.events.filter((event) => event.type === 'run.end').length
+  if (ends !== 1) throw new DocumentError('$.events', `expected exactly one run.end event, found ${ends}`)
+  if ((doc.run.status === 'ok') !== (doc.run.error === undefined)) {
+    throw new DocumentError('$.run.error', doc.run.status === 'ok' ? 'an ok run has no error' : `a run with status '${doc.run.status}' needs its error`)
+  }
+  if (doc.run.error?.link !== undefined && doc.run.error.link >= doc.links.length) {
+    throw new DocumentError('$.run.error.link', `link ${doc.run.error.link} is not in the links table (${doc.links.length} links)`)
+  }
+}
+
+function decodePatches(list: readonly PatchDoc[], at: string, limits: DecodeLimits): Patch[] {
+  return list.map((patch, i) => {
+    const where = childPath(at, i)
+    const path = patch.path.map((key, k) => {
+      const decoded = decodeValue(key, childPath(childPath(where, 'path'), k), limits)
+      if (decoded === '__proto__' || decoded === 'constructor' || decoded === 'prototype') {
+        throw new DocumentError(childPath(childPath(where, 'path'), k), `'${decoded}' is not allowed in a patch path`)
+      }
+      return decoded as string | number
+    })
+    if (patch.op !== 'remove' && !('value' in patch)) throw new DocumentError(where, `a '${patch.op}' patch needs a value`)
+    const out: Patch = { op: patch.op, path }
+    if (patch.op !== 'remove') out.value = freeze(decodeValue(patch.value, childPath(where, 'value'), limits), true)
+    return Object.freeze(out)
+  })
+}
+
+function applyAt(state: unknown, patches: readonly Patch[], at: string): unknown {
+  try {
+    return applyPatches(state as Immutable<Record<string, unknown>>, patches as Patch[])
+  } catch (error) {
+    throw new DocumentError(at, `patches do not apply: ${error instanceof Error ? error.message : String(error)}`)
+  }
+}

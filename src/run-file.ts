@@ -1,0 +1,78 @@
+import { once } from 'node:events'
+import { createWriteStream } from 'node:fs'
+import { readFile, rename, rm, stat } from 'node:fs/promises'
+import type { Chain } from './chain.js'
+import { DocumentError } from './codec.js'
+import { exportParts, type ExportOptions, type ImportOptions } from './run-document.js'
+import { Run } from './run.js'
+
+/** Options of {@link loadRun}. */
+export interface LoadRunOptions<C> extends ImportOptions {
+  /** The chain to attach (replay and fork need it); its name must match the file's. */
+  chain?: Chain<C>
+  /** Largest file accepted, in bytes. Default 1 GiB. */
+  maxBytes?: number
+}
+
+/**
+ * Writes a run file. Events are written one at a time as they are encoded, so a large run never
+ * exists as one JSON string in memory; the file appears complete or not at all (it is written
+ * under a temporary name and renamed).
+ *
+ * @param run - the run to save
+ * @param path - where to write (conventionally `*.run.json`)
+ * @param options - `redact`: paths whose values become `'[REDACTED]'` everywhere
+ */
+export async function saveRun(run: Run<unknown>, path: string, options?: ExportOptions): Promise<void> {
+  const { header, events } = exportParts(run, options)
+  const temporary = `${path}.${process.pid}.${Date.now()}.tmp`
+  const out = createWriteStream(temporary, { encoding: 'utf8' })
+  let done = false
+  try {
+    const write = async (chunk: string): Promise<void> => {
+      if (!out.write(chunk)) await once(out, 'drain')
+    }
+    const head = JSON.stringify(header)
+    await write(`${head.slice(0, -1)},"events":[\n`)
+    let first = true
+    for (const event of events) {
+      await write(`${first ? '' : ',\n'}${JSON.stringify(event)}`)
+      first = false
+    }
+    await write('\n]}\n')
+    out.end()
+    await once(out, 'finish')
+    await rename(temporary, path)
+    done = true
+  } finally {
+    if (!done) {
+      out.destroy()
+      await rm(temporary, { force: true })
+    }
+  }
+}
+
+/**
+ * Reads a run file written by {@link saveRun} (or any `run.toJSON()` document). The file is
+ * read as one string and parsed once; it is validated before anything is rebuilt.
+ *
+ * @throws DocumentError naming the file and the path of the first problem
+ */
+export async function loadRun<C = unknown>(path: string, options: LoadRunOptions<C> = {}): Promise<Run<C>> {
+  const maxBytes = options.maxBytes ?? 1024 ** 3
+  const size = (await stat(path)).size
+  if (size > maxBytes) throw new DocumentError('$', `the file is ${size} bytes, more than the limit of ${maxBytes}`, path)
+  const text = await readFile(path, 'utf8')
+  let doc: unknown
+  try {
+    doc = JSON.parse(text)
+  } catch (error) {
+    throw new DocumentError('$', `not valid JSON (${(error as Error).message}); is the file truncated?`, path)
+  }
+  try {
+    return Run.fromJSON<C>(doc, options)
+  } catch (error) {
+    if (error instanceof DocumentError) throw new DocumentError(error.path, error.problem, path)
+    throw error
+  }
+}
