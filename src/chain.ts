@@ -3,6 +3,7 @@ import { freeze } from 'immer'
 import type { Immutable } from 'immer'
 import type { ZodType } from 'zod'
 import { compileChain, type CompiledChain, type LinkDef } from './compile.js'
+import { LinkList } from './link-list.js'
 import { systemClock, zeroClock } from './clock.js'
 import { execute, type ExecutionResult } from './runner.js'
 import { Run } from './run.js'
@@ -29,13 +30,13 @@ export class Chain<C> {
   readonly name: string
   /** The defaults of every run of this chain (merged under each run's own options). */
   readonly options: Readonly<ChainOptions<C>>
-  readonly #links: readonly LinkDef<C>[]
+  readonly #links: LinkList<C>
   readonly #middleware: readonly Middleware<C>[]
   #compiled: CompiledChain<C> | undefined
   #lastRun: Run<C> | undefined
 
   /** @internal Use {@link chain}. */
-  constructor(name: string, options: ChainOptions<C>, links: readonly LinkDef<C>[], middleware: readonly Middleware<C>[]) {
+  constructor(name: string, options: ChainOptions<C>, links: LinkList<C>, middleware: readonly Middleware<C>[]) {
     this.name = name
     this.options = Object.freeze({ ...options })
     this.#links = links
@@ -86,9 +87,9 @@ export class Chain<C> {
    */
   insert(where: InsertPosition, name: string, fn: LinkFn<C>, options?: LinkOptions<C>): Chain<C> {
     const target = 'before' in where ? where.before : (where as { after: string }).after
-    const at = this.#links.findIndex((def) => def.name === target)
+    const at = this.#links.indexOf(target)
     if (at === -1) {
-      const known = this.#links.map((def) => `'${def.name}'`).join(', ') || 'none'
+      const known = this.#links.toArray().map((def) => `'${def.name}'`).join(', ') || 'none'
       throw new TypeError(`chain '${this.name}': insert() refers to link '${String(target)}', which does not exist (links: ${known})`)
     }
     return this.#withLinks('before' in where ? at : at + 1, name, fn, options)
@@ -160,7 +161,7 @@ export class Chain<C> {
   #withLinks(at: number, name: string, fn: LinkFn<C>, options: LinkOptions<C> | undefined): Chain<C> {
     const where = `chain '${this.name}'`
     checkLinkName(name, where)
-    if (this.#links.some((def) => def.name === name)) {
+    if (this.#links.indexOf(name) !== -1) {
       throw new TypeError(`${where}: a link named '${name}' already exists; link names must be unique`)
     }
     if (typeof fn !== 'function') {
@@ -170,13 +171,12 @@ export class Chain<C> {
     if (!Array.isArray(use)) throw new TypeError(`${where}: link '${name}': options.use must be an array of middleware`)
     use.forEach((mw, i) => checkMiddleware(mw, `${where}: link '${name}' use[${i}]`))
     const def: LinkDef<C> = { name, fn, use: [...use], meta: Object.freeze({ ...(options?.meta ?? {}) }) }
-    const links = [...this.#links]
-    links.splice(at, 0, def)
+    const links = at === this.#links.length ? this.#links.append(def) : this.#links.insert(at, def)
     return new Chain(this.name, this.options, links, this.#middleware)
   }
 
   #compile(): CompiledChain<C> {
-    return (this.#compiled ??= compileChain(this.name, this.#links, this.#middleware))
+    return (this.#compiled ??= compileChain(this.name, this.#links.toArray(), this.#middleware))
   }
 }
 
@@ -201,5 +201,5 @@ export function chain<C>(name: string, options: ChainOptions<C> = {}): Chain<C> 
   if (schema !== undefined && typeof (schema as Partial<ZodType>).safeParse !== 'function') {
     throw new TypeError(`chain '${name}': options.input must be a zod schema`)
   }
-  return new Chain<C>(name, options, [], [])
+  return new Chain<C>(name, options, LinkList.empty<C>(), [])
 }

@@ -5,13 +5,13 @@
 
 /** Limits that keep a hostile document from exhausting the process. */
 export interface DecodeLimits {
-  /** Deepest nesting accepted in any value. Default 2,000. */
+  /** Deepest nesting accepted in any value. Default 1,000. */
   readonly maxDepth: number
   /** Longest string accepted, in UTF-16 code units. Default 16 Mi (16,777,216). */
   readonly maxStringLength: number
 }
 
-export const DEFAULT_LIMITS: DecodeLimits = { maxDepth: 2_000, maxStringLength: 16 * 1024 * 1024 }
+export const DEFAULT_LIMITS: DecodeLimits = { maxDepth: 1_000, maxStringLength: 16 * 1024 * 1024 }
 
 /** A problem in a document, with the JSON path of the first offending value. */
 export class DocumentError extends Error {
@@ -75,7 +75,11 @@ function encode(value: unknown, depth: number): unknown {
   if (value === null) return null
   if (depth > DEFAULT_LIMITS.maxDepth) throw new RangeError(`value nested more than ${DEFAULT_LIMITS.maxDepth} levels deep`)
   const next = depth + 1
-  if (Array.isArray(value)) return value.map((item) => encode(item, next))
+  if (Array.isArray(value)) {
+    const out = new Array<unknown>(value.length)
+    for (let i = 0; i < value.length; i++) out[i] = encode(value[i], next)
+    return out
+  }
   if (value instanceof Date) return { $date: Number.isNaN(value.getTime()) ? null : value.toISOString() }
   if (value instanceof Map) return { $map: [...value].map(([k, v]) => [encode(k, next), encode(v, next)]) }
   if (value instanceof Set) return { $set: [...value].map((item) => encode(item, next)) }
@@ -97,10 +101,11 @@ function encode(value: unknown, depth: number): unknown {
   return isTagLike(out) ? { $object: out } : out
 }
 
-/** Defines an own, enumerable property, so keys like `__proto__` stay plain data. */
+/** Defines an own, enumerable property (never through a setter such as `__proto__`'s). */
 function defineOwn(target: object, key: string, value: unknown): void {
   Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true })
 }
+
 
 /**
  * Decodes what {@link encodeValue} produced. Rejects, with the path of the first problem,
@@ -108,41 +113,78 @@ function defineOwn(target: object, key: string, value: unknown): void {
  * `maxStringLength`. Never assigns through `__proto__`.
  */
 export function decodeValue(value: unknown, path: string, limits: DecodeLimits = DEFAULT_LIMITS): unknown {
-  return decode(value, path, 0, limits)
+  return decode(value, { parent: undefined, key: path }, 0, limits)
 }
 
-function decode(value: unknown, path: string, depth: number, limits: DecodeLimits): unknown {
+// Paths are built only when something is wrong: a linked list of keys costs nothing per level,
+// where a string per level would cost O(depth²) on deep documents.
+interface PathRef {
+  readonly parent: PathRef | undefined
+  readonly key: string | number
+}
+
+function at(parent: PathRef, key: string | number): PathRef {
+  return { parent, key }
+}
+
+function pathText(ref: PathRef): string {
+  const keys: (string | number)[] = []
+  for (let r: PathRef | undefined = ref; r !== undefined; r = r.parent) keys.push(r.key)
+  keys.reverse()
+  let out = String(keys[0])
+  for (let i = 1; i < keys.length; i++) out = childPath(out, keys[i] as string | number)
+  return out
+}
+
+function fail(ref: PathRef, problem: string): never {
+  throw new DocumentError(pathText(ref), problem)
+}
+
+function decode(value: unknown, ref: PathRef, depth: number, limits: DecodeLimits): unknown {
   if (value === null || typeof value === 'boolean') return value
   if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new DocumentError(path, 'a number must be finite (non-finite numbers are tagged)')
+    if (!Number.isFinite(value)) fail(ref, 'a number must be finite (non-finite numbers are tagged)')
     return value
   }
   if (typeof value === 'string') {
     if (value.length > limits.maxStringLength) {
-      throw new DocumentError(path, `string of ${value.length} characters is longer than the limit of ${limits.maxStringLength}`)
+      fail(ref, `string of ${value.length} characters is longer than the limit of ${limits.maxStringLength}`)
     }
     return value
   }
-  if (typeof value !== 'object') throw new DocumentError(path, `${typeof value} is not JSON data`)
-  if (depth >= limits.maxDepth) throw new DocumentError(path, `nested more than ${limits.maxDepth} levels deep`)
+  if (typeof value !== 'object') fail(ref, `${typeof value} is not JSON data`)
+  if (depth >= limits.maxDepth) fail(ref, `nested more than ${limits.maxDepth} levels deep`)
   const next = depth + 1
-  if (Array.isArray(value)) return value.map((item, i) => decode(item, childPath(path, i), next, limits))
+  if (Array.isArray(value)) {
+    const out = new Array<unknown>(value.length)
+    for (let i = 0; i < value.length; i++) out[i] = decode(value[i], at(ref, i), next, limits)
+    return out
+  }
   const record = value as Record<string, unknown>
-  if (isTagLike(record)) return decodeTag(record, path, next, limits)
+  if (isTagLike(record)) return decodeTag(record, ref, next, limits)
+  return decodeObject(record, ref, next, limits)
+}
+
+function decodeObject(record: Record<string, unknown>, ref: PathRef, depth: number, limits: DecodeLimits): Record<string, unknown> {
   const out: Record<string, unknown> = {}
-  for (const key of Object.keys(record)) defineOwn(out, key, decode(record[key], childPath(path, key), next, limits))
+  for (const key of Object.keys(record)) {
+    // Such a key is a prototype-pollution attempt in a file, and would turn into one in any code
+    // (immer's applyPatches included) that copies the decoded object by assignment.
+    if (key === '__proto__') fail(at(ref, key), "the key '__proto__' is not allowed in a run document")
+    defineOwn(out, key, decode(record[key], at(ref, key), depth, limits))
+  }
   return out
 }
 
-function decodeTag(record: Record<string, unknown>, path: string, depth: number, limits: DecodeLimits): unknown {
+function decodeTag(record: Record<string, unknown>, ref: PathRef, depth: number, limits: DecodeLimits): unknown {
   const [tag] = Object.keys(record) as [string]
   const payload = record[tag]
-  const at = childPath(path, tag)
+  const here = at(ref, tag)
   switch (tag) {
     case '$undefined':
       return undefined
     case '$bigint':
-      if (typeof payload !== 'string' || !/^-?\d{1,10000}$/.test(payload)) throw new DocumentError(at, 'expected a decimal integer string')
+      if (typeof payload !== 'string' || !/^-?\d{1,10000}$/.test(payload)) fail(here, 'expected a decimal integer string')
       return BigInt(payload)
     case '$number':
       switch (payload) {
@@ -155,60 +197,58 @@ function decodeTag(record: Record<string, unknown>, path: string, depth: number,
         case '-0':
           return -0
       }
-      throw new DocumentError(at, "expected 'NaN', 'Infinity', '-Infinity' or '-0'")
+      return fail(here, "expected 'NaN', 'Infinity', '-Infinity' or '-0'")
     case '$date': {
       if (payload === null) return new Date(NaN)
       const date = typeof payload === 'string' ? new Date(payload) : undefined
-      if (date === undefined || Number.isNaN(date.getTime())) throw new DocumentError(at, 'expected an ISO date string or null')
+      if (date === undefined || Number.isNaN(date.getTime())) fail(here, 'expected an ISO date string or null')
       return date
     }
     case '$map': {
-      if (!Array.isArray(payload)) throw new DocumentError(at, 'expected an array of [key, value] pairs')
+      if (!Array.isArray(payload)) fail(here, 'expected an array of [key, value] pairs')
       const map = new Map<unknown, unknown>()
-      payload.forEach((entry: unknown, i) => {
-        const where = childPath(at, i)
-        if (!Array.isArray(entry) || entry.length !== 2) throw new DocumentError(where, 'expected a [key, value] pair')
-        map.set(decode(entry[0], childPath(where, 0), depth, limits), decode(entry[1], childPath(where, 1), depth, limits))
-      })
+      for (let i = 0; i < payload.length; i++) {
+        const entry: unknown = payload[i]
+        const where = at(here, i)
+        if (!Array.isArray(entry) || entry.length !== 2) fail(where, 'expected a [key, value] pair')
+        map.set(decode(entry[0], at(where, 0), depth, limits), decode(entry[1], at(where, 1), depth, limits))
+      }
       return map
     }
     case '$set': {
-      if (!Array.isArray(payload)) throw new DocumentError(at, 'expected an array')
-      return new Set(payload.map((item, i) => decode(item, childPath(at, i), depth, limits)))
+      if (!Array.isArray(payload)) fail(here, 'expected an array')
+      const set = new Set<unknown>()
+      for (let i = 0; i < payload.length; i++) set.add(decode(payload[i], at(here, i), depth, limits))
+      return set
     }
-    case '$object': {
-      if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) throw new DocumentError(at, 'expected an object')
-      const out: Record<string, unknown> = {}
-      for (const key of Object.keys(payload)) {
-        defineOwn(out, key, decode((payload as Record<string, unknown>)[key], childPath(at, key), depth, limits))
-      }
-      return out
-    }
+    case '$object':
+      if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) fail(here, 'expected an object')
+      return decodeObject(payload as Record<string, unknown>, here, depth, limits)
     case '$error':
-      return decodeError(payload, at, depth, limits)
+      return decodeError(payload, here, depth, limits)
     case '$instance': {
       // Class instances cannot be rebuilt without their class: keep their data as a plain object.
       const fields = (payload as { fields?: unknown } | null)?.fields
-      if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) throw new DocumentError(at, 'expected { class, fields }')
-      return decode(fields, childPath(at, 'fields'), depth, limits)
+      if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) fail(here, 'expected { class, fields }')
+      return decodeObject(fields as Record<string, unknown>, at(here, 'fields'), depth, limits)
     }
     case '$unsupported':
       return `[${String(payload)}]`
   }
-  throw new DocumentError(at, `unknown tag '${tag}' (a plain object with one '$' key must be wrapped in { "$object": … })`)
+  return fail(here, `unknown tag '${tag}' (a plain object with one '$' key must be wrapped in { "$object": … })`)
 }
 
-function decodeError(payload: unknown, at: string, depth: number, limits: DecodeLimits): Error {
-  if (typeof payload !== 'object' || payload === null) throw new DocumentError(at, 'expected { name, message }')
+function decodeError(payload: unknown, here: PathRef, depth: number, limits: DecodeLimits): Error {
+  if (typeof payload !== 'object' || payload === null) fail(here, 'expected { name, message }')
   const fields = payload as Record<string, unknown>
   if (typeof fields['message'] !== 'string' || typeof fields['name'] !== 'string') {
-    throw new DocumentError(at, 'an error needs string name and message')
+    fail(here, 'an error needs string name and message')
   }
   const error = new Error(fields['message'])
   defineOwn(error, 'name', fields['name'])
   if (typeof fields['stack'] === 'string') defineOwn(error, 'stack', fields['stack'])
   else delete error.stack
-  if (fields['code'] !== undefined) defineOwn(error, 'code', decode(fields['code'], childPath(at, 'code'), depth, limits))
-  if (fields['cause'] !== undefined) defineOwn(error, 'cause', decode(fields['cause'], childPath(at, 'cause'), depth, limits))
+  if (fields['code'] !== undefined) defineOwn(error, 'code', decode(fields['code'], at(here, 'code'), depth, limits))
+  if (fields['cause'] !== undefined) defineOwn(error, 'cause', decode(fields['cause'], at(here, 'cause'), depth, limits))
   return error
 }

@@ -28,6 +28,8 @@ export interface ImportOptions extends Partial<DecodeLimits> {}
 // ---- the document's shape ----------------------------------------------------------------------
 
 const nsString = z.string().regex(/^-?\d{1,30}$/, 'expected nanoseconds as a decimal integer string')
+// Event times are offsets from run.startedAt in ns: JSON numbers, exact up to 2^53 ns (104 days).
+const nsOffset = z.number().int('expected whole nanoseconds').refine(Number.isSafeInteger, 'expected a safe integer of nanoseconds')
 const patchDoc = z.strictObject({
   op: z.enum(['add', 'replace', 'remove']),
   path: z.array(z.unknown()),
@@ -39,36 +41,37 @@ const middlewareDoc = z.strictObject({
   position: z.enum(['chain-before', 'link-before', 'link-after', 'chain-after', 'run-start', 'run-end']),
   index: z.number().int().nonnegative(),
 })
+const tableRef = z.number().int().nonnegative()
 const ioDoc = z.strictObject({ now: z.array(z.number()).optional(), random: z.array(z.number()).optional() })
 const base = {
   seq: z.number().int().nonnegative(),
-  t: nsString,
+  t: nsOffset,
   ctx: patchList.optional(),
   mwctx: patchList.optional(),
   metrics: patchList.nullable().optional(),
 }
-const linkRef = z.number().int().nonnegative()
+const linkRef = tableRef
 const eventDoc = z.discriminatedUnion('type', [
   z.strictObject({ ...base, type: z.literal('run.start') }),
   z.strictObject({
     ...base,
     type: z.enum(['middleware.before', 'middleware.after']),
-    middleware: middlewareDoc,
+    middleware: tableRef,
     link: linkRef.optional(),
-    durationNs: nsString,
+    durationNs: nsOffset,
   }),
   z.strictObject({
     ...base,
     type: z.literal('middleware.error'),
-    middleware: middlewareDoc,
+    middleware: tableRef,
     hook: z.enum(['before', 'after', 'runStart', 'runEnd']),
     link: linkRef.optional(),
     error: z.unknown(),
-    durationNs: nsString,
+    durationNs: nsOffset,
   }),
   z.strictObject({ ...base, type: z.literal('link.start'), link: linkRef }),
-  z.strictObject({ ...base, type: z.literal('link.end'), link: linkRef, inversePatches: patchList, durationNs: nsString, io: ioDoc.optional() }),
-  z.strictObject({ ...base, type: z.literal('link.error'), link: linkRef, error: z.unknown(), durationNs: nsString, io: ioDoc.optional() }),
+  z.strictObject({ ...base, type: z.literal('link.end'), link: linkRef, inversePatches: patchList.optional(), durationNs: nsOffset, io: ioDoc.optional() }),
+  z.strictObject({ ...base, type: z.literal('link.error'), link: linkRef, error: z.unknown(), durationNs: nsOffset, io: ioDoc.optional() }),
   z.strictObject({ ...base, type: z.literal('run.end'), status: z.enum(['ok', 'error', 'aborted']) }),
 ])
 const runDocSchema = z.strictObject({
@@ -92,7 +95,8 @@ const runDocSchema = z.strictObject({
     children: z.array(z.string()),
   }),
   redacted: z.strictObject({ paths: z.array(z.array(z.union([z.string(), z.number()]))), placeholder: z.string() }).optional(),
-  links: z.array(z.strictObject({ name: z.string(), index: z.number().int().nonnegative(), meta: z.unknown() })),
+  links: z.array(z.strictObject({ name: z.string(), index: z.number().int().nonnegative(), meta: z.unknown().optional() })),
+  middleware: z.array(middlewareDoc),
   initial: z.strictObject({ ctx: z.unknown(), mwctx: z.unknown() }),
   events: z.array(eventDoc).min(2, 'a run has at least run.start and run.end'),
 })
@@ -125,21 +129,40 @@ function encodePatches(patches: readonly Patch[]): PatchDoc[] {
   })
 }
 
+/** Interns objects into a table, so events refer to links and middleware calls by index. */
+function table<T>(): { readonly items: T[]; ref(item: T): number } {
+  const items: T[] = []
+  const index = new Map<T, number>()
+  return {
+    items,
+    ref(item) {
+      let at = index.get(item)
+      if (at === undefined) {
+        at = items.push(item) - 1
+        index.set(item, at)
+      }
+      return at
+    },
+  }
+}
+
+function offset(t: bigint, origin: bigint, what: string): number {
+  const ns = Number(t - origin)
+  if (!Number.isSafeInteger(ns)) throw new RangeError(`${what} is ${t - origin} ns from the run's start: too far to export (max 2^53 ns)`)
+  return ns
+}
+
 /** The document's header (everything but the events) and a generator of its events, in order. */
 export function exportParts(run: ExportableRun, options: ExportOptions = {}): { header: Omit<RunDocument, 'events'>; events: Iterable<EventDoc> } {
   const events = run.timeline.events
   const redact = redactor(options.redact ?? [])
-  const links: LinkInfo[] = []
-  const linkIndex = new Map<LinkInfo, number>()
-  const refOf = (link: LinkInfo): number => {
-    let index = linkIndex.get(link)
-    if (index === undefined) {
-      index = links.push(link) - 1
-      linkIndex.set(link, index)
-    }
-    return index
+  const links = table<LinkInfo>()
+  const middleware = table<MiddlewareCallInfo>()
+  // Both tables are filled before the header is written: events stream out after it.
+  for (const event of events) {
+    if ('link' in event && event.link !== undefined) links.ref(event.link)
+    if ('middleware' in event) middleware.ref(event.middleware)
   }
-  for (const event of events) if ('link' in event && event.link !== undefined) refOf(event.link)
   const first = events[0] as TimelineEvent<unknown>
   const header: Omit<RunDocument, 'events'> = {
     format: FORMAT,
@@ -152,28 +175,32 @@ export function exportParts(run: ExportableRun, options: ExportOptions = {}): { 
       endedAt: String(run.endedAt),
       children: [...run.childIds],
     },
-    links: links.map((link) => ({ name: link.name, index: link.index, meta: encodeValue(link.meta) })),
+    links: [],
+    middleware: middleware.items.map(({ name, position, index }) => ({ name, position, index })),
     initial: { ctx: encodeValue(redact.apply(first.ctx)), mwctx: encodeValue(redact.apply(first.mwctx)) },
   }
   if (run.error !== undefined) {
     const error: NonNullable<RunDocument['run']['error']> = { code: run.error.code, message: run.error.message }
-    if (run.error.link !== undefined) error.link = refOf(run.error.link)
+    if (run.error.link !== undefined) error.link = links.ref(run.error.link)
     if (run.error.cause !== undefined) error.cause = encodeValue(run.error.cause)
     header.run.error = error
   }
+  header.links = links.items.map((link) => (Object.keys(link.meta).length === 0 ? { name: link.name, index: link.index } : { name: link.name, index: link.index, meta: encodeValue(link.meta) }))
   if (run.parent !== undefined) header.run.parent = { runId: run.parent.runId, seq: run.parent.seq }
   if (redact.active) header.redacted = { paths: redact.paths.map((p) => [...p]), placeholder: redact.placeholder }
-  return { header, events: eventDocs(events, redact, refOf) }
+  return { header, events: eventDocs(events, run.startedAt, redact, links.ref, middleware.ref) }
 }
 
 function* eventDocs(
   events: readonly TimelineEvent<unknown>[],
+  origin: bigint,
   redact: ReturnType<typeof redactor>,
-  refOf: (link: LinkInfo) => number,
+  linkRef: (link: LinkInfo) => number,
+  middlewareRef: (call: MiddlewareCallInfo) => number,
 ): Generator<EventDoc> {
   let prev: TimelineEvent<unknown> | undefined
   for (const event of events) {
-    const doc: Record<string, unknown> = { seq: event.seq, t: String(event.t), type: event.type }
+    const doc: Record<string, unknown> = { seq: event.seq, t: offset(event.t, origin, `event ${event.seq}`), type: event.type }
     const prevCtx = prev === undefined ? event.ctx : prev.ctx
     if (event.ctx !== prevCtx) {
       // A link's own patches are exact and already computed; redaction needs a fresh diff.
@@ -193,26 +220,29 @@ function* eventDocs(
       case 'middleware.before':
       case 'middleware.after':
       case 'middleware.error':
-        doc['middleware'] = { name: event.middleware.name, position: event.middleware.position, index: event.middleware.index }
+        doc['middleware'] = middlewareRef(event.middleware)
         if (event.type === 'middleware.error') doc['hook'] = event.hook
-        if (event.link !== undefined) doc['link'] = refOf(event.link)
+        if (event.link !== undefined) doc['link'] = linkRef(event.link)
         if (event.type === 'middleware.error') doc['error'] = encodeValue(event.error)
-        doc['durationNs'] = String(event.durationNs)
+        doc['durationNs'] = offset(event.durationNs, 0n, `durationNs of event ${event.seq}`)
         break
       case 'link.start':
-        doc['link'] = refOf(event.link)
+        doc['link'] = linkRef(event.link)
         break
       case 'link.end':
       case 'link.error':
-        doc['link'] = refOf(event.link)
+        doc['link'] = linkRef(event.link)
         if (event.type === 'link.end') {
-          doc['inversePatches'] = encodePatches(
-            redact.active ? diffStates(redact.apply(event.ctx), redact.apply(prevCtx)) : event.inversePatches,
-          )
+          // Omitted when a reader can derive them: the structural diff from after back to before.
+          const derived = encodePatches(diffStates(redact.apply(event.ctx), redact.apply(prevCtx)))
+          if (!redact.active) {
+            const recorded = encodePatches(event.inversePatches)
+            if (JSON.stringify(recorded) !== JSON.stringify(derived)) doc['inversePatches'] = recorded
+          }
         } else {
           doc['error'] = encodeValue(event.error)
         }
-        doc['durationNs'] = String(event.durationNs)
+        doc['durationNs'] = offset(event.durationNs, 0n, `durationNs of event ${event.seq}`)
         if (event.io !== undefined) doc['io'] = { ...event.io }
         break
       case 'run.end':
@@ -264,8 +294,19 @@ export function importRun(input: unknown, options: ImportOptions = {}): Imported
   checkIntegrity(doc)
 
   const links = doc.links.map((link, i) =>
-    Object.freeze({ name: link.name, index: link.index, meta: freeze(decodeValue(link.meta, `$.links[${i}].meta`, limits) ?? {}, true) as LinkInfo['meta'] }),
+    Object.freeze({
+      name: link.name,
+      index: link.index,
+      meta: freeze(link.meta === undefined ? {} : decodeValue(link.meta, `$.links[${i}].meta`, limits), true) as LinkInfo['meta'],
+    }),
   )
+  const calls = doc.middleware.map((call) => Object.freeze({ ...call }) as MiddlewareCallInfo)
+  const callAt = (ref: number, where: string): MiddlewareCallInfo => {
+    const call = calls[ref]
+    if (call === undefined) throw new DocumentError(where, `middleware ${ref} is not in the middleware table (${calls.length} entries)`)
+    return call
+  }
+  const origin = BigInt(doc.run.startedAt)
   const linkAt = (ref: number, where: string): LinkInfo => {
     const link = links[ref]
     if (link === undefined) throw new DocumentError(where, `link ${ref} is not in the links table (${links.length} links)`)
@@ -279,6 +320,7 @@ export function importRun(input: unknown, options: ImportOptions = {}): Imported
   doc.events.forEach((e, i) => {
     const at = `$.events[${i}]`
     let patches: Patch[] = []
+    const before = ctx
     if (e.ctx !== undefined) {
       patches = decodePatches(e.ctx, `${at}.ctx`, limits)
       ctx = applyAt(ctx, patches, `${at}.ctx`)
@@ -286,7 +328,7 @@ export function importRun(input: unknown, options: ImportOptions = {}): Imported
     if (e.mwctx !== undefined) mwctx = applyAt(mwctx, decodePatches(e.mwctx, `${at}.mwctx`, limits), `${at}.mwctx`)
     if (e.metrics === null) metrics = undefined
     else if (e.metrics !== undefined) metrics = applyAt(metrics, decodePatches(e.metrics, `${at}.metrics`, limits), `${at}.metrics`)
-    const event: Record<string, unknown> = { seq: e.seq, t: BigInt(e.t), type: e.type }
+    const event: Record<string, unknown> = { seq: e.seq, t: origin + BigInt(e.t), type: e.type }
     switch (e.type) {
       case 'run.start':
         event['input'] = input0
@@ -294,7 +336,7 @@ export function importRun(input: unknown, options: ImportOptions = {}): Imported
       case 'middleware.before':
       case 'middleware.after':
       case 'middleware.error':
-        event['middleware'] = Object.freeze({ ...e.middleware }) as MiddlewareCallInfo
+        event['middleware'] = callAt(e.middleware, `${at}.middleware`)
         if (e.type === 'middleware.error') event['hook'] = e.hook
         if (e.link !== undefined) event['link'] = linkAt(e.link, `${at}.link`)
         if (e.type === 'middleware.error') event['error'] = decodeValue(e.error, `${at}.error`, limits)
@@ -308,7 +350,9 @@ export function importRun(input: unknown, options: ImportOptions = {}): Imported
         event['link'] = linkAt(e.link, `${at}.link`)
         if (e.type === 'link.end') {
           event['patches'] = Object.freeze(patches)
-          event['inversePatches'] = Object.freeze(decodePatches(e.inversePatches, `${at}.inversePatches`, limits))
+          event['inversePatches'] = Object.freeze(
+            e.inversePatches === undefined ? diffStates(ctx, before).map((p) => Object.freeze(p)) : decodePatches(e.inversePatches, `${at}.inversePatches`, limits),
+          )
         } else {
           event['error'] = decodeValue(e.error, `${at}.error`, limits)
         }

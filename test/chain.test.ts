@@ -17,6 +17,26 @@ describe('chain builder', () => {
     expect(new Set([a, b, c, d]).size).toBe(4)
   })
 
+  it('lets two chains branch off one prefix without seeing each other', async () => {
+    const base = chain<{ log: string[] }>('c').link('a', (ctx) => void ctx.log.push('a'))
+    const left = base.link('b', (ctx) => void ctx.log.push('left b'))
+    const right = base.link('b', (ctx) => void ctx.log.push('right b')).link('c', (ctx) => void ctx.log.push('right c'))
+    const leftMore = left.link('c', (ctx) => void ctx.log.push('left c'))
+    expect(() => base.link('a', () => {})).toThrow(/already exists/)
+    expect(base.link('c', () => {}).links.map((l) => l.name)).toEqual(['a', 'c'])
+    expect((await left.run({ log: [] })).ctx.log).toEqual(['a', 'left b'])
+    expect((await right.run({ log: [] })).ctx.log).toEqual(['a', 'right b', 'right c'])
+    expect((await leftMore.run({ log: [] })).ctx.log).toEqual(['a', 'left b', 'left c'])
+    expect((await base.run({ log: [] })).ctx.log).toEqual(['a'])
+  })
+
+  it('builds a 25,000-link chain link by link (appending shares the list instead of copying it)', () => {
+    let c = chain<{ n: number }>('long')
+    for (let i = 0; i < 25_000; i++) c = c.link(`l${i}`, () => {})
+    expect(c.links).toHaveLength(25_000)
+    expect(() => c.link('l12345', () => {})).toThrow(/already exists/)
+  })
+
   it('inserts before or after a named link and renumbers indexes', async () => {
     const order: string[] = []
     const step = (name: string) => () => void order.push(name)
