@@ -85,7 +85,10 @@ Exit code 0 when the runs do not diverge, 1 when they do, 2 when a file cannot b
     const [a, b] = await Promise.all(positionals.map((file) => load(file, UsageError)))
     const divergence = compareRuns(a, b)
     if (values.json) {
-      console.log(JSON.stringify({ diverges: divergence !== undefined, ...(divergence && { ...divergence, link: divergence.link?.name }) }, replacer, 2))
+      // Errors print as { name, message }: their stacks belong to the machine that recorded them.
+      const plain = (value) => (value instanceof Error ? { name: value.name, message: value.message } : value)
+      const out = divergence && { ...divergence, link: divergence.link?.name, expected: plain(divergence.expected), actual: plain(divergence.actual) }
+      console.log(JSON.stringify({ diverges: divergence !== undefined, ...out }, replacer, 2))
       return divergence === undefined ? 0 : 1
     }
     const chainNote = a.chainName === b.chainName ? `chain '${a.chainName}'` : `chains '${a.chainName}' and '${b.chainName}'`

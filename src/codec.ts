@@ -245,8 +245,9 @@ function decodeError(payload: unknown, here: PathRef, depth: number, limits: Dec
     fail(here, 'an error needs string name and message')
   }
   const error = new Error(fields['message'])
-  defineOwn(error, 'name', fields['name'])
-  if (typeof fields['stack'] === 'string') defineOwn(error, 'stack', fields['stack'])
+  // name and stack stay non-enumerable, as on any error.
+  Object.defineProperty(error, 'name', { value: fields['name'], writable: true, configurable: true })
+  if (typeof fields['stack'] === 'string') Object.defineProperty(error, 'stack', { value: fields['stack'], writable: true, configurable: true })
   else delete error.stack
   if (fields['code'] !== undefined) defineOwn(error, 'code', decode(fields['code'], at(here, 'code'), depth, limits))
   if (fields['cause'] !== undefined) defineOwn(error, 'cause', decode(fields['cause'], at(here, 'cause'), depth, limits))
