@@ -154,6 +154,7 @@ export class Chain<C> {
       failure: { code: 'INVALID_INPUT', message, link: undefined, cause: undefined },
       events: [start as never],
       endedAt,
+      ioOverruns: [],
     })
     return Promise.reject(run.error)
   }

@@ -73,7 +73,7 @@ function encode(value: unknown, depth: number): unknown {
       return { $unsupported: typeof value }
   }
   if (value === null) return null
-  if (depth > DEFAULT_LIMITS.maxDepth) throw new RangeError(`value nested more than ${DEFAULT_LIMITS.maxDepth} levels deep`)
+  if (depth >= DEFAULT_LIMITS.maxDepth) throw new RangeError(`value nested more than ${DEFAULT_LIMITS.maxDepth} levels deep: too deep to export`)
   const next = depth + 1
   if (Array.isArray(value)) {
     const out = new Array<unknown>(value.length)
@@ -93,7 +93,12 @@ function encode(value: unknown, depth: number): unknown {
   }
   const record = value as Record<string, unknown>
   const out: Record<string, unknown> = {}
-  for (const key of Object.keys(record)) out[key] = encode(record[key], next)
+  for (const key of Object.keys(record)) {
+    // Readers refuse it (a prototype-pollution vector), so say so now rather than write a file
+    // that cannot be loaded.
+    if (key === '__proto__') throw new TypeError("an own '__proto__' key cannot be exported: readers reject it")
+    out[key] = encode(record[key], next)
+  }
   const proto: unknown = Object.getPrototypeOf(value)
   if (proto !== Object.prototype && proto !== null) {
     return { $instance: { class: (proto as { constructor?: { name?: string } }).constructor?.name ?? 'Object', fields: out } }
@@ -243,6 +248,10 @@ function decodeError(payload: unknown, here: PathRef, depth: number, limits: Dec
   const fields = payload as Record<string, unknown>
   if (typeof fields['message'] !== 'string' || typeof fields['name'] !== 'string') {
     fail(here, 'an error needs string name and message')
+  }
+  for (const key of ['name', 'message', 'stack'] as const) {
+    const text = fields[key]
+    if (typeof text === 'string') decode(text, at(here, key), depth, limits)
   }
   const error = new Error(fields['message'])
   // name and stack stay non-enumerable, as on any error.

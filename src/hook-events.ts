@@ -2,6 +2,7 @@
 // shared between concurrent runs, so nothing is ever stored on them). `mwctx` and `metrics` are
 // prototype getters so the recorder knows which calls touched them and snapshots only those.
 import type { Immutable, Patch } from 'immer'
+import type { RecordedIO } from './events.js'
 import type {
   AfterEvent,
   AfterPosition,
@@ -107,25 +108,43 @@ export interface DrawnValues {
 
 export class LinkCallIO<C> implements LinkIO<C> {
   drawn: DrawnValues | undefined = undefined
+  /** Set when, on replay, the link drew more values than the recording holds. */
+  overrun = false
   constructor(
     private readonly states: WorkingStates,
     readonly run: RunInfo,
     readonly link: LinkInfo,
     readonly signal: AbortSignal,
     readonly base: Immutable<C>,
+    /** On replay: the values this link drew when it was recorded, given back in call order. */
+    private readonly recorded: RecordedIO | undefined,
   ) {}
   get metrics(): Metrics {
     this.states.metricsTouched = true
     return this.states.metricsWork
   }
   now(): number {
-    const value = Date.now()
-    ;((this.drawn ??= { now: undefined, random: undefined }).now ??= []).push(value)
-    return value
+    return this.draw('now', Date.now)
   }
   random(): number {
-    const value = Math.random()
-    ;((this.drawn ??= { now: undefined, random: undefined }).random ??= []).push(value)
+    return this.draw('random', Math.random)
+  }
+  private draw(kind: 'now' | 'random', live: () => number): number {
+    const drawn = (this.drawn ??= { now: undefined, random: undefined })
+    const list = (drawn[kind] ??= [])
+    let value: number
+    if (this.recorded === undefined) {
+      value = live()
+    } else {
+      const recorded = this.recorded[kind]
+      if (recorded !== undefined && list.length < recorded.length) {
+        value = recorded[list.length] as number
+      } else {
+        this.overrun = true
+        value = live()
+      }
+    }
+    list.push(value)
     return value
   }
 }

@@ -27,6 +27,8 @@ export interface ImportOptions extends Partial<DecodeLimits> {}
 
 // ---- the document's shape ----------------------------------------------------------------------
 
+// Names and ids are short; a bound keeps a hostile header from carrying megabytes.
+const name = z.string().max(4096, 'longer than 4096 characters')
 const nsString = z.string().regex(/^-?\d{1,30}$/, 'expected nanoseconds as a decimal integer string')
 // Event times are offsets from run.startedAt in ns: JSON numbers, exact up to 2^53 ns (104 days).
 const nsOffset = z.number().int('expected whole nanoseconds').refine(Number.isSafeInteger, 'expected a safe integer of nanoseconds')
@@ -37,7 +39,7 @@ const patchDoc = z.strictObject({
 })
 const patchList = z.array(patchDoc)
 const middlewareDoc = z.strictObject({
-  name: z.string(),
+  name,
   position: z.enum(['chain-before', 'link-before', 'link-after', 'chain-after', 'run-start', 'run-end']),
   index: z.number().int().nonnegative(),
 })
@@ -78,8 +80,8 @@ const runDocSchema = z.strictObject({
   format: z.literal(FORMAT),
   version: z.literal(VERSION),
   run: z.strictObject({
-    id: z.string().min(1),
-    chainName: z.string(),
+    id: name.min(1),
+    chainName: name,
     status: z.enum(['ok', 'error', 'aborted']),
     startedAt: nsString,
     endedAt: nsString,
@@ -91,11 +93,11 @@ const runDocSchema = z.strictObject({
         cause: z.unknown().optional(),
       })
       .optional(),
-    parent: z.strictObject({ runId: z.string(), seq: z.number().int().nonnegative() }).optional(),
-    children: z.array(z.string()),
+    parent: z.strictObject({ runId: name, seq: z.number().int().nonnegative() }).optional(),
+    children: z.array(name),
   }),
   redacted: z.strictObject({ paths: z.array(z.array(z.union([z.string(), z.number()]))), placeholder: z.string() }).optional(),
-  links: z.array(z.strictObject({ name: z.string(), index: z.number().int().nonnegative(), meta: z.unknown().optional() })),
+  links: z.array(z.strictObject({ name, index: z.number().int().nonnegative(), meta: z.unknown().optional() })),
   middleware: z.array(middlewareDoc),
   initial: z.strictObject({ ctx: z.unknown(), mwctx: z.unknown() }),
   events: z.array(eventDoc).min(2, 'a run has at least run.start and run.end'),
@@ -121,12 +123,31 @@ export interface ExportableRun {
 
 // ---- export ------------------------------------------------------------------------------------
 
-function encodePatches(patches: readonly Patch[]): PatchDoc[] {
-  return patches.map((patch) => {
+const RESERVED_KEYS: ReadonlySet<unknown> = new Set(['__proto__', 'constructor', 'prototype'])
+
+/**
+ * Encodes patches. `state` is the state the patches produce: a patch whose path goes through a
+ * key that readers must refuse in paths (`constructor`, `prototype`) is written as a replace of
+ * the nearest ancestor above that key, taken from `state`, so the document still loads.
+ */
+function encodePatches(patches: readonly Patch[], state: unknown): PatchDoc[] {
+  return patches.map((original) => {
+    let patch = original
+    const reserved = patch.path.findIndex((key) => RESERVED_KEYS.has(key))
+    if (reserved !== -1) {
+      const path = patch.path.slice(0, reserved)
+      patch = { op: 'replace', path, value: path.reduce<unknown>((node, key) => readKey(node, key), state) }
+    }
     const out: PatchDoc = { op: patch.op, path: patch.path.map((key) => encodeValue(key)) }
-    if (patch.op !== 'remove') out.value = encodeValue(patch.value)
+    // A Set member's removal names the member in `value`.
+    if (patch.op !== 'remove' || patch.value !== undefined) out.value = encodeValue(patch.value)
     return out
   })
+}
+
+function readKey(node: unknown, key: string | number): unknown {
+  if (node instanceof Map) return node.get(key)
+  return typeof node === 'object' && node !== null ? (node as Record<string, unknown>)[key] : undefined
 }
 
 /** Interns objects into a table, so events refer to links and middleware calls by index. */
@@ -206,13 +227,15 @@ function* eventDocs(
       // A link's own patches are exact and already computed; redaction needs a fresh diff.
       doc['ctx'] = encodePatches(
         event.type === 'link.end' && !redact.active ? event.patches : diffStates(redact.apply(prevCtx), redact.apply(event.ctx)),
+        redact.apply(event.ctx),
       )
     }
     const prevMw = prev === undefined ? event.mwctx : prev.mwctx
-    if (event.mwctx !== prevMw) doc['mwctx'] = encodePatches(diffStates(redact.apply(prevMw), redact.apply(event.mwctx)))
+    if (event.mwctx !== prevMw) doc['mwctx'] = encodePatches(diffStates(redact.apply(prevMw), redact.apply(event.mwctx)), redact.apply(event.mwctx))
     const prevMetrics = prev?.metrics
     if (event.metrics !== prevMetrics) {
-      doc['metrics'] = event.metrics === undefined ? null : encodePatches(diffStates(redact.apply(prevMetrics), redact.apply(event.metrics)))
+      doc['metrics'] =
+        event.metrics === undefined ? null : encodePatches(diffStates(redact.apply(prevMetrics), redact.apply(event.metrics)), redact.apply(event.metrics))
     }
     switch (event.type) {
       case 'run.start':
@@ -234,9 +257,9 @@ function* eventDocs(
         doc['link'] = linkRef(event.link)
         if (event.type === 'link.end') {
           // Omitted when a reader can derive them: the structural diff from after back to before.
-          const derived = encodePatches(diffStates(redact.apply(event.ctx), redact.apply(prevCtx)))
+          const derived = encodePatches(diffStates(redact.apply(event.ctx), redact.apply(prevCtx)), redact.apply(prevCtx))
           if (!redact.active) {
-            const recorded = encodePatches(event.inversePatches)
+            const recorded = encodePatches(event.inversePatches, prevCtx)
             if (JSON.stringify(recorded) !== JSON.stringify(derived)) doc['inversePatches'] = recorded
           }
         } else {
@@ -403,7 +426,7 @@ function decodePatches(list: readonly PatchDoc[], at: string, limits: DecodeLimi
     })
     if (patch.op !== 'remove' && !('value' in patch)) throw new DocumentError(where, `a '${patch.op}' patch needs a value`)
     const out: Patch = { op: patch.op, path }
-    if (patch.op !== 'remove') out.value = freeze(decodeValue(patch.value, childPath(where, 'value'), limits), true)
+    if ('value' in patch) out.value = freeze(decodeValue(patch.value, childPath(where, 'value'), limits), true)
     return Object.freeze(out)
   })
 }

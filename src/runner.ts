@@ -10,7 +10,8 @@ import { describeError, type ChainRunErrorCode } from './errors.js'
 import type { MiddlewareCallInfo, RecordedIO, TimelineEvent } from './events.js'
 import { AfterCall, BeforeCall, LinkCallIO, RunHookCall, isThenable } from './hook-events.js'
 import type { LinkOutcome, WorkingStates } from './hook-events.js'
-import { emptyState, snapshot } from './snapshot.js'
+import { emptyState, snapshot, thaw } from './snapshot.js'
+import { callSite, recordWrites, type WriteListener } from './write-capture.js'
 import type { Clock, LinkInfo, Metrics, MwCtx, RunInfo, RunStatus } from './types.js'
 
 /** Why a run failed, before it becomes a `ChainRunError`. */
@@ -37,6 +38,26 @@ export interface ExecutionPlan<C> {
   readonly record: boolean
   readonly safe: boolean
   readonly signal: AbortSignal | undefined
+  /** `capture: 'writes'`: record every write a link makes as a `ctx.write` event. */
+  readonly writes?: boolean
+  /** With `writes`: add the user call site of each write (a stack capture per write). */
+  readonly stacks?: boolean
+  /** Replay: the values each link (by name) drew from io when it was recorded. */
+  readonly recordedIO?: ReadonlyMap<string, RecordedIO>
+  /** Fork: continue from a cut of another run instead of starting afresh. */
+  readonly resume?: ResumePoint<C>
+}
+
+/** Where a fork picks up: the shared prefix, the fork event, and the states to go on from. */
+export interface ResumePoint<C> {
+  /** The parent's events up to the cut (the same objects). */
+  readonly prefix: readonly TimelineEvent<C>[]
+  /** Index in the chain of the first link to run. */
+  readonly linkIndex: number
+  /** The mwctx state at the cut. */
+  readonly mwctx: Immutable<MwCtx>
+  /** Fields of the `fork` event (besides seq, t and the states). */
+  readonly fork: Readonly<Record<string, unknown>>
 }
 
 /** What an execution leaves behind; `run.ts` turns it into a `Run`. */
@@ -46,6 +67,8 @@ export interface ExecutionResult<C> {
   readonly failure: Failure | undefined
   readonly events: TimelineEvent<C>[]
   readonly endedAt: bigint
+  /** Replay: links that drew more io values than were recorded, with the seq of their end. */
+  readonly ioOverruns: readonly { readonly link: LinkInfo; readonly seq: number }[]
 }
 
 // Events are built field by field here and frozen in type only (readonly) once pushed.
@@ -79,7 +102,7 @@ export function execute<C>(
 }
 
 class Execution<C> implements WorkingStates {
-  readonly mwWork: MwCtx = {}
+  readonly mwWork: MwCtx
   metricsWork: Metrics = {}
   mwTouched = false
   metricsTouched = false
@@ -96,6 +119,7 @@ class Execution<C> implements WorkingStates {
   private outcome: LinkOutcome<C> | undefined = undefined
   private failure: Failure | undefined = undefined
   private readonly middlewareFailures: MiddlewareFailure[] = []
+  private readonly ioOverruns: { link: LinkInfo; seq: number }[] = []
   private readonly signal: AbortSignal
 
   constructor(
@@ -105,10 +129,22 @@ class Execution<C> implements WorkingStates {
     this.ctx = plan.input
     this.linkInput = plan.input
     this.signal = plan.signal ?? NEVER_ABORTED
+    const resume = plan.resume
+    if (resume === undefined) {
+      this.mwWork = {}
+    } else {
+      this.events.push(...resume.prefix)
+      this.mwState = resume.mwctx
+      this.mwWork = thaw(resume.mwctx) as MwCtx
+      this.linkIndex = resume.linkIndex
+      this.phase = Phase.LinkBegin
+    }
   }
 
   start(): void {
-    this.push({ type: 'run.start', t: this.plan.info.startedAt, input: this.plan.input })
+    const resume = this.plan.resume
+    if (resume === undefined) this.push({ type: 'run.start', t: this.plan.info.startedAt, input: this.plan.input })
+    else this.push({ ...resume.fork, type: 'fork', t: this.plan.info.startedAt })
     this.loop()
   }
 
@@ -304,27 +340,40 @@ class Execution<C> implements WorkingStates {
   private callLink(link: CompiledLink<C>): Promise<void> | undefined {
     const base = this.ctx
     const draft = isDraftable(base) ? createDraft(base as Objectish) : base
-    const io = new LinkCallIO<C>(this, this.plan.info, link.info, this.signal, base)
+    const io = new LinkCallIO<C>(this, this.plan.info, link.info, this.signal, base, this.plan.recordedIO?.get(link.info.name))
     const clock = this.plan.clock
     let start: MutableEvent | undefined
     if (this.plan.record) start = this.push({ type: 'link.start', t: 0n, link: link.info })
+    const given = this.plan.writes === true && isDraft(draft) ? recordWrites(draft as object, this.writeListener(link.info)) : draft
     const t0 = clock.now()
     if (start !== undefined) start['t'] = t0
     let returned: unknown
     try {
-      returned = link.fn(draft as never, io)
+      returned = link.fn(given as never, io)
     } catch (error) {
       this.linkFailed(link, draft, io, t0, clock.now(), error)
       return undefined
     }
     if (isThenable(returned)) {
       return Promise.resolve(returned).then(
-        (value) => this.linkReturned(link, base, draft, io, t0, clock.now(), value),
+        (value) => this.linkReturned(link, base, draft, io, t0, clock.now(), value === given ? draft : value),
         (error: unknown) => this.linkFailed(link, draft, io, t0, clock.now(), error),
       )
     }
-    this.linkReturned(link, base, draft, io, t0, clock.now(), returned)
+    this.linkReturned(link, base, draft, io, t0, clock.now(), returned === given ? draft : returned)
     return undefined
+  }
+
+  /** Pushes one `ctx.write` event per write, stamped as it happens. */
+  private writeListener(link: LinkInfo): WriteListener {
+    return (op, path, value) => {
+      const event: MutableEvent = { type: 'ctx.write', t: this.plan.clock.now(), link, op, path: Object.freeze([...path]), value }
+      if (this.plan.stacks === true) {
+        const site = callSite()
+        if (site !== undefined) event['stack'] = site
+      }
+      this.push(event)
+    }
   }
 
   private linkReturned(
@@ -382,6 +431,7 @@ class Execution<C> implements WorkingStates {
     } else {
       this.metricsTouched = false
     }
+    if (io.overrun) this.ioOverruns.push({ link: link.info, seq: this.events.length - 1 })
   }
 
   private linkFailed(link: CompiledLink<C>, draft: unknown, io: LinkCallIO<C>, t0: bigint, t1: bigint, error: unknown): void {
@@ -409,6 +459,7 @@ class Execution<C> implements WorkingStates {
     const drawn = recordedIO(io)
     if (drawn !== undefined) event['io'] = drawn
     this.push(event)
+    if (io.overrun) this.ioOverruns.push({ link: link.info, seq: this.events.length - 1 })
   }
 
   private snapshotMetrics(): void {
@@ -431,7 +482,7 @@ class Execution<C> implements WorkingStates {
     }
     const status: RunStatus = failure === undefined ? 'ok' : statusOf(failure.code)
     const endedAt = this.plan.clock.now()
-    this.finish({ status, ctx: this.ctx, failure, events: this.events, endedAt })
+    this.finish({ status, ctx: this.ctx, failure, events: this.events, endedAt, ioOverruns: this.ioOverruns })
   }
 
   /** Appends an event with the current states; the caller gives type, t and the extra fields. */

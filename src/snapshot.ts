@@ -118,3 +118,20 @@ function freezeCollection<T extends Map<unknown, unknown> | Set<unknown>>(collec
   })
   return Object.freeze(collection)
 }
+
+/**
+ * A mutable deep copy of a snapshot: what a fork gives its middleware to go on writing to.
+ * Plain data is copied; class instances (kept by reference in snapshots) stay shared.
+ */
+export function thaw(state: unknown): unknown {
+  if (typeof state !== 'object' || state === null) return state
+  if (Array.isArray(state)) return state.map(thaw)
+  if (state instanceof Date) return new Date(state.getTime())
+  if (state instanceof Map) return new Map([...state].map(([key, value]) => [key, thaw(value)]))
+  if (state instanceof Set) return new Set([...state].map(thaw))
+  const proto: unknown = Object.getPrototypeOf(state)
+  if (proto !== Object.prototype && proto !== null) return state
+  const out: Record<string, unknown> = proto === null ? Object.create(null) : {}
+  for (const key of Object.keys(state)) out[key] = thaw((state as Record<string, unknown>)[key])
+  return out
+}

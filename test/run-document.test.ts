@@ -111,6 +111,38 @@ describe('run documents', () => {
     expect(size).toBeGreaterThan(oneState)
   })
 
+  it('round-trips Set removals and writes under keys readers refuse in paths (constructor, prototype)', async () => {
+    const run = await chain<{ tags: Set<string>; meta: Record<string, Record<string, number>> }>('edge')
+      .link('untag', (ctx) => void ctx.tags.delete('a'))
+      .link('odd-keys', (ctx) => {
+        ctx.meta['constructor'] = { x: 1 }
+        ctx.meta['prototype'] = { y: 2 }
+      })
+      .run({ tags: new Set(['a', 'b']), meta: {} })
+    const back = roundTrip(run)
+    expect([...back.ctx.tags]).toEqual(['b'])
+    // (toStrictEqual reads an own 'constructor' field as the class: compare the entries instead.)
+    expect(Object.entries(back.ctx.meta)).toEqual([['constructor', { x: 1 }], ['prototype', { y: 2 }]])
+    back.timeline.events.forEach((event, i) => {
+      const live = run.timeline.events[i]!.ctx
+      expect([...event.ctx.tags]).toEqual([...live.tags])
+      expect(Object.entries(event.ctx.meta)).toEqual(Object.entries(live.meta))
+    })
+  })
+
+  it('refuses to export what it could not import: an own __proto__ key, nesting past the depth limit', async () => {
+    const proto = await chain<Record<string, unknown>>('p').link('x', () => {}).run(JSON.parse('{"__proto__": {"a": 1}}'))
+    expect(() => proto.toJSON()).toThrow(/own '__proto__' key cannot be exported/)
+    let deep: unknown = 1
+    for (let i = 0; i < 1_000; i++) deep = [deep]
+    const tooDeep = await chain<{ deep: unknown }>('d').run({ deep })
+    expect(() => tooDeep.toJSON()).toThrow(/too deep to export/)
+    let ok: unknown = 1
+    for (let i = 0; i < 997; i++) ok = [ok]
+    const fine = await chain<{ deep: unknown }>('d').run({ deep: ok })
+    expect(roundTrip(fine).ctx).toStrictEqual(fine.ctx)
+  })
+
   it('attaches a chain given at import, and refuses one of another name', async () => {
     const c = chain<{ n: number }>('named').link('a', () => {})
     const doc = (await c.run({ n: 1 })).toJSON()

@@ -1,0 +1,157 @@
+// Write capture (`capture: 'writes'`): a thin proxy over a link's immer draft that reports every
+// single write (property set and delete, array mutators, Map and Set changes) as it happens, then
+// forwards it to the draft untouched, so the link computes exactly what it would otherwise.
+import { fileURLToPath } from 'node:url'
+import { current, isDraft } from 'immer'
+
+/** The kinds of write a `ctx.write` event records. */
+export type WriteOp =
+  | 'set'
+  | 'delete'
+  | 'push'
+  | 'pop'
+  | 'shift'
+  | 'unshift'
+  | 'splice'
+  | 'sort'
+  | 'reverse'
+  | 'fill'
+  | 'copyWithin'
+  | 'map.set'
+  | 'map.delete'
+  | 'map.clear'
+  | 'set.add'
+  | 'set.delete'
+  | 'set.clear'
+
+/** Receives each write: what, where (path from the ctx root) and the value written. */
+export type WriteListener = (op: WriteOp, path: readonly (string | number)[], value: unknown) => void
+
+const ARRAY_MUTATORS: ReadonlySet<string> = new Set(['push', 'pop', 'shift', 'unshift', 'splice', 'sort', 'reverse', 'fill', 'copyWithin'])
+
+type Key = string | number
+
+/**
+ * Wraps a draft so that every write through it is reported. Reads return wrapped children, so
+ * `ctx.items[0].price = 3` is seen with its full path. Values written are recorded as they were
+ * at that moment (drafts by their current value).
+ */
+export function recordWrites<T extends object>(draft: T, listener: WriteListener): T {
+  const wrappers = new WeakMap<object, object>()
+  const targets = new WeakMap<object, object>()
+  // A wrapper assigned somewhere must reach immer as the draft it wraps.
+  const unwrap = (value: unknown): unknown =>
+    typeof value === 'object' && value !== null ? (targets.get(value) ?? value) : value
+  const snapshotOf = (value: unknown): unknown => {
+    const raw = unwrap(value)
+    return isDraft(raw) ? current(raw) : raw
+  }
+
+  const wrap = (target: object, path: readonly Key[]): object => {
+    const existing = wrappers.get(target)
+    if (existing !== undefined) return existing
+    const keyOf = (prop: string | symbol): Key =>
+      Array.isArray(target) && typeof prop === 'string' && /^(0|[1-9]\d*)$/.test(prop) ? Number(prop) : String(prop)
+    const child = (value: unknown, key: unknown): unknown =>
+      typeof value === 'object' && value !== null && isDraft(value) ? wrap(value, [...path, key as Key]) : value
+    const proxy = new Proxy(target, {
+      get(t, prop) {
+        const value: unknown = Reflect.get(t, prop, t)
+        if (typeof prop === 'symbol') return value
+        if (Array.isArray(t)) {
+          if (ARRAY_MUTATORS.has(prop) && typeof value === 'function') {
+            return function recordedArrayMethod(...args: unknown[]) {
+              listener(prop as WriteOp, path, args.map(snapshotOf))
+              return (value as (...a: unknown[]) => unknown).apply(t, args.map(unwrap))
+            }
+          }
+        } else if (t instanceof Map) {
+          return mapMember(t, prop, value)
+        } else if (t instanceof Set) {
+          return setMember(t, prop, value)
+        }
+        return child(value, keyOf(prop))
+      },
+      set(t, prop, value: unknown) {
+        listener('set', [...path, keyOf(prop)], snapshotOf(value))
+        return Reflect.set(t, prop, unwrap(value), t)
+      },
+      deleteProperty(t, prop) {
+        listener('delete', [...path, keyOf(prop)], undefined)
+        return Reflect.deleteProperty(t, prop)
+      },
+    })
+
+    function mapMember(map: Map<unknown, unknown>, prop: string, value: unknown): unknown {
+      switch (prop) {
+        case 'set':
+          return (key: unknown, item: unknown) => {
+            listener('map.set', [...path, key as Key], snapshotOf(item))
+            map.set(key, unwrap(item))
+            return proxy
+          }
+        case 'delete':
+          return (key: unknown) => {
+            listener('map.delete', [...path, key as Key], undefined)
+            return map.delete(key)
+          }
+        case 'clear':
+          return () => {
+            listener('map.clear', path, undefined)
+            map.clear()
+          }
+        case 'get':
+          return (key: unknown) => child(map.get(key), key)
+      }
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(map) : value
+    }
+
+    function setMember(set: Set<unknown>, prop: string, value: unknown): unknown {
+      switch (prop) {
+        case 'add':
+          return (item: unknown) => {
+            listener('set.add', path, snapshotOf(item))
+            set.add(unwrap(item))
+            return proxy
+          }
+        case 'delete':
+          return (item: unknown) => {
+            listener('set.delete', path, snapshotOf(item))
+            return set.delete(unwrap(item))
+          }
+        case 'clear':
+          return () => {
+            listener('set.clear', path, undefined)
+            set.clear()
+          }
+      }
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(set) : value
+    }
+
+    wrappers.set(target, proxy)
+    targets.set(proxy, target)
+    return proxy
+  }
+  return wrap(draft, []) as T
+}
+
+// Frames inside shadowchain (this folder, source or built) and inside Node are not call sites.
+const OWN_DIR = fileURLToPath(new URL('.', import.meta.url))
+const FRAME = /\(?((?:file:\/\/)?[^()\s]+):(\d+):(\d+)\)?$/
+
+/**
+ * `file:line:column` of the first stack frame outside shadowchain and Node's internals: where in
+ * user code the write happened. Costs a stack capture (~10 µs): only with `stacks: true`.
+ */
+export function callSite(): string | undefined {
+  const stack = new Error().stack
+  if (stack === undefined) return undefined
+  for (const line of stack.split('\n').slice(1)) {
+    const match = FRAME.exec(line.trim())
+    if (match === null) continue
+    const file = (match[1] as string).startsWith('file://') ? fileURLToPath(match[1] as string) : (match[1] as string)
+    if (file.startsWith(OWN_DIR) || file.startsWith('node:') || file.includes('/node_modules/immer/')) continue
+    return `${file}:${match[2]}:${match[3]}`
+  }
+  return undefined
+}
