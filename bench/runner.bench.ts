@@ -1,0 +1,293 @@
+// Benchmark of the shadowchain runner against baselines measured in the same process.
+//
+//   cd bench && npm install && npm run bench
+//
+// Environment: BENCH_ROUNDS (default 50), BENCH_BATCH_MS (default 40), BENCH_OUT (default
+// results/runner.md; "-" writes nothing). See README.md for what each case means.
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { cpus, loadavg } from 'node:os'
+import { dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import compose from 'koa-compose'
+import { createDraft, enableMapSet, enablePatches, finishDraft, setAutoFreeze } from 'immer'
+import type { Objectish, Patch } from 'immer'
+import { chain, type Chain, type ChainOptions } from '../src/index.ts'
+import { canCollect, heapUsedAfterGc, measure, median, pairedRatio, type Case, type Ratio, type Samples } from './lib/harness.ts'
+import { counter, flatLinks, makeFlat, makeOrder, makeRecords, orderLinks, recordLinks, timing } from './lib/workload.ts'
+import type { Flat, Order, Records, Step } from './lib/workload.ts'
+
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 50)
+const BATCH_MS = Number(process.env['BENCH_BATCH_MS'] ?? 40)
+const OUT = process.env['BENCH_OUT'] ?? fileURLToPath(new URL('./results/runner.md', import.meta.url))
+const LINKS = orderLinks.length
+const WIDE = 1_000
+const TARGETS = { off: 1.2, timeline: 2 } as const
+
+enablePatches()
+enableMapSet()
+setAutoFreeze(true)
+
+const log = (text: string): void => void process.stderr.write(`${text}\n`)
+
+/** Which source was measured: BENCH_SRC_REV, else the git commit (marked when src/ has changes). */
+function sourceRevision(): string {
+  const given = process.env['BENCH_SRC_REV']
+  if (given !== undefined) return given
+  try {
+    const git = (...args: string[]): string =>
+      execFileSync('git', ['-C', fileURLToPath(new URL('..', import.meta.url)), ...args], { encoding: 'utf8', stdio: 'pipe' }).trim()
+    return `${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--', 'src') === '' ? '' : ' + uncommitted changes'}`
+  } catch {
+    return 'unknown'
+  }
+}
+
+// ---- baselines ----------------------------------------------------------------------------
+
+/** 1. A plain async loop: await each link on a mutable object. */
+function plainLoop<C>(steps: readonly Step<C>[]): (ctx: C) => Promise<C> {
+  return async (ctx) => {
+    for (const step of steps) await step(ctx)
+    return ctx
+  }
+}
+
+/**
+ * 2. The same work with immer, by hand: per link createDraft → link(draft) → finishDraft with a
+ * patch listener (patches + inverse patches), autoFreeze on. Synchronous links are not awaited,
+ * as in shadowchain. The unavoidable cost of immutable, patched states.
+ */
+function immerLoop<C>(steps: readonly Step<C>[]): (input: C) => Promise<C> {
+  const last: { patches: readonly Patch[]; inversePatches: readonly Patch[] } = { patches: [], inversePatches: [] }
+  const listener = (patches: Patch[], inversePatches: Patch[]): void => {
+    last.patches = patches
+    last.inversePatches = inversePatches
+  }
+  return async (input: C): Promise<C> => {
+    let state = input
+    for (const step of steps) {
+      const draft = createDraft(state as Objectish)
+      step(draft as C)
+      state = finishDraft(draft, listener) as C
+    }
+    return state
+  }
+}
+
+/** 3. koa-compose with the same steps, on a mutable object. */
+function koaLoop<C>(steps: readonly Step<C>[]): (ctx: C) => Promise<unknown> {
+  return compose<C>(steps.map((step) => (ctx: C, next: () => Promise<unknown>) => {
+    step(ctx)
+    return next()
+  }))
+}
+
+function build<C>(name: string, links: readonly (readonly [string, Step<C>])[], options: ChainOptions<C>): Chain<C> {
+  let c = chain<C>(name, options)
+  for (const [linkName, fn] of links) c = c.link(linkName, fn as never)
+  return c.use(counter as never, timing as never)
+}
+
+// ---- sanity checks: the cases compute the same thing, and share one immer -----------------
+
+async function check(): Promise<void> {
+  // One immer instance: shadowchain's finishDraft obeys our setAutoFreeze (see resolve-from-bench.mjs).
+  setAutoFreeze(false)
+  const probe = await chain<{ a: number }>('probe').link('inc', (ctx) => { ctx.a++ }).run({ a: 1 })
+  setAutoFreeze(true)
+  if (Object.isFrozen(probe.ctx)) throw new Error('shadowchain and the bench load different copies of immer')
+
+  const steps = orderLinks.map(([, fn]) => fn)
+  const expected = JSON.stringify(await immerLoop(steps)(makeOrder()))
+  const mutable = structuredClone(makeOrder())
+  const got: Record<string, string> = {
+    plain: JSON.stringify(await plainLoop(steps)(structuredClone(mutable))),
+    koa: JSON.stringify(await koaLoop(steps)(mutable).then(() => mutable)),
+  }
+  for (const [name, options] of Object.entries({ off: { capture: 'off' }, timeline: {}, nots: { timestamps: false } })) {
+    const run = await build<Order>('order', orderLinks, options as ChainOptions<Order>).run(makeOrder())
+    got[name] = JSON.stringify(run.ctx)
+    const events = run.timeline.events
+    const wanted = name === 'off' ? 2 : 2 + 4 * LINKS // run.start/end + per link: before, start, end, after
+    if (events.length !== wanted) log(`warning: ${name} recorded ${events.length} events, the bench expects ${wanted}`)
+    if (name !== 'off') {
+      const last = events.at(-1)
+      if (last?.mwctx['links'] !== LINKS) throw new Error(`${name}: counter middleware did not count ${LINKS} links`)
+      if (typeof events.at(-2)?.metrics?.['ms'] !== 'number') throw new Error(`${name}: timing middleware wrote no metrics`)
+      if ((name === 'nots') !== events.every((e) => e.t === 0n)) throw new Error(`${name}: unexpected timestamps`)
+    }
+  }
+  for (const [name, json] of Object.entries(got)) {
+    if (json !== expected) throw new Error(`case ${name} computes a different ctx:\n${json}\n!==\n${expected}`)
+  }
+}
+
+// ---- the timed cases ---------------------------------------------------------------------
+
+/** The narrow cases (the targets), then the flat 1,000-key ones: measured in two phases. */
+function cases(): [Case[], Case[]] {
+  const steps = orderLinks.map(([, fn]) => fn)
+  const input = makeOrder()
+  const plain = plainLoop(steps)
+  const plainCtx = structuredClone(input)
+  const koa = koaLoop(steps)
+  const koaCtx = structuredClone(input)
+  const immer = immerLoop(steps)
+  const off = build<Order>('order', orderLinks, { capture: 'off' })
+  const timeline = build<Order>('order', orderLinks, {})
+  const nots = build<Order>('order', orderLinks, { timestamps: false })
+
+  const wideInput = makeFlat(WIDE)
+  const wideLinks = flatLinks(LINKS, WIDE)
+  const wideImmer = immerLoop(wideLinks.map(([, fn]) => fn))
+  const wideOff = build<Flat>('flat', wideLinks, { capture: 'off' })
+  const wideTimeline = build<Flat>('flat', wideLinks, {})
+
+  return [[
+    { id: 'plain', run: () => plain(plainCtx) },
+    { id: 'koa', run: () => koa(koaCtx) },
+    { id: 'immer', run: () => immer(input) },
+    { id: 'off', run: () => off.run(input) },
+    { id: 'timeline', run: () => timeline.run(input) },
+    { id: 'nots', run: () => nots.run(input) },
+  ], [
+    { id: 'wide-immer', run: () => wideImmer(wideInput) },
+    { id: 'wide-off', run: () => wideOff.run(wideInput) },
+    { id: 'wide-timeline', run: () => wideTimeline.run(wideInput) },
+  ]]
+}
+
+// ---- retained heap of one long run ---------------------------------------------------------
+
+interface HeapResult {
+  readonly timelineBytes: number
+  readonly cloneBytes: number
+  readonly events: number
+  readonly states: number
+}
+
+/**
+ * Heap retained by ONE 1,000-link run that keeps its timeline (each link changes one key of a
+ * 1,000-key ctx), against keeping 1,000 structuredClone snapshots of the same states.
+ */
+async function retainedHeap<C>(name: string, input: C, links: readonly (readonly [string, Step<C>])[]): Promise<HeapResult> {
+  // Runs are awaited in helper functions: a top-level or same-frame `await` keeps its last value
+  // in a suspended frame's register, which silently retains a whole run (measured: 9 MiB).
+  const runOnce = async (c: Chain<C>): Promise<number> => (await c.run(input)).timeline.length
+  const runKept = async (c: Chain<C>) => c.run(input)
+  await runOnce(build<C>(name, links, {})) // warm-up on a throwaway chain value
+  const long = build<C>(name, links, {})
+  void long.links // compiled before the measurement starts
+
+  const before = heapUsedAfterGc()
+  const run = await runKept(long)
+  const timelineBytes = heapUsedAfterGc() - before
+
+  // The same states (ctx after each link), kept as structuredClone snapshots instead.
+  const states = run.timeline.events.filter((e) => e.type === 'link.end').map((e) => e.ctx)
+  const before2 = heapUsedAfterGc()
+  const clones = states.map((state) => structuredClone(state))
+  const cloneBytes = heapUsedAfterGc() - before2
+  if (clones.length !== links.length || JSON.stringify(clones.at(-1)) !== JSON.stringify(run.ctx)) {
+    throw new Error('heap: unexpected states')
+  }
+  return { timelineBytes, cloneBytes, events: run.timeline.length, states: states.length }
+}
+
+// ---- report --------------------------------------------------------------------------------
+
+const fmt = (value: number, digits: number): string =>
+  value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+const us = (ns: number): string => fmt(ns / 1e3, ns < 1e4 ? 2 : ns < 1e5 ? 1 : 0)
+const times = (r: Ratio | undefined, spread = false): string =>
+  r === undefined ? '' : `${fmt(r.median, r.median < 10 ? 2 : 1)}×${spread ? ` (${fmt(r.p25, 2)}–${fmt(r.p75, 2)})` : ''}`
+const mib = (bytes: number): string => fmt(bytes / 2 ** 20, 1)
+
+const heapCell = (bytes: number, states: number): string => `${mib(bytes)} MiB (${fmt(bytes / states / 1024, 1)} KiB a state)`
+
+function report(samples: Map<string, Samples>, flat: HeapResult, records: HeapResult, loadAverage: string): string {
+  const s = (id: string): Samples => samples.get(id) as Samples
+  interface RowOptions {
+    /** The immer loop this row is compared with (the narrow or the flat 1,000-key one). */
+    readonly vs: string
+    /** A shadowchain case (not a baseline): show the spread and the overhead per link. */
+    readonly shadow?: boolean
+    readonly target?: keyof typeof TARGETS
+  }
+  const row = (label: string, id: string, { vs, shadow = false, target }: RowOptions): string => {
+    const ns = median(s(id).ns)
+    const immer = pairedRatio(s(id), s(vs))
+    const overhead = (ns - median(s(vs).ns)) / LINKS
+    const perLink = `${fmt(ns / LINKS, 0)}${shadow ? ` (${overhead < 0 ? '−' : '+'}${fmt(Math.abs(overhead), 0)})` : ''}`
+    const narrow = vs === 'immer'
+    let verdict = ''
+    if (target !== undefined) {
+      const limit = TARGETS[target]
+      const close = immer.p25 <= limit && limit <= immer.p75 // the spread straddles the target
+      verdict = `≤ ${limit}× ${immer.median <= limit ? 'PASS' : 'FAIL'}${close ? ' (borderline)' : ''}`
+    }
+    return `| ${label} | ${us(ns)} | ${perLink} | ${times(immer, shadow)} | ${narrow ? times(pairedRatio(s(id), s('plain'))) : ''} | ${
+      narrow ? times(pairedRatio(s(id), s('koa'))) : ''
+    } | ${verdict} |`
+  }
+  const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU'
+  const wall = (id: string, vs: string): string => times(pairedRatio(s(id), s(vs), 'wallNs'), true)
+  return [
+    '### Runner benchmark',
+    '',
+    `10 synchronous links (one small change each) on a 10-key ctx, 2 synchronous chain-level middleware`,
+    `(a counter in \`mwctx\` before each link, \`metrics.ms\` after). src at ${sourceRevision()}, Node ${process.version},`,
+    `${cpus().length} × ${cpu}, ${new Date().toISOString().slice(0, 10)}, load average ${loadAverage}. Process CPU time, medians of ${ROUNDS} interleaved rounds;`,
+    `ratios are medians of per-round ratios, (p25–p75) in brackets; (+n) is the overhead per link over the immer loop, in ns.`,
+    '',
+    '| case | µs / run | ns / link | × immer loop | × plain async loop | × koa-compose | target |',
+    '|---|--:|--:|--:|--:|--:|---|',
+    row('plain async loop (baseline)', 'plain', { vs: 'immer' }),
+    row('koa-compose (baseline)', 'koa', { vs: 'immer' }),
+    row('hand-written immer loop (baseline)', 'immer', { vs: 'immer' }),
+    row("shadowchain `capture: 'off'`", 'off', { vs: 'immer', shadow: true, target: 'off' }),
+    row("shadowchain `capture: 'timeline'` (default)", 'timeline', { vs: 'immer', shadow: true, target: 'timeline' }),
+    row("shadowchain `'timeline'`, `timestamps: false`", 'nots', { vs: 'immer', shadow: true }),
+    row('flat 1,000-key ctx: immer loop', 'wide-immer', { vs: 'wide-immer' }),
+    row("flat 1,000-key ctx: shadowchain `'off'`", 'wide-off', { vs: 'wide-immer', shadow: true }),
+    row("flat 1,000-key ctx: shadowchain `'timeline'`", 'wide-timeline', { vs: 'wide-immer', shadow: true }),
+    '',
+    `Wall-clock × immer loop (less robust under load): ${wall('off', 'immer')} \`'off'\`, ${wall('timeline', 'immer')} \`'timeline'\`, ${wall('nots', 'immer')} \`timestamps: false\`.`,
+    '',
+    '| retained heap of ONE 1,000-link run (1,000-key ctx, each link changes one key) | flat ctx (numbers, strings) | ctx of 1,000 small records |',
+    '|---|--:|--:|',
+    `| shadowchain \`run.timeline\` (${fmt(flat.events, 0)} events, ${fmt(flat.states, 0)} ctx states) | ${heapCell(flat.timelineBytes, flat.states)} | ${heapCell(records.timelineBytes, records.states)} |`,
+    `| ${fmt(flat.states, 0)} \`structuredClone\` snapshots of the same states | ${heapCell(flat.cloneBytes, flat.states)} | ${heapCell(records.cloneBytes, records.states)} |`,
+    `| structuredClone ÷ timeline | ${fmt(flat.cloneBytes / flat.timelineBytes, 1)}× | ${fmt(records.cloneBytes / records.timelineBytes, 1)}× |`,
+    '',
+  ].join('\n')
+}
+
+// ---- main ----------------------------------------------------------------------------------
+
+if (!canCollect) log('warning: run with node --expose-gc (npm run bench does): heap figures are meaningless without it')
+const started = Date.now()
+await check()
+log(`checks passed (one immer instance, identical results); ${ROUNDS} rounds × ${BATCH_MS} ms batches`)
+const loadAverage = loadavg().map((l) => l.toFixed(1)).join(' ')
+// Two phases in this one process: the flat 1,000-key cases come second, so that their shapes
+// (1,000-slot objects) do not reach the shared code (immer, the runner, the immer loop) while the
+// targets are measured; interleaved with the narrow cases they moved the flat ratios by ~10%.
+const [narrow, wide] = cases()
+const options = { rounds: ROUNDS, batchMs: BATCH_MS, warmupRounds: 3 }
+const samples = await measure(narrow, { ...options, progress: (text) => log(`10-key ctx: ${text}`) })
+for (const [id, sampled] of await measure(wide, { ...options, progress: (text) => log(`1,000-key ctx: ${text}`) })) {
+  samples.set(id, sampled)
+}
+log('measuring retained heap of one 1,000-link run…')
+const flat = await retainedHeap<Flat>('flat', makeFlat(WIDE), flatLinks(1_000, WIDE))
+const records = await retainedHeap<Records>('records', makeRecords(WIDE), recordLinks(1_000, WIDE))
+const table = report(samples, flat, records, loadAverage)
+process.stdout.write(`\n${table}\n`)
+log(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+if (OUT !== '-') {
+  mkdirSync(dirname(OUT), { recursive: true })
+  writeFileSync(OUT, table)
+  log(`wrote ${OUT}`)
+}
