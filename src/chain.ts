@@ -5,10 +5,29 @@ import type { ZodType } from 'zod'
 import { compileChain, type CompiledChain, type LinkDef } from './compile.js'
 import { LinkList } from './link-list.js'
 import { systemClock, zeroClock } from './clock.js'
-import { execute, type ExecutionResult } from './runner.js'
-import { Run } from './run.js'
+import { execute, type ExecutionPlan, type ExecutionResult, type ResumePoint } from './runner.js'
+import { Run, type RunParent, type RunRef } from './run.js'
+import type { RecordedIO } from './events.js'
 import type { ChainOptions, LinkFn, LinkInfo, LinkOptions, Middleware, RunInfo, RunOptions } from './types.js'
 import { checkLinkName, checkMiddleware, checkRunOptions, formatInputError } from './validate.js'
+
+/** @internal How replay and fork steer an execution. */
+export interface RunExtras<C> {
+  /** The run's `input` when it differs from the first state (a fork keeps its parent's). */
+  readonly input?: unknown
+  readonly resume?: ResumePoint<C>
+  readonly recordedIO?: ReadonlyMap<string, RecordedIO>
+  /** Replacement functions by link index (stubs). */
+  readonly linkOverrides?: ReadonlyMap<number, LinkFn<C>>
+  readonly parent?: RunParent
+  readonly replayOf?: RunRef
+}
+
+/** @internal */
+export interface ExecutionOutcome<C> {
+  readonly run: Run<C>
+  readonly ioOverruns: ExecutionResult<C>['ioOverruns']
+}
 
 /** Where `insert` puts a link: right before or right after the link of that name. */
 export type InsertPosition = { readonly before: string } | { readonly after: string }
@@ -105,6 +124,14 @@ export class Chain<C> {
    * @returns the finished `Run`; rejects with `ChainRunError` (its `run` is complete and recorded)
    */
   run(input: C, options?: RunOptions): Promise<Run<C>> {
+    return this._execute(input, options, {}).then(({ run }) => (run.error === undefined ? run : Promise.reject(run.error)))
+  }
+
+  /**
+   * @internal What `run`, `Run.replay` and `Run.fork` share: resolves with the finished run
+   * whatever its status (rejects only on bad options), plus what replay needs to know.
+   */
+  _execute(input: unknown, options: RunOptions | undefined, extras: RunExtras<C>): Promise<ExecutionOutcome<C>> {
     const merged: RunOptions = options === undefined ? this.options : { ...this.options, ...options }
     try {
       if (options !== undefined) checkRunOptions(options, `chain '${this.name}': run options`)
@@ -115,48 +142,62 @@ export class Chain<C> {
     const info: RunInfo = Object.freeze({ id: randomUUID(), chainName: this.name, startedAt: clock.now() })
     const schema = this.options.input
     let start: unknown = input
-    if (schema !== undefined) {
+    if (schema !== undefined && extras.resume === undefined) {
       const parsed = schema.safeParse(input)
-      if (!parsed.success) return this.#rejectInput(info, input, clock.now(), formatInputError(this.name, parsed.error))
+      if (!parsed.success) {
+        return Promise.resolve(this.#rejectInput(info, input, clock.now(), formatInputError(this.name, parsed.error), extras))
+      }
       start = parsed.data
     }
-    return new Promise((resolve, reject) => {
-      execute<C>(
-        {
-          chain: this.#compile(),
-          info,
-          input: freeze(start, true) as Immutable<C>,
-          clock,
-          record: merged.capture !== 'off',
-          safe: merged.safe !== false,
-          signal: merged.signal,
-        },
-        (result) => {
-          const run = this.#finish(info, start, result)
-          if (run.error === undefined) resolve(run)
-          else reject(run.error)
-        },
-      )
+    let compiled = this.#compile()
+    const overrides = extras.linkOverrides
+    if (overrides !== undefined && overrides.size > 0) {
+      compiled = { ...compiled, links: compiled.links.map((link) => ({ ...link, fn: overrides.get(link.info.index) ?? link.fn })) }
+    }
+    return new Promise((resolve) => {
+      const plan: ExecutionPlan<C> = {
+        chain: compiled,
+        info,
+        input: freeze(start, true) as Immutable<C>,
+        clock,
+        record: merged.capture !== 'off',
+        safe: merged.safe !== false,
+        signal: merged.signal,
+        writes: merged.capture === 'writes',
+        stacks: merged.stacks === true,
+        ...(extras.recordedIO !== undefined && { recordedIO: extras.recordedIO }),
+        ...(extras.resume !== undefined && { resume: extras.resume }),
+      }
+      execute<C>(plan, (result) => {
+        resolve({ run: this.#finish(info, extras.input ?? start, result, extras), ioOverruns: result.ioOverruns })
+      })
     })
   }
 
-  #finish(info: RunInfo, input: unknown, result: ExecutionResult<C>): Run<C> {
-    const run = new Run<C>({ info, input, ...result, chain: this })
+  #finish(info: RunInfo, input: unknown, result: ExecutionResult<C>, extras: RunExtras<C>): Run<C> {
+    const run = new Run<C>({
+      info,
+      input,
+      ...result,
+      chain: this,
+      ...(extras.parent !== undefined && { parent: extras.parent }),
+      ...(extras.replayOf !== undefined && { replayOf: extras.replayOf }),
+    })
     this.#lastRun = run
     return run
   }
 
-  #rejectInput(info: RunInfo, input: unknown, endedAt: bigint, message: string): Promise<never> {
+  #rejectInput(info: RunInfo, input: unknown, endedAt: bigint, message: string, extras: RunExtras<C>): ExecutionOutcome<C> {
     const start = { seq: 0, t: info.startedAt, type: 'run.start', ctx: input, mwctx: Object.freeze({}), metrics: undefined, input }
-    const run = this.#finish(info, input, {
+    const result: ExecutionResult<C> = {
       status: 'error',
       ctx: input as Immutable<C>,
       failure: { code: 'INVALID_INPUT', message, link: undefined, cause: undefined },
       events: [start as never],
       endedAt,
       ioOverruns: [],
-    })
-    return Promise.reject(run.error)
+    }
+    return { run: this.#finish(info, input, result, extras), ioOverruns: [] }
   }
 
   #withLinks(at: number, name: string, fn: LinkFn<C>, options: LinkOptions<C> | undefined): Chain<C> {

@@ -11,7 +11,9 @@ import type { LinkInfo } from './types.js'
  *   messages (`expected` / `actual`: the errors, `undefined` for the side that succeeded);
  * - `'link'`: a different link ran at this place, or one run has a link the other has not
  *   (`expected` / `actual`: the link names, `undefined` when missing);
- * - `'status'`: every link agrees but the runs ended differently (the two statuses).
+ * - `'status'`: every link agrees but the runs ended differently (the two statuses);
+ * - `'io'` (replay only): the link drew more `io.now()` / `io.random()` values than were
+ *   recorded (`expected` / `actual`: the recorded and the drawn values).
  */
 export interface Divergence {
   /** The link concerned (in the actual run when it has one); `undefined` only for a `'status'`
@@ -19,7 +21,7 @@ export interface Divergence {
   readonly link: LinkInfo | undefined
   /** The seq in the actual run: the link's `link.end` / `link.error`, or its `run.end`. */
   readonly seq: number
-  readonly reason: 'patches' | 'error' | 'status' | 'link'
+  readonly reason: 'patches' | 'error' | 'status' | 'link' | 'io'
   readonly expected: unknown
   readonly actual: unknown
 }
@@ -41,7 +43,7 @@ function errorMessage(record: LinkRecord<unknown>): string | undefined {
  * @param expected - the reference run (a recording)
  * @param actual - the run to check against it
  */
-export function compareRuns(expected: Run<unknown>, actual: Run<unknown>): Divergence | undefined {
+export function compareRuns<A, B>(expected: Run<A>, actual: Run<B>): Divergence | undefined {
   const want = expected.timeline.links()
   const got = actual.timeline.links()
   const endSeq = actual.timeline.length - 1

@@ -40,7 +40,7 @@ export interface RunSummary {
  * Summarises a run: status, timing, one entry per link (its own time apart from its middleware
  * time) and every middleware error.
  */
-export function describeRun(run: Run<unknown>): RunSummary {
+export function describeRun<C>(run: Run<C>): RunSummary {
   const middlewareNs = new Map<string, bigint>()
   const middlewareErrors: RunSummary['middlewareErrors'][number][] = []
   for (const event of run.timeline.events) {

@@ -6,6 +6,7 @@
  */
 import type { Immutable, Patch } from 'immer'
 import type { LinkInfo, Metrics, MwCtx, Position, RunStatus } from './types.js'
+import type { WriteOp } from './write-capture.js'
 
 /** The states of one moment of a run. */
 export interface States<C = unknown> {
@@ -91,6 +92,30 @@ export interface LinkErrorTimelineEvent<C = unknown> extends EventBase<C> {
   readonly io?: RecordedIO
 }
 
+/** `capture: 'writes'`: one write a link made to its draft, stamped as it happened. */
+export interface CtxWriteTimelineEvent<C = unknown> extends EventBase<C> {
+  readonly type: 'ctx.write'
+  readonly link: LinkInfo
+  /** What kind of write: `'set'`, `'delete'`, an array mutator (`'push'`, `'splice'`, …), `'map.set'`, `'set.add'`, … */
+  readonly op: WriteOp
+  /** Where, from the ctx root (array mutators and Set changes: the collection's path). */
+  readonly path: readonly (string | number)[]
+  /** The value written (array mutators: their arguments; deletes: `undefined`). */
+  readonly value: unknown
+  /** With `stacks: true`: `file:line:column` of the write in user code. */
+  readonly stack?: string
+}
+
+/** The first event of a fork after the prefix it shares with its parent. */
+export interface ForkTimelineEvent<C = unknown> extends EventBase<C> {
+  readonly type: 'fork'
+  /** The parent run and the seq of its last shared event. */
+  readonly parent: { readonly runId: string; readonly seq: number }
+  /** What the fork's `edit` changed (empty without an edit). */
+  readonly patches: readonly Patch[]
+  readonly inversePatches: readonly Patch[]
+}
+
 /** The run ended, after the `runEnd` hooks. */
 export interface RunEndTimelineEvent<C = unknown> extends EventBase<C> {
   readonly type: 'run.end'
@@ -106,6 +131,8 @@ export type TimelineEvent<C = unknown> =
   | LinkStartTimelineEvent<C>
   | LinkEndTimelineEvent<C>
   | LinkErrorTimelineEvent<C>
+  | CtxWriteTimelineEvent<C>
+  | ForkTimelineEvent<C>
   | RunEndTimelineEvent<C>
 
 /** The `type` of any event. */

@@ -7,7 +7,9 @@
 export { chain, Chain } from './chain.js'
 export type { InsertPosition } from './chain.js'
 export { Run } from './run.js'
-export type { FromJSONOptions, RunParent } from './run.js'
+export type { FromJSONOptions, RunParent, RunRef } from './run.js'
+export type { ReplayOptions, ReplayResult } from './replay.js'
+export type { ForkOptions } from './fork.js'
 export { ChainRunError } from './errors.js'
 export type { ChainRunErrorCode } from './errors.js'
 export { Timeline } from './timeline.js'
@@ -24,9 +26,12 @@ export { DocumentError } from './codec.js'
 export type { DecodeLimits } from './codec.js'
 export type { ExportOptions, ImportOptions, RunDocument } from './run-document.js'
 export type { RedactPath } from './redact.js'
+export type { WriteOp } from './write-capture.js'
 export type { WaterfallOptions } from './waterfall.js'
 export type {
+  CtxWriteTimelineEvent,
   EventBase,
+  ForkTimelineEvent,
   LinkEndTimelineEvent,
   LinkErrorTimelineEvent,
   LinkStartTimelineEvent,

@@ -23,7 +23,7 @@ export interface LoadRunOptions<C> extends ImportOptions {
  * @param path - where to write (conventionally `*.run.json`)
  * @param options - `redact`: paths whose values become `'[REDACTED]'` everywhere
  */
-export async function saveRun(run: Run<unknown>, path: string, options?: ExportOptions): Promise<void> {
+export async function saveRun<C>(run: Run<C>, path: string, options?: ExportOptions): Promise<void> {
   const { header, events } = exportParts(run, options)
   const temporary = `${path}.${process.pid}.${Date.now()}.tmp`
   const out = createWriteStream(temporary, { encoding: 'utf8' })

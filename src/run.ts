@@ -1,5 +1,7 @@
 import type { Immutable } from 'immer'
 import type { Chain } from './chain.js'
+import { forkRun, type ForkOptions } from './fork.js'
+import { replayRun, type ReplayOptions, type ReplayResult } from './replay.js'
 import { DocumentError } from './codec.js'
 import { ChainRunError, type ChainRunErrorCode } from './errors.js'
 import { exportRun, importRun, type ExportOptions, type ImportOptions, type RunDocument } from './run-document.js'
@@ -17,6 +19,12 @@ export interface RunParent {
   readonly run: Run<unknown> | undefined
   readonly runId: string
   readonly seq: number
+}
+
+/** A reference to another run: the run itself when it is in memory, its id always. */
+export interface RunRef {
+  readonly run: Run<unknown> | undefined
+  readonly runId: string
 }
 
 /** Options of {@link Run.fromJSON}. */
@@ -38,6 +46,7 @@ export interface RunInit<C> {
   /** The chain that made the run, or that an import was given; replay and fork use it. */
   readonly chain?: unknown
   readonly parent?: RunParent
+  readonly replayOf?: RunRef
   /** Ids of children not in memory (an imported run's lineage). */
   readonly childIds?: readonly string[]
 }
@@ -72,6 +81,8 @@ export class Run<C = unknown> {
   readonly timeline: Timeline<C>
   /** The run this one was forked or replayed from; `undefined` for an original run. */
   readonly parent: RunParent | undefined
+  /** The run this one replays, when it is a replay. */
+  readonly replayOf: RunRef | undefined
   /** Runs forked from this one that are in memory (the lineage tree grows as forks are made). */
   readonly children: readonly Run<unknown>[] = []
   /** @internal The chain that made the run (or that an import was given). */
@@ -92,6 +103,7 @@ export class Run<C = unknown> {
       failure === undefined ? undefined : new ChainRunError(failure.code, failure.message, this, failure.link, failure.cause)
     this.source = init.chain
     this.parent = init.parent
+    this.replayOf = init.replayOf
     this.#childIds = init.childIds ?? []
     // The run.end event carries the run's error, which refers to the run: so the run writes it.
     const last = init.events.at(-1)
@@ -118,6 +130,35 @@ export class Run<C = unknown> {
     const ids = new Set(this.#childIds)
     for (const child of this.children) ids.add(child.id)
     return [...ids]
+  }
+
+  /**
+   * Re-executes this run's input through its chain (or a new version of it, `chain`) and
+   * reports the first link whose outcome differs from this recording. `io.now()` and
+   * `io.random()` give back the recorded values; `stub` links play back their recorded outcome
+   * instead of running. Resolves whatever the replay's status; a replay of a failed run that
+   * fails the same way (same link, same message) is identical.
+   *
+   * @example
+   * const { identical, divergence } = await run.replay({ chain: checkoutV2, stub: ['charge'] })
+   */
+  replay(options?: ReplayOptions<C>): Promise<ReplayResult<C>> {
+    return replayRun(this, options)
+  }
+
+  /**
+   * Starts a daughter run from a point of this one: the state after link `at` (or at event seq
+   * `at`), optionally edited, then the remaining links run live (of `chain` when given). The
+   * daughter shares this run's events up to the cut (the same objects), then records a `fork`
+   * event and its own; it is listed in `children`. `runStart` hooks do not run again; `runEnd`
+   * hooks do. Rejects with `ChainRunError` like `chain.run()`.
+   *
+   * @example
+   * const fixed = await failed.fork({ at: 'price', chain: checkoutFixed })
+   * const what = await run.fork({ at: 'price', edit: (ctx) => { ctx.total = 0 } })
+   */
+  fork(options: ForkOptions<C>): Promise<Run<C>> {
+    return forkRun(this, options)
   }
 
   /**

@@ -175,10 +175,12 @@ export interface Clock {
 /**
  * What a run records. Levels change what is recorded, never what the chain computes.
  * - `'timeline'`: every event with its states (the default).
+ * - `'writes'`: the timeline plus one `ctx.write` event per single write a link makes
+ *   (`timeline.writesTo(path)` answers who changed a field, when, and with `stacks`, from where).
  * - `'off'`: only `run.start`, `run.end` and the error events (`link.error`,
  *   `middleware.error`): what you need to know that something went wrong, at the least cost.
  */
-export type CaptureLevel = 'timeline' | 'off'
+export type CaptureLevel = 'timeline' | 'writes' | 'off'
 
 /** Options of one run; the same keys given to `chain()` are that chain's defaults. */
 export interface RunOptions {
@@ -193,6 +195,11 @@ export interface RunOptions {
    * a run with middleware errors fails with `'MIDDLEWARE_FAILED'` once it has completed.
    */
   safe?: boolean
+  /**
+   * With `capture: 'writes'`: add `stack` (`file:line:column` in user code) to every `ctx.write`
+   * event. A stack capture costs ~10 µs a write: for debugging, not production.
+   */
+  stacks?: boolean
   /** The clock that stamps events; default: hrtime anchored once to wall-clock time. */
   clock?: Clock
 }

@@ -4,7 +4,7 @@ import type { ZodError } from 'zod'
 import type { RunOptions } from './types.js'
 
 const HOOKS = ['before', 'after', 'runStart', 'runEnd'] as const
-const CAPTURE_LEVELS: readonly string[] = ['timeline', 'off']
+const CAPTURE_LEVELS: readonly string[] = ['timeline', 'writes', 'off']
 
 function describe(value: unknown): string {
   if (value === null) return 'null'
@@ -42,7 +42,7 @@ export function checkRunOptions(options: unknown, where: string): void {
   if (o.capture !== undefined && !CAPTURE_LEVELS.includes(o.capture as string)) {
     throw new TypeError(`${where}: capture must be one of ${CAPTURE_LEVELS.map((c) => `'${c}'`).join(', ')}, got ${JSON.stringify(o.capture)}`)
   }
-  for (const flag of ['timestamps', 'safe'] as const) {
+  for (const flag of ['timestamps', 'safe', 'stacks'] as const) {
     if (o[flag] !== undefined && typeof o[flag] !== 'boolean') {
       throw new TypeError(`${where}: ${flag} must be a boolean, got ${describe(o[flag])}`)
     }

@@ -38,7 +38,7 @@ interface Row {
  * @example
  * console.log(formatWaterfall(checkout.lastRun!, { color: process.stdout.isTTY }))
  */
-export function formatWaterfall(run: Run<unknown>, options: WaterfallOptions = {}): string {
+export function formatWaterfall<C>(run: Run<C>, options: WaterfallOptions = {}): string {
   const width = Math.max(10, Math.floor(options.width ?? 40))
   const paint = (code: string, text: string): string => (options.color === true ? `\x1b[${code}m${text}\x1b[0m` : text)
   const rows = collectRows(run.timeline.events)

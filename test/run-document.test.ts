@@ -8,7 +8,7 @@ function roundTrip<C>(run: Run<C>): Run<C> {
   return Run.fromJSON<C>(JSON.parse(JSON.stringify(run.toJSON())))
 }
 
-function expectSameRun(a: Run<unknown>, b: Run<unknown>): void {
+function expectSameRun<C>(a: Run<C>, b: Run<C>): void {
   expect(b.id).toBe(a.id)
   expect(b.chainName).toBe(a.chainName)
   expect(b.status).toBe(a.status)

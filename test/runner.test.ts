@@ -299,7 +299,7 @@ describe('failures', () => {
 
   it('rejects bad run options with a TypeError that says which', async () => {
     const c = chain<Order>('opts').link('x', () => {})
-    await expect(c.run(order(), { capture: 'everything' as never })).rejects.toThrow(/capture must be one of 'timeline', 'off', got "everything"/)
+    await expect(c.run(order(), { capture: 'everything' as never })).rejects.toThrow(/capture must be one of 'timeline', 'writes', 'off', got "everything"/)
     await expect(c.run(order(), { clock: {} as never })).rejects.toThrow(TypeError)
   })
 })

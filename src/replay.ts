@@ -1,0 +1,96 @@
+import { applyPatches, type Draft, type Objectish } from 'immer'
+import type { Chain } from './chain.js'
+import { compareRuns, type Divergence } from './compare.js'
+import type { LinkFn, LinkInfo, RunOptions } from './types.js'
+import type { RecordedIO } from './events.js'
+import type { Run } from './run.js'
+import type { LinkRecord } from './timeline.js'
+
+/** Options of `run.replay()`: run options plus what to replay against. */
+export interface ReplayOptions<C> extends RunOptions {
+  /** The chain to replay on (a new version of the code); default: the run's own chain. */
+  chain?: Chain<C>
+  /**
+   * Links whose recorded outcome is applied instead of running them (payments, HTTP, LLM
+   * calls): their recorded patches, or their recorded error. Names, or a predicate on links.
+   */
+  stub?: readonly string[] | ((link: LinkInfo) => boolean)
+}
+
+/** What a replay found. */
+export interface ReplayResult<C> {
+  /** The replay: an ordinary recorded run with its own id; `replayOf` points back. */
+  readonly run: Run<C>
+  /** True when every link behaved as recorded and the runs ended alike. */
+  readonly identical: boolean
+  /** The first link whose outcome differs from the recording. */
+  readonly divergence?: Divergence
+}
+
+/** Chain of a run, or the one given, or a clear error. */
+export function chainFor<C>(run: Run<C>, given: Chain<C> | undefined, what: string): Chain<C> {
+  const chain = given ?? (run.source as Chain<C> | undefined)
+  if (chain === undefined) {
+    throw new TypeError(
+      `${what}: run ${run.id} of chain '${run.chainName}' has no chain attached: pass { chain } (a run loaded from a file knows only its chain's name)`,
+    )
+  }
+  return chain
+}
+
+/** A link that plays back a recorded outcome instead of running. */
+function stubOf<C>(record: LinkRecord<C>): LinkFn<C> {
+  if (record.status === 'error') {
+    return function recordedFailure() {
+      throw record.error
+    }
+  }
+  return function recordedPatches(ctx: Draft<C>) {
+    // applyPatches mutates a draft in place; a recorded replacement comes back as a new value.
+    const result = applyPatches(ctx as Objectish, record.patches as never) as unknown
+    return result === ctx ? undefined : (result as C)
+  }
+}
+
+function stubs<C>(chain: Chain<C>, records: ReadonlyMap<string, LinkRecord<C>>, stub: ReplayOptions<C>['stub']): Map<number, LinkFn<C>> {
+  const out = new Map<number, LinkFn<C>>()
+  if (stub === undefined) return out
+  const links = chain.links
+  const names = typeof stub === 'function' ? links.filter((link) => stub(link)).map((link) => link.name) : stub
+  for (const name of names) {
+    const link = links.find((candidate) => candidate.name === name)
+    if (link === undefined) {
+      throw new TypeError(`replay: cannot stub link '${name}': chain '${chain.name}' has no such link (links: ${links.map((l) => `'${l.name}'`).join(', ') || 'none'})`)
+    }
+    const record = records.get(name)
+    if (record === undefined) {
+      throw new TypeError(`replay: cannot stub link '${name}': the recording never reached it, so it has no recorded outcome to play back`)
+    }
+    out.set(link.index, stubOf(record))
+  }
+  return out
+}
+
+/** Re-executes a recorded run's input and reports the first divergence. */
+export async function replayRun<C>(original: Run<C>, options: ReplayOptions<C> = {}): Promise<ReplayResult<C>> {
+  const { chain: given, stub, ...runOptions } = options
+  const chain = chainFor(original, given, 'replay')
+  const records = new Map<string, LinkRecord<C>>()
+  const recordedIO = new Map<string, RecordedIO>()
+  for (const record of original.timeline.links()) {
+    records.set(record.name, record)
+    if (record.io !== undefined) recordedIO.set(record.name, record.io)
+  }
+  const { run, ioOverruns } = await chain._execute(original.input, runOptions, {
+    recordedIO,
+    linkOverrides: stubs(chain, records, stub),
+    replayOf: { run: original as Run<unknown>, runId: original.id },
+  })
+  let divergence = compareRuns(original, run)
+  const overrun = ioOverruns[0]
+  if (overrun !== undefined && (divergence === undefined || overrun.seq <= divergence.seq)) {
+    const drawn = (run.timeline.at(overrun.seq) as { io?: RecordedIO } | undefined)?.io
+    divergence = { link: overrun.link, seq: overrun.seq, reason: 'io', expected: records.get(overrun.link.name)?.io, actual: drawn }
+  }
+  return divergence === undefined ? { run, identical: true } : { run, identical: false, divergence }
+}
