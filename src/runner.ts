@@ -385,8 +385,8 @@ class Execution<C> implements WorkingStates {
     t1: bigint,
     value: unknown,
   ): void {
-    const wantPatches = this.plan.record || link.after.length > 0
-    let patches: readonly Patch[] = NO_PATCHES
+    const wantPatches = this.plan.record
+    let patches: readonly Patch[] | undefined = wantPatches ? NO_PATCHES : undefined
     let inversePatches: readonly Patch[] = NO_PATCHES
     let next: Immutable<C>
     if (value !== undefined && value !== draft) {
@@ -421,7 +421,7 @@ class Execution<C> implements WorkingStates {
       next = base
     }
     this.ctx = next
-    this.outcome = { result: next, patches, durationNs: t1 - t0, failed: false, error: undefined }
+    this.outcome = { base, result: next, patches, durationNs: t1 - t0, failed: false, error: undefined }
     if (this.plan.record) {
       this.snapshotMetrics()
       const event: MutableEvent = { type: 'link.end', t: t1, link: link.info, patches, inversePatches, durationNs: t1 - t0 }
@@ -452,7 +452,7 @@ class Execution<C> implements WorkingStates {
       link: link.info,
       cause: error,
     }
-    this.outcome = { result: this.ctx, patches: NO_PATCHES, durationNs: t1 - t0, failed: true, error }
+    this.outcome = { base: this.ctx, result: this.ctx, patches: NO_PATCHES, durationNs: t1 - t0, failed: true, error }
     if (this.plan.record) this.snapshotMetrics()
     else this.metricsTouched = false
     const event: MutableEvent = { type: 'link.error', t: t1, link: link.info, error, durationNs: t1 - t0 }

@@ -1,3 +1,4 @@
+import { applyPatches } from 'immer'
 import { describe, expect, it } from 'vitest'
 import { chain, ChainRunError, type AfterEvent, type BeforeEvent, type Middleware } from '../src/index.js'
 import { outline } from './helpers.js'
@@ -41,6 +42,25 @@ describe('middleware events', () => {
     expect(after?.patches).toEqual([{ op: 'replace', path: ['title'], value: 'new' }])
     expect(typeof after?.durationNs).toBe('bigint')
     expect(after && 'error' in after).toBe(false)
+  })
+
+  it("gives after-middleware patches that turn ctx into result, also with capture 'off' (derived on read)", async () => {
+    const seen: { capture: string; ok: boolean; count: number }[] = []
+    const c = chain<Doc>('doc')
+      .link('edit', (ctx) => {
+        ctx.title = 'x'
+        ctx.meta.views += 1
+      })
+      .link('replace', () => ({ title: 'new', meta: { views: 9 } }))
+      .use({
+        name: 'check',
+        after: (e) => void seen.push({ capture: String(e.mwctx.capture), ok: JSON.stringify(applyPatches(e.ctx as Doc, e.patches as never)) === JSON.stringify(e.result), count: e.patches.length }),
+        runStart: (e) => void (e.mwctx.capture = 'unknown'),
+      })
+    await c.run(doc(), { capture: 'off' })
+    await c.run(doc(), { capture: 'timeline' })
+    expect(seen.map((s) => s.ok)).toEqual([true, true, true, true])
+    expect(seen.every((s) => s.count > 0)).toBe(true)
   })
 
   it('measures the link duration without the middleware around it', async () => {
