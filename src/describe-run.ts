@@ -12,11 +12,14 @@ export interface RunSummary {
   readonly events: number
   readonly error?: { readonly code: string; readonly message: string; readonly link?: string }
   readonly parent?: { readonly runId: string; readonly seq: number }
+  readonly replayOf?: string
   readonly children: readonly string[]
   readonly links: readonly {
     readonly name: string
     readonly index: number
     readonly status: 'ok' | 'error'
+    /** A fork's link from before the fork, shared with its parent. */
+    readonly inherited: boolean
     /** From the run's start to the link call. */
     readonly offsetNs: bigint
     /** The link alone. */
@@ -56,6 +59,7 @@ export function describeRun<C>(run: Run<C>): RunSummary {
       })
     }
   }
+  const forkSeq = run.timeline.events.find((event) => event.type === 'fork')?.seq ?? -1
   return {
     id: run.id,
     chainName: run.chainName,
@@ -68,11 +72,13 @@ export function describeRun<C>(run: Run<C>): RunSummary {
       error: { code: run.error.code, message: run.error.message, ...(run.error.link && { link: run.error.link.name }) },
     }),
     ...(run.parent && { parent: { runId: run.parent.runId, seq: run.parent.seq } }),
+    ...(run.replayOf && { replayOf: run.replayOf.runId }),
     children: run.childIds,
     links: run.timeline.links().map((link) => ({
       name: link.name,
       index: link.index,
       status: link.status,
+      inherited: link.startSeq < forkSeq,
       offsetNs: link.start - run.startedAt,
       durationNs: link.durationNs,
       middlewareNs: middlewareNs.get(link.name) ?? 0n,

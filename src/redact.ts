@@ -13,6 +13,12 @@ export interface Redactor {
   readonly placeholder: string
   /** The state with every matching value replaced (the same object when nothing matched). */
   apply<T>(state: T): T
+  /**
+   * Whether a write at `path` may carry a redacted value: it lands on, inside, or above a
+   * redacted path (a parent object written whole holds its children). Such a write's value is
+   * hidden entirely: over-redacting is safe, under-redacting is not.
+   */
+  overlaps(path: readonly (string | number)[]): boolean
 }
 
 export function redactor(paths: readonly RedactPath[]): Redactor {
@@ -26,6 +32,13 @@ export function redactor(paths: readonly RedactPath[]): Redactor {
     active: paths.length > 0,
     paths,
     placeholder: PLACEHOLDER,
+    overlaps(path) {
+      return paths.some((redacted) => {
+        const n = Math.min(redacted.length, path.length)
+        for (let i = 0; i < n; i++) if (redacted[i] !== '*' && String(redacted[i]) !== String(path[i])) return false
+        return true
+      })
+    },
     apply<T>(state: T): T {
       if (paths.length === 0 || typeof state !== 'object' || state === null) return state
       const hit = cache.get(state)

@@ -74,6 +74,21 @@ const eventDoc = z.discriminatedUnion('type', [
   z.strictObject({ ...base, type: z.literal('link.start'), link: linkRef }),
   z.strictObject({ ...base, type: z.literal('link.end'), link: linkRef, inversePatches: patchList.optional(), durationNs: nsOffset, io: ioDoc.optional() }),
   z.strictObject({ ...base, type: z.literal('link.error'), link: linkRef, error: z.unknown(), durationNs: nsOffset, io: ioDoc.optional() }),
+  z.strictObject({
+    ...base,
+    type: z.literal('ctx.write'),
+    link: linkRef,
+    op: z.enum(['set', 'delete', 'push', 'pop', 'shift', 'unshift', 'splice', 'sort', 'reverse', 'fill', 'copyWithin', 'map.set', 'map.delete', 'map.clear', 'set.add', 'set.delete', 'set.clear']),
+    path: z.array(z.unknown()),
+    value: z.unknown().optional(),
+    stack: z.string().max(4096).optional(),
+  }),
+  z.strictObject({
+    ...base,
+    type: z.literal('fork'),
+    parent: z.strictObject({ runId: z.string().max(4096), seq: z.number().int().nonnegative() }),
+    inversePatches: patchList.optional(),
+  }),
   z.strictObject({ ...base, type: z.literal('run.end'), status: z.enum(['ok', 'error', 'aborted']) }),
 ])
 const runDocSchema = z.strictObject({
@@ -94,6 +109,7 @@ const runDocSchema = z.strictObject({
       })
       .optional(),
     parent: z.strictObject({ runId: name, seq: z.number().int().nonnegative() }).optional(),
+    replayOf: z.strictObject({ runId: name }).optional(),
     children: z.array(name),
   }),
   redacted: z.strictObject({ paths: z.array(z.array(z.union([z.string(), z.number()]))), placeholder: z.string() }).optional(),
@@ -117,6 +133,7 @@ export interface ExportableRun {
   readonly endedAt: bigint
   readonly error: { readonly code: string; readonly message: string; readonly link: LinkInfo | undefined; readonly cause?: unknown } | undefined
   readonly parent: { readonly runId: string; readonly seq: number } | undefined
+  readonly replayOf: { readonly runId: string } | undefined
   readonly childIds: readonly string[]
   readonly timeline: { readonly events: readonly TimelineEvent<unknown>[] }
 }
@@ -208,6 +225,7 @@ export function exportParts(run: ExportableRun, options: ExportOptions = {}): { 
   }
   header.links = links.items.map((link) => (Object.keys(link.meta).length === 0 ? { name: link.name, index: link.index } : { name: link.name, index: link.index, meta: encodeValue(link.meta) }))
   if (run.parent !== undefined) header.run.parent = { runId: run.parent.runId, seq: run.parent.seq }
+  if (run.replayOf !== undefined) header.run.replayOf = { runId: run.replayOf.runId }
   if (redact.active) header.redacted = { paths: redact.paths.map((p) => [...p]), placeholder: redact.placeholder }
   return { header, events: eventDocs(events, run.startedAt, redact, links.ref, middleware.ref) }
 }
@@ -226,7 +244,9 @@ function* eventDocs(
     if (event.ctx !== prevCtx) {
       // A link's own patches are exact and already computed; redaction needs a fresh diff.
       doc['ctx'] = encodePatches(
-        event.type === 'link.end' && !redact.active ? event.patches : diffStates(redact.apply(prevCtx), redact.apply(event.ctx)),
+        (event.type === 'link.end' || event.type === 'fork') && !redact.active
+          ? event.patches
+          : diffStates(redact.apply(prevCtx), redact.apply(event.ctx)),
         redact.apply(event.ctx),
       )
     }
@@ -268,6 +288,23 @@ function* eventDocs(
         doc['durationNs'] = offset(event.durationNs, 0n, `durationNs of event ${event.seq}`)
         if (event.io !== undefined) doc['io'] = { ...event.io }
         break
+      case 'ctx.write':
+        doc['link'] = linkRef(event.link)
+        doc['op'] = event.op
+        doc['path'] = event.path.map((key) => encodeValue(key))
+        // A write on, in or above a redacted path may carry the secret: its value is hidden.
+        doc['value'] = encodeValue(redact.active && redact.overlaps(event.path) ? redact.placeholder : event.value)
+        if (event.stack !== undefined) doc['stack'] = event.stack
+        break
+      case 'fork': {
+        doc['parent'] = { runId: event.parent.runId, seq: event.parent.seq }
+        const derived = encodePatches(diffStates(redact.apply(event.ctx), redact.apply(prevCtx)), redact.apply(prevCtx))
+        if (!redact.active) {
+          const recorded = encodePatches(event.inversePatches, prevCtx)
+          if (JSON.stringify(recorded) !== JSON.stringify(derived)) doc['inversePatches'] = recorded
+        }
+        break
+      }
       case 'run.end':
         doc['status'] = event.status
         break
@@ -381,6 +418,20 @@ export function importRun(input: unknown, options: ImportOptions = {}): Imported
         }
         event['durationNs'] = BigInt(e.durationNs)
         if (e.io !== undefined) event['io'] = Object.freeze({ ...e.io })
+        break
+      case 'ctx.write':
+        event['link'] = linkAt(e.link, `${at}.link`)
+        event['op'] = e.op
+        event['path'] = Object.freeze(e.path.map((key, k) => decodeValue(key, `${at}.path[${k}]`, limits)))
+        event['value'] = freeze(decodeValue(e.value, `${at}.value`, limits), true)
+        if (e.stack !== undefined) event['stack'] = e.stack
+        break
+      case 'fork':
+        event['parent'] = Object.freeze({ ...e.parent })
+        event['patches'] = Object.freeze(patches)
+        event['inversePatches'] = Object.freeze(
+          e.inversePatches === undefined ? diffStates(ctx, before).map((p) => Object.freeze(p)) : decodePatches(e.inversePatches, `${at}.inversePatches`, limits),
+        )
         break
       case 'run.end':
         event['status'] = e.status

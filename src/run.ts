@@ -208,6 +208,10 @@ export class Run<C = unknown> {
       childIds: meta.children,
     }
     const parent = meta.parent
-    return new Run<C>(parent === undefined ? init : { ...init, parent: { run: undefined, runId: parent.runId, seq: parent.seq } })
+    return new Run<C>({
+      ...init,
+      ...(parent !== undefined && { parent: { run: undefined, runId: parent.runId, seq: parent.seq } }),
+      ...(meta.replayOf !== undefined && { replayOf: { run: undefined, runId: meta.replayOf.runId } }),
+    })
   }
 }

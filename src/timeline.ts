@@ -156,15 +156,38 @@ export class Timeline<C = unknown> {
     if (from <= to) {
       for (let seq = from + 1; seq <= to; seq++) {
         const event = this.events[seq] as TimelineEvent<C>
-        if (event.type === 'link.end') out.push(...event.patches)
+        if (event.type === 'link.end' || event.type === 'fork') out.push(...event.patches)
       }
     } else {
       for (let seq = from; seq > to; seq--) {
         const event = this.events[seq] as TimelineEvent<C>
-        if (event.type === 'link.end') out.push(...event.inversePatches)
+        if (event.type === 'link.end' || event.type === 'fork') out.push(...event.inversePatches)
       }
     }
     return out
+  }
+
+  /**
+   * Who changed a field, when, and (with `stacks`) from where: the `ctx.write` events that wrote
+   * the path, one of its parents (replacing it) or something inside it. In a run recorded
+   * without `capture: 'writes'`, the `link.end` and `fork` events whose patches touch the path.
+   *
+   * @param path - keys from the ctx root, or a dotted string (`'items.0.price'`)
+   * @example
+   * run.timeline.writesTo('customer.email').map((e) => e.type === 'ctx.write' && e.stack)
+   */
+  writesTo(path: readonly (string | number)[] | string): TimelineEvent<C>[] {
+    const keys = typeof path === 'string' ? path.split('.').map((key) => (/^(0|[1-9]\d*)$/.test(key) ? Number(key) : key)) : path
+    const touches = (other: readonly (string | number)[]): boolean => {
+      const n = Math.min(keys.length, other.length)
+      for (let i = 0; i < n; i++) if (String(keys[i]) !== String(other[i])) return false
+      return true
+    }
+    const writes = this.events.filter((event) => event.type === 'ctx.write')
+    if (writes.length > 0) return writes.filter((event) => event.type === 'ctx.write' && touches(event.path))
+    return this.events.filter(
+      (event) => (event.type === 'link.end' || event.type === 'fork') && event.patches.some((patch) => touches(patch.path)),
+    )
   }
 
   private checkSeq(seq: number, method: string): number {

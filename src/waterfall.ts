@@ -41,13 +41,21 @@ interface Row {
 export function formatWaterfall<C>(run: Run<C>, options: WaterfallOptions = {}): string {
   const width = Math.max(10, Math.floor(options.width ?? 40))
   const paint = (code: string, text: string): string => (options.color === true ? `\x1b[${code}m${text}\x1b[0m` : text)
-  const rows = collectRows(run.timeline.events)
+  // A fork's first events are its parent's (from before the fork): draw only its own.
+  const events = run.timeline.events
+  const forkAt = events.findIndex((event) => event.type === 'fork')
+  const own = forkAt === -1 ? events : events.slice(forkAt)
+  const rows = collectRows(own)
   const total = run.endedAt - run.startedAt
   const statusText = run.status === 'ok' ? paint('32', 'ok') : paint('31', run.status)
   const lines = [
     `${run.chainName}  run ${run.id.slice(0, 8)}  ${statusText}  ${formatDuration(total)}  ${rows.length} link${rows.length === 1 ? '' : 's'}`,
   ]
-  if (run.parent !== undefined) lines.push(`forked from run ${run.parent.runId.slice(0, 8)} at seq ${run.parent.seq}`)
+  if (run.parent !== undefined) {
+    const inherited = collectRows(events.slice(0, forkAt === -1 ? 0 : forkAt)).length
+    lines.push(`forked from run ${run.parent.runId.slice(0, 8)} at seq ${run.parent.seq}: ${inherited} link${inherited === 1 ? '' : 's'} inherited, not shown`)
+  }
+  if (run.replayOf !== undefined) lines.push(`replay of run ${run.replayOf.runId.slice(0, 8)}`)
   const nameWidth = Math.max(4, ...rows.map((row) => row.link.name.length))
   const scale = (t: bigint): number => (total <= 0n ? 0 : Math.round((Number(t - run.startedAt) / Number(total)) * width))
   for (const row of rows) {
@@ -60,7 +68,7 @@ export function formatWaterfall<C>(run: Run<C>, options: WaterfallOptions = {}):
       `${String(row.link.index).padStart(3)}  ${row.link.name.padEnd(nameWidth)}  +${formatDuration(row.linkStart - run.startedAt).padEnd(9)} ${formatDuration(row.linkNs).padStart(9)}  |${cells.join('')}|  ${mark}`,
     )
   }
-  for (const event of run.timeline.events) {
+  for (const event of own) {
     if (event.type !== 'middleware.error') continue
     const where = event.link === undefined ? event.middleware.position : `${event.middleware.position} '${event.link.name}'`
     lines.push(paint('33', `  ! middleware '${event.middleware.name}' (${where}): ${describeError(event.error)}`))
