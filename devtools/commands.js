@@ -1,6 +1,6 @@
 // The commands of the `shadowchain` command line. Each: parseArgs options, its --help text, and
 // run(values, positionals, UsageError) → exit code.
-import { compareRuns, describeRun, formatDuration, formatWaterfall, loadRun, saveRun } from '../dist/index.js'
+import { compareRuns, describeRun, formatDuration, formatPatch, formatWaterfall, loadRun, saveRun } from '../dist/index.js'
 
 const color = () => process.stdout.isTTY === true && process.env.NO_COLOR === undefined
 
@@ -20,19 +20,6 @@ function expectFiles(positionals, count, usage, UsageError) {
 }
 
 const replacer = (_key, value) => (typeof value === 'bigint' ? value.toString() : value)
-
-/** `replace total = 12`, `remove items.3`, `add tags = ["x"]`: one patch, one line. */
-function formatPatch(patch) {
-  const path = patch.path.length === 0 ? '(root)' : patch.path.map(String).join('.')
-  if (patch.op === 'remove') return `remove ${path}`
-  let value
-  try {
-    value = JSON.stringify(patch.value, replacer) ?? String(patch.value)
-  } catch {
-    value = String(patch.value)
-  }
-  return `${patch.op} ${path} = ${value.length > 120 ? `${value.slice(0, 117)}...` : value}`
-}
 
 function formatEvent(event, run) {
   const who = [event.middleware && `${event.middleware.name} (${event.middleware.position} #${event.middleware.index})`, event.link && `link '${event.link.name}'`]
