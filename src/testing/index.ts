@@ -18,6 +18,8 @@ import { formatDivergence } from '../format-patch.js'
 import type { ReplayOptions } from '../replay.js'
 import { loadRun } from '../run-file.js'
 import { Run } from '../run.js'
+// Type-only: makes the augmentation below resolvable; nothing of vitest is loaded at run time.
+import type {} from 'vitest'
 
 /** What a jest-style matcher returns. */
 export interface MatcherResult {
