@@ -8,6 +8,9 @@ import { systemClock, zeroClock } from './clock.js'
 import { execute, type ExecutionPlan, type ExecutionResult, type ResumePoint } from './runner.js'
 import { Run, type RunParent, type RunRef } from './run.js'
 import type { RecordedIO } from './events.js'
+import { context, type Tracer } from '@opentelemetry/api'
+import { LiveTrace } from './otel/live.js'
+import { rememberSpan } from './otel/registry.js'
 import type { ChainOptions, LinkFn, LinkInfo, LinkOptions, Middleware, RunInfo, RunOptions } from './types.js'
 import { checkLinkName, checkMiddleware, checkRunOptions, formatInputError } from './validate.js'
 
@@ -154,6 +157,7 @@ export class Chain<C> {
     if (overrides !== undefined && overrides.size > 0) {
       compiled = { ...compiled, links: compiled.links.map((link) => ({ ...link, fn: overrides.get(link.info.index) ?? link.fn })) }
     }
+    const trace = merged.tracer === undefined ? undefined : startTrace(merged.tracer, info, extras)
     return new Promise((resolve) => {
       const plan: ExecutionPlan<C> = {
         chain: compiled,
@@ -167,9 +171,12 @@ export class Chain<C> {
         stacks: merged.stacks === true,
         ...(extras.recordedIO !== undefined && { recordedIO: extras.recordedIO }),
         ...(extras.resume !== undefined && { resume: extras.resume }),
+        ...(trace !== undefined && { trace }),
       }
       execute<C>(plan, (result) => {
-        resolve({ run: this.#finish(info, extras.input ?? start, result, extras), ioOverruns: result.ioOverruns })
+        const run = this.#finish(info, extras.input ?? start, result, extras)
+        if (trace !== undefined) rememberSpan(run, trace.runSpan.spanContext())
+        resolve({ run, ioOverruns: result.ioOverruns })
       })
     })
   }
@@ -220,6 +227,17 @@ export class Chain<C> {
   #compile(): CompiledChain<C> {
     return (this.#compiled ??= compileChain(this.name, this.#links.toArray(), this.#middleware))
   }
+}
+
+/** A live trace for a run: the caller's active context is its parent. */
+function startTrace<C>(tracer: Tracer, info: RunInfo, extras: RunExtras<C>): LiveTrace {
+  const relation =
+    extras.parent !== undefined
+      ? { kind: 'fork' as const, run: extras.parent.run, runId: extras.parent.runId, seq: extras.parent.seq }
+      : extras.replayOf !== undefined
+        ? { kind: 'replay' as const, run: extras.replayOf.run, runId: extras.replayOf.runId }
+        : undefined
+  return new LiveTrace(tracer, info, context.active(), relation)
 }
 
 /**

@@ -12,6 +12,7 @@ import { AfterCall, BeforeCall, LinkCallIO, RunHookCall, isThenable } from './ho
 import type { LinkOutcome, WorkingStates } from './hook-events.js'
 import { emptyState, snapshot, thaw } from './snapshot.js'
 import { callSite, recordWrites, type WriteListener } from './write-capture.js'
+import type { LiveTrace } from './otel/live.js'
 import type { Clock, LinkInfo, Metrics, MwCtx, RunInfo, RunStatus } from './types.js'
 
 /** Why a run failed, before it becomes a `ChainRunError`. */
@@ -46,6 +47,8 @@ export interface ExecutionPlan<C> {
   readonly recordedIO?: ReadonlyMap<string, RecordedIO>
   /** Fork: continue from a cut of another run instead of starting afresh. */
   readonly resume?: ResumePoint<C>
+  /** Live OpenTelemetry tracing of this run. */
+  readonly trace?: LiveTrace
 }
 
 /** Where a fork picks up: the shared prefix, the fork event, and the states to go on from. */
@@ -121,6 +124,8 @@ class Execution<C> implements WorkingStates {
   private readonly middlewareFailures: MiddlewareFailure[] = []
   private readonly ioOverruns: { link: LinkInfo; seq: number }[] = []
   private readonly signal: AbortSignal
+  /** Middleware calls are timed when something records or traces them. */
+  private readonly timed: boolean
 
   constructor(
     private readonly plan: ExecutionPlan<C>,
@@ -129,6 +134,7 @@ class Execution<C> implements WorkingStates {
     this.ctx = plan.input
     this.linkInput = plan.input
     this.signal = plan.signal ?? NEVER_ABORTED
+    this.timed = plan.record || plan.trace !== undefined
     const resume = plan.resume
     if (resume === undefined) {
       this.mwWork = {}
@@ -189,6 +195,7 @@ class Execution<C> implements WorkingStates {
       case Phase.After: {
         const link = this.link as CompiledLink<C>
         if (this.hookIndex < link.after.length) return this.callAfter(link, link.after[this.hookIndex++] as HookCall)
+        if (this.plan.trace !== undefined) this.traceLinkEnd()
         this.metricsState = undefined
         this.hookIndex = 0
         if (this.failure !== undefined) {
@@ -231,6 +238,7 @@ class Execution<C> implements WorkingStates {
     this.link = link
     this.linkInput = this.ctx
     this.outcome = undefined
+    this.plan.trace?.linkBegin(link.info, this.plan.clock.now())
     this.metricsWork = {}
     this.metricsState = emptyState()
     this.hookIndex = 0
@@ -271,7 +279,7 @@ class Execution<C> implements WorkingStates {
     link: LinkInfo | undefined,
     type: 'middleware.before' | 'middleware.after',
   ): Promise<void> | undefined {
-    const t0 = this.plan.record ? this.plan.clock.now() : 0n
+    const t0 = this.timed ? this.plan.clock.now() : 0n
     let returned: unknown
     try {
       returned = call.fn.call(call.middleware, event as never)
@@ -290,12 +298,15 @@ class Execution<C> implements WorkingStates {
   }
 
   private hookDone(call: HookCall, link: LinkInfo | undefined, t0: bigint, type: string): void {
+    const durationNs = this.timed ? this.plan.clock.now() - t0 : 0n
     if (!this.plan.record) {
       this.mwTouched = this.metricsTouched = false
+      this.plan.trace?.middleware(call.info, link, t0, durationNs, false, undefined)
       return
     }
-    const durationNs = this.plan.clock.now() - t0
+    // A state that cannot be snapshotted turns the call into a middleware error (traced there).
     if (!this.takeSnapshots(call, link, t0)) return
+    this.plan.trace?.middleware(call.info, link, t0, durationNs, false, undefined)
     const event: Record<string, unknown> = { type, t: t0, middleware: call.info }
     if (link !== undefined) event['link'] = link
     event['durationNs'] = durationNs
@@ -303,7 +314,8 @@ class Execution<C> implements WorkingStates {
   }
 
   private hookFailed(call: HookCall, link: LinkInfo | undefined, t0: bigint, error: unknown): void {
-    const durationNs = this.plan.record ? this.plan.clock.now() - t0 : 0n
+    const durationNs = this.timed ? this.plan.clock.now() - t0 : 0n
+    this.plan.trace?.middleware(call.info, link, t0, durationNs, true, error)
     this.middlewareFailures.push({ middleware: call.info, link, error })
     if (this.plan.record) this.takeSnapshots(call, link, t0)
     else this.mwTouched = this.metricsTouched = false
@@ -349,7 +361,8 @@ class Execution<C> implements WorkingStates {
     if (start !== undefined) start['t'] = t0
     let returned: unknown
     try {
-      returned = link.fn(given as never, io)
+      const trace = this.plan.trace
+      returned = trace === undefined ? link.fn(given as never, io) : trace.runInLink(() => link.fn(given as never, io))
     } catch (error) {
       this.linkFailed(link, draft, io, t0, clock.now(), error)
       return undefined
@@ -444,6 +457,7 @@ class Execution<C> implements WorkingStates {
       }
     }
     const aborted = this.signal.aborted
+    this.plan.trace?.linkFailed(error, t1)
     this.failure = {
       code: aborted ? 'ABORTED' : 'LINK_FAILED',
       message: aborted
@@ -460,6 +474,12 @@ class Execution<C> implements WorkingStates {
     if (drawn !== undefined) event['io'] = drawn
     this.push(event)
     if (io.overrun) this.ioOverruns.push({ link: link.info, seq: this.events.length - 1 })
+  }
+
+  private traceLinkEnd(): void {
+    const outcome = this.outcome as LinkOutcome<C>
+    const metrics = this.plan.record ? (this.metricsState as object | undefined) : this.metricsWork
+    this.plan.trace?.linkEnd(outcome.durationNs, metrics, this.plan.clock.now())
   }
 
   private snapshotMetrics(): void {
@@ -482,6 +502,7 @@ class Execution<C> implements WorkingStates {
     }
     const status: RunStatus = failure === undefined ? 'ok' : statusOf(failure.code)
     const endedAt = this.plan.clock.now()
+    this.plan.trace?.runEnd(status, failure, endedAt)
     this.finish({ status, ctx: this.ctx, failure, events: this.events, endedAt, ioOverruns: this.ioOverruns })
   }
 

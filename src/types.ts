@@ -6,6 +6,7 @@
  */
 import type { Draft, Immutable, Patch } from 'immer'
 import type { ZodType } from 'zod'
+import type { Tracer } from '@opentelemetry/api'
 
 /**
  * The state shared by every middleware of one run (timers, span handles, counters).
@@ -202,6 +203,12 @@ export interface RunOptions {
   stacks?: boolean
   /** The clock that stamps events; default: hrtime anchored once to wall-clock time. */
   clock?: Clock
+  /**
+   * Live OpenTelemetry tracing: a span `chain <name>` for the run (a child of the span active
+   * when `run()` is called), a child span `link <name>` per link, in whose context the link
+   * runs, and middleware calls as span events. Without a tracer this costs one branch.
+   */
+  tracer?: Tracer
 }
 
 /** Options of a chain: run defaults plus the input schema. */

@@ -50,6 +50,9 @@ export function checkRunOptions(options: unknown, where: string): void {
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
     throw new TypeError(`${where}: signal must be an AbortSignal, got ${describe(o.signal)}`)
   }
+  if (o.tracer !== undefined && typeof (o.tracer as { startSpan?: unknown } | null)?.startSpan !== 'function') {
+    throw new TypeError(`${where}: tracer must be an OpenTelemetry Tracer (with startSpan), got ${describe(o.tracer)}`)
+  }
   if (o.clock !== undefined && typeof (o.clock as { now?: unknown } | null)?.now !== 'function') {
     throw new TypeError(`${where}: clock must be an object with a now() method returning epoch nanoseconds`)
   }

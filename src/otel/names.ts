@@ -1,0 +1,74 @@
+// The one place span names, attribute keys and conversions are defined, so live tracing and
+// post-hoc export cannot drift apart.
+import { SpanStatusCode, type Attributes, type HrTime, type Span } from '@opentelemetry/api'
+import { describeError } from '../errors.js'
+import type { MiddlewareCallInfo } from '../events.js'
+
+export const ATTR = {
+  chainName: 'shadowchain.chain.name',
+  runId: 'shadowchain.run.id',
+  runStatus: 'shadowchain.run.status',
+  errorCode: 'shadowchain.error.code',
+  relation: 'shadowchain.run.relation',
+  relatedRunId: 'shadowchain.run.related_id',
+  forkSeq: 'shadowchain.fork.seq',
+  linkName: 'shadowchain.link.name',
+  linkIndex: 'shadowchain.link.index',
+  linkDuration: 'shadowchain.link.duration_ns',
+  metricsPrefix: 'shadowchain.metrics.',
+  middlewareName: 'shadowchain.middleware.name',
+  middlewarePosition: 'shadowchain.middleware.position',
+  middlewareIndex: 'shadowchain.middleware.index',
+  middlewareDuration: 'shadowchain.middleware.duration_ns',
+} as const
+
+export const runSpanName = (chainName: string): string => `chain ${chainName}`
+export const linkSpanName = (linkName: string): string => `link ${linkName}`
+
+/** Epoch nanoseconds as an OTel HrTime, exact to the nanosecond; `undefined` for unstamped `0n`. */
+export function hrTime(ns: bigint): HrTime | undefined {
+  if (ns === 0n) return undefined
+  return [Number(ns / 1_000_000_000n), Number(ns % 1_000_000_000n)]
+}
+
+/** Durations as attributes: numbers are exact below 2^53 ns (104 days). */
+export function nsAttribute(ns: bigint): number {
+  return Number(ns)
+}
+
+/** The primitive values of a metrics object, as `shadowchain.metrics.<key>` attributes. */
+export function metricAttributes(metrics: object | undefined): Attributes {
+  const out: Attributes = {}
+  if (metrics === undefined) return out
+  for (const [key, value] of Object.entries(metrics)) {
+    if (typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))) {
+      out[`${ATTR.metricsPrefix}${key}`] = value
+    } else if (typeof value === 'bigint') {
+      out[`${ATTR.metricsPrefix}${key}`] = value.toString()
+    }
+  }
+  return out
+}
+
+export function middlewareAttributes(call: MiddlewareCallInfo, durationNs: bigint, error?: unknown): Attributes {
+  const out: Attributes = {
+    [ATTR.middlewareName]: call.name,
+    [ATTR.middlewarePosition]: call.position,
+    [ATTR.middlewareIndex]: call.index,
+    [ATTR.middlewareDuration]: nsAttribute(durationNs),
+  }
+  if (error !== undefined) {
+    out['exception.type'] = error instanceof Error ? error.name : typeof error
+    out['exception.message'] = describeError(error)
+  }
+  return out
+}
+
+/** Marks a span failed the way OTel conventions ask: an exception event and status ERROR. */
+export function recordFailure(span: Span, error: unknown, time: HrTime | undefined): void {
+  const fields = error as { name?: unknown; message?: unknown } | null
+  const name = typeof fields?.name === 'string' ? fields.name : typeof error
+  const message = typeof fields?.message === 'string' ? fields.message : describeError(error)
+  span.recordException({ name, message }, time)
+  span.setStatus({ code: SpanStatusCode.ERROR, message })
+}

@@ -1,0 +1,30 @@
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base'
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base'
+
+/** A provider that keeps finished spans in memory. */
+export function memoryTracer(name = 'test') {
+  const exporter = new InMemorySpanExporter()
+  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] })
+  return { exporter, provider, tracer: provider.getTracer(name) }
+}
+
+/** Span trees compared by what must match: names, parentage, attributes, event names, status. */
+export function shape(spans: readonly ReadableSpan[], ignore: readonly string[] = []) {
+  const byId = new Map(spans.map((span) => [span.spanContext().spanId, span]))
+  const parentName = (span: ReadableSpan) => {
+    const id = span.parentSpanContext?.spanId
+    return id === undefined ? null : (byId.get(id)?.name ?? 'external')
+  }
+  return spans
+    .map((span) => ({
+      name: span.name,
+      parent: parentName(span),
+      attributes: Object.fromEntries(Object.entries(span.attributes).filter(([key]) => !ignore.includes(key))),
+      events: span.events.map((event) => event.name),
+      status: span.status.code,
+    }))
+    .sort((a, b) => a.name.localeCompare(b.name))
+}
+
+/** Epoch ns of an OTel HrTime. */
+export const ns = (time: readonly [number, number]): bigint => BigInt(time[0]) * 1_000_000_000n + BigInt(time[1])
