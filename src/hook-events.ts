@@ -26,12 +26,12 @@ export interface WorkingStates {
   metricsTouched: boolean
 }
 
-export class BeforeCall<C> implements BeforeEvent<C> {
+/** What every link-level event shares: the writable states, seen through tracking getters. */
+abstract class LinkCall<C> {
   constructor(
-    private readonly states: WorkingStates,
+    protected readonly states: WorkingStates,
     readonly run: RunInfo,
     readonly link: LinkInfo,
-    readonly position: BeforePosition,
     readonly index: number,
     readonly ctx: Immutable<C>,
   ) {}
@@ -42,6 +42,12 @@ export class BeforeCall<C> implements BeforeEvent<C> {
   get metrics(): Metrics {
     this.states.metricsTouched = true
     return this.states.metricsWork
+  }
+}
+
+export class BeforeCall<C> extends LinkCall<C> implements BeforeEvent<C> {
+  constructor(states: WorkingStates, run: RunInfo, link: LinkInfo, readonly position: BeforePosition, index: number, ctx: Immutable<C>) {
+    super(states, run, link, index, ctx)
   }
 }
 
@@ -56,19 +62,20 @@ export interface LinkOutcome<C> {
   readonly error: unknown
 }
 
-export class AfterCall<C> implements AfterEvent<C> {
+export class AfterCall<C> extends LinkCall<C> implements AfterEvent<C> {
   declare readonly error?: unknown
   readonly result: Immutable<C>
   readonly durationNs: bigint
   constructor(
-    private readonly states: WorkingStates,
-    readonly run: RunInfo,
-    readonly link: LinkInfo,
+    states: WorkingStates,
+    run: RunInfo,
+    link: LinkInfo,
     readonly position: AfterPosition,
-    readonly index: number,
-    readonly ctx: Immutable<C>,
+    index: number,
+    ctx: Immutable<C>,
     private readonly outcome: LinkOutcome<C>,
   ) {
+    super(states, run, link, index, ctx)
     this.result = outcome.result
     this.durationNs = outcome.durationNs
     if (outcome.failed) (this as { error?: unknown }).error = outcome.error
@@ -79,14 +86,6 @@ export class AfterCall<C> implements AfterEvent<C> {
    */
   get patches(): readonly Patch[] {
     return (this.outcome.patches ??= Object.freeze(diffStates(this.outcome.base, this.outcome.result)))
-  }
-  get mwctx(): MwCtx {
-    this.states.mwTouched = true
-    return this.states.mwWork
-  }
-  get metrics(): Metrics {
-    this.states.metricsTouched = true
-    return this.states.metricsWork
   }
 }
 
