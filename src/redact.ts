@@ -55,6 +55,17 @@ function redactAt(node: unknown, path: RedactPath, depth: number): unknown {
   if (depth === path.length) return PLACEHOLDER
   if (typeof node !== 'object' || node === null) return node
   const segment = path[depth] as string | number
+  if (node instanceof Set) {
+    // Set members have no keys: only '*' reaches them.
+    if (segment !== '*') return node
+    let changed = false
+    const members = [...node].map((member) => {
+      const next = redactAt(member, path, depth + 1)
+      if (next !== member) changed = true
+      return next
+    })
+    return changed ? new Set(members) : node
+  }
   const keys: unknown[] =
     segment !== '*'
       ? [node instanceof Map || Array.isArray(node) ? segment : String(segment)]

@@ -169,8 +169,9 @@ export class Timeline<C = unknown> {
 
   /**
    * Who changed a field, when, and (with `stacks`) from where: the `ctx.write` events that wrote
-   * the path, one of its parents (replacing it) or something inside it. In a run recorded
-   * without `capture: 'writes'`, the `link.end` and `fork` events whose patches touch the path.
+   * the path, one of its parents (replacing it) or something inside it. For a link that recorded
+   * no writes (no `capture: 'writes'`, or it returned a replacement), its `link.end` event when
+   * its patches touch the path; `fork` events likewise.
    *
    * @param path - keys from the ctx root, or a dotted string (`'items.0.price'`)
    * @example
@@ -183,11 +184,20 @@ export class Timeline<C = unknown> {
       for (let i = 0; i < n; i++) if (String(keys[i]) !== String(other[i])) return false
       return true
     }
-    const writes = this.events.filter((event) => event.type === 'ctx.write')
-    if (writes.length > 0) return writes.filter((event) => event.type === 'ctx.write' && touches(event.path))
-    return this.events.filter(
-      (event) => (event.type === 'link.end' || event.type === 'fork') && event.patches.some((patch) => touches(patch.path)),
-    )
+    // Write events where a link recorded them; a link's patches where it recorded none (no
+    // write capture, or a link that returned a replacement instead of writing).
+    const out: TimelineEvent<C>[] = []
+    let wrote = false
+    for (const event of this.events) {
+      if (event.type === 'link.start') wrote = false
+      else if (event.type === 'ctx.write') {
+        wrote = true
+        if (touches(event.path)) out.push(event)
+      } else if ((event.type === 'link.end' && !wrote) || event.type === 'fork') {
+        if (event.patches.some((patch) => touches(patch.path))) out.push(event)
+      }
+    }
+    return out
   }
 
   private checkSeq(seq: number, method: string): number {

@@ -31,20 +31,56 @@ const ARRAY_MUTATORS: ReadonlySet<string> = new Set(['push', 'pop', 'shift', 'un
 
 type Key = string | number
 
+/** Plain data a link may write into: objects, arrays, Maps, Sets (not frozen states). */
+function isContainer(value: unknown): value is object {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return false
+  if (Array.isArray(value) || value instanceof Map || value instanceof Set) return true
+  const proto: unknown = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
+}
+
 /**
  * Wraps a draft so that every write through it is reported. Reads return wrapped children, so
- * `ctx.items[0].price = 3` is seen with its full path. Values written are recorded as they were
- * at that moment (drafts by their current value).
+ * `ctx.items[0].price = 3` is seen with its full path, also inside objects the link created
+ * itself (immer does not draft those). Values are recorded as they were at that moment: drafts
+ * by their current value, new objects by a copy.
  */
 export function recordWrites<T extends object>(draft: T, listener: WriteListener): T {
   const wrappers = new WeakMap<object, object>()
   const targets = new WeakMap<object, object>()
-  // A wrapper assigned somewhere must reach immer as the draft it wraps.
-  const unwrap = (value: unknown): unknown =>
-    typeof value === 'object' && value !== null ? (targets.get(value) ?? value) : value
-  const snapshotOf = (value: unknown): unknown => {
+
+  // Wrappers must never reach immer's tree: a value being written loses them, at any depth.
+  const unwrap = (value: unknown, depth = 0): unknown => {
+    if (typeof value !== 'object' || value === null) return value
+    const target = targets.get(value)
+    if (target !== undefined) return target
+    if (depth < 100 && !isDraft(value) && isContainer(value)) {
+      if (value instanceof Map) {
+        for (const [key, item] of value) {
+          const raw = unwrap(item, depth + 1)
+          if (raw !== item) value.set(key, raw)
+        }
+      } else if (!(value instanceof Set)) {
+        const record = value as Record<string, unknown>
+        for (const key of Object.keys(record)) {
+          const raw = unwrap(record[key], depth + 1)
+          if (raw !== record[key]) record[key] = raw
+        }
+      }
+    }
+    return value
+  }
+  // The value as it is now, never a live draft or an object the link may change later.
+  const snapshotOf = (value: unknown, depth = 0): unknown => {
     const raw = unwrap(value)
-    return isDraft(raw) ? current(raw) : raw
+    if (isDraft(raw)) return current(raw)
+    if (depth >= 100 || !isContainer(raw)) return raw
+    if (Array.isArray(raw)) return raw.map((item) => snapshotOf(item, depth + 1))
+    if (raw instanceof Map) return new Map([...raw].map(([key, item]) => [key, snapshotOf(item, depth + 1)]))
+    if (raw instanceof Set) return new Set([...raw].map((item) => snapshotOf(item, depth + 1)))
+    const out: Record<string, unknown> = {}
+    for (const key of Object.keys(raw)) out[key] = snapshotOf((raw as Record<string, unknown>)[key], depth + 1)
+    return out
   }
 
   const wrap = (target: object, path: readonly Key[]): object => {
@@ -53,22 +89,18 @@ export function recordWrites<T extends object>(draft: T, listener: WriteListener
     const keyOf = (prop: string | symbol): Key =>
       Array.isArray(target) && typeof prop === 'string' && /^(0|[1-9]\d*)$/.test(prop) ? Number(prop) : String(prop)
     const child = (value: unknown, key: unknown): unknown =>
-      typeof value === 'object' && value !== null && isDraft(value) ? wrap(value, [...path, key as Key]) : value
+      isDraft(value) || isContainer(value) ? wrap(value as object, [...path, key as Key]) : value
     const proxy = new Proxy(target, {
       get(t, prop) {
         const value: unknown = Reflect.get(t, prop, t)
+        if (t instanceof Map) return mapMember(t, prop, value)
+        if (t instanceof Set) return setMember(t, prop, value)
         if (typeof prop === 'symbol') return value
-        if (Array.isArray(t)) {
-          if (ARRAY_MUTATORS.has(prop) && typeof value === 'function') {
-            return function recordedArrayMethod(...args: unknown[]) {
-              listener(prop as WriteOp, path, args.map(snapshotOf))
-              return (value as (...a: unknown[]) => unknown).apply(t, args.map(unwrap))
-            }
+        if (Array.isArray(t) && ARRAY_MUTATORS.has(prop) && typeof value === 'function') {
+          return function recordedArrayMethod(...args: unknown[]) {
+            listener(prop as WriteOp, path, args.map((arg) => snapshotOf(arg)))
+            return (value as (...a: unknown[]) => unknown).apply(t, args.map((arg) => unwrap(arg)))
           }
-        } else if (t instanceof Map) {
-          return mapMember(t, prop, value)
-        } else if (t instanceof Set) {
-          return setMember(t, prop, value)
         }
         return child(value, keyOf(prop))
       },
@@ -82,7 +114,7 @@ export function recordWrites<T extends object>(draft: T, listener: WriteListener
       },
     })
 
-    function mapMember(map: Map<unknown, unknown>, prop: string, value: unknown): unknown {
+    function mapMember(map: Map<unknown, unknown>, prop: string | symbol, value: unknown): unknown {
       switch (prop) {
         case 'set':
           return (key: unknown, item: unknown) => {
@@ -102,11 +134,25 @@ export function recordWrites<T extends object>(draft: T, listener: WriteListener
           }
         case 'get':
           return (key: unknown) => child(map.get(key), key)
+        // Values reached by iterating are wrapped too, with their key in the path.
+        case 'values':
+          return function* values() {
+            for (const [key, item] of map) yield child(item, key)
+          }
+        case 'entries':
+        case Symbol.iterator:
+          return function* entries() {
+            for (const [key, item] of map) yield [key, child(item, key)]
+          }
+        case 'forEach':
+          return (callback: (item: unknown, key: unknown, self: unknown) => void, thisArg?: unknown) => {
+            for (const [key, item] of map) callback.call(thisArg, child(item, key), key, proxy)
+          }
       }
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(map) : value
     }
 
-    function setMember(set: Set<unknown>, prop: string, value: unknown): unknown {
+    function setMember(set: Set<unknown>, prop: string | symbol, value: unknown): unknown {
       switch (prop) {
         case 'add':
           return (item: unknown) => {

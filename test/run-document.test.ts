@@ -176,6 +176,15 @@ describe('redaction', () => {
     expect(back.timeline.at(0)?.ctx).toMatchObject({ user: { name: 'ada', password: '[REDACTED]' } })
   })
 
+  it("reaches into Set members with '*'", async () => {
+    const run = await chain<{ users: Set<{ name: string; password: string }> }>('set-users')
+      .link('add', (ctx) => void ctx.users.add({ name: 'bob', password: 'bob-SECRET' }))
+      .run({ users: new Set([{ name: 'ada', password: 'ada-SECRET' }]) })
+    const text = JSON.stringify(run.toJSON({ redact: [['users', '*', 'password']] }))
+    expect(text).not.toContain('SECRET')
+    expect(text).toContain('bob')
+  })
+
   it('rejects malformed redaction paths', async () => {
     const run = await c.run({ user: { name: 'ada' }, sessions: [] })
     expect(() => run.toJSON({ redact: [[]] })).toThrow(/redact\[0\] must be a non-empty array/)
