@@ -1,0 +1,442 @@
+// The viewer's data preparation: pure functions over run documents (docs/run-format.md), no DOM,
+// shared by the page (app.js) and the unit tests. Served and dropped files take the same path:
+// prepareRun(JSON.parse(text)).
+
+const RESERVED = new Set(['__proto__', 'constructor', 'prototype'])
+
+// ---- values ------------------------------------------------------------------------------------
+
+/** Decodes a tagged JSON value (§5 of the format) into bigint, Map, Set, Date, undefined… */
+export function decodeValue(value) {
+  if (value === null || typeof value !== 'object') return value
+  if (Array.isArray(value)) return value.map(decodeValue)
+  const keys = Object.keys(value)
+  if (keys.length === 1 && keys[0].startsWith('$')) return decodeTag(keys[0], value[keys[0]])
+  return decodeObject(value)
+}
+
+function decodeObject(record) {
+  const out = {}
+  for (const key of Object.keys(record)) {
+    if (key === '__proto__') throw new Error("an object key '__proto__' is not allowed")
+    out[key] = decodeValue(record[key])
+  }
+  return out
+}
+
+function decodeTag(tag, payload) {
+  switch (tag) {
+    case '$bigint': return BigInt(payload)
+    case '$number': return payload === '-0' ? -0 : Number(payload)
+    case '$undefined': return undefined
+    case '$date': return new Date(payload === null ? NaN : payload)
+    case '$map': return new Map(payload.map(([k, v]) => [decodeValue(k), decodeValue(v)]))
+    case '$set': return new Set(payload.map(decodeValue))
+    case '$instance': return decodeObject(payload.fields)
+    case '$object': return decodeObject(payload)
+    case '$unsupported': return `[${payload}]`
+    case '$error': {
+      const error = new Error(payload.message)
+      error.name = payload.name
+      if (payload.stack !== undefined) error.stack = payload.stack
+      if (payload.code !== undefined) error.code = decodeValue(payload.code)
+      if (payload.cause !== undefined) error.cause = decodeValue(payload.cause)
+      return error
+    }
+    default: throw new Error(`unknown tag ${tag}`)
+  }
+}
+
+/** One line of readable text for any decoded value (strings quoted, bigint as 12n, Map/Set named). */
+export function textOf(value, max = 200) {
+  const text = describe(value)
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text
+}
+
+function describe(value) {
+  switch (typeof value) {
+    case 'string': return JSON.stringify(value)
+    case 'bigint': return `${value}n`
+    case 'undefined': return 'undefined'
+    case 'number': return Object.is(value, -0) ? '-0' : String(value)
+    case 'object': break
+    default: return String(value)
+  }
+  if (value === null) return 'null'
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'Invalid Date' : value.toISOString()
+  if (value instanceof Error) return `${value.name}: ${value.message}`
+  if (value instanceof Map) return `Map {${[...value].map(([k, v]) => `${describe(k)} => ${describe(v)}`).join(', ')}}`
+  if (value instanceof Set) return `Set {${[...value].map(describe).join(', ')}}`
+  if (Array.isArray(value)) return `[${value.map(describe).join(', ')}]`
+  return `{${Object.keys(value).map((k) => `${JSON.stringify(k)}: ${describe(value[k])}`).join(', ')}}`
+}
+
+/** JSON with sorted object keys: equal encoded values give equal text. */
+export function canonical(value) {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`
+  if (value !== null && typeof value === 'object') {
+    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(',')}}`
+  }
+  return JSON.stringify(value) ?? 'null'
+}
+
+// ---- patches -----------------------------------------------------------------------------------
+
+/** Applies decoded patches copy-on-write: untouched subtrees stay shared with `state`. */
+export function applyPatches(state, patches) {
+  return patches.reduce((current, patch) => applyPatch(current, patch), state)
+}
+
+function applyPatch(state, { op, path, value }) {
+  if (path.length === 0) {
+    if (op === 'remove') throw new Error('cannot remove the root')
+    return value
+  }
+  return updateIn(state, path, 0, op, value)
+}
+
+function updateIn(node, path, i, op, value) {
+  const key = path[i]
+  if (i === path.length - 1) return changeKey(node, key, op, value)
+  const child = node instanceof Map ? node.get(key) : node?.[key]
+  if (child === null || typeof child !== 'object') throw new Error(`no container at ${path.slice(0, i + 1).map(String).join('.')}`)
+  const copy = shallowCopy(node)
+  const next = updateIn(child, path, i + 1, op, value)
+  if (copy instanceof Map) copy.set(key, next)
+  else copy[key] = next
+  return copy
+}
+
+function shallowCopy(node) {
+  if (Array.isArray(node)) return node.slice()
+  if (node instanceof Map) return new Map(node)
+  if (node instanceof Set) return new Set(node)
+  if (node !== null && typeof node === 'object') return { ...node }
+  throw new Error(`cannot patch inside ${textOf(node, 40)}`)
+}
+
+function changeKey(node, key, op, value) {
+  const copy = shallowCopy(node)
+  if (copy instanceof Set) {
+    if (op === 'add') copy.add(value)
+    else if (op === 'remove') removeMember(copy, value)
+    else throw new Error('a Set member cannot be replaced')
+  } else if (copy instanceof Map) {
+    if (op === 'remove') copy.delete(key)
+    else copy.set(key, value)
+  } else if (Array.isArray(copy) && key !== 'length') {
+    if (op === 'add') copy.splice(key, 0, value)
+    else if (op === 'remove') copy.splice(key, 1)
+    else copy[key] = value
+  } else if (op === 'remove') delete copy[key]
+  else copy[key] = value
+  return copy
+}
+
+function removeMember(set, value) {
+  if (set.delete(value)) return
+  const text = textOf(value, Infinity)
+  for (const member of set) if (typeof member === 'object' && textOf(member, Infinity) === text) return void set.delete(member)
+}
+
+function decodePatches(list) {
+  return list.map((patch) => {
+    const path = patch.path.map(decodeValue)
+    if (path.some((key) => RESERVED.has(key))) throw new Error(`'${path.find((key) => RESERVED.has(key))}' is not allowed in a patch path`)
+    return { op: patch.op, path, value: decodeValue(patch.value) }
+  })
+}
+
+/** A patch as one line: `replace total = 103`, `remove items.2`, `add tags = "x"`. */
+export function patchLine(patch) {
+  const path = patch.path.length === 0 ? '(root)' : patch.path.map((key) => (typeof key === 'object' || typeof key === 'bigint' ? textOf(key, 40) : String(key))).join('.')
+  return patch.op === 'remove' && patch.value === undefined ? `remove ${path}` : `${patch.op} ${path} = ${textOf(patch.value, 120)}`
+}
+
+// ---- runs --------------------------------------------------------------------------------------
+
+function checkDocument(doc) {
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new Error('not a run document: expected a JSON object')
+  if (doc.format !== 'shadowchain/run') throw new Error(`not a shadowchain run document (format ${JSON.stringify(doc.format) ?? 'missing'})`)
+  if (doc.version !== 1) throw new Error(`unsupported version ${JSON.stringify(doc.version)}: this viewer reads version 1`)
+  if (!Array.isArray(doc.events) || doc.events.length < 2) throw new Error('the document has no events')
+  doc.events.forEach((event, i) => {
+    if (event?.seq !== i) throw new Error(`events[${i}]: expected seq ${i}: events are missing or out of order`)
+  })
+  if (doc.events.at(-1).type !== 'run.end') throw new Error('the last event is not run.end: the document is truncated')
+}
+
+/** Rebuilds the states { ctx, mwctx, metrics } of every event (absent = unchanged, metrics null = none). */
+export function rebuildStates(doc) {
+  let ctx = decodeValue(doc.initial.ctx)
+  let mwctx = decodeValue(doc.initial.mwctx)
+  let metrics
+  return doc.events.map((event) => {
+    if (event.ctx !== undefined) ctx = applyPatches(ctx, decodePatches(event.ctx))
+    if (event.mwctx !== undefined) mwctx = applyPatches(mwctx, decodePatches(event.mwctx))
+    if (event.metrics === null) metrics = undefined
+    else if (event.metrics !== undefined) metrics = applyPatches(metrics, decodePatches(event.metrics))
+    return { ctx, mwctx, metrics }
+  })
+}
+
+function prepareEvent(doc, e) {
+  const event = { seq: e.seq, type: e.type, t: BigInt(e.t), raw: e }
+  if (e.link !== undefined) event.link = doc.links[e.link]
+  if (e.middleware !== undefined) event.middleware = doc.middleware[e.middleware]
+  if ('link' in event && event.link === undefined) throw new Error(`events[${e.seq}]: link ${e.link} is not in the links table`)
+  if ('middleware' in event && event.middleware === undefined) throw new Error(`events[${e.seq}]: middleware ${e.middleware} is not in the middleware table`)
+  if (e.durationNs !== undefined) event.durationNs = BigInt(e.durationNs)
+  if (e.error !== undefined) event.error = decodeValue(e.error)
+  if (e.ctx !== undefined) event.patches = decodePatches(e.ctx)
+  for (const key of ['hook', 'status', 'op', 'stack', 'parent']) if (e[key] !== undefined) event[key] = e[key]
+  if (e.type === 'ctx.write') Object.assign(event, { path: e.path.map(decodeValue), value: decodeValue(e.value) })
+  return event
+}
+
+/** A document made ready for the viewer: events with BigInt times (ns from start), states, metadata. */
+export function prepareRun(doc) {
+  checkDocument(doc)
+  const events = doc.events.map((e) => prepareEvent(doc, e))
+  const startedAt = BigInt(doc.run.startedAt)
+  return {
+    doc,
+    id: doc.run.id,
+    chainName: doc.run.chainName,
+    status: doc.run.status,
+    error: doc.run.error,
+    startedAt,
+    durationNs: BigInt(doc.run.endedAt) - startedAt,
+    parent: doc.run.parent,
+    replayOf: doc.run.replayOf,
+    children: doc.run.children ?? [],
+    events,
+    states: rebuildStates(doc),
+    forkSeq: events.findIndex((event) => event.type === 'fork'),
+  }
+}
+
+/** `850 ns`, `12.3 µs`, `4.56 ms`, `1.20 s` (as the terminal waterfall prints them). */
+export function formatNs(ns) {
+  const n = Number(ns)
+  if (Math.abs(n) < 1e3) return `${n} ns`
+  if (Math.abs(n) < 1e6) return `${(n / 1e3).toPrecision(3)} µs`
+  if (Math.abs(n) < 1e9) return `${(n / 1e6).toPrecision(3)} ms`
+  return `${(n / 1e9).toFixed(2)} s`
+}
+
+/** What an event is about, for lists: `timing (chain-after #0) · price`. */
+export function eventSubject(event) {
+  const parts = []
+  if (event.middleware) parts.push(`${event.middleware.name} (${event.middleware.position} #${event.middleware.index})`)
+  if (event.link) parts.push(event.link.name)
+  if (event.type === 'fork') parts.push(`from ${event.parent.runId.slice(0, 8)} @${event.parent.seq}`)
+  if (event.type === 'run.end') parts.push(event.status)
+  if (event.type === 'ctx.write') parts.push(`${event.op} ${event.path.map(String).join('.')}`)
+  return parts.join(' · ')
+}
+
+/** The events matching every given filter: `{ type?, link?, middleware? }` (names; '' = any). */
+export function filterEvents(run, { type = '', link = '', middleware = '' } = {}) {
+  return run.events.filter((e) => (!type || e.type === type) && (!link || e.link?.name === link) && (!middleware || e.middleware?.name === middleware))
+}
+
+/** Distinct event types, link names and middleware names of a run, for the filter menus. */
+export function filterOptions(run) {
+  const unique = (pick) => [...new Set(run.events.map(pick).filter((v) => v !== undefined))]
+  return { types: unique((e) => e.type), links: unique((e) => e.link?.name), middleware: unique((e) => e.middleware?.name) }
+}
+
+// ---- waterfall ---------------------------------------------------------------------------------
+
+/**
+ * One row per link execution, in ns from the run's start: the step (first to last event of the
+ * link, middleware included), the link's own start/end, and each middleware call as a segment.
+ * A fork shows only its own links (after its `fork` event); `inherited` counts the others.
+ */
+export function waterfall(run) {
+  const own = run.forkSeq === -1 ? run.events : run.events.slice(run.forkSeq)
+  const rows = collectRows(own)
+  const inherited = run.forkSeq === -1 ? 0 : collectRows(run.events.slice(0, run.forkSeq)).length
+  return { rows, inherited, totalNs: run.durationNs }
+}
+
+function collectRows(events) {
+  const rows = new Map()
+  for (const event of events) {
+    if (event.link === undefined) continue
+    const isCall = event.type.startsWith('middleware')
+    const end = event.t + (isCall ? event.durationNs : 0n)
+    let row = rows.get(event.link)
+    if (row === undefined) {
+      row = { name: event.link.name, index: event.link.index, stepStart: event.t, stepEnd: end, linkStart: event.t, linkEnd: event.t, linkNs: 0n, middlewareNs: 0n, status: 'ok', error: undefined, firstSeq: event.seq, lastSeq: event.seq, startSeq: event.seq, endSeq: event.seq, segments: [] }
+      rows.set(event.link, row)
+    }
+    if (event.t < row.stepStart) row.stepStart = event.t
+    if (end > row.stepEnd) row.stepEnd = end
+    row.lastSeq = event.seq
+    if (isCall) {
+      row.segments.push({ name: event.middleware.name, position: event.middleware.position, start: event.t, end, seq: event.seq, failed: event.type === 'middleware.error' })
+      row.middlewareNs += event.durationNs
+    }
+    if (event.type === 'link.start') Object.assign(row, { linkStart: event.t, linkEnd: event.t, startSeq: event.seq })
+    if (event.type === 'link.end' || event.type === 'link.error') {
+      Object.assign(row, { linkEnd: event.t, linkNs: event.durationNs, endSeq: event.seq })
+      if (event.type === 'link.error') Object.assign(row, { status: 'error', error: event.error })
+    }
+  }
+  return [...rows.values()]
+}
+
+/** Every link execution of a run, inherited ones included (same rows as the waterfall's). */
+export function linkRows(run) {
+  return collectRows(run.events)
+}
+
+// ---- trees -------------------------------------------------------------------------------------
+
+/** A path as a lookup key: `["items","0","price"]` (indexes and Map keys as text). */
+export function pathKey(path) {
+  return JSON.stringify(path.map((key) => (typeof key === 'object' && key !== null ? textOf(key, Infinity) : String(key))))
+}
+
+function typeLabel(value) {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return `array(${value.length})`
+  if (value instanceof Map) return `Map(${value.size})`
+  if (value instanceof Set) return `Set(${value.size})`
+  if (value instanceof Date) return 'Date'
+  if (value instanceof Error) return 'Error'
+  return typeof value
+}
+
+function entriesOf(value) {
+  if (value === null || typeof value !== 'object' || value instanceof Date || value instanceof Error) return undefined
+  if (value instanceof Map) return [...value]
+  if (value instanceof Set) return [...value].map((member, i) => [i, member])
+  if (Array.isArray(value)) return value.map((item, i) => [i, item])
+  return Object.entries(value)
+}
+
+/**
+ * A value as tree nodes `{ path, key, type, text, children?, collapsed, changed }`: containers
+ * deeper than `open` (default 2) start collapsed, unless they are on a changed path (a `pathKey`
+ * in `changed`). At most `limit` children per node; a last `…` node counts the rest.
+ */
+export function valueTree(value, { changed = new Set(), limit = 200, open = 2 } = {}) {
+  return node(value, [], '(root)', 0, { changed, limit, open })
+}
+
+function node(value, path, key, depth, options) {
+  const { changed, limit, open } = options
+  const entries = entriesOf(value)
+  const isChanged = changed.has(pathKey(path))
+  const out = { path, key, type: typeLabel(value), text: entries === undefined ? textOf(value) : summary(value, entries), collapsed: false, changed: isChanged }
+  if (entries === undefined) return out
+  out.children = entries.slice(0, limit).map(([k, v]) => node(v, [...path, k], typeof k === 'object' || typeof k === 'bigint' ? textOf(k, 60) : String(k), depth + 1, options))
+  if (entries.length > limit) out.children.push({ path: [...path, '…'], key: '…', type: 'more', text: `${entries.length - limit} more`, collapsed: false, changed: false })
+  out.collapsed = depth > open && !isChanged && entries.length > 0
+  return out
+}
+
+function summary(value, entries) {
+  if (value instanceof Map || value instanceof Set || Array.isArray(value)) return textOf(value, 80)
+  return entries.length === 0 ? '{}' : `{${entries.length} key${entries.length === 1 ? '' : 's'}}`
+}
+
+/**
+ * The paths an event changed, per state: from its ctx / mwctx / metrics patches. A path and all
+ * its ancestors count as changed; a `null` metrics (dropped) or root replace marks the root.
+ */
+export function changedPaths(event) {
+  const raw = event.raw
+  const keys = (list) => {
+    const out = new Set()
+    if (list === undefined) return out
+    if (list === null) return out.add(pathKey([]))
+    for (const patch of decodePatches(list)) for (let i = 0; i <= patch.path.length; i++) out.add(pathKey(patch.path.slice(0, i)))
+    return out
+  }
+  return { ctx: keys(raw.ctx), mwctx: keys(raw.mwctx), metrics: keys(raw.metrics) }
+}
+
+// ---- links -------------------------------------------------------------------------------------
+
+/** The row of the link an event belongs to, or for an event between links, of the last one before it. */
+export function rowOfEvent(rows, seq) {
+  return rows.findLast((row) => row.firstSeq <= seq)
+}
+
+/** Before/after of a link: states at its link.start and link.end/error, its patches as lines. */
+export function linkDiff(run, row) {
+  const before = run.states[row.startSeq].ctx
+  const end = run.events[row.endSeq]
+  const patches = end.patches ?? []
+  const changed = new Set()
+  for (const patch of patches) for (let i = 0; i <= patch.path.length; i++) changed.add(pathKey(patch.path.slice(0, i)))
+  return { before, after: run.states[row.endSeq].ctx, patches, lines: patches.map(patchLine), changed, error: row.error === undefined ? undefined : textOf(row.error) }
+}
+
+/** The `ctx.write` events of a link (capture 'writes'): op, path, value text and call site. */
+export function linkWrites(run, row) {
+  return run.events
+    .filter((e) => e.type === 'ctx.write' && e.link?.name === row.name && e.seq > row.startSeq && e.seq < row.endSeq)
+    .map((e) => ({ seq: e.seq, op: e.op, path: e.path.map(String).join('.'), value: textOf(e.value, 120), stack: e.stack }))
+}
+
+// ---- lineage and comparison --------------------------------------------------------------------
+
+/**
+ * The loaded runs as a forest `{ run, kind: 'root' | 'fork' | 'replay', children }`, linked by
+ * `run.parent.runId` (forks) and `run.replayOf.runId` (replays). A run whose parent is not
+ * loaded is a root, with `missingParent` set.
+ */
+export function forkTree(runs) {
+  const byId = new Map(runs.map((run) => [run.id, run]))
+  const nodes = new Map(runs.map((run) => [run.id, { run, kind: run.parent ? 'fork' : run.replayOf ? 'replay' : 'root', children: [] }]))
+  const roots = []
+  for (const run of runs) {
+    const parentId = run.parent?.runId ?? run.replayOf?.runId
+    const node = nodes.get(run.id)
+    if (parentId !== undefined && byId.has(parentId) && parentId !== run.id) nodes.get(parentId).children.push(node)
+    else {
+      if (parentId !== undefined) node.missingParent = parentId
+      roots.push(node)
+    }
+  }
+  return roots
+}
+
+function linkOutcomes(run) {
+  return collectRows(run.events).map((row) => {
+    const end = run.events[row.endSeq]
+    const message = row.error === undefined ? undefined : errorMessage(row.error)
+    return { row, name: row.name, status: row.status, message, patches: canonical(end.raw.ctx ?? []), lines: (end.patches ?? []).map(patchLine) }
+  })
+}
+
+function errorMessage(error) {
+  return error instanceof Error ? error.message || error.name : typeof error === 'string' ? error : textOf(error, Infinity)
+}
+
+/**
+ * The first link whose outcome differs between two runs (name, status or error message,
+ * patches), as `{ index, reason, a, b }` with each side's link outcome (undefined when absent),
+ * or a `'status'` difference at the end; `undefined` when they agree.
+ */
+export function firstDivergence(runA, runB) {
+  const a = linkOutcomes(runA)
+  const b = linkOutcomes(runB)
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const [x, y] = [a[i], b[i]]
+    if (x === undefined || y === undefined || x.name !== y.name) return { index: i, reason: 'link', a: x, b: y }
+    if (x.status !== y.status || x.message !== y.message) return { index: i, reason: 'error', a: x, b: y }
+    if (x.status === 'ok' && x.patches !== y.patches) return { index: i, reason: 'patches', a: x, b: y }
+  }
+  return runA.status === runB.status ? undefined : { index: a.length, reason: 'status', a: undefined, b: undefined }
+}
+
+/** Every link outcome of a run, for the side-by-side comparison. */
+export function linkSummary(run) {
+  return linkOutcomes(run).map(({ row, name, status, message }) => ({ name, index: row.index, status, message, linkNs: row.linkNs, startSeq: row.startSeq, endSeq: row.endSeq }))
+}

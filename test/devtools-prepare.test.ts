@@ -1,0 +1,275 @@
+// The devtools viewer's data preparation (devtools/viewer/prepare.js), on real documents: runs
+// made by the library, exported with run.toJSON() and round-tripped through JSON text, exactly
+// what the page receives from the server or from a dropped file.
+import { beforeAll, describe, expect, it } from 'vitest'
+import { chain, ChainRunError, compareRuns, type Middleware, type Run, type RunDocument } from '../src/index.js'
+import {
+  applyPatches, changedPaths, decodeValue, filterEvents, firstDivergence, forkTree, linkDiff, linkRows, linkWrites, pathKey,
+  prepareRun, rowOfEvent, textOf, valueTree, waterfall, type TreeNode, type ViewerRun,
+} from '../devtools/viewer/prepare.js'
+import { steppingClock } from './helpers.js'
+
+interface Cart {
+  items: string[]
+  tags: Set<string>
+  stock: Map<string, number>
+  note: string
+  at?: Date
+  big?: bigint
+  odd?: { nan: number; negZero: number; inf: number; nothing: undefined; dollar: Record<string, number> }
+  total?: number
+  gone?: boolean
+}
+
+const HOSTILE = '<img src=x onerror=alert(1)>'
+const cart = (): Cart => ({ items: ['a', 'b', 'c'], tags: new Set(['x', 'y']), stock: new Map([['a', 1], ['b', 2]]), note: HOSTILE, gone: true })
+
+/** Chain-level: counts links in mwctx, a metric per link. */
+const counter: Middleware = {
+  name: 'counter',
+  before: (e) => void (e.mwctx.count = ((e.mwctx.count as number | undefined) ?? 0) + 1),
+  after: (e) => void (e.metrics.seen = e.link.name),
+}
+const broken: Middleware = {
+  name: 'broken',
+  after: (e) => {
+    if (e.link.name === 'shrink') throw new Error('sink down')
+  },
+}
+
+/** Touches every kind of patch: object add/replace/remove, array insert/remove, Map set/delete, Set add/delete, tags. */
+function cartChain(options: { priceOffset?: number; failLast?: boolean; extraLink?: boolean } = {}) {
+  let c = chain<Cart>('cart', { clock: steppingClock() })
+    .link('grow', (ctx) => {
+      ctx.items.splice(1, 0, 'inserted')
+      ctx.tags.add('z')
+      ctx.stock.set('c', 3)
+      ctx.at = new Date(Date.UTC(2024, 0, 2))
+      ctx.big = 12345678901234567890n
+    })
+    .link('shrink', (ctx) => {
+      ctx.items.shift()
+      ctx.tags.delete('x')
+      ctx.stock.delete('a')
+      delete ctx.gone
+      ctx.odd = { nan: NaN, negZero: -0, inf: -Infinity, nothing: undefined, dollar: { $weird: 1 } }
+    })
+    .link('price', (ctx) => {
+      ctx.total = ctx.items.length * 10 + (options.priceOffset ?? 0)
+      if (options.failLast === true) throw new Error('price service down')
+    }, { use: [broken] })
+  if (options.extraLink === true) c = c.link('audit', () => {})
+  return c.use(counter, broken)
+}
+
+/** What the page receives: the document as JSON text, parsed. */
+const roundTrip = (run: Run<unknown>): RunDocument => JSON.parse(JSON.stringify(run.toJSON())) as RunDocument
+
+async function failed(promise: Promise<unknown>): Promise<Run<unknown>> {
+  try {
+    await promise
+  } catch (error) {
+    if (error instanceof ChainRunError) return error.run as Run<unknown>
+    throw error
+  }
+  throw new Error('expected the run to fail')
+}
+
+let original: Run<Cart>
+let fork: Run<Cart>
+let replay: Run<Cart>
+let view: ViewerRun
+
+beforeAll(async () => {
+  original = await cartChain().run(cart(), { capture: 'writes', stacks: true })
+  fork = await original.fork({ at: 'shrink', edit: (ctx) => void ctx.items.push('edited'), clock: steppingClock(original.endedAt + 1_000_000n) })
+  replay = (await original.replay({ chain: cartChain({ priceOffset: 5 }) })).run
+  view = prepareRun(roundTrip(original as Run<unknown>))
+})
+
+describe('states', () => {
+  it.each([
+    ['a run with captured writes', () => original],
+    ['a fork (prefix, fork edit, own links)', () => fork],
+    ['a replay', () => replay],
+  ])('rebuilds ctx, mwctx and metrics at every event of %s', (_name, pick) => {
+    const run = pick() as Run<unknown>
+    const prepared = prepareRun(roundTrip(run))
+    expect(prepared.states).toHaveLength(run.timeline.length)
+    for (let seq = 0; seq < run.timeline.length; seq++) {
+      const live = run.timeline.stateAt(seq)
+      expect(prepared.states[seq], `seq ${seq}`).toStrictEqual({ ctx: live.ctx, mwctx: live.mwctx, metrics: live.metrics })
+    }
+  })
+
+  it('decodes every tag: bigint, Map, Set, Date, undefined, NaN, -0, ±Infinity, $object, $error, $instance', () => {
+    const last = view.states.at(-1)!.ctx as Cart
+    expect(last.big).toBe(12345678901234567890n)
+    expect(last.at).toStrictEqual(new Date(Date.UTC(2024, 0, 2)))
+    expect([...last.tags]).toEqual(['y', 'z'])
+    expect([...last.stock]).toEqual([['b', 2], ['c', 3]])
+    expect(Object.is(last.odd!.negZero, -0) && Number.isNaN(last.odd!.nan) && last.odd!.inf === -Infinity).toBe(true)
+    expect('nothing' in last.odd! && last.odd!.nothing === undefined).toBe(true)
+    expect(last.odd!.dollar).toStrictEqual({ $weird: 1 })
+    const error = decodeValue({ $error: { name: 'TypeError', message: 'bad', code: { $bigint: '7' } } }) as Error & { code: unknown }
+    expect([error instanceof Error, error.name, error.message, error.code]).toEqual([true, 'TypeError', 'bad', 7n])
+    expect(decodeValue({ $instance: { class: 'Point', fields: { x: { $number: 'Infinity' } } } })).toStrictEqual({ x: Infinity })
+    expect(() => decodeValue({ $nope: 1 })).toThrow(/unknown tag/)
+    expect(() => decodeValue(JSON.parse('{"a":1,"__proto__":{"polluted":true}}'))).toThrow(/__proto__/)
+  })
+
+  it('applies patches copy-on-write: the old state is untouched and unchanged subtrees are shared', () => {
+    const before = { a: { deep: [1, 2] }, b: { keep: true }, s: new Set([{ id: 1 }, { id: 2 }]), m: new Map([[1, 'one']]) }
+    const after = applyPatches(before, [
+      { op: 'add', path: ['a', 'deep', 1], value: 9 },
+      { op: 'remove', path: ['s', 0], value: { id: 2 } },
+      { op: 'remove', path: ['m', 1] },
+    ]) as typeof before
+    expect(after.a.deep).toEqual([1, 9, 2])
+    expect(before.a.deep).toEqual([1, 2])
+    expect(after.b).toBe(before.b)
+    expect([...after.s]).toEqual([{ id: 1 }])
+    expect(before.s.size).toBe(2)
+    expect(after.m.size).toBe(0)
+  })
+
+  it('refuses a document it cannot show, with a readable reason', () => {
+    const doc = roundTrip(original as Run<unknown>)
+    expect(() => prepareRun({ ...doc, format: 'other' })).toThrow(/not a shadowchain run document/)
+    expect(() => prepareRun({ ...doc, version: 2 })).toThrow(/unsupported version 2/)
+    expect(() => prepareRun({ ...doc, events: doc.events.slice(0, -1) })).toThrow(/truncated/)
+    expect(() => prepareRun([])).toThrow(/JSON object/)
+  })
+})
+
+describe('waterfall', () => {
+  it('has one row per link with the times and durations the library records', () => {
+    const { rows, inherited, totalNs } = waterfall(view)
+    const links = original.timeline.links()
+    expect(inherited).toBe(0)
+    expect(totalNs).toBe(original.endedAt - original.startedAt)
+    expect(rows.map((row) => [row.name, row.index, row.status, row.linkStart, row.linkEnd, row.linkNs, row.startSeq, row.endSeq])).toEqual(
+      links.map((link) => [link.name, link.index, link.status, link.start - original.startedAt, link.end - original.startedAt, link.durationNs, link.startSeq, link.endSeq]),
+    )
+  })
+
+  it('keeps middleware time apart from the link: one segment per call, inside the step', () => {
+    const rows = waterfall(view).rows
+    const price = rows.find((row) => row.name === 'price')!
+    // counter before; counter, broken (chain-after) and broken (link-after) after.
+    expect(price.segments.map((s) => `${s.name}@${s.position}`)).toEqual(['counter@chain-before', 'broken@link-after', 'counter@chain-after', 'broken@chain-after'])
+    const calls = original.timeline.filter({ link: 'price' }).filter((e) => e.type.startsWith('middleware'))
+    expect(price.middlewareNs).toBe(calls.reduce((sum, e) => sum + ('durationNs' in e ? e.durationNs : 0n), 0n))
+    expect(price.middlewareNs).toBeGreaterThan(0n)
+    for (const row of rows) {
+      expect(row.stepStart).toBeLessThan(row.linkStart)
+      expect(row.stepEnd).toBeGreaterThan(row.linkEnd)
+      for (const s of row.segments) expect(s.start >= row.stepStart && s.end <= row.stepEnd && (s.end <= row.linkStart || s.start >= row.linkEnd)).toBe(true)
+    }
+    const shrink = rows.find((row) => row.name === 'shrink')!
+    expect(shrink.segments.filter((s) => s.failed).map((s) => s.name)).toEqual(['broken'])
+  })
+
+  it('shows a fork’s own links only, counting the inherited ones, and marks a failed link', async () => {
+    const prepared = prepareRun(roundTrip(fork as Run<unknown>))
+    const { rows, inherited } = waterfall(prepared)
+    expect(rows.map((row) => row.name)).toEqual(['price'])
+    expect(inherited).toBe(2)
+    expect(linkRows(prepared).map((row) => row.name)).toEqual(['grow', 'shrink', 'price'])
+    expect(rows[0]!.linkStart).toBeGreaterThanOrEqual(0n)
+    const broken = prepareRun(roundTrip(await failed(cartChain({ failLast: true }).run(cart())))).events
+    const failedRow = waterfall({ ...view, events: broken, forkSeq: -1 }).rows.at(-1)!
+    expect([failedRow.name, failedRow.status, (failedRow.error as Error).message]).toEqual(['price', 'error', 'price service down'])
+  })
+})
+
+describe('event list and trees', () => {
+  it('filters events by type, link and middleware', () => {
+    expect(filterEvents(view, { type: 'link.end' }).map((e) => e.link?.name)).toEqual(['grow', 'shrink', 'price'])
+    expect(filterEvents(view, { link: 'shrink', middleware: 'broken' }).map((e) => e.type)).toEqual(['middleware.error'])
+    expect(filterEvents(view, {}).length).toBe(original.timeline.length)
+  })
+
+  it('builds trees with paths, type labels and text; deep containers start collapsed', () => {
+    const tree = valueTree({ a: { b: { c: { d: 1 } } }, list: [1n], m: new Map([['k', new Date(0)]]), s: new Set([true]), u: undefined, n: null })
+    const child = (node: TreeNode, key: string) => node.children!.find((c) => c.key === key)!
+    expect(tree.children!.map((c) => `${c.key}:${c.type}`)).toEqual(['a:object', 'list:array(1)', 'm:Map(1)', 's:Set(1)', 'u:undefined', 'n:null'])
+    const c = child(child(child(tree, 'a'), 'b'), 'c')
+    expect(c.path).toEqual(['a', 'b', 'c'])
+    expect([child(tree, 'a').collapsed, child(child(tree, 'a'), 'b').collapsed, c.collapsed]).toEqual([false, false, true])
+    expect(child(child(tree, 'list'), '0').text).toBe('1n')
+    expect(child(child(tree, 'm'), 'k').text).toBe('1970-01-01T00:00:00.000Z')
+    expect(valueTree({ a: { b: { c: { d: 1 } } } }, { changed: new Set([pathKey(['a', 'b', 'c'])]) }).children![0]!.children![0]!.children![0]!.collapsed).toBe(false)
+    const many = valueTree(Array.from({ length: 250 }, (_, i) => i), { limit: 100 })
+    expect([many.children!.length, many.children!.at(-1)!.text]).toEqual([101, '150 more'])
+  })
+
+  it('keeps a hostile string as plain text', () => {
+    const node = valueTree(view.states[0]!.ctx).children!.find((c) => c.key === 'note')!
+    expect([node.type, node.text]).toEqual(['string', JSON.stringify(HOSTILE)])
+    expect(textOf(HOSTILE)).toBe('"<img src=x onerror=alert(1)>"')
+  })
+
+  it('marks the paths an event changed, with their ancestors and nothing else', () => {
+    const end = view.events.find((e) => e.type === 'link.end' && e.link?.name === 'price')!
+    const changed = changedPaths(end)
+    expect([...changed.ctx].sort()).toEqual([pathKey([]), pathKey(['total'])].sort())
+    expect(changed.mwctx.size).toBe(0)
+    const firstBefore = view.events.find((e) => e.type === 'middleware.before')!
+    expect(changedPaths(firstBefore).mwctx.has(pathKey(['count']))).toBe(true)
+    expect(changedPaths(firstBefore).metrics.has(pathKey([]))).toBe(true)
+    const tree = valueTree(view.states[end.seq]!.ctx, { changed: changed.ctx })
+    expect(tree.children!.filter((c) => c.changed).map((c) => c.key)).toEqual(['total'])
+  })
+})
+
+describe('links', () => {
+  it('gives a link’s before/after states and its patches as readable lines', () => {
+    const rows = linkRows(view)
+    const grow = rows.find((row) => row.name === 'grow')!
+    const record = original.timeline.links()[0]!
+    const diff = linkDiff(view, grow)
+    expect(diff.before).toStrictEqual(record.before)
+    expect(diff.after).toStrictEqual(record.after)
+    expect(diff.lines).toContain('replace items.1 = "inserted"')
+    expect(diff.lines).toContain('add tags.2 = "z"')
+    expect(diff.lines).toContain('add big = 12345678901234567890n')
+    expect(diff.lines).toHaveLength(record.patches.length)
+    expect(diff.changed.has(pathKey(['items']))).toBe(true)
+    expect(rowOfEvent(rows, grow.endSeq + 1)).toBe(grow)
+    expect(rowOfEvent(rows, 0)).toBeUndefined()
+  })
+
+  it('lists a link’s ctx.write events with their call sites', () => {
+    const shrink = linkRows(view).find((row) => row.name === 'shrink')!
+    const writes = linkWrites(view, shrink)
+    expect(writes.map((w) => `${w.op} ${w.path}`)).toEqual(['shift items', 'set.delete tags', 'map.delete stock.a', 'delete gone', 'set odd'])
+    expect(writes.every((w) => w.stack?.includes('devtools-prepare.test.ts'))).toBe(true)
+    expect(writes[1]!.value).toBe('"x"')
+    expect(linkWrites(prepareRun(roundTrip(replay as Run<unknown>)), shrink)).toEqual([])
+  })
+})
+
+describe('lineage and comparison', () => {
+  it('builds the fork tree of the loaded runs; a run whose parent is missing is a root', () => {
+    const runs = [fork, replay, original].map((run) => prepareRun(roundTrip(run as Run<unknown>)))
+    const tree = forkTree(runs)
+    expect(tree.map((node) => [node.run.id, node.kind])).toEqual([[original.id, 'root']])
+    expect(tree[0]!.children.map((node) => [node.run.id, node.kind])).toEqual([[fork.id, 'fork'], [replay.id, 'replay']])
+    const orphans = forkTree(runs.slice(0, 2))
+    expect(orphans.map((node) => [node.kind, node.missingParent])).toEqual([['fork', original.id], ['replay', original.id]])
+  })
+
+  it('finds the first divergence with a run of a changed chain, as compareRuns does', async () => {
+    const changed = prepareRun(roundTrip(replay as Run<unknown>))
+    const divergence = firstDivergence(view, changed)!
+    const library = compareRuns(original, replay)!
+    expect([divergence.index, divergence.reason, divergence.b?.name]).toEqual([2, library.reason, library.link?.name])
+    expect([divergence.a?.lines, divergence.b?.lines]).toEqual([['add total = 30'], ['add total = 35']])
+    expect(firstDivergence(view, prepareRun(roundTrip((await cartChain().run(cart())) as Run<unknown>)))).toBeUndefined()
+    const failing = prepareRun(roundTrip(await failed(cartChain({ failLast: true }).run(cart()))))
+    expect(firstDivergence(view, failing)).toMatchObject({ index: 2, reason: 'error', b: { message: 'price service down' } })
+    const longer = prepareRun(roundTrip((await cartChain({ extraLink: true }).run(cart())) as Run<unknown>))
+    expect(firstDivergence(view, longer)).toMatchObject({ index: 3, reason: 'link', a: undefined, b: { name: 'audit' } })
+  })
+})
