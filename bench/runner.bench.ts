@@ -4,22 +4,18 @@
 //
 // Environment: BENCH_ROUNDS (default 50), BENCH_BATCH_MS (default 40), BENCH_OUT (default
 // results/runner.md; "-" writes nothing). See README.md for what each case means.
-import { execFileSync } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
-import { dirname } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import compose from 'koa-compose'
 import { createDraft, enableMapSet, enablePatches, finishDraft, setAutoFreeze } from 'immer'
 import type { Objectish, Patch } from 'immer'
 import { chain, type Chain, type ChainOptions } from '../src/index.ts'
-import { canCollect, heapUsedAfterGc, measure, median, pairedRatio, type Case, type Ratio, type Samples } from './lib/harness.ts'
+import { canCollect, heapUsedAfterGc, measure, median, pairedRatio, type Case, type Samples } from './lib/harness.ts'
+import { fmt, log, publish, sourceRevision, times, us } from './lib/report.ts'
 import { counter, flatLinks, makeFlat, makeOrder, makeRecords, orderLinks, recordLinks, timing } from './lib/workload.ts'
 import type { Flat, Order, Records, Step } from './lib/workload.ts'
 
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 50)
 const BATCH_MS = Number(process.env['BENCH_BATCH_MS'] ?? 40)
-const OUT = process.env['BENCH_OUT'] ?? fileURLToPath(new URL('./results/runner.md', import.meta.url))
 const LINKS = orderLinks.length
 const WIDE = 1_000
 const TARGETS = { off: 1.2, timeline: 2 } as const
@@ -27,21 +23,6 @@ const TARGETS = { off: 1.2, timeline: 2 } as const
 enablePatches()
 enableMapSet()
 setAutoFreeze(true)
-
-const log = (text: string): void => void process.stderr.write(`${text}\n`)
-
-/** Which source was measured: BENCH_SRC_REV, else the git commit (marked when src/ has changes). */
-function sourceRevision(): string {
-  const given = process.env['BENCH_SRC_REV']
-  if (given !== undefined) return given
-  try {
-    const git = (...args: string[]): string =>
-      execFileSync('git', ['-C', fileURLToPath(new URL('..', import.meta.url)), ...args], { encoding: 'utf8', stdio: 'pipe' }).trim()
-    return `${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--', 'src') === '' ? '' : ' + uncommitted changes'}`
-  } catch {
-    return 'unknown'
-  }
-}
 
 // ---- baselines ----------------------------------------------------------------------------
 
@@ -197,11 +178,6 @@ async function retainedHeap<C>(name: string, input: C, links: readonly (readonly
 
 // ---- report --------------------------------------------------------------------------------
 
-const fmt = (value: number, digits: number): string =>
-  value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
-const us = (ns: number): string => fmt(ns / 1e3, ns < 1e4 ? 2 : ns < 1e5 ? 1 : 0)
-const times = (r: Ratio | undefined, spread = false): string =>
-  r === undefined ? '' : `${fmt(r.median, r.median < 10 ? 2 : 1)}×${spread ? ` (${fmt(r.p25, 2)}–${fmt(r.p75, 2)})` : ''}`
 const mib = (bytes: number): string => fmt(bytes / 2 ** 20, 1)
 
 const heapCell = (bytes: number, states: number): string => `${mib(bytes)} MiB (${fmt(bytes / states / 1024, 1)} KiB a state)`
@@ -284,10 +260,4 @@ log('measuring retained heap of one 1,000-link run…')
 const flat = await retainedHeap<Flat>('flat', makeFlat(WIDE), flatLinks(1_000, WIDE))
 const records = await retainedHeap<Records>('records', makeRecords(WIDE), recordLinks(1_000, WIDE))
 const table = report(samples, flat, records, loadAverage)
-process.stdout.write(`\n${table}\n`)
-log(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`)
-if (OUT !== '-') {
-  mkdirSync(dirname(OUT), { recursive: true })
-  writeFileSync(OUT, table)
-  log(`wrote ${OUT}`)
-}
+publish('runner', table, started)

@@ -117,3 +117,9 @@ export function pairedRatio(a: Samples, b: Samples, clock: 'ns' | 'wallNs' = 'ns
   const ratios = a[clock].map((ns, i) => ns / (b[clock][i] as number))
   return { median: median(ratios), p25: quantile(ratios, 0.25), p75: quantile(ratios, 0.75) }
 }
+
+/** The per-round differences a − b in ns (CPU time, or wall-clock time), summarised. */
+export function pairedDifference(a: Samples, b: Samples, clock: 'ns' | 'wallNs' = 'ns'): Ratio {
+  const diffs = a[clock].map((ns, i) => ns - (b[clock][i] as number))
+  return { median: median(diffs), p25: quantile(diffs, 0.25), p75: quantile(diffs, 0.75) }
+}
