@@ -12,6 +12,7 @@ commands:
   inspect <file>           a run as a waterfall (--events: every event, --json: a summary)
   diff <a> <b>             where two runs of one chain diverge (exit 1 when they do)
   export <file> --out <f>  rewrite a run file, with --redact <path> to hide values
+  view <file...>           the devtools viewer for runs, on 127.0.0.1 (--port N, --no-open)
 
 Run 'shadowchain <command> --help' for a command's options.
 Exit codes: 0 ok, 1 runs diverge (diff), 2 bad usage or a file that cannot be read.`

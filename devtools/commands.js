@@ -1,5 +1,6 @@
 // The commands of the `shadowchain` command line. Each: parseArgs options, its --help text, and
 // run(values, positionals, UsageError) → exit code.
+import { spawn } from 'node:child_process'
 import { compareRuns, describeRun, formatDuration, formatPatch, formatWaterfall, loadRun, saveRun } from '../dist/index.js'
 
 const color = () => process.stdout.isTTY === true && process.env.NO_COLOR === undefined
@@ -124,4 +125,44 @@ that are whole numbers are array indexes. The output says which paths were redac
   },
 }
 
-export const commands = { inspect, diff, export: exportCommand }
+/** Opens a URL in the desktop's browser, detached; any failure is ignored (the URL is printed). */
+function openBrowser(url) {
+  const [command, args] =
+    process.platform === 'darwin' ? ['open', [url]] : process.platform === 'win32' ? ['cmd', ['/c', 'start', '', url]] : ['xdg-open', [url]]
+  try {
+    const child = spawn(command, args, { detached: true, stdio: 'ignore' })
+    child.on('error', () => {})
+    child.unref()
+  } catch {
+    // No opener on this machine: the printed URL is enough.
+  }
+}
+
+const view = {
+  options: { port: { type: 'string', short: 'p' }, 'no-open': { type: 'boolean' } },
+  help: `usage: shadowchain view <file...> [--port N] [--no-open]
+
+Serves the devtools viewer for the run files (a run and its forks and replays) on 127.0.0.1
+only, prints its URL and opens it in a browser. The page needs nothing from the network; more
+run files can be dropped onto it. Serves until interrupted (Ctrl-C).
+  --port N     the port to listen on (default 0: any free port)
+  --no-open    print the URL only, never start a browser`,
+  async run(values, positionals, UsageError) {
+    if (positionals.length === 0) throw new UsageError('expected at least one file: shadowchain view <file...>')
+    const port = values.port === undefined ? 0 : Number(values.port)
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a whole number from 0 to 65535, got '${values.port}'`)
+    // Loaded lazily: the other commands do not need an HTTP server.
+    const { startViewer } = await import('./server.js')
+    const viewer = await startViewer({ files: positionals, port, load: (file) => load(file, UsageError) })
+    console.log(`shadowchain viewer: ${viewer.url}`)
+    if (!values['no-open']) openBrowser(viewer.url)
+    await new Promise((stop) => {
+      process.once('SIGINT', stop)
+      process.once('SIGTERM', stop)
+    })
+    await viewer.close()
+    return 0
+  },
+}
+
+export const commands = { inspect, diff, export: exportCommand, view }

@@ -1,0 +1,89 @@
+// The devtools viewer's server: the page (devtools/viewer/) and the run files given to
+// `shadowchain view`, on 127.0.0.1 only. Nothing else is served, nothing is fetched elsewhere.
+import { readFile } from 'node:fs/promises'
+import { createServer } from 'node:http'
+import { dirname, extname, join, resolve, sep } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { loadRun } from '../dist/index.js'
+
+const VIEWER = join(dirname(fileURLToPath(import.meta.url)), 'viewer')
+const TYPES = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+}
+// Run files hold business data: no inline script, no other origin, no framing, no referrer.
+const HEADERS = {
+  'Content-Security-Policy': "default-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+  'Cache-Control': 'no-store',
+}
+
+/** The file under devtools/viewer/ that a URL path names, or undefined (traversal, unknown type). */
+function viewerFile(urlPath) {
+  let relative
+  try {
+    relative = decodeURIComponent(urlPath.slice('/viewer/'.length))
+  } catch {
+    return undefined
+  }
+  const file = resolve(VIEWER, relative)
+  return file.startsWith(VIEWER + sep) && TYPES[extname(file)] !== undefined ? file : undefined
+}
+
+/**
+ * Validates the run files (each with `load`, default the library's `loadRun`: a bad file
+ * rejects before anything listens), then serves the viewer on 127.0.0.1.
+ *
+ * @param options.files - run files to show; re-read on every page load
+ * @param options.port - the port, 0 (default) for any free one
+ * @param options.load - the validating loader (the CLI passes one with friendlier messages)
+ * @returns the URL and `close()`
+ */
+export async function startViewer({ files, port = 0, load = loadRun }) {
+  for (const file of files) await load(file)
+  const paths = files.map((file) => resolve(file))
+  let origin = ''
+  const server = createServer((request, response) => {
+    handle(request, response, paths, origin).catch((error) => send(response, 500, 'text/plain; charset=utf-8', `viewer: ${error?.message ?? error}`))
+  })
+  await new Promise((done, fail) => {
+    server.once('error', fail)
+    server.listen(port, '127.0.0.1', done)
+  })
+  origin = `127.0.0.1:${server.address().port}`
+  return {
+    url: `http://${origin}/`,
+    close: () => new Promise((done) => server.close(() => done())).finally(() => server.closeAllConnections()),
+  }
+}
+
+async function handle(request, response, paths, origin) {
+  const url = new URL(request.url ?? '/', 'http://localhost')
+  // A page on another site that rebinds its DNS name to 127.0.0.1 sends its own Host: refuse it.
+  const host = request.headers.host ?? ''
+  if (host !== origin && host !== origin.replace('127.0.0.1', 'localhost')) return send(response, 403, 'text/plain; charset=utf-8', 'forbidden host')
+  if (request.method !== 'GET' && request.method !== 'HEAD') return send(response, 404, 'text/plain; charset=utf-8', 'not found')
+  if (url.pathname === '/') return send(response, 200, TYPES['.html'], await readFile(join(VIEWER, 'index.html')))
+  if (url.pathname === '/api/runs') {
+    const docs = await Promise.all(paths.map(async (path) => JSON.parse(await readFile(path, 'utf8'))))
+    return send(response, 200, 'application/json; charset=utf-8', JSON.stringify(docs))
+  }
+  const file = url.pathname.startsWith('/viewer/') ? viewerFile(url.pathname) : undefined
+  if (file === undefined) return send(response, 404, 'text/plain; charset=utf-8', 'not found')
+  let body
+  try {
+    body = await readFile(file)
+  } catch {
+    return send(response, 404, 'text/plain; charset=utf-8', 'not found')
+  }
+  return send(response, 200, TYPES[extname(file)], body)
+}
+
+function send(response, status, type, body) {
+  if (response.headersSent) return response.end()
+  response.writeHead(status, { ...HEADERS, 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) })
+  response.end(response.req.method === 'HEAD' ? undefined : body)
+}
