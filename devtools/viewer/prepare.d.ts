@@ -72,7 +72,7 @@ export interface TreeNode {
   readonly changed: boolean
 }
 
-export interface LinkOutcome { readonly name: string; readonly status: 'ok' | 'error'; readonly message: string | undefined; readonly patches: string; readonly lines: readonly string[] }
+export interface LinkOutcome { readonly row: WaterfallRow; readonly name: string; readonly status: 'ok' | 'error'; readonly message: string | undefined; readonly patches: string; readonly lines: readonly string[] }
 export interface ViewerDivergence { readonly index: number; readonly reason: 'link' | 'error' | 'patches' | 'status'; readonly a: LinkOutcome | undefined; readonly b: LinkOutcome | undefined }
 export interface ForkNode { readonly run: ViewerRun; readonly kind: 'root' | 'fork' | 'replay'; readonly children: readonly ForkNode[]; readonly missingParent?: string }
 export interface Write { readonly seq: number; readonly op: string; readonly path: string; readonly value: string; readonly stack: string | undefined }
@@ -98,4 +98,4 @@ export function linkDiff(run: ViewerRun, row: WaterfallRow): { before: unknown; 
 export function linkWrites(run: ViewerRun, row: WaterfallRow): Write[]
 export function forkTree(runs: readonly ViewerRun[]): ForkNode[]
 export function firstDivergence(a: ViewerRun, b: ViewerRun): ViewerDivergence | undefined
-export function linkSummary(run: ViewerRun): { name: string; index: number; status: 'ok' | 'error'; message: string | undefined; linkNs: bigint; startSeq: number; endSeq: number }[]
+export function linkOutcomes(run: ViewerRun): LinkOutcome[]

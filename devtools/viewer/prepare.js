@@ -160,6 +160,7 @@ function checkDocument(doc) {
   if (doc.format !== 'shadowchain/run') throw new Error(`not a shadowchain run document (format ${JSON.stringify(doc.format) ?? 'missing'})`)
   if (doc.version !== 1) throw new Error(`unsupported version ${JSON.stringify(doc.version)}: this viewer reads version 1`)
   if (!Array.isArray(doc.events) || doc.events.length < 2) throw new Error('the document has no events')
+  if (typeof doc.run !== 'object' || !Array.isArray(doc.links) || !Array.isArray(doc.middleware) || typeof doc.initial !== 'object') throw new Error('the document lacks its run, links, middleware or initial states')
   doc.events.forEach((event, i) => {
     if (event?.seq !== i) throw new Error(`events[${i}]: expected seq ${i}: events are missing or out of order`)
   })
@@ -407,7 +408,8 @@ export function forkTree(runs) {
   return roots
 }
 
-function linkOutcomes(run) {
+/** Every link's outcome (row, name, status, error message, canonical patches, patch lines), for comparing runs. */
+export function linkOutcomes(run) {
   return collectRows(run.events).map((row) => {
     const end = run.events[row.endSeq]
     const message = row.error === undefined ? undefined : errorMessage(row.error)
@@ -434,9 +436,4 @@ export function firstDivergence(runA, runB) {
     if (x.status === 'ok' && x.patches !== y.patches) return { index: i, reason: 'patches', a: x, b: y }
   }
   return runA.status === runB.status ? undefined : { index: a.length, reason: 'status', a: undefined, b: undefined }
-}
-
-/** Every link outcome of a run, for the side-by-side comparison. */
-export function linkSummary(run) {
-  return linkOutcomes(run).map(({ row, name, status, message }) => ({ name, index: row.index, status, message, linkNs: row.linkNs, startSeq: row.startSeq, endSeq: row.endSeq }))
 }

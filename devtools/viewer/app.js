@@ -1,0 +1,315 @@
+// The devtools page: vanilla DOM over prepare.js. Every value reaches the page through
+// textContent (never innerHTML), so whatever a run recorded is shown as text, never run.
+import {
+  changedPaths, eventSubject, filterEvents, filterOptions, firstDivergence, forkTree, formatNs,
+  linkDiff, linkOutcomes, linkRows, linkWrites, pathKey, prepareRun, rowOfEvent, textOf, valueTree, waterfall,
+} from './prepare.js'
+
+const $ = (id) => document.getElementById(id)
+const state = { runs: [], run: undefined, seq: 0, zoom: 1, filters: { type: '', link: '', middleware: '' }, compareId: '', toggled: new Map(), items: new Map() }
+
+/** createElement with text children only: `h('li', { className: 'x', dataset: { seq: 1 } }, 'text', child)`. */
+function h(tag, props = {}, ...children) {
+  const el = document.createElement(tag)
+  for (const [key, value] of Object.entries(props)) {
+    if (key === 'dataset') Object.assign(el.dataset, value)
+    else if (key.startsWith('on')) el.addEventListener(key.slice(2), value)
+    else el[key] = value
+  }
+  for (const child of children.flat()) if (child !== undefined && child !== null && child !== false) el.append(child instanceof Node ? child : document.createTextNode(String(child)))
+  return el
+}
+
+const fill = (el, ...children) => el.replaceChildren(...children.flat().filter((c) => c !== undefined && c !== null && c !== false))
+const runById = (id) => state.runs.find((run) => run.id === id)
+const short = (id) => id.slice(0, 8)
+const relation = (run) =>
+  run.parent ? `fork of ${short(run.parent.runId)} @${run.parent.seq}` : run.replayOf ? `replay of ${short(run.replayOf.runId)}` : 'original'
+const runLabel = (run) => `${run.chainName} · ${short(run.id)} · ${relation(run)} · ${run.status}`
+
+// ---- loading -------------------------------------------------------------------------------------
+
+function showErrors(errors) {
+  fill($('errors'), errors.map((text) => h('span', {}, text)))
+  $('errors').hidden = errors.length === 0
+}
+
+/** Prepares documents (served or dropped: the same path) and shows them; bad ones are reported. */
+function addDocuments(entries) {
+  const errors = []
+  for (const { source, load } of entries) {
+    try {
+      const run = prepareRun(load())
+      Object.assign(run, waterfall(run), { allRows: linkRows(run) })
+      const at = state.runs.findIndex((other) => other.id === run.id)
+      if (at === -1) state.runs.push(run)
+      else state.runs[at] = run
+    } catch (error) {
+      errors.push(`${source}: ${error?.message ?? error}`)
+    }
+  }
+  showErrors(errors)
+  if (state.runs.length === 0) return
+  const keep = state.run && runById(state.run.id)
+  selectRun(keep ?? forkTree(state.runs)[0].run, keep ? state.seq : undefined)
+}
+
+async function loadServed() {
+  try {
+    const response = await fetch('/api/runs')
+    if (!response.ok) throw new Error(`the server answered ${response.status}`)
+    const docs = await response.json()
+    addDocuments(docs.map((doc, i) => ({ source: `run ${i + 1}`, load: () => doc })))
+  } catch (error) {
+    showErrors([`could not load the served runs: ${error?.message ?? error}`])
+  }
+}
+
+async function loadFiles(files) {
+  const texts = await Promise.all([...files].map(async (file) => ({ name: file.name, text: await file.text() })))
+  addDocuments(texts.map(({ name, text }) => ({ source: name, load: () => JSON.parse(text) })))
+}
+
+// ---- selection -----------------------------------------------------------------------------------
+
+/** A loaded parent, replayed original, fork or replay of a run: what it is compared with first. */
+const relatedRun = (run) =>
+  state.runs.find((o) => o !== run && [run.parent?.runId, run.replayOf?.runId].includes(o.id)) ??
+  state.runs.find((o) => o.parent?.runId === run.id || o.replayOf?.runId === run.id)
+
+function selectRun(run, seq) {
+  state.run = run
+  state.items = new Map()
+  state.filters = { type: '', link: '', middleware: '' }
+  if (!runById(state.compareId) || state.compareId === run.id) state.compareId = relatedRun(run)?.id ?? ''
+  renderRun()
+  select(seq ?? Math.max(run.forkSeq, 0))
+}
+
+function select(seq) {
+  const run = state.run
+  state.seq = Math.min(Math.max(seq, 0), run.events.length - 1)
+  $('slider').value = String(state.seq)
+  const event = run.events[state.seq]
+  fill($('position'), `event ${state.seq} / ${run.events.length - 1}`)
+  for (const item of document.querySelectorAll('#event-list .selected')) item.classList.remove('selected')
+  const item = state.items.get(state.seq)
+  item?.classList.add('selected')
+  item?.scrollIntoView({ block: 'nearest' })
+  const row = rowOfEvent(run.allRows, state.seq)
+  for (const el of document.querySelectorAll('#waterfall .row')) el.classList.toggle('selected', row !== undefined && el.dataset.link === row.name && event.t >= 0n)
+  placeCursor(event)
+  renderInspector(event)
+  renderLink(row)
+}
+
+// ---- run-level panels ----------------------------------------------------------------------------
+
+function renderRun() {
+  const run = state.run
+  fill($('run-picker'), state.runs.map((r) => h('option', { value: r.id, selected: r === run }, runLabel(r))))
+  const links = run.rows.length + run.inherited
+  fill($('run-summary'), h('b', { className: `status ${run.status}` }, run.status), ` ${formatNs(run.durationNs)} · ${links} links · ${run.events.length} events`, run.error && h('span', { className: 'err' }, ` · ${run.error.code}: ${run.error.message}`))
+  renderForkTree()
+  renderFilters()
+  renderEvents()
+  renderWaterfall()
+  renderCompare()
+  $('slider').max = String(run.events.length - 1)
+}
+
+function renderForkTree() {
+  const item = (node) =>
+    h('li', {},
+      h('button', { className: node.run === state.run ? 'current' : '', dataset: { testid: 'fork-node', runId: node.run.id }, onclick: () => selectRun(node.run) },
+        h('b', {}, short(node.run.id)), ` ${node.kind === 'root' ? node.run.chainName : node.kind === 'fork' ? `fork @${node.run.parent.seq}` : 'replay'} `,
+        h('span', { className: `status ${node.run.status}` }, node.run.status), node.missingParent && h('small', {}, ` (parent ${short(node.missingParent)} not loaded)`)),
+      node.children.length > 0 && h('ul', {}, node.children.map(item)))
+  fill($('fork-tree'), forkTree(state.runs).map(item))
+}
+
+function renderFilters() {
+  const options = filterOptions(state.run)
+  const menu = (id, key, all, values) => {
+    fill($(id), h('option', { value: '' }, all), values.map((v) => h('option', { value: v, selected: state.filters[key] === v }, v)))
+    $(id).onchange = () => {
+      state.filters[key] = $(id).value
+      renderEvents()
+      select(state.seq)
+    }
+  }
+  menu('filter-type', 'type', 'all types', options.types)
+  menu('filter-link', 'link', 'all links', options.links)
+  menu('filter-middleware', 'middleware', 'all middleware', options.middleware)
+}
+
+/** Shorter than eventSubject for the list: the middleware's name without its position. */
+const listSubject = (event) => (event.middleware ? [event.middleware.name, event.link?.name ?? event.middleware.position].join(' · ') : eventSubject(event))
+
+function renderEvents() {
+  const run = state.run
+  state.items = new Map()
+  const items = filterEvents(run, state.filters).map((event) => {
+    const li = h('li', { className: `ev ${event.type.replace('.', '-')}${event.error === undefined ? '' : ' failed'}`, dataset: { testid: 'event', seq: event.seq, type: event.type }, onclick: () => select(event.seq) },
+      h('span', { className: 'seq' }, event.seq), h('span', { className: 'time' }, `${event.t < 0n ? '' : '+'}${formatNs(event.t)}`),
+      h('span', { className: 'type' }, event.type), h('span', { className: 'who', title: eventSubject(event) }, listSubject(event)),
+      event.durationNs !== undefined && h('span', { className: 'dur' }, formatNs(event.durationNs)))
+    state.items.set(event.seq, li)
+    return li
+  })
+  fill($('event-list'), items.length > 0 ? items : h('li', { className: 'empty' }, 'no event matches the filters'))
+}
+
+// ---- waterfall -----------------------------------------------------------------------------------
+
+const fraction = (t, total) => (total <= 0n ? 0 : Math.min(Math.max(Number(t) / Number(total), 0), 1))
+const pct = (f) => `${(f * 100).toFixed(4)}%`
+
+function bar(className, start, end, total, title, onclick) {
+  const el = h('div', { className: `bar ${className}`, title, onclick })
+  el.style.left = pct(fraction(start, total))
+  el.style.width = pct(fraction(end, total) - fraction(start, total))
+  return el
+}
+
+function renderWaterfall() {
+  const { rows, totalNs, inherited } = state.run
+  fill($('waterfall-note'), `${rows.length} link${rows.length === 1 ? '' : 's'}, ${formatNs(totalNs)}${inherited ? ` · ${inherited} inherited from the parent, not shown` : ''}`)
+  const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => {
+    const tick = h('span', { className: 'tick' }, formatNs(BigInt(Math.round(Number(totalNs) * f))))
+    tick.style.left = pct(f)
+    return tick
+  })
+  const lines = rows.map((row) => {
+    const track = h('div', { className: 'track' },
+      bar('step', row.stepStart, row.stepEnd, totalNs, `step ${formatNs(row.stepEnd - row.stepStart)}`),
+      row.segments.map((s) => bar(`mw${s.failed ? ' failed' : ''}`, s.start, s.end, totalNs, `${s.name} (${s.position}) ${formatNs(s.end - s.start)}${s.failed ? ' ✗ failed' : ''}`, (e) => (e.stopPropagation(), select(s.seq)))),
+      bar(`link ${row.status}`, row.linkStart, row.linkEnd, totalNs, `${row.name} ${formatNs(row.linkNs)}`))
+    return h('div', { className: `row ${row.status}`, dataset: { testid: 'waterfall-row', link: row.name }, onclick: () => select(row.startSeq) },
+      h('div', { className: 'label' },
+        h('span', { className: 'idx' }, row.index), h('span', { className: 'name', dataset: { testid: 'link-name' } }, row.name),
+        h('span', { className: 'dur', dataset: { testid: 'link-duration' }, title: 'the link alone' }, formatNs(row.linkNs)),
+        h('span', { className: 'mwdur', dataset: { testid: 'middleware-duration' }, title: 'middleware around it' }, `+${formatNs(row.middlewareNs)} mw`),
+        row.status === 'error' && h('span', { className: 'err' }, ` ✗ ${textOf(row.error, 60)}`)),
+      track)
+  })
+  const canvas = h('div', { className: 'canvas' }, h('div', { className: 'row axis' }, h('div', { className: 'label' }, 'time'), h('div', { className: 'track' }, ticks)), lines, h('div', { id: 'cursor' }))
+  canvas.style.setProperty('--zoom', String(state.zoom))
+  fill($('waterfall'), canvas)
+}
+
+function placeCursor(event) {
+  const cursor = $('cursor')
+  if (!cursor) return
+  cursor.hidden = event.t < 0n
+  cursor.style.left = `calc(var(--label) + (100% - var(--label)) * ${fraction(event.t, state.run.totalNs)})`
+}
+
+function zoom(factor) {
+  state.zoom = factor === 0 ? 1 : Math.min(Math.max(state.zoom * factor, 1), 10_000)
+  document.querySelector('#waterfall .canvas')?.style.setProperty('--zoom', String(state.zoom))
+}
+
+// ---- inspector and link panel --------------------------------------------------------------------
+
+/** A value tree as nested <details>; open state follows the user's toggles across selections. */
+function renderTree(node, scope) {
+  const key = `${scope}:${pathKey(node.path)}`
+  const head = [h('span', { className: 'key' }, node.key), h('span', { className: 'type' }, node.type), h('span', { className: 'text' }, node.text)]
+  if (node.children === undefined) return h('li', { className: node.changed ? 'leaf changed' : 'leaf', dataset: { path: pathKey(node.path) } }, head)
+  const details = h('details', { open: state.toggled.get(key) ?? !node.collapsed }, h('summary', {}, head), h('ul', {}, node.children.map((child) => renderTree(child, scope))))
+  details.addEventListener('toggle', () => (details.open === !node.collapsed ? state.toggled.delete(key) : state.toggled.set(key, details.open)))
+  return h('li', { className: node.changed ? 'changed' : '', dataset: { path: pathKey(node.path) } }, details)
+}
+
+function treeSection(title, value, changed, scope, testid) {
+  const root = value === undefined && title === 'metrics' ? undefined : valueTree(value, { changed })
+  const count = [...changed].length
+  return h('details', { className: `state${root?.changed ? ' changed' : ''}`, open: true, dataset: { testid } },
+    h('summary', {}, title, count > 0 && h('small', { className: 'changes' }, ' changed here')),
+    root === undefined ? h('p', { className: 'none' }, 'none (outside a link)') : h('ul', { className: 'tree' }, root.children ? root.children.map((c) => renderTree(c, scope)) : renderTree(root, scope)))
+}
+
+function renderInspector(event) {
+  const { ctx, mwctx, metrics } = state.run.states[event.seq]
+  const changed = changedPaths(event)
+  fill($('state-title'), `#${event.seq} ${event.type} ${eventSubject(event)} · +${formatNs(event.t)}`)
+  fill($('inspector'),
+    event.error !== undefined && h('p', { className: 'err', dataset: { testid: 'event-error' } }, `✗ ${textOf(event.error, 300)}`),
+    treeSection('ctx', ctx, changed.ctx, 'ctx', 'state-ctx'),
+    treeSection('mwctx', mwctx, changed.mwctx, 'mwctx', 'state-mwctx'),
+    treeSection('metrics', metrics, changed.metrics, 'metrics', 'state-metrics'))
+}
+
+function renderLink(row) {
+  const run = state.run
+  if (row === undefined) {
+    fill($('link-title'))
+    return fill($('link-panel'), h('p', { className: 'none' }, 'no link has run yet at this event'))
+  }
+  const diff = linkDiff(run, row)
+  const writes = linkWrites(run, row)
+  const captured = run.events.some((e) => e.type === 'ctx.write')
+  fill($('link-title'), `#${row.index} ${row.name} · link ${formatNs(row.linkNs)} · middleware ${formatNs(row.middlewareNs)} · ${row.status}`)
+  const side = (title, value) => h('div', { className: 'side' }, h('h3', {}, title), h('ul', { className: 'tree' }, valueTree(value, { changed: diff.changed, open: 0 }).children?.map((c) => renderTree(c, `${title}:${row.name}`)) ?? []))
+  fill($('link-panel'),
+    diff.error && h('p', { className: 'err' }, `✗ ${diff.error} (its changes were discarded)`),
+    h('ul', { className: 'patches', dataset: { testid: 'link-patches' } }, diff.lines.length > 0 ? diff.patches.map((p, i) => h('li', { className: `op-${p.op}` }, diff.lines[i])) : h('li', { className: 'none' }, 'no changes')),
+    h('div', { className: 'diff' }, side('before', diff.before), side('after', diff.after)),
+    h('h3', {}, `ctx.write events (${writes.length})`),
+    !captured ? h('p', { className: 'none' }, "writes were not captured: record with capture: 'writes' (and stacks: true for call sites)")
+      : h('ul', { className: 'writes', dataset: { testid: 'writes' } }, writes.map((w) => h('li', { onclick: () => select(w.seq) },
+        h('span', { className: 'seq' }, `#${w.seq}`), h('span', { className: 'op' }, w.op), h('span', { className: 'path' }, w.path || '(root)'), ` = ${w.value}`,
+        h('div', { className: 'stack', dataset: { testid: 'call-site' } }, w.stack ? `at ${w.stack}` : 'no call site (record with stacks: true)')))))
+}
+
+// ---- comparison ----------------------------------------------------------------------------------
+
+function renderCompare() {
+  const run = state.run
+  const others = state.runs.filter((r) => r !== run)
+  fill($('compare-picker'), h('option', { value: '' }, others.length ? 'choose a run…' : 'load another run to compare'), others.map((r) => h('option', { value: r.id, selected: r.id === state.compareId }, runLabel(r))))
+  const other = runById(state.compareId)
+  if (other === undefined || other === run) return fill($('compare'))
+  const divergence = firstDivergence(run, other)
+  const name = divergence && (divergence.b ?? divergence.a)?.name
+  const column = (r, side) =>
+    h('div', { className: 'side', dataset: { testid: `compare-${side}` } }, h('h3', {}, runLabel(r)),
+      h('ol', {}, linkOutcomes(r).map((link, i) => h('li', { className: `${link.status}${divergence?.index === i ? ' diverged' : ''}` },
+        h('span', { className: 'name' }, `#${link.row.index} ${link.name}`), h('span', { className: 'dur' }, formatNs(link.row.linkNs)), link.message && h('span', { className: 'err' }, ` ✗ ${link.message}`),
+        divergence?.index === i && h('ul', { className: 'patches' }, (divergence[side]?.lines ?? []).map((line) => h('li', {}, line)))))))
+  fill($('compare'),
+    h('p', { className: divergence ? 'verdict diverged' : 'verdict', dataset: { testid: 'divergence' } },
+      divergence === undefined ? 'no divergence: every link agrees and both runs ended alike'
+        : divergence.reason === 'status' ? `the links agree but the runs ended ${run.status} and ${other.status}`
+          : `first divergence at link #${divergence.index} '${name}' (${divergence.reason})`),
+    h('div', { className: 'diff' }, column(run, 'a'), column(other, 'b')))
+}
+
+// ---- wiring --------------------------------------------------------------------------------------
+
+$('run-picker').onchange = () => selectRun(runById($('run-picker').value))
+$('compare-picker').onchange = () => ((state.compareId = $('compare-picker').value), renderCompare())
+$('slider').oninput = () => select(Number($('slider').value))
+$('prev').onclick = () => select(state.seq - 1)
+$('next').onclick = () => select(state.seq + 1)
+$('zoom-in').onclick = () => zoom(2)
+$('zoom-out').onclick = () => zoom(0.5)
+$('zoom-reset').onclick = () => zoom(0)
+$('waterfall').addEventListener('wheel', (e) => e.ctrlKey && (e.preventDefault(), zoom(e.deltaY < 0 ? 1.25 : 0.8)), { passive: false })
+$('file-input').onchange = () => loadFiles($('file-input').files)
+document.addEventListener('keydown', (e) => {
+  const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[e.key]
+  const target = e.target
+  if (step === undefined || state.run === undefined || target.tagName === 'SELECT' || (target.tagName === 'INPUT' && target.type !== 'range')) return
+  e.preventDefault()
+  select(state.seq + step)
+})
+document.addEventListener('dragover', (e) => (e.preventDefault(), document.body.classList.add('dragging')))
+document.addEventListener('dragleave', () => document.body.classList.remove('dragging'))
+document.addEventListener('drop', (e) => {
+  e.preventDefault()
+  document.body.classList.remove('dragging')
+  loadFiles(e.dataTransfer?.files ?? [])
+})
+loadServed()
