@@ -38,7 +38,7 @@ const broken: Middleware = {
 }
 
 /** Touches every kind of patch: object add/replace/remove, array insert/remove, Map set/delete, Set add/delete, tags. */
-function cartChain(options: { priceOffset?: number; failLast?: boolean; extraLink?: boolean } = {}) {
+function cartChain(options: { priceOffset?: number; failLast?: string; extraLink?: boolean } = {}) {
   let c = chain<Cart>('cart', { clock: steppingClock() })
     .link('grow', (ctx) => {
       ctx.items.splice(1, 0, 'inserted')
@@ -56,7 +56,7 @@ function cartChain(options: { priceOffset?: number; failLast?: boolean; extraLin
     })
     .link('price', (ctx) => {
       ctx.total = ctx.items.length * 10 + (options.priceOffset ?? 0)
-      if (options.failLast === true) throw new Error('price service down')
+      if (options.failLast !== undefined) throw new Error(options.failLast)
     }, { use: [broken] })
   if (options.extraLink === true) c = c.link('audit', () => {})
   return c.use(counter, broken)
@@ -177,7 +177,7 @@ describe('waterfall', () => {
     expect(inherited).toBe(2)
     expect(linkRows(prepared).map((row) => row.name)).toEqual(['grow', 'shrink', 'price'])
     expect(rows[0]!.linkStart).toBeGreaterThanOrEqual(0n)
-    const broken = prepareRun(roundTrip(await failed(cartChain({ failLast: true }).run(cart())))).events
+    const broken = prepareRun(roundTrip(await failed(cartChain({ failLast: 'price service down' }).run(cart())))).events
     const failedRow = waterfall({ ...view, events: broken, forkSeq: -1 }).rows.at(-1)!
     expect([failedRow.name, failedRow.status, (failedRow.error as Error).message]).toEqual(['price', 'error', 'price service down'])
   })
@@ -267,8 +267,12 @@ describe('lineage and comparison', () => {
     expect([divergence.index, divergence.reason, divergence.b?.name]).toEqual([2, library.reason, library.link?.name])
     expect([divergence.a?.lines, divergence.b?.lines]).toEqual([['add total = 30'], ['add total = 35']])
     expect(firstDivergence(view, prepareRun(roundTrip((await cartChain().run(cart())) as Run<unknown>)))).toBeUndefined()
-    const failing = prepareRun(roundTrip(await failed(cartChain({ failLast: true }).run(cart()))))
+    const failing = prepareRun(roundTrip(await failed(cartChain({ failLast: 'price service down' }).run(cart()))))
     expect(firstDivergence(view, failing)).toMatchObject({ index: 2, reason: 'error', b: { message: 'price service down' } })
+    const failingOtherwise = prepareRun(roundTrip(await failed(cartChain({ failLast: 'timeout' }).run(cart()))))
+    expect(firstDivergence(failing, failingOtherwise)).toMatchObject({ index: 2, reason: 'error', a: { message: 'price service down' }, b: { message: 'timeout' } })
+    const failingAlike = prepareRun(roundTrip(await failed(cartChain({ failLast: 'price service down' }).run(cart()))))
+    expect(firstDivergence(failing, failingAlike)).toBeUndefined()
     const longer = prepareRun(roundTrip((await cartChain({ extraLink: true }).run(cart())) as Run<unknown>))
     expect(firstDivergence(view, longer)).toMatchObject({ index: 3, reason: 'link', a: undefined, b: { name: 'audit' } })
   })
