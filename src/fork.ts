@@ -3,7 +3,6 @@ import type { Chain } from './chain.js'
 import type { TimelineEvent } from './events.js'
 import { chainFor } from './replay.js'
 import type { Run } from './run.js'
-import type { LinkRecord } from './timeline.js'
 import type { RunOptions } from './types.js'
 
 /** Options of `run.fork()`. */
@@ -19,49 +18,61 @@ export interface ForkOptions<C> extends RunOptions {
   chain?: Chain<C>
 }
 
-/** The seq of the last event of a link's step: its end and every after-middleware call. */
-function stepEnd(events: readonly TimelineEvent<unknown>[], record: LinkRecord<unknown>): number {
-  let seq = record.endSeq
-  while (seq + 1 < events.length && (events[seq + 1] as { link?: unknown }).link === record.link) seq++
+/** The seq of the last event of the step of the link that ended at `endSeq` (its after-middleware). */
+function stepEnd(events: readonly TimelineEvent<unknown>[], endSeq: number): number {
+  const link = (events[endSeq] as { link?: unknown }).link
+  let seq = endSeq
+  while (seq + 1 < events.length && (events[seq + 1] as { link?: unknown }).link === link) seq++
   return seq
 }
 
-/** The cut: the seq of the last shared event and the last link completed by then, if any. */
-function findCut<C>(run: Run<C>, at: string | number): { seq: number; record: LinkRecord<C> | undefined } {
+const isLinkEnd = (event: TimelineEvent<unknown>): event is Extract<TimelineEvent<unknown>, { type: 'link.end' | 'link.error' }> =>
+  event.type === 'link.end' || event.type === 'link.error'
+
+/**
+ * The cut: the seq of the last shared event, and the name of the last link completed by then.
+ * Scans back from the end (or from `at`), so its cost does not grow with the prefix.
+ */
+function findCut(run: Run<unknown>, at: string | number): { seq: number; linkName: string | undefined } {
   const events = run.timeline.events as readonly TimelineEvent<unknown>[]
-  const records = run.timeline.links()
   if (typeof at === 'string') {
-    const record = [...records].reverse().find((candidate) => candidate.name === at)
-    if (record === undefined) {
-      const ran = records.map((r) => `'${r.name}'`).join(', ') || 'none'
-      throw new TypeError(`fork: link '${at}' never ran in run ${run.id} of chain '${run.chainName}' (links that ran: ${ran})`)
+    for (let seq = events.length - 1; seq >= 0; seq--) {
+      const event = events[seq] as TimelineEvent<unknown>
+      if (isLinkEnd(event) && event.link.name === at) return { seq: stepEnd(events, seq), linkName: at }
     }
-    return { seq: stepEnd(events, record as LinkRecord<unknown>), record }
+    const ran = [...new Set(events.filter(isLinkEnd).map((event) => `'${event.link.name}'`))].join(', ') || 'none'
+    throw new TypeError(`fork: link '${at}' never ran in run ${run.id} of chain '${run.chainName}' (links that ran: ${ran})`)
   }
   if (!Number.isInteger(at) || at < 0 || at >= events.length) {
     throw new RangeError(`fork: seq ${String(at)} is out of range: run ${run.id} has ${events.length} events (0…${events.length - 1})`)
   }
-  let found: { seq: number; record: LinkRecord<C> } | undefined
-  for (const record of records) {
-    const end = stepEnd(events, record as LinkRecord<unknown>)
-    if (end <= at) found = { seq: end, record }
+  for (let seq = at; seq >= 0; seq--) {
+    const event = events[seq] as TimelineEvent<unknown>
+    if (!isLinkEnd(event)) continue
+    const end = stepEnd(events, seq)
+    if (end <= at) return { seq: end, linkName: event.link.name }
   }
-  if (found !== undefined) return found
   // Before any link completed: branch after the run's start (and its runStart hooks).
   let seq = 0
   while (seq + 1 < events.length && (events[seq + 1] as { middleware?: { position: string } }).middleware?.position === 'run-start') seq++
-  return { seq, record: undefined }
+  return { seq, linkName: undefined }
+}
+
+function copyPrefix<T>(events: readonly T[], length: number): T[] {
+  const out = new Array<T>(length)
+  for (let i = 0; i < length; i++) out[i] = events[i] as T
+  return out
 }
 
 /** Starts a daughter run from a cut of `parent`. */
 export async function forkRun<C>(parent: Run<C>, options: ForkOptions<C>): Promise<Run<C>> {
   const { at, edit, chain: given, ...runOptions } = options
   const chain = chainFor(parent, given, 'fork')
-  const cut = findCut(parent, at)
+  const cut = findCut(parent as Run<unknown>, at)
   let linkIndex = 0
-  if (cut.record !== undefined) {
-    const after = chain.links.find((link) => link.name === cut.record?.name)
-    if (after === undefined) throw new TypeError(`fork: chain '${chain.name}' has no link named '${cut.record.name}' to continue after`)
+  if (cut.linkName !== undefined) {
+    const after = chain.links.find((link) => link.name === cut.linkName)
+    if (after === undefined) throw new TypeError(`fork: chain '${chain.name}' has no link named '${cut.linkName}' to continue after`)
     linkIndex = after.index + 1
   }
   const event = parent.timeline.events[cut.seq] as TimelineEvent<C>
@@ -79,7 +90,8 @@ export async function forkRun<C>(parent: Run<C>, options: ForkOptions<C>): Promi
     input: parent.input,
     parent: parentRef,
     resume: {
-      prefix: parent.timeline.events.slice(0, cut.seq + 1),
+      // A loop, not slice(): slicing a frozen array is ~30x slower in V8.
+      prefix: copyPrefix(parent.timeline.events, cut.seq + 1),
       linkIndex,
       mwctx: event.mwctx,
       fork: { parent: Object.freeze({ runId: parent.id, seq: cut.seq }), patches, inversePatches },

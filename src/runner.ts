@@ -53,8 +53,8 @@ export interface ExecutionPlan<C> {
 
 /** Where a fork picks up: the shared prefix, the fork event, and the states to go on from. */
 export interface ResumePoint<C> {
-  /** The parent's events up to the cut (the same objects). */
-  readonly prefix: readonly TimelineEvent<C>[]
+  /** The parent's events up to the cut (the same objects), in an array the run takes over. */
+  readonly prefix: TimelineEvent<C>[]
   /** Index in the chain of the first link to run. */
   readonly linkIndex: number
   /** The mwctx state at the cut. */
@@ -110,7 +110,7 @@ class Execution<C> implements WorkingStates {
   mwTouched = false
   metricsTouched = false
 
-  private readonly events: TimelineEvent<C>[] = []
+  private readonly events: TimelineEvent<C>[]
   private ctx: Immutable<C>
   private mwState: Immutable<MwCtx> = emptyState()
   private metricsState: Immutable<Metrics> | undefined = undefined
@@ -137,9 +137,10 @@ class Execution<C> implements WorkingStates {
     this.timed = plan.record || plan.trace !== undefined
     const resume = plan.resume
     if (resume === undefined) {
+      this.events = []
       this.mwWork = {}
     } else {
-      this.events.push(...resume.prefix)
+      this.events = resume.prefix
       this.mwState = resume.mwctx
       this.mwWork = thaw(resume.mwctx) as MwCtx
       this.linkIndex = resume.linkIndex
@@ -380,7 +381,8 @@ class Execution<C> implements WorkingStates {
   /** Pushes one `ctx.write` event per write, stamped as it happens. */
   private writeListener(link: LinkInfo): WriteListener {
     return (op, path, value) => {
-      const event: MutableEvent = { type: 'ctx.write', t: this.plan.clock.now(), link, op, path: Object.freeze([...path]), value }
+      // The path array is the capture layer's own, never reused: freeze it rather than copy it.
+      const event: MutableEvent = { type: 'ctx.write', t: this.plan.clock.now(), link, op, path: Object.freeze(path), value }
       if (this.plan.stacks === true) {
         const site = callSite()
         if (site !== undefined) event['stack'] = site

@@ -90,28 +90,40 @@ export function recordWrites<T extends object>(draft: T, listener: WriteListener
       Array.isArray(target) && typeof prop === 'string' && /^(0|[1-9]\d*)$/.test(prop) ? Number(prop) : String(prop)
     const child = (value: unknown, key: unknown): unknown =>
       isDraft(value) || isContainer(value) ? wrap(value as object, [...path, key as Key]) : value
-    const proxy = new Proxy(target, {
-      get(t, prop) {
-        const value: unknown = Reflect.get(t, prop, t)
-        if (t instanceof Map) return mapMember(t, prop, value)
-        if (t instanceof Set) return setMember(t, prop, value)
+    // The proxy stands on an empty stand-in and forwards everything to the target. On the
+    // target itself (an immer draft, a proxy too) every trap result would be checked against
+    // immer's own traps for the proxy invariants: ~0.5 µs a write, measured.
+    const standIn: object = Array.isArray(target) ? [] : Object.create(Object.getPrototypeOf(target) as object | null)
+    const proxy = new Proxy(standIn, {
+      get(_, prop) {
+        const value: unknown = Reflect.get(target, prop, target)
+        if (target instanceof Map) return mapMember(target, prop, value)
+        if (target instanceof Set) return setMember(target, prop, value)
         if (typeof prop === 'symbol') return value
-        if (Array.isArray(t) && ARRAY_MUTATORS.has(prop) && typeof value === 'function') {
+        if (Array.isArray(target) && ARRAY_MUTATORS.has(prop) && typeof value === 'function') {
           return function recordedArrayMethod(...args: unknown[]) {
             listener(prop as WriteOp, path, args.map((arg) => snapshotOf(arg)))
-            return (value as (...a: unknown[]) => unknown).apply(t, args.map((arg) => unwrap(arg)))
+            return (value as (...a: unknown[]) => unknown).apply(target, args.map((arg) => unwrap(arg)))
           }
         }
         return child(value, keyOf(prop))
       },
-      set(t, prop, value: unknown) {
+      set(_, prop, value: unknown) {
         listener('set', [...path, keyOf(prop)], snapshotOf(value))
-        return Reflect.set(t, prop, unwrap(value), t)
+        return Reflect.set(target, prop, unwrap(value), target)
       },
-      deleteProperty(t, prop) {
+      deleteProperty(_, prop) {
         listener('delete', [...path, keyOf(prop)], undefined)
-        return Reflect.deleteProperty(t, prop)
+        return Reflect.deleteProperty(target, prop)
       },
+      defineProperty(_, prop, descriptor) {
+        listener('set', [...path, keyOf(prop)], snapshotOf(descriptor.value))
+        return Reflect.defineProperty(target, prop, descriptor)
+      },
+      has: (_, prop) => Reflect.has(target, prop),
+      ownKeys: () => Reflect.ownKeys(target),
+      getOwnPropertyDescriptor: (_, prop) => Reflect.getOwnPropertyDescriptor(target, prop),
+      getPrototypeOf: () => Reflect.getPrototypeOf(target),
     })
 
     function mapMember(map: Map<unknown, unknown>, prop: string | symbol, value: unknown): unknown {
