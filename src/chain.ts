@@ -75,6 +75,11 @@ export class Chain<C> {
     return this.#compile().links.map((link) => link.info)
   }
 
+  /** The index of the link of this name, or -1. */
+  indexOf(name: string): number {
+    return this.#links.indexOf(name)
+  }
+
   /** The chain-level middleware, in the order added. */
   get middleware(): readonly Middleware<C>[] {
     return this.#middleware
@@ -201,6 +206,7 @@ export class Chain<C> {
       ctx: input as Immutable<C>,
       failure: { code: 'INVALID_INPUT', message, link: undefined, cause: undefined },
       events: [start as never],
+      prefix: undefined,
       endedAt,
       ioOverruns: [],
     }

@@ -43,6 +43,8 @@ export interface RunInit<C> {
   readonly endedAt: bigint
   /** Without a final `run.end` (a live run) the run appends it; with one (an import) it is kept. */
   readonly events: TimelineEvent<C>[]
+  /** A fork's shared prefix: the first `length` of these events come before `events`. */
+  readonly prefix?: { readonly events: readonly TimelineEvent<C>[]; readonly length: number } | undefined
   /** The chain that made the run, or that an import was given; replay and fork use it. */
   readonly chain?: unknown
   readonly parent?: RunParent
@@ -111,7 +113,7 @@ export class Run<C = unknown> {
       if (this.error !== undefined) (last as { error?: unknown }).error = this.error
     } else {
       const end: Record<string, unknown> = {
-        seq: init.events.length,
+        seq: (init.prefix?.length ?? 0) + init.events.length,
         t: init.endedAt,
         type: 'run.end',
         ctx: init.ctx,
@@ -122,7 +124,7 @@ export class Run<C = unknown> {
       if (this.error !== undefined) end['error'] = this.error
       init.events.push(end as unknown as TimelineEvent<C>)
     }
-    this.timeline = new Timeline(init.events)
+    this.timeline = init.prefix === undefined ? new Timeline(init.events) : Timeline.afterPrefix(init.prefix.events, init.prefix.length, init.events)
   }
 
   /** Ids of every known child: those in memory and those an imported document listed. */

@@ -53,8 +53,9 @@ export interface ExecutionPlan<C> {
 
 /** Where a fork picks up: the shared prefix, the fork event, and the states to go on from. */
 export interface ResumePoint<C> {
-  /** The parent's events up to the cut (the same objects), in an array the run takes over. */
-  readonly prefix: TimelineEvent<C>[]
+  /** The parent's events: the first `prefixLength` of them are shared (the same objects, not copied). */
+  readonly prefix: readonly TimelineEvent<C>[]
+  readonly prefixLength: number
   /** Index in the chain of the first link to run. */
   readonly linkIndex: number
   /** The mwctx state at the cut. */
@@ -68,7 +69,10 @@ export interface ExecutionResult<C> {
   readonly status: RunStatus
   readonly ctx: Immutable<C>
   readonly failure: Failure | undefined
+  /** This run's own events (after a fork's shared prefix). */
   readonly events: TimelineEvent<C>[]
+  /** A fork's shared prefix: the first `length` events of `events`. */
+  readonly prefix: { readonly events: readonly TimelineEvent<C>[]; readonly length: number } | undefined
   readonly endedAt: bigint
   /** Replay: links that drew more io values than were recorded, with the seq of their end. */
   readonly ioOverruns: readonly { readonly link: LinkInfo; readonly seq: number }[]
@@ -110,7 +114,9 @@ class Execution<C> implements WorkingStates {
   mwTouched = false
   metricsTouched = false
 
-  private readonly events: TimelineEvent<C>[]
+  /** Own events; a fork's shared prefix is not copied, its events' seqs start after it. */
+  private readonly events: TimelineEvent<C>[] = []
+  private readonly seqBase: number
   private ctx: Immutable<C>
   private mwState: Immutable<MwCtx> = emptyState()
   private metricsState: Immutable<Metrics> | undefined = undefined
@@ -137,10 +143,10 @@ class Execution<C> implements WorkingStates {
     this.timed = plan.record || plan.trace !== undefined
     const resume = plan.resume
     if (resume === undefined) {
-      this.events = []
+      this.seqBase = 0
       this.mwWork = {}
     } else {
-      this.events = resume.prefix
+      this.seqBase = resume.prefixLength
       this.mwState = resume.mwctx
       this.mwWork = thaw(resume.mwctx) as MwCtx
       this.linkIndex = resume.linkIndex
@@ -380,14 +386,31 @@ class Execution<C> implements WorkingStates {
 
   /** Pushes one `ctx.write` event per write, stamped as it happens. */
   private writeListener(link: LinkInfo): WriteListener {
+    const events = this.events
+    const base = this.seqBase
+    const clock = this.plan.clock
+    const stacks = this.plan.stacks === true
     return (op, path, value) => {
-      // The path array is the capture layer's own, never reused: freeze it rather than copy it.
-      const event: MutableEvent = { type: 'ctx.write', t: this.plan.clock.now(), link, op, path: Object.freeze(path), value }
-      if (this.plan.stacks === true) {
+      // Built whole (one shape, one allocation): this runs once per single write. The path
+      // array is the capture layer's own and never reused; it is read-only by type (freezing
+      // it cost ~85 ns a write, measured).
+      const event: MutableEvent = {
+        seq: base + events.length,
+        t: clock.now(),
+        type: 'ctx.write',
+        ctx: this.ctx,
+        mwctx: this.mwState,
+        metrics: this.metricsState,
+        link,
+        op,
+        path,
+        value,
+      }
+      if (stacks) {
         const site = callSite()
         if (site !== undefined) event['stack'] = site
       }
-      this.push(event)
+      events.push(event as unknown as TimelineEvent<C>)
     }
   }
 
@@ -446,7 +469,7 @@ class Execution<C> implements WorkingStates {
     } else {
       this.metricsTouched = false
     }
-    if (io.overrun) this.ioOverruns.push({ link: link.info, seq: this.events.length - 1 })
+    if (io.overrun) this.ioOverruns.push({ link: link.info, seq: this.seqBase + this.events.length - 1 })
   }
 
   private linkFailed(link: CompiledLink<C>, draft: unknown, io: LinkCallIO<C>, t0: bigint, t1: bigint, error: unknown): void {
@@ -475,7 +498,7 @@ class Execution<C> implements WorkingStates {
     const drawn = recordedIO(io)
     if (drawn !== undefined) event['io'] = drawn
     this.push(event)
-    if (io.overrun) this.ioOverruns.push({ link: link.info, seq: this.events.length - 1 })
+    if (io.overrun) this.ioOverruns.push({ link: link.info, seq: this.seqBase + this.events.length - 1 })
   }
 
   private traceLinkEnd(): void {
@@ -505,12 +528,14 @@ class Execution<C> implements WorkingStates {
     const status: RunStatus = failure === undefined ? 'ok' : statusOf(failure.code)
     const endedAt = this.plan.clock.now()
     this.plan.trace?.runEnd(status, failure, endedAt)
-    this.finish({ status, ctx: this.ctx, failure, events: this.events, endedAt, ioOverruns: this.ioOverruns })
+    const resume = this.plan.resume
+    const prefix = resume === undefined ? undefined : { events: resume.prefix, length: resume.prefixLength }
+    this.finish({ status, ctx: this.ctx, failure, events: this.events, prefix, endedAt, ioOverruns: this.ioOverruns })
   }
 
   /** Appends an event with the current states; the caller gives type, t and the extra fields. */
   private push(fields: Record<string, unknown>): MutableEvent {
-    fields['seq'] = this.events.length
+    fields['seq'] = this.seqBase + this.events.length
     fields['ctx'] = this.ctx
     fields['mwctx'] = this.mwState
     fields['metrics'] = this.metricsState

@@ -54,22 +54,60 @@ export interface LinkRecord<C = unknown> {
  * t.stateAt(t.links()[1]!.endSeq).ctx      // ctx right after the second link
  */
 export class Timeline<C = unknown> {
-  /** Every event in `seq` order (frozen; events are shared, never copied). */
-  readonly events: readonly TimelineEvent<C>[]
+  // A fork's timeline is its parent's first events plus its own. The two are joined into one
+  // array only when `events` is first read, so a fork costs only the links it re-runs.
+  #prefix: readonly TimelineEvent<C>[]
+  #prefixLength: number
+  #own: readonly TimelineEvent<C>[]
+  #joined: readonly TimelineEvent<C>[] | undefined
 
   /** @param events - events in seq order, `events[i].seq === i` */
   constructor(events: readonly TimelineEvent<C>[]) {
-    this.events = Object.isFrozen(events) ? events : Object.freeze(events)
+    this.#prefix = []
+    this.#prefixLength = 0
+    this.#own = events
+    this.#joined = events
+  }
+
+  /** @internal A fork's timeline: the first `length` events of `prefix`, then `own`. */
+  static afterPrefix<C>(prefix: readonly TimelineEvent<C>[], length: number, own: readonly TimelineEvent<C>[]): Timeline<C> {
+    const timeline = new Timeline<C>(own)
+    timeline.#prefix = prefix
+    timeline.#prefixLength = length
+    timeline.#joined = undefined
+    return timeline
+  }
+
+  /** @internal The first `length` events, shared without copying (for a fork of this run). */
+  prefixOf(length: number): { prefix: readonly TimelineEvent<C>[]; prefixLength: number } {
+    return length <= this.#prefixLength ? { prefix: this.#prefix, prefixLength: length } : { prefix: this.events, prefixLength: length }
+  }
+
+  /**
+   * Every event in `seq` order; events are shared between runs (a fork's prefix), never copied.
+   * Read-only by type, not frozen at run time: freezing costs O(events) at every run and fork,
+   * and a fork must cost only the links it re-runs.
+   */
+  get events(): readonly TimelineEvent<C>[] {
+    if (this.#joined === undefined) {
+      const joined = new Array<TimelineEvent<C>>(this.length)
+      for (let i = 0; i < this.#prefixLength; i++) joined[i] = this.#prefix[i] as TimelineEvent<C>
+      for (let i = 0; i < this.#own.length; i++) joined[this.#prefixLength + i] = this.#own[i] as TimelineEvent<C>
+      this.#joined = joined
+    }
+    return this.#joined
   }
 
   /** Number of events. */
   get length(): number {
-    return this.events.length
+    return this.#prefixLength + this.#own.length
   }
 
   /** The event with this seq (negative counts from the end, like `Array#at`), or `undefined`. */
   at(seq: number): TimelineEvent<C> | undefined {
-    return this.events.at(seq)
+    const index = Number.isInteger(seq) && seq < 0 ? this.length + seq : seq
+    if (!Number.isInteger(index) || index < 0 || index >= this.length) return undefined
+    return index < this.#prefixLength ? this.#prefix[index] : this.#own[index - this.#prefixLength]
   }
 
   /**
@@ -78,7 +116,7 @@ export class Timeline<C = unknown> {
    * @throws RangeError when no event has this seq.
    */
   stateAt(seq: number): States<C> {
-    const event = this.events[this.checkSeq(seq, 'stateAt')] as TimelineEvent<C>
+    const event = this.at(this.checkSeq(seq, 'stateAt')) as TimelineEvent<C>
     return { ctx: event.ctx, mwctx: event.mwctx, metrics: event.metrics }
   }
 
@@ -201,11 +239,9 @@ export class Timeline<C = unknown> {
   }
 
   private checkSeq(seq: number, method: string): number {
-    const index = Number.isInteger(seq) && seq < 0 ? this.events.length + seq : seq
-    if (!Number.isInteger(index) || index < 0 || index >= this.events.length) {
-      throw new RangeError(
-        `timeline.${method}: seq ${String(seq)} is out of range: this timeline has ${this.events.length} events (0…${this.events.length - 1})`,
-      )
+    const index = Number.isInteger(seq) && seq < 0 ? this.length + seq : seq
+    if (!Number.isInteger(index) || index < 0 || index >= this.length) {
+      throw new RangeError(`timeline.${method}: seq ${String(seq)} is out of range: this timeline has ${this.length} events (0…${this.length - 1})`)
     }
     return index
   }
