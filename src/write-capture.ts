@@ -118,6 +118,11 @@ export function recordWrites<T extends object>(draft: T, listener: WriteListener
         return child(value, keyOf(prop))
       },
       set(_, prop, value: unknown) {
+        // Primitives (most writes) need no unwrapping or snapshot.
+        if (typeof value !== 'object' || value === null) {
+          listener('set', at(keyOf(prop)), value)
+          return Reflect.set(target, prop, value, target)
+        }
         listener('set', at(keyOf(prop)), snapshotOf(value))
         return Reflect.set(target, prop, unwrap(value), target)
       },
