@@ -31,7 +31,10 @@ export interface ImportOptions extends Partial<DecodeLimits> {}
 const name = z.string().max(4096, 'longer than 4096 characters')
 const nsString = z.string().regex(/^-?\d{1,30}$/, 'expected nanoseconds as a decimal integer string')
 // Event times are offsets from run.startedAt in ns: JSON numbers, exact up to 2^53 ns (104 days).
-const nsOffset = z.number().int('expected whole nanoseconds').refine(Number.isSafeInteger, 'expected a safe integer of nanoseconds')
+// Past 2^53 ns an offset is written as a decimal string, like the run's own times.
+const nsOffset = z.union([z.number().int().refine(Number.isSafeInteger), nsString], {
+  error: 'expected whole nanoseconds: a safe integer, or a decimal integer string',
+})
 const patchDoc = z.strictObject({
   op: z.enum(['add', 'replace', 'remove']),
   path: z.array(z.unknown()),
@@ -184,10 +187,11 @@ function table<T>(): { readonly items: T[]; ref(item: T): number } {
   }
 }
 
-function offset(t: bigint, origin: bigint, what: string): number {
+/** ns from `origin` as a JSON number, or as a decimal string past 2^53 ns (104 days): a fork
+ * made long after its parent carries the parent's events, far before its own start. */
+function offset(t: bigint, origin: bigint): number | string {
   const ns = Number(t - origin)
-  if (!Number.isSafeInteger(ns)) throw new RangeError(`${what} is ${t - origin} ns from the run's start: too far to export (max 2^53 ns)`)
-  return ns
+  return Number.isSafeInteger(ns) ? ns : String(t - origin)
 }
 
 /** The document's header (everything but the events) and a generator of its events, in order. */
@@ -239,7 +243,7 @@ function* eventDocs(
 ): Generator<EventDoc> {
   let prev: TimelineEvent<unknown> | undefined
   for (const event of events) {
-    const doc: Record<string, unknown> = { seq: event.seq, t: offset(event.t, origin, `event ${event.seq}`), type: event.type }
+    const doc: Record<string, unknown> = { seq: event.seq, t: offset(event.t, origin), type: event.type }
     const prevCtx = prev === undefined ? event.ctx : prev.ctx
     if (event.ctx !== prevCtx) {
       // A link's own patches are exact and already computed; redaction needs a fresh diff.
@@ -267,7 +271,7 @@ function* eventDocs(
         if (event.type === 'middleware.error') doc['hook'] = event.hook
         if (event.link !== undefined) doc['link'] = linkRef(event.link)
         if (event.type === 'middleware.error') doc['error'] = encodeValue(event.error)
-        doc['durationNs'] = offset(event.durationNs, 0n, `durationNs of event ${event.seq}`)
+        doc['durationNs'] = offset(event.durationNs, 0n)
         break
       case 'link.start':
         doc['link'] = linkRef(event.link)
@@ -285,7 +289,7 @@ function* eventDocs(
         } else {
           doc['error'] = encodeValue(event.error)
         }
-        doc['durationNs'] = offset(event.durationNs, 0n, `durationNs of event ${event.seq}`)
+        doc['durationNs'] = offset(event.durationNs, 0n)
         if (event.io !== undefined) doc['io'] = { ...event.io }
         break
       case 'ctx.write':

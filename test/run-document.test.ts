@@ -143,6 +143,18 @@ describe('run documents', () => {
     expect(roundTrip(fine).ctx).toStrictEqual(fine.ctx)
   })
 
+  it('saves a fork made long after its parent (event times past 2^53 ns from its start)', async () => {
+    let now = 1_700_000_000_000_000_000n
+    const clock = { now: () => (now += 1_000n) }
+    const c = chain<{ n: number }>('old', { clock }).link('a', (ctx) => void (ctx.n += 1)).link('b', (ctx) => void (ctx.n *= 2))
+    const parent = await c.run({ n: 1 })
+    now += 200n * 86_400n * 1_000_000_000n // 200 days later
+    const daughter = await parent.fork({ at: 'a', edit: (ctx) => void (ctx.n = 10) })
+    const back = roundTrip(daughter)
+    expect(back.timeline.events.map((e) => e.t)).toEqual(daughter.timeline.events.map((e) => e.t))
+    expect(back.ctx).toEqual({ n: 20 })
+  })
+
   it('attaches a chain given at import, and refuses one of another name', async () => {
     const c = chain<{ n: number }>('named').link('a', () => {})
     const doc = (await c.run({ n: 1 })).toJSON()
