@@ -8,11 +8,12 @@ import { systemClock, zeroClock } from './clock.js'
 import { execute, type ExecutionPlan, type ExecutionResult, type ResumePoint } from './runner.js'
 import { Run, type RunParent, type RunRef } from './run.js'
 import type { RecordedIO } from './events.js'
-import { context, type Tracer } from '@opentelemetry/api'
+import { context, diag, type Tracer } from '@opentelemetry/api'
 import { LiveTrace } from './otel/live.js'
+import { describeError } from './errors.js'
 import { rememberSpan } from './otel/registry.js'
 import type { ChainOptions, LinkFn, LinkInfo, LinkOptions, Middleware, RunInfo, RunOptions } from './types.js'
-import { checkLinkName, checkMiddleware, checkRunOptions, formatInputError } from './validate.js'
+import { checkKeys, checkLinkName, checkMiddleware, checkRunOptions, formatInputError } from './validate.js'
 
 /** @internal How replay and fork steer an execution. */
 export interface RunExtras<C> {
@@ -24,6 +25,8 @@ export interface RunExtras<C> {
   readonly linkOverrides?: ReadonlyMap<number, LinkFn<C>>
   readonly parent?: RunParent
   readonly replayOf?: RunRef
+  /** The input was recorded after parsing (a replay): do not parse it again. */
+  readonly parsed?: boolean
 }
 
 /** @internal */
@@ -147,11 +150,24 @@ export class Chain<C> {
       return Promise.reject(error)
     }
     const clock = merged.timestamps === false ? zeroClock : (merged.clock ?? systemClock)
-    const info: RunInfo = Object.freeze({ id: randomUUID(), chainName: this.name, startedAt: clock.now() })
+    const startedAt = clock.now()
+    if (typeof startedAt !== 'bigint') {
+      return Promise.reject(new TypeError(`chain '${this.name}': clock.now() must return epoch nanoseconds as a bigint, got ${typeof startedAt}`))
+    }
+    const info: RunInfo = Object.freeze({ id: randomUUID(), chainName: this.name, startedAt })
     const schema = this.options.input
     let start: unknown = input
-    if (schema !== undefined && extras.resume === undefined) {
-      const parsed = schema.safeParse(input)
+    // A fork resumes from a recorded state and a replay re-runs a recorded (already parsed)
+    // input: neither goes through the schema again (a transforming schema would reject it).
+    if (schema !== undefined && extras.resume === undefined && extras.parsed !== true) {
+      let parsed: ReturnType<typeof schema.safeParse>
+      try {
+        parsed = schema.safeParse(input)
+      } catch (error) {
+        // A throwing transform or refinement, or an async schema (safeParse cannot await it).
+        const message = `invalid input for chain '${this.name}': the input schema threw: ${describeError(error)}`
+        return Promise.resolve(this.#rejectInput(info, input, clock.now(), message, extras))
+      }
       if (!parsed.success) {
         return Promise.resolve(this.#rejectInput(info, input, clock.now(), formatInputError(this.name, parsed.error), extras))
       }
@@ -222,6 +238,10 @@ export class Chain<C> {
     if (typeof fn !== 'function') {
       throw new TypeError(`${where}: link '${name}' must be a function, got ${fn === null ? 'null' : typeof fn}`)
     }
+    if (options !== undefined) {
+      if (typeof options !== 'object' || options === null) throw new TypeError(`${where}: link '${name}': options must be an object { use?, meta? }`)
+      checkKeys(options, ['use', 'meta'], `${where}: link '${name}' options`)
+    }
     const use = options?.use ?? []
     if (!Array.isArray(use)) throw new TypeError(`${where}: link '${name}': options.use must be an array of middleware`)
     use.forEach((mw, i) => checkMiddleware(mw, `${where}: link '${name}' use[${i}]`))
@@ -235,15 +255,23 @@ export class Chain<C> {
   }
 }
 
-/** A live trace for a run: the caller's active context is its parent. */
-function startTrace<C>(tracer: Tracer, info: RunInfo, extras: RunExtras<C>): LiveTrace {
+/**
+ * A live trace for a run: the caller's active context is its parent. A tracer that throws here
+ * leaves the run untraced (and says so through OTel's diag logger), never failed.
+ */
+function startTrace<C>(tracer: Tracer, info: RunInfo, extras: RunExtras<C>): LiveTrace | undefined {
   const relation =
     extras.parent !== undefined
       ? { kind: 'fork' as const, run: extras.parent.run, runId: extras.parent.runId, seq: extras.parent.seq }
       : extras.replayOf !== undefined
         ? { kind: 'replay' as const, run: extras.replayOf.run, runId: extras.replayOf.runId }
         : undefined
-  return new LiveTrace(tracer, info, context.active(), relation)
+  try {
+    return new LiveTrace(tracer, info, context.active(), relation)
+  } catch (error) {
+    diag.warn(`shadowchain: OpenTelemetry startSpan failed, run ${info.id} is not traced: ${describeError(error)}`)
+    return undefined
+  }
 }
 
 /**
@@ -262,7 +290,7 @@ export function chain<C>(name: string, options: ChainOptions<C> = {}): Chain<C> 
   if (typeof name !== 'string' || name.length === 0) {
     throw new TypeError(`chain(): the name must be a non-empty string, got ${JSON.stringify(name) ?? String(name)}`)
   }
-  checkRunOptions(options, `chain '${name}': options`)
+  checkRunOptions(options, `chain '${name}': options`, ['input'])
   const schema: unknown = options.input
   if (schema !== undefined && typeof (schema as Partial<ZodType>).safeParse !== 'function') {
     throw new TypeError(`chain '${name}': options.input must be a zod schema`)

@@ -1,5 +1,6 @@
 import { describeError } from './errors.js'
 import type { Run } from './run.js'
+import { ownStart } from './run.js'
 
 /** A compact, JSON-friendly account of a run (what `shadowchain inspect --json` prints). */
 export interface RunSummary {
@@ -59,7 +60,7 @@ export function describeRun<C>(run: Run<C>): RunSummary {
       })
     }
   }
-  const forkSeq = run.timeline.events.find((event) => event.type === 'fork')?.seq ?? -1
+  const forkSeq = ownStart(run) - 1
   return {
     id: run.id,
     chainName: run.chainName,

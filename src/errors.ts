@@ -39,11 +39,17 @@ export class ChainRunError<C = unknown> extends Error {
 
 /** A readable one-line description of anything thrown. */
 export function describeError(error: unknown): string {
-  if (error instanceof Error) return error.message || error.name
-  if (typeof error === 'string') return error
+  // Never throws: it describes whatever user code threw (null-prototype objects, bigints,
+  // objects whose toString throws…).
   try {
-    return JSON.stringify(error) ?? String(error)
+    if (error instanceof Error) return error.message || error.name
+    if (typeof error === 'string') return error
+    return JSON.stringify(error, (_key, value: unknown) => (typeof value === 'bigint' ? `${value}n` : value)) ?? String(error)
   } catch {
-    return String(error)
+    try {
+      return String(error)
+    } catch {
+      return Object.prototype.toString.call(error)
+    }
   }
 }

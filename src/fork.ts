@@ -33,7 +33,7 @@ const isLinkEnd = (event: TimelineEvent<unknown>): event is Extract<TimelineEven
  * The cut: the seq of the last shared event, and the name of the last link completed by then.
  * Scans back from the end (or from `at`), so its cost does not grow with the prefix.
  */
-function findCut(run: Run<unknown>, at: string | number): { seq: number; linkName: string | undefined } {
+export function findCut(run: Run<unknown>, at: string | number): { seq: number; linkName: string | undefined } {
   const events = run.timeline.events as readonly TimelineEvent<unknown>[]
   if (typeof at === 'string') {
     for (let seq = events.length - 1; seq >= 0; seq--) {
@@ -58,17 +58,33 @@ function findCut(run: Run<unknown>, at: string | number): { seq: number; linkNam
   return { seq, linkName: undefined }
 }
 
+/**
+ * A run recorded with `capture: 'off'` has no link events: nothing to compare a replay with, no
+ * link to branch after. Say so rather than report nonsense.
+ */
+export function checkRecorded<C>(run: Run<C>, chain: Chain<C>, what: string): void {
+  if (chain.links.length > 0 && run.status === 'ok' && !run.timeline.events.some((event) => event.type === 'link.start')) {
+    throw new TypeError(`${what}: run ${run.id} of chain '${run.chainName}' recorded no link events (capture 'off'): record it with capture 'timeline' to ${what} it`)
+  }
+}
+
+/** Index in `chain` of the first link to run after the link named `after` (0 without one). */
+export function nextLinkIndex<C>(chain: Chain<C>, after: string | undefined): number {
+  if (after === undefined) return 0
+  const index = chain.indexOf(after)
+  if (index === -1) throw new TypeError(`fork: chain '${chain.name}' has no link named '${after}' to continue after`)
+  return index + 1
+}
+
 /** Starts a daughter run from a cut of `parent`. */
 export async function forkRun<C>(parent: Run<C>, options: ForkOptions<C>): Promise<Run<C>> {
+  if (typeof options !== 'object' || options === null) throw new TypeError('fork: options { at, edit?, chain? } are required')
   const { at, edit, chain: given, ...runOptions } = options
+  if (edit !== undefined && typeof edit !== 'function') throw new TypeError(`fork: edit must be a function (an immer recipe), got ${typeof edit}`)
   const chain = chainFor(parent, given, 'fork')
+  checkRecorded(parent, chain, 'fork')
   const cut = findCut(parent as Run<unknown>, at)
-  let linkIndex = 0
-  if (cut.linkName !== undefined) {
-    const after = chain.indexOf(cut.linkName)
-    if (after === -1) throw new TypeError(`fork: chain '${chain.name}' has no link named '${cut.linkName}' to continue after`)
-    linkIndex = after + 1
-  }
+  const linkIndex = nextLinkIndex(chain, cut.linkName)
   const event = parent.timeline.at(cut.seq) as TimelineEvent<C>
   let state = event.ctx
   let patches: readonly Patch[] = []

@@ -68,7 +68,7 @@ function redactAt(node: unknown, path: RedactPath, depth: number): unknown {
   }
   const keys: unknown[] =
     segment !== '*'
-      ? [node instanceof Map || Array.isArray(node) ? segment : String(segment)]
+      ? [node instanceof Map ? mapKey(node, segment) : Array.isArray(node) ? segment : String(segment)]
       : node instanceof Map
         ? [...node.keys()]
         : Object.keys(node).map((k) => (Array.isArray(node) ? Number(k) : k))
@@ -82,6 +82,14 @@ function redactAt(node: unknown, path: RedactPath, depth: number): unknown {
     set(copy, key, next)
   }
   return copy ?? node
+}
+
+/** A Map key as given, or in its other form: paths from the command line are text, where a
+ * number-looking segment becomes a number. */
+function mapKey(map: Map<unknown, unknown>, segment: string | number): unknown {
+  if (map.has(segment)) return segment
+  const other = typeof segment === 'number' ? String(segment) : /^-?\d+(\.\d+)?$/.test(segment) ? Number(segment) : segment
+  return map.has(other) ? other : segment
 }
 
 function get(node: object, key: unknown): unknown {

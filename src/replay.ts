@@ -4,6 +4,8 @@ import { compareRuns, type Divergence } from './compare.js'
 import type { LinkFn, LinkInfo, RunOptions } from './types.js'
 import type { RecordedIO } from './events.js'
 import type { Run } from './run.js'
+import type { ResumePoint } from './runner.js'
+import { checkRecorded, findCut, nextLinkIndex } from './fork.js'
 import type { LinkRecord } from './timeline.js'
 
 /** Options of `run.replay()`: run options plus what to replay against. */
@@ -55,6 +57,9 @@ function stubOf<C>(record: LinkRecord<C>): LinkFn<C> {
 function stubs<C>(chain: Chain<C>, records: ReadonlyMap<string, LinkRecord<C>>, stub: ReplayOptions<C>['stub']): Map<number, LinkFn<C>> {
   const out = new Map<number, LinkFn<C>>()
   if (stub === undefined) return out
+  if (typeof stub !== 'function' && !Array.isArray(stub)) {
+    throw new TypeError(`replay: stub must be an array of link names or a predicate, got ${typeof stub}`)
+  }
   const links = chain.links
   const names = typeof stub === 'function' ? links.filter((link) => stub(link)).map((link) => link.name) : stub
   for (const name of names) {
@@ -71,6 +76,28 @@ function stubs<C>(chain: Chain<C>, records: ReadonlyMap<string, LinkRecord<C>>, 
   return out
 }
 
+/**
+ * A fork replays from where it was forked: its parent's events up to the cut are shared as
+ * they are, its edited state is the starting point, and only its own links run again.
+ */
+function forkResume<C>(original: Run<C>, chain: Chain<C>): { resume?: ResumePoint<C>; state?: unknown; input?: unknown } {
+  if (original.parent === undefined) return {}
+  const forkSeq = original.parent.seq + 1
+  const fork = original.timeline.at(forkSeq)
+  if (fork?.type !== 'fork') throw new TypeError(`replay: run ${original.id} says it was forked after seq ${original.parent.seq}, but event ${forkSeq} is not its fork event`)
+  const cut = findCut(original as Run<unknown>, original.parent.seq)
+  return {
+    state: fork.ctx,
+    input: original.input,
+    resume: {
+      ...original.timeline.prefixOf(forkSeq),
+      linkIndex: nextLinkIndex(chain, cut.linkName),
+      mwctx: fork.mwctx,
+      fork: { parent: fork.parent, patches: fork.patches, inversePatches: fork.inversePatches },
+    },
+  }
+}
+
 /** Re-executes a recorded run's input and reports the first divergence. */
 export async function replayRun<C>(original: Run<C>, options: ReplayOptions<C> = {}): Promise<ReplayResult<C>> {
   const { chain: given, stub, ...runOptions } = options
@@ -81,11 +108,17 @@ export async function replayRun<C>(original: Run<C>, options: ReplayOptions<C> =
     records.set(record.name, record)
     if (record.io !== undefined) recordedIO.set(record.name, record.io)
   }
-  const { run, ioOverruns } = await chain._execute(original.input, runOptions, {
+  checkRecorded(original, chain, 'replay')
+  const extras = {
     recordedIO,
     linkOverrides: stubs(chain, records, stub),
     replayOf: { run: original as Run<unknown>, runId: original.id },
-  })
+    parsed: true,
+    ...forkResume(original, chain),
+  }
+  // A replay is compared link by link: it always records the links, whatever the defaults.
+  const capture = runOptions.capture === 'writes' ? 'writes' : 'timeline'
+  const { run, ioOverruns } = await chain._execute(extras.state ?? original.input, { ...runOptions, capture }, extras)
   let divergence = compareRuns(original, run)
   const overrun = ioOverruns[0]
   if (overrun !== undefined && (divergence === undefined || overrun.seq <= divergence.seq)) {

@@ -153,7 +153,9 @@ const RESERVED_KEYS: ReadonlySet<unknown> = new Set(['__proto__', 'constructor',
 function encodePatches(patches: readonly Patch[], state: unknown): PatchDoc[] {
   return patches.map((original) => {
     let patch = original
-    const reserved = patch.path.findIndex((key) => RESERVED_KEYS.has(key))
+    // Reserved keys are refused by readers; object Map keys would come back as new objects that
+    // match no key: both are written as a replace of the ancestor above them.
+    const reserved = patch.path.findIndex((key) => RESERVED_KEYS.has(key) || (typeof key === 'object' && key !== null))
     if (reserved !== -1) {
       const path = patch.path.slice(0, reserved)
       patch = { op: 'replace', path, value: path.reduce<unknown>((node, key) => readKey(node, key), state) }

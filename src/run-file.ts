@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { once } from 'node:events'
 import { createWriteStream } from 'node:fs'
 import { readFile, rename, rm, stat } from 'node:fs/promises'
@@ -25,7 +26,7 @@ export interface LoadRunOptions<C> extends ImportOptions {
  */
 export async function saveRun<C>(run: Run<C>, path: string, options?: ExportOptions): Promise<void> {
   const { header, events } = exportParts(run, options)
-  const temporary = `${path}.${process.pid}.${Date.now()}.tmp`
+  const temporary = `${path}.${randomUUID()}.tmp`
   const out = createWriteStream(temporary, { encoding: 'utf8' })
   let done = false
   try {

@@ -16,14 +16,27 @@ import type { RunInfo, RunStatus } from './types.js'
  * until the parent is loaded too.
  */
 export interface RunParent {
+  /** The parent, when it is in memory. */
   readonly run: Run<unknown> | undefined
+  /** The parent's id, always. */
   readonly runId: string
+  /** The seq of the parent's last event shared with this run (the cut). */
   readonly seq: number
+}
+
+/**
+ * The seq of a run's first own event: 0, or for a fork the seq of its fork event (right after
+ * its parent's cut; a fork of a fork also holds its parent's fork event).
+ */
+export function ownStart(run: { readonly parent: RunParent | undefined }): number {
+  return run.parent === undefined ? 0 : run.parent.seq + 1
 }
 
 /** A reference to another run: the run itself when it is in memory, its id always. */
 export interface RunRef {
+  /** The run, when it is in memory. */
   readonly run: Run<unknown> | undefined
+  /** Its id, always. */
   readonly runId: string
 }
 

@@ -165,14 +165,31 @@ class Execution<C> implements WorkingStates {
     this.loop()
   }
 
+  // Whatever user code does is caught where it is called; an error that still reaches here is
+  // shadowchain's own. The run must settle all the same, recorded, never hang.
+  private readonly abandon = (error: unknown): void => {
+    if (this.phase === Phase.Done) return
+    this.failure ??= {
+      code: this.link === undefined ? 'MIDDLEWARE_FAILED' : 'LINK_FAILED',
+      message: `run of chain '${this.plan.chain.name}' could not go on (an internal error): ${describeError(error)}`,
+      link: this.link?.info,
+      cause: error,
+    }
+    this.end()
+  }
+
   private loop(): void {
-    for (;;) {
-      const pending = this.advance()
-      if (pending !== undefined) {
-        void pending.then(this.resume)
-        return
+    try {
+      for (;;) {
+        const pending = this.advance()
+        if (pending !== undefined) {
+          pending.then(this.resume, this.abandon)
+          return
+        }
+        if (this.phase === Phase.Done) return
       }
-      if (this.phase === Phase.Done) return
+    } catch (error) {
+      this.abandon(error)
     }
   }
 
@@ -347,11 +364,21 @@ class Execution<C> implements WorkingStates {
       return true
     } catch (error) {
       this.mwTouched = this.metricsTouched = false
+      // Drop what could not be recorded (a cycle): later middleware go on from the last good
+      // state instead of all failing on the same value.
+      this.restoreWorkingStates()
       this.hookFailed(call, link, t0, error)
       return false
     } finally {
       this.mwTouched = this.metricsTouched = false
     }
+  }
+
+  private restoreWorkingStates(): void {
+    const mw = thaw(this.mwState) as MwCtx
+    for (const key of Object.keys(this.mwWork)) delete this.mwWork[key]
+    Object.assign(this.mwWork, mw)
+    if (this.metricsState !== undefined) this.metricsWork = thaw(this.metricsState) as Metrics
   }
 
   // ---- links --------------------------------------------------------------------------------

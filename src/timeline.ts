@@ -16,8 +16,11 @@ export interface EventQuery {
 
 /** One link execution, gathered from its events. */
 export interface LinkRecord<C = unknown> {
+  /** The link (the same object as in its events). */
   readonly link: LinkInfo
+  /** Its name. */
   readonly name: string
+  /** Its place in the chain. */
   readonly index: number
   /** `seq` of its `link.start` event. */
   readonly startSeq: number
@@ -29,9 +32,11 @@ export interface LinkRecord<C = unknown> {
   readonly end: bigint
   /** The link alone, middleware excluded. */
   readonly durationNs: bigint
+  /** `'error'` when it threw or rejected. */
   readonly status: 'ok' | 'error'
   /** What it changed (empty when it failed). */
   readonly patches: readonly Patch[]
+  /** The patches that undo it. */
   readonly inversePatches: readonly Patch[]
   /** Its error, when it failed. */
   readonly error?: unknown

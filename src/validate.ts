@@ -34,10 +34,26 @@ export function checkMiddleware(middleware: unknown, where: string): void {
   }
 }
 
-export function checkRunOptions(options: unknown, where: string): void {
+const RUN_OPTIONS: readonly string[] = ['capture', 'timestamps', 'signal', 'safe', 'clock', 'tracer', 'stacks']
+
+/** Rejects keys nobody reads: a typo (`captrue`) must not silently mean the default. */
+export function checkKeys(options: object, known: readonly string[], where: string): void {
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue
+    const close = known.find((candidate) => candidate.startsWith(key.slice(0, 3)) || key.startsWith(candidate.slice(0, 3)))
+    throw new TypeError(`${where}: unknown option '${key}'${close === undefined ? '' : ` (did you mean '${close}'?)`}; known: ${known.join(', ')}`)
+  }
+}
+
+/**
+ * @param extra - keys that are valid here besides the run options (`input` on a chain, `stub`
+ *   on a replay…)
+ */
+export function checkRunOptions(options: unknown, where: string, extra: readonly string[] = []): void {
   if (typeof options !== 'object' || options === null) {
     throw new TypeError(`${where} must be an object, got ${describe(options)}`)
   }
+  checkKeys(options, [...RUN_OPTIONS, ...extra], where)
   const o = options as Record<keyof RunOptions, unknown>
   if (o.capture !== undefined && !CAPTURE_LEVELS.includes(o.capture as string)) {
     throw new TypeError(`${where}: capture must be one of ${CAPTURE_LEVELS.map((c) => `'${c}'`).join(', ')}, got ${JSON.stringify(o.capture)}`)

@@ -2,6 +2,7 @@ import { describeError } from './errors.js'
 import type { TimelineEvent } from './events.js'
 import type { Run } from './run.js'
 import type { LinkInfo } from './types.js'
+import { ownStart } from './run.js'
 
 /** How {@link formatWaterfall} draws. */
 export interface WaterfallOptions {
@@ -43,7 +44,7 @@ export function formatWaterfall<C>(run: Run<C>, options: WaterfallOptions = {}):
   const paint = (code: string, text: string): string => (options.color === true ? `\x1b[${code}m${text}\x1b[0m` : text)
   // A fork's first events are its parent's (from before the fork): draw only its own.
   const events = run.timeline.events
-  const forkAt = events.findIndex((event) => event.type === 'fork')
+  const forkAt = ownStart(run) === 0 ? -1 : ownStart(run)
   const own = forkAt === -1 ? events : events.slice(forkAt)
   const rows = collectRows(own)
   const total = run.endedAt - run.startedAt

@@ -5,6 +5,7 @@ import type { Run } from '../run.js'
 import type { LinkInfo } from '../types.js'
 import { ATTR, hrTime, linkSpanName, metricAttributes, middlewareAttributes, nsAttribute, recordFailure, runSpanName } from './names.js'
 import { rememberSpan, spanContextOf } from './registry.js'
+import { ownStart } from '../run.js'
 
 /** Options of {@link exportRun}. */
 export interface ExportRunOptions {
@@ -61,7 +62,7 @@ export function exportRun<C>(run: Run<C>, options: ExportRunOptions): ExportRunR
   const { tracer } = options
   const events = run.timeline.events
   // A fork's first events are its parent's: its spans start at its own fork event.
-  const forkAt = events.findIndex((event) => event.type === 'fork')
+  const forkAt = ownStart(run) === 0 ? -1 : ownStart(run)
   const own = forkAt === -1 ? events : events.slice(forkAt)
 
   const attributes: Record<string, string | number> = { [ATTR.chainName]: run.chainName, [ATTR.runId]: run.id }

@@ -1,5 +1,6 @@
 // Live tracing: the runner reports to a LiveTrace as it goes; spans carry the recorded times.
-import { context, trace, type Context, type Link, type Span, type Tracer } from '@opentelemetry/api'
+import { context, diag, trace, type Context, type Link, type Span, type Tracer } from '@opentelemetry/api'
+import { describeError } from '../errors.js'
 import type { MiddlewareCallInfo } from '../events.js'
 import type { Failure } from '../runner.js'
 import type { LinkInfo, RunInfo, RunStatus } from '../types.js'
@@ -14,6 +15,19 @@ export interface Relation {
   readonly seq?: number
 }
 
+/** Runs a tracing call; a tracer or SDK that throws is reported once and ignored. */
+function guarded(what: string, call: () => void): void {
+  try {
+    call()
+  } catch (error) {
+    diag.warn(`shadowchain: OpenTelemetry ${what} failed and was skipped: ${describeError(error)}`)
+  }
+}
+
+/**
+ * Live tracing of one run. Every call into the tracer is guarded: observability never throws
+ * into a run.
+ */
 export class LiveTrace {
   private readonly tracer: Tracer
   readonly runSpan: Span
@@ -42,13 +56,16 @@ export class LiveTrace {
   }
 
   linkBegin(link: LinkInfo, t: bigint): void {
-    const startTime = hrTime(t)
-    this.linkSpan = this.tracer.startSpan(
-      linkSpanName(link.name),
-      { attributes: { [ATTR.linkName]: link.name, [ATTR.linkIndex]: link.index }, ...(startTime && { startTime }) },
-      this.runContext,
-    )
-    this.linkContext = trace.setSpan(this.runContext, this.linkSpan)
+    this.linkSpan = this.linkContext = undefined
+    guarded('startSpan', () => {
+      const startTime = hrTime(t)
+      this.linkSpan = this.tracer.startSpan(
+        linkSpanName(link.name),
+        { attributes: { [ATTR.linkName]: link.name, [ATTR.linkIndex]: link.index }, ...(startTime && { startTime }) },
+        this.runContext,
+      )
+      this.linkContext = trace.setSpan(this.runContext, this.linkSpan)
+    })
   }
 
   /** Runs the link function inside its span's context, so spans it starts nest under it. */
@@ -59,28 +76,33 @@ export class LiveTrace {
   middleware(call: MiddlewareCallInfo, link: LinkInfo | undefined, t: bigint, durationNs: bigint, failed: boolean, error: unknown): void {
     const span = link === undefined ? this.runSpan : (this.linkSpan ?? this.runSpan)
     const name = failed ? 'middleware.error' : call.position === 'chain-before' || call.position === 'link-before' || call.position === 'run-start' ? 'middleware.before' : 'middleware.after'
-    span.addEvent(name, middlewareAttributes(call, durationNs, failed ? error : undefined), hrTime(t))
+    guarded('addEvent', () => span.addEvent(name, middlewareAttributes(call, durationNs, failed ? error : undefined), hrTime(t)))
   }
 
   /** The link threw or rejected: recorded when it happens, before its after-middleware. */
   linkFailed(error: unknown, t: bigint): void {
-    if (this.linkSpan !== undefined) recordFailure(this.linkSpan, error, hrTime(t))
+    const span = this.linkSpan
+    if (span !== undefined) guarded('recordException', () => recordFailure(span, error, hrTime(t)))
   }
 
   linkEnd(durationNs: bigint, metrics: object | undefined, t: bigint): void {
     const span = this.linkSpan
-    if (span === undefined) return
-    span.setAttributes({ [ATTR.linkDuration]: nsAttribute(durationNs), ...metricAttributes(metrics) })
-    span.end(hrTime(t))
     this.linkSpan = this.linkContext = undefined
+    if (span === undefined) return
+    guarded('end', () => {
+      span.setAttributes({ [ATTR.linkDuration]: nsAttribute(durationNs), ...metricAttributes(metrics) })
+      span.end(hrTime(t))
+    })
   }
 
   runEnd(status: RunStatus, failure: Failure | undefined, t: bigint): void {
-    this.runSpan.setAttribute(ATTR.runStatus, status)
-    if (failure !== undefined) {
-      this.runSpan.setAttribute(ATTR.errorCode, failure.code)
-      recordFailure(this.runSpan, { name: 'ChainRunError', message: failure.message }, hrTime(t))
-    }
-    this.runSpan.end(hrTime(t))
+    guarded('end', () => {
+      this.runSpan.setAttribute(ATTR.runStatus, status)
+      if (failure !== undefined) {
+        this.runSpan.setAttribute(ATTR.errorCode, failure.code)
+        recordFailure(this.runSpan, { name: 'ChainRunError', message: failure.message }, hrTime(t))
+      }
+      this.runSpan.end(hrTime(t))
+    })
   }
 }

@@ -4,6 +4,10 @@ import { SpanStatusCode, type Attributes, type HrTime, type Span } from '@opente
 import { describeError } from '../errors.js'
 import type { MiddlewareCallInfo } from '../events.js'
 
+/**
+ * The attribute names shadowchain puts on spans and span events (all under `shadowchain.`), for
+ * queries and dashboards: `attributeNames.linkDuration` is `'shadowchain.link.duration_ns'`.
+ */
 export const ATTR = {
   chainName: 'shadowchain.chain.name',
   runId: 'shadowchain.run.id',

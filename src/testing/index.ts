@@ -90,11 +90,26 @@ function toHaveRunLinks(this: MatcherContext, received: unknown, names: readonly
 function toHaveWritten(this: MatcherContext, received: unknown, path: readonly (string | number)[] | string, ...value: [unknown?]): MatcherResult {
   if (!(received instanceof Run)) return { pass: false, message: () => `expected a Run, got ${typeof received}` }
   const keys = typeof path === 'string' ? path.split('.') : path.map(String)
-  const exact = (p: readonly (string | number)[]) => p.length === keys.length && p.every((k, i) => String(k) === keys[i])
   const written: unknown[] = []
+  // A write at the path, or above it (a parent object or a replacement written whole): then the
+  // value is the part of what was written that lies at the path.
+  const valueAt = (writtenPath: readonly (string | number)[], value: unknown): [unknown] | undefined => {
+    if (writtenPath.length > keys.length || !writtenPath.every((k, i) => String(k) === keys[i])) return undefined
+    let node = value
+    for (const key of keys.slice(writtenPath.length)) {
+      if (node instanceof Map) node = node.get(key)
+      else if (typeof node === 'object' && node !== null && Object.hasOwn(node, key)) node = (node as Record<string, unknown>)[key]
+      else return undefined
+    }
+    return [node]
+  }
   for (const event of received.timeline.writesTo(path)) {
-    if (event.type === 'ctx.write' && exact(event.path)) written.push(event.value)
-    if (event.type === 'link.end' || event.type === 'fork') for (const patch of event.patches) if (exact(patch.path) && patch.op !== 'remove') written.push(patch.value)
+    const found: ([unknown] | undefined)[] = []
+    if (event.type === 'ctx.write' && event.op === 'set') found.push(valueAt(event.path, event.value))
+    if (event.type === 'link.end' || event.type === 'fork') {
+      for (const patch of event.patches) if (patch.op !== 'remove') found.push(valueAt(patch.path, patch.value))
+    }
+    for (const hit of found) if (hit !== undefined) written.push(hit[0])
   }
   const pass = value.length === 0 ? written.length > 0 : written.some((w) => this.equals(w, value[0]))
   const target = keys.join('.')
