@@ -1,16 +1,14 @@
 // The `shadowchain` command line, run as a user runs it: `node devtools/cli.js ...` in a child
 // process, on run files recorded by the library. The CLI imports the BUILT library (dist/), so
 // dist is rebuilt first when it is missing or older than src/.
-import { execFile, execFileSync } from 'node:child_process'
-import { existsSync, readdirSync, statSync } from 'node:fs'
+import { execFile } from 'node:child_process'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, it, type ExpectStatic } from 'vitest'
 import { chain, ChainRunError, loadRun, saveRun, type Middleware, type Run } from '../src/index.js'
+import { ensureBuilt, ROOT } from './built-dist.js'
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const CLI = join(ROOT, 'devtools', 'cli.js')
 
 // ---- running the CLI -----------------------------------------------------------------------------
@@ -38,27 +36,6 @@ function cli(...args: string[]): Promise<Result> {
   })
 }
 
-/** The newest modification time of any file under a directory. */
-function newestMtime(dir: string): number {
-  let newest = 0
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name)
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs)
-  }
-  return newest
-}
-
-/** Rebuilds dist/ when it is missing or older than src/ (`npm test` has normally just built it). */
-function ensureBuilt(): void {
-  const distIndex = join(ROOT, 'dist', 'index.js')
-  if (existsSync(distIndex) && statSync(distIndex).mtimeMs >= newestMtime(join(ROOT, 'src'))) return
-  try {
-    execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'pipe', timeout: 120_000 })
-  } catch (error) {
-    // src/ may be mid-edit by someone else; a dist that exists is still worth testing.
-    if (!existsSync(distIndex)) throw error
-  }
-}
 
 // ---- recorded runs -------------------------------------------------------------------------------
 

@@ -1,18 +1,17 @@
 // The devtools viewer end to end: `shadowchain view` serves the example runs (a checkout with
 // captured writes, its fork and a replay), Debian's chromium drives the page through
 // playwright-core. The CLI imports the BUILT library (dist/), rebuilt first when stale.
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
-import { existsSync, readdirSync, statSync } from 'node:fs'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { HOSTILE_NOTE, recordExampleRuns } from '../examples/devtools/index.js'
 import { formatDuration, loadRun, type Run } from '../src/index.js'
+import { ensureBuilt, ROOT } from './built-dist.js'
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const CHROMIUM = '/usr/bin/chromium'
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage']
 const haveChromium = existsSync(CHROMIUM)
@@ -20,25 +19,6 @@ const haveChromium = existsSync(CHROMIUM)
 const skip = !haveChromium && process.env['CI'] === undefined
 if (skip) console.warn(`devtools browser test skipped: ${CHROMIUM} is missing (apt-get install -y chromium)`)
 
-function newestMtime(dir: string): number {
-  let newest = 0
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name)
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs)
-  }
-  return newest
-}
-
-/** Rebuilds dist/ when it is missing or older than src/ (as test/cli.test.ts does). */
-function ensureBuilt(): void {
-  const distIndex = join(ROOT, 'dist', 'index.js')
-  if (existsSync(distIndex) && statSync(distIndex).mtimeMs >= newestMtime(join(ROOT, 'src'))) return
-  try {
-    execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'pipe', timeout: 120_000 })
-  } catch (error) {
-    if (!existsSync(distIndex)) throw error
-  }
-}
 
 /** Starts `shadowchain view` and resolves with the URL it prints. */
 function startView(files: string[]): Promise<{ server: ChildProcess; url: string }> {
