@@ -6,12 +6,11 @@
 // results/runner.md; "-" writes nothing). See README.md for what each case means.
 import { cpus, loadavg } from 'node:os'
 import compose from 'koa-compose'
-import { createDraft, enableMapSet, enablePatches, finishDraft, setAutoFreeze } from 'immer'
-import type { Objectish, Patch } from 'immer'
+import { enableMapSet, enablePatches, setAutoFreeze } from 'immer'
 import { chain, type Chain, type ChainOptions } from '../src/index.ts'
 import { canCollect, heapUsedAfterGc, measure, median, pairedRatio, type Case, type Samples } from './lib/harness.ts'
 import { fmt, log, publish, sourceRevision, times, us } from './lib/report.ts'
-import { counter, flatLinks, makeFlat, makeOrder, makeRecords, orderLinks, recordLinks, timing } from './lib/workload.ts'
+import { counter, flatLinks, immerLoop, makeFlat, makeOrder, makeRecords, orderLinks, recordLinks, timing } from './lib/workload.ts'
 import type { Flat, Order, Records, Step } from './lib/workload.ts'
 
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 50)
@@ -34,27 +33,7 @@ function plainLoop<C>(steps: readonly Step<C>[]): (ctx: C) => Promise<C> {
   }
 }
 
-/**
- * 2. The same work with immer, by hand: per link createDraft → link(draft) → finishDraft with a
- * patch listener (patches + inverse patches), autoFreeze on. Synchronous links are not awaited,
- * as in shadowchain. The unavoidable cost of immutable, patched states.
- */
-function immerLoop<C>(steps: readonly Step<C>[]): (input: C) => Promise<C> {
-  const last: { patches: readonly Patch[]; inversePatches: readonly Patch[] } = { patches: [], inversePatches: [] }
-  const listener = (patches: Patch[], inversePatches: Patch[]): void => {
-    last.patches = patches
-    last.inversePatches = inversePatches
-  }
-  return async (input: C): Promise<C> => {
-    let state = input
-    for (const step of steps) {
-      const draft = createDraft(state as Objectish)
-      step(draft as C)
-      state = finishDraft(draft, listener) as C
-    }
-    return state
-  }
-}
+// 2. The hand-written immer loop (the baseline the targets refer to): immerLoop in lib/workload.ts.
 
 /** 3. koa-compose with the same steps, on a mutable object. */
 function koaLoop<C>(steps: readonly Step<C>[]): (ctx: C) => Promise<unknown> {

@@ -1,5 +1,6 @@
 // The workload every case runs: the same ctx, the same 10 link functions, the same middleware.
-import { freeze } from 'immer'
+import { createDraft, finishDraft, freeze } from 'immer'
+import type { Objectish, Patch } from 'immer'
 import type { AfterEvent, BeforeEvent, Middleware } from '../../src/index.ts'
 
 /** A 10-key business ctx, some keys nested (objects, an array of objects, an array of strings). */
@@ -77,6 +78,29 @@ export function flatLinks(count: number, width: number): (readonly [string, Step
     links.push([`set-${key}`, (ctx) => { ctx[key] = -1 - i }])
   }
   return links
+}
+
+/**
+ * The same work with immer, by hand (the runner suite's baseline): per link createDraft →
+ * link(draft) → finishDraft with a patch listener (patches + inverse patches), autoFreeze on.
+ * Synchronous links are not awaited, as in shadowchain. The unavoidable cost of immutable,
+ * patched states.
+ */
+export function immerLoop<C>(steps: readonly Step<C>[]): (input: C) => Promise<C> {
+  const last: { patches: readonly Patch[]; inversePatches: readonly Patch[] } = { patches: [], inversePatches: [] }
+  const listener = (patches: Patch[], inversePatches: Patch[]): void => {
+    last.patches = patches
+    last.inversePatches = inversePatches
+  }
+  return async (input: C): Promise<C> => {
+    let state = input
+    for (const step of steps) {
+      const draft = createDraft(state as Objectish)
+      step(draft as C)
+      state = finishDraft(draft, listener) as C
+    }
+    return state
+  }
 }
 
 // The two chain-level middleware, synchronous, doing realistic light work.
