@@ -177,3 +177,15 @@ describe('post-hoc export', () => {
     expect(trace.getActiveSpan()).toBeUndefined()
   })
 })
+
+describe('times', () => {
+  it('converts epoch nanoseconds to HrTime exactly, now, long ago and far ahead', async () => {
+    const { hrTime } = await import('../src/otel/names.js')
+    for (const ns of [BigInt(Date.now()) * 1_000_000n + 123_456_789n, 1_000_000_000_000_000_001n, 2_500_000_000_999_999_999n, 5n]) {
+      const [s, n] = hrTime(ns)!
+      expect(BigInt(s) * 1_000_000_000n + BigInt(n)).toBe(ns)
+      expect(n >= 0 && n < 1e9).toBe(true)
+    }
+    expect(hrTime(0n)).toBeUndefined()
+  })
+})

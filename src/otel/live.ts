@@ -1,5 +1,5 @@
 // Live tracing: the runner reports to a LiveTrace as it goes; spans carry the recorded times.
-import { context, diag, trace, type Context, type Link, type Span, type Tracer } from '@opentelemetry/api'
+import { context, diag, INVALID_SPAN_CONTEXT, trace, type Attributes, type Context, type Link, type Span, type SpanOptions, type Tracer } from '@opentelemetry/api'
 import { describeError } from '../errors.js'
 import type { MiddlewareCallInfo } from '../events.js'
 import type { Failure } from '../runner.js'
@@ -15,23 +15,37 @@ export interface Relation {
   readonly seq?: number
 }
 
-/** Runs a tracing call; a tracer or SDK that throws is reported once and ignored. */
-function guarded(what: string, call: () => void): void {
-  try {
-    call()
-  } catch (error) {
-    diag.warn(`shadowchain: OpenTelemetry ${what} failed and was skipped: ${describeError(error)}`)
+// Link attributes never change: built once per link (the SDK copies what it is given).
+const linkAttributesCache = new WeakMap<LinkInfo, Attributes>()
+function linkAttributes(link: LinkInfo): Attributes {
+  let attributes = linkAttributesCache.get(link)
+  if (attributes === undefined) {
+    attributes = Object.freeze({ [ATTR.linkName]: link.name, [ATTR.linkIndex]: link.index })
+    linkAttributesCache.set(link, attributes)
   }
+  return attributes
+}
+
+/** A tracer or SDK that throws is reported through OTel's diag logger and ignored. */
+function skipped(what: string, error: unknown): void {
+  diag.warn(`shadowchain: OpenTelemetry ${what} failed and was skipped: ${describeError(error)}`)
+}
+
+/** Whether a context manager is registered: without one, entering a link's context does nothing. */
+function contextPropagates(): boolean {
+  const probe = trace.setSpan(context.active(), trace.wrapSpanContext(INVALID_SPAN_CONTEXT))
+  return context.with(probe, () => context.active() === probe)
 }
 
 /**
  * Live tracing of one run. Every call into the tracer is guarded: observability never throws
- * into a run.
+ * into a run. (try/catch inline, not a closure per call: this runs for every link.)
  */
 export class LiveTrace {
   private readonly tracer: Tracer
   readonly runSpan: Span
   private readonly runContext: Context
+  private readonly propagates: boolean
   private linkSpan: Span | undefined = undefined
   private linkContext: Context | undefined = undefined
 
@@ -42,7 +56,7 @@ export class LiveTrace {
   constructor(tracer: Tracer, info: RunInfo, parent: Context, relation: Relation | undefined) {
     this.tracer = tracer
     const links: Link[] = []
-    const attributes: Record<string, string | number> = { [ATTR.chainName]: info.chainName, [ATTR.runId]: info.id }
+    const attributes: Attributes = { [ATTR.chainName]: info.chainName, [ATTR.runId]: info.id }
     if (relation !== undefined) {
       attributes[ATTR.relation] = relation.kind
       attributes[ATTR.relatedRunId] = relation.runId
@@ -50,22 +64,25 @@ export class LiveTrace {
       const related = spanContextOf(relation.run)
       if (related !== undefined) links.push({ context: related, attributes: { [ATTR.relation]: relation.kind } })
     }
+    const options: SpanOptions = { attributes, links }
     const startTime = hrTime(info.startedAt)
-    this.runSpan = tracer.startSpan(runSpanName(info.chainName), { attributes, links, ...(startTime && { startTime }) }, parent)
+    if (startTime !== undefined) options.startTime = startTime
+    this.runSpan = tracer.startSpan(runSpanName(info.chainName), options, parent)
     this.runContext = trace.setSpan(parent, this.runSpan)
+    this.propagates = contextPropagates()
   }
 
   linkBegin(link: LinkInfo, t: bigint): void {
     this.linkSpan = this.linkContext = undefined
-    guarded('startSpan', () => {
+    try {
+      const options: SpanOptions = { attributes: linkAttributes(link) }
       const startTime = hrTime(t)
-      this.linkSpan = this.tracer.startSpan(
-        linkSpanName(link.name),
-        { attributes: { [ATTR.linkName]: link.name, [ATTR.linkIndex]: link.index }, ...(startTime && { startTime }) },
-        this.runContext,
-      )
-      this.linkContext = trace.setSpan(this.runContext, this.linkSpan)
-    })
+      if (startTime !== undefined) options.startTime = startTime
+      this.linkSpan = this.tracer.startSpan(linkSpanName(link.name), options, this.runContext)
+      if (this.propagates) this.linkContext = trace.setSpan(this.runContext, this.linkSpan)
+    } catch (error) {
+      skipped('startSpan', error)
+    }
   }
 
   /** Runs the link function inside its span's context, so spans it starts nest under it. */
@@ -75,34 +92,48 @@ export class LiveTrace {
 
   middleware(call: MiddlewareCallInfo, link: LinkInfo | undefined, t: bigint, durationNs: bigint, failed: boolean, error: unknown): void {
     const span = link === undefined ? this.runSpan : (this.linkSpan ?? this.runSpan)
+    // A span that is not recorded (no SDK, or sampled out) is not worth building events for.
+    if (!span.isRecording()) return
     const name = failed ? 'middleware.error' : call.position === 'chain-before' || call.position === 'link-before' || call.position === 'run-start' ? 'middleware.before' : 'middleware.after'
-    guarded('addEvent', () => span.addEvent(name, middlewareAttributes(call, durationNs, failed ? error : undefined), hrTime(t)))
+    try {
+      span.addEvent(name, middlewareAttributes(call, durationNs, failed ? error : undefined), hrTime(t))
+    } catch (caught) {
+      skipped('addEvent', caught)
+    }
   }
 
   /** The link threw or rejected: recorded when it happens, before its after-middleware. */
   linkFailed(error: unknown, t: bigint): void {
-    const span = this.linkSpan
-    if (span !== undefined) guarded('recordException', () => recordFailure(span, error, hrTime(t)))
+    if (this.linkSpan === undefined) return
+    try {
+      recordFailure(this.linkSpan, error, hrTime(t))
+    } catch (caught) {
+      skipped('recordException', caught)
+    }
   }
 
   linkEnd(durationNs: bigint, metrics: object | undefined, t: bigint): void {
     const span = this.linkSpan
     this.linkSpan = this.linkContext = undefined
     if (span === undefined) return
-    guarded('end', () => {
-      span.setAttributes({ [ATTR.linkDuration]: nsAttribute(durationNs), ...metricAttributes(metrics) })
+    try {
+      if (span.isRecording()) span.setAttributes(metricAttributes(metrics, { [ATTR.linkDuration]: nsAttribute(durationNs) }))
       span.end(hrTime(t))
-    })
+    } catch (error) {
+      skipped('end', error)
+    }
   }
 
   runEnd(status: RunStatus, failure: Failure | undefined, t: bigint): void {
-    guarded('end', () => {
+    try {
       this.runSpan.setAttribute(ATTR.runStatus, status)
       if (failure !== undefined) {
         this.runSpan.setAttribute(ATTR.errorCode, failure.code)
         recordFailure(this.runSpan, { name: 'ChainRunError', message: failure.message }, hrTime(t))
       }
       this.runSpan.end(hrTime(t))
-    })
+    } catch (error) {
+      skipped('end', error)
+    }
   }
 }
