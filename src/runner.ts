@@ -132,6 +132,13 @@ class Execution<C> implements WorkingStates {
   private readonly signal: AbortSignal
   /** Middleware calls are timed when something records or traces them. */
   private readonly timed: boolean
+  /**
+   * Tracing without recording: a middleware call starts when the previous clock reading was
+   * taken (nothing but the runner's own few steps lie between), which saves a reading per call.
+   * A recording keeps exact start readings.
+   */
+  private readonly reuseReadings: boolean
+  private lastReading = 0n
 
   constructor(
     private readonly plan: ExecutionPlan<C>,
@@ -141,6 +148,7 @@ class Execution<C> implements WorkingStates {
     this.linkInput = plan.input
     this.signal = plan.signal ?? NEVER_ABORTED
     this.timed = plan.record || plan.trace !== undefined
+    this.reuseReadings = !plan.record && plan.trace !== undefined
     const resume = plan.resume
     if (resume === undefined) {
       this.seqBase = 0
@@ -262,7 +270,7 @@ class Execution<C> implements WorkingStates {
     this.link = link
     this.linkInput = this.ctx
     this.outcome = undefined
-    this.plan.trace?.linkBegin(link.info, this.plan.clock.now())
+    if (this.plan.trace !== undefined) this.plan.trace.linkBegin(link.info, (this.lastReading = this.plan.clock.now()))
     this.metricsWork = {}
     this.metricsState = emptyState()
     this.hookIndex = 0
@@ -303,7 +311,7 @@ class Execution<C> implements WorkingStates {
     link: LinkInfo | undefined,
     type: 'middleware.before' | 'middleware.after',
   ): Promise<void> | undefined {
-    const t0 = this.timed ? this.plan.clock.now() : 0n
+    const t0 = this.reuseReadings ? this.lastReading : this.timed ? this.plan.clock.now() : 0n
     let returned: unknown
     try {
       returned = call.fn.call(call.middleware, event as never)
@@ -322,7 +330,7 @@ class Execution<C> implements WorkingStates {
   }
 
   private hookDone(call: HookCall, link: LinkInfo | undefined, t0: bigint, type: string): void {
-    const durationNs = this.timed ? this.plan.clock.now() - t0 : 0n
+    const durationNs = this.timed ? (this.lastReading = this.plan.clock.now()) - t0 : 0n
     if (!this.plan.record) {
       this.mwTouched = this.metricsTouched = false
       this.plan.trace?.middleware(call.info, link, t0, durationNs, false, undefined)
@@ -338,7 +346,7 @@ class Execution<C> implements WorkingStates {
   }
 
   private hookFailed(call: HookCall, link: LinkInfo | undefined, t0: bigint, error: unknown): void {
-    const durationNs = this.timed ? this.plan.clock.now() - t0 : 0n
+    const durationNs = this.timed ? (this.lastReading = this.plan.clock.now()) - t0 : 0n
     this.plan.trace?.middleware(call.info, link, t0, durationNs, true, error)
     this.middlewareFailures.push({ middleware: call.info, link, error })
     if (this.plan.record) this.takeSnapshots(call, link, t0)
@@ -450,6 +458,7 @@ class Execution<C> implements WorkingStates {
     t1: bigint,
     value: unknown,
   ): void {
+    this.lastReading = t1
     const wantPatches = this.plan.record
     let patches: readonly Patch[] | undefined = wantPatches ? NO_PATCHES : undefined
     let inversePatches: readonly Patch[] = NO_PATCHES
@@ -500,6 +509,7 @@ class Execution<C> implements WorkingStates {
   }
 
   private linkFailed(link: CompiledLink<C>, draft: unknown, io: LinkCallIO<C>, t0: bigint, t1: bigint, error: unknown): void {
+    this.lastReading = t1
     // Finishing revokes the draft, so a link that keeps a reference cannot write to it later.
     if (isDraft(draft)) {
       try {
@@ -531,7 +541,8 @@ class Execution<C> implements WorkingStates {
   private traceLinkEnd(): void {
     const outcome = this.outcome as LinkOutcome<C>
     const metrics = this.plan.record ? (this.metricsState as object | undefined) : this.metricsWork
-    this.plan.trace?.linkEnd(outcome.durationNs, metrics, this.plan.clock.now())
+    // The step ends with its last reading: the link's end, or its last after-middleware's.
+    this.plan.trace?.linkEnd(outcome.durationNs, metrics, this.reuseReadings ? this.lastReading : this.plan.clock.now())
   }
 
   private snapshotMetrics(): void {

@@ -3,7 +3,7 @@ import { context, diag, INVALID_SPAN_CONTEXT, trace, type Attributes, type Conte
 import { describeError } from '../errors.js'
 import type { MiddlewareCallInfo } from '../events.js'
 import type { Failure } from '../runner.js'
-import type { LinkInfo, RunInfo, RunStatus } from '../types.js'
+import type { LinkInfo, Position, RunInfo, RunStatus } from '../types.js'
 import { ATTR, hrTime, linkSpanName, metricAttributes, middlewareAttributes, nsAttribute, recordFailure, runSpanName } from './names.js'
 import { spanContextOf } from './registry.js'
 
@@ -24,6 +24,15 @@ function linkAttributes(link: LinkInfo): Attributes {
     linkAttributesCache.set(link, attributes)
   }
   return attributes
+}
+
+const EVENT_NAMES: Readonly<Record<Position, string>> = {
+  'run-start': 'middleware.before',
+  'chain-before': 'middleware.before',
+  'link-before': 'middleware.before',
+  'link-after': 'middleware.after',
+  'chain-after': 'middleware.after',
+  'run-end': 'middleware.after',
 }
 
 /** A tracer or SDK that throws is reported through OTel's diag logger and ignored. */
@@ -94,7 +103,7 @@ export class LiveTrace {
     const span = link === undefined ? this.runSpan : (this.linkSpan ?? this.runSpan)
     // A span that is not recorded (no SDK, or sampled out) is not worth building events for.
     if (!span.isRecording()) return
-    const name = failed ? 'middleware.error' : call.position === 'chain-before' || call.position === 'link-before' || call.position === 'run-start' ? 'middleware.before' : 'middleware.after'
+    const name = failed ? 'middleware.error' : EVENT_NAMES[call.position]
     try {
       span.addEvent(name, middlewareAttributes(call, durationNs, failed ? error : undefined), hrTime(t))
     } catch (caught) {
