@@ -260,14 +260,8 @@ export class Chain<C> {
  * leaves the run untraced (and says so through OTel's diag logger), never failed.
  */
 function startTrace<C>(tracer: Tracer, info: RunInfo, extras: RunExtras<C>): LiveTrace | undefined {
-  const relation =
-    extras.parent !== undefined
-      ? { kind: 'fork' as const, run: extras.parent.run, runId: extras.parent.runId, seq: extras.parent.seq }
-      : extras.replayOf !== undefined
-        ? { kind: 'replay' as const, run: extras.replayOf.run, runId: extras.replayOf.runId }
-        : undefined
   try {
-    return new LiveTrace(tracer, info, context.active(), relation)
+    return new LiveTrace(tracer, info, context.active(), extras)
   } catch (error) {
     diag.warn(`shadowchain: OpenTelemetry startSpan failed, run ${info.id} is not traced: ${describeError(error)}`)
     return undefined

@@ -1,9 +1,9 @@
 // Post-hoc export: the spans of a recorded (or imported) run, with its recorded times.
-import { context, ROOT_CONTEXT, trace, type Context, type Link, type Span, type SpanContext, type Tracer } from '@opentelemetry/api'
+import { context, ROOT_CONTEXT, trace, type Context, type Span, type SpanContext, type Tracer } from '@opentelemetry/api'
 import type { TimelineEvent } from '../events.js'
 import type { Run } from '../run.js'
 import type { LinkInfo } from '../types.js'
-import { ATTR, hrTime, linkSpanName, metricAttributes, middlewareAttributes, nsAttribute, recordFailure, runSpanName } from './names.js'
+import { ATTR, hrTime, runSpanOptions, linkSpanName, metricAttributes, middlewareAttributes, nsAttribute, recordFailure, runSpanName } from './names.js'
 import { rememberSpan, spanContextOf } from './registry.js'
 import { ownStart } from '../run.js'
 
@@ -65,18 +65,7 @@ export function exportRun<C>(run: Run<C>, options: ExportRunOptions): ExportRunR
   const forkAt = ownStart(run) === 0 ? -1 : ownStart(run)
   const own = forkAt === -1 ? events : events.slice(forkAt)
 
-  const attributes: Record<string, string | number> = { [ATTR.chainName]: run.chainName, [ATTR.runId]: run.id }
-  const links: Link[] = []
-  const relation = run.parent !== undefined ? { kind: 'fork', ...run.parent } : run.replayOf !== undefined ? { kind: 'replay', ...run.replayOf } : undefined
-  if (relation !== undefined) {
-    attributes[ATTR.relation] = relation.kind
-    attributes[ATTR.relatedRunId] = relation.runId
-    if ('seq' in relation) attributes[ATTR.forkSeq] = relation.seq
-    const related = spanContextOf(relation.run)
-    if (related !== undefined) links.push({ context: related, attributes: { [ATTR.relation]: relation.kind } })
-  }
-  const startTime = hrTime(run.startedAt)
-  const runSpan = tracer.startSpan(runSpanName(run.chainName), { attributes, links, ...(startTime && { startTime }) }, parent)
+  const runSpan = tracer.startSpan(runSpanName(run.chainName), runSpanOptions(run.chainName, run.id, run.startedAt, run), parent)
   const runContext = trace.setSpan(parent, runSpan)
   let spans = 1
   let step: Step | undefined

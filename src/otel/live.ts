@@ -1,19 +1,10 @@
 // Live tracing: the runner reports to a LiveTrace as it goes; spans carry the recorded times.
-import { context, diag, INVALID_SPAN_CONTEXT, trace, type Attributes, type Context, type Link, type Span, type SpanOptions, type Tracer } from '@opentelemetry/api'
+import { context, diag, INVALID_SPAN_CONTEXT, trace, type Attributes, type Context, type Span, type SpanOptions, type Tracer } from '@opentelemetry/api'
 import { describeError } from '../errors.js'
 import type { MiddlewareCallInfo } from '../events.js'
 import type { Failure } from '../runner.js'
 import type { LinkInfo, Position, RunInfo, RunStatus } from '../types.js'
-import { ATTR, hrTime, linkSpanName, metricAttributes, middlewareAttributes, nsAttribute, recordFailure, runSpanName } from './names.js'
-import { spanContextOf } from './registry.js'
-
-/** How a run relates to another (fork or replay), for the span link and attributes. */
-export interface Relation {
-  readonly kind: 'fork' | 'replay'
-  readonly run: object | undefined
-  readonly runId: string
-  readonly seq?: number
-}
+import { ATTR, hrTime, runSpanOptions, linkSpanName, metricAttributes, middlewareAttributes, nsAttribute, recordFailure, runSpanName } from './names.js'
 
 // Link attributes never change: built once per link (the SDK copies what it is given).
 const linkAttributesCache = new WeakMap<LinkInfo, Attributes>()
@@ -62,21 +53,9 @@ export class LiveTrace {
    * @param parent - the context active when `run()` was called: a run started inside a span
    *   becomes its child
    */
-  constructor(tracer: Tracer, info: RunInfo, parent: Context, relation: Relation | undefined) {
+  constructor(tracer: Tracer, info: RunInfo, parent: Context, lineage: Parameters<typeof runSpanOptions>[3]) {
     this.tracer = tracer
-    const links: Link[] = []
-    const attributes: Attributes = { [ATTR.chainName]: info.chainName, [ATTR.runId]: info.id }
-    if (relation !== undefined) {
-      attributes[ATTR.relation] = relation.kind
-      attributes[ATTR.relatedRunId] = relation.runId
-      if (relation.seq !== undefined) attributes[ATTR.forkSeq] = relation.seq
-      const related = spanContextOf(relation.run)
-      if (related !== undefined) links.push({ context: related, attributes: { [ATTR.relation]: relation.kind } })
-    }
-    const options: SpanOptions = { attributes, links }
-    const startTime = hrTime(info.startedAt)
-    if (startTime !== undefined) options.startTime = startTime
-    this.runSpan = tracer.startSpan(runSpanName(info.chainName), options, parent)
+    this.runSpan = tracer.startSpan(runSpanName(info.chainName), runSpanOptions(info.chainName, info.id, info.startedAt, lineage), parent)
     this.runContext = trace.setSpan(parent, this.runSpan)
     this.propagates = contextPropagates()
   }

@@ -1,8 +1,9 @@
 // The one place span names, attribute keys and conversions are defined, so live tracing and
 // post-hoc export cannot drift apart.
-import { SpanStatusCode, type Attributes, type HrTime, type Span } from '@opentelemetry/api'
+import { SpanStatusCode, type Attributes, type HrTime, type Link, type Span, type SpanOptions } from '@opentelemetry/api'
 import { describeError } from '../errors.js'
 import type { MiddlewareCallInfo } from '../events.js'
+import { spanContextOf } from './registry.js'
 
 /**
  * The attribute names shadowchain puts on spans and span events (all under `shadowchain.`), for
@@ -90,4 +91,32 @@ export function recordFailure(span: Span, error: unknown, time: HrTime | undefin
   const message = typeof fields?.message === 'string' ? fields.message : describeError(error)
   span.recordException({ name, message }, time)
   span.setStatus({ code: SpanStatusCode.ERROR, message })
+}
+
+/** What a run's lineage says about it: the fork parent or the replayed run. */
+interface Lineage {
+  readonly parent?: { readonly run: object | undefined; readonly runId: string; readonly seq: number } | undefined
+  readonly replayOf?: { readonly run: object | undefined; readonly runId: string } | undefined
+}
+
+/**
+ * The options of a run span, live or exported alike: chain and run attributes, and for a fork or
+ * replay the relation attributes plus a span link to the related run's span when it has one.
+ */
+export function runSpanOptions(chainName: string, runId: string, startedAt: bigint, lineage: Lineage): SpanOptions {
+  const attributes: Attributes = { [ATTR.chainName]: chainName, [ATTR.runId]: runId }
+  const links: Link[] = []
+  const related = lineage.parent ?? lineage.replayOf
+  if (related !== undefined) {
+    const kind = lineage.parent !== undefined ? 'fork' : 'replay'
+    attributes[ATTR.relation] = kind
+    attributes[ATTR.relatedRunId] = related.runId
+    if (lineage.parent !== undefined) attributes[ATTR.forkSeq] = lineage.parent.seq
+    const context = spanContextOf(related.run)
+    if (context !== undefined) links.push({ context, attributes: { [ATTR.relation]: kind } })
+  }
+  const options: SpanOptions = { attributes, links }
+  const startTime = hrTime(startedAt)
+  if (startTime !== undefined) options.startTime = startTime
+  return options
 }
