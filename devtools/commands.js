@@ -1,7 +1,7 @@
 // The commands of the `shadowchain` command line. Each: parseArgs options, its --help text, and
 // run(values, positionals, UsageError) → exit code.
 import { spawn } from 'node:child_process'
-import { compareRuns, describeRun, formatDuration, formatPatch, formatWaterfall, loadRun, saveRun } from '../dist/index.js'
+import { compareRuns, describeRun, divergenceLines, formatDuration, formatWaterfall, loadRun, saveRun } from '../dist/index.js'
 
 const color = () => process.stdout.isTTY === true && process.env.NO_COLOR === undefined
 
@@ -88,15 +88,7 @@ Exit code 0 when the runs do not diverge, 1 when they do, 2 when a file cannot b
     console.log(`runs diverge ${where} (${divergence.reason}), ${chainNote}`)
     const side = (label, file, value) => {
       console.log(`  ${label} ${file}:`)
-      const lines =
-        divergence.reason === 'patches'
-          ? value.length === 0 ? ['(no changes)'] : value.map(formatPatch)
-          : divergence.reason === 'error'
-            ? [value === undefined ? '(no error)' : `error: ${value?.message ?? String(value)}`]
-            : divergence.reason === 'link'
-              ? [value === undefined ? '(no link here)' : `link '${value}'`]
-              : [`status '${value}'`]
-      for (const line of lines) console.log(`    ${line}`)
+      for (const line of divergenceLines(divergence.reason, value)) console.log(`    ${line}`)
     }
     side('a', positionals[0], divergence.expected)
     side('b', positionals[1], divergence.actual)

@@ -21,6 +21,24 @@ export function formatPatch(patch: Patch): string {
   return patch.op === 'remove' ? `remove ${path}` : `${patch.op} ${path} = ${show(patch.value)}`
 }
 
+/** What one side of a divergence did, as readable lines (its patches, its error, …). */
+export function divergenceLines(reason: Divergence['reason'], value: unknown): string[] {
+  switch (reason) {
+    case 'patches': {
+      const patches = value as readonly Patch[]
+      return patches.length === 0 ? ['(no changes)'] : patches.map(formatPatch)
+    }
+    case 'error':
+      return [value === undefined ? '(no error)' : `error: ${describeError(value)}`]
+    case 'link':
+      return [value === undefined ? '(no link here)' : `link '${String(value)}'`]
+    case 'io':
+      return [`io ${show(value ?? {})}`]
+    case 'status':
+      return [`status '${String(value)}'`]
+  }
+}
+
 /**
  * A divergence as readable lines: where, why, and what each side did.
  *
@@ -28,23 +46,7 @@ export function formatPatch(patch: Patch): string {
  */
 export function formatDivergence(divergence: Divergence, labels: readonly [string, string] = ['recorded', 'replayed']): string {
   const where = divergence.link === undefined ? 'at the end of the run' : `at link #${divergence.link.index} '${divergence.link.name}'`
-  const side = (value: unknown): string[] => {
-    switch (divergence.reason) {
-      case 'patches': {
-        const patches = value as readonly Patch[]
-        return patches.length === 0 ? ['(no changes)'] : patches.map(formatPatch)
-      }
-      case 'error':
-        return [value === undefined ? '(no error)' : `error: ${describeError(value)}`]
-      case 'link':
-        return [value === undefined ? '(no link here)' : `link '${String(value)}'`]
-      case 'io':
-        return [`io ${show(value ?? {})}`]
-      case 'status':
-        return [`status '${String(value)}'`]
-    }
-  }
   const width = Math.max(labels[0].length, labels[1].length) + 1
-  const block = (label: string, value: unknown) => side(value).map((line, i) => `  ${(i === 0 ? `${label}:` : '').padEnd(width)} ${line}`)
+  const block = (label: string, value: unknown) => divergenceLines(divergence.reason, value).map((line, i) => `  ${(i === 0 ? `${label}:` : '').padEnd(width)} ${line}`)
   return [`diverged ${where} (${divergence.reason})`, ...block(labels[0], divergence.expected), ...block(labels[1], divergence.actual)].join('\n')
 }
