@@ -4,6 +4,7 @@ import type { Immutable } from 'immer'
 import type { ZodType } from 'zod'
 import { compileChain, type CompiledChain, type LinkDef } from './compile.js'
 import { LinkList } from './link-list.js'
+import { emptyState } from './snapshot.js'
 import { systemClock, zeroClock } from './clock.js'
 import { execute, type ExecutionPlan, type ExecutionResult, type ResumePoint } from './runner.js'
 import { Run, type RunParent, type RunRef } from './run.js'
@@ -216,7 +217,7 @@ export class Chain<C> {
   }
 
   #rejectInput(info: RunInfo, input: unknown, endedAt: bigint, message: string, extras: RunExtras<C>): ExecutionOutcome<C> {
-    const start = { seq: 0, t: info.startedAt, type: 'run.start', ctx: input, mwctx: Object.freeze({}), metrics: undefined, input }
+    const start = { seq: 0, t: info.startedAt, type: 'run.start', ctx: input, mwctx: emptyState(), metrics: undefined, input }
     const result: ExecutionResult<C> = {
       status: 'error',
       ctx: input as Immutable<C>,

@@ -3,6 +3,7 @@ import type { Chain } from './chain.js'
 import type { TimelineEvent } from './events.js'
 import { chainFor } from './replay.js'
 import type { Run } from './run.js'
+import type { Timeline } from './timeline.js'
 import type { RunOptions } from './types.js'
 
 /** Options of `run.fork()`. */
@@ -19,10 +20,10 @@ export interface ForkOptions<C> extends RunOptions {
 }
 
 /** The seq of the last event of the step of the link that ended at `endSeq` (its after-middleware). */
-function stepEnd(events: readonly TimelineEvent<unknown>[], endSeq: number): number {
-  const link = (events[endSeq] as { link?: unknown }).link
+function stepEnd(timeline: Timeline<unknown>, endSeq: number): number {
+  const link = (timeline.at(endSeq) as { link?: unknown }).link
   let seq = endSeq
-  while (seq + 1 < events.length && (events[seq + 1] as { link?: unknown }).link === link) seq++
+  while (seq + 1 < timeline.length && (timeline.at(seq + 1) as { link?: unknown }).link === link) seq++
   return seq
 }
 
@@ -31,31 +32,38 @@ const isLinkEnd = (event: TimelineEvent<unknown>): event is Extract<TimelineEven
 
 /**
  * The cut: the seq of the last shared event, and the name of the last link completed by then.
- * Scans back from the end (or from `at`), so its cost does not grow with the prefix.
+ * Scans back from the end (or from `at`) through `timeline.at`, so its cost does not grow with
+ * the prefix, nor join a fork's shared prefix into one array.
  */
 export function findCut(run: Run<unknown>, at: string | number): { seq: number; linkName: string | undefined } {
-  const events = run.timeline.events as readonly TimelineEvent<unknown>[]
+  const timeline = run.timeline
+  const length = timeline.length
   if (typeof at === 'string') {
-    for (let seq = events.length - 1; seq >= 0; seq--) {
-      const event = events[seq] as TimelineEvent<unknown>
-      if (isLinkEnd(event) && event.link.name === at) return { seq: stepEnd(events, seq), linkName: at }
+    for (let seq = length - 1; seq >= 0; seq--) {
+      const event = timeline.at(seq) as TimelineEvent<unknown>
+      if (isLinkEnd(event) && event.link.name === at) return { seq: stepEnd(timeline, seq), linkName: at }
     }
-    const ran = [...new Set(events.filter(isLinkEnd).map((event) => `'${event.link.name}'`))].join(', ') || 'none'
+    const ran = [...new Set(timeline.events.filter(isLinkEnd).map((event) => `'${event.link.name}'`))].join(', ') || 'none'
     throw new TypeError(`fork: link '${at}' never ran in run ${run.id} of chain '${run.chainName}' (links that ran: ${ran})`)
   }
-  if (!Number.isInteger(at) || at < 0 || at >= events.length) {
-    throw new RangeError(`fork: seq ${String(at)} is out of range: run ${run.id} has ${events.length} events (0…${events.length - 1})`)
+  if (!Number.isInteger(at) || at < 0 || at >= length) {
+    throw new RangeError(`fork: seq ${String(at)} is out of range: run ${run.id} has ${length} events (0…${length - 1})`)
   }
   for (let seq = at; seq >= 0; seq--) {
-    const event = events[seq] as TimelineEvent<unknown>
+    const event = timeline.at(seq) as TimelineEvent<unknown>
     if (!isLinkEnd(event)) continue
-    const end = stepEnd(events, seq)
+    const end = stepEnd(timeline, seq)
     if (end <= at) return { seq: end, linkName: event.link.name }
   }
   // Before any link completed: branch after the run's start (and its runStart hooks).
   let seq = 0
-  while (seq + 1 < events.length && (events[seq + 1] as { middleware?: { position: string } }).middleware?.position === 'run-start') seq++
+  while (seq + 1 < length && (timeline.at(seq + 1) as { middleware?: { position: string } }).middleware?.position === 'run-start') seq++
   return { seq, linkName: undefined }
+}
+
+function hasLinkEvents(timeline: Timeline<unknown>): boolean {
+  for (let seq = 0; seq < timeline.length; seq++) if (timeline.at(seq)?.type === 'link.start') return true
+  return false
 }
 
 /**
@@ -63,7 +71,7 @@ export function findCut(run: Run<unknown>, at: string | number): { seq: number; 
  * link to branch after. Say so rather than report nonsense.
  */
 export function checkRecorded<C>(run: Run<C>, chain: Chain<C>, what: string): void {
-  if (chain.links.length > 0 && run.status === 'ok' && !run.timeline.events.some((event) => event.type === 'link.start')) {
+  if (chain.links.length > 0 && run.status === 'ok' && !hasLinkEvents(run.timeline as Timeline<unknown>)) {
     throw new TypeError(`${what}: run ${run.id} of chain '${run.chainName}' recorded no link events (capture 'off'): record it with capture 'timeline' to ${what} it`)
   }
 }

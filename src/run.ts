@@ -7,6 +7,7 @@ import { ChainRunError, type ChainRunErrorCode } from './errors.js'
 import { exportRun, importRun, type ExportOptions, type ImportOptions, type RunDocument } from './run-document.js'
 import type { TimelineEvent } from './events.js'
 import type { Failure } from './runner.js'
+import { emptyState } from './snapshot.js'
 import { Timeline } from './timeline.js'
 import type { RunInfo, RunStatus } from './types.js'
 
@@ -130,7 +131,7 @@ export class Run<C = unknown> {
         t: init.endedAt,
         type: 'run.end',
         ctx: init.ctx,
-        mwctx: last?.mwctx ?? Object.freeze({}),
+        mwctx: last?.mwctx ?? emptyState(),
         metrics: undefined,
         status: init.status,
       }

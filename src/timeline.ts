@@ -110,9 +110,15 @@ export class Timeline<C = unknown> {
 
   /** The event with this seq (negative counts from the end, like `Array#at`), or `undefined`. */
   at(seq: number): TimelineEvent<C> | undefined {
-    const index = Number.isInteger(seq) && seq < 0 ? this.length + seq : seq
-    if (!Number.isInteger(index) || index < 0 || index >= this.length) return undefined
+    const index = this.#index(seq)
+    if (index === -1) return undefined
     return index < this.#prefixLength ? this.#prefix[index] : this.#own[index - this.#prefixLength]
+  }
+
+  /** The index of a seq (negative from the end), or -1 when out of range. */
+  #index(seq: number): number {
+    const index = Number.isInteger(seq) && seq < 0 ? this.length + seq : seq
+    return Number.isInteger(index) && index >= 0 && index < this.length ? index : -1
   }
 
   /**
@@ -244,8 +250,8 @@ export class Timeline<C = unknown> {
   }
 
   private checkSeq(seq: number, method: string): number {
-    const index = Number.isInteger(seq) && seq < 0 ? this.length + seq : seq
-    if (!Number.isInteger(index) || index < 0 || index >= this.length) {
+    const index = this.#index(seq)
+    if (index === -1) {
       throw new RangeError(`timeline.${method}: seq ${String(seq)} is out of range: this timeline has ${this.length} events (0…${this.length - 1})`)
     }
     return index
