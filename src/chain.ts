@@ -191,9 +191,9 @@ export class Chain<C> {
         signal: merged.signal,
         writes: merged.capture === 'writes',
         stacks: merged.stacks === true,
-        ...(extras.recordedIO !== undefined && { recordedIO: extras.recordedIO }),
-        ...(extras.resume !== undefined && { resume: extras.resume }),
-        ...(trace !== undefined && { trace }),
+        recordedIO: extras.recordedIO,
+        resume: extras.resume,
+        trace,
       }
       execute<C>(plan, (result) => {
         const run = this.#finish(info, extras.input ?? start, result, extras)

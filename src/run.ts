@@ -9,6 +9,8 @@ import type { TimelineEvent } from './events.js'
 import type { Failure } from './runner.js'
 import { emptyState } from './snapshot.js'
 import { Timeline } from './timeline.js'
+import { RUN_SPAN, type SpanSlot } from './otel/registry.js'
+import type { SpanContext } from '@opentelemetry/api'
 import type { RunInfo, RunStatus } from './types.js'
 
 /**
@@ -76,7 +78,7 @@ export interface RunInit<C> {
  * run.ctx.total         // the final, frozen ctx
  * run.timeline.links()  // one record per link
  */
-export class Run<C = unknown> {
+export class Run<C = unknown> implements SpanSlot {
   /** A unique id (UUID). */
   readonly id: string
   /** The name of the chain that ran. */
@@ -103,6 +105,8 @@ export class Run<C = unknown> {
   readonly children: readonly Run<unknown>[] = []
   /** @internal The chain that made the run (or that an import was given). */
   readonly source: unknown
+  /** @internal The context of this run's span, once it has one (traced live or exported). */
+  [RUN_SPAN]: SpanContext | undefined = undefined
   readonly #childIds: readonly string[]
 
   /** @internal Runs are made by `chain.run()`. */

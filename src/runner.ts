@@ -39,16 +39,18 @@ export interface ExecutionPlan<C> {
   readonly record: boolean
   readonly safe: boolean
   readonly signal: AbortSignal | undefined
+  // Every field is always present (undefined when unused): one object shape for every plan, so
+  // the runner's reads of them stay monomorphic whatever mix of runs a process makes.
   /** `capture: 'writes'`: record every write a link makes as a `ctx.write` event. */
-  readonly writes?: boolean
+  readonly writes: boolean
   /** With `writes`: add the user call site of each write (a stack capture per write). */
-  readonly stacks?: boolean
+  readonly stacks: boolean
   /** Replay: the values each link (by name) drew from io when it was recorded. */
-  readonly recordedIO?: ReadonlyMap<string, RecordedIO>
+  readonly recordedIO: ReadonlyMap<string, RecordedIO> | undefined
   /** Fork: continue from a cut of another run instead of starting afresh. */
-  readonly resume?: ResumePoint<C>
+  readonly resume: ResumePoint<C> | undefined
   /** Live OpenTelemetry tracing of this run. */
-  readonly trace?: LiveTrace
+  readonly trace: LiveTrace | undefined
 }
 
 /** Where a fork picks up: the shared prefix, the fork event, and the states to go on from. */
@@ -333,12 +335,12 @@ class Execution<C> implements WorkingStates {
     const durationNs = this.timed ? (this.lastReading = this.plan.clock.now()) - t0 : 0n
     if (!this.plan.record) {
       this.mwTouched = this.metricsTouched = false
-      this.plan.trace?.middleware(call.info, link, t0, durationNs, false, undefined)
+      this.plan.trace?.middleware(type, call.info, link, t0, durationNs, undefined)
       return
     }
     // A state that cannot be snapshotted turns the call into a middleware error (traced there).
     if (!this.takeSnapshots(call, link, t0)) return
-    this.plan.trace?.middleware(call.info, link, t0, durationNs, false, undefined)
+    this.plan.trace?.middleware(type, call.info, link, t0, durationNs, undefined)
     const event: Record<string, unknown> = { type, t: t0, middleware: call.info }
     if (link !== undefined) event['link'] = link
     event['durationNs'] = durationNs
@@ -347,7 +349,7 @@ class Execution<C> implements WorkingStates {
 
   private hookFailed(call: HookCall, link: LinkInfo | undefined, t0: bigint, error: unknown): void {
     const durationNs = this.timed ? (this.lastReading = this.plan.clock.now()) - t0 : 0n
-    this.plan.trace?.middleware(call.info, link, t0, durationNs, true, error)
+    this.plan.trace?.middleware('middleware.error', call.info, link, t0, durationNs, error)
     this.middlewareFailures.push({ middleware: call.info, link, error })
     if (this.plan.record) this.takeSnapshots(call, link, t0)
     else this.mwTouched = this.metricsTouched = false
@@ -398,13 +400,13 @@ class Execution<C> implements WorkingStates {
     const clock = this.plan.clock
     let start: MutableEvent | undefined
     if (this.plan.record) start = this.push({ type: 'link.start', t: 0n, link: link.info })
-    const given = this.plan.writes === true && isDraft(draft) ? recordWrites(draft as object, this.writeListener(link.info)) : draft
+    const given = this.plan.writes && isDraft(draft) ? recordWrites(draft as object, this.writeListener(link.info)) : draft
     const t0 = clock.now()
     if (start !== undefined) start['t'] = t0
     let returned: unknown
     try {
       const trace = this.plan.trace
-      returned = trace === undefined ? link.fn(given as never, io) : trace.runInLink(() => link.fn(given as never, io))
+      returned = trace === undefined ? link.fn(given as never, io) : trace.runInLink(link.fn, given as never, io)
     } catch (error) {
       this.linkFailed(link, draft, io, t0, clock.now(), error)
       return undefined
@@ -424,7 +426,7 @@ class Execution<C> implements WorkingStates {
     const events = this.events
     const base = this.seqBase
     const clock = this.plan.clock
-    const stacks = this.plan.stacks === true
+    const stacks = this.plan.stacks
     return (op, path, value) => {
       // Built whole (one shape, one allocation): this runs once per single write. The path
       // array is the capture layer's own and never reused; it is read-only by type (freezing

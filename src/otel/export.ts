@@ -3,7 +3,7 @@ import { context, ROOT_CONTEXT, trace, type Context, type Span, type SpanContext
 import type { TimelineEvent } from '../events.js'
 import type { Run } from '../run.js'
 import type { LinkInfo } from '../types.js'
-import { ATTR, hrTime, runSpanOptions, linkSpanName, metricAttributes, middlewareAttributes, nsAttribute, recordFailure, runSpanName } from './names.js'
+import { ATTR, hrTime, runSpanOptions, linkSpanName, middlewareAttributes, nsAttribute, recordFailure, runSpanName, setMetricAttributes } from './names.js'
 import { rememberSpan, spanContextOf } from './registry.js'
 import { ownStart } from '../run.js'
 
@@ -72,7 +72,7 @@ export function exportRun<C>(run: Run<C>, options: ExportRunOptions): ExportRunR
 
   const closeStep = (): void => {
     if (step === undefined) return
-    step.span.setAttributes(metricAttributes(step.metrics))
+    setMetricAttributes(step.span, step.metrics)
     step.span.end(hrTime(step.end))
     step = undefined
   }

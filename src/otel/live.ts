@@ -1,10 +1,10 @@
 // Live tracing: the runner reports to a LiveTrace as it goes; spans carry the recorded times.
-import { context, diag, INVALID_SPAN_CONTEXT, trace, type Attributes, type Context, type Span, type SpanOptions, type Tracer } from '@opentelemetry/api'
+import { context, createContextKey, diag, ROOT_CONTEXT, trace, type Attributes, type Context, type Span, type SpanOptions, type Tracer } from '@opentelemetry/api'
 import { describeError } from '../errors.js'
 import type { MiddlewareCallInfo } from '../events.js'
 import type { Failure } from '../runner.js'
-import type { LinkInfo, Position, RunInfo, RunStatus } from '../types.js'
-import { ATTR, hrTime, runSpanOptions, linkSpanName, metricAttributes, middlewareAttributes, nsAttribute, recordFailure, runSpanName } from './names.js'
+import type { LinkInfo, RunInfo, RunStatus } from '../types.js'
+import { ATTR, hrTime, runSpanOptions, linkSpanName, middlewareAttributes, nsAttribute, recordFailure, runSpanName, setMetricAttributes } from './names.js'
 
 // Link attributes never change: built once per link (the SDK copies what it is given).
 const linkAttributesCache = new WeakMap<LinkInfo, Attributes>()
@@ -17,24 +17,19 @@ function linkAttributes(link: LinkInfo): Attributes {
   return attributes
 }
 
-const EVENT_NAMES: Readonly<Record<Position, string>> = {
-  'run-start': 'middleware.before',
-  'chain-before': 'middleware.before',
-  'link-before': 'middleware.before',
-  'link-after': 'middleware.after',
-  'chain-after': 'middleware.after',
-  'run-end': 'middleware.after',
-}
-
 /** A tracer or SDK that throws is reported through OTel's diag logger and ignored. */
 function skipped(what: string, error: unknown): void {
   diag.warn(`shadowchain: OpenTelemetry ${what} failed and was skipped: ${describeError(error)}`)
 }
 
-/** Whether a context manager is registered: without one, entering a link's context does nothing. */
+// Whether a context manager is registered: without one, entering a link's context does nothing.
+// Asked once per run (one can be registered at any time), with a context made once: no allocation.
+const PROBE = ROOT_CONTEXT.setValue(createContextKey('shadowchain.probe'), true)
+function probeIsActive(): boolean {
+  return context.active() === PROBE
+}
 function contextPropagates(): boolean {
-  const probe = trace.setSpan(context.active(), trace.wrapSpanContext(INVALID_SPAN_CONTEXT))
-  return context.with(probe, () => context.active() === probe)
+  return context.with(PROBE, probeIsActive)
 }
 
 /**
@@ -73,18 +68,26 @@ export class LiveTrace {
     }
   }
 
-  /** Runs the link function inside its span's context, so spans it starts nest under it. */
-  runInLink<T>(fn: () => T): T {
-    return this.linkContext === undefined ? fn() : context.with(this.linkContext, fn)
+  /**
+   * Calls the link function inside its span's context, so spans it starts nest under it. (Its
+   * arguments are passed through rather than closed over: no closure per link.)
+   */
+  runInLink<A, B, R>(fn: (a: A, b: B) => R, a: A, b: B): R {
+    return this.linkContext === undefined ? fn(a, b) : context.with(this.linkContext, fn, undefined, a, b)
   }
 
-  middleware(call: MiddlewareCallInfo, link: LinkInfo | undefined, t: bigint, durationNs: bigint, failed: boolean, error: unknown): void {
+  /**
+   * One middleware call as a span event.
+   *
+   * @param name - the event type: `middleware.before`, `middleware.after` or `middleware.error`
+   * @param error - the call's error (for `middleware.error`)
+   */
+  middleware(name: string, call: MiddlewareCallInfo, link: LinkInfo | undefined, t: bigint, durationNs: bigint, error: unknown): void {
     const span = link === undefined ? this.runSpan : (this.linkSpan ?? this.runSpan)
     // A span that is not recorded (no SDK, or sampled out) is not worth building events for.
     if (!span.isRecording()) return
-    const name = failed ? 'middleware.error' : EVENT_NAMES[call.position]
     try {
-      span.addEvent(name, middlewareAttributes(call, durationNs, failed ? error : undefined), hrTime(t))
+      span.addEvent(name, middlewareAttributes(call, durationNs, error), hrTime(t))
     } catch (caught) {
       skipped('addEvent', caught)
     }
@@ -105,7 +108,10 @@ export class LiveTrace {
     this.linkSpan = this.linkContext = undefined
     if (span === undefined) return
     try {
-      if (span.isRecording()) span.setAttributes(metricAttributes(metrics, { [ATTR.linkDuration]: nsAttribute(durationNs) }))
+      if (span.isRecording()) {
+        span.setAttribute(ATTR.linkDuration, nsAttribute(durationNs))
+        setMetricAttributes(span, metrics)
+      }
       span.end(hrTime(t))
     } catch (error) {
       skipped('end', error)

@@ -50,23 +50,29 @@ export function nsAttribute(ns: bigint): number {
   return Number(ns)
 }
 
-/** The primitive values of a metrics object, as `shadowchain.metrics.<key>` attributes. */
+// `shadowchain.metrics.<key>` for the keys metrics objects use (bounded: keys are the user's).
 const metricKeys = new Map<string, string>()
 
-/** Adds the primitive values of a metrics object to `out` as `shadowchain.metrics.<key>`. */
-export function metricAttributes(metrics: object | undefined, out: Attributes = {}): Attributes {
-  if (metrics === undefined) return out
+/**
+ * Sets the primitive values of a metrics object on a span as `shadowchain.metrics.<key>`
+ * attributes (bigints as strings; objects, non-finite numbers and `undefined` are left out).
+ * Straight onto the span: no attributes object for the SDK to copy again.
+ */
+export function setMetricAttributes(span: Span, metrics: object | undefined): void {
+  if (metrics === undefined) return
   for (const key in metrics) {
     const value: unknown = (metrics as Record<string, unknown>)[key]
+    let attribute: string | number | boolean
+    if (typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))) attribute = value
+    else if (typeof value === 'bigint') attribute = value.toString()
+    else continue
     let name = metricKeys.get(key)
     if (name === undefined) {
       name = `${ATTR.metricsPrefix}${key}`
       if (metricKeys.size < 10_000) metricKeys.set(key, name)
     }
-    if (typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))) out[name] = value
-    else if (typeof value === 'bigint') out[name] = value.toString()
+    span.setAttribute(name, attribute)
   }
-  return out
 }
 
 export function middlewareAttributes(call: MiddlewareCallInfo, durationNs: bigint, error?: unknown): Attributes {
@@ -115,7 +121,8 @@ export function runSpanOptions(chainName: string, runId: string, startedAt: bigi
     const context = spanContextOf(related.run)
     if (context !== undefined) links.push({ context, attributes: { [ATTR.relation]: kind } })
   }
-  const options: SpanOptions = { attributes, links }
+  // No empty links array: the SDK would copy it.
+  const options: SpanOptions = links.length === 0 ? { attributes } : { attributes, links }
   const startTime = hrTime(startedAt)
   if (startTime !== undefined) options.startTime = startTime
   return options
