@@ -6,7 +6,7 @@ import { compileChain, type CompiledChain, type LinkDef } from './compile.js'
 import { LinkList } from './link-list.js'
 import { emptyState } from './snapshot.js'
 import { systemClock, zeroClock } from './clock.js'
-import { execute, type ExecutionPlan, type ExecutionResult, type ResumePoint } from './runner.js'
+import { execute, type ExecutionPlan, type ExecutionResult, type Failure, type ResumePoint } from './runner.js'
 import { Run, type RunParent, type RunRef } from './run.js'
 import type { RecordedIO } from './events.js'
 import { context, diag, type Tracer } from '@opentelemetry/api'
@@ -156,6 +156,8 @@ export class Chain<C> {
       return Promise.reject(new TypeError(`chain '${this.name}': clock.now() must return epoch nanoseconds as a bigint, got ${typeof startedAt}`))
     }
     const info: RunInfo = Object.freeze({ id: randomUUID(), chainName: this.name, startedAt })
+    // Traced from the start: a run whose input is rejected is a failed run in the trace too.
+    const trace = merged.tracer === undefined ? undefined : startTrace(merged.tracer, info, extras)
     const schema = this.options.input
     let start: unknown = input
     // A fork resumes from a recorded state and a replay re-runs a recorded (already parsed)
@@ -167,10 +169,10 @@ export class Chain<C> {
       } catch (error) {
         // A throwing transform or refinement, or an async schema (safeParse cannot await it).
         const message = `invalid input for chain '${this.name}': the input schema threw: ${describeError(error)}`
-        return Promise.resolve(this.#rejectInput(info, input, clock.now(), message, extras))
+        return Promise.resolve(this.#rejectInput(info, input, clock.now(), message, extras, trace))
       }
       if (!parsed.success) {
-        return Promise.resolve(this.#rejectInput(info, input, clock.now(), formatInputError(this.name, parsed.error), extras))
+        return Promise.resolve(this.#rejectInput(info, input, clock.now(), formatInputError(this.name, parsed.error), extras, trace))
       }
       start = parsed.data
     }
@@ -179,7 +181,6 @@ export class Chain<C> {
     if (overrides !== undefined && overrides.size > 0) {
       compiled = { ...compiled, links: compiled.links.map((link) => ({ ...link, fn: overrides.get(link.info.index) ?? link.fn })) }
     }
-    const trace = merged.tracer === undefined ? undefined : startTrace(merged.tracer, info, extras)
     return new Promise((resolve) => {
       const plan: ExecutionPlan<C> = {
         chain: compiled,
@@ -197,7 +198,7 @@ export class Chain<C> {
       }
       execute<C>(plan, (result) => {
         const run = this.#finish(info, extras.input ?? start, result, extras)
-        if (trace !== undefined) rememberSpan(run, trace.runSpan.spanContext())
+        if (trace?.recorded === true) rememberSpan(run, trace.runSpan.spanContext())
         resolve({ run, ioOverruns: result.ioOverruns })
       })
     })
@@ -216,18 +217,22 @@ export class Chain<C> {
     return run
   }
 
-  #rejectInput(info: RunInfo, input: unknown, endedAt: bigint, message: string, extras: RunExtras<C>): ExecutionOutcome<C> {
+  #rejectInput(info: RunInfo, input: unknown, endedAt: bigint, message: string, extras: RunExtras<C>, trace: LiveTrace | undefined): ExecutionOutcome<C> {
     const start = { seq: 0, t: info.startedAt, type: 'run.start', ctx: input, mwctx: emptyState(), metrics: undefined, input }
+    const failure: Failure = { code: 'INVALID_INPUT', message, link: undefined, cause: undefined }
+    trace?.runEnd('error', failure, endedAt)
     const result: ExecutionResult<C> = {
       status: 'error',
       ctx: input as Immutable<C>,
-      failure: { code: 'INVALID_INPUT', message, link: undefined, cause: undefined },
+      failure,
       events: [start as never],
       prefix: undefined,
       endedAt,
       ioOverruns: [],
     }
-    return { run: this.#finish(info, input, result, extras), ioOverruns: [] }
+    const run = this.#finish(info, input, result, extras)
+    if (trace?.recorded === true) rememberSpan(run, trace.runSpan.spanContext())
+    return { run, ioOverruns: [] }
   }
 
   #withLinks(at: number, name: string, fn: LinkFn<C>, options: LinkOptions<C> | undefined): Chain<C> {

@@ -29,10 +29,16 @@ export interface RunParent {
 
 /**
  * The seq of a run's first own event: 0, or for a fork the seq of its fork event (right after
- * its parent's cut; a fork of a fork also holds its parent's fork event).
+ * its parent's cut; a fork of a fork also holds its parent's fork event). A replay of a fork
+ * shares the fork's prefix too (it re-runs only the fork's own links): its own events start at
+ * its last fork event.
  */
-export function ownStart(run: { readonly parent: RunParent | undefined }): number {
-  return run.parent === undefined ? 0 : run.parent.seq + 1
+export function ownStart(run: { readonly parent: RunParent | undefined; readonly replayOf: RunRef | undefined; readonly timeline: Timeline<unknown> }): number {
+  if (run.parent !== undefined) return run.parent.seq + 1
+  if (run.replayOf === undefined) return 0
+  const events = run.timeline.events
+  for (let i = events.length - 1; i >= 0; i--) if ((events[i] as TimelineEvent<unknown>).type === 'fork') return i
+  return 0
 }
 
 /** A reference to another run: the run itself when it is in memory, its id always. */
@@ -106,11 +112,13 @@ export class Run<C = unknown> implements SpanSlot {
   /** @internal The chain that made the run (or that an import was given). */
   readonly source: unknown
   /** @internal The context of this run's span, once it has one (traced live or exported). */
-  [RUN_SPAN]: SpanContext | undefined = undefined
+  declare [RUN_SPAN]: SpanContext | undefined
   readonly #childIds: readonly string[]
 
   /** @internal Runs are made by `chain.run()`. */
   constructor(init: RunInit<C>) {
+    // Not enumerable: invisible to object comparisons and copies of a run.
+    Object.defineProperty(this, RUN_SPAN, { value: undefined, writable: true, enumerable: false, configurable: false })
     this.id = init.info.id
     this.chainName = init.info.chainName
     this.status = init.status

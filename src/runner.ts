@@ -135,12 +135,11 @@ class Execution<C> implements WorkingStates {
   /** Middleware calls are timed when something records or traces them. */
   private readonly timed: boolean
   /**
-   * Tracing without recording: a middleware call starts when the previous clock reading was
-   * taken (nothing but the runner's own few steps lie between), which saves a reading per call.
-   * A recording keeps exact start readings.
+   * The end of the last thing timed: the run's (or fork's) start, a middleware call's end, a
+   * link's end. A link span starts here and ends at the step's last one, so a tracer takes no
+   * clock reading of its own: a traced recording has the same times as an untraced one.
    */
-  private readonly reuseReadings: boolean
-  private lastReading = 0n
+  private lastReading: bigint
 
   constructor(
     private readonly plan: ExecutionPlan<C>,
@@ -150,7 +149,7 @@ class Execution<C> implements WorkingStates {
     this.linkInput = plan.input
     this.signal = plan.signal ?? NEVER_ABORTED
     this.timed = plan.record || plan.trace !== undefined
-    this.reuseReadings = !plan.record && plan.trace !== undefined
+    this.lastReading = plan.info.startedAt
     const resume = plan.resume
     if (resume === undefined) {
       this.seqBase = 0
@@ -272,7 +271,7 @@ class Execution<C> implements WorkingStates {
     this.link = link
     this.linkInput = this.ctx
     this.outcome = undefined
-    if (this.plan.trace !== undefined) this.plan.trace.linkBegin(link.info, (this.lastReading = this.plan.clock.now()))
+    if (this.plan.trace !== undefined) this.plan.trace.linkBegin(link.info, this.lastReading)
     this.metricsWork = {}
     this.metricsState = emptyState()
     this.hookIndex = 0
@@ -313,7 +312,7 @@ class Execution<C> implements WorkingStates {
     link: LinkInfo | undefined,
     type: 'middleware.before' | 'middleware.after',
   ): Promise<void> | undefined {
-    const t0 = this.reuseReadings ? this.lastReading : this.timed ? this.plan.clock.now() : 0n
+    const t0 = this.timed ? this.plan.clock.now() : 0n
     let returned: unknown
     try {
       returned = call.fn.call(call.middleware, event as never)
@@ -544,7 +543,7 @@ class Execution<C> implements WorkingStates {
     const outcome = this.outcome as LinkOutcome<C>
     const metrics = this.plan.record ? (this.metricsState as object | undefined) : this.metricsWork
     // The step ends with its last reading: the link's end, or its last after-middleware's.
-    this.plan.trace?.linkEnd(outcome.durationNs, metrics, this.reuseReadings ? this.lastReading : this.plan.clock.now())
+    this.plan.trace?.linkEnd(outcome.durationNs, metrics, this.lastReading)
   }
 
   private snapshotMetrics(): void {

@@ -77,3 +77,29 @@ describe('live tracing in context', () => {
     expect(new Set(runs.map((span) => span.spanContext().traceId)).size).toBe(2)
   })
 })
+
+describe('without a tracer, with a provider registered globally', () => {
+  it('emits nothing: a run is traced only when given a tracer', async () => {
+    exporter.reset()
+    await fetching.run({ results: [] })
+    await fetching.run({ results: [] }, { capture: 'off' })
+    // The link's own instrumentation still reports, under no run span.
+    const names = exporter.getFinishedSpans().map((span) => span.name)
+    expect(names.filter((name) => name.startsWith('chain ') || name.startsWith('link '))).toEqual([])
+    expect(names).toContain('GET /a')
+  })
+
+  it('nests a run started inside another traced run\'s link under that link span', async () => {
+    exporter.reset()
+    const inner = chain<{ n: number }>('inner').link('bump', (ctx) => void (ctx.n += 1))
+    const outer = chain<{ n: number }>('outer').link('call inner', async (ctx) => {
+      ctx.n = (await inner.run({ n: ctx.n }, { tracer })).ctx.n
+    })
+    await outer.run({ n: 1 }, { tracer })
+    const spans = exporter.getFinishedSpans()
+    const byName = new Map(spans.map((span) => [span.name, span]))
+    expect(byName.get('chain inner')!.parentSpanContext?.spanId).toBe(byName.get('link call inner')!.spanContext().spanId)
+    expect(new Set(spans.map((span) => span.spanContext().traceId)).size).toBe(1)
+  })
+})
+

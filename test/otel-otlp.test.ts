@@ -34,12 +34,17 @@ describe('OTLP/HTTP export', () => {
     expect(runSpan.startTimeUnixNano).toBe(String(run.startedAt))
     expect(runSpan.endTimeUnixNano).toBe(String(run.endedAt))
     expect(runSpan.attributes).toContainEqual({ key: 'shadowchain.run.id', value: { stringValue: run.id } })
+    // Link spans tile the run: each starts where the previous step ended.
+    let previousEnd = String(run.startedAt)
     for (const record of run.timeline.links()) {
       const span = spans.find((candidate) => candidate.name === `link ${record.name}`)!
       expect(span.parentSpanId).toBe(runSpan.spanId)
       expect(span.traceId).toBe(runSpan.traceId)
       const step = run.timeline.filter({ link: record.name })
-      expect(span.startTimeUnixNano).toBe(String(step[0]!.t))
+      const after = step.at(-1)!
+      expect(span.startTimeUnixNano).toBe(previousEnd)
+      expect(span.endTimeUnixNano).toBe(String(after.t + (after.type === 'middleware.after' ? after.durationNs : 0n)))
+      previousEnd = span.endTimeUnixNano!
       expect(span.events?.map((event) => event.name)).toEqual(['middleware.before', 'middleware.after'])
       expect(span.events?.[0]?.timeUnixNano).toBe(String(step[0]!.t))
     }

@@ -1,6 +1,8 @@
-import { SpanStatusCode, trace } from '@opentelemetry/api'
+import { SpanStatusCode, trace, type Tracer } from '@opentelemetry/api'
+import { AlwaysOffSampler, BasicTracerProvider } from '@opentelemetry/sdk-trace-base'
 import { beforeEach, describe, expect, it } from 'vitest'
-import { chain, ChainRunError, Run, type Middleware } from '../src/index.js'
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base'
+import { chain, ChainRunError, Run, type Middleware, type TimelineEvent } from '../src/index.js'
 import { exportRun } from '../src/otel/index.js'
 import { memoryTracer, ns, shape } from './otel-helpers.js'
 
@@ -72,12 +74,6 @@ describe('live tracing', () => {
     expect(ns(runSpan.endTime)).toBe(run.endedAt)
   })
 
-  it('emits nothing without a tracer', async () => {
-    await failedShopRun()
-    await failedShopRun({ capture: 'off' })
-    expect(exporter.getFinishedSpans()).toEqual([])
-  })
-
   it('traces with capture off and timestamps off too (the SDK clock stamps the spans then)', async () => {
     await failedShopRun({ tracer, capture: 'off' })
     const off = shape(exporter.getFinishedSpans(), ['shadowchain.run.id', 'shadowchain.link.duration_ns'])
@@ -102,7 +98,7 @@ describe('live tracing', () => {
     const [forkSpan, replaySpan] = runSpans
     expect(forkSpan!.links.map((l) => l.context.spanId)).toEqual([originalSpan.spanContext().spanId])
     expect(forkSpan!.attributes).toMatchObject({ 'shadowchain.run.relation': 'fork', 'shadowchain.run.related_id': original.id })
-    expect(replaySpan!.links[0]?.context.traceId).toBe(originalSpan.spanContext().traceId)
+    expect(replaySpan!.links.map((l) => l.context.spanId)).toEqual([originalSpan.spanContext().spanId])
     expect(replaySpan!.attributes).toMatchObject({ 'shadowchain.run.relation': 'replay' })
     // The fork's spans cover only the links it ran.
     expect(exporter.getFinishedSpans().filter((s) => s.name.startsWith('link ')).map((s) => s.name)).toEqual(['link charge', 'link price', 'link charge'])
@@ -125,13 +121,22 @@ describe('post-hoc export', () => {
     const runSpan = post.find((s) => s.name === 'chain shop')!
     expect(ns(runSpan.startTime)).toBe(run.startedAt)
     expect(ns(runSpan.endTime)).toBe(run.endedAt)
-    const links = run.timeline.links()
-    for (const record of links) {
+    // Live and post-hoc spans carry the same times, span by span and event by event.
+    const times = (spans: readonly ReadableSpan[]) =>
+      Object.fromEntries(spans.map((s) => [s.name, { start: ns(s.startTime), end: ns(s.endTime), events: s.events.map((e) => `${e.name}@${ns(e.time)}`) }]))
+    expect(times(post)).toEqual(times(live))
+    // A link span starts where the previous step ended (here: the runStart hook, then the link
+    // span before it) and ends with its step's last reading; its events are stamped when each
+    // middleware call began.
+    const end = (e: TimelineEvent) => e.t + ('durationNs' in e && e.type.startsWith('middleware') ? e.durationNs : 0n)
+    const runStartHook = run.timeline.filter({ type: 'middleware.before' }).find((e) => e.type === 'middleware.before' && e.link === undefined)!
+    let previousEnd = end(runStartHook)
+    for (const record of run.timeline.links()) {
       const span = post.find((s) => s.name === `link ${record.name}`)!
       const steps = run.timeline.filter({ link: record.name })
-      expect(ns(span.startTime)).toBe(steps[0]!.t)
-      const last = steps.at(-1)!
-      expect(ns(span.endTime)).toBe(last.t + ('durationNs' in last && last.type.startsWith('middleware') ? last.durationNs : 0n))
+      expect(ns(span.startTime)).toBe(previousEnd)
+      expect(ns(span.endTime)).toBe(end(steps.at(-1)!))
+      previousEnd = ns(span.endTime)
       const mwEvents = steps.filter((e) => e.type.startsWith('middleware'))
       expect(span.events.filter((e) => e.name.startsWith('middleware')).map((e) => ns(e.time))).toEqual(mwEvents.map((e) => e.t))
     }
@@ -189,3 +194,137 @@ describe('times', () => {
     expect(hrTime(0n)).toBeUndefined()
   })
 })
+
+/** A clock that advances 1,000 ns a reading: the same run always gets the same times. */
+function stepClock() {
+  let t = 1_800_000_000_000_000_000n
+  return { now: () => (t += 1_000n) }
+}
+
+/** Every span's and event's times, by span name (names are unique in these runs). */
+function spanTimes(spans: readonly ReadableSpan[]) {
+  return Object.fromEntries(spans.map((s) => [s.name, { start: ns(s.startTime), end: ns(s.endTime), events: s.events.map((e) => `${e.name}@${ns(e.time)}`) }]))
+}
+
+describe('live and post-hoc alike', () => {
+  const abortAt = new AbortController()
+  const failingHooks: Middleware = { name: 'hooks', runStart: () => { throw new Error('start broke') }, runEnd: () => { throw new Error('end broke') } }
+  const cases: [string, () => Promise<Run<{ total: number; note?: string }>>][] = [
+    ['a failed run', () => failedShopRun({ tracer })],
+    ['an aborted run', () => shop.run({ total: 1 }, { tracer, signal: abortAt.signal }).catch((e: ChainRunError<{ total: number; note?: string }>) => e.run)],
+    ['failing runStart and runEnd hooks', () => shop.use(failingHooks).run({ total: 1 }, { tracer })],
+    ['failing hooks with safe: false', () => shop.use(failingHooks).run({ total: 1 }, { tracer, safe: false }).catch((e: ChainRunError<{ total: number; note?: string }>) => e.run)],
+    ['a fork', async () => (await shop.run({ total: 1 })).fork({ at: 'price', tracer })],
+    ['a fork of a fork', async () => (await (await shop.run({ total: 1 })).fork({ at: 'price' })).fork({ at: 'price', edit: (ctx) => void (ctx.total = 3), tracer })],
+    ['a replay of a fork', async () => (await (await shop.run({ total: 1 })).fork({ at: 'price' })).replay({ tracer }).then((r) => r.run)],
+  ]
+  abortAt.abort(new Error('stop'))
+
+  it.each(cases)('give the same spans for %s: names, parentage, attributes, events, times', async (_, make) => {
+    const run = await make()
+    // Only the last run of each case is traced.
+    const live = exporter.getFinishedSpans()
+    expect(live.length).toBeGreaterThan(0)
+    exporter.reset()
+    exportRun(run, { tracer, force: true })
+    const post = exporter.getFinishedSpans()
+    expect(shape(post)).toEqual(shape(live))
+    expect(spanTimes(post)).toEqual(spanTimes(live))
+  })
+
+  it('a tracer changes no recorded time: a traced run under a step clock has the untraced timeline', async () => {
+    const stamps = <C,>(run: Run<C>) => run.timeline.events.map((e) => `${e.type}@${e.t}`)
+    const plain = await failedShopRun({ clock: stepClock() })
+    const traced = await failedShopRun({ clock: stepClock(), tracer })
+    expect(stamps(traced)).toEqual(stamps(plain))
+    expect(traced.endedAt).toBe(plain.endedAt)
+  })
+
+  it('traces a run whose input the schema rejects, as exportRun exports it', async () => {
+    const { z } = await import('zod')
+    const strict = chain<{ total: number }>('strict', { input: z.object({ total: z.number() }) }).link('noop', () => {})
+    const run = await strict.run({ total: 'ten' } as never, { tracer }).catch((e: ChainRunError<{ total: number }>) => e.run)
+    const live = exporter.getFinishedSpans()
+    expect(live.map((s) => s.name)).toEqual(['chain strict'])
+    expect(live[0]!.status.code).toBe(SpanStatusCode.ERROR)
+    expect(live[0]!.attributes['shadowchain.error.code']).toBe('INVALID_INPUT')
+    exporter.reset()
+    exportRun(run, { tracer, force: true })
+    expect(shape(exporter.getFinishedSpans())).toEqual(shape(live))
+  })
+})
+
+describe('spans nobody records', () => {
+  it('do not count as exported: a run traced with the no-op tracer or sampled out can still be exported, and forks do not link to it', async () => {
+    const sampledOut = new BasicTracerProvider({ sampler: new AlwaysOffSampler() }).getTracer('off')
+    for (const quiet of [trace.getTracer('no sdk registered'), sampledOut]) {
+      exporter.reset()
+      const run = await shop.run({ total: 1 }, { tracer: quiet })
+      expect(exporter.getFinishedSpans()).toEqual([])
+      const fork = await run.fork({ at: 'price', tracer })
+      const forkSpan = exporter.getFinishedSpans().find((s) => s.name === 'chain shop')!
+      expect(forkSpan.links).toEqual([])
+      expect(forkSpan.attributes['shadowchain.run.relation']).toBe('fork')
+      expect(fork.parent?.runId).toBe(run.id)
+      exporter.reset()
+      const result = exportRun(run, { tracer })
+      expect(result).toMatchObject({ skipped: false, spans: 3 })
+    }
+  })
+})
+
+describe('exportRun edge cases', () => {
+  it("exports the run span alone for a run recorded with capture 'off' (it recorded no link events), its errors on it", async () => {
+    const run = await failedShopRun({ capture: 'off' })
+    const result = exportRun(run, { tracer })
+    expect(result.spans).toBe(1)
+    const spans = exporter.getFinishedSpans()
+    expect(spans.map((s) => s.name)).toEqual(['chain shop'])
+    expect(spans[0]!.events.map((e) => e.name)).toEqual(['middleware.error', 'exception'])
+    expect(spans[0]!.status.code).toBe(SpanStatusCode.ERROR)
+  })
+
+  it('never throws into the caller when the tracer throws: the spans begun are ended, the error returned', async () => {
+    const run = await shop.run({ total: 1 })
+    let started = 0
+    const flaky = {
+      startSpan(name: string, options: never, parent: never) {
+        if (++started === 3) throw new Error('tracer broke')
+        return tracer.startSpan(name, options, parent)
+      },
+      startActiveSpan() {
+        throw new Error('not used')
+      },
+    } as unknown as Tracer
+    const result = exportRun(run, { tracer: flaky })
+    expect(result.error).toBeInstanceOf(Error)
+    expect(result.spans).toBe(2)
+    expect(exporter.getFinishedSpans().map((s) => s.name).sort()).toEqual(['chain shop', 'link price'])
+    const none = exportRun(run, { tracer: { startSpan: () => { throw new Error('no spans at all') } } as unknown as Tracer, force: true })
+    expect(none).toMatchObject({ spans: 0, skipped: false })
+    expect(none.error).toBeInstanceOf(Error)
+  })
+
+  it('keeps metrics that are not finite numbers or primitives out of the attributes', async () => {
+    const odd = chain<{ n: number }>('odd').link('measure', (_ctx, io) => {
+      io.metrics.nan = Number.NaN
+      io.metrics.inf = Number.POSITIVE_INFINITY
+      io.metrics.nothing = null
+      io.metrics.list = [1, 2]
+      io.metrics.zero = 0
+      io.metrics.empty = ''
+      io.metrics.no = false
+    })
+    await odd.run({ n: 1 }, { tracer })
+    const span = exporter.getFinishedSpans().find((s) => s.name === 'link measure')!
+    const metrics = Object.fromEntries(Object.entries(span.attributes).filter(([key]) => key.startsWith('shadowchain.metrics.')))
+    expect(metrics).toEqual({ 'shadowchain.metrics.zero': 0, 'shadowchain.metrics.empty': '', 'shadowchain.metrics.no': false })
+  })
+
+  it('keeps the span slot of a run out of sight: not enumerable, runs compare as before', async () => {
+    const run = await shop.run({ total: 1 }, { tracer })
+    expect(Object.getOwnPropertySymbols(run).filter((symbol) => Object.prototype.propertyIsEnumerable.call(run, symbol))).toEqual([])
+    expect(Object.keys(run)).not.toContain('undefined')
+  })
+})
+

@@ -1,5 +1,6 @@
 // Post-hoc export: the spans of a recorded (or imported) run, with its recorded times.
-import { context, ROOT_CONTEXT, trace, type Context, type Span, type SpanContext, type Tracer } from '@opentelemetry/api'
+import { context, diag, INVALID_SPAN_CONTEXT, ROOT_CONTEXT, trace, type Context, type Span, type SpanContext, type Tracer } from '@opentelemetry/api'
+import { describeError } from '../errors.js'
 import type { TimelineEvent } from '../events.js'
 import type { Run } from '../run.js'
 import type { LinkInfo } from '../types.js'
@@ -28,6 +29,12 @@ export interface ExportRunResult {
   readonly spans: number
   /** True when the run already had spans in this process and nothing was emitted. */
   readonly skipped: boolean
+  /**
+   * Set when the tracer threw: nothing was thrown into your code, the spans emitted before it
+   * are ended (and counted in `spans`), the rest were not emitted. Also reported through OTel's
+   * `diag` logger.
+   */
+  readonly error?: unknown
 }
 
 function isSpan(value: Span | Context): value is Span {
@@ -60,77 +67,116 @@ export function exportRun<C>(run: Run<C>, options: ExportRunOptions): ExportRunR
   if (known !== undefined && options.force !== true) return { spanContext: known, spans: 0, skipped: true }
   const parent = options.parent === undefined ? context.active() : isSpan(options.parent) ? trace.setSpan(ROOT_CONTEXT, options.parent) : options.parent
   const { tracer } = options
-  const events = run.timeline.events
-  // A fork's first events are its parent's: its spans start at its own fork event.
-  const forkAt = ownStart(run) === 0 ? -1 : ownStart(run)
-  const own = forkAt === -1 ? events : events.slice(forkAt)
+  let runSpan: Span
+  try {
+    runSpan = tracer.startSpan(runSpanName(run.chainName), runSpanOptions(run.chainName, run.id, run.startedAt, run), parent)
+  } catch (error) {
+    diag.warn(`shadowchain: exportRun: the tracer's startSpan failed, run ${run.id} was not exported: ${describeError(error)}`)
+    return { spanContext: INVALID_SPAN_CONTEXT, spans: 0, skipped: false, error }
+  }
+  const spanContext = runSpan.spanContext()
+  // Spans reach a backend from the first one on: a second export is a repeat even if this one
+  // stops part-way.
+  if (runSpan.isRecording()) rememberSpan(run, spanContext)
+  const emitted = { spans: 1, open: undefined as Span | undefined }
+  try {
+    emitLinkSpans(run, tracer, trace.setSpan(parent, runSpan), runSpan, emitted)
+    runSpan.setAttribute(ATTR.runStatus, run.status)
+    if (run.error !== undefined) {
+      runSpan.setAttribute(ATTR.errorCode, run.error.code)
+      recordFailure(runSpan, { name: 'ChainRunError', message: run.error.message }, hrTime(run.endedAt))
+    }
+    runSpan.end(hrTime(run.endedAt))
+    return { spanContext, spans: emitted.spans, skipped: false }
+  } catch (error) {
+    // A tracer that throws part-way: end what is open (a span never ended is never exported).
+    diag.warn(`shadowchain: exportRun: the tracer failed part-way through run ${run.id} (${emitted.spans} spans emitted): ${describeError(error)}`)
+    for (const span of [emitted.open, runSpan]) {
+      try {
+        span?.end()
+      } catch {
+        // Nothing more can be done with this tracer.
+      }
+    }
+    return { spanContext, spans: emitted.spans, skipped: false, error }
+  }
+}
 
-  const runSpan = tracer.startSpan(runSpanName(run.chainName), runSpanOptions(run.chainName, run.id, run.startedAt, run), parent)
-  const runContext = trace.setSpan(parent, runSpan)
-  let spans = 1
+/**
+ * The link spans of a run, from its own events (a fork's first events are its parent's). A link
+ * span starts where the previous step ended (the end of the last middleware call or link, or
+ * the run's start) and ends with its step's last reading, as live tracing stamps them.
+ */
+function emitLinkSpans<C>(run: Run<C>, tracer: Tracer, runContext: Context, runSpan: Span, emitted: { spans: number; open: Span | undefined }): void {
+  const events = run.timeline.events
+  const from = ownStart(run)
+  // A run recorded with capture 'off' has no link events, only its errors: those go on the run
+  // span (there are no recorded steps to make link spans of).
+  let steps = false
+  for (let i = from; i < events.length && !steps; i++) steps = (events[i] as TimelineEvent<C>).type === 'link.start'
   let step: Step | undefined
+  let lastEnd = run.startedAt
 
   const closeStep = (): void => {
     if (step === undefined) return
     setMetricAttributes(step.span, step.metrics)
     step.span.end(hrTime(step.end))
-    step = undefined
+    step = emitted.open = undefined
   }
-  const stepFor = (link: LinkInfo, t: bigint): Step => {
+  const stepFor = (link: LinkInfo): Step => {
     if (step?.link === link) return step
     closeStep()
-    const time = hrTime(t)
+    const time = hrTime(lastEnd)
     const span = tracer.startSpan(linkSpanName(link.name), { attributes: { [ATTR.linkName]: link.name, [ATTR.linkIndex]: link.index }, ...(time && { startTime: time }) }, runContext)
-    spans++
-    return (step = { link, span, end: t, metrics: undefined })
+    emitted.spans++
+    emitted.open = span
+    return (step = { link, span, end: lastEnd, metrics: undefined })
   }
 
-  for (const event of own as readonly TimelineEvent<C>[]) {
+  for (let i = from; i < events.length; i++) {
+    const event = events[i] as TimelineEvent<C>
     switch (event.type) {
       case 'middleware.before':
       case 'middleware.after':
       case 'middleware.error': {
         const failed = event.type === 'middleware.error'
         const attrs = middlewareAttributes(event.middleware, event.durationNs, failed ? event.error : undefined)
-        if (event.link === undefined) {
+        if (event.link === undefined || !steps) {
           closeStep()
           runSpan.addEvent(event.type, attrs, hrTime(event.t))
         } else {
-          const current = stepFor(event.link, event.t)
+          const current = stepFor(event.link)
           current.span.addEvent(event.type, attrs, hrTime(event.t))
           current.end = event.t + event.durationNs
           current.metrics = event.metrics as object | undefined
         }
+        lastEnd = event.t + event.durationNs
         break
       }
       case 'link.start':
-        stepFor(event.link, event.t)
+        stepFor(event.link)
         break
       case 'link.end':
       case 'link.error': {
-        const current = stepFor(event.link, event.t)
+        if (!steps) break // the run span records the run's failure
+        const current = stepFor(event.link)
         current.span.setAttribute(ATTR.linkDuration, nsAttribute(event.durationNs))
         if (event.type === 'link.error') recordFailure(current.span, event.error, hrTime(event.t))
-        current.end = event.t
+        current.end = lastEnd = event.t
         current.metrics = event.metrics as object | undefined
         break
       }
+      case 'run.start':
+      case 'fork':
+        lastEnd = event.t
+        break
       case 'run.end':
         closeStep()
         break
       default:
-        // run.start, fork and ctx.write events have no span of their own.
+        // ctx.write events have no span of their own.
         break
     }
   }
   closeStep()
-  runSpan.setAttribute(ATTR.runStatus, run.status)
-  if (run.error !== undefined) {
-    runSpan.setAttribute(ATTR.errorCode, run.error.code)
-    recordFailure(runSpan, { name: 'ChainRunError', message: run.error.message }, hrTime(run.endedAt))
-  }
-  runSpan.end(hrTime(run.endedAt))
-  const spanContext = runSpan.spanContext()
-  rememberSpan(run, spanContext)
-  return { spanContext, spans, skipped: false }
 }

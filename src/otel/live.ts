@@ -1,10 +1,10 @@
-// Live tracing: the runner reports to a LiveTrace as it goes; spans carry the recorded times.
-import { context, createContextKey, diag, ROOT_CONTEXT, trace, type Attributes, type Context, type Span, type SpanOptions, type Tracer } from '@opentelemetry/api'
+// Live tracing: the runner reports to a LiveTrace as it goes; spans carry the runner's readings.
+import { context, createContextKey, diag, ROOT_CONTEXT, trace, type Attributes, type Context, type HrTime, type Span, type SpanOptions, type Tracer } from '@opentelemetry/api'
 import { describeError } from '../errors.js'
 import type { MiddlewareCallInfo } from '../events.js'
 import type { Failure } from '../runner.js'
 import type { LinkInfo, RunInfo, RunStatus } from '../types.js'
-import { ATTR, hrTime, runSpanOptions, linkSpanName, middlewareAttributes, nsAttribute, recordFailure, runSpanName, setMetricAttributes } from './names.js'
+import { ATTR, hrTime, runSpanOptions, linkSpanName, middlewareAttributes, nsAttribute, recordFailure, runSpanName, setMetricAttributes, type Lineage } from './names.js'
 
 // Link attributes never change: built once per link (the SDK copies what it is given).
 const linkAttributesCache = new WeakMap<LinkInfo, Attributes>()
@@ -43,23 +43,46 @@ export class LiveTrace {
   private readonly propagates: boolean
   private linkSpan: Span | undefined = undefined
   private linkContext: Context | undefined = undefined
+  // The last time converted: a link span starts at the reading the previous step ended with,
+  // so consecutive spans share one HrTime (the SDK keeps the tuples as they are, never mutates them).
+  private lastNs = -1n
+  private lastTime: HrTime | undefined = undefined
 
   /**
    * @param parent - the context active when `run()` was called: a run started inside a span
    *   becomes its child
    */
-  constructor(tracer: Tracer, info: RunInfo, parent: Context, lineage: Parameters<typeof runSpanOptions>[3]) {
+  constructor(tracer: Tracer, info: RunInfo, parent: Context, lineage: Lineage) {
     this.tracer = tracer
-    this.runSpan = tracer.startSpan(runSpanName(info.chainName), runSpanOptions(info.chainName, info.id, info.startedAt, lineage), parent)
+    const options = runSpanOptions(info.chainName, info.id, info.startedAt, lineage)
+    this.lastNs = info.startedAt
+    this.lastTime = options.startTime as HrTime | undefined
+    this.runSpan = tracer.startSpan(runSpanName(info.chainName), options, parent)
     this.runContext = trace.setSpan(parent, this.runSpan)
     this.propagates = contextPropagates()
+    this.recorded = this.runSpan.isRecording()
   }
 
+  /**
+   * Whether the run span records (an SDK is behind the tracer and sampled the run in). Only then
+   * does the run have spans a backend will show: a fork links to them, an export is a repeat.
+   */
+  readonly recorded: boolean
+
+  private time(ns: bigint): HrTime | undefined {
+    if (ns !== this.lastNs) {
+      this.lastNs = ns
+      this.lastTime = hrTime(ns)
+    }
+    return this.lastTime
+  }
+
+  /** @param t - where the step begins: the end of the previous step, or of the run's start */
   linkBegin(link: LinkInfo, t: bigint): void {
     this.linkSpan = this.linkContext = undefined
     try {
       const options: SpanOptions = { attributes: linkAttributes(link) }
-      const startTime = hrTime(t)
+      const startTime = this.time(t)
       if (startTime !== undefined) options.startTime = startTime
       this.linkSpan = this.tracer.startSpan(linkSpanName(link.name), options, this.runContext)
       if (this.propagates) this.linkContext = trace.setSpan(this.runContext, this.linkSpan)
@@ -77,17 +100,16 @@ export class LiveTrace {
   }
 
   /**
-   * One middleware call as a span event.
+   * One middleware call as a span event, at the time the call began.
    *
    * @param name - the event type: `middleware.before`, `middleware.after` or `middleware.error`
    * @param error - the call's error (for `middleware.error`)
    */
   middleware(name: string, call: MiddlewareCallInfo, link: LinkInfo | undefined, t: bigint, durationNs: bigint, error: unknown): void {
     const span = link === undefined ? this.runSpan : (this.linkSpan ?? this.runSpan)
-    // A span that is not recorded (no SDK, or sampled out) is not worth building events for.
-    if (!span.isRecording()) return
     try {
-      span.addEvent(name, middlewareAttributes(call, durationNs, error), hrTime(t))
+      // A span that is not recorded (no SDK, or sampled out) is not worth building events for.
+      if (span.isRecording()) span.addEvent(name, middlewareAttributes(call, durationNs, error), this.time(t))
     } catch (caught) {
       skipped('addEvent', caught)
     }
@@ -97,12 +119,13 @@ export class LiveTrace {
   linkFailed(error: unknown, t: bigint): void {
     if (this.linkSpan === undefined) return
     try {
-      recordFailure(this.linkSpan, error, hrTime(t))
+      recordFailure(this.linkSpan, error, this.time(t))
     } catch (caught) {
       skipped('recordException', caught)
     }
   }
 
+  /** @param t - the step's last reading: the link's end, or its last after-middleware's */
   linkEnd(durationNs: bigint, metrics: object | undefined, t: bigint): void {
     const span = this.linkSpan
     this.linkSpan = this.linkContext = undefined
@@ -112,7 +135,7 @@ export class LiveTrace {
         span.setAttribute(ATTR.linkDuration, nsAttribute(durationNs))
         setMetricAttributes(span, metrics)
       }
-      span.end(hrTime(t))
+      span.end(this.time(t))
     } catch (error) {
       skipped('end', error)
     }
@@ -123,9 +146,9 @@ export class LiveTrace {
       this.runSpan.setAttribute(ATTR.runStatus, status)
       if (failure !== undefined) {
         this.runSpan.setAttribute(ATTR.errorCode, failure.code)
-        recordFailure(this.runSpan, { name: 'ChainRunError', message: failure.message }, hrTime(t))
+        recordFailure(this.runSpan, { name: 'ChainRunError', message: failure.message }, this.time(t))
       }
-      this.runSpan.end(hrTime(t))
+      this.runSpan.end(this.time(t))
     } catch (error) {
       skipped('end', error)
     }

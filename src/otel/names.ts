@@ -41,8 +41,12 @@ export function hrTime(ns: bigint): HrTime | undefined {
   if (ns === 0n) return undefined
   const offset = Number(ns - ANCHOR_NS)
   if (!Number.isSafeInteger(offset) || offset < 0) return [Number(ns / 1_000_000_000n), Number(ns % 1_000_000_000n)]
-  const seconds = Math.floor(offset / 1e9)
-  return [ANCHOR_S + seconds, offset - seconds * 1e9]
+  let seconds = Math.floor(offset / 1e9)
+  let nanos = offset - seconds * 1e9
+  // offset / 1e9 is rounded: next to a whole second, far from the anchor, the floor can be one off.
+  if (nanos < 0) (seconds -= 1), (nanos += 1e9)
+  else if (nanos >= 1e9) (seconds += 1), (nanos -= 1e9)
+  return [ANCHOR_S + seconds, nanos]
 }
 
 /** Durations as attributes: numbers are exact below 2^53 ns (104 days). */
@@ -100,7 +104,7 @@ export function recordFailure(span: Span, error: unknown, time: HrTime | undefin
 }
 
 /** What a run's lineage says about it: the fork parent or the replayed run. */
-interface Lineage {
+export interface Lineage {
   readonly parent?: { readonly run: object | undefined; readonly runId: string; readonly seq: number } | undefined
   readonly replayOf?: { readonly run: object | undefined; readonly runId: string } | undefined
 }
