@@ -6,13 +6,14 @@
 //
 // Environment: BENCH_ROUNDS (default 50), BENCH_BATCH_MS (default 40), BENCH_OUT (default
 // results/otel.md; "-" writes nothing). See README.md for what each case means.
-import { ROOT_CONTEXT, trace, type Attributes, type Context, type HrTime, type Span, type Tracer } from '@opentelemetry/api'
+import { context, ROOT_CONTEXT, trace, type Context, type HrTime, type Span, type Tracer } from '@opentelemetry/api'
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks'
 import { BasicTracerProvider, BatchSpanProcessor, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base'
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base'
 import { enableMapSet, enablePatches, setAutoFreeze } from 'immer'
 import { chain, systemClock, type Chain, type ChainOptions, type MiddlewareCallInfo, type Run } from '../src/index.ts'
 import { exportRun } from '../src/otel/index.ts'
-import { hrTime, linkSpanName, metricAttributes, middlewareAttributes, nsAttribute, ATTR } from '../src/otel/names.ts'
+import { hrTime, linkSpanName, middlewareAttributes, nsAttribute, setMetricAttributes, ATTR } from '../src/otel/names.ts'
 import { measure, median, quantile, type Case, type Ratio, type Samples } from './lib/harness.ts'
 import { currentLoad, fmt, log, machineLine, ms, publish, times, us, verdict } from './lib/report.ts'
 import { counter, flatLinks, immerLoop, makeFlat, makeOrder, orderLinks, timing } from './lib/workload.ts'
@@ -158,6 +159,26 @@ function handLinksLive(tracer: Tracer, parent: Context): void {
   for (let i = 0; i < LINKS; i++) handLinkLive(tracer, parent, orderNames[i] as LinkNames, i)
 }
 
+const work = (): void => {}
+
+/**
+ * The same, as instrumentation written by hand does it with a context manager registered: the
+ * link's work (here nothing) runs inside the span's context, `context.with(trace.setSpan(...))`,
+ * so that spans started in it would nest under it.
+ */
+function handLinkInContext(tracer: Tracer, parent: Context, names: LinkNames, index: number): void {
+  const span = tracer.startSpan(names.span, { attributes: { 'shadowchain.link.name': names.link, 'shadowchain.link.index': index } }, parent)
+  span.addEvent('middleware.before', { 'shadowchain.middleware.name': 'counter', 'shadowchain.middleware.position': 'chain-before', 'shadowchain.middleware.index': 0, 'shadowchain.middleware.duration_ns': 310 })
+  context.with(trace.setSpan(parent, span), work)
+  span.addEvent('middleware.after', { 'shadowchain.middleware.name': 'timing', 'shadowchain.middleware.position': 'chain-after', 'shadowchain.middleware.index': 1, 'shadowchain.middleware.duration_ns': 190 })
+  span.setAttributes({ 'shadowchain.link.duration_ns': 1_250, 'shadowchain.metrics.ms': 0.00125 })
+  span.end()
+}
+
+function handLinksInContext(tracer: Tracer, parent: Context): void {
+  for (let i = 0; i < LINKS; i++) handLinkInContext(tracer, parent, orderNames[i] as LinkNames, i)
+}
+
 /** The whole tree of one traced run: the run span and its 10 link spans. */
 function handTree(tracer: Tracer): void {
   tick = 0
@@ -174,57 +195,6 @@ function handExportTree(tracer: Tracer): void {
   const parent = trace.setSpan(ROOT_CONTEXT, span)
   for (let i = 0; i < LONG; i++) handExportLink(tracer, parent, longNames[i] as LinkNames, i)
   handRunEnd(span)
-}
-
-// ---- suggested fixes, priced in the parts group (candidates for src/otel/names.ts, not used by src/) ----
-
-const ANCHOR_S = Math.floor(Date.now() / 1000)
-const ANCHOR_NS = BigInt(ANCHOR_S) * 1_000_000_000n
-
-/**
- * `hrTime` with one bigint subtraction and no bigint division: exact while the time is within
- * 2^53 ns (104 days) of a per-process anchor, else the bigint path.
- */
-function hrTimeAnchored(ns: bigint): HrTime | undefined {
-  if (ns === 0n) return undefined
-  const d = Number(ns - ANCHOR_NS)
-  if (!Number.isSafeInteger(d)) return hrTime(ns)
-  let s = Math.floor(d / 1e9)
-  let rest = d - s * 1e9
-  // d / 1e9 is rounded: the floor can be one off next to a whole second.
-  if (rest < 0) (s -= 1), (rest += 1e9)
-  else if (rest >= 1e9) (s += 1), (rest -= 1e9)
-  return [ANCHOR_S + s, rest]
-}
-
-const metricKeys = new Map<string, string>()
-
-/** The link-end attributes in one object: no `Object.entries`, no spread, prefixed keys cached. */
-function endAttributes(durationNs: bigint, metrics: object | undefined): Attributes {
-  const out: Attributes = { 'shadowchain.link.duration_ns': Number(durationNs) }
-  if (metrics === undefined) return out
-  for (const key in metrics) {
-    const value = (metrics as Record<string, unknown>)[key]
-    const ok = typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))
-    if (!ok && typeof value !== 'bigint') continue
-    let name = metricKeys.get(key)
-    if (name === undefined) metricKeys.set(key, (name = `${ATTR.metricsPrefix}${key}`))
-    out[name] = ok ? (value as string | number | boolean) : (value as bigint).toString()
-  }
-  return out
-}
-
-/** The candidates give what src/ gives. */
-function checkCandidates(): void {
-  const now = systemClock.now()
-  const samples = [now, now + 999_999_999n, ANCHOR_NS, ANCHOR_NS - 1n, ANCHOR_NS + 1n, 1n, 1_700_000_000_123_456_789n, now + 200n * 86_400_000_000_000n]
-  for (let k = 0; k < 100_000; k++) samples.push(ANCHOR_NS + BigInt(Math.floor((Math.random() - 0.5) * 2 ** 40)) * 1_000_000_000n + BigInt(k % 3) - 1n)
-  for (const ns of samples) {
-    if (JSON.stringify(hrTimeAnchored(ns)) !== JSON.stringify(hrTime(ns))) throw new Error(`hrTimeAnchored(${ns}) differs from hrTime`)
-  }
-  const metrics = { ms: 0.5, name: 'x', ok: true, big: 12n, nested: { a: 1 }, nan: Number.NaN }
-  const expected = { [ATTR.linkDuration]: nsAttribute(1234n), ...metricAttributes(metrics) }
-  if (JSON.stringify(endAttributes(1234n, metrics)) !== JSON.stringify(expected)) throw new Error('endAttributes differs from the link-end attributes')
 }
 
 // ---- chains --------------------------------------------------------------------------------
@@ -340,6 +310,37 @@ function liveGroups(): [string, Case[]][] {
   ]
 }
 
+/**
+ * With a context manager registered (AsyncLocalStorage, as `NodeTracerProvider#register()` sets
+ * up): live tracing now enters each link span's context around the link, and the hand-written
+ * spans do the same around their (empty) work. Measured last: once AsyncLocalStorage has been
+ * entered, every later \`await\` in the process is slower.
+ */
+function contextCases(): Case[] {
+  const input = makeOrder()
+  const off = order({ capture: 'off' })
+  const offBatch = order({ capture: 'off', tracer: batch.tracer })
+  const runContext = trace.setSpan(ROOT_CONTEXT, batch.tracer.startSpan('chain order', {}, ROOT_CONTEXT))
+  return [
+    { id: 'context:off', run: () => off.run(input) },
+    { id: 'context:off-batch', run: () => ((batch.ended += LINKS + 1), offBatch.run(input)) },
+    { id: 'context:hand-run', run: async () => void ((batch.ended += 1), handRunSpan(batch.tracer)) },
+    { id: 'context:hand-links-context', run: async () => void ((batch.ended += LINKS), handLinksInContext(batch.tracer, runContext)) },
+  ]
+}
+
+/** With the context manager registered, a span started inside a link is its link span's child. */
+async function checkContext(): Promise<void> {
+  let inner: Span | undefined
+  const nesting = chain<Order>('nesting').link('child', () => void (inner = batch.tracer.startSpan('inner')))
+  await nesting.run(makeOrder(), { tracer: batch.tracer, capture: 'off' })
+  batch.ended += 2
+  const parent = (inner as unknown as ReadableSpan | undefined)?.parentSpanContext?.spanId
+  inner?.end()
+  batch.ended += 1
+  if (parent === undefined) throw new Error('context group: a span started inside a link has no parent: the context manager is not in effect')
+}
+
 function exportCases(long: Run<Flat>): Case[] {
   const tracer = batch.tracer
   // 1,001 spans end in one synchronous call, and the batch processor exports one batch of 512 per
@@ -386,10 +387,8 @@ function partCases(): Case[] {
     { id: 'part-setspan', run: loop(() => trace.setSpan(runContext, span)) },
     { id: 'part-name', run: loop((i) => linkSpanName(names[i % LINKS] as string)) },
     { id: 'part-mw-attrs', run: loop((i) => middlewareAttributes(call, BigInt(i))) },
-    { id: 'part-end-attrs', run: loop((i) => ({ [ATTR.linkDuration]: nsAttribute(BigInt(i)), ...metricAttributes(metrics) })) },
+    { id: 'part-end-attrs', run: loop((i) => (span.setAttribute(ATTR.linkDuration, nsAttribute(BigInt(i))), setMetricAttributes(span, metrics))) },
     { id: 'part-noop-link', run: loop((i) => handLink(noop, runContext, orderNames[i % LINKS] as LinkNames, i % LINKS)) },
-    { id: 'fix-hrtime', run: loop(() => hrTimeAnchored(systemClock.now())) },
-    { id: 'fix-end-attrs', run: loop((i) => endAttributes(BigInt(i), metrics)) },
   ]
 }
 
@@ -459,7 +458,7 @@ function report(samples: Map<string, Samples>, recordNs: number, loadAverage: st
     `(no context manager), an exporter that reports success at once; batch = \`BatchSpanProcessor\` (maxQueueSize ${fmt(QUEUE, 0)}),`,
     `simple = \`SimpleSpanProcessor\`. ${machineLine(loadAverage)}.`,
     `Process CPU time, medians of ${ROUNDS} interleaved rounds (batch group: ${2 * ROUNDS}); ratios and differences are medians of per-round values, (p25–p75) in brackets.`,
-    'Four groups measured one after the other, cases interleaved inside: branch (no tracer, no-op tracer, the immer loop), batch, timeline, simple.',
+    'Live groups measured one after the other, cases interleaved inside: branch (no tracer, no-op tracer, the immer loop), batch, timeline, simple; then export and the parts; last, with a context manager registered (AsyncLocalStorage): context.',
     '',
     '| run of the 10-link chain | group | µs / run | ns / link | tracing, ns / link over the same run untraced | × untraced | × immer loop |',
     '|---|---|--:|--:|--:|--:|--:|',
@@ -473,6 +472,8 @@ function report(samples: Map<string, Samples>, recordNs: number, loadAverage: st
     run("`'timeline'`, SDK tracer, batch", 'timeline:timeline-batch', 'timeline:timeline', undefined),
     run("`capture: 'off'`, no tracer", 'simple:off', undefined, undefined),
     run("`'off'`, SDK tracer, simple", 'simple:off-simple', 'simple:off', undefined),
+    run("`capture: 'off'`, no tracer, a context manager registered", 'context:off', undefined, undefined),
+    run("`'off'`, SDK tracer, batch, a context manager registered (each link runs in its span's context)", 'context:off-batch', 'context:off', undefined),
     '',
     '| the same spans written by hand with the SDK tracer (batch unless said) | group | µs / call | ns / span |',
     '|---|---|--:|--:|',
@@ -485,6 +486,8 @@ function report(samples: Map<string, Samples>, recordNs: number, loadAverage: st
     hand('10 link spans (as above)', 'timeline:hand-links', LINKS),
     `| the untraced \`'timeline'\` run, then the tree by hand (as above) | timeline | ${us(cpu('timeline:timeline-hand-tree'))} | ${fmt(inSitu('timeline:timeline-hand-tree', 'timeline:timeline').median, 0)} |`,
     hand('the tree of one run, simple', 'simple:hand-tree-simple', LINKS + 1),
+    hand('run span (as above), context manager registered', 'context:hand-run', 1),
+    hand('10 link spans, the SDK stamping, each with `context.with(trace.setSpan(…), work)` around its (empty) work, context manager registered', 'context:hand-links-context', LINKS),
     '',
     "| live tracing ÷ the SDK's own cost of the same spans (same group) | ours, ns / span | SDK by hand, ns / span | ratio | target |",
     '|---|--:|--:|--:|---|',
@@ -495,6 +498,7 @@ function report(samples: Map<string, Samples>, recordNs: number, loadAverage: st
     target("`'timeline'`, batch, per link span", perLink('timeline', 'timeline-batch', 'timeline'), cpu('timeline:hand-links') / LINKS, perLinkRatio('timeline', 'timeline-batch', 'timeline')),
     target("`'timeline'`, batch, whole run, against the untraced run followed by the hand-written tree, less that run", tree('timeline:timeline-batch', 'timeline:timeline'), inSitu('timeline:timeline-hand-tree', 'timeline:timeline').median, inSituRatio('timeline:timeline-batch', 'timeline:timeline-hand-tree', 'timeline:timeline')),
     target("`'off'`, simple, whole run against the hand-written tree (simple)", tree('simple:off-simple', 'simple:off'), cpu('simple:hand-tree-simple') / (LINKS + 1), treeRatio('simple:off-simple', 'simple:off', 'simple:hand-tree-simple')),
+    target('context manager registered: `\'off\'`, batch, per link span, against the span by hand with its work run in the span\'s context (SDK stamping)', perLink('context', 'off-batch', 'off'), cpu('context:hand-links-context') / LINKS, perLinkRatio('context', 'off-batch', 'off', 'hand-links-context')),
     '',
     `Every span ended reached the exporter: ${fmt(batch.exporter.spans, 0)} (batch) and ${fmt(simple.exporter.spans, 0)} (simple), counted after a \`forceFlush\` at the end of each group; none dropped.`,
     '',
@@ -511,15 +515,13 @@ function report(samples: Map<string, Samples>, recordNs: number, loadAverage: st
     '',
     '| piece | ns each | per link | ns / link | what for |',
     '|---|--:|--:|--:|---|',
-    partRow('`systemClock.now()` (hrtime + anchor, a bigint)', 'part-clock', 6, "a tracer makes the runner time hooks even with `'off'` (4), plus link begin and end stamps (2)"),
-    partRow('`hrTime(ns)`: bigint ÷ and % to `[s, ns]`, excluding the clock', 'part-hrtime', 4, 'link start, 2 event times, link end', 'part-clock'),
+    partRow('`systemClock.now()` (hrtime + anchor, a bigint)', 'part-clock', 4, "a tracer makes the runner time the 2 hook calls even with `'off'` (start and end each); the link span takes the step's readings, none of its own"),
+    partRow('`hrTime(ns)`: one bigint subtraction off a per-process anchor to `[s, ns]`, excluding the clock', 'part-hrtime', 3, '2 event times, link end (a link span starts at the previous one\'s end: the same tuple)', 'part-clock'),
     partRow('`trace.setSpan(runContext, span)`', 'part-setspan', 1, 'the link span\'s context, for `context.with` around the link'),
     partRow('`linkSpanName(name)`', 'part-name', 1, 'a new string per link span'),
     partRow('`middlewareAttributes(call, ns)`', 'part-mw-attrs', 2, 'one object per event, computed keys'),
-    partRow('`{ [duration]: …, ...metricAttributes(metrics) }`', 'part-end-attrs', 1, 'link end: `Object.entries`, key concatenation, spread'),
+    partRow('`setAttribute(duration)` + `setMetricAttributes(span, metrics)` on a no-op span', 'part-end-attrs', 1, 'link end: set straight onto the span, prefixed keys cached'),
     partRow('the API\'s own no-op work: the hand-written link span with the no-op tracer', 'part-noop-link', 1, 'not ours: with an SDK, the SDK\'s work replaces it'),
-    partRow('suggested: `hrTime` from one bigint subtraction off a per-process anchor, excluding the clock', 'fix-hrtime', 4, 'same tuples (checked on 100,000 times)', 'part-clock'),
-    partRow('suggested: link-end attributes built in one object, prefixed keys cached', 'fix-end-attrs', 1, 'same attributes (checked)'),
     '',
   ]
     .join('\n')
@@ -530,7 +532,6 @@ function report(samples: Map<string, Samples>, recordNs: number, loadAverage: st
 const started = Date.now()
 const loadAverage = currentLoad()
 await checkLive()
-checkCandidates()
 log(`checks passed (live tracing emits the spans of the hand-written code); ${ROUNDS} rounds × ${BATCH_MS} ms batches`)
 
 const options = { rounds: ROUNDS, batchMs: BATCH_MS, warmupRounds: 3 }
@@ -559,6 +560,11 @@ await delivered(batch, 'export')
 for (const [id, sampled] of await measure(partCases(), { ...options, batchMs: BATCH_MS / 2, progress: (text) => log(`parts: ${text}`) })) {
   samples.set(id, sampled)
 }
+// Last: a context manager (AsyncLocalStorage) registered globally, as in most production set-ups.
+context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())
+await checkContext()
+for (const [id, sampled] of await measure(contextCases(), { ...options, progress: (text) => log(`context manager: ${text}`) })) samples.set(id, sampled)
+await delivered(batch, 'context manager')
 publish('otel', report(samples, recordNs, loadAverage), started)
 await batch.provider.shutdown()
 await simple.provider.shutdown()
