@@ -15,11 +15,15 @@ import { chain, Run } from 'shadowchain'
 import { exportRun } from 'shadowchain/otel'
 import { startReceiver } from './otlp-receiver.js'
 
-const local = process.env.OTEL_EXPORTER_OTLP_ENDPOINT === undefined ? await startReceiver() : undefined
-const endpoint = process.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? local!.endpoint
+const configured = process.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+const local = configured === undefined ? await startReceiver() : undefined
+// Given no URL, the exporter reads the standard variables itself (OTEL_EXPORTER_OTLP_ENDPOINT
+// plus /v1/traces, or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as it is, and the _HEADERS ones).
+const exporter = local === undefined ? new OTLPTraceExporter() : new OTLPTraceExporter({ url: `${local.endpoint}/v1/traces` })
+const endpoint = configured ?? local!.endpoint
 const provider = new NodeTracerProvider({
   resource: resourceFromAttributes({ 'service.name': 'shadowchain-example' }),
-  spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${endpoint}/v1/traces` }))],
+  spanProcessors: [new BatchSpanProcessor(exporter)],
 })
 provider.register()
 const tracer = provider.getTracer('shadowchain-example')
