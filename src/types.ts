@@ -206,7 +206,9 @@ export interface RunOptions {
   /**
    * Live OpenTelemetry tracing: a span `chain <name>` for the run (a child of the span active
    * when `run()` is called), a child span `link <name>` per link, in whose context the link
-   * runs, and middleware calls as span events. Without a tracer this costs one branch.
+   * runs, and middleware calls as span events. Spans carry the runner's own clock readings (a
+   * tracer adds none to a recording); link spans tile the run, each starting where the
+   * previous step ended. Without a tracer this costs one branch.
    */
   tracer?: Tracer
 }

@@ -50,15 +50,23 @@ interface Step {
 
 /**
  * Emits the spans of a recorded run, with start and end times exactly its recorded nanoseconds:
- * the same tree live tracing makes (`chain <name>` with one `link <name>` child per link,
- * middleware calls as span events, errors as exceptions with status ERROR, a fork's or replay's
- * run span linked to its parent's or original's when that one has spans too).
+ * the same tree, and the same times, live tracing makes (`chain <name>` with one `link <name>`
+ * child per link, each starting where the previous step ended; middleware calls as span events
+ * at the time each call began; errors as exceptions with status ERROR; a fork's or replay's run
+ * span linked to its parent's or original's when that one has spans too). A fork, or a replay of
+ * a fork, exports only the links it ran; a run recorded with `capture: 'off'` (no link events)
+ * exports as its run span alone, with its status and errors.
  *
  * Exporting is deliberate about repetition: a run that already has spans in this process (traced
- * live, or exported before) is not exported again unless `force: true`, because every export
- * emits new span ids and a backend would show the run twice. Across processes nothing can know,
- * so export a run file once.
+ * live by a recording tracer, or exported before) is not exported again unless `force: true`,
+ * because every export emits new span ids and a backend would show the run twice. Across
+ * processes nothing can know, so export a run file once.
  *
+ * Never throws because of the tracer: if it throws, the spans begun are ended and the result
+ * carries the `error` (also reported through OTel's `diag` logger).
+ *
+ * @param run - a run from `chain.run()`, a replay or fork, or `Run.fromJSON` / `loadRun`
+ * @param options - the `tracer`, a `parent` span or context, and `force`
  * @example
  * const result = exportRun(await loadRun('checkout.run.json'), { tracer: provider.getTracer('replay') })
  */
