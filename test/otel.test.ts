@@ -153,6 +153,14 @@ describe('post-hoc export', () => {
     expect(runSpan.parentSpanContext?.spanId).toBe(parent.spanContext().spanId)
     expect(ns(runSpan.startTime)).toBe(run.startedAt)
     expect(spans.filter((s) => s.name.startsWith('link '))).toHaveLength(2)
+    // The imported run is the same tree as the original, errors included.
+    exporter.reset()
+    exportRun(run, { tracer, parent })
+    const original = exporter.getFinishedSpans()
+    expect(shape(spans.filter((s) => s.name !== 'batch import'))).toEqual(shape(original))
+    const charge = spans.find((s) => s.name === 'link charge')!
+    expect(charge.status).toEqual({ code: SpanStatusCode.ERROR, message: 'card declined' })
+    expect(charge.events.find((e) => e.name === 'exception')?.attributes?.['exception.message']).toBe('card declined')
   })
 
   it('exports a run once per process unless forced: a second export is deliberate', async () => {
