@@ -198,7 +198,7 @@ export class Chain<C> {
       }
       execute<C>(plan, (result) => {
         const run = this.#finish(info, extras.input ?? start, result, extras)
-        if (trace?.recorded === true) rememberSpan(run, trace.runSpan.spanContext())
+        if (trace?.spanContext !== undefined) rememberSpan(run, trace.spanContext)
         resolve({ run, ioOverruns: result.ioOverruns })
       })
     })
@@ -231,7 +231,7 @@ export class Chain<C> {
       ioOverruns: [],
     }
     const run = this.#finish(info, input, result, extras)
-    if (trace?.recorded === true) rememberSpan(run, trace.runSpan.spanContext())
+    if (trace?.spanContext !== undefined) rememberSpan(run, trace.spanContext)
     return { run, ioOverruns: [] }
   }
 

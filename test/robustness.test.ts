@@ -74,6 +74,17 @@ describe('the runner never hangs and never throws raw errors', () => {
     expect(run.ctx.n).toBe(1)
     const throwing = { startSpan: () => { throw new Error('no spans today') } } as unknown as typeof tracer
     expect((await c.run({ n: 0 }, { tracer: throwing })).status).toBe('ok')
+    // A span whose every method throws, spanContext() and isRecording() included, recording or not.
+    for (const recording of [true, false]) {
+      let calls = 0
+      const hostileSpan = new Proxy({}, {
+        get: (_target, key) => key === 'isRecording' && calls++ === 0 ? () => recording : () => { throw new Error(`span.${String(key)} broke`) },
+      })
+      const hostile = { startSpan: () => hostileSpan } as unknown as typeof tracer
+      const traced = await c.run({ n: 0 }, { tracer: hostile })
+      expect(traced.status).toBe('ok')
+      expect(traced.ctx.n).toBe(1)
+    }
   })
 
   it('fails a run whose link throws an unprintable value with a ChainRunError, sync or async', async () => {

@@ -1,5 +1,5 @@
 // Live tracing: the runner reports to a LiveTrace as it goes; spans carry the runner's readings.
-import { context, createContextKey, diag, ROOT_CONTEXT, trace, type Attributes, type Context, type HrTime, type Span, type SpanOptions, type Tracer } from '@opentelemetry/api'
+import { context, createContextKey, diag, ROOT_CONTEXT, trace, type Attributes, type Context, type HrTime, type Span, type SpanContext, type SpanOptions, type Tracer } from '@opentelemetry/api'
 import { describeError } from '../errors.js'
 import type { MiddlewareCallInfo } from '../events.js'
 import type { Failure } from '../runner.js'
@@ -60,14 +60,15 @@ export class LiveTrace {
     this.runSpan = tracer.startSpan(runSpanName(info.chainName), options, parent)
     this.runContext = trace.setSpan(parent, this.runSpan)
     this.propagates = contextPropagates()
-    this.recorded = this.runSpan.isRecording()
+    this.spanContext = this.runSpan.isRecording() ? this.runSpan.spanContext() : undefined
   }
 
   /**
-   * Whether the run span records (an SDK is behind the tracer and sampled the run in). Only then
-   * does the run have spans a backend will show: a fork links to them, an export is a repeat.
+   * The run span's context, when it records (an SDK is behind the tracer and sampled the run in):
+   * only then does the run have spans a backend will show, for a fork to link to and for an
+   * export to repeat. Read once, in the constructor, where a tracer that throws is caught.
    */
-  readonly recorded: boolean
+  readonly spanContext: SpanContext | undefined
 
   private time(ns: bigint): HrTime | undefined {
     if (ns !== this.lastNs) {
