@@ -59,6 +59,7 @@ export class Chain<C> {
   readonly #links: LinkList<C>
   readonly #middleware: readonly Middleware<C>[]
   #compiled: CompiledChain<C> | undefined
+  #linkInfos: readonly LinkInfo[] | undefined
   #lastRun: Run<C> | undefined
 
   /** @internal Use {@link chain}. */
@@ -74,9 +75,10 @@ export class Chain<C> {
     return this.#lastRun
   }
 
-  /** The links in order, as runs will see them. */
+  /** The links in order, as runs will see them (one frozen array: a chain never changes). */
   get links(): readonly LinkInfo[] {
-    return this.#compile().links.map((link) => link.info)
+    // Built once: replay and fork read it on every call (a 1,000-link chain cost ~2 µs a fork).
+    return (this.#linkInfos ??= Object.freeze(this.#compile().links.map((link) => link.info)))
   }
 
   /** The index of the link of this name, or -1. */

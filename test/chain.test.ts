@@ -17,6 +17,14 @@ describe('chain builder', () => {
     expect(new Set([a, b, c, d]).size).toBe(4)
   })
 
+  it('lists its links in one frozen array, built once (replay and fork read it every call)', () => {
+    const a = chain<{ n: number }>('c').link('one', noop)
+    expect(a.links).toBe(a.links)
+    expect(Object.isFrozen(a.links)).toBe(true)
+    expect(() => (a.links as { name: string }[]).push({ name: 'x' })).toThrow(TypeError)
+    expect(a.link('two', noop).links).not.toBe(a.links)
+  })
+
   it('lets two chains branch off one prefix without seeing each other', async () => {
     const base = chain<{ log: string[] }>('c').link('a', (ctx) => void ctx.log.push('a'))
     const left = base.link('b', (ctx) => void ctx.log.push('left b'))
