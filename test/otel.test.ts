@@ -311,6 +311,11 @@ describe('exportRun edge cases', () => {
     const none = exportRun(run, { tracer: { startSpan: () => { throw new Error('no spans at all') } } as unknown as Tracer, force: true })
     expect(none).toMatchObject({ spans: 0, skipped: false })
     expect(none.error).toBeInstanceOf(Error)
+    // A span whose every method throws.
+    const hostileSpan = new Proxy({}, { get: () => () => { throw new Error('span broke') } })
+    const hostile = exportRun(run, { tracer: { startSpan: () => hostileSpan } as unknown as Tracer, force: true })
+    expect(hostile.error).toBeInstanceOf(Error)
+    expect(hostile.skipped).toBe(false)
   })
 
   it('keeps metrics that are not finite numbers or primitives out of the attributes', async () => {

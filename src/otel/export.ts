@@ -82,12 +82,13 @@ export function exportRun<C>(run: Run<C>, options: ExportRunOptions): ExportRunR
     diag.warn(`shadowchain: exportRun: the tracer's startSpan failed, run ${run.id} was not exported: ${describeError(error)}`)
     return { spanContext: INVALID_SPAN_CONTEXT, spans: 0, skipped: false, error }
   }
-  const spanContext = runSpan.spanContext()
-  // Spans reach a backend from the first one on: a second export is a repeat even if this one
-  // stops part-way.
-  if (runSpan.isRecording()) rememberSpan(run, spanContext)
+  let spanContext: SpanContext = INVALID_SPAN_CONTEXT
   const emitted = { spans: 1, open: undefined as Span | undefined }
   try {
+    spanContext = runSpan.spanContext()
+    // Spans reach a backend from the first one on: a second export is a repeat even if this one
+    // stops part-way.
+    if (runSpan.isRecording()) rememberSpan(run, spanContext)
     emitLinkSpans(run, tracer, trace.setSpan(parent, runSpan), runSpan, emitted)
     runSpan.setAttribute(ATTR.runStatus, run.status)
     if (run.error !== undefined) {
