@@ -7,8 +7,11 @@ import * as fc from 'fast-check'
 import { applyPatches, enablePatches } from 'immer'
 import type { Objectish } from 'immer'
 import { describe, expect, it } from 'vitest'
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base'
 import { chain } from '../src/index.js'
-import type { Chain, LinkFn, Middleware, RunOptions, TimelineEvent } from '../src/index.js'
+import type { AfterEvent, BeforeEvent, Chain, ChainRunError, LinkFn, Middleware, Run, RunOptions, TimelineEvent } from '../src/index.js'
+import { exportRun } from '../src/otel/index.js'
+import { memoryTracer, ns, shape } from './otel-helpers.js'
 
 enablePatches()
 
@@ -403,6 +406,79 @@ describe('structural sharing', () => {
             }
             expectSharedWhereEqual(before, after, 'mwctx')
           }
+        },
+      ),
+      RUNS,
+    )
+  })
+})
+
+// ---- d. tracing ---------------------------------------------------------------------------
+
+/** A middleware of a random traced chain: which hooks it has, sync or async, and whether it throws. */
+interface TracedMiddlewareSpec {
+  readonly level: 'chain' | 'link'
+  readonly before: boolean
+  readonly after: boolean
+  readonly runHooks: boolean
+  readonly async: boolean
+  readonly throws: boolean
+  readonly metric: Value
+}
+
+const tracedMiddlewareArb: fc.Arbitrary<TracedMiddlewareSpec> = fc.record({
+  level: fc.constantFrom('chain', 'link'),
+  before: fc.boolean(),
+  after: fc.boolean(),
+  runHooks: fc.boolean(),
+  async: fc.boolean(),
+  throws: fc.nat(4).map((n) => n === 0),
+  metric: fc.oneof(primitiveArb, fc.constant({ nested: 1 })),
+})
+
+function tracedMiddleware(name: string, spec: TracedMiddlewareSpec): Middleware {
+  const act = (write: () => void): (() => void | Promise<void>) => (spec.async ? async () => { await Promise.resolve(); write() } : write)
+  const fail = () => {
+    if (spec.throws) throw new Error(`${name} broke`)
+  }
+  const runHooks = spec.runHooks && spec.level === 'chain'
+  return {
+    name,
+    ...(spec.before && { before: (e: BeforeEvent<unknown>) => act(() => { e.metrics[name] = spec.metric; fail() })() }),
+    ...(spec.after && { after: (e: AfterEvent<unknown>) => act(() => { e.mwctx[name] = e.link.index; fail() })() }),
+    ...(runHooks && { runStart: () => act(fail)(), runEnd: () => act(fail)() }),
+  }
+}
+
+describe('tracing', () => {
+  it('live and exportRun give the same spans, to the nanosecond, for any chain, middleware and failure', async () => {
+    const { exporter, tracer } = memoryTracer('properties')
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(linkSpecArb, { maxLength: 4 }),
+        fc.array(tracedMiddlewareArb, { maxLength: 3 }),
+        fc.option(fc.nat(4)),
+        fc.boolean(),
+        async (links, specs, failAt, fork) => {
+          exporter.reset()
+          const all = specs.map((spec, i) => ({ spec, mw: tracedMiddleware(`m${i}`, spec) }))
+          let c = chain<Ctx>('traced').use(...all.filter((m) => m.spec.level === 'chain').map((m) => m.mw))
+          const linkLevel = all.filter((m) => m.spec.level === 'link').map((m) => m.mw)
+          links.forEach((spec, i) => {
+            const fn = linkFn(spec)
+            c = c.link(`l${i}`, i === failAt ? () => { throw new Error(`l${i} failed`) } : fn, { use: linkLevel })
+          })
+          const settle = (p: Promise<Run<Ctx>>) => p.catch((e: ChainRunError<Ctx>) => e.run)
+          const parent = await settle(c.run({ a: { n: 1 } }))
+          const run = fork && parent.timeline.links().length > 0 ? await settle(parent.fork({ at: 'l0', tracer })) : await settle(c.run({ a: { n: 1 } }, { tracer }))
+          const live = exporter.getFinishedSpans()
+          exporter.reset()
+          exportRun(run, { tracer, force: true })
+          const post = exporter.getFinishedSpans()
+          expect(shape(post)).toEqual(shape(live))
+          const times = (spans: readonly ReadableSpan[]) =>
+            spans.map((s) => `${s.name} ${ns(s.startTime)}-${ns(s.endTime)} ${s.events.map((e) => `${e.name}@${ns(e.time)}`).join(' ')}`).sort()
+          expect(times(post)).toEqual(times(live))
         },
       ),
       RUNS,
