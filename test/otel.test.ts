@@ -248,6 +248,36 @@ describe('live and post-hoc alike', () => {
     expect(traced.endedAt).toBe(plain.endedAt)
   })
 
+  it("times middleware calls alone: their durations never include the tracer's own work", async () => {
+    // A clock that moves 1 ns a reading, and a tracer whose every call takes 1 ms of it.
+    let t = 1_800_000_000_000_000_000n
+    const clock = { now: () => (t += 1n) }
+    const slow = new Proxy(tracer, {
+      get: (target, key) =>
+        key !== 'startSpan'
+          ? Reflect.get(target, key)
+          : (...args: Parameters<Tracer['startSpan']>) => {
+              t += 1_000_000n
+              const span = target.startSpan(...args)
+              return new Proxy(span, {
+                get: (s, k) => {
+                  const value = Reflect.get(s, k)
+                  return typeof value !== 'function' ? value : (...a: unknown[]) => ((t += 1_000_000n), value.apply(s, a))
+                },
+              })
+            },
+    })
+    const quiet = (name: string): Middleware => ({ name, before: () => {}, after: () => {} })
+    const timed = chain<{ n: number }>('timed').link('a', (ctx) => void (ctx.n += 1)).link('b', (ctx) => void (ctx.n += 1)).use(quiet('one'), quiet('two'))
+    for (const capture of ['off', 'timeline'] as const) {
+      exporter.reset()
+      await timed.run({ n: 0 }, { tracer: slow, clock, capture })
+      const events = exporter.getFinishedSpans().flatMap((s) => s.events)
+      expect(events).toHaveLength(8)
+      expect(events.map((e) => e.attributes?.['shadowchain.middleware.duration_ns'])).toEqual(Array(8).fill(1))
+    }
+  })
+
   it('traces a run whose input the schema rejects, as exportRun exports it', async () => {
     const { z } = await import('zod')
     const strict = chain<{ total: number }>('strict', { input: z.object({ total: z.number() }) }).link('noop', () => {})
