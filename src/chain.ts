@@ -222,7 +222,7 @@ export class Chain<C> {
   #rejectInput(info: RunInfo, input: unknown, endedAt: bigint, message: string, extras: RunExtras<C>, trace: LiveTrace | undefined): ExecutionOutcome<C> {
     const start = { seq: 0, t: info.startedAt, type: 'run.start', ctx: input, mwctx: emptyState(), metrics: undefined, input }
     const failure: Failure = { code: 'INVALID_INPUT', message, link: undefined, cause: undefined }
-    trace?.runEnd('error', failure, endedAt)
+    trace?.runEnd('error', failure, endedAt, endedAt)
     const result: ExecutionResult<C> = {
       status: 'error',
       ctx: input as Immutable<C>,

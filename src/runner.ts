@@ -337,8 +337,12 @@ class Execution<C> implements WorkingStates {
       this.plan.trace?.middleware(type, call.info, link, t0, durationNs, undefined)
       return
     }
-    // A state that cannot be snapshotted turns the call into a middleware error (traced there).
-    if (!this.takeSnapshots(call, link, t0)) return
+    // A state that cannot be snapshotted turns the call into a middleware error.
+    const unrecordable = this.takeSnapshots()
+    if (unrecordable !== undefined) {
+      this.hookError(call, link, t0, durationNs, unrecordable.error)
+      return
+    }
     this.plan.trace?.middleware(type, call.info, link, t0, durationNs, undefined)
     const event: Record<string, unknown> = { type, t: t0, middleware: call.info }
     if (link !== undefined) event['link'] = link
@@ -348,10 +352,17 @@ class Execution<C> implements WorkingStates {
 
   private hookFailed(call: HookCall, link: LinkInfo | undefined, t0: bigint, error: unknown): void {
     const durationNs = this.timed ? (this.lastReading = this.plan.clock.now()) - t0 : 0n
+    // The call's own error is what its event reports; a state it also left that cannot be
+    // recorded (a cycle) is dropped with it: one call, one event, one reading.
+    if (this.plan.record) this.takeSnapshots()
+    else this.mwTouched = this.metricsTouched = false
+    this.hookError(call, link, t0, durationNs, error)
+  }
+
+  /** Records (and traces) a middleware call that failed, once. */
+  private hookError(call: HookCall, link: LinkInfo | undefined, t0: bigint, durationNs: bigint, error: unknown): void {
     this.plan.trace?.middleware('middleware.error', call.info, link, t0, durationNs, error)
     this.middlewareFailures.push({ middleware: call.info, link, error })
-    if (this.plan.record) this.takeSnapshots(call, link, t0)
-    else this.mwTouched = this.metricsTouched = false
     const event: Record<string, unknown> = { type: 'middleware.error', t: t0, middleware: call.info, hook: call.hook }
     if (link !== undefined) event['link'] = link
     event['error'] = error
@@ -361,23 +372,20 @@ class Execution<C> implements WorkingStates {
 
   /**
    * Freezes what the call wrote to mwctx / metrics. A state that cannot be snapshotted (a cycle)
-   * is reported as that middleware's error and the previous state is kept: recording never
-   * throws into the run.
+   * is returned as the error, and the previous state is kept: recording never throws into the
+   * run, and later middleware go on from the last good state instead of all failing on the same
+   * value.
    */
-  private takeSnapshots(call: HookCall, link: LinkInfo | undefined, t0: bigint): boolean {
+  private takeSnapshots(): { readonly error: unknown } | undefined {
     try {
       if (this.mwTouched) this.mwState = snapshot(this.mwWork, this.mwState) as Immutable<MwCtx>
       if (this.metricsTouched && this.metricsState !== undefined) {
         this.metricsState = snapshot(this.metricsWork, this.metricsState) as Immutable<Metrics>
       }
-      return true
+      return undefined
     } catch (error) {
-      this.mwTouched = this.metricsTouched = false
-      // Drop what could not be recorded (a cycle): later middleware go on from the last good
-      // state instead of all failing on the same value.
       this.restoreWorkingStates()
-      this.hookFailed(call, link, t0, error)
-      return false
+      return { error }
     } finally {
       this.mwTouched = this.metricsTouched = false
     }
@@ -484,14 +492,21 @@ class Execution<C> implements WorkingStates {
         inversePatches = [{ op: 'replace', path: [], value: base }]
       }
     } else if (isDraft(draft)) {
-      next = (
-        wantPatches
-          ? finishDraft(draft, (p, inverse) => {
-              patches = p
-              inversePatches = inverse
-            })
-          : finishDraft(draft)
-      ) as Immutable<C>
+      // Finishing reads and freezes what the link wrote: a value it cannot finish (a getter
+      // that throws, say) is the link's failure, not the runner's.
+      try {
+        next = (
+          wantPatches
+            ? finishDraft(draft, (p, inverse) => {
+                patches = p
+                inversePatches = inverse
+              })
+            : finishDraft(draft)
+        ) as Immutable<C>
+      } catch (error) {
+        this.linkFailed(link, draft, io, t0, t1, error)
+        return
+      }
     } else {
       next = base
     }
@@ -566,7 +581,8 @@ class Execution<C> implements WorkingStates {
     }
     const status: RunStatus = failure === undefined ? 'ok' : statusOf(failure.code)
     const endedAt = this.plan.clock.now()
-    this.plan.trace?.runEnd(status, failure, endedAt)
+    // A step cut short by an internal error still ends its link span (at the step's last reading).
+    this.plan.trace?.runEnd(status, failure, this.lastReading, endedAt)
     const resume = this.plan.resume
     const prefix = resume === undefined ? undefined : { events: resume.prefix, length: resume.prefixLength }
     this.finish({ status, ctx: this.ctx, failure, events: this.events, prefix, endedAt, ioOverruns: this.ioOverruns })

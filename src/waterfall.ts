@@ -44,7 +44,8 @@ export function formatWaterfall<C>(run: Run<C>, options: WaterfallOptions = {}):
   const paint = (code: string, text: string): string => (options.color === true ? `\x1b[${code}m${text}\x1b[0m` : text)
   // A fork's first events are its parent's (from before the fork): draw only its own.
   const events = run.timeline.events
-  const forkAt = ownStart(run) === 0 ? -1 : ownStart(run)
+  const start = ownStart(run)
+  const forkAt = start === 0 ? -1 : start
   const own = forkAt === -1 ? events : events.slice(forkAt)
   const rows = collectRows(own)
   const total = run.endedAt - run.startedAt
@@ -52,11 +53,13 @@ export function formatWaterfall<C>(run: Run<C>, options: WaterfallOptions = {}):
   const lines = [
     `${run.chainName}  run ${run.id.slice(0, 8)}  ${statusText}  ${formatDuration(total)}  ${rows.length} link${rows.length === 1 ? '' : 's'}`,
   ]
-  if (run.parent !== undefined) {
-    const inherited = collectRows(events.slice(0, forkAt === -1 ? 0 : forkAt)).length
-    lines.push(`forked from run ${run.parent.runId.slice(0, 8)} at seq ${run.parent.seq}: ${inherited} link${inherited === 1 ? '' : 's'} inherited, not shown`)
+  const inherited = forkAt === -1 ? 0 : collectRows(events.slice(0, forkAt)).length
+  const notShown = `${inherited} link${inherited === 1 ? '' : 's'} inherited, not shown`
+  if (run.parent !== undefined) lines.push(`forked from run ${run.parent.runId.slice(0, 8)} at seq ${run.parent.seq}: ${notShown}`)
+  if (run.replayOf !== undefined) {
+    // A replay of a fork re-runs only the fork's own links, after the same shared prefix.
+    lines.push(`replay of run ${run.replayOf.runId.slice(0, 8)}${run.parent === undefined && forkAt !== -1 ? `, from its fork: ${notShown}` : ''}`)
   }
-  if (run.replayOf !== undefined) lines.push(`replay of run ${run.replayOf.runId.slice(0, 8)}`)
   const nameWidth = Math.max(4, ...rows.map((row) => row.link.name.length))
   const scale = (t: bigint): number => (total <= 0n ? 0 : Math.round((Number(t - run.startedAt) / Number(total)) * width))
   for (const row of rows) {

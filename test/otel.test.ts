@@ -278,6 +278,47 @@ describe('live and post-hoc alike', () => {
     }
   })
 
+  it('gives one event, at one reading, for a middleware call that throws after writing a cycle into mwctx', async () => {
+    const cyclic: Middleware = {
+      name: 'cyclic',
+      after: (e) => {
+        const loop: Record<string, unknown> = {}
+        loop['self'] = loop
+        e.mwctx.loop = loop
+        throw new Error('and it threw')
+      },
+    }
+    const c = chain<{ n: number }>('cycle').link('a', (ctx) => void (ctx.n += 1)).link('b', (ctx) => void (ctx.n += 1)).use(cyclic)
+    const run = await c.run({ n: 0 }, { tracer, clock: stepClock() })
+    const errors = run.timeline.filter({ type: 'middleware.error' })
+    expect(errors.map((e) => e.type === 'middleware.error' && (e.error as Error).message)).toEqual(['and it threw', 'and it threw'])
+    expect(run.timeline.stateAt(run.timeline.length - 1).mwctx).toEqual({})
+    const live = exporter.getFinishedSpans()
+    exporter.reset()
+    exportRun(run, { tracer, force: true })
+    expect(spanTimes(exporter.getFinishedSpans())).toEqual(spanTimes(live))
+    await expect(c.run({ n: 0 }, { safe: false })).rejects.toMatchObject({ code: 'MIDDLEWARE_FAILED', message: expect.stringContaining('(and 1 more middleware error)') })
+  })
+
+  it('fails the link (not the runner) when its draft cannot be finished, traced like any failure', async () => {
+    const c = chain<Record<string, unknown>>('unfinishable')
+      .link('a', (ctx) => {
+        ctx.x = { get boom(): never { throw new Error('getter') } }
+      })
+      .link('b', () => {})
+      .use({ name: 'mw', after: () => {} })
+    const run = await c.run({ n: 1 }, { tracer, clock: stepClock() }).catch((e: ChainRunError<Record<string, unknown>>) => e.run)
+    expect(run.error).toMatchObject({ code: 'LINK_FAILED', link: { name: 'a' } })
+    expect(run.timeline.filter({ type: 'link.error' })).toHaveLength(1)
+    expect(run.timeline.filter({ type: 'middleware.after' })).toHaveLength(1)
+    const live = exporter.getFinishedSpans()
+    expect(live.find((s) => s.name === 'link a')?.status.code).toBe(SpanStatusCode.ERROR)
+    exporter.reset()
+    exportRun(run, { tracer, force: true })
+    expect(shape(exporter.getFinishedSpans())).toEqual(shape(live))
+    expect(spanTimes(exporter.getFinishedSpans())).toEqual(spanTimes(live))
+  })
+
   it('traces a run whose input the schema rejects, as exportRun exports it', async () => {
     const { z } = await import('zod')
     const strict = chain<{ total: number }>('strict', { input: z.object({ total: z.number() }) }).link('noop', () => {})

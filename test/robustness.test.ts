@@ -85,6 +85,19 @@ describe('the runner never hangs and never throws raw errors', () => {
       expect(traced.status).toBe('ok')
       expect(traced.ctx.n).toBe(1)
     }
+    // A run span begun and then unusable is still ended: a span never ended is never exported.
+    const { exporter, tracer: real } = memoryTracer()
+    const halfBroken = {
+      startSpan(...args: Parameters<typeof real.startSpan>) {
+        const span = real.startSpan(...args)
+        span.isRecording = () => {
+          throw new Error('cannot tell')
+        }
+        return span
+      },
+    } as unknown as typeof tracer
+    expect((await c.run({ n: 0 }, { tracer: halfBroken })).status).toBe('ok')
+    expect(exporter.getFinishedSpans().map((s) => s.name)).toEqual(['chain t'])
   })
 
   it('fails a run whose link throws an unprintable value with a ChainRunError, sync or async', async () => {

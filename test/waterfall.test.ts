@@ -27,4 +27,17 @@ describe('formatWaterfall', () => {
   it('formats durations in readable units', () => {
     expect([850n, 12_345n, 4_560_000n, 1_200_000_000n].map(formatDuration)).toEqual(['850 ns', '12.3 µs', '4.56 ms', '1.20 s'])
   })
+
+  it('draws only the own links of a fork and of a replay of a fork, and says how many it inherited', async () => {
+    const c = chain<{ n: number }>('wf').link('a', (ctx) => void (ctx.n += 1)).link('b', (ctx) => void (ctx.n *= 2))
+    const fork = await (await c.run({ n: 1 })).fork({ at: 'a' })
+    const { run: replay } = await fork.replay()
+    for (const run of [fork, replay]) {
+      const text = formatWaterfall(run)
+      expect(text.split('\n')[0]).toMatch(/ 1 link$/)
+      expect(text).toContain('1 link inherited, not shown')
+      expect(text).not.toMatch(/^ +0 {2}a /m)
+    }
+    expect(formatWaterfall(replay)).toContain(`replay of run ${fork.id.slice(0, 8)}, from its fork: 1 link inherited, not shown`)
+  })
 })

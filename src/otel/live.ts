@@ -58,9 +58,19 @@ export class LiveTrace {
     this.lastNs = info.startedAt
     this.lastTime = options.startTime as HrTime | undefined
     this.runSpan = tracer.startSpan(runSpanName(info.chainName), options, parent)
-    this.runContext = trace.setSpan(parent, this.runSpan)
-    this.propagates = contextPropagates()
-    this.spanContext = this.runSpan.isRecording() ? this.runSpan.spanContext() : undefined
+    try {
+      this.runContext = trace.setSpan(parent, this.runSpan)
+      this.propagates = contextPropagates()
+      this.spanContext = this.runSpan.isRecording() ? this.runSpan.spanContext() : undefined
+    } catch (error) {
+      // The run goes on untraced (the caller reports it): end the span begun, or it never ends.
+      try {
+        this.runSpan.end()
+      } catch {
+        // Nothing more can be done with this tracer.
+      }
+      throw error
+    }
   }
 
   /**
@@ -143,7 +153,19 @@ export class LiveTrace {
     }
   }
 
-  runEnd(status: RunStatus, failure: Failure | undefined, t: bigint): void {
+  /**
+   * @param stepEnd - the runner's last reading, where a link span still open ends (a step cut
+   *   short by an internal error)
+   * @param t - the run's end
+   */
+  runEnd(status: RunStatus, failure: Failure | undefined, stepEnd: bigint, t: bigint): void {
+    const open = this.linkSpan
+    this.linkSpan = this.linkContext = undefined
+    try {
+      open?.end(this.time(stepEnd))
+    } catch (error) {
+      skipped('end', error)
+    }
     try {
       this.runSpan.setAttribute(ATTR.runStatus, status)
       if (failure !== undefined) {
