@@ -43,8 +43,8 @@ export class LiveTrace {
   private readonly propagates: boolean
   private linkSpan: Span | undefined = undefined
   private linkContext: Context | undefined = undefined
-  // The last time converted: a link span starts at the reading the previous step ended with,
-  // so consecutive spans share one HrTime (the SDK keeps the tuples as they are, never mutates them).
+  // The last step's end: a link span starts at the reading the previous step ended with, so
+  // consecutive spans share one HrTime (the SDK keeps the tuples as they are, never mutates them).
   private lastNs = -1n
   private lastTime: HrTime | undefined = undefined
 
@@ -80,12 +80,10 @@ export class LiveTrace {
    */
   readonly spanContext: SpanContext | undefined
 
-  private time(ns: bigint): HrTime | undefined {
-    if (ns !== this.lastNs) {
-      this.lastNs = ns
-      this.lastTime = hrTime(ns)
-    }
-    return this.lastTime
+  /** The HrTime of a step's end (or the run's start), kept for the next link span's start. */
+  private endTime(ns: bigint): HrTime | undefined {
+    this.lastNs = ns
+    return (this.lastTime = hrTime(ns))
   }
 
   /** @param t - where the step begins: the end of the previous step, or of the run's start */
@@ -93,7 +91,7 @@ export class LiveTrace {
     this.linkSpan = this.linkContext = undefined
     try {
       const attributes = linkAttributes(link)
-      const startTime = this.time(t)
+      const startTime = t === this.lastNs ? this.lastTime : hrTime(t)
       // One literal of one shape (not a property added later): cheaper to build, every link.
       const options: SpanOptions = startTime === undefined ? { attributes } : { attributes, startTime }
       this.linkSpan = this.tracer.startSpan(linkSpanName(link.name), options, this.runContext)
@@ -121,7 +119,7 @@ export class LiveTrace {
     const span = link === undefined ? this.runSpan : (this.linkSpan ?? this.runSpan)
     try {
       // A span that is not recorded (no SDK, or sampled out) is not worth building events for.
-      if (span.isRecording()) span.addEvent(name, middlewareAttributes(call, durationNs, error), this.time(t))
+      if (span.isRecording()) span.addEvent(name, middlewareAttributes(call, durationNs, error), hrTime(t))
     } catch (caught) {
       skipped('addEvent', caught)
     }
@@ -131,7 +129,7 @@ export class LiveTrace {
   linkFailed(error: unknown, t: bigint): void {
     if (this.linkSpan === undefined) return
     try {
-      recordFailure(this.linkSpan, error, this.time(t))
+      recordFailure(this.linkSpan, error, hrTime(t))
     } catch (caught) {
       skipped('recordException', caught)
     }
@@ -147,7 +145,7 @@ export class LiveTrace {
         span.setAttribute(ATTR.linkDuration, nsAttribute(durationNs))
         setMetricAttributes(span, metrics)
       }
-      span.end(this.time(t))
+      span.end(this.endTime(t))
     } catch (error) {
       skipped('end', error)
     }
@@ -162,7 +160,7 @@ export class LiveTrace {
     const open = this.linkSpan
     this.linkSpan = this.linkContext = undefined
     try {
-      open?.end(this.time(stepEnd))
+      open?.end(hrTime(stepEnd))
     } catch (error) {
       skipped('end', error)
     }
@@ -170,9 +168,9 @@ export class LiveTrace {
       this.runSpan.setAttribute(ATTR.runStatus, status)
       if (failure !== undefined) {
         this.runSpan.setAttribute(ATTR.errorCode, failure.code)
-        recordFailure(this.runSpan, { name: 'ChainRunError', message: failure.message }, this.time(t))
+        recordFailure(this.runSpan, { name: 'ChainRunError', message: failure.message }, hrTime(t))
       }
-      this.runSpan.end(this.time(t))
+      this.runSpan.end(hrTime(t))
     } catch (error) {
       skipped('end', error)
     }
