@@ -8,6 +8,7 @@ import { diffStates } from './diff-states.js'
 import type { MiddlewareCallInfo, TimelineEvent } from './events.js'
 import { redactor, type RedactPath } from './redact.js'
 import type { LinkInfo, RunStatus } from './types.js'
+import { publishSpan } from './otel/registry.js'
 
 export const FORMAT = 'shadowchain/run'
 export const VERSION = 1
@@ -198,6 +199,8 @@ function offset(t: bigint, origin: bigint): number | string {
 
 /** The document's header (everything but the events) and a generator of its events, in order. */
 export function exportParts(run: ExportableRun, options: ExportOptions = {}): { header: Omit<RunDocument, 'events'>; events: Iterable<EventDoc> } {
+  // A copy loaded from this document will know the run's spans (exportRun skips it, forks link).
+  publishSpan(run)
   const events = run.timeline.events
   const redact = redactor(options.redact ?? [])
   const links = table<LinkInfo>()

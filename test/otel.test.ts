@@ -155,7 +155,9 @@ describe('post-hoc export', () => {
     expect(spans.filter((s) => s.name.startsWith('link '))).toHaveLength(2)
     // The imported run is the same tree as the original, errors included.
     exporter.reset()
-    exportRun(run, { tracer, parent })
+    // The original is the same run (same id): exporting it again is a repeat unless forced.
+    expect(exportRun(run, { tracer, parent }).skipped).toBe(true)
+    exportRun(run, { tracer, parent, force: true })
     const original = exporter.getFinishedSpans()
     expect(shape(spans.filter((s) => s.name !== 'batch import'))).toEqual(shape(original))
     const charge = spans.find((s) => s.name === 'link charge')!
@@ -330,6 +332,42 @@ describe('live and post-hoc alike', () => {
     exporter.reset()
     exportRun(run, { tracer, force: true })
     expect(shape(exporter.getFinishedSpans())).toEqual(shape(live))
+  })
+})
+
+describe('runs loaded from files', () => {
+  const load = <C,>(run: Run<C>) => Run.fromJSON<C>(JSON.parse(JSON.stringify(run.toJSON())))
+
+  it('link an imported fork to its imported parent exported first', async () => {
+    const parent = await shop.run({ total: 1 })
+    const fork = await parent.fork({ at: 'price', edit: (ctx) => void (ctx.total = 2) })
+    const [parentCopy, forkCopy] = [load(parent), load(fork)]
+    expect(forkCopy.parent?.run).toBeUndefined()
+    const parentExport = exportRun(parentCopy, { tracer })
+    exporter.reset()
+    exportRun(forkCopy, { tracer })
+    const forkSpan = exporter.getFinishedSpans().find((s) => s.name === 'chain shop')!
+    expect(forkSpan.links.map((l) => l.context.spanId)).toEqual([parentExport.spanContext.spanId])
+  })
+
+  it('are repeats of the run they copy: a copy of a run traced live or exported is not exported again', async () => {
+    const traced = await shop.run({ total: 1 }, { tracer })
+    const liveSpan = exporter.getFinishedSpans().find((s) => s.name === 'chain shop')!
+    exporter.reset()
+    expect(exportRun(load(traced), { tracer })).toMatchObject({ skipped: true, spans: 0, spanContext: { spanId: liveSpan.spanContext().spanId } })
+    const plain = await shop.run({ total: 1 })
+    const first = exportRun(plain, { tracer })
+    expect(exportRun(load(plain), { tracer })).toMatchObject({ skipped: true, spanContext: { spanId: first.spanContext.spanId } })
+    expect(exportRun(load(plain), { tracer, force: true }).skipped).toBe(false)
+  })
+
+  it('are remembered by id for the last EXPORTED_IDS runs only', async () => {
+    const { EXPORTED_IDS, rememberSpanById, spanContextOf } = await import('../src/otel/registry.js')
+    const context = trace.wrapSpanContext({ traceId: '1'.repeat(32), spanId: '2'.repeat(16), traceFlags: 1 }).spanContext()
+    for (let i = 0; i <= EXPORTED_IDS; i++) rememberSpanById(`id-${i}`, context)
+    expect(spanContextOf(undefined, 'id-0')).toBeUndefined()
+    expect(spanContextOf(undefined, 'id-1')).toBe(context)
+    expect(spanContextOf(undefined, `id-${EXPORTED_IDS}`)).toBe(context)
   })
 })
 

@@ -5,7 +5,7 @@ import type { TimelineEvent } from '../events.js'
 import type { Run } from '../run.js'
 import type { LinkInfo } from '../types.js'
 import { ATTR, hrTime, runSpanOptions, linkSpanName, middlewareAttributes, nsAttribute, recordFailure, runSpanName, setMetricAttributes } from './names.js'
-import { rememberSpan, spanContextOf } from './registry.js'
+import { rememberSpan, rememberSpanById, spanContextOf } from './registry.js'
 import { ownStart } from '../run.js'
 
 /** Options of {@link exportRun}. */
@@ -58,9 +58,10 @@ interface Step {
  * exports as its run span alone, with its status and errors.
  *
  * Exporting is deliberate about repetition: a run that already has spans in this process (traced
- * live by a recording tracer, or exported before) is not exported again unless `force: true`,
- * because every export emits new span ids and a backend would show the run twice. Across
- * processes nothing can know, so export a run file once.
+ * live by a recording tracer, or exported before; a copy loaded from a file counts as the run it
+ * copies) is not exported again unless `force: true`, because every export emits new span ids
+ * and a backend would show the run twice. Across processes nothing can know, so export a run
+ * file once.
  *
  * Never throws because of the tracer: if it throws, the spans begun are ended and the result
  * carries the `error` (also reported through OTel's `diag` logger).
@@ -71,7 +72,7 @@ interface Step {
  * const result = exportRun(await loadRun('checkout.run.json'), { tracer: provider.getTracer('replay') })
  */
 export function exportRun<C>(run: Run<C>, options: ExportRunOptions): ExportRunResult {
-  const known = spanContextOf(run)
+  const known = spanContextOf(run, run.id)
   if (known !== undefined && options.force !== true) return { spanContext: known, spans: 0, skipped: true }
   const parent = options.parent === undefined ? context.active() : isSpan(options.parent) ? trace.setSpan(ROOT_CONTEXT, options.parent) : options.parent
   const { tracer } = options
@@ -88,7 +89,10 @@ export function exportRun<C>(run: Run<C>, options: ExportRunOptions): ExportRunR
     spanContext = runSpan.spanContext()
     // Spans reach a backend from the first one on: a second export is a repeat even if this one
     // stops part-way.
-    if (runSpan.isRecording()) rememberSpan(run, spanContext)
+    if (runSpan.isRecording()) {
+      rememberSpan(run, spanContext)
+      rememberSpanById(run.id, spanContext)
+    }
     emitLinkSpans(run, tracer, trace.setSpan(parent, runSpan), runSpan, emitted)
     runSpan.setAttribute(ATTR.runStatus, run.status)
     if (run.error !== undefined) {

@@ -123,7 +123,7 @@ export function runSpanOptions(chainName: string, runId: string, startedAt: bigi
     attributes[ATTR.relation] = kind
     attributes[ATTR.relatedRunId] = related.runId
     if (lineage.parent !== undefined) attributes[ATTR.forkSeq] = lineage.parent.seq
-    const context = spanContextOf(related.run)
+    const context = spanContextOf(related.run, related.runId)
     if (context !== undefined) links.push({ context, attributes: { [ATTR.relation]: kind } })
   }
   // No empty links array: the SDK would copy it.
