@@ -159,7 +159,7 @@ export class Chain<C> {
     }
     const info: RunInfo = Object.freeze({ id: randomUUID(), chainName: this.name, startedAt })
     // Traced from the start: a run whose input is rejected is a failed run in the trace too.
-    const trace = merged.tracer === undefined ? undefined : startTrace(merged.tracer, info, extras)
+    const trace = merged.tracer === undefined ? undefined : startTrace(merged.tracer, info, extras, clock !== zeroClock)
     const schema = this.options.input
     let start: unknown = input
     // A fork resumes from a recorded state and a replay re-runs a recorded (already parsed)
@@ -267,9 +267,9 @@ export class Chain<C> {
  * A live trace for a run: the caller's active context is its parent. A tracer that throws here
  * leaves the run untraced (and says so through OTel's diag logger), never failed.
  */
-function startTrace<C>(tracer: Tracer, info: RunInfo, extras: RunExtras<C>): LiveTrace | undefined {
+function startTrace<C>(tracer: Tracer, info: RunInfo, extras: RunExtras<C>, stamped: boolean): LiveTrace | undefined {
   try {
-    return new LiveTrace(tracer, info, context.active(), extras)
+    return new LiveTrace(tracer, info, context.active(), extras, stamped)
   } catch (error) {
     diag.warn(`shadowchain: OpenTelemetry startSpan failed, run ${info.id} is not traced: ${describeError(error)}`)
     return undefined

@@ -201,7 +201,25 @@ describe('times', () => {
       expect(BigInt(s) * 1_000_000_000n + BigInt(n)).toBe(ns)
       expect(n >= 0 && n < 1e9).toBe(true)
     }
-    expect(hrTime(0n)).toBeUndefined()
+    expect(hrTime(0n)).toEqual([0, 0])
+  })
+
+  it('keeps the times of a clock that starts at 0 (a test clock), live and exported alike', async () => {
+    let t = 0n
+    const counter = { now: () => t++ }
+    const run = await shop.run({ total: 1 }, { tracer, clock: counter })
+    const live = exporter.getFinishedSpans()
+    const runSpan = live.find((s) => s.name === 'chain shop')!
+    expect(runSpan.startTime).toEqual([0, 0])
+    expect(ns(runSpan.endTime)).toBe(run.endedAt)
+    expect(live.every((s) => s.startTime[0] === 0 && s.endTime[0] === 0)).toBe(true)
+    exporter.reset()
+    exportRun(run, { tracer, force: true })
+    expect(spanTimes(exporter.getFinishedSpans())).toEqual(spanTimes(live))
+    // Without timestamps there are no times to keep: the SDK stamps the exported spans.
+    exporter.reset()
+    exportRun(await shop.run({ total: 1 }, { timestamps: false }), { tracer })
+    expect(exporter.getFinishedSpans().every((s) => s.startTime[0] > 1_600_000_000)).toBe(true)
   })
 })
 

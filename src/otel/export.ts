@@ -1,10 +1,10 @@
 // Post-hoc export: the spans of a recorded (or imported) run, with its recorded times.
-import { context, diag, INVALID_SPAN_CONTEXT, ROOT_CONTEXT, trace, type Context, type Span, type SpanContext, type Tracer } from '@opentelemetry/api'
+import { context, diag, INVALID_SPAN_CONTEXT, ROOT_CONTEXT, trace, type Context, type HrTime, type Span, type SpanContext, type Tracer } from '@opentelemetry/api'
 import { describeError } from '../errors.js'
 import type { TimelineEvent } from '../events.js'
 import type { Run } from '../run.js'
 import type { LinkInfo } from '../types.js'
-import { ATTR, hrTime, runSpanOptions, linkSpanName, middlewareAttributes, nsAttribute, recordFailure, runSpanName, setMetricAttributes } from './names.js'
+import { ATTR, runSpanOptions, timesOf, linkSpanName, middlewareAttributes, nsAttribute, recordFailure, runSpanName, setMetricAttributes } from './names.js'
 import { rememberSpan, rememberSpanById, spanContextOf } from './registry.js'
 import { ownStart } from '../run.js'
 
@@ -76,9 +76,11 @@ export function exportRun<C>(run: Run<C>, options: ExportRunOptions): ExportRunR
   if (known !== undefined && options.force !== true) return { spanContext: known, spans: 0, skipped: true }
   const parent = options.parent === undefined ? context.active() : isSpan(options.parent) ? trace.setSpan(ROOT_CONTEXT, options.parent) : options.parent
   const { tracer } = options
+  // A run recorded with `timestamps: false` has every time 0n: its spans are stamped by the SDK.
+  const at = timesOf(run.startedAt !== 0n || run.endedAt !== 0n)
   let runSpan: Span
   try {
-    runSpan = tracer.startSpan(runSpanName(run.chainName), runSpanOptions(run.chainName, run.id, run.startedAt, run), parent)
+    runSpan = tracer.startSpan(runSpanName(run.chainName), runSpanOptions(run.chainName, run.id, at(run.startedAt), run), parent)
   } catch (error) {
     diag.warn(`shadowchain: exportRun: the tracer's startSpan failed, run ${run.id} was not exported: ${describeError(error)}`)
     return { spanContext: INVALID_SPAN_CONTEXT, spans: 0, skipped: false, error }
@@ -93,13 +95,13 @@ export function exportRun<C>(run: Run<C>, options: ExportRunOptions): ExportRunR
       rememberSpan(run, spanContext)
       rememberSpanById(run.id, spanContext)
     }
-    emitLinkSpans(run, tracer, trace.setSpan(parent, runSpan), runSpan, emitted)
+    emitLinkSpans(run, tracer, trace.setSpan(parent, runSpan), runSpan, emitted, at)
     runSpan.setAttribute(ATTR.runStatus, run.status)
     if (run.error !== undefined) {
       runSpan.setAttribute(ATTR.errorCode, run.error.code)
-      recordFailure(runSpan, { name: 'ChainRunError', message: run.error.message }, hrTime(run.endedAt))
+      recordFailure(runSpan, { name: 'ChainRunError', message: run.error.message }, at(run.endedAt))
     }
-    runSpan.end(hrTime(run.endedAt))
+    runSpan.end(at(run.endedAt))
     return { spanContext, spans: emitted.spans, skipped: false }
   } catch (error) {
     // A tracer that throws part-way: end what is open (a span never ended is never exported).
@@ -120,7 +122,14 @@ export function exportRun<C>(run: Run<C>, options: ExportRunOptions): ExportRunR
  * span starts where the previous step ended (the end of the last middleware call or link, or
  * the run's start) and ends with its step's last reading, as live tracing stamps them.
  */
-function emitLinkSpans<C>(run: Run<C>, tracer: Tracer, runContext: Context, runSpan: Span, emitted: { spans: number; open: Span | undefined }): void {
+function emitLinkSpans<C>(
+  run: Run<C>,
+  tracer: Tracer,
+  runContext: Context,
+  runSpan: Span,
+  emitted: { spans: number; open: Span | undefined },
+  at: (ns: bigint) => HrTime | undefined,
+): void {
   const events = run.timeline.events
   const from = ownStart(run)
   // A run recorded with capture 'off' has no link events, only its errors: those go on the run
@@ -133,13 +142,13 @@ function emitLinkSpans<C>(run: Run<C>, tracer: Tracer, runContext: Context, runS
   const closeStep = (): void => {
     if (step === undefined) return
     setMetricAttributes(step.span, step.metrics)
-    step.span.end(hrTime(step.end))
+    step.span.end(at(step.end))
     step = emitted.open = undefined
   }
   const stepFor = (link: LinkInfo): Step => {
     if (step?.link === link) return step
     closeStep()
-    const time = hrTime(lastEnd)
+    const time = at(lastEnd)
     const span = tracer.startSpan(linkSpanName(link.name), { attributes: { [ATTR.linkName]: link.name, [ATTR.linkIndex]: link.index }, ...(time && { startTime: time }) }, runContext)
     emitted.spans++
     emitted.open = span
@@ -156,10 +165,10 @@ function emitLinkSpans<C>(run: Run<C>, tracer: Tracer, runContext: Context, runS
         const attrs = middlewareAttributes(event.middleware, event.durationNs, failed ? event.error : undefined)
         if (event.link === undefined || !steps) {
           closeStep()
-          runSpan.addEvent(event.type, attrs, hrTime(event.t))
+          runSpan.addEvent(event.type, attrs, at(event.t))
         } else {
           const current = stepFor(event.link)
-          current.span.addEvent(event.type, attrs, hrTime(event.t))
+          current.span.addEvent(event.type, attrs, at(event.t))
           current.end = event.t + event.durationNs
           current.metrics = event.metrics as object | undefined
         }
@@ -174,7 +183,7 @@ function emitLinkSpans<C>(run: Run<C>, tracer: Tracer, runContext: Context, runS
         if (!steps) break // the run span records the run's failure
         const current = stepFor(event.link)
         current.span.setAttribute(ATTR.linkDuration, nsAttribute(event.durationNs))
-        if (event.type === 'link.error') recordFailure(current.span, event.error, hrTime(event.t))
+        if (event.type === 'link.error') recordFailure(current.span, event.error, at(event.t))
         current.end = lastEnd = event.t
         current.metrics = event.metrics as object | undefined
         break

@@ -4,7 +4,7 @@ import { describeError } from '../errors.js'
 import type { MiddlewareCallInfo } from '../events.js'
 import type { Failure } from '../runner.js'
 import type { LinkInfo, RunInfo, RunStatus } from '../types.js'
-import { ATTR, hrTime, runSpanOptions, linkSpanName, middlewareAttributes, nsAttribute, recordFailure, runSpanName, setMetricAttributes, type Lineage } from './names.js'
+import { ATTR, runSpanOptions, timesOf, linkSpanName, middlewareAttributes, nsAttribute, recordFailure, runSpanName, setMetricAttributes, type Lineage } from './names.js'
 
 // Link attributes never change: built once per link (the SDK copies what it is given).
 const linkAttributesCache = new WeakMap<LinkInfo, Attributes>()
@@ -47,16 +47,20 @@ export class LiveTrace {
   // consecutive spans share one HrTime (the SDK keeps the tuples as they are, never mutates them).
   private lastNs = -1n
   private lastTime: HrTime | undefined = undefined
+  /** Epoch ns to HrTime; with `timestamps: false`, nothing (the SDK stamps). */
+  private readonly at: (ns: bigint) => HrTime | undefined
 
   /**
    * @param parent - the context active when `run()` was called: a run started inside a span
    *   becomes its child
+   * @param stamped - false with `timestamps: false` (every reading is `0n`)
    */
-  constructor(tracer: Tracer, info: RunInfo, parent: Context, lineage: Lineage) {
+  constructor(tracer: Tracer, info: RunInfo, parent: Context, lineage: Lineage, stamped: boolean) {
     this.tracer = tracer
-    const options = runSpanOptions(info.chainName, info.id, info.startedAt, lineage)
+    this.at = timesOf(stamped)
     this.lastNs = info.startedAt
-    this.lastTime = options.startTime as HrTime | undefined
+    this.lastTime = this.at(info.startedAt)
+    const options = runSpanOptions(info.chainName, info.id, this.lastTime, lineage)
     this.runSpan = tracer.startSpan(runSpanName(info.chainName), options, parent)
     try {
       this.runContext = trace.setSpan(parent, this.runSpan)
@@ -83,7 +87,7 @@ export class LiveTrace {
   /** The HrTime of a step's end (or the run's start), kept for the next link span's start. */
   private endTime(ns: bigint): HrTime | undefined {
     this.lastNs = ns
-    return (this.lastTime = hrTime(ns))
+    return (this.lastTime = this.at(ns))
   }
 
   /** @param t - where the step begins: the end of the previous step, or of the run's start */
@@ -91,7 +95,7 @@ export class LiveTrace {
     this.linkSpan = this.linkContext = undefined
     try {
       const attributes = linkAttributes(link)
-      const startTime = t === this.lastNs ? this.lastTime : hrTime(t)
+      const startTime = t === this.lastNs ? this.lastTime : this.at(t)
       // One literal of one shape (not a property added later): cheaper to build, every link.
       const options: SpanOptions = startTime === undefined ? { attributes } : { attributes, startTime }
       this.linkSpan = this.tracer.startSpan(linkSpanName(link.name), options, this.runContext)
@@ -119,7 +123,7 @@ export class LiveTrace {
     const span = link === undefined ? this.runSpan : (this.linkSpan ?? this.runSpan)
     try {
       // A span that is not recorded (no SDK, or sampled out) is not worth building events for.
-      if (span.isRecording()) span.addEvent(name, middlewareAttributes(call, durationNs, error), hrTime(t))
+      if (span.isRecording()) span.addEvent(name, middlewareAttributes(call, durationNs, error), this.at(t))
     } catch (caught) {
       skipped('addEvent', caught)
     }
@@ -129,7 +133,7 @@ export class LiveTrace {
   linkFailed(error: unknown, t: bigint): void {
     if (this.linkSpan === undefined) return
     try {
-      recordFailure(this.linkSpan, error, hrTime(t))
+      recordFailure(this.linkSpan, error, this.at(t))
     } catch (caught) {
       skipped('recordException', caught)
     }
@@ -160,7 +164,7 @@ export class LiveTrace {
     const open = this.linkSpan
     this.linkSpan = this.linkContext = undefined
     try {
-      open?.end(hrTime(stepEnd))
+      open?.end(this.at(stepEnd))
     } catch (error) {
       skipped('end', error)
     }
@@ -168,9 +172,9 @@ export class LiveTrace {
       this.runSpan.setAttribute(ATTR.runStatus, status)
       if (failure !== undefined) {
         this.runSpan.setAttribute(ATTR.errorCode, failure.code)
-        recordFailure(this.runSpan, { name: 'ChainRunError', message: failure.message }, hrTime(t))
+        recordFailure(this.runSpan, { name: 'ChainRunError', message: failure.message }, this.at(t))
       }
-      this.runSpan.end(hrTime(t))
+      this.runSpan.end(this.at(t))
     } catch (error) {
       skipped('end', error)
     }

@@ -36,9 +36,11 @@ export const linkSpanName = (linkName: string): string => `link ${linkName}`
 const ANCHOR_S = Math.floor(Date.now() / 1000)
 const ANCHOR_NS = BigInt(ANCHOR_S) * 1_000_000_000n
 
-/** Epoch nanoseconds as an OTel HrTime, exact to the nanosecond; `undefined` for unstamped `0n`. */
-export function hrTime(ns: bigint): HrTime | undefined {
-  if (ns === 0n) return undefined
+/**
+ * Epoch nanoseconds as an OTel HrTime, exact to the nanosecond. (A run recorded with
+ * `timestamps: false` has no times: callers pass no time at all then, and the SDK stamps.)
+ */
+export function hrTime(ns: bigint): HrTime {
   const offset = Number(ns - ANCHOR_NS)
   if (!Number.isSafeInteger(offset) || offset < 0) return [Number(ns / 1_000_000_000n), Number(ns % 1_000_000_000n)]
   let seconds = Math.floor(offset / 1e9)
@@ -103,6 +105,14 @@ export function recordFailure(span: Span, error: unknown, time: HrTime | undefin
   span.setStatus({ code: SpanStatusCode.ERROR, message })
 }
 
+/** `hrTime`, or nothing for a run recorded without timestamps (every time `0n`). */
+export function timesOf(stamped: boolean): (ns: bigint) => HrTime | undefined {
+  return stamped ? hrTime : unstamped
+}
+function unstamped(): undefined {
+  return undefined
+}
+
 /** What a run's lineage says about it: the fork parent or the replayed run. */
 export interface Lineage {
   readonly parent?: { readonly run: object | undefined; readonly runId: string; readonly seq: number } | undefined
@@ -113,7 +123,7 @@ export interface Lineage {
  * The options of a run span, live or exported alike: chain and run attributes, and for a fork or
  * replay the relation attributes plus a span link to the related run's span when it has one.
  */
-export function runSpanOptions(chainName: string, runId: string, startedAt: bigint, lineage: Lineage): SpanOptions {
+export function runSpanOptions(chainName: string, runId: string, startTime: HrTime | undefined, lineage: Lineage): SpanOptions {
   // Literal keys (the values of ATTR.chainName and ATTR.runId): an object shape V8 builds fast.
   const attributes: Attributes = { 'shadowchain.chain.name': chainName, 'shadowchain.run.id': runId }
   const links: Link[] = []
@@ -128,7 +138,6 @@ export function runSpanOptions(chainName: string, runId: string, startedAt: bigi
   }
   // No empty links array: the SDK would copy it.
   const options: SpanOptions = links.length === 0 ? { attributes } : { attributes, links }
-  const startTime = hrTime(startedAt)
   if (startTime !== undefined) options.startTime = startTime
   return options
 }
