@@ -39,14 +39,20 @@ function contextPropagates(): boolean {
 export class LiveTrace {
   private readonly tracer: Tracer
   readonly runSpan: Span
+  /**
+   * The run span's context, when it records (an SDK is behind the tracer and sampled the run in):
+   * only then does the run have spans a backend will show, for a fork to link to and for an
+   * export to repeat. Read once, in the constructor, where a tracer that throws is caught.
+   */
+  readonly spanContext: SpanContext | undefined
   private readonly runContext: Context
   private readonly propagates: boolean
   private linkSpan: Span | undefined = undefined
   private linkContext: Context | undefined = undefined
   // The last step's end: a link span starts at the reading the previous step ended with, so
   // consecutive spans share one HrTime (the SDK keeps the tuples as they are, never mutates them).
-  private lastNs = -1n
-  private lastTime: HrTime | undefined = undefined
+  private lastNs: bigint
+  private lastTime: HrTime | undefined
   /** Epoch ns to HrTime; with `timestamps: false`, nothing (the SDK stamps). */
   private readonly at: (ns: bigint) => HrTime | undefined
 
@@ -76,13 +82,6 @@ export class LiveTrace {
       throw error
     }
   }
-
-  /**
-   * The run span's context, when it records (an SDK is behind the tracer and sampled the run in):
-   * only then does the run have spans a backend will show, for a fork to link to and for an
-   * export to repeat. Read once, in the constructor, where a tracer that throws is caught.
-   */
-  readonly spanContext: SpanContext | undefined
 
   /** The HrTime of a step's end (or the run's start), kept for the next link span's start. */
   private endTime(ns: bigint): HrTime | undefined {
