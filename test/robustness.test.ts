@@ -2,6 +2,7 @@
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { Span, Tracer } from '@opentelemetry/api'
 import { describe, expect, it } from 'vitest'
 import * as z from 'zod'
 import { chain, ChainRunError, describeRun, formatWaterfall, loadRun, Run, saveRun } from '../src/index.js'
@@ -57,15 +58,20 @@ describe('replay', () => {
 describe('the runner never hangs and never throws raw errors', () => {
   it('settles a traced async run whose tracer throws, and keeps the run', async () => {
     const { tracer } = memoryTracer()
-    const broken = {
-      startSpan(...args: Parameters<typeof tracer.startSpan>) {
-        const span = tracer.startSpan(...args)
-        span.addEvent = () => {
-          throw new Error('exporter exploded')
-        }
-        return span
-      },
-    } as unknown as typeof tracer
+    /** A tracer whose spans are the SDK's with one method replaced. */
+    const patched = (real: Tracer, patch: (span: Span) => void) =>
+      ({
+        startSpan(...args: Parameters<Tracer['startSpan']>) {
+          const span = real.startSpan(...args)
+          patch(span)
+          return span
+        },
+      }) as unknown as Tracer
+    const broken = patched(tracer, (span) => {
+      span.addEvent = () => {
+        throw new Error('exporter exploded')
+      }
+    })
     const c = chain<{ n: number }>('t')
       .link('a', async (ctx) => void (ctx.n += 1))
       .use({ name: 'mw', before() {} })
@@ -87,15 +93,11 @@ describe('the runner never hangs and never throws raw errors', () => {
     }
     // A run span begun and then unusable is still ended: a span never ended is never exported.
     const { exporter, tracer: real } = memoryTracer()
-    const halfBroken = {
-      startSpan(...args: Parameters<typeof real.startSpan>) {
-        const span = real.startSpan(...args)
-        span.isRecording = () => {
-          throw new Error('cannot tell')
-        }
-        return span
-      },
-    } as unknown as typeof tracer
+    const halfBroken = patched(real, (span) => {
+      span.isRecording = () => {
+        throw new Error('cannot tell')
+      }
+    })
     expect((await c.run({ n: 0 }, { tracer: halfBroken })).status).toBe('ok')
     expect(exporter.getFinishedSpans().map((s) => s.name)).toEqual(['chain t'])
   })
