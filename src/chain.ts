@@ -199,14 +199,13 @@ export class Chain<C> {
         trace,
       }
       execute<C>(plan, (result) => {
-        const run = this.#finish(info, extras.input ?? start, result, extras)
-        if (trace?.spanContext !== undefined) rememberSpan(run, trace.spanContext)
+        const run = this.#finish(info, extras.input ?? start, result, extras, trace)
         resolve({ run, ioOverruns: result.ioOverruns })
       })
     })
   }
 
-  #finish(info: RunInfo, input: unknown, result: ExecutionResult<C>, extras: RunExtras<C>): Run<C> {
+  #finish(info: RunInfo, input: unknown, result: ExecutionResult<C>, extras: RunExtras<C>, trace: LiveTrace | undefined): Run<C> {
     const run = new Run<C>({
       info,
       input,
@@ -215,6 +214,8 @@ export class Chain<C> {
       ...(extras.parent !== undefined && { parent: extras.parent }),
       ...(extras.replayOf !== undefined && { replayOf: extras.replayOf }),
     })
+    // A run traced by a recording tracer has spans: forks link to them, an export is a repeat.
+    if (trace?.spanContext !== undefined) rememberSpan(run, trace.spanContext)
     this.#lastRun = run
     return run
   }
@@ -232,9 +233,7 @@ export class Chain<C> {
       endedAt,
       ioOverruns: [],
     }
-    const run = this.#finish(info, input, result, extras)
-    if (trace?.spanContext !== undefined) rememberSpan(run, trace.spanContext)
-    return { run, ioOverruns: [] }
+    return { run: this.#finish(info, input, result, extras, trace), ioOverruns: [] }
   }
 
   #withLinks(at: number, name: string, fn: LinkFn<C>, options: LinkOptions<C> | undefined): Chain<C> {

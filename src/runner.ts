@@ -228,7 +228,7 @@ class Execution<C> implements WorkingStates {
       case Phase.After: {
         const link = this.link as CompiledLink<C>
         if (this.hookIndex < link.after.length) return this.callAfter(link, link.after[this.hookIndex++] as HookCall)
-        if (this.plan.trace !== undefined) this.traceLinkEnd()
+        if (this.plan.trace !== undefined) this.traceLinkEnd(this.plan.trace)
         this.metricsState = undefined
         this.hookIndex = 0
         if (this.failure !== undefined) {
@@ -330,8 +330,13 @@ class Execution<C> implements WorkingStates {
     return undefined
   }
 
+  /** The duration of a middleware call that began at `t0`, ending now (`0n` when untimed). */
+  private hookDuration(t0: bigint): bigint {
+    return this.timed ? (this.lastReading = this.plan.clock.now()) - t0 : 0n
+  }
+
   private hookDone(call: HookCall, link: LinkInfo | undefined, t0: bigint, type: string): void {
-    const durationNs = this.timed ? (this.lastReading = this.plan.clock.now()) - t0 : 0n
+    const durationNs = this.hookDuration(t0)
     if (!this.plan.record) {
       this.mwTouched = this.metricsTouched = false
       this.plan.trace?.middleware(type, call.info, link, t0, durationNs, undefined)
@@ -351,7 +356,7 @@ class Execution<C> implements WorkingStates {
   }
 
   private hookFailed(call: HookCall, link: LinkInfo | undefined, t0: bigint, error: unknown): void {
-    const durationNs = this.timed ? (this.lastReading = this.plan.clock.now()) - t0 : 0n
+    const durationNs = this.hookDuration(t0)
     // The call's own error is what its event reports; a state it also left that cannot be
     // recorded (a cycle) is dropped with it: one call, one event, one reading.
     if (this.plan.record) this.takeSnapshots()
@@ -554,11 +559,11 @@ class Execution<C> implements WorkingStates {
     if (io.overrun) this.ioOverruns.push({ link: link.info, seq: this.seqBase + this.events.length - 1 })
   }
 
-  private traceLinkEnd(): void {
+  private traceLinkEnd(trace: LiveTrace): void {
     const outcome = this.outcome as LinkOutcome<C>
     const metrics = this.plan.record ? (this.metricsState as object | undefined) : this.metricsWork
     // The step ends with its last reading: the link's end, or its last after-middleware's.
-    this.plan.trace?.linkEnd(outcome.durationNs, metrics, this.lastReading)
+    trace.linkEnd(outcome.durationNs, metrics, this.lastReading)
   }
 
   private snapshotMetrics(): void {

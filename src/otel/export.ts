@@ -4,7 +4,7 @@ import { describeError } from '../errors.js'
 import type { TimelineEvent } from '../events.js'
 import type { Run } from '../run.js'
 import type { LinkInfo } from '../types.js'
-import { ATTR, runSpanOptions, timesOf, linkSpanName, middlewareAttributes, nsAttribute, recordFailure, runSpanName, setMetricAttributes } from './names.js'
+import { ATTR, endRunSpan, linkSpanName, linkSpanOptions, middlewareAttributes, nsAttribute, recordFailure, runSpanName, runSpanOptions, setMetricAttributes, timesOf } from './names.js'
 import { rememberSpan, rememberSpanById, spanContextOf } from './registry.js'
 import { ownStart } from '../run.js'
 
@@ -41,10 +41,10 @@ function isSpan(value: Span | Context): value is Span {
   return typeof (value as Span).spanContext === 'function'
 }
 
+/** The link span being built; it ends where its step's last event ended (`lastEnd`). */
 interface Step {
   readonly link: LinkInfo
   readonly span: Span
-  end: bigint
   metrics: object | undefined
 }
 
@@ -96,12 +96,7 @@ export function exportRun<C>(run: Run<C>, options: ExportRunOptions): ExportRunR
       rememberSpanById(run.id, spanContext)
     }
     emitLinkSpans(run, tracer, trace.setSpan(parent, runSpan), runSpan, emitted, at)
-    runSpan.setAttribute(ATTR.runStatus, run.status)
-    if (run.error !== undefined) {
-      runSpan.setAttribute(ATTR.errorCode, run.error.code)
-      recordFailure(runSpan, { name: 'ChainRunError', message: run.error.message }, at(run.endedAt))
-    }
-    runSpan.end(at(run.endedAt))
+    endRunSpan(runSpan, run.status, run.error, at(run.endedAt))
     return { spanContext, spans: emitted.spans, skipped: false }
   } catch (error) {
     // A tracer that throws part-way: end what is open (a span never ended is never exported).
@@ -142,17 +137,16 @@ function emitLinkSpans<C>(
   const closeStep = (): void => {
     if (step === undefined) return
     setMetricAttributes(step.span, step.metrics)
-    step.span.end(at(step.end))
+    step.span.end(at(lastEnd))
     step = emitted.open = undefined
   }
   const stepFor = (link: LinkInfo): Step => {
     if (step?.link === link) return step
     closeStep()
-    const time = at(lastEnd)
-    const span = tracer.startSpan(linkSpanName(link.name), { attributes: { [ATTR.linkName]: link.name, [ATTR.linkIndex]: link.index }, ...(time && { startTime: time }) }, runContext)
+    const span = tracer.startSpan(linkSpanName(link.name), linkSpanOptions(link, at(lastEnd)), runContext)
     emitted.spans++
     emitted.open = span
-    return (step = { link, span, end: lastEnd, metrics: undefined })
+    return (step = { link, span, metrics: undefined })
   }
 
   for (let i = from; i < events.length; i++) {
@@ -169,7 +163,6 @@ function emitLinkSpans<C>(
         } else {
           const current = stepFor(event.link)
           current.span.addEvent(event.type, attrs, at(event.t))
-          current.end = event.t + event.durationNs
           current.metrics = event.metrics as object | undefined
         }
         lastEnd = event.t + event.durationNs
@@ -184,7 +177,7 @@ function emitLinkSpans<C>(
         const current = stepFor(event.link)
         current.span.setAttribute(ATTR.linkDuration, nsAttribute(event.durationNs))
         if (event.type === 'link.error') recordFailure(current.span, event.error, at(event.t))
-        current.end = lastEnd = event.t
+        lastEnd = event.t
         current.metrics = event.metrics as object | undefined
         break
       }

@@ -1,21 +1,10 @@
 // Live tracing: the runner reports to a LiveTrace as it goes; spans carry the runner's readings.
-import { context, createContextKey, diag, ROOT_CONTEXT, trace, type Attributes, type Context, type HrTime, type Span, type SpanContext, type SpanOptions, type Tracer } from '@opentelemetry/api'
+import { context, createContextKey, diag, ROOT_CONTEXT, trace, type Context, type HrTime, type Span, type SpanContext, type Tracer } from '@opentelemetry/api'
 import { describeError } from '../errors.js'
 import type { MiddlewareCallInfo } from '../events.js'
 import type { Failure } from '../runner.js'
 import type { LinkInfo, RunInfo, RunStatus } from '../types.js'
-import { ATTR, runSpanOptions, timesOf, linkSpanName, middlewareAttributes, nsAttribute, recordFailure, runSpanName, setMetricAttributes, type Lineage } from './names.js'
-
-// Link attributes never change: built once per link (the SDK copies what it is given).
-const linkAttributesCache = new WeakMap<LinkInfo, Attributes>()
-function linkAttributes(link: LinkInfo): Attributes {
-  let attributes = linkAttributesCache.get(link)
-  if (attributes === undefined) {
-    attributes = Object.freeze({ [ATTR.linkName]: link.name, [ATTR.linkIndex]: link.index })
-    linkAttributesCache.set(link, attributes)
-  }
-  return attributes
-}
+import { ATTR, endRunSpan, linkSpanName, linkSpanOptions, middlewareAttributes, nsAttribute, recordFailure, runSpanName, runSpanOptions, setMetricAttributes, timesOf, type Lineage } from './names.js'
 
 /** A tracer or SDK that throws is reported through OTel's diag logger and ignored. */
 function skipped(what: string, error: unknown): void {
@@ -93,11 +82,8 @@ export class LiveTrace {
   linkBegin(link: LinkInfo, t: bigint): void {
     this.linkSpan = this.linkContext = undefined
     try {
-      const attributes = linkAttributes(link)
       const startTime = t === this.lastNs ? this.lastTime : this.at(t)
-      // One literal of one shape (not a property added later): cheaper to build, every link.
-      const options: SpanOptions = startTime === undefined ? { attributes } : { attributes, startTime }
-      this.linkSpan = this.tracer.startSpan(linkSpanName(link.name), options, this.runContext)
+      this.linkSpan = this.tracer.startSpan(linkSpanName(link.name), linkSpanOptions(link, startTime), this.runContext)
       if (this.propagates) this.linkContext = trace.setSpan(this.runContext, this.linkSpan)
     } catch (error) {
       skipped('startSpan', error)
@@ -168,12 +154,7 @@ export class LiveTrace {
       skipped('end', error)
     }
     try {
-      this.runSpan.setAttribute(ATTR.runStatus, status)
-      if (failure !== undefined) {
-        this.runSpan.setAttribute(ATTR.errorCode, failure.code)
-        recordFailure(this.runSpan, { name: 'ChainRunError', message: failure.message }, this.at(t))
-      }
-      this.runSpan.end(this.at(t))
+      endRunSpan(this.runSpan, status, failure, this.at(t))
     } catch (error) {
       skipped('end', error)
     }

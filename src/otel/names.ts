@@ -3,6 +3,7 @@
 import { SpanStatusCode, type Attributes, type HrTime, type Link, type Span, type SpanOptions } from '@opentelemetry/api'
 import { describeError } from '../errors.js'
 import type { MiddlewareCallInfo } from '../events.js'
+import type { LinkInfo, RunStatus } from '../types.js'
 import { spanContextOf } from './registry.js'
 
 /**
@@ -103,6 +104,30 @@ export function recordFailure(span: Span, error: unknown, time: HrTime | undefin
   const message = typeof fields?.message === 'string' ? fields.message : describeError(error)
   span.recordException({ name, message }, time)
   span.setStatus({ code: SpanStatusCode.ERROR, message })
+}
+
+// Link attributes never change: built once per link (the SDK copies what it is given).
+const linkAttributesCache = new WeakMap<LinkInfo, Attributes>()
+
+/** The options of a link span, live or exported alike: the link's attributes and its start. */
+export function linkSpanOptions(link: LinkInfo, startTime: HrTime | undefined): SpanOptions {
+  let attributes = linkAttributesCache.get(link)
+  if (attributes === undefined) {
+    attributes = Object.freeze({ [ATTR.linkName]: link.name, [ATTR.linkIndex]: link.index })
+    linkAttributesCache.set(link, attributes)
+  }
+  // One literal of one shape (not a property added later): cheaper to build, every link.
+  return startTime === undefined ? { attributes } : { attributes, startTime }
+}
+
+/** Ends a run span, live or exported alike: its status, and a failed run's code and exception. */
+export function endRunSpan(span: Span, status: RunStatus, failure: { readonly code: string; readonly message: string } | undefined, time: HrTime | undefined): void {
+  span.setAttribute(ATTR.runStatus, status)
+  if (failure !== undefined) {
+    span.setAttribute(ATTR.errorCode, failure.code)
+    recordFailure(span, { name: 'ChainRunError', message: failure.message }, time)
+  }
+  span.end(time)
 }
 
 /** `hrTime`, or nothing for a run recorded without timestamps (every time `0n`). */
