@@ -28,3 +28,8 @@ export function shape(spans: readonly ReadableSpan[], ignore: readonly string[] 
 
 /** Epoch ns of an OTel HrTime. */
 export const ns = (time: readonly [number, number]): bigint => BigInt(time[0]) * 1_000_000_000n + BigInt(time[1])
+
+/** Every span's and event's times, by span name (names are unique in the runs compared). */
+export function spanTimes(spans: readonly ReadableSpan[]) {
+  return Object.fromEntries(spans.map((s) => [s.name, { start: ns(s.startTime), end: ns(s.endTime), events: s.events.map((e) => `${e.name}@${ns(e.time)}`) }]))
+}

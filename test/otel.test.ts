@@ -1,10 +1,10 @@
 import { SpanStatusCode, trace, type Tracer } from '@opentelemetry/api'
 import { AlwaysOffSampler, BasicTracerProvider } from '@opentelemetry/sdk-trace-base'
 import { beforeEach, describe, expect, it } from 'vitest'
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base'
 import { chain, ChainRunError, Run, type Middleware, type TimelineEvent } from '../src/index.js'
 import { exportRun } from '../src/otel/index.js'
-import { memoryTracer, ns, shape } from './otel-helpers.js'
+import { steppingClock } from './helpers.js'
+import { memoryTracer, ns, shape, spanTimes } from './otel-helpers.js'
 
 const { exporter, tracer } = memoryTracer()
 beforeEach(() => exporter.reset())
@@ -122,9 +122,7 @@ describe('post-hoc export', () => {
     expect(ns(runSpan.startTime)).toBe(run.startedAt)
     expect(ns(runSpan.endTime)).toBe(run.endedAt)
     // Live and post-hoc spans carry the same times, span by span and event by event.
-    const times = (spans: readonly ReadableSpan[]) =>
-      Object.fromEntries(spans.map((s) => [s.name, { start: ns(s.startTime), end: ns(s.endTime), events: s.events.map((e) => `${e.name}@${ns(e.time)}`) }]))
-    expect(times(post)).toEqual(times(live))
+    expect(spanTimes(post)).toEqual(spanTimes(live))
     // A link span starts where the previous step ended (here: the runStart hook, then the link
     // span before it) and ends with its step's last reading; its events are stamped when each
     // middleware call began.
@@ -223,17 +221,6 @@ describe('times', () => {
   })
 })
 
-/** A clock that advances 1,000 ns a reading: the same run always gets the same times. */
-function stepClock() {
-  let t = 1_800_000_000_000_000_000n
-  return { now: () => (t += 1_000n) }
-}
-
-/** Every span's and event's times, by span name (names are unique in these runs). */
-function spanTimes(spans: readonly ReadableSpan[]) {
-  return Object.fromEntries(spans.map((s) => [s.name, { start: ns(s.startTime), end: ns(s.endTime), events: s.events.map((e) => `${e.name}@${ns(e.time)}`) }]))
-}
-
 describe('live and post-hoc alike', () => {
   const abortAt = new AbortController()
   const failingHooks: Middleware = { name: 'hooks', runStart: () => { throw new Error('start broke') }, runEnd: () => { throw new Error('end broke') } }
@@ -262,8 +249,8 @@ describe('live and post-hoc alike', () => {
 
   it('a tracer changes no recorded time: a traced run under a step clock has the untraced timeline', async () => {
     const stamps = <C,>(run: Run<C>) => run.timeline.events.map((e) => `${e.type}@${e.t}`)
-    const plain = await failedShopRun({ clock: stepClock() })
-    const traced = await failedShopRun({ clock: stepClock(), tracer })
+    const plain = await failedShopRun({ clock: steppingClock() })
+    const traced = await failedShopRun({ clock: steppingClock(), tracer })
     expect(stamps(traced)).toEqual(stamps(plain))
     expect(traced.endedAt).toBe(plain.endedAt)
   })
@@ -309,7 +296,7 @@ describe('live and post-hoc alike', () => {
       },
     }
     const c = chain<{ n: number }>('cycle').link('a', (ctx) => void (ctx.n += 1)).link('b', (ctx) => void (ctx.n += 1)).use(cyclic)
-    const run = await c.run({ n: 0 }, { tracer, clock: stepClock() })
+    const run = await c.run({ n: 0 }, { tracer, clock: steppingClock() })
     const errors = run.timeline.filter({ type: 'middleware.error' })
     expect(errors.map((e) => e.type === 'middleware.error' && (e.error as Error).message)).toEqual(['and it threw', 'and it threw'])
     expect(run.timeline.stateAt(run.timeline.length - 1).mwctx).toEqual({})
@@ -327,7 +314,7 @@ describe('live and post-hoc alike', () => {
       })
       .link('b', () => {})
       .use({ name: 'mw', after: () => {} })
-    const run = await c.run({ n: 1 }, { tracer, clock: stepClock() }).catch((e: ChainRunError<Record<string, unknown>>) => e.run)
+    const run = await c.run({ n: 1 }, { tracer, clock: steppingClock() }).catch((e: ChainRunError<Record<string, unknown>>) => e.run)
     expect(run.error).toMatchObject({ code: 'LINK_FAILED', link: { name: 'a' } })
     expect(run.timeline.filter({ type: 'link.error' })).toHaveLength(1)
     expect(run.timeline.filter({ type: 'middleware.after' })).toHaveLength(1)

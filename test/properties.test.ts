@@ -7,11 +7,10 @@ import * as fc from 'fast-check'
 import { applyPatches, enablePatches } from 'immer'
 import type { Objectish } from 'immer'
 import { describe, expect, it } from 'vitest'
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base'
 import { chain } from '../src/index.js'
 import type { AfterEvent, BeforeEvent, Chain, ChainRunError, LinkFn, Middleware, Run, RunOptions, TimelineEvent } from '../src/index.js'
 import { exportRun } from '../src/otel/index.js'
-import { memoryTracer, ns, shape } from './otel-helpers.js'
+import { memoryTracer, shape, spanTimes } from './otel-helpers.js'
 
 enablePatches()
 
@@ -476,9 +475,7 @@ describe('tracing', () => {
           exportRun(run, { tracer, force: true })
           const post = exporter.getFinishedSpans()
           expect(shape(post)).toEqual(shape(live))
-          const times = (spans: readonly ReadableSpan[]) =>
-            spans.map((s) => `${s.name} ${ns(s.startTime)}-${ns(s.endTime)} ${s.events.map((e) => `${e.name}@${ns(e.time)}`).join(' ')}`).sort()
-          expect(times(post)).toEqual(times(live))
+          expect(spanTimes(post)).toEqual(spanTimes(live))
         },
       ),
       RUNS,
