@@ -147,36 +147,24 @@ function handLinks(tracer: Tracer, parent: Context): void {
  * content, but the SDK reads the clock for the start, each event and the end (live tracing has to
  * read a clock too; the spans above are given ready-made times).
  */
-function handLinkLive(tracer: Tracer, parent: Context, names: LinkNames, index: number): void {
-  const span = tracer.startSpan(names.span, { attributes: { 'shadowchain.link.name': names.link, 'shadowchain.link.index': index } }, parent)
-  span.addEvent('middleware.before', { 'shadowchain.middleware.name': 'counter', 'shadowchain.middleware.position': 'chain-before', 'shadowchain.middleware.index': 0, 'shadowchain.middleware.duration_ns': 310 })
-  span.addEvent('middleware.after', { 'shadowchain.middleware.name': 'timing', 'shadowchain.middleware.position': 'chain-after', 'shadowchain.middleware.index': 1, 'shadowchain.middleware.duration_ns': 190 })
-  span.setAttributes({ 'shadowchain.link.duration_ns': 1_250, 'shadowchain.metrics.ms': 0.00125 })
-  span.end()
-}
-
-function handLinksLive(tracer: Tracer, parent: Context): void {
-  for (let i = 0; i < LINKS; i++) handLinkLive(tracer, parent, orderNames[i] as LinkNames, i)
-}
-
 const work = (): void => {}
 
 /**
- * The same, as instrumentation written by hand does it with a context manager registered: the
- * link's work (here nothing) runs inside the span's context, `context.with(trace.setSpan(...))`,
- * so that spans started in it would nest under it.
+ * @param inContext - as instrumentation written by hand does it with a context manager
+ *   registered: the link's work (here nothing) runs inside the span's context,
+ *   `context.with(trace.setSpan(...))`, so that spans started in it would nest under it
  */
-function handLinkInContext(tracer: Tracer, parent: Context, names: LinkNames, index: number): void {
+function handLinkLive(tracer: Tracer, parent: Context, names: LinkNames, index: number, inContext: boolean): void {
   const span = tracer.startSpan(names.span, { attributes: { 'shadowchain.link.name': names.link, 'shadowchain.link.index': index } }, parent)
   span.addEvent('middleware.before', { 'shadowchain.middleware.name': 'counter', 'shadowchain.middleware.position': 'chain-before', 'shadowchain.middleware.index': 0, 'shadowchain.middleware.duration_ns': 310 })
-  context.with(trace.setSpan(parent, span), work)
+  if (inContext) context.with(trace.setSpan(parent, span), work)
   span.addEvent('middleware.after', { 'shadowchain.middleware.name': 'timing', 'shadowchain.middleware.position': 'chain-after', 'shadowchain.middleware.index': 1, 'shadowchain.middleware.duration_ns': 190 })
   span.setAttributes({ 'shadowchain.link.duration_ns': 1_250, 'shadowchain.metrics.ms': 0.00125 })
   span.end()
 }
 
-function handLinksInContext(tracer: Tracer, parent: Context): void {
-  for (let i = 0; i < LINKS; i++) handLinkInContext(tracer, parent, orderNames[i] as LinkNames, i)
+function handLinksLive(tracer: Tracer, parent: Context, inContext = false): void {
+  for (let i = 0; i < LINKS; i++) handLinkLive(tracer, parent, orderNames[i] as LinkNames, i, inContext)
 }
 
 /** The whole tree of one traced run: the run span and its 10 link spans. */
@@ -326,7 +314,7 @@ function contextCases(): Case[] {
     { id: 'context:off', run: () => off.run(input) },
     { id: 'context:off-batch', run: () => ((batch.ended += LINKS + 1), offBatch.run(input)) },
     { id: 'context:hand-run', run: async () => void ((batch.ended += 1), handRunSpan(batch.tracer)) },
-    { id: 'context:hand-links-context', run: async () => void ((batch.ended += LINKS), handLinksInContext(batch.tracer, runContext)) },
+    { id: 'context:hand-links-context', run: async () => void ((batch.ended += LINKS), handLinksLive(batch.tracer, runContext, true)) },
   ]
 }
 
