@@ -142,14 +142,13 @@ function handLinks(tracer: Tracer, parent: Context): void {
   for (let i = 0; i < LINKS; i++) handLink(tracer, parent, orderNames[i] as LinkNames, i)
 }
 
+const work = (): void => {}
+
 /**
  * One link span as instrumentation written by hand makes it while the work runs: the same
  * content, but the SDK reads the clock for the start, each event and the end (live tracing has to
  * read a clock too; the spans above are given ready-made times).
- */
-const work = (): void => {}
-
-/**
+ *
  * @param inContext - as instrumentation written by hand does it with a context manager
  *   registered: the link's work (here nothing) runs inside the span's context,
  *   `context.with(trace.setSpan(...))`, so that spans started in it would nest under it
