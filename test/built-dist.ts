@@ -17,14 +17,18 @@ function newestMtime(dir: string): number {
   return newest
 }
 
-/** Rebuilds dist/ when it is missing or older than src/ (`npm test` has normally just built it). */
-export function ensureBuilt(): void {
-  const distIndex = join(ROOT, 'dist', 'index.js')
-  if (existsSync(distIndex) && statSync(distIndex).mtimeMs >= newestMtime(join(ROOT, 'src'))) return
+/**
+ * Rebuilds dist/ when it is missing or older than src/ (`npm test` has normally just built it).
+ * A build that fails is the test's failure: testing a stale dist/ would pass on code that no
+ * longer compiles. `root` is the package to build (this repository unless a test says otherwise).
+ */
+export function ensureBuilt(root: string = ROOT): void {
+  const distIndex = join(root, 'dist', 'index.js')
+  if (existsSync(distIndex) && statSync(distIndex).mtimeMs >= newestMtime(join(root, 'src'))) return
   try {
-    execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'pipe', timeout: 120_000 })
+    execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'pipe', timeout: 120_000 })
   } catch (error) {
-    // src/ may be mid-edit in a working tree; a dist that exists is still worth testing.
-    if (!existsSync(distIndex)) throw error
+    const output = (error as { stdout?: Buffer; stderr?: Buffer }).stdout?.toString() ?? ''
+    throw new Error(`npm run build failed, so dist/ would be stale:\n${output}`, { cause: error })
   }
 }
