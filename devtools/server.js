@@ -1,8 +1,8 @@
 // The devtools viewer's server: the page (devtools/viewer/) and the run files given to
 // `shadowchain view`, on 127.0.0.1 only. Nothing else is served, nothing is fetched elsewhere.
-import { readFile } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import { createServer } from 'node:http'
-import { dirname, extname, join, resolve, sep } from 'node:path'
+import { basename, dirname, extname, join, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { loadRun } from '../dist/index.js'
 
@@ -34,10 +34,38 @@ function viewerFile(urlPath) {
 }
 
 /**
- * Validates the run files (each with `load`, default the library's `loadRun`: a bad file
- * rejects before anything listens), then serves the viewer on 127.0.0.1.
+ * Reads one run file for the page, validated by `load` on every read (a file replaced or
+ * changed after the viewer started is checked again), and serves what the library rebuilt from
+ * it, re-encoded: nothing the validator did not accept reaches the page.
  *
- * @param options.files - run files to show; re-read on every page load
+ * @returns `{ doc }`, or `{ error }`: a message that names the file and the place of the problem
+ *   but never quotes the file (it may be anything a path or a symlink now points to)
+ */
+async function readRun(path, load) {
+  const unreadable = (error) => ({ ENOENT: 'it no longer exists', EACCES: 'permission denied', EISDIR: 'it is a directory' })[error?.code]
+  try {
+    // The loader may word these its own way (the CLI's does): ask the file system first.
+    await stat(path)
+  } catch (error) {
+    return { error: `${basename(path)}: cannot be shown: ${unreadable(error) ?? 'it cannot be read'}` }
+  }
+  try {
+    return { doc: (await load(path)).toJSON() }
+  } catch (error) {
+    // Only the document's own structure (`$.events[12]`): deeper keys are the file's data.
+    const at = error?.name === 'DocumentError' && typeof error.path === 'string' ? /^\$(\.(run|links|middleware|initial|events)(\[\d+\])?)?/.exec(error.path)?.[0] : undefined
+    const where = at === undefined ? '' : ` (first problem at ${at})`
+    return { error: `${basename(path)}: cannot be shown: ${unreadable(error) ?? `it is no longer a valid run document${where}`}` }
+  }
+}
+
+/**
+ * Validates the run files (each with `load`, default the library's `loadRun`: a bad file
+ * rejects before anything listens), then serves the viewer on 127.0.0.1. `GET /api/runs`
+ * answers `{ runs, errors }`: the documents of the files that are still valid run files, and
+ * one message for each that no longer is.
+ *
+ * @param options.files - run files to show; re-read and validated again on every page load
  * @param options.port - the port, 0 (default) for any free one
  * @param options.load - the validating loader (the CLI passes one with friendlier messages)
  * @returns the URL and `close()`
@@ -47,7 +75,8 @@ export async function startViewer({ files, port = 0, load = loadRun }) {
   const paths = files.map((file) => resolve(file))
   let origin = ''
   const server = createServer((request, response) => {
-    handle(request, response, paths, origin).catch((error) => send(response, 500, 'text/plain; charset=utf-8', `viewer: ${error?.message ?? error}`))
+    // Whatever failed, the answer quotes nothing: an error's message may hold a file's bytes.
+    handle(request, response, paths, origin, load).catch(() => send(response, 500, 'text/plain; charset=utf-8', 'viewer: internal error'))
   })
   await new Promise((done, fail) => {
     server.once('error', fail)
@@ -60,7 +89,7 @@ export async function startViewer({ files, port = 0, load = loadRun }) {
   }
 }
 
-async function handle(request, response, paths, origin) {
+async function handle(request, response, paths, origin, load) {
   const url = new URL(request.url ?? '/', 'http://localhost')
   // A page on another site that rebinds its DNS name to 127.0.0.1 sends its own Host: refuse it.
   const host = request.headers.host ?? ''
@@ -68,8 +97,9 @@ async function handle(request, response, paths, origin) {
   if (request.method !== 'GET' && request.method !== 'HEAD') return send(response, 404, 'text/plain; charset=utf-8', 'not found')
   if (url.pathname === '/') return send(response, 200, TYPES['.html'], await readFile(join(VIEWER, 'index.html')))
   if (url.pathname === '/api/runs') {
-    const docs = await Promise.all(paths.map(async (path) => JSON.parse(await readFile(path, 'utf8'))))
-    return send(response, 200, 'application/json; charset=utf-8', JSON.stringify(docs))
+    const read = await Promise.all(paths.map((path) => readRun(path, load)))
+    const body = { runs: read.filter((r) => r.doc !== undefined).map((r) => r.doc), errors: read.filter((r) => r.error !== undefined).map((r) => r.error) }
+    return send(response, 200, 'application/json; charset=utf-8', JSON.stringify(body))
   }
   const file = url.pathname.startsWith('/viewer/') ? viewerFile(url.pathname) : undefined
   if (file === undefined) return send(response, 404, 'text/plain; charset=utf-8', 'not found')

@@ -14,6 +14,8 @@ export interface WaterfallOptions {
 
 /** `850 ns`, `12.3 µs`, `4.56 ms`, `1.20 s`: readable units for nanoseconds. */
 export function formatDuration(ns: bigint): string {
+  // A loaded document may hold times that go backwards: show them, signed, in the same units.
+  if (ns < 0n) return `-${formatDuration(-ns)}`
   const n = Number(ns)
   if (n < 1_000) return `${n} ns`
   if (n < 1_000_000) return `${(n / 1e3).toPrecision(3)} µs`
@@ -53,23 +55,34 @@ export function formatWaterfall<C>(run: Run<C>, options: WaterfallOptions = {}):
   const lines = [
     `${run.chainName}  run ${run.id.slice(0, 8)}  ${statusText}  ${formatDuration(total)}  ${rows.length} link${rows.length === 1 ? '' : 's'}`,
   ]
-  const inherited = forkAt === -1 ? 0 : collectRows(events.slice(0, forkAt)).length
+  const inheritedRows = forkAt === -1 ? [] : collectRows(events.slice(0, forkAt))
+  const inherited = inheritedRows.length
   const notShown = `${inherited} link${inherited === 1 ? '' : 's'} inherited, not shown`
-  if (run.parent !== undefined) lines.push(`forked from run ${run.parent.runId.slice(0, 8)} at seq ${run.parent.seq}: ${notShown}`)
+  // Named by the link it was cut after, as `fork({ at })` names it; the seq for the record.
+  const cut = inheritedRows.at(-1)
+  const after = cut === undefined ? 'before its first link' : `after link '${cut.link.name}'`
+  if (run.parent !== undefined) lines.push(`forked from run ${run.parent.runId.slice(0, 8)} ${after} (seq ${run.parent.seq}): ${notShown}`)
   if (run.replayOf !== undefined) {
     // A replay of a fork re-runs only the fork's own links, after the same shared prefix.
     lines.push(`replay of run ${run.replayOf.runId.slice(0, 8)}${run.parent === undefined && forkAt !== -1 ? `, from its fork: ${notShown}` : ''}`)
   }
-  const nameWidth = Math.max(4, ...rows.map((row) => row.link.name.length))
-  const scale = (t: bigint): number => (total <= 0n ? 0 : Math.round((Number(t - run.startedAt) / Number(total)) * width))
+  // A loop, not Math.max(...rows): spreading 150,000 arguments overflows the stack.
+  let nameWidth = 4
+  for (const row of rows) nameWidth = Math.max(nameWidth, row.link.name.length)
+  // Clamped to the bar: a time before the start or after the end (a hand-made or damaged
+  // document) is drawn at the edge, and the loops below stay within the bar's width.
+  const scale = (t: bigint): number =>
+    total <= 0n ? 0 : Math.min(width, Math.max(0, Math.round((Number(t - run.startedAt) / Number(total)) * width)))
+  const offset = (t: bigint): string => (t < run.startedAt ? formatDuration(t - run.startedAt) : `+${formatDuration(t - run.startedAt)}`)
   for (const row of rows) {
     const cells = new Array<string>(width).fill(' ')
     const [s0, s1, l0, l1] = [scale(row.stepStart), scale(row.stepEnd), scale(row.linkStart), scale(row.linkEnd)]
-    for (let i = s0; i < Math.max(s1, s0 + 1) && i < width; i++) cells[i] = paint('2', '░')
-    for (let i = l0; i < Math.max(l1, l0 + 1) && i < width; i++) cells[i] = paint(row.status === 'ok' ? '32' : '31', '█')
+    // At least one cell each, the last one when a time is at (or past) the end.
+    for (let i = Math.min(s0, width - 1); i < Math.max(s1, s0 + 1) && i < width; i++) cells[i] = paint('2', '░')
+    for (let i = Math.min(l0, width - 1); i < Math.max(l1, l0 + 1) && i < width; i++) cells[i] = paint(row.status === 'ok' ? '32' : '31', '█')
     const mark = row.status === 'ok' ? paint('32', '✓') : paint('31', `✗ ${describeError(row.error)}`)
     lines.push(
-      `${String(row.link.index).padStart(3)}  ${row.link.name.padEnd(nameWidth)}  +${formatDuration(row.linkStart - run.startedAt).padEnd(9)} ${formatDuration(row.linkNs).padStart(9)}  |${cells.join('')}|  ${mark}`,
+      `${String(row.link.index).padStart(3)}  ${row.link.name.padEnd(nameWidth)}  ${offset(row.linkStart).padEnd(10)} ${formatDuration(row.linkNs).padStart(9)}  |${cells.join('')}|  ${mark}`,
     )
   }
   for (const event of own) {

@@ -35,8 +35,7 @@ function showErrors(errors) {
 }
 
 /** Prepares documents (served or dropped: the same path) and shows them; bad ones are reported. */
-function addDocuments(entries) {
-  const errors = []
+function addDocuments(entries, errors = []) {
   for (const { source, load } of entries) {
     try {
       const run = prepareRun(load())
@@ -58,8 +57,9 @@ async function loadServed() {
   try {
     const response = await fetch('/api/runs')
     if (!response.ok) throw new Error(`the server answered ${response.status}`)
-    const docs = await response.json()
-    addDocuments(docs.map((doc, i) => ({ source: `run ${i + 1}`, load: () => doc })))
+    // The server validated each file again; the ones that no longer are run files come as errors.
+    const { runs, errors } = await response.json()
+    addDocuments(runs.map((doc, i) => ({ source: `run ${i + 1}`, load: () => doc })), errors)
   } catch (error) {
     showErrors([`could not load the served runs: ${error?.message ?? error}`])
   }
