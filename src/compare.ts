@@ -1,32 +1,142 @@
+import type { Patch } from 'immer'
+import { diffStates } from './diff-states.js'
 import { describeError } from './errors.js'
+import type { RecordedIO, TimelineEvent } from './events.js'
 import type { Run } from './run.js'
-import type { LinkRecord } from './timeline.js'
-import type { LinkInfo } from './types.js'
+import type { LinkRecord, Timeline } from './timeline.js'
+import type { LinkInfo, RunStatus } from './types.js'
 
 /**
- * Where two runs first differ.
- * - `'patches'`: the link changed ctx differently (`expected` / `actual`: the two patch lists);
- * - `'error'`: one run's link failed and the other's did not, or they failed with different
- *   messages (`expected` / `actual`: the errors, `undefined` for the side that succeeded);
- * - `'link'`: a different link ran at this place, or one run has a link the other has not
- *   (`expected` / `actual`: the link names, `undefined` when missing);
- * - `'status'`: every link agrees but the runs ended differently (the two statuses);
- * - `'io'` (replay only): the link drew more `io.now()` / `io.random()` values than were
- *   recorded (`expected` / `actual`: the recorded and the drawn values).
+ * The runs started from different inputs (compared by content). Reported before any link: every
+ * link after would differ only because of it.
  */
-export interface Divergence {
-  /** The link concerned (in the actual run when it has one); `undefined` only for a `'status'`
-   * divergence of runs that executed no link. */
-  readonly link: LinkInfo | undefined
-  /** The seq in the actual run: the link's `link.end` / `link.error`, or its `run.end`. */
+export interface InputDivergence {
+  readonly reason: 'input'
+  /** Always `undefined`: no link is to blame. */
+  readonly link: undefined
+  /** `0`: the actual run's `run.start`, which holds its input. */
   readonly seq: number
-  /** Why they differ (see above). */
-  readonly reason: 'patches' | 'error' | 'status' | 'link' | 'io'
-  /** What the reference run (the recording) did there. */
+  /** The reference run's input. */
   readonly expected: unknown
-  /** What the other run (the replay) did there. */
+  /** The other run's input. */
+  readonly actual: unknown
+  /** What turns the expected input into the actual one (immer patches). */
+  readonly patches: readonly Patch[]
+}
+
+/**
+ * A fork edit changed the state between two links: one run (or both, differently) was forked
+ * there with an `edit`. Reported instead of the links after it, which only saw another state.
+ */
+export interface ForkDivergence {
+  readonly reason: 'fork'
+  /** The link the fork was cut after (in the actual run); `undefined` for a fork cut before the first link. */
+  readonly link: LinkInfo | undefined
+  /** The actual run's `fork` event, or, when only the expected run was forked here, the actual
+   * run's first event after that link's step (its after-middleware). */
+  readonly seq: number
+  /** The expected run's edit here (its `fork` event's patches); `undefined` when it was not forked here. */
+  readonly expected: readonly Patch[] | undefined
+  /** The actual run's edit here; `undefined` when it was not forked here. */
+  readonly actual: readonly Patch[] | undefined
+  /**
+   * What turns the expected run's state here into the actual run's: the edit itself when only
+   * the actual run was forked, the edit's inverse when only the expected run was, a structural
+   * diff of the two states when both were.
+   */
+  readonly patches: readonly Patch[]
+}
+
+/** Another link ran at this place, or one run has a link the other lacks. */
+export interface LinkDivergence {
+  readonly reason: 'link'
+  /** The link at this place in the actual run, or the expected run's when the actual run has none. */
+  readonly link: LinkInfo
+  /** Its `link.end` / `link.error` in the actual run, or the actual run's `run.end`. */
+  readonly seq: number
+  /** The expected run's link name here; `undefined` when it has no link here. */
+  readonly expected: string | undefined
+  /** The actual run's link name here; `undefined` when it has no link here. */
+  readonly actual: string | undefined
+}
+
+/** The link changed ctx differently (the states it led to differ). */
+export interface PatchesDivergence {
+  readonly reason: 'patches'
+  readonly link: LinkInfo
+  /** The link's `link.end` in the actual run. */
+  readonly seq: number
+  /** The expected run's patches. */
+  readonly expected: readonly Patch[]
+  /** The actual run's patches. */
+  readonly actual: readonly Patch[]
+}
+
+/**
+ * One run failed where the other did not, or both failed with different messages. With a `link`,
+ * at that link; without one, at the input: the chain's `input` schema rejected it on one side
+ * only (or on both, with different messages).
+ */
+export interface ErrorDivergence {
+  readonly reason: 'error'
+  /** The link that failed; `undefined` when the input was rejected. */
+  readonly link: LinkInfo | undefined
+  /** The link's `link.end` / `link.error` in the actual run; for a rejected input, the actual
+   * run's `run.end` when it was rejected, its `run.start` (0) when it was accepted. */
+  readonly seq: number
+  /** The expected run's error (the link's, or the run's `'INVALID_INPUT'` `ChainRunError`); `undefined` when it did not fail here. */
+  readonly expected: unknown
+  /** The actual run's error; `undefined` when it did not fail here. */
   readonly actual: unknown
 }
+
+/** Replay only: a link drew more `io.now()` / `io.random()` values than were recorded. */
+export interface IoDivergence {
+  readonly reason: 'io'
+  readonly link: LinkInfo
+  /** The link's `link.end` / `link.error` in the replay. */
+  readonly seq: number
+  /** The values recorded for the link. */
+  readonly expected: RecordedIO | undefined
+  /** The values the replayed link drew. */
+  readonly actual: RecordedIO | undefined
+}
+
+/** Every link agrees but the runs ended differently. */
+export interface StatusDivergence {
+  readonly reason: 'status'
+  /** The actual run's last link; `undefined` when it ran none. */
+  readonly link: LinkInfo | undefined
+  /** The actual run's `run.end`. */
+  readonly seq: number
+  readonly expected: RunStatus
+  readonly actual: RunStatus
+}
+
+/**
+ * Where two runs first differ, in the order a run meets them: its input (`'input'`, or an input
+ * rejected on one side only: `'error'` without `link`), then at each link a fork edit before it
+ * (`'fork'`), the link that ran (`'link'`), its error (`'error'`), its changes (`'patches'`), the
+ * io values it drew (`'io'`, replay only), and last the run's end (`'status'`). Switch on
+ * `reason`: each reason gives `expected` / `actual` (what the reference run and the other run
+ * did there) their own type.
+ *
+ * @example
+ * const d = compareRuns(recorded, replayed)
+ * if (d?.reason === 'fork') console.log('forked after', d.link?.name, d.patches)
+ * else if (d?.reason === 'patches') console.log(d.link.name, d.expected, d.actual)
+ */
+export type Divergence =
+  | InputDivergence
+  | ForkDivergence
+  | LinkDivergence
+  | PatchesDivergence
+  | ErrorDivergence
+  | IoDivergence
+  | StatusDivergence
+
+/** Why two runs differ: `Divergence['reason']`. */
+export type DivergenceReason = Divergence['reason']
 
 /**
  * Equality for recorded values, by content: NaN equals NaN, 0 and -0 differ (as in run files),
@@ -60,37 +170,150 @@ function errorMessage(record: LinkRecord<unknown>): string | undefined {
   return record.status === 'error' ? describeError(record.error) : undefined
 }
 
+/** @internal The seq of the last event of the step of the link that ended at `endSeq` (its after-middleware). */
+export function stepEnd(timeline: Timeline<unknown>, endSeq: number): number {
+  const link = (timeline.at(endSeq) as { link?: unknown }).link
+  let seq = endSeq
+  while (seq + 1 < timeline.length && (timeline.at(seq + 1) as { link?: unknown }).link === link) seq++
+  return seq
+}
+
+/** @internal The seq of the last event before the first link: `run.start` and the runStart hooks. */
+export function runStartEnd(timeline: Timeline<unknown>): number {
+  let seq = 0
+  while (seq + 1 < timeline.length && (timeline.at(seq + 1) as { middleware?: { position: string } }).middleware?.position === 'run-start') seq++
+  return seq
+}
+
+/** A fork edit in a timeline: before which link record it sits, and the state it left. */
+interface Edit {
+  /** The number of link records before it: the edit sits between `links[position - 1]` and `links[position]`. */
+  readonly position: number
+  readonly seq: number
+  readonly ctx: unknown
+  readonly patches: readonly Patch[]
+  readonly inversePatches: readonly Patch[]
+}
+
+function editsOf(timeline: Timeline<unknown>, records: readonly LinkRecord<unknown>[]): Edit[] {
+  const edits: Edit[] = []
+  let position = 0
+  for (const event of timeline.events as readonly TimelineEvent<unknown>[]) {
+    if (event.type !== 'fork') continue
+    while (position < records.length && (records[position] as LinkRecord<unknown>).endSeq < event.seq) position++
+    edits.push({ position, seq: event.seq, ctx: event.ctx, patches: event.patches, inversePatches: event.inversePatches })
+  }
+  return edits
+}
+
+/** The input was rejected by the chain's schema: the run ended before anything ran. */
+function rejected(run: Run<unknown>): boolean {
+  return run.error?.code === 'INVALID_INPUT'
+}
+
+/** An input rejected on one side only, or on both for different reasons. */
+function compareRejections(expected: Run<unknown>, actual: Run<unknown>): ErrorDivergence | undefined {
+  const a = rejected(expected) ? expected.error : undefined
+  const b = rejected(actual) ? actual.error : undefined
+  if (a === undefined && b === undefined) return undefined
+  if (a !== undefined && b !== undefined && a.message === b.message) return undefined
+  return { reason: 'error', link: undefined, seq: b === undefined ? 0 : actual.timeline.length - 1, expected: a, actual: b }
+}
+
 /**
- * Finds the first link whose outcome differs between a recorded run and another run of the same
- * (or a changed) chain; `undefined` when they agree link for link and end the same way. Links
- * that failed with the same message count as agreeing.
+ * A fork edit at `position` on either side that leaves the runs in different states there.
+ * Every link before agreed, so without an edit both states are the last link's result.
+ */
+function compareEdits(
+  expected: Run<unknown>,
+  actual: Run<unknown>,
+  want: readonly LinkRecord<unknown>[],
+  got: readonly LinkRecord<unknown>[],
+  editA: Edit | undefined,
+  editB: Edit | undefined,
+  position: number,
+): ForkDivergence | undefined {
+  if (editA === undefined && editB === undefined) return undefined
+  const stateOf = (run: Run<unknown>, links: readonly LinkRecord<unknown>[], edit: Edit | undefined): unknown =>
+    edit !== undefined ? edit.ctx : position === 0 ? run.timeline.at(0)?.ctx : links[position - 1]?.after
+  const stateA = stateOf(expected, want, editA)
+  const stateB = stateOf(actual, got, editB)
+  if (sameData(stateA, stateB)) return undefined
+  const before = got[position - 1] ?? want[position - 1]
+  const seq =
+    editB?.seq ?? (got[position - 1] === undefined ? runStartEnd(actual.timeline) : stepEnd(actual.timeline, (got[position - 1] as LinkRecord<unknown>).endSeq)) + 1
+  // One edit on one side: its own patches say exactly what it changed (immer's, not a diff).
+  const patches = editA === undefined ? editB?.patches : editB === undefined ? editA.inversePatches : undefined
+  return {
+    reason: 'fork',
+    link: before?.link,
+    seq,
+    expected: editA?.patches,
+    actual: editB?.patches,
+    patches: patches !== undefined ? patches : diffStates(stateA, stateB),
+  }
+}
+
+/** The last edit at `position` (a run goes on with the state it left). */
+function editAt(edits: readonly Edit[], position: number): Edit | undefined {
+  let found: Edit | undefined
+  for (const edit of edits) if (edit.position === position) found = edit
+  return found
+}
+
+/**
+ * Finds where a run first differs from a reference run of the same (or a changed) chain;
+ * `undefined` when they agree. In the order a run meets them: the input (an input rejected on
+ * one side only is an `'error'` without `link`; different inputs are an `'input'` divergence,
+ * so that no link is blamed for what it was given), then link by link a fork edit before the
+ * link (`'fork'`), the link itself (`'link'`, `'error'`, `'patches'`), and last the runs'
+ * statuses. Links that failed with the same message count as agreeing, as do inputs rejected
+ * with the same message. See {@link Divergence} for what each reason reports.
  *
- * @param expected - the reference run (a recording)
- * @param actual - the run to check against it
+ * @param expected - the reference run (a recording, or a fork's parent)
+ * @param actual - the run to check against it (a replay, a fork, another run)
+ *
+ * @example
+ * const divergence = compareRuns(parent, await parent.fork({ at: 'price', edit: (ctx) => { ctx.total = 0 } }))
+ * // { reason: 'fork', link: { name: 'price', … }, expected: undefined, actual: [{ op: 'replace', path: ['total'], value: 0 }], … }
  */
 export function compareRuns<A, B>(expected: Run<A>, actual: Run<B>): Divergence | undefined {
-  const want = expected.timeline.links()
-  const got = actual.timeline.links()
-  const endSeq = actual.timeline.length - 1
-  for (let i = 0; i < Math.max(want.length, got.length); i++) {
+  const runA = expected as Run<unknown>
+  const runB = actual as Run<unknown>
+  const rejection = compareRejections(runA, runB)
+  if (rejection !== undefined || (rejected(runA) && rejected(runB))) return rejection
+  if (!sameData(runA.input, runB.input)) {
+    return { reason: 'input', link: undefined, seq: 0, expected: runA.input, actual: runB.input, patches: diffStates(runA.input, runB.input) }
+  }
+  const want = runA.timeline.links()
+  const got = runB.timeline.links()
+  const editsA = editsOf(runA.timeline, want)
+  const editsB = editsOf(runB.timeline, got)
+  const endSeq = runB.timeline.length - 1
+  const count = Math.max(want.length, got.length)
+  for (let i = 0; i <= count; i++) {
+    const fork = compareEdits(runA, runB, want, got, editAt(editsA, i), editAt(editsB, i), i)
+    if (fork !== undefined) return fork
+    if (i === count) break
     const a = want[i]
     const b = got[i]
     if (a === undefined || b === undefined || a.name !== b.name) {
-      return { link: (b ?? a)?.link, seq: b?.endSeq ?? endSeq, reason: 'link', expected: a?.name, actual: b?.name }
+      const link = (b ?? a) as LinkRecord<unknown>
+      return { reason: 'link', link: link.link, seq: b?.endSeq ?? endSeq, expected: a?.name, actual: b?.name }
     }
     const errorA = errorMessage(a)
     const errorB = errorMessage(b)
     if (errorA !== errorB) {
-      return { link: b.link, seq: b.endSeq, reason: 'error', expected: a.error, actual: b.error }
+      return { reason: 'error', link: b.link, seq: b.endSeq, expected: a.error, actual: b.error }
     }
     // Patches may list the same changes in another order (a stubbed link replays the recorded
     // ones through immer): the states they lead to decide. The inputs agree so far.
     if (errorA === undefined && !sameData(a.patches, b.patches) && !sameData(a.after, b.after)) {
-      return { link: b.link, seq: b.endSeq, reason: 'patches', expected: a.patches, actual: b.patches }
+      return { reason: 'patches', link: b.link, seq: b.endSeq, expected: a.patches, actual: b.patches }
     }
   }
-  if (expected.status !== actual.status) {
-    return { link: got.at(-1)?.link, seq: endSeq, reason: 'status', expected: expected.status, actual: actual.status }
+  if (runA.status !== runB.status) {
+    return { reason: 'status', link: got.at(-1)?.link, seq: endSeq, expected: runA.status, actual: runB.status }
   }
   return undefined
 }

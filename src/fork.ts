@@ -1,6 +1,7 @@
 import { produce, type Draft, type Patch } from 'immer'
 import type { Chain } from './chain.js'
 import type { TimelineEvent } from './events.js'
+import { runStartEnd, stepEnd } from './compare.js'
 import { chainFor } from './replay.js'
 import type { Run } from './run.js'
 import type { Timeline } from './timeline.js'
@@ -17,14 +18,6 @@ export interface ForkOptions<C> extends RunOptions {
   edit?: (ctx: Draft<C>) => void | C
   /** Run the remaining links of this chain instead (those after the link of the cut's name). */
   chain?: Chain<C>
-}
-
-/** The seq of the last event of the step of the link that ended at `endSeq` (its after-middleware). */
-function stepEnd(timeline: Timeline<unknown>, endSeq: number): number {
-  const link = (timeline.at(endSeq) as { link?: unknown }).link
-  let seq = endSeq
-  while (seq + 1 < timeline.length && (timeline.at(seq + 1) as { link?: unknown }).link === link) seq++
-  return seq
 }
 
 const isLinkEnd = (event: TimelineEvent<unknown>): event is Extract<TimelineEvent<unknown>, { type: 'link.end' | 'link.error' }> =>
@@ -56,22 +49,45 @@ export function findCut(run: Run<unknown>, at: string | number): { seq: number; 
     if (end <= at) return { seq: end, linkName: event.link.name }
   }
   // Before any link completed: branch after the run's start (and its runStart hooks).
-  let seq = 0
-  while (seq + 1 < length && (timeline.at(seq + 1) as { middleware?: { position: string } }).middleware?.position === 'run-start') seq++
-  return { seq, linkName: undefined }
+  return { seq: runStartEnd(timeline), linkName: undefined }
 }
 
-function hasLinkEvents(timeline: Timeline<unknown>): boolean {
-  for (let seq = 0; seq < timeline.length; seq++) if (timeline.at(seq)?.type === 'link.start') return true
-  return false
+/**
+ * Whether a run ran links that its timeline does not hold: it was recorded with `capture: 'off'`,
+ * which keeps `run.start`, a failed link's `link.error`, a fork's `fork` event and `run.end`,
+ * but no `link.start`. Only the run's own events count (a fork's prefix is its parent's).
+ */
+function ranUnrecorded<C>(run: Run<C>, chain: Chain<C>): boolean {
+  const timeline = run.timeline as Timeline<unknown>
+  const own = run.parent === undefined ? 0 : run.parent.seq + 1
+  let linkEnd = false
+  let hooks = false
+  for (let seq = own; seq < timeline.length; seq++) {
+    const type = timeline.at(seq)?.type
+    if (type === 'link.start') return false
+    if (type === 'link.error' || type === 'link.end') linkEnd = true
+    // Only a recorded run has successful middleware calls in its timeline.
+    if (type === 'middleware.before' || type === 'middleware.after') hooks = true
+  }
+  if (linkEnd) return true
+  if (hooks) return false
+  // No link event at all: right when no link was due to run, or none ran before the run ended.
+  const first = run.parent === undefined ? 0 : chain.indexOf(findCut(run as Run<unknown>, run.parent.seq).linkName ?? '') + 1
+  if (first >= chain.links.length) return false
+  const error = run.error
+  if (error === undefined) return true
+  // A rejected input ends a run before its links; so does an abort before its first link.
+  if (error.code === 'INVALID_INPUT') return false
+  if (error.code === 'ABORTED') return error.link !== undefined && error.link.index > first
+  return true
 }
 
 /**
  * A run recorded with `capture: 'off'` has no link events: nothing to compare a replay with, no
- * link to branch after. Say so rather than report nonsense.
+ * link to branch after. Say so rather than report nonsense, whether the run succeeded or failed.
  */
 export function checkRecorded<C>(run: Run<C>, chain: Chain<C>, what: string): void {
-  if (chain.links.length > 0 && run.status === 'ok' && !hasLinkEvents(run.timeline as Timeline<unknown>)) {
+  if (ranUnrecorded(run, chain)) {
     throw new TypeError(`${what}: run ${run.id} of chain '${run.chainName}' recorded no link events (capture 'off'): record it with capture 'timeline' to ${what} it`)
   }
 }

@@ -17,10 +17,20 @@ export type { EventQuery, LinkRecord } from './timeline.js'
 export { systemClock } from './clock.js'
 export { formatDuration, formatWaterfall } from './waterfall.js'
 export { compareRuns } from './compare.js'
-export { divergenceLines, formatDivergence, formatPatch } from './format-patch.js'
+export { divergenceChanges, divergenceLines, divergencePlace, formatDivergence, formatPatch } from './format-patch.js'
 export { describeRun } from './describe-run.js'
 export type { RunSummary } from './describe-run.js'
-export type { Divergence } from './compare.js'
+export type {
+  Divergence,
+  DivergenceReason,
+  ErrorDivergence,
+  ForkDivergence,
+  InputDivergence,
+  IoDivergence,
+  LinkDivergence,
+  PatchesDivergence,
+  StatusDivergence,
+} from './compare.js'
 export { saveRun, loadRun } from './run-file.js'
 export type { LoadRunOptions } from './run-file.js'
 export { DocumentError } from './codec.js'

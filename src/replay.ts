@@ -25,7 +25,11 @@ export interface ReplayResult<C> {
   readonly run: Run<C>
   /** True when every link behaved as recorded and the runs ended alike. */
   readonly identical: boolean
-  /** The first link whose outcome differs from the recording. */
+  /**
+   * Where the replay first differs from the recording (see {@link Divergence}): an input the
+   * chain now accepts or rejects (`'error'` without `link`), or the first link whose outcome
+   * differs, or the run's end.
+   */
   readonly divergence?: Divergence
 }
 
@@ -113,7 +117,9 @@ export async function replayRun<C>(original: Run<C>, options: ReplayOptions<C> =
     recordedIO,
     linkOverrides: stubs(chain, records, stub),
     replayOf: { run: original as Run<unknown>, runId: original.id },
-    parsed: true,
+    // A recorded input was parsed already, unless the schema rejected it: then the recording is
+    // the raw input, and the replay must check it again (against the chain replayed on).
+    parsed: original.error?.code !== 'INVALID_INPUT',
     ...forkResume(original, chain),
   }
   // A replay is compared link by link: it always records the links, whatever the defaults.
@@ -123,7 +129,7 @@ export async function replayRun<C>(original: Run<C>, options: ReplayOptions<C> =
   const overrun = ioOverruns[0]
   if (overrun !== undefined && (divergence === undefined || overrun.seq <= divergence.seq)) {
     const drawn = (run.timeline.at(overrun.seq) as { io?: RecordedIO } | undefined)?.io
-    divergence = { link: overrun.link, seq: overrun.seq, reason: 'io', expected: records.get(overrun.link.name)?.io, actual: drawn }
+    divergence = { reason: 'io', link: overrun.link, seq: overrun.seq, expected: records.get(overrun.link.name)?.io, actual: drawn }
   }
   return divergence === undefined ? { run, identical: true } : { run, identical: false, divergence }
 }

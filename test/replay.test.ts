@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { chain, Run, type Middleware } from '../src/index.js'
+import { z } from 'zod'
+import { chain, ChainRunError, Run, type Middleware } from '../src/index.js'
 
 interface Order {
   items: { sku: string; price: number }[]
@@ -160,5 +161,70 @@ describe('replay', () => {
     const original = await c.run({ n: 0 })
     await original.replay()
     expect(calls).toEqual(['a', 'a'])
+  })
+
+  it('replays a run whose input was rejected as a rejection: identical while the chain rejects it, a divergence once it accepts it', async () => {
+    const ran: number[] = []
+    const strict = chain('strict', { input: z.object({ n: z.number() }) }).link('double', (ctx) => {
+      ran.push(ctx.n)
+      ctx.n *= 2
+    })
+    const rejected = await strict.run({ n: 'two' } as never).catch((e: ChainRunError<{ n: number }>) => e.run)
+    expect(rejected.error?.code).toBe('INVALID_INPUT')
+
+    const same = await rejected.replay()
+    expect(ran).toEqual([])
+    expect(same.identical).toBe(true)
+    expect(same.divergence).toBeUndefined()
+    expect(same.run.status).toBe('error')
+    expect(same.run.error?.code).toBe('INVALID_INPUT')
+    expect(same.run.error?.message).toBe(rejected.error?.message)
+    expect(same.run.timeline.events.map((event) => event.type)).toEqual(['run.start', 'run.end'])
+
+    // The input is checked against the chain replayed on: a looser schema lets the links run.
+    const loose = chain('strict', { input: z.object({ n: z.union([z.number(), z.string()]) }) }).link('double', () => {})
+    const accepted = await rejected.replay({ chain: loose as never })
+    expect(accepted.run.status).toBe('ok')
+    expect(accepted.identical).toBe(false)
+    expect(accepted.divergence).toMatchObject({ reason: 'error', link: undefined, seq: 0, actual: undefined })
+    expect(accepted.divergence?.expected).toBe(rejected.error)
+
+    // Rejected again, but for another reason: the rejections differ, as link errors would.
+    const other = chain('strict', { input: z.object({ m: z.number() }) }).link('double', () => {})
+    const rejectedOtherwise = await rejected.replay({ chain: other as never })
+    expect(rejectedOtherwise.run.error?.code).toBe('INVALID_INPUT')
+    expect(rejectedOtherwise.divergence).toMatchObject({ reason: 'error', link: undefined, seq: 1 })
+    expect(rejectedOtherwise.run.timeline.at(1)?.type).toBe('run.end')
+  })
+
+  it("refuses to replay or fork a failed run recorded with capture 'off', as it does an ok one", async () => {
+    const c = chain<{ n: number }>('quiet')
+      .link('a', (ctx) => void (ctx.n += 1))
+      .link('b', () => {
+        throw new Error('boom')
+      })
+    const failed = await c.run({ n: 0 }, { capture: 'off' }).catch((e: ChainRunError<{ n: number }>) => e.run)
+    expect(failed.status).toBe('error')
+    await expect(failed.replay()).rejects.toThrow(/recorded no link events \(capture 'off'\): record it with capture 'timeline' to replay it/)
+    await expect(failed.fork({ at: 'b' })).rejects.toThrow(/recorded no link events \(capture 'off'\).*to fork it/)
+    // Aborted between links: the links before ran unrecorded.
+    const controller = new AbortController()
+    const stopping = chain<{ n: number }>('quiet').link('a', () => controller.abort(new Error('enough'))).link('b', () => {})
+    const aborted = await stopping.run({ n: 0 }, { capture: 'off', signal: controller.signal }).catch((e: ChainRunError<{ n: number }>) => e.run)
+    expect(aborted.status).toBe('aborted')
+    await expect(aborted.replay()).rejects.toThrow(/recorded no link events/)
+  })
+
+  it("replays runs that legitimately recorded no link event, whatever their capture: a rejected input, an abort before the first link", async () => {
+    const c = chain('quiet', { input: z.object({ n: z.number() }), capture: 'off' }).link('a', (ctx) => void (ctx.n += 1))
+    const rejected = await c.run({ n: 'x' } as never).catch((e: ChainRunError<{ n: number }>) => e.run)
+    expect((await rejected.replay()).identical).toBe(true)
+    const controller = new AbortController()
+    controller.abort(new Error('not today'))
+    const aborted = await c.run({ n: 1 }, { signal: controller.signal }).catch((e: ChainRunError<{ n: number }>) => e.run)
+    expect(aborted.status).toBe('aborted')
+    const replay = await aborted.replay({ signal: controller.signal })
+    expect(replay.identical).toBe(true)
+    expect(replay.run.status).toBe('aborted')
   })
 })
