@@ -51,3 +51,51 @@ function walk(from: unknown, to: unknown, path: Path, out: Patch[]): void {
   if (from instanceof Date && to instanceof Date && from.getTime() === to.getTime()) return
   out.push({ op: 'replace', path, value: to })
 }
+
+/**
+ * The same patches, except that those naming an object member of a Set (a Date, a plain
+ * object…) become one `replace` of the whole Set, taken from `after`, the state the patches
+ * produce. immer names Set members by identity, and a member that went through a file or through
+ * `applyPatches` (which copies patch values) is another object: its removal would match nothing.
+ * Primitive members are equal by value and stay member patches. Returns `patches` itself when
+ * no patch names an object member.
+ */
+export function wholeSets(patches: readonly Patch[], after: unknown): readonly Patch[] {
+  let sets: Set<Set<unknown>> | undefined
+  for (const patch of patches) {
+    if (!namesObjectMember(patch)) continue
+    const set = readPath(after, patch.path, patch.path.length - 1)
+    if (set instanceof Set) (sets ??= new Set()).add(set)
+  }
+  if (sets === undefined) return patches
+  const out: Patch[] = []
+  const done = new Set<Set<unknown>>()
+  for (const patch of patches) {
+    const last = patch.path.length - 1
+    const container = (patch.op === 'add' || patch.op === 'remove') && last >= 0 && typeof patch.path[last] === 'number' ? readPath(after, patch.path, last) : undefined
+    if (!(container instanceof Set) || !sets.has(container)) {
+      out.push(patch)
+    } else if (!done.has(container)) {
+      // Every member patch of this Set is folded into the one replace (primitive ones included:
+      // removing a member the final Set no longer holds would name nothing).
+      done.add(container)
+      out.push({ op: 'replace', path: patch.path.slice(0, last), value: container })
+    }
+  }
+  return out
+}
+
+function namesObjectMember(patch: Patch): boolean {
+  const last = patch.path.length - 1
+  return (patch.op === 'add' || patch.op === 'remove') && last >= 0 && typeof patch.path[last] === 'number' && typeof patch.value === 'object' && patch.value !== null
+}
+
+function readPath(state: unknown, path: readonly (string | number)[], end: number): unknown {
+  let node = state
+  for (let i = 0; i < end; i++) {
+    if (typeof node !== 'object' || node === null) return undefined
+    const key = path[i] as string | number
+    node = node instanceof Map ? node.get(key) : node instanceof Set ? undefined : (node as Record<string, unknown>)[key]
+  }
+  return node
+}

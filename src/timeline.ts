@@ -1,4 +1,5 @@
 import type { Immutable, Patch } from 'immer'
+import { wholeSets } from './diff-states.js'
 import type { RecordedIO, States, TimelineEvent, TimelineEventType } from './events.js'
 import type { LinkInfo, Metrics, Position } from './types.js'
 
@@ -196,21 +197,25 @@ export class Timeline<C = unknown> {
 
   /**
    * The patches that turn the ctx of event `fromSeq` into the ctx of event `toSeq` (applied with
-   * immer's `applyPatches`). Going backwards gives the inverse patches in reverse order.
+   * immer's `applyPatches`): each link's (and fork's) patches in order; going backwards, their
+   * inverse patches in reverse order. A link's patches that name object members of a Set are
+   * given as one `replace` of that whole Set: `applyPatches` copies the members it adds, so a
+   * later link's removal of such a member by identity would match nothing.
    */
   diff(fromSeq: number, toSeq: number): Patch[] {
     const from = this.checkSeq(fromSeq, 'diff')
     const to = this.checkSeq(toSeq, 'diff')
+    const events = this.events
     const out: Patch[] = []
     if (from <= to) {
       for (let seq = from + 1; seq <= to; seq++) {
-        const event = this.events[seq] as TimelineEvent<C>
-        if (event.type === 'link.end' || event.type === 'fork') out.push(...event.patches)
+        const event = events[seq] as TimelineEvent<C>
+        if (event.type === 'link.end' || event.type === 'fork') out.push(...wholeSets(event.patches, event.ctx))
       }
     } else {
       for (let seq = from; seq > to; seq--) {
-        const event = this.events[seq] as TimelineEvent<C>
-        if (event.type === 'link.end' || event.type === 'fork') out.push(...event.inversePatches)
+        const event = events[seq] as TimelineEvent<C>
+        if (event.type === 'link.end' || event.type === 'fork') out.push(...wholeSets(event.inversePatches, (events[seq - 1] as TimelineEvent<C>).ctx))
       }
     }
     return out
