@@ -1,13 +1,17 @@
 // The commands of the `shadowchain` command line. Each: parseArgs options, its --help text, and
 // run(values, positionals, UsageError) → exit code.
 import { spawn } from 'node:child_process'
-import { compareRuns, describeRun, divergenceLines, formatDuration, formatWaterfall, loadRun, saveRun } from '../dist/index.js'
+import { compareRuns, describeRun, divergenceChanges, divergenceLines, divergencePlace, formatDuration, formatWaterfall, loadRun, Run, saveRun } from '../dist/index.js'
 
 const color = () => process.stdout.isTTY === true && process.env.NO_COLOR === undefined
 
+// A document that declares redaction is printed as the library would write it now: its paths
+// applied again and copies of their values scrubbed, whatever wrote the file.
+const redacted = (run) => (run.redact.length > 0 ? Run.fromJSON(run.toJSON()) : run)
+
 async function load(file, UsageError) {
   try {
-    return await loadRun(file)
+    return redacted(await loadRun(file))
   } catch (error) {
     if (error?.code === 'ENOENT') throw new UsageError(`cannot read ${file}: no such file`)
     if (error?.code === 'EISDIR') throw new UsageError(`cannot read ${file}: it is a directory`)
@@ -64,8 +68,10 @@ const diff = {
   options: { json: { type: 'boolean' } },
   help: `usage: shadowchain diff <a> <b> [--json]
 
-Compares two runs of one chain link by link and shows the first link whose outcome differs:
-its changes (patches) on each side, or its errors, or the link that ran in its place.
+Compares two runs of one chain and shows where they first differ: their inputs (and what
+changed between them), an input only one run rejected, a fork edit between two links, or the
+first link whose outcome differs: its changes (patches) on each side, its errors, or the link
+that ran in its place; last, how the runs ended.
 Exit code 0 when the runs do not diverge, 1 when they do, 2 when a file cannot be read.
   --json   print the divergence as JSON`,
   async run(values, positionals, UsageError) {
@@ -73,8 +79,10 @@ Exit code 0 when the runs do not diverge, 1 when they do, 2 when a file cannot b
     const [a, b] = await Promise.all(positionals.map((file) => load(file, UsageError)))
     const divergence = compareRuns(a, b)
     if (values.json) {
-      // Errors print as { name, message }: their stacks belong to the machine that recorded them.
-      const plain = (value) => (value instanceof Error ? { name: value.name, message: value.message } : value)
+      // Errors print as { name, message, code? }: their stacks belong to the machine that recorded
+      // them. A rejected input's error is a ChainRunError whose code says so ('INVALID_INPUT').
+      const plain = (value) =>
+        value instanceof Error ? { name: value.name, message: value.message, ...(typeof value.code === 'string' && { code: value.code }) } : value
       const out = divergence && { ...divergence, link: divergence.link?.name, expected: plain(divergence.expected), actual: plain(divergence.actual) }
       console.log(JSON.stringify({ diverges: divergence !== undefined, ...out }, replacer, 2))
       return divergence === undefined ? 0 : 1
@@ -84,14 +92,16 @@ Exit code 0 when the runs do not diverge, 1 when they do, 2 when a file cannot b
       console.log(`no divergence: ${chainNote}, ${a.timeline.links().length} links agree and both runs ended '${a.status}'`)
       return 0
     }
-    const where = divergence.link === undefined ? 'at the end' : `at link #${divergence.link.index} '${divergence.link.name}'`
-    console.log(`runs diverge ${where} (${divergence.reason}), ${chainNote}`)
-    const side = (label, file, value) => {
-      console.log(`  ${label} ${file}:`)
-      for (const line of divergenceLines(divergence.reason, value)) console.log(`    ${line}`)
+    console.log(`runs diverge ${divergencePlace(divergence)} (${divergence.reason}), ${chainNote}`)
+    const block = (title, lines) => {
+      console.log(`  ${title}:`)
+      for (const line of lines) console.log(`    ${line}`)
     }
-    side('a', positionals[0], divergence.expected)
-    side('b', positionals[1], divergence.actual)
+    block(`a ${positionals[0]}`, divergenceLines(divergence.reason, divergence.expected))
+    block(`b ${positionals[1]}`, divergenceLines(divergence.reason, divergence.actual))
+    // Different inputs (or two different fork edits): what turns a's state into b's.
+    const changes = divergenceChanges(divergence)
+    if (changes.length > 0) block('changes from a to b', changes)
     return 1
   },
 }

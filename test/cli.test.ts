@@ -6,6 +6,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, it, type ExpectStatic } from 'vitest'
+import { z } from 'zod'
 import { chain, ChainRunError, loadRun, saveRun, type Middleware, type Run } from '../src/index.js'
 import { ensureBuilt, ROOT } from './built-dist.js'
 
@@ -368,6 +369,90 @@ describe.concurrent('diff', () => {
     expect(e).toMatchObject({ diverges: true, reason: 'error', link: 'price', actual: { name: 'Error', message: 'price service down' } })
     expect(error.stdout).not.toContain('    at ')
     expect(e.seq).toBe(runs.failed.timeline.events.find((event) => event.type === 'link.error')!.seq)
+  })
+})
+
+describe.concurrent('diff: inputs, fork edits and rejected inputs come before any link', () => {
+  /** Saves runs into the shared temp folder under names of their own; returns the paths. */
+  async function save<C>(entries: Record<string, Run<C>>): Promise<Record<string, string>> {
+    const paths: Record<string, string> = {}
+    await Promise.all(
+      Object.entries(entries).map(([name, run]) => {
+        paths[name] = join(dir, `diff-${name}.run.json`)
+        return saveRun(run, paths[name])
+      }),
+    )
+    return paths
+  }
+
+  it('different inputs: reason input, both inputs and what changed from a to b (no link is blamed)', async ({ expect }) => {
+    const p = await save({ one: await checkout().run(order()), other: await checkout().run({ ...order(), items: [10] }) })
+    const result = await cli('diff', p['one']!, p['other']!)
+    expect(result.code).toBe(1)
+    expect(result.stderr).toBe('')
+    expect(result.stdout.trimEnd().split('\n')).toEqual([
+      "runs diverge at the input (input), chain 'checkout'",
+      `  a ${p['one']}:`,
+      `    input {"customer":{"name":"Ada","card":"${SECRET}"},"items":[10,30],"total":0}`,
+      `  b ${p['other']}:`,
+      `    input {"customer":{"name":"Ada","card":"${SECRET}"},"items":[10],"total":0}`,
+      '  changes from a to b:',
+      '    remove items.1',
+    ])
+    const json = await cli('diff', p['one']!, p['other']!, '--json')
+    expect(json.code).toBe(1)
+    expect(JSON.parse(json.stdout)).toEqual({
+      diverges: true,
+      reason: 'input',
+      seq: 0,
+      expected: order(),
+      actual: { ...order(), items: [10] },
+      patches: [{ op: 'remove', path: ['items', 1] }],
+    })
+  })
+
+  it('a fork with an edit against its parent: reason fork, the link it was cut after, the edit', async ({ expect }) => {
+    const parent = await checkout().run(order())
+    const fork = await parent.fork({ at: 'validate', edit: (ctx) => void ctx.items.push(5) })
+    const p = await save({ parent, fork })
+    const result = await cli('diff', p['parent']!, p['fork']!)
+    expect(result.code).toBe(1)
+    expect(result.stderr).toBe('')
+    expect(result.stdout.trimEnd().split('\n')).toEqual([
+      "runs diverge at the fork after link #0 'validate' (fork), chain 'checkout'",
+      `  a ${p['parent']}:`,
+      '    (not forked here)',
+      `  b ${p['fork']}:`,
+      '    fork edit: add items.2 = 5',
+    ])
+    const json = JSON.parse((await cli('diff', p['parent']!, p['fork']!, '--json')).stdout)
+    expect(json).toEqual({
+      diverges: true,
+      reason: 'fork',
+      link: 'validate',
+      seq: fork.parent!.seq + 1,
+      actual: [{ op: 'add', path: ['items', 2], value: 5 }],
+      patches: [{ op: 'add', path: ['items', 2], value: 5 }],
+    })
+  })
+
+  it('an input the schema rejected in one run only: reason error at the input check, the rejection on its side', async ({ expect }) => {
+    const strict = chain('strict', { input: z.object({ items: z.array(z.number()) }), clock: steppingClock() }).link('sum', () => {})
+    const rejected = await strict.run({ items: ['ten'] } as never).catch((error: ChainRunError<{ items: number[] }>) => error.run)
+    const p = await save({ rejected, accepted: await strict.run({ items: [10] }) })
+    const result = await cli('diff', p['rejected']!, p['accepted']!)
+    expect(result.code).toBe(1)
+    expect(result.stdout.trimEnd().split('\n')).toEqual([
+      "runs diverge at the input check (error), chain 'strict'",
+      `  a ${p['rejected']}:`,
+      `    error: ${rejected.error!.message}`,
+      `  b ${p['accepted']}:`,
+      '    (no error)',
+    ])
+    expect(rejected.error!.message).toMatch(/items/)
+    const json = JSON.parse((await cli('diff', p['rejected']!, p['accepted']!, '--json')).stdout)
+    expect(json).toMatchObject({ diverges: true, reason: 'error', seq: 0, expected: { name: 'ChainRunError', code: 'INVALID_INPUT', message: rejected.error!.message } })
+    expect(json.link).toBeUndefined()
   })
 })
 
