@@ -106,6 +106,12 @@ export async function forkRun<C>(parent: Run<C>, options: ForkOptions<C>): Promi
   const { at, edit, chain: given, ...runOptions } = options
   if (edit !== undefined && typeof edit !== 'function') throw new TypeError(`fork: edit must be a function (an immer recipe), got ${typeof edit}`)
   const chain = chainFor(parent, given, 'fork')
+  // Its only state is the raw input the schema refused: a fork would run links on it unchecked.
+  if (parent.error?.code === 'INVALID_INPUT') {
+    throw new TypeError(
+      `fork: run ${parent.id} of chain '${parent.chainName}' never started: its input was rejected (INVALID_INPUT), so no link ran to branch after; run the chain on a corrected input, or replay the run on a chain that accepts it`,
+    )
+  }
   checkRecorded(parent, chain, 'fork')
   const cut = findCut(parent as Run<unknown>, at)
   const linkIndex = nextLinkIndex(chain, cut.linkName)

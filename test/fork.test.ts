@@ -1,5 +1,6 @@
 import { applyPatches } from 'immer'
 import { describe, expect, it } from 'vitest'
+import { z } from 'zod'
 import { chain, ChainRunError, Run } from '../src/index.js'
 import { outline } from './helpers.js'
 
@@ -170,5 +171,15 @@ describe('fork', () => {
     expect(back.ctx).toEqual(daughter.ctx)
     const parentBack = Run.fromJSON<Cart>(parent.toJSON())
     expect(parentBack.childIds).toEqual([daughter.id])
+  })
+
+  it('refuses to fork a run whose input was rejected: links would run on the input the schema refused', async () => {
+    const ran: unknown[] = []
+    const strict = chain('strict', { input: z.object({ n: z.number() }) }).link('a', (ctx) => void ran.push(ctx.n))
+    const rejected = await strict.run({ n: 'x' } as never).catch((e: ChainRunError<{ n: number }>) => e.run)
+    await expect(rejected.fork({ at: 0 })).rejects.toThrow(/its input was rejected \(INVALID_INPUT\), so no link ran to branch after/)
+    await expect(rejected.fork({ at: 0, edit: (ctx) => void (ctx.n = 1) })).rejects.toThrow(TypeError)
+    expect(ran).toEqual([])
+    expect(rejected.children).toEqual([])
   })
 })
