@@ -4,8 +4,8 @@
 import { beforeAll, describe, expect, it } from 'vitest'
 import { chain, ChainRunError, compareRuns, type Middleware, type Run, type RunDocument } from '../src/index.js'
 import {
-  applyPatches, changedPaths, decodeValue, filterEvents, firstDivergence, forkTree, linkDiff, linkRows, linkWrites, pathKey,
-  prepareRun, rowOfEvent, textOf, valueTree, waterfall, type TreeNode, type ViewerRun,
+  applyPatches, changedPaths, decodeValue, eventSubject, eventTime, filterEvents, firstDivergence, forkEdit, forkTree, linkDiff, linkRows, linkWrites, pathKey,
+  prepareRun, rowOfEvent, stateAt, textOf, valueTree, waterfall, type TreeNode, type ViewerRun,
 } from '../devtools/viewer/prepare.js'
 import { steppingClock } from './helpers.js'
 
@@ -240,6 +240,26 @@ describe('links', () => {
     expect(rowOfEvent(rows, 0)).toBeUndefined()
   })
 
+  it('shows the state as of each ctx.write: the link’s writes replayed one by one from its start', () => {
+    const writes = view.events.filter((e) => e.type === 'ctx.write')
+    const at = (op: string) => stateAt(view, writes.find((e) => e.link?.name === 'shrink' && e.op === op)!.seq).ctx as Cart
+    // shrink: shift items, then delete 'x' from tags, then delete 'a' from stock, …
+    expect([at('shift').items, [...at('shift').tags], [...at('shift').stock.keys()]]).toEqual([['inserted', 'b', 'c'], ['x', 'y', 'z'], ['a', 'b', 'c']])
+    expect([[...at('set.delete').tags], [...at('set.delete').stock.keys()]]).toEqual([['y', 'z'], ['a', 'b', 'c']])
+    expect([...at('map.delete').stock.keys()]).toEqual(['b', 'c'])
+    expect('gone' in at('map.delete') && !('gone' in at('delete'))).toBe(true)
+    // After a link's last write, the state is the link's result, at every link.
+    for (const row of linkRows(view)) {
+      const last = writes.filter((e) => e.link?.name === row.name).at(-1)!
+      expect(stateAt(view, last.seq)).toMatchObject({ exact: true })
+      expect(stateAt(view, last.seq).ctx, row.name).toStrictEqual(original.timeline.stateAt(row.endSeq).ctx)
+    }
+    // The write's path is what changed there.
+    expect([...changedPaths(writes.find((e) => e.op === 'map.delete')!).ctx]).toEqual([pathKey([]), pathKey(['stock']), pathKey(['stock', 'a'])])
+    // Any other event keeps the document's states.
+    expect(stateAt(view, 1)).toStrictEqual({ ...view.states[1], exact: true })
+  })
+
   it('lists a link’s ctx.write events with their call sites', () => {
     const shrink = linkRows(view).find((row) => row.name === 'shrink')!
     const writes = linkWrites(view, shrink)
@@ -258,6 +278,52 @@ describe('lineage and comparison', () => {
     expect(tree[0]!.children.map((node) => [node.run.id, node.kind])).toEqual([[fork.id, 'fork'], [replay.id, 'replay']])
     const orphans = forkTree(runs.slice(0, 2))
     expect(orphans.map((node) => [node.kind, node.missingParent])).toEqual([['fork', original.id], ['replay', original.id]])
+  })
+
+  it('names a fork by the link it was cut after and times inherited events from the parent’s start, never negative', async () => {
+    const prepared = prepareRun(roundTrip(fork as Run<unknown>))
+    const cut = prepared.events[prepared.forkSeq]!
+    expect([cut.type, prepared.forkAfter, cut.after]).toEqual(['fork', 'shrink', 'shrink'])
+    expect(eventSubject(cut)).toBe(`from ${original.id.slice(0, 8)} after 'shrink'`)
+    expect(prepared.events[0]!.t).toBeLessThan(0n)
+    const times = prepared.events.map((event) => eventTime(prepared, event))
+    expect(times.filter((time) => time.text.startsWith('-'))).toEqual([])
+    expect(times.map((time) => time.inherited)).toEqual(prepared.events.map((event) => event.seq < prepared.forkSeq))
+    // Inherited: as in the parent's own timeline.
+    expect(times.slice(0, prepared.forkSeq).map((time) => time.ns)).toEqual(view.events.slice(0, prepared.forkSeq).map((event) => event.t))
+    // A replay of a fork has the same own part.
+    const replayed = prepareRun(roundTrip((await fork.replay()).run as Run<unknown>))
+    expect(replayed.events[replayed.forkSeq]!.type).toBe('fork')
+    expect(waterfall(replayed).rows.map((row) => row.name)).toEqual(['price'])
+  })
+
+  it('shows a fork’s edit at its fork event: before, after, and the edit’s patches', () => {
+    const prepared = prepareRun(roundTrip(fork as Run<unknown>))
+    const edit = forkEdit(prepared, prepared.forkSeq)
+    expect(edit.cutAfter).toBe('shrink')
+    expect(edit.lines).toEqual(['add items.3 = "edited"'])
+    expect((edit.before as Cart).items).toEqual(['inserted', 'b', 'c'])
+    expect((edit.after as Cart).items).toEqual(['inserted', 'b', 'c', 'edited'])
+    expect(edit.changed.has(pathKey(['items', 3]))).toBe(true)
+  })
+
+  it('compares a run with its fork: the edit is the first difference, as compareRuns says', () => {
+    const prepared = prepareRun(roundTrip(fork as Run<unknown>))
+    const library = compareRuns(original, fork)!
+    const divergence = firstDivergence(view, prepared)!
+    expect([divergence.reason, divergence.index, divergence.link]).toEqual([library.reason, 2, library.link?.name])
+    expect([divergence.a, divergence.b?.kind, divergence.b?.lines, divergence.lines]).toEqual([undefined, 'edit', ['add items.3 = "edited"'], ['add items.3 = "edited"']])
+    const reverse = firstDivergence(prepared, view)!
+    expect([reverse.reason, reverse.a?.kind, reverse.b, reverse.lines]).toEqual(['fork', 'edit', undefined, ['remove items.3']])
+    expect(firstDivergence(prepared, prepareRun(roundTrip(fork as Run<unknown>)))).toBeUndefined()
+  })
+
+  it('compares runs of different inputs: the input is the first difference, before any link', async () => {
+    const other = await cartChain({ priceOffset: 5 }).run({ ...cart(), note: 'other' })
+    const divergence = firstDivergence(view, prepareRun(roundTrip(other as Run<unknown>)))!
+    expect([divergence.reason, compareRuns(original, other)?.reason]).toEqual(['input', 'input'])
+    expect(divergence.lines).toEqual(['replace note = "other"'])
+    expect([divergence.a?.kind, divergence.b?.kind]).toEqual(['input', 'input'])
   })
 
   it('finds the first divergence with a run of a changed chain, as compareRuns does', async () => {

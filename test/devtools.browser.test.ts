@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { HOSTILE_NOTE, recordExampleRuns } from '../examples/devtools/index.js'
-import { formatDuration, loadRun, type Run } from '../src/index.js'
+import { checkoutChain, HOSTILE_NOTE, input, recordExampleRuns } from '../examples/devtools/index.js'
+import { formatDuration, loadRun, saveRun, type Run } from '../src/index.js'
 import { ensureBuilt, ROOT } from './built-dist.js'
 
 const CHROMIUM = '/usr/bin/chromium'
@@ -129,26 +129,104 @@ describe.skipIf(skip)('shadowchain view in chromium', () => {
     await page.keyboard.press('ArrowUp')
     await page.keyboard.press('ArrowLeft')
     await expectAt(start - 1)
-    // Before price's link.end, ctx has no total yet: the inspector went back in time.
+    // price's write of the total, then its link.start: before it, ctx has no total yet, the
+    // inspector went back in time.
+    expect(original.timeline.at(start - 1)!.type).toBe('ctx.write')
+    expect(await total.count()).toBe(1)
+    await page.keyboard.press('ArrowLeft')
+    await expectAt(start - 2)
     expect(await total.count()).toBe(0)
     // The inspector shows that moment's mwctx: the link counter as it was then.
-    const links = original.timeline.stateAt(start - 1).mwctx['links'] as number
+    const links = original.timeline.stateAt(start - 2).mwctx['links'] as number
     expect(await page.locator('[data-testid="state-mwctx"] li[data-path=\'["links"]\']').textContent()).toMatch(new RegExp(`^links\\s*number\\s*${links}$`))
   })
 
-  it('opens the fork tree and selects the fork: its own links, the inherited ones noted', async () => {
+  it('shows the state as of each ctx.write when stepping through a link’s writes', async () => {
+    // discount writes ctx.discount, then ctx.total: its link.start state has neither change.
+    const writes = original.timeline.filter({ type: 'ctx.write', link: 'discount' })
+    expect(writes.map((w) => ('path' in w ? w.path.join('.') : ''))).toEqual(['discount', 'total'])
+    const end = original.timeline.filter({ type: 'link.end', link: 'discount' })[0]!
+    const { discount, total } = end.ctx as { discount: number; total: number }
+    const before = (original.timeline.at(writes[0]!.seq)!.ctx as { total: number }).total
+    const leaf = (key: string) => page.locator(`[data-testid="state-ctx"] li[data-path='["${key}"]']`)
+    await page.locator(`[data-testid="event"][data-seq="${writes[0]!.seq}"]`).click()
+    expect(await leaf('discount').textContent()).toMatch(new RegExp(`number\\s*${discount}$`))
+    expect(await leaf('discount').getAttribute('class')).toContain('changed')
+    expect(await leaf('total').textContent()).toMatch(new RegExp(`number\\s*${before}$`))
+    await page.keyboard.press('ArrowRight')
+    expect(await stateTitle()).toMatch(new RegExp(`^#${writes[1]!.seq} ctx\\.write`))
+    expect(await leaf('total').textContent()).toMatch(new RegExp(`number\\s*${total}$`))
+    expect(await leaf('total').getAttribute('class')).toContain('changed')
+  })
+
+  it('zooms around the time cursor with the buttons and around the mouse with ctrl+wheel', async () => {
+    const start = original.timeline.filter({ type: 'link.start', link: 'reserve' })[0]!
+    await page.locator(`[data-testid="event"][data-seq="${start.seq}"]`).click()
+    const cursorX = async () => (await page.locator('#cursor').boundingBox())!.x
+    const canvasWidth = () => page.locator('#waterfall .canvas').evaluate((el) => el.clientWidth)
+    const [x0, w0] = [await cursorX(), await canvasWidth()]
+    for (let i = 0; i < 3; i++) await page.locator('[data-testid="zoom-in"]').click()
+    const w1 = await canvasWidth()
+    expect(w1).toBeGreaterThan(w0 * 4)
+    expect(Math.abs((await cursorX()) - x0)).toBeLessThan(2)
+    // The fraction of the run under a point of the waterfall, px from its left edge.
+    const timeAt = (x: number) =>
+      page.locator('#waterfall').evaluate((box, x) => {
+        const canvas = box.querySelector('.canvas') as HTMLElement
+        const label = parseFloat(getComputedStyle(canvas).getPropertyValue('--label'))
+        return (box.scrollLeft + x - label) / (canvas.clientWidth - label)
+      }, x)
+    const box = (await page.locator('#waterfall').boundingBox())!
+    const mouseX = Math.round(box.width * 0.8)
+    const before = await timeAt(mouseX)
+    await page.mouse.move(box.x + mouseX, box.y + 60)
+    await page.keyboard.down('Control')
+    await page.mouse.wheel(0, -100)
+    await page.keyboard.up('Control')
+    await expect.poll(canvasWidth).toBeGreaterThan(w1)
+    expect(Math.abs((await timeAt(mouseX)) - before)).toBeLessThan(0.002)
+    await page.locator('[data-testid="zoom-reset"]').click()
+    expect(await canvasWidth()).toBe(w0)
+  })
+
+  it('opens the fork tree and selects the fork: named by its cut, its edit shown, its own links, the inherited ones noted', async () => {
     await page.locator('[data-testid="fork-tree"] > summary').click()
     expect(await page.locator('[data-testid="fork-node"]').count()).toBe(3)
-    await page.locator(`[data-testid="fork-node"][data-run-id="${fork.id}"]`).click()
+    const node = page.locator(`[data-testid="fork-node"][data-run-id="${fork.id}"]`)
+    expect(await node.textContent()).toContain("fork after 'discount'")
+    await node.click()
     expect(await page.locator('[data-testid="run-picker"]').inputValue()).toBe(fork.id)
+    expect(await page.locator('[data-testid="run-picker"] option:checked').textContent()).toContain(`fork of ${original.id.slice(0, 8)} after 'discount'`)
     const forkSeq = fork.timeline.events.findIndex((event) => event.type === 'fork')
-    expect(await stateTitle()).toContain(`#${forkSeq} fork`)
+    expect(await stateTitle()).toContain(`#${forkSeq} fork from ${original.id.slice(0, 8)} after 'discount'`)
+    expect(await page.locator('[data-testid="fork-tree"]').textContent()).not.toMatch(/@\d/)
     const own = fork.timeline.links().filter((link) => link.startSeq > forkSeq)
     expect(await texts('link-name')).toEqual(own.map((link) => link.name))
     expect(await page.locator('[data-testid="waterfall-note"]').textContent()).toContain(`${fork.timeline.links().length - own.length} inherited`)
     expect(await page.locator('[data-testid="state-ctx"] li[data-path=\'["coupon"]\']').getAttribute('class')).toContain('changed')
-    // Compared with its parent, side by side: the edit shows at the first link after the cut.
-    expect(await page.locator('[data-testid="divergence"]').textContent()).toMatch(/first divergence at link #3 'reserve'|first divergence at link #4 'charge'/)
+    // At the fork event, the Link panel shows the edit: the coupon and the total it set.
+    const total = (fork.timeline.at(forkSeq)!.ctx as { total: number }).total
+    expect(await page.locator('[data-testid="link-title"]').textContent()).toBe("fork edit after 'discount'")
+    expect(await page.locator('[data-testid="link-patches"] li').allTextContents()).toEqual(['add coupon = "VIP20"', `replace total = ${total}`])
+    // Compared with its parent, side by side: the edit is the first difference, not a later link.
+    expect(await page.locator('[data-testid="divergence"]').textContent()).toBe("first divergence at the fork edit after 'discount' (fork)")
+    // The fork (selected) on the left, its parent on the right.
+    const edit = page.locator('[data-testid="compare-a"] li.diverged')
+    expect(await edit.getAttribute('data-kind')).toBe('edit')
+    expect(await edit.textContent()).toContain('add coupon = "VIP20"')
+    expect(await page.locator('[data-testid="compare-b"] li.diverged').getAttribute('data-kind')).toBe('no-edit')
+    expect(await page.locator('[data-testid="compare"] li.link.diverged').count()).toBe(0)
+  })
+
+  it('times a fork’s inherited events from its parent’s start: no negative time anywhere', async () => {
+    const times = await texts('event-time')
+    expect(times).toHaveLength(fork.timeline.length)
+    expect(times.filter((time) => !time.startsWith('+'))).toEqual([])
+    const forkSeq = fork.timeline.events.findIndex((event) => event.type === 'fork')
+    expect(await page.locator('[data-testid="event"].inherited').count()).toBe(forkSeq)
+    await page.locator('[data-testid="event"][data-seq="2"]').click()
+    expect(await stateTitle()).toMatch(/· inherited, \+\d/)
+    await page.locator(`[data-testid="event"][data-seq="${forkSeq}"]`).click()
   })
 
   it('lists the selected link’s ctx.write events with their call sites', async () => {
@@ -162,6 +240,20 @@ describe.skipIf(skip)('shadowchain view in chromium', () => {
     await expect.poll(() => page.locator('[data-testid="state-ctx"]').textContent()).toContain(HOSTILE_NOTE)
     expect(await page.locator('img').count()).toBe(0)
     expect(dialogs).toEqual([])
+  })
+
+  it('compares runs of different inputs: the input is the first difference', async () => {
+    const other = await checkoutChain(0.1).run({ ...input(), items: [{ sku: 'book', price: 40, qty: 3 }] })
+    const file = join(dir, 'other-input.run.json')
+    await saveRun(other, file)
+    await page.locator('#file-input').setInputFiles(file)
+    await page.locator(`[data-testid="run-picker"] option[value="${other.id}"]`).waitFor({ state: 'attached' })
+    await page.locator(`[data-testid="fork-node"][data-run-id="${original.id}"]`).click()
+    await page.locator('[data-testid="compare-picker"]').selectOption(other.id)
+    expect(await page.locator('[data-testid="divergence"]').textContent()).toBe('first divergence at the input: the runs started from different inputs')
+    expect(await page.locator('[data-testid="divergence-lines"] li').allTextContents()).toEqual(['replace items.0.qty = 3', 'remove items.1'])
+    expect(await page.locator('[data-testid="compare-a"] li.diverged').getAttribute('data-kind')).toBe('input')
+    expect(await page.locator('[data-testid="compare"] li.link.diverged').count()).toBe(0)
   })
 
   it('saves a screenshot; no console error, page error or request to another origin happened', async () => {

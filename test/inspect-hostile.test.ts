@@ -44,7 +44,7 @@ describe('shadowchain inspect on a document whose times go backwards', () => {
     const { code, stdout } = await inspect(file)
     expect(code).toBe(0)
     const first = stdout.split('\n')[1]
-    expect(first).toMatch(/^ {2}0 {2}first {2}-\S+ (ns|µs|ms|s) /)
+    expect(first).toMatch(/^ {2}0 {2}first +-\S+ (ns|µs|ms|s) /)
     // Drawn from the left edge of the bar, never from outside it.
     expect(/\|(.*)\|/.exec(first ?? '')?.[1]).toMatch(/^█+/)
   })

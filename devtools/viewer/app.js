@@ -1,8 +1,8 @@
 // The devtools page: vanilla DOM over prepare.js. Every value reaches the page through
 // textContent (never innerHTML), so whatever a run recorded is shown as text, never run.
 import {
-  changedPaths, eventSubject, filterEvents, filterOptions, firstDivergence, forkTree, formatNs,
-  linkDiff, linkOutcomes, linkRows, linkWrites, pathKey, prepareRun, rowOfEvent, textOf, valueTree, waterfall,
+  changedPaths, compareSteps, cutLabel, eventSubject, eventTime, filterEvents, filterOptions, firstDivergence, forkEdit, forkTree, formatNs,
+  linkDiff, linkRows, linkWrites, pathKey, prepareRun, rowOfEvent, stateAt, textOf, valueTree, waterfall,
 } from './prepare.js'
 
 const $ = (id) => document.getElementById(id)
@@ -24,7 +24,7 @@ const fill = (el, ...children) => el.replaceChildren(...children.flat().filter((
 const runById = (id) => state.runs.find((run) => run.id === id)
 const short = (id) => id.slice(0, 8)
 const relation = (run) =>
-  run.parent ? `fork of ${short(run.parent.runId)} @${run.parent.seq}` : run.replayOf ? `replay of ${short(run.replayOf.runId)}` : 'original'
+  run.parent ? `fork of ${short(run.parent.runId)} ${cutLabel(run.forkAfter)}` : run.replayOf ? `replay of ${short(run.replayOf.runId)}` : 'original'
 const runLabel = (run) => `${run.chainName} · ${short(run.id)} · ${relation(run)} · ${run.status}`
 
 // ---- loading -------------------------------------------------------------------------------------
@@ -122,7 +122,7 @@ function renderForkTree() {
   const item = (node) =>
     h('li', {},
       h('button', { className: node.run === state.run ? 'current' : '', dataset: { testid: 'fork-node', runId: node.run.id }, onclick: () => selectRun(node.run) },
-        h('b', {}, short(node.run.id)), ` ${node.kind === 'root' ? node.run.chainName : node.kind === 'fork' ? `fork @${node.run.parent.seq}` : 'replay'} `,
+        h('b', {}, short(node.run.id)), ` ${node.kind === 'root' ? node.run.chainName : node.kind === 'fork' ? `fork ${cutLabel(node.run.forkAfter)}` : 'replay'} `,
         h('span', { className: `status ${node.run.status}` }, node.run.status), node.missingParent && h('small', {}, ` (parent ${short(node.missingParent)} not loaded)`)),
       node.children.length > 0 && h('ul', {}, node.children.map(item)))
   fill($('fork-tree'), forkTree(state.runs).map(item))
@@ -150,8 +150,10 @@ function renderEvents() {
   const run = state.run
   state.items = new Map()
   const items = filterEvents(run, state.filters).map((event) => {
-    const li = h('li', { className: `ev ${event.type.replace('.', '-')}${event.error === undefined ? '' : ' failed'}`, dataset: { testid: 'event', seq: event.seq, type: event.type }, onclick: () => select(event.seq) },
-      h('span', { className: 'seq' }, event.seq), h('span', { className: 'time' }, `${event.t < 0n ? '' : '+'}${formatNs(event.t)}`),
+    // A fork's inherited events are timed from the start of the run they were recorded in.
+    const time = eventTime(run, event)
+    const li = h('li', { className: `ev ${event.type.replace('.', '-')}${event.error === undefined ? '' : ' failed'}${time.inherited ? ' inherited' : ''}`, dataset: { testid: 'event', seq: event.seq, type: event.type }, onclick: () => select(event.seq) },
+      h('span', { className: 'seq' }, event.seq), h('span', { className: 'time', dataset: { testid: 'event-time' }, title: time.inherited ? 'inherited from the parent: time since the parent run started' : 'time since the run started' }, time.text),
       h('span', { className: 'type' }, event.type), h('span', { className: 'who', title: eventSubject(event) }, listSubject(event)),
       event.durationNs !== undefined && h('span', { className: 'dur' }, formatNs(event.durationNs)))
     state.items.set(event.seq, li)
@@ -205,9 +207,27 @@ function placeCursor(event) {
   cursor.style.left = `calc(var(--label) + (100% - var(--label)) * ${fraction(event.t, state.run.totalNs)})`
 }
 
-function zoom(factor) {
-  state.zoom = factor === 0 ? 1 : Math.min(Math.max(state.zoom * factor, 1), 10_000)
-  document.querySelector('#waterfall .canvas')?.style.setProperty('--zoom', String(state.zoom))
+/**
+ * Zooms the waterfall around an anchor that stays where it is on screen: `anchorX` (px from the
+ * waterfall's left edge: the mouse, for ctrl+wheel), else the time cursor when it is in view,
+ * else the middle of the visible bars.
+ */
+function zoom(factor, anchorX) {
+  const box = $('waterfall')
+  const canvas = box.querySelector('.canvas')
+  const next = factor === 0 ? 1 : Math.min(Math.max(state.zoom * factor, 1), 10_000)
+  if (!canvas) return void (state.zoom = next)
+  const label = parseFloat(getComputedStyle(canvas).getPropertyValue('--label')) || 0
+  const left = box.getBoundingClientRect().left
+  const cursor = $('cursor')
+  const cursorX = cursor && !cursor.hidden ? cursor.getBoundingClientRect().left - left : undefined
+  const visible = (x) => x !== undefined && x >= label && x <= box.clientWidth
+  const x = visible(anchorX) ? anchorX : visible(cursorX) ? cursorX : (label + box.clientWidth) / 2
+  // The fraction of the run's time under the anchor, before and after.
+  const at = (box.scrollLeft + x - label) / Math.max(canvas.clientWidth - label, 1)
+  state.zoom = next
+  canvas.style.setProperty('--zoom', String(state.zoom))
+  box.scrollLeft = label + at * (canvas.clientWidth - label) - x
 }
 
 // ---- inspector and link panel --------------------------------------------------------------------
@@ -231,18 +251,32 @@ function treeSection(title, value, changed, scope, testid) {
 }
 
 function renderInspector(event) {
-  const { ctx, mwctx, metrics } = state.run.states[event.seq]
+  // At a ctx.write: the ctx as of that write, not as of its link's start.
+  const { ctx, mwctx, metrics, exact } = stateAt(state.run, event.seq)
   const changed = changedPaths(event)
-  fill($('state-title'), `#${event.seq} ${event.type} ${eventSubject(event)} · +${formatNs(event.t)}`)
+  const time = eventTime(state.run, event)
+  fill($('state-title'), `#${event.seq} ${event.type} ${eventSubject(event)} · ${time.inherited ? 'inherited, ' : ''}${time.text}`)
   fill($('inspector'),
     event.error !== undefined && h('p', { className: 'err', dataset: { testid: 'event-error' } }, `✗ ${textOf(event.error, 300)}`),
+    !exact && h('p', { className: 'none' }, 'this write could not be replayed here: ctx as at the start of its link'),
     treeSection('ctx', ctx, changed.ctx, 'ctx', 'state-ctx'),
     treeSection('mwctx', mwctx, changed.mwctx, 'mwctx', 'state-mwctx'),
     treeSection('metrics', metrics, changed.metrics, 'metrics', 'state-metrics'))
 }
 
+/** At a fork event, the Link panel shows the fork's edit as a change of its own. */
+function renderEdit(seq) {
+  const edit = forkEdit(state.run, seq)
+  fill($('link-title'), `fork edit ${cutLabel(edit.cutAfter)}`)
+  const side = (title, value) => h('div', { className: 'side' }, h('h3', {}, title), h('ul', { className: 'tree' }, valueTree(value, { changed: edit.changed, open: 0 }).children?.map((c) => renderTree(c, `${title}:fork`)) ?? []))
+  fill($('link-panel'),
+    h('ul', { className: 'patches', dataset: { testid: 'link-patches' } }, edit.lines.length > 0 ? edit.patches.map((p, i) => h('li', { className: `op-${p.op}` }, edit.lines[i])) : h('li', { className: 'none' }, 'no edit: the fork runs on the state as it was')),
+    h('div', { className: 'diff' }, side('at the cut', edit.before), side('after the edit', edit.after)))
+}
+
 function renderLink(row) {
   const run = state.run
+  if (run.events[state.seq]?.type === 'fork') return renderEdit(state.seq)
   if (row === undefined) {
     fill($('link-title'))
     return fill($('link-panel'), h('p', { className: 'none' }, 'no link has run yet at this event'))
@@ -265,6 +299,19 @@ function renderLink(row) {
 
 // ---- comparison ----------------------------------------------------------------------------------
 
+/** The verdict of a comparison, in words. */
+function verdict(divergence, run, other) {
+  if (divergence === undefined) return 'no divergence: same input, every link agrees and both runs ended alike'
+  switch (divergence.reason) {
+    case 'input': return `first divergence at the input: the runs started from different inputs`
+    case 'fork': return `first divergence at the fork edit ${cutLabel(divergence.link)} (fork)`
+    case 'status': return `the links agree but the runs ended ${run.status} and ${other.status}`
+  }
+  if (divergence.a?.kind === 'input') return 'first divergence at the input: it was rejected (error)'
+  const link = divergence.b ?? divergence.a
+  return `first divergence at link #${link.row.index} '${link.name}' (${divergence.reason})`
+}
+
 function renderCompare() {
   const run = state.run
   const others = state.runs.filter((r) => r !== run)
@@ -272,17 +319,42 @@ function renderCompare() {
   const other = runById(state.compareId)
   if (other === undefined || other === run) return fill($('compare'))
   const divergence = firstDivergence(run, other)
-  const name = divergence && (divergence.b ?? divergence.a)?.name
-  const column = (r, side) =>
-    h('div', { className: 'side', dataset: { testid: `compare-${side}` } }, h('h3', {}, runLabel(r)),
-      h('ol', {}, linkOutcomes(r).map((link, i) => h('li', { className: `${link.status}${divergence?.index === i ? ' diverged' : ''}` },
-        h('span', { className: 'name' }, `#${link.row.index} ${link.name}`), h('span', { className: 'dur' }, formatNs(link.row.linkNs)), link.message && h('span', { className: 'err' }, ` ✗ ${link.message}`),
-        divergence?.index === i && h('ul', { className: 'patches' }, (divergence[side]?.lines ?? []).map((line) => h('li', {}, line)))))))
+  // The diverged step of a side; for a fork edit on one side only, the other side shows its absence.
+  const diverged = (step, side) => {
+    const at = divergence?.[side]
+    if (divergence === undefined || (at === undefined && divergence.reason !== 'input')) return false
+    if (step.kind !== (at?.kind ?? 'input')) return false
+    return step.kind === 'input' || (step.kind === 'edit' ? step.seq === at.seq : step.position === at.position)
+  }
+  const stepItem = (step, side) => {
+    const mark = diverged(step, side)
+    // An input's differences are listed once, under the verdict.
+    const lines = mark && step.kind !== 'input' ? step.lines : []
+    const head = step.kind === 'link'
+      ? [h('span', { className: 'name' }, `#${step.row.index} ${step.name}`), h('span', { className: 'dur' }, formatNs(step.row.linkNs)), step.message && h('span', { className: 'err' }, ` ✗ ${step.message}`)]
+      : step.kind === 'edit' ? [h('span', { className: 'name' }, `fork edit ${cutLabel(step.after)}`)]
+        : [h('span', { className: 'name' }, 'input'), step.message && h('span', { className: 'err' }, ` ✗ rejected: ${step.message}`)]
+    return h('li', { className: `${step.kind} ${step.status ?? 'ok'}${mark ? ' diverged' : ''}`, dataset: { testid: 'compare-step', kind: step.kind } }, head,
+      mark && lines.length > 0 && h('ul', { className: 'patches' }, lines.map((line) => h('li', {}, line))))
+  }
+  const column = (r, side) => {
+    const steps = compareSteps(r)
+    const items = []
+    for (const step of steps) {
+      // Where only the other run was edited: say so at the same place.
+      if (divergence?.reason === 'fork' && divergence[side] === undefined && step.kind === 'link' && step.position === divergence.index) {
+        items.push(h('li', { className: 'edit diverged', dataset: { testid: 'compare-step', kind: 'no-edit' } }, h('span', { className: 'name' }, `no edit ${cutLabel(divergence.link)}`)))
+      }
+      items.push(stepItem(step, side))
+    }
+    if (divergence?.reason === 'fork' && divergence[side] === undefined && divergence.index >= steps.filter((step) => step.kind === 'link').length) {
+      items.push(h('li', { className: 'edit diverged', dataset: { testid: 'compare-step', kind: 'no-edit' } }, h('span', { className: 'name' }, `no edit ${cutLabel(divergence.link)}`)))
+    }
+    return h('div', { className: 'side', dataset: { testid: `compare-${side}` } }, h('h3', {}, runLabel(r)), h('ol', {}, items))
+  }
   fill($('compare'),
-    h('p', { className: divergence ? 'verdict diverged' : 'verdict', dataset: { testid: 'divergence' } },
-      divergence === undefined ? 'no divergence: every link agrees and both runs ended alike'
-        : divergence.reason === 'status' ? `the links agree but the runs ended ${run.status} and ${other.status}`
-          : `first divergence at link #${divergence.index} '${name}' (${divergence.reason})`),
+    h('p', { className: divergence ? 'verdict diverged' : 'verdict', dataset: { testid: 'divergence' } }, verdict(divergence, run, other)),
+    divergence?.lines?.length > 0 && h('ul', { className: 'patches', dataset: { testid: 'divergence-lines' } }, divergence.lines.map((line) => h('li', {}, line))),
     h('div', { className: 'diff' }, column(run, 'a'), column(other, 'b')))
 }
 
@@ -296,7 +368,8 @@ $('next').onclick = () => select(state.seq + 1)
 $('zoom-in').onclick = () => zoom(2)
 $('zoom-out').onclick = () => zoom(0.5)
 $('zoom-reset').onclick = () => zoom(0)
-$('waterfall').addEventListener('wheel', (e) => e.ctrlKey && (e.preventDefault(), zoom(e.deltaY < 0 ? 1.25 : 0.8)), { passive: false })
+// ctrl+wheel zooms around the mouse.
+$('waterfall').addEventListener('wheel', (e) => e.ctrlKey && (e.preventDefault(), zoom(e.deltaY < 0 ? 1.25 : 0.8, e.clientX - $('waterfall').getBoundingClientRect().left)), { passive: false })
 $('file-input').onchange = () => loadFiles($('file-input').files)
 document.addEventListener('keydown', (e) => {
   const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[e.key]

@@ -24,6 +24,8 @@ export interface ViewerEvent {
   readonly value?: unknown
   readonly stack?: string
   readonly parent?: { readonly runId: string; readonly seq: number }
+  /** A `fork` event: the link it was cut after (undefined before the first link). */
+  readonly after?: string
 }
 
 export interface ViewerRun {
@@ -39,8 +41,12 @@ export interface ViewerRun {
   readonly children: readonly string[]
   readonly events: readonly ViewerEvent[]
   readonly states: readonly States[]
-  /** The seq of the `fork` event, -1 when the run is not a fork. */
+  /** The ctx as of each `ctx.write` event (by seq), replayed write by write from its link's start. */
+  readonly writeStates: ReadonlyMap<number, { readonly ctx: unknown; readonly exact: boolean }>
+  /** Where the run's own events begin (its `fork` event, for a fork or a replay of a fork), -1 when it has no inherited events. */
   readonly forkSeq: number
+  /** A fork: the link it was cut after. */
+  readonly forkAfter: string | undefined
 }
 
 export interface Segment { readonly name: string; readonly position: string; readonly start: bigint; readonly end: bigint; readonly seq: number; readonly failed: boolean }
@@ -72,8 +78,22 @@ export interface TreeNode {
   readonly changed: boolean
 }
 
-export interface LinkOutcome { readonly row: WaterfallRow; readonly name: string; readonly status: 'ok' | 'error'; readonly message: string | undefined; readonly patches: string; readonly lines: readonly string[] }
-export interface ViewerDivergence { readonly index: number; readonly reason: 'link' | 'error' | 'patches' | 'status'; readonly a: LinkOutcome | undefined; readonly b: LinkOutcome | undefined }
+export interface LinkOutcome { readonly row: WaterfallRow; readonly name: string; readonly status: 'ok' | 'error'; readonly message: string | undefined; readonly patches: string; readonly after: unknown; readonly lines: readonly string[] }
+export interface InputStep { readonly kind: 'input'; readonly name: 'input'; readonly value: unknown; readonly lines: readonly string[]; readonly message: string | undefined }
+export interface EditStep { readonly kind: 'edit'; readonly name: 'fork edit'; readonly position: number; readonly seq: number; readonly after: string | undefined; readonly ctx: unknown; readonly lines: readonly string[] }
+export interface LinkStep extends LinkOutcome { readonly kind: 'link'; readonly position: number }
+export type CompareStep = InputStep | EditStep | LinkStep
+export interface ViewerDivergence {
+  readonly reason: 'input' | 'fork' | 'link' | 'error' | 'patches' | 'status'
+  /** The link's place; for 'fork' the place of the link after the edit; 0 for the input. */
+  readonly index: number
+  /** The link concerned; for 'fork' the link the edit was made after. */
+  readonly link?: string | undefined
+  readonly a: CompareStep | undefined
+  readonly b: CompareStep | undefined
+  /** 'input' and 'fork': what turns a's state into b's, as patch lines. */
+  readonly lines?: readonly string[]
+}
 export interface ForkNode { readonly run: ViewerRun; readonly kind: 'root' | 'fork' | 'replay'; readonly children: readonly ForkNode[]; readonly missingParent?: string }
 export interface Write { readonly seq: number; readonly op: string; readonly path: string; readonly value: string; readonly stack: string | undefined }
 
@@ -99,3 +119,9 @@ export function linkWrites(run: ViewerRun, row: WaterfallRow): Write[]
 export function forkTree(runs: readonly ViewerRun[]): ForkNode[]
 export function firstDivergence(a: ViewerRun, b: ViewerRun): ViewerDivergence | undefined
 export function linkOutcomes(run: ViewerRun): LinkOutcome[]
+export function eventTime(run: ViewerRun, event: ViewerEvent): { ns: bigint; inherited: boolean; text: string }
+export function cutLabel(after: string | undefined): string
+export function stateAt(run: ViewerRun, seq: number): States & { readonly exact: boolean }
+export function forkEdit(run: ViewerRun, seq: number): { cutAfter: string | undefined; before: unknown; after: unknown; patches: readonly Patch[]; lines: string[]; changed: Set<string> }
+export function valueDiff(a: unknown, b: unknown, limit?: number): Patch[]
+export function compareSteps(run: ViewerRun): CompareStep[]
