@@ -170,12 +170,11 @@ describe.skipIf(skip)('shadowchain view in chromium', () => {
     expect(w1).toBeGreaterThan(w0 * 4)
     expect(Math.abs((await cursorX()) - x0)).toBeLessThan(2)
     // The fraction of the run under a point of the waterfall, px from its left edge.
-    const timeAt = (x: number) =>
-      page.locator('#waterfall').evaluate((box, x) => {
-        const canvas = box.querySelector('.canvas') as HTMLElement
-        const label = parseFloat(getComputedStyle(canvas).getPropertyValue('--label'))
-        return (box.scrollLeft + x - label) / (canvas.clientWidth - label)
-      }, x)
+    const label = await page.locator('#waterfall .row .label').first().evaluate((el) => el.clientWidth)
+    const timeAt = async (x: number) => {
+      const scrollLeft = await page.locator('#waterfall').evaluate((el) => el.scrollLeft)
+      return (scrollLeft + x - label) / ((await canvasWidth()) - label)
+    }
     const box = (await page.locator('#waterfall').boundingBox())!
     const mouseX = Math.round(box.width * 0.8)
     const before = await timeAt(mouseX)
