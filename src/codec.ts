@@ -146,7 +146,8 @@ function encode(value: unknown, depth: number, walk: EncodeWalk): unknown {
   }
   const ancestors = walk.ancestors as Set<object>
   if (ancestors.has(object)) return { $unsupported: 'cycle' }
-  if (depth >= MAX_ENCODE_DEPTH) return { $unsupported: 'too deep' }
+  // The marker is itself an object: it takes the last level a reader accepts.
+  if (depth >= MAX_ENCODE_DEPTH - 1) return { $unsupported: 'too deep' }
   if (--walk.budget < 0) return { $unsupported: 'too large' }
   ancestors.add(object)
   try {
@@ -304,12 +305,21 @@ function at(parent: PathRef, key: string | number): PathRef {
   return { parent, key }
 }
 
+// A deep path keeps its first and last keys: a message names where, in a few lines at most.
+const PATH_ENDS = 12
+
 function pathText(ref: PathRef): string {
   const keys: (string | number)[] = []
   for (let r: PathRef | undefined = ref; r !== undefined; r = r.parent) keys.push(r.key)
   keys.reverse()
   let out = String(keys[0])
-  for (let i = 1; i < keys.length; i++) out = childPath(out, keys[i] as string | number)
+  for (let i = 1; i < keys.length; i++) {
+    if (i === PATH_ENDS && keys.length > 3 * PATH_ENDS) {
+      out += `…(${keys.length - 2 * PATH_ENDS} more keys)…`
+      i = keys.length - PATH_ENDS
+    }
+    out = childPath(out, keys[i] as string | number)
+  }
   return out
 }
 

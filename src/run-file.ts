@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { once } from 'node:events'
 import { createWriteStream } from 'node:fs'
-import { readFile, rename, rm, stat } from 'node:fs/promises'
+import { open, readFile, rename, rm, stat } from 'node:fs/promises'
 import type { Chain } from './chain.js'
 import { DocumentError } from './codec.js'
 import { exportParts, type ExportOptions, type ImportOptions } from './run-document.js'
@@ -34,6 +34,7 @@ export async function saveRun<C>(run: Run<C>, path: string, options?: ExportOpti
       if (!out.write(chunk)) await once(out, 'drain')
     }
     const head = JSON.stringify(header)
+    const written = header.version
     await write(`${head.slice(0, -1)},"events":[\n`)
     let first = true
     for (const event of events) {
@@ -43,6 +44,16 @@ export async function saveRun<C>(run: Run<C>, path: string, options?: ExportOpti
     await write('\n]}\n')
     out.end()
     await once(out, 'finish')
+    if (header.version !== written) {
+      // An event held a sparse array: the document is version 2. The digit is rewritten in place
+      // (the header is ASCII up to it), so events are still written as they are encoded.
+      const file = await open(temporary, 'r+')
+      try {
+        await file.write(String(header.version), head.indexOf('"version":') + '"version":'.length)
+      } finally {
+        await file.close()
+      }
+    }
     await rename(temporary, path)
     done = true
   } finally {
