@@ -6,7 +6,7 @@ import { ownStart } from './run.js'
 
 /** How {@link formatWaterfall} draws. */
 export interface WaterfallOptions {
-  /** Width of the bar column in characters. Default 40. */
+  /** Width of the bar column in characters, from 10 to 1,000 (others are brought into that range; one that is not a finite number is 40). Default 40. */
   width?: number
   /** ANSI colours (link time green, middleware time dim, errors red). Default false. */
   color?: boolean
@@ -42,7 +42,9 @@ interface Row {
  * console.log(formatWaterfall(checkout.lastRun!, { color: process.stdout.isTTY }))
  */
 export function formatWaterfall<C>(run: Run<C>, options: WaterfallOptions = {}): string {
-  const width = Math.max(10, Math.floor(options.width ?? 40))
+  // Bounded: a width of Infinity or NaN would make the bar an array that cannot be built.
+  const requested = Math.floor(options.width ?? 40)
+  const width = Number.isFinite(requested) ? Math.min(Math.max(10, requested), 1_000) : 40
   const paint = (code: string, text: string): string => (options.color === true ? `\x1b[${code}m${text}\x1b[0m` : text)
   // A fork's first events are its parent's (from before the fork): draw only its own.
   const events = run.timeline.events

@@ -32,6 +32,8 @@ describe('formatWaterfall', () => {
     expect(text).toContain("! middleware 'noisy' (chain-after 'first'): mw oops")
     expect(text).toContain('LINK_FAILED')
     expect(text).not.toContain('\x1b[')
+    // Any width draws: out-of-range ones are brought to 10 … 1,000, one that is not a finite number is 40.
+    expect([Infinity, NaN, 3, 5_000].map((w) => barOf(formatWaterfall(run, { width: w }).split('\n')[1]).length)).toEqual([40, 40, 10, 1_000])
     expect(formatWaterfall(run, { color: true })).toContain('\x1b[31m')
   })
 
