@@ -210,11 +210,36 @@ function prepareEvent(doc, e) {
   return event
 }
 
+/**
+ * Names each `fork` event by the link it was cut after (`event.after`, undefined before any
+ * link): the last link that completed before it, as `fork({ at })` names the cut.
+ */
+function nameCuts(events) {
+  let last
+  for (const event of events) {
+    if (event.type === 'link.end' || event.type === 'link.error') last = event.link.name
+    if (event.type === 'fork') event.after = last
+  }
+}
+
+/**
+ * Where a run's own events begin, as the terminal waterfall decides: after its parent's cut for
+ * a fork, at its fork event for a replay of a fork (it re-ran the fork's links only), else 0.
+ */
+function ownStart(doc, events) {
+  if (doc.run.parent !== undefined) return doc.run.parent.seq + 1
+  if (doc.run.replayOf === undefined) return -1
+  return events.findLastIndex((event) => event.type === 'fork')
+}
+
 /** A document made ready for the viewer: events with BigInt times (ns from start), states, metadata. */
 export function prepareRun(doc) {
   checkDocument(doc)
   const events = doc.events.map((e) => prepareEvent(doc, e))
+  nameCuts(events)
   const startedAt = BigInt(doc.run.startedAt)
+  const states = rebuildStates(doc)
+  const forkSeq = ownStart(doc, events)
   return {
     doc,
     id: doc.run.id,
@@ -227,10 +252,111 @@ export function prepareRun(doc) {
     replayOf: doc.run.replayOf,
     children: doc.run.children ?? [],
     events,
-    states: rebuildStates(doc),
+    states,
+    writeStates: writeStates(events, states),
     // A fork of a fork holds both fork events: its own is the one right after its parent's cut.
-    forkSeq: doc.run.parent === undefined ? -1 : doc.run.parent.seq + 1,
+    forkSeq,
+    forkAfter: forkSeq > 0 ? events[forkSeq]?.after : undefined,
   }
+}
+
+/**
+ * How an event's time is shown: ns from the run's start, or for a fork's inherited events (they
+ * happened before the fork started, so their `t` is negative) ns from the start of the run they
+ * were recorded in, marked `inherited`.
+ */
+export function eventTime(run, event) {
+  if (run.forkSeq > 0 && event.seq < run.forkSeq) {
+    const ns = event.t - run.events[0].t
+    return { ns, inherited: true, text: `+${formatNs(ns)}` }
+  }
+  return { ns: event.t, inherited: false, text: event.t < 0n ? formatNs(event.t) : `+${formatNs(event.t)}` }
+}
+
+/** How a fork is named: `after 'discount'`, or `before the first link`. */
+export function cutLabel(after) {
+  return after === undefined ? 'before the first link' : `after '${after}'`
+}
+
+// ---- write-by-write states -------------------------------------------------------------------
+
+/**
+ * The ctx as of each `ctx.write` event (capture 'writes'): the document gives a write the state
+ * of its link's `link.start`; the viewer replays the link's writes in order on that state, so
+ * stepping through them shows each one land. A write it cannot replay (a `sort` comparator is not
+ * recorded, say) leaves the rest of that link's writes `exact: false`, at the link's start state.
+ * @returns Map seq → { ctx, exact }
+ */
+function writeStates(events, states) {
+  const out = new Map()
+  let ctx
+  let exact = true
+  for (const event of events) {
+    if (event.type === 'link.start') {
+      ctx = states[event.seq].ctx
+      exact = true
+    }
+    if (event.type !== 'ctx.write') continue
+    if (exact) {
+      try {
+        ctx = applyWrite(ctx, event)
+      } catch {
+        exact = false
+        ctx = states[event.seq].ctx
+      }
+    }
+    out.set(event.seq, { ctx, exact })
+  }
+  return out
+}
+
+const SET_LIKE = new Set(['set.add', 'set.delete', 'set.clear', 'map.clear'])
+
+/** One recorded write applied copy-on-write: `set`, `delete`, an array mutator, a Map or Set change. */
+function applyWrite(state, { op, path, value }) {
+  if (path.some((key) => RESERVED.has(key))) throw new Error('a reserved key in a write path')
+  const own = op.startsWith('map.') || op.startsWith('set.') ? SET_LIKE.has(op) : op !== 'set' && op !== 'delete'
+  // The container the write changed: the path itself for array mutators, Set changes and
+  // map.clear, its parent for property and Map entry writes.
+  const at = own ? path : path.slice(0, -1)
+  const key = path.at(-1)
+  const change = (container) => {
+    const copy = shallowCopy(container)
+    switch (op) {
+      case 'set': copy[key] = value; break
+      case 'delete': delete copy[key]; break
+      case 'map.set': copy.set(key, value); break
+      case 'map.delete': copy.delete(key); break
+      case 'map.clear': case 'set.clear': copy.clear(); break
+      case 'set.add': copy.add(value); break
+      case 'set.delete': removeMember(copy, value); break
+      default:
+        if (!Array.isArray(copy) || typeof copy[op] !== 'function' || !Array.isArray(value)) throw new Error(`cannot replay ${op}`)
+        copy[op](...value)
+    }
+    return copy
+  }
+  return at.length === 0 ? change(state) : updateWith(state, at, 0, change)
+}
+
+function updateWith(node, path, i, change) {
+  const child = node instanceof Map ? node.get(path[i]) : node?.[path[i]]
+  if (child === null || typeof child !== 'object') throw new Error('no container')
+  const next = i === path.length - 1 ? change(child) : updateWith(child, path, i + 1, change)
+  const copy = shallowCopy(node)
+  if (copy instanceof Map) copy.set(path[i], next)
+  else copy[path[i]] = next
+  return copy
+}
+
+/**
+ * The states to show at an event: the document's, except at a `ctx.write`, whose ctx is the
+ * state as of that write (`exact: false` when the viewer could not replay it, see above).
+ */
+export function stateAt(run, seq) {
+  const states = run.states[seq]
+  const written = run.writeStates?.get(seq)
+  return written === undefined ? { ...states, exact: true } : { ...states, ctx: written.ctx, exact: written.exact }
 }
 
 /** `850 ns`, `12.3 µs`, `4.56 ms`, `1.20 s` (as the terminal waterfall prints them). */
@@ -247,7 +373,7 @@ export function eventSubject(event) {
   const parts = []
   if (event.middleware) parts.push(`${event.middleware.name} (${event.middleware.position} #${event.middleware.index})`)
   if (event.link) parts.push(event.link.name)
-  if (event.type === 'fork') parts.push(`from ${event.parent.runId.slice(0, 8)} @${event.parent.seq}`)
+  if (event.type === 'fork') parts.push(`from ${event.parent.runId.slice(0, 8)} ${cutLabel(event.after)}`)
   if (event.type === 'run.end') parts.push(event.status)
   if (event.type === 'ctx.write') parts.push(`${event.op} ${event.path.map(String).join('.')}`)
   return parts.join(' · ')
@@ -374,7 +500,10 @@ export function changedPaths(event) {
     for (const patch of decodePatches(list)) for (let i = 0; i <= patch.path.length; i++) out.add(pathKey(patch.path.slice(0, i)))
     return out
   }
-  return { ctx: keys(raw.ctx), mwctx: keys(raw.mwctx), metrics: keys(raw.metrics) }
+  const ctx = keys(raw.ctx)
+  // A write changed its path (or for an array mutator or a Set change, its container).
+  if (event.type === 'ctx.write') for (let i = 0; i <= event.path.length; i++) ctx.add(pathKey(event.path.slice(0, i)))
+  return { ctx, mwctx: keys(raw.mwctx), metrics: keys(raw.metrics) }
 }
 
 // ---- links -------------------------------------------------------------------------------------
@@ -392,6 +521,18 @@ export function linkDiff(run, row) {
   const changed = new Set()
   for (const patch of patches) for (let i = 0; i <= patch.path.length; i++) changed.add(pathKey(patch.path.slice(0, i)))
   return { before, after: run.states[row.endSeq].ctx, patches, lines: patches.map(patchLine), changed, error: row.error === undefined ? undefined : textOf(row.error) }
+}
+
+/**
+ * A fork's edit, shown like a link's change: the ctx at the cut (`before`), after the edit
+ * (`after`), the edit's patches as lines; `after` names the link the fork was cut after.
+ */
+export function forkEdit(run, seq) {
+  const event = run.events[seq]
+  const patches = event.patches ?? []
+  const changed = new Set()
+  for (const patch of patches) for (let i = 0; i <= patch.path.length; i++) changed.add(pathKey(patch.path.slice(0, i)))
+  return { cutAfter: event.after, before: run.states[Math.max(seq - 1, 0)].ctx, after: run.states[seq].ctx, patches, lines: patches.map(patchLine), changed }
 }
 
 /** The `ctx.write` events of a link (capture 'writes'): op, path, value text and call site. */
@@ -453,20 +594,99 @@ function errorMessage(error) {
 }
 
 /**
- * The first link whose outcome differs between two runs (name, status or error message,
- * patches), as `{ index, reason, a, b }` with each side's link outcome (undefined when absent),
- * or a `'status'` difference at the end; `undefined` when they agree.
+ * What turns `a` into `b`, as patches (at most `limit`): containers are walked key by key,
+ * anything else that differs is one `replace`. For showing a difference, not for applying it.
+ */
+export function valueDiff(a, b, limit = 50) {
+  const out = []
+  const walk = (x, y, path) => {
+    if (out.length >= limit || sameValue(x, y)) return
+    const kind = (v) => (v === null || typeof v !== 'object' || v instanceof Date || v instanceof Error || v instanceof Set ? 'value' : v instanceof Map ? 'map' : Array.isArray(v) ? 'array' : 'object')
+    const k = kind(x)
+    if (k === 'value' || k !== kind(y)) return void out.push({ op: 'replace', path, value: y })
+    const entries = (v) => (k === 'map' ? [...v] : Object.entries(v).map(([key, item]) => [k === 'array' ? Number(key) : key, item]))
+    const right = new Map(entries(y))
+    for (const [key, item] of entries(x)) {
+      if (right.has(key)) walk(item, right.get(key), [...path, key])
+      else if (out.length < limit) out.push({ op: 'remove', path: [...path, key] })
+      right.delete(key)
+    }
+    for (const [key, item] of right) if (out.length < limit) out.push({ op: 'add', path: [...path, key], value: item })
+  }
+  walk(a, b, [])
+  return out
+}
+
+/** The fork edits of a run: each at the place of the link list where it was made (`position`: the links before it). */
+function editsOf(run, outcomes) {
+  const edits = []
+  for (const event of run.events) {
+    if (event.type !== 'fork') continue
+    const position = outcomes.filter((o) => o.row.endSeq < event.seq).length
+    edits.push({ kind: 'edit', name: 'fork edit', position, seq: event.seq, after: event.after, ctx: run.states[event.seq].ctx, lines: (event.patches ?? []).map(patchLine) })
+  }
+  return edits
+}
+
+const rejectedInput = (run) => (run.error?.code === 'INVALID_INPUT' ? run.error.message : undefined)
+
+/**
+ * Everything compared between runs, in the order a run meets it: its input, then each fork
+ * edit at its place among the links, and the links. Steps are `{ kind: 'input' | 'edit' |
+ * 'link', name, lines, … }`; a link step is its {@link linkOutcomes} entry.
+ */
+export function compareSteps(run) {
+  const links = linkOutcomes(run).map((outcome, position) => ({ kind: 'link', position, ...outcome }))
+  const edits = editsOf(run, links)
+  const input = { kind: 'input', name: 'input', value: run.states[0].ctx, lines: [], message: rejectedInput(run) }
+  const steps = [input]
+  for (let i = 0; i <= links.length; i++) {
+    steps.push(...edits.filter((edit) => edit.position === i))
+    if (i < links.length) steps.push(links[i])
+  }
+  return steps
+}
+
+/**
+ * Where two runs first differ, in the order a run meets it (as the library's `compareRuns`):
+ * the input (`'input'`: different inputs; `'error'` without a link: rejected on one side only, or
+ * with another message), then at each place a fork edit that leaves the runs in different states
+ * (`'fork'`), then link by link (`'link'`: another link or a missing one, `'error'`,
+ * `'patches'`), last the runs' statuses (`'status'`). Returns `{ reason, index, link?, a, b,
+ * lines? }`: `index` is the link's place (for `'fork'`, the place of the link after the edit);
+ * `a` / `b` each side's step (see {@link compareSteps}), undefined where a side has none;
+ * `lines` what turns a's state into b's (input, fork). `undefined` when the runs agree.
  */
 export function firstDivergence(runA, runB) {
-  const a = linkOutcomes(runA)
-  const b = linkOutcomes(runB)
-  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+  const stepsA = compareSteps(runA)
+  const stepsB = compareSteps(runB)
+  const [inputA, inputB] = [stepsA[0], stepsB[0]]
+  if (inputA.message !== undefined || inputB.message !== undefined) {
+    if (inputA.message === inputB.message) return undefined
+    return { reason: 'error', index: 0, a: inputA, b: inputB }
+  }
+  if (!sameValue(inputA.value, inputB.value)) return { reason: 'input', index: 0, a: inputA, b: inputB, lines: valueDiff(inputA.value, inputB.value).map(patchLine) }
+  const a = stepsA.filter((step) => step.kind === 'link')
+  const b = stepsB.filter((step) => step.kind === 'link')
+  const editsA = stepsA.filter((step) => step.kind === 'edit')
+  const editsB = stepsB.filter((step) => step.kind === 'edit')
+  const count = Math.max(a.length, b.length)
+  for (let i = 0; i <= count; i++) {
+    // The last edit at a place is the state the run went on with.
+    const editA = editsA.findLast((edit) => edit.position === i)
+    const editB = editsB.findLast((edit) => edit.position === i)
+    if (editA !== undefined || editB !== undefined) {
+      const stateOf = (edit, links, input) => edit?.ctx ?? (i === 0 ? input.value : links[i - 1]?.after)
+      const [stateA, stateB] = [stateOf(editA, a, inputA), stateOf(editB, b, inputB)]
+      if (!sameValue(stateA, stateB)) return { reason: 'fork', index: i, link: (b[i - 1] ?? a[i - 1])?.name, a: editA, b: editB, lines: valueDiff(stateA, stateB).map(patchLine) }
+    }
+    if (i === count) break
     const [x, y] = [a[i], b[i]]
-    if (x === undefined || y === undefined || x.name !== y.name) return { index: i, reason: 'link', a: x, b: y }
-    if (x.status !== y.status || x.message !== y.message) return { index: i, reason: 'error', a: x, b: y }
+    if (x === undefined || y === undefined || x.name !== y.name) return { reason: 'link', index: i, link: (y ?? x).name, a: x, b: y }
+    if (x.status !== y.status || x.message !== y.message) return { reason: 'error', index: i, link: y.name, a: x, b: y }
     // Patches may list the same changes in another order (a stubbed link replays them): the
     // states they lead to decide.
-    if (x.status === 'ok' && x.patches !== y.patches && !sameValue(x.after, y.after)) return { index: i, reason: 'patches', a: x, b: y }
+    if (x.status === 'ok' && x.patches !== y.patches && !sameValue(x.after, y.after)) return { reason: 'patches', index: i, link: y.name, a: x, b: y }
   }
-  return runA.status === runB.status ? undefined : { index: a.length, reason: 'status', a: undefined, b: undefined }
+  return runA.status === runB.status ? undefined : { reason: 'status', index: a.length, a: undefined, b: undefined }
 }
