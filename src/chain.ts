@@ -13,6 +13,7 @@ import { context, diag, type Tracer } from '@opentelemetry/api'
 import { LiveTrace } from './otel/live.js'
 import { describeError } from './errors.js'
 import { rememberSpan } from './otel/registry.js'
+import { mergeRedactPaths, type RedactPath } from './redact.js'
 import type { ChainOptions, LinkFn, LinkInfo, LinkOptions, Middleware, RunInfo, RunOptions } from './types.js'
 import { checkKeys, checkLinkName, checkMiddleware, checkRunOptions, formatInputError } from './validate.js'
 
@@ -28,6 +29,8 @@ export interface RunExtras<C> {
   readonly replayOf?: RunRef
   /** The input was recorded after parsing (a replay): do not parse it again. */
   readonly parsed?: boolean
+  /** Set by `_execute`: the run's redaction (chain default, run option, and a fork's or replay's original's). */
+  readonly redact?: readonly RedactPath[]
 }
 
 /** @internal */
@@ -158,8 +161,11 @@ export class Chain<C> {
       return Promise.reject(new TypeError(`chain '${this.name}': clock.now() must return epoch nanoseconds as a bigint, got ${typeof startedAt}`))
     }
     const info: RunInfo = Object.freeze({ id: randomUUID(), chainName: this.name, startedAt })
+    // Redaction adds up: the chain's, the run's, and what a fork's or replay's original had.
+    const redact = mergeRedactPaths(this.options.redact, options?.redact, extras.parent?.run?.redact, extras.replayOf?.run?.redact)
+    if (redact.length > 0) extras = { ...extras, redact }
     // Traced from the start: a run whose input is rejected is a failed run in the trace too.
-    const trace = merged.tracer === undefined ? undefined : startTrace(merged.tracer, info, extras, clock !== zeroClock)
+    const trace = merged.tracer === undefined ? undefined : startTrace(merged.tracer, info, extras, clock !== zeroClock, input)
     const schema = this.options.input
     let start: unknown = input
     // A fork resumes from a recorded state and a replay re-runs a recorded (already parsed)
@@ -213,6 +219,7 @@ export class Chain<C> {
       chain: this,
       ...(extras.parent !== undefined && { parent: extras.parent }),
       ...(extras.replayOf !== undefined && { replayOf: extras.replayOf }),
+      ...(extras.redact !== undefined && { redact: extras.redact }),
     })
     // A run traced by a recording tracer has spans: forks link to them, an export is a repeat.
     if (trace?.spanContext !== undefined) rememberSpan(run, trace.spanContext)
@@ -266,9 +273,9 @@ export class Chain<C> {
  * A live trace for a run: the caller's active context is its parent. A tracer that throws here
  * leaves the run untraced (and says so through OTel's diag logger), never failed.
  */
-function startTrace<C>(tracer: Tracer, info: RunInfo, extras: RunExtras<C>, stamped: boolean): LiveTrace | undefined {
+function startTrace<C>(tracer: Tracer, info: RunInfo, extras: RunExtras<C>, stamped: boolean, input: unknown): LiveTrace | undefined {
   try {
-    return new LiveTrace(tracer, info, context.active(), extras, stamped)
+    return new LiveTrace(tracer, info, context.active(), extras, stamped, extras.redact, input)
   } catch (error) {
     diag.warn(`shadowchain: OpenTelemetry startSpan failed, run ${info.id} is not traced: ${describeError(error)}`)
     return undefined

@@ -11,7 +11,9 @@ import { emptyState } from './snapshot.js'
 import { Timeline } from './timeline.js'
 import { RUN_SPAN, type SpanSlot } from './otel/registry.js'
 import type { SpanContext } from '@opentelemetry/api'
-import type { RunInfo, RunStatus } from './types.js'
+import type { RedactPath, RunInfo, RunStatus } from './types.js'
+
+const NO_REDACTION: readonly RedactPath[] = Object.freeze([])
 
 /**
  * Where a run came from: the parent run and the seq of the event it branched after. `run` is the
@@ -73,6 +75,8 @@ export interface RunInit<C> {
   readonly replayOf?: RunRef
   /** Ids of children not in memory (an imported run's lineage). */
   readonly childIds?: readonly string[]
+  /** The run's redaction paths (run option and chain default, or an imported document's). */
+  readonly redact?: readonly RedactPath[]
 }
 
 /**
@@ -109,6 +113,12 @@ export class Run<C = unknown> implements SpanSlot {
   readonly replayOf: RunRef | undefined
   /** Runs forked from this one that are in memory (the lineage tree grows as forks are made). */
   readonly children: readonly Run<unknown>[] = []
+  /**
+   * Paths whose values never leave the process (the `redact` run option and chain default, a
+   * fork's or replay's original's, or a loaded document's): `toJSON()`, `saveRun`, the command
+   * line, the viewer and `exportRun` apply them by default. Empty when nothing is redacted.
+   */
+  readonly redact: readonly RedactPath[]
   /** @internal The chain that made the run (or that an import was given). */
   readonly source: unknown
   /** @internal The context of this run's span, once it has one (traced live or exported). */
@@ -133,6 +143,7 @@ export class Run<C = unknown> implements SpanSlot {
     this.parent = init.parent
     this.replayOf = init.replayOf
     this.#childIds = init.childIds ?? []
+    this.redact = init.redact ?? NO_REDACTION
     // The run.end event carries the run's error, which refers to the run: so the run writes it.
     const last = init.events.at(-1)
     if (last?.type === 'run.end') {
@@ -194,7 +205,8 @@ export class Run<C = unknown> implements SpanSlot {
    * `version: 1`): initial states plus per-event patches; bigint, Map, Set, Date, undefined and
    * non-finite numbers tagged. See `docs/run-format.md`.
    *
-   * @param options - `redact`: paths whose values become `'[REDACTED]'` everywhere
+   * @param options - `redact`: more paths whose values become `'[REDACTED]'` everywhere, on top
+   *   of the run's own {@link Run.redact}
    */
   toJSON(options?: ExportOptions): RunDocument {
     return exportRun(this, options)
@@ -234,6 +246,7 @@ export class Run<C = unknown> implements SpanSlot {
       events: imported.events as TimelineEvent<C>[],
       chain: options.chain,
       childIds: meta.children,
+      ...(imported.doc.redacted !== undefined && { redact: imported.doc.redacted.paths }),
     }
     const parent = meta.parent
     return new Run<C>({

@@ -168,6 +168,9 @@ export interface Middleware<C = unknown> {
   readonly runEnd?: (event: RunEndEvent<C>) => HookResult
 }
 
+/** A path into a state; `'*'` matches every key, array index or Map key at its level. */
+export type RedactPath = readonly (string | number)[]
+
 /** A source of epoch nanoseconds. Inject one to make timestamps deterministic in tests. */
 export interface Clock {
   now(): bigint
@@ -211,6 +214,18 @@ export interface RunOptions {
    * previous step ended. Without a tracer this costs one branch.
    */
   tracer?: Tracer
+  /**
+   * Paths whose values never leave the process: in files (`run.toJSON()`, `saveRun`), the
+   * command line, the viewer and OpenTelemetry spans (live and `exportRun`) the value at each
+   * path becomes `'[REDACTED]'`, and the same value copied anywhere else (error messages,
+   * stacks, causes, metrics, mwctx, link meta) is scrubbed too. `'*'` matches every key or index
+   * at its level. Run and chain lists add up; the run keeps them (`run.redact`). See
+   * docs/run-format.md for the exact rule.
+   *
+   * @example
+   * chain<Order>('checkout', { redact: [['customer', 'card'], ['users', '*', 'password']] })
+   */
+  redact?: readonly RedactPath[]
 }
 
 /** Options of a chain: run defaults plus the input schema. */

@@ -1,7 +1,7 @@
 // Build-time checks: bad configuration is a TypeError when the chain is built (or, for run
 // options, when run() is called), never a mystery halfway through a run.
 import type { ZodError } from 'zod'
-import type { RunOptions } from './types.js'
+import type { RedactPath, RunOptions } from './types.js'
 
 const HOOKS = ['before', 'after', 'runStart', 'runEnd'] as const
 const CAPTURE_LEVELS: readonly string[] = ['timeline', 'writes', 'off']
@@ -34,7 +34,7 @@ export function checkMiddleware(middleware: unknown, where: string): void {
   }
 }
 
-const RUN_OPTIONS: readonly string[] = ['capture', 'timestamps', 'signal', 'safe', 'clock', 'tracer', 'stacks']
+const RUN_OPTIONS: readonly string[] = ['capture', 'timestamps', 'signal', 'safe', 'clock', 'tracer', 'stacks', 'redact']
 
 /** Rejects keys nobody reads: a typo (`captrue`) must not silently mean the default. */
 export function checkKeys(options: object, known: readonly string[], where: string): void {
@@ -69,9 +69,24 @@ export function checkRunOptions(options: unknown, where: string, extra: readonly
   if (o.tracer !== undefined && typeof (o.tracer as { startSpan?: unknown } | null)?.startSpan !== 'function') {
     throw new TypeError(`${where}: tracer must be an OpenTelemetry Tracer (with startSpan), got ${describe(o.tracer)}`)
   }
+  if (o.redact !== undefined) checkRedactPaths(o.redact, `${where}: redact`)
   if (o.clock !== undefined && typeof (o.clock as { now?: unknown } | null)?.now !== 'function') {
     throw new TypeError(`${where}: clock must be an object with a now() method returning epoch nanoseconds`)
   }
+}
+
+/**
+ * Redaction paths: an array of non-empty arrays of keys (strings or numbers).
+ *
+ * @throws TypeError naming the first bad path: `redact[1] must be a non-empty array of keys…`
+ */
+export function checkRedactPaths(paths: unknown, where: string): asserts paths is readonly RedactPath[] {
+  if (!Array.isArray(paths)) throw new TypeError(`${where} must be an array of paths such as [['user', 'password']], got ${describe(paths)}`)
+  paths.forEach((path: unknown, i) => {
+    if (!Array.isArray(path) || path.length === 0 || !path.every((k: unknown) => typeof k === 'string' || (typeof k === 'number' && Number.isFinite(k)))) {
+      throw new TypeError(`${where}[${i}] must be a non-empty array of keys (strings or numbers), e.g. ['user', 'password'], got ${JSON.stringify(path) ?? describe(path)}`)
+    }
+  })
 }
 
 /** `items[0].price: expected number, received string; email: invalid email` */

@@ -64,10 +64,19 @@ describe('live tracing', () => {
     expect(runSpan.attributes['shadowchain.run.id']).toBe(run.id)
     const price = spans.find((s) => s.name === 'link price')!
     const mwError = price.events.find((e) => e.name === 'middleware.error')!
-    expect(mwError.attributes).toMatchObject({ 'shadowchain.middleware.name': 'noisy', 'shadowchain.middleware.position': 'chain-after', 'shadowchain.middleware.index': 1, 'exception.message': 'noisy broke' })
+    expect(mwError.attributes).toMatchObject({
+      'shadowchain.middleware.name': 'noisy',
+      'shadowchain.middleware.position': 'chain-after',
+      'shadowchain.middleware.index': 1,
+      'shadowchain.middleware.error.type': 'Error',
+      'shadowchain.middleware.error.message': 'noisy broke',
+    })
+    // A middleware's error is not the span's exception: no exception.* keys on its event.
+    expect(Object.keys(mwError.attributes ?? {}).filter((key) => key.startsWith('exception.'))).toEqual([])
     const charge = spans.find((s) => s.name === 'link charge')!
     expect(charge.status.message).toBe('card declined')
     expect(charge.events.find((e) => e.name === 'exception')?.attributes).toMatchObject({ 'exception.message': 'card declined', 'exception.type': 'Error' })
+    expect(charge.events.find((e) => e.name === 'exception')?.attributes?.['exception.stacktrace']).toMatch(/^Error: card declined\n\s+at /)
     expect(charge.attributes['shadowchain.link.duration_ns']).toBe(Number(run.timeline.links()[1]!.durationNs))
     // Recorded times: the run span starts and ends exactly when the run did.
     expect(ns(runSpan.startTime)).toBe(run.startedAt)

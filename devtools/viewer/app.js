@@ -319,11 +319,10 @@ function renderCompare() {
   const other = runById(state.compareId)
   if (other === undefined || other === run) return fill($('compare'))
   const divergence = firstDivergence(run, other)
-  // The diverged step of a side; for a fork edit on one side only, the other side shows its absence.
+  // Whether a step is where its side diverged (steps are rebuilt per column: matched by place).
   const diverged = (step, side) => {
     const at = divergence?.[side]
-    if (divergence === undefined || (at === undefined && divergence.reason !== 'input')) return false
-    if (step.kind !== (at?.kind ?? 'input')) return false
+    if (at === undefined || step.kind !== at.kind) return false
     return step.kind === 'input' || (step.kind === 'edit' ? step.seq === at.seq : step.position === at.position)
   }
   const stepItem = (step, side) => {
@@ -339,21 +338,17 @@ function renderCompare() {
   }
   const column = (r, side) => {
     const steps = compareSteps(r)
-    const items = []
-    for (const step of steps) {
-      // Where only the other run was edited: say so at the same place.
-      if (divergence?.reason === 'fork' && divergence[side] === undefined && step.kind === 'link' && step.position === divergence.index) {
-        items.push(h('li', { className: 'edit diverged', dataset: { testid: 'compare-step', kind: 'no-edit' } }, h('span', { className: 'name' }, `no edit ${cutLabel(divergence.link)}`)))
-      }
-      items.push(stepItem(step, side))
-    }
-    if (divergence?.reason === 'fork' && divergence[side] === undefined && divergence.index >= steps.filter((step) => step.kind === 'link').length) {
-      items.push(h('li', { className: 'edit diverged', dataset: { testid: 'compare-step', kind: 'no-edit' } }, h('span', { className: 'name' }, `no edit ${cutLabel(divergence.link)}`)))
-    }
+    // Where only the other run was edited, this side says so at the same place: before the
+    // link at divergence.index, or after its last link.
+    const absent = divergence?.reason === 'fork' && divergence[side] === undefined
+    const noEdit = () => h('li', { className: 'edit diverged', dataset: { testid: 'compare-step', kind: 'no-edit' } }, h('span', { className: 'name' }, `no edit ${cutLabel(divergence.link)}`))
+    const items = steps.flatMap((step) => (absent && step.kind === 'link' && step.position === divergence.index ? [noEdit(), stepItem(step, side)] : [stepItem(step, side)]))
+    if (absent && !steps.some((step) => step.kind === 'link' && step.position === divergence.index)) items.push(noEdit())
     return h('div', { className: 'side', dataset: { testid: `compare-${side}` } }, h('h3', {}, runLabel(r)), h('ol', {}, items))
   }
   fill($('compare'),
     h('p', { className: divergence ? 'verdict diverged' : 'verdict', dataset: { testid: 'divergence' } }, verdict(divergence, run, other)),
+    divergence?.lines?.length > 0 && h('small', {}, 'what turns this run’s ctx there into the other’s:'),
     divergence?.lines?.length > 0 && h('ul', { className: 'patches', dataset: { testid: 'divergence-lines' } }, divergence.lines.map((line) => h('li', {}, line))),
     h('div', { className: 'diff' }, column(run, 'a'), column(other, 'b')))
 }

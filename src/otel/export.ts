@@ -3,7 +3,8 @@ import { context, diag, INVALID_SPAN_CONTEXT, ROOT_CONTEXT, trace, type Context,
 import { describeError } from '../errors.js'
 import type { TimelineEvent } from '../events.js'
 import type { Run } from '../run.js'
-import type { LinkInfo } from '../types.js'
+import { mergeRedactPaths, redactor, type Redactor } from '../redact.js'
+import type { LinkInfo, RedactPath } from '../types.js'
 import { ATTR, endRunSpan, linkSpanName, linkSpanOptions, middlewareAttributes, nsAttribute, recordFailure, runSpanName, runSpanOptions, setMetricAttributes, timesOf } from './names.js'
 import { rememberSpan, rememberSpanById, spanContextOf } from './registry.js'
 import { ownStart } from '../run.js'
@@ -19,6 +20,12 @@ export interface ExportRunOptions {
    * before). Each export emits new spans: a backend then shows the run twice.
    */
   force?: boolean
+  /**
+   * More paths to redact, on top of the run's own (`run.redact`, always applied): values at
+   * these paths, and copies of them anywhere in the run (metrics, error messages and stacks),
+   * never reach a span.
+   */
+  redact?: readonly RedactPath[]
 }
 
 /** What {@link exportRun} did. */
@@ -67,7 +74,12 @@ interface Step {
  * carries the `error` (also reported through OTel's `diag` logger).
  *
  * @param run - a run from `chain.run()`, a replay or fork, or `Run.fromJSON` / `loadRun`
- * @param options - the `tracer`, a `parent` span or context, and `force`
+ * Redaction: the run's own paths (`run.redact`: its `redact` run option and chain default, or a
+ * loaded document's) and `options.redact` are applied to every attribute and event: values at
+ * those paths and copies of them (metrics, error messages, stacks) never reach a span.
+ *
+ * @param options - the `tracer`, a `parent` span or context, `force`, and more `redact` paths
+ * @throws TypeError when `options.redact` is malformed (never because of the tracer)
  * @example
  * const result = exportRun(await loadRun('checkout.run.json'), { tracer: provider.getTracer('replay') })
  */
@@ -78,6 +90,7 @@ export function exportRun<C>(run: Run<C>, options: ExportRunOptions): ExportRunR
   const { tracer } = options
   // A run recorded with `timestamps: false` has every time 0n: its spans are stamped by the SDK.
   const at = timesOf(run.startedAt !== 0n || run.endedAt !== 0n)
+  const redact = redactionOf(run, options.redact)
   let runSpan: Span
   try {
     runSpan = tracer.startSpan(runSpanName(run.chainName), runSpanOptions(run.chainName, run.id, at(run.startedAt), run), parent)
@@ -95,8 +108,8 @@ export function exportRun<C>(run: Run<C>, options: ExportRunOptions): ExportRunR
       rememberSpan(run, spanContext)
       rememberSpanById(run.id, spanContext)
     }
-    emitLinkSpans(run, tracer, trace.setSpan(parent, runSpan), runSpan, emitted, at)
-    endRunSpan(runSpan, run.status, run.error, at(run.endedAt))
+    emitLinkSpans(run, tracer, trace.setSpan(parent, runSpan), runSpan, emitted, at, redact)
+    endRunSpan(runSpan, run.status, run.error, at(run.endedAt), redact)
     return { spanContext, spans: emitted.spans, skipped: false }
   } catch (error) {
     // A tracer that throws part-way: end what is open (a span never ended is never exported).
@@ -124,6 +137,7 @@ function emitLinkSpans<C>(
   runSpan: Span,
   emitted: { spans: number; open: Span | undefined },
   at: (ns: bigint) => HrTime | undefined,
+  redact: Redactor | undefined,
 ): void {
   const events = run.timeline.events
   const from = ownStart(run)
@@ -136,7 +150,7 @@ function emitLinkSpans<C>(
 
   const closeStep = (): void => {
     if (step === undefined) return
-    setMetricAttributes(step.span, step.metrics)
+    setMetricAttributes(step.span, step.metrics, redact)
     step.span.end(at(lastEnd))
     step = emitted.open = undefined
   }
@@ -156,7 +170,7 @@ function emitLinkSpans<C>(
       case 'middleware.after':
       case 'middleware.error': {
         const failed = event.type === 'middleware.error'
-        const attrs = middlewareAttributes(event.middleware, event.durationNs, failed ? event.error : undefined)
+        const attrs = middlewareAttributes(event.middleware, event.durationNs, failed ? event.error : undefined, redact)
         if (event.link === undefined || !steps) {
           closeStep()
           runSpan.addEvent(event.type, attrs, at(event.t))
@@ -176,7 +190,7 @@ function emitLinkSpans<C>(
         if (!steps) break // the run span records the run's failure
         const current = stepFor(event.link)
         current.span.setAttribute(ATTR.linkDuration, nsAttribute(event.durationNs))
-        if (event.type === 'link.error') recordFailure(current.span, event.error, at(event.t))
+        if (event.type === 'link.error') recordFailure(current.span, event.error, at(event.t), redact)
         lastEnd = event.t
         current.metrics = event.metrics as object | undefined
         break
@@ -194,4 +208,17 @@ function emitLinkSpans<C>(
     }
   }
   closeStep()
+}
+
+/**
+ * The run's redaction and the export's, knowing every value at a redacted path in the whole run
+ * (undefined when nothing is redacted: nothing is paid then).
+ */
+function redactionOf<C>(run: Run<C>, extra: readonly RedactPath[] | undefined): Redactor | undefined {
+  const paths = mergeRedactPaths(run.redact, extra)
+  if (paths.length === 0) return undefined
+  const redact = redactor(paths)
+  redact.collect(run.input)
+  redact.collectEvents(run.timeline.events as Iterable<TimelineEvent<unknown>>)
+  return redact
 }

@@ -6,4 +6,6 @@
  */
 export { exportRun } from './export.js'
 export type { ExportRunOptions, ExportRunResult } from './export.js'
-export { ATTR as attributeNames } from './names.js'
+export { ATTR as attributeNames, normaliseMetricKey } from './names.js'
+export { describeSpanTable, EXPORTED_IDS } from './registry.js'
+export type { SpanTableStats } from './registry.js'

@@ -3,7 +3,8 @@ import { context, createContextKey, diag, ROOT_CONTEXT, trace, type Context, typ
 import { describeError } from '../errors.js'
 import type { MiddlewareCallInfo } from '../events.js'
 import type { Failure } from '../runner.js'
-import type { LinkInfo, RunInfo, RunStatus } from '../types.js'
+import { redactor, type Redactor, type StateCarrier } from '../redact.js'
+import type { LinkInfo, RedactPath, RunInfo, RunStatus } from '../types.js'
 import { ATTR, endRunSpan, linkSpanName, linkSpanOptions, middlewareAttributes, nsAttribute, recordFailure, runSpanName, runSpanOptions, setMetricAttributes, timesOf, type Lineage } from './names.js'
 
 /** A tracer or SDK that throws is reported through OTel's diag logger and ignored. */
@@ -44,15 +45,25 @@ export class LiveTrace {
   private lastTime: HrTime | undefined
   /** Epoch ns to HrTime; with `timestamps: false`, nothing (the SDK stamps). */
   private readonly at: (ns: bigint) => HrTime | undefined
+  /**
+   * With `redact`: learns the values at redacted paths from the input, from each link's ctx
+   * before and after it runs and from its metrics, and scrubs them from everything a span gets.
+   * It cannot learn a value that reaches a redacted path only later in the run (spans already
+   * ended keep copies made before); files and `exportRun` know the whole run.
+   */
+  private readonly redact: Redactor | undefined
 
   /**
    * @param parent - the context active when `run()` was called: a run started inside a span
    *   becomes its child
    * @param stamped - false with `timestamps: false` (every reading is `0n`)
+   * @param redact - the run's redaction paths (none: nothing is paid for redaction)
+   * @param input - the run's input, the first place redacted values are learnt from
    */
-  constructor(tracer: Tracer, info: RunInfo, parent: Context, lineage: Lineage, stamped: boolean) {
+  constructor(tracer: Tracer, info: RunInfo, parent: Context, lineage: Lineage, stamped: boolean, redact?: readonly RedactPath[], input?: unknown) {
     this.tracer = tracer
     this.at = timesOf(stamped)
+    this.redact = redact === undefined || redact.length === 0 ? undefined : learntRedactor(redact, input, lineage)
     this.lastNs = info.startedAt
     this.lastTime = this.at(info.startedAt)
     const options = runSpanOptions(info.chainName, info.id, this.lastTime, lineage)
@@ -95,7 +106,37 @@ export class LiveTrace {
    * arguments are passed through rather than closed over: no closure per link.)
    */
   runInLink<A, B, R>(fn: (a: A, b: B) => R, a: A, b: B): R {
+    if (this.redact !== undefined) return this.runRedacted(this.redact, fn, a, b)
     return this.linkContext === undefined ? fn(a, b) : context.with(this.linkContext, fn, undefined, a, b)
+  }
+
+  /**
+   * A link run under redaction: the ctx it received (`io.base`) and the one it leaves (its draft
+   * or returned value, read before the runner finishes the draft) are learnt from.
+   */
+  private runRedacted<A, B, R>(redact: Redactor, fn: (a: A, b: B) => R, a: A, b: B): R {
+    redact.collect((b as { readonly base?: unknown } | null)?.base)
+    let returned: R | undefined
+    let settled = true
+    try {
+      returned = this.linkContext === undefined ? fn(a, b) : context.with(this.linkContext, fn, undefined, a, b)
+      const thenable = returned as { then?: unknown } | undefined
+      if (typeof thenable?.then === 'function') {
+        settled = false
+        // Registered before the runner's own reaction, so the draft is still readable here.
+        try {
+          ;(returned as PromiseLike<unknown>).then(
+            (value) => redact.collect(value === undefined || value === a ? a : value),
+            () => redact.collect(a),
+          )
+        } catch {
+          // A thenable whose then() throws: the runner meets that itself.
+        }
+      }
+      return returned as R
+    } finally {
+      if (settled) redact.collect(returned === undefined || (returned as unknown) === a ? a : returned)
+    }
   }
 
   /**
@@ -108,7 +149,7 @@ export class LiveTrace {
     const span = link === undefined ? this.runSpan : (this.linkSpan ?? this.runSpan)
     try {
       // A span that is not recorded (no SDK, or sampled out) is not worth building events for.
-      if (span.isRecording()) span.addEvent(name, middlewareAttributes(call, durationNs, error), this.at(t))
+      if (span.isRecording()) span.addEvent(name, middlewareAttributes(call, durationNs, error, this.redact), this.at(t))
     } catch (caught) {
       skipped('addEvent', caught)
     }
@@ -118,7 +159,7 @@ export class LiveTrace {
   linkFailed(error: unknown, t: bigint): void {
     if (this.linkSpan === undefined) return
     try {
-      recordFailure(this.linkSpan, error, this.at(t))
+      recordFailure(this.linkSpan, error, this.at(t), this.redact)
     } catch (caught) {
       skipped('recordException', caught)
     }
@@ -132,7 +173,8 @@ export class LiveTrace {
     try {
       if (span.isRecording()) {
         span.setAttribute(ATTR.linkDuration, nsAttribute(durationNs))
-        setMetricAttributes(span, metrics)
+        this.redact?.collect(metrics)
+        setMetricAttributes(span, metrics, this.redact)
       }
       span.end(this.endTime(t))
     } catch (error) {
@@ -154,9 +196,22 @@ export class LiveTrace {
       skipped('end', error)
     }
     try {
-      endRunSpan(this.runSpan, status, failure, this.at(t))
+      endRunSpan(this.runSpan, status, failure, this.at(t), this.redact)
     } catch (error) {
       skipped('end', error)
     }
   }
+}
+
+/**
+ * A redactor that knows the input's redacted values, and a fork's or replay's original's (its
+ * prefix states are the same run's data).
+ */
+function learntRedactor(paths: readonly RedactPath[], input: unknown, lineage: Lineage): Redactor {
+  const redact = redactor(paths)
+  redact.collect(input)
+  const related = (lineage.parent ?? lineage.replayOf)?.run as { readonly timeline?: { readonly events?: Iterable<StateCarrier> } } | undefined
+  const events = related?.timeline?.events
+  if (events !== undefined) redact.collectEvents(events)
+  return redact
 }

@@ -3,6 +3,7 @@
 import { SpanStatusCode, type Attributes, type HrTime, type Link, type Span, type SpanOptions } from '@opentelemetry/api'
 import { describeError } from '../errors.js'
 import type { MiddlewareCallInfo } from '../events.js'
+import type { Redactor } from '../redact.js'
 import type { LinkInfo, RunStatus } from '../types.js'
 import { spanContextOf } from './registry.js'
 
@@ -26,9 +27,18 @@ export const ATTR = {
   middlewarePosition: 'shadowchain.middleware.position',
   middlewareIndex: 'shadowchain.middleware.index',
   middlewareDuration: 'shadowchain.middleware.duration_ns',
+  /**
+   * On a `middleware.error` span event: the error's class name. (Not `exception.type`: the
+   * middleware's error is not the span's exception; the link and the run go on.)
+   */
+  middlewareErrorType: 'shadowchain.middleware.error.type',
+  /** On a `middleware.error` span event: the error's message. */
+  middlewareErrorMessage: 'shadowchain.middleware.error.message',
 } as const
 
+/** The run span's name: `chain <name>`. */
 export const runSpanName = (chainName: string): string => `chain ${chainName}`
+/** A link span's name: `link <name>`. */
 export const linkSpanName = (linkName: string): string => `link ${linkName}`
 
 // Epoch ns are bigints past 2^53; HrTime wants [seconds, nanos] numbers. One bigint subtraction
@@ -57,32 +67,104 @@ export function nsAttribute(ns: bigint): number {
   return Number(ns)
 }
 
-// `shadowchain.metrics.<key>` for the keys metrics objects use (bounded: keys are the user's).
-const metricKeys = new Map<string, string>()
+/**
+ * A metrics key in the form OpenTelemetry attribute names take: lowercase snake_case, dots kept
+ * as namespace separators. `latencyMs` → `latency_ms`, `HTTPStatus` → `http_status`,
+ * `Weird Key` → `weird_key`, `db.Calls` → `db.calls`; every run of characters other than letters,
+ * digits, `_` and `.` becomes one
+ * `_`; leading and trailing `_` and `.` are dropped; a key with nothing left is `unnamed`.
+ */
+export function normaliseMetricKey(key: string): string {
+  const out = key
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1_$2')
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}_.]+/gu, '_')
+    .replace(/_*\._*/g, '.')
+    .replace(/\.{2,}/g, '.')
+    .replace(/_{2,}/g, '_')
+    .replace(/^[._]+|[._]+$/g, '')
+  return out === '' ? 'unnamed' : out
+}
+
+/** A metrics key's attribute name, and whether normalising changed the key. */
+interface MetricName {
+  readonly name: string
+  readonly renamed: boolean
+}
+
+// Keys are the user's and few: normalised once each (bounded; past the bound, computed each time).
+const METRIC_NAMES_LIMIT = 10_000
+const metricNames = new Map<string, MetricName>()
+
+function metricName(key: string): MetricName {
+  let entry = metricNames.get(key)
+  if (entry === undefined) {
+    const normal = normaliseMetricKey(key)
+    entry = { name: `${ATTR.metricsPrefix}${normal}`, renamed: normal !== key }
+    if (metricNames.size < METRIC_NAMES_LIMIT) metricNames.set(key, entry)
+  }
+  return entry
+}
+
+/** A metric's primitive value as an attribute value, or undefined when it has none. */
+function metricValue(value: unknown): string | number | boolean | undefined {
+  if (typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))) return value
+  if (typeof value === 'bigint') return value.toString()
+  return undefined
+}
 
 /**
  * Sets the primitive values of a metrics object on a span as `shadowchain.metrics.<key>`
- * attributes (bigints as strings; objects, non-finite numbers and `undefined` are left out).
+ * attributes, the key normalised by {@link normaliseMetricKey} (bigints as strings; objects,
+ * non-finite numbers and `undefined` are left out). Collisions: a key already in normal form keeps
+ * its name; a key that normalising changed takes the normal name unless another key of the same
+ * metrics object has it, then the first free of `<name>_2`, `<name>_3`, … (in key order).
  * Straight onto the span: no attributes object for the SDK to copy again.
+ *
+ * @param redact - the run's redaction: values at redacted paths and copies of them are scrubbed
  */
-export function setMetricAttributes(span: Span, metrics: object | undefined): void {
+export function setMetricAttributes(span: Span, metrics: object | undefined, redact?: Redactor): void {
   if (metrics === undefined) return
-  for (const key in metrics) {
-    const value: unknown = (metrics as Record<string, unknown>)[key]
-    let attribute: string | number | boolean
-    if (typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))) attribute = value
-    else if (typeof value === 'bigint') attribute = value.toString()
-    else continue
-    let name = metricKeys.get(key)
-    if (name === undefined) {
-      name = `${ATTR.metricsPrefix}${key}`
-      if (metricKeys.size < 10_000) metricKeys.set(key, name)
+  const source = (redact === undefined ? metrics : redact.apply(metrics)) as Record<string, unknown>
+  let renamed = false
+  for (const key in source) {
+    const entry = metricName(key)
+    if (entry.renamed) {
+      renamed = true
+      continue
     }
-    span.setAttribute(name, attribute)
+    const attribute = metricValue(source[key])
+    if (attribute !== undefined) span.setAttribute(entry.name, attribute)
+  }
+  if (renamed) setRenamedMetrics(span, source)
+}
+
+/** The keys that normalising changed, after the others: they yield on collisions. */
+function setRenamedMetrics(span: Span, metrics: Record<string, unknown>): void {
+  const taken = new Set<string>()
+  for (const key in metrics) {
+    const entry = metricName(key)
+    if (!entry.renamed) taken.add(entry.name)
+  }
+  for (const key in metrics) {
+    const entry = metricName(key)
+    if (!entry.renamed) continue
+    let name = entry.name
+    for (let n = 2; taken.has(name); n++) name = `${entry.name}_${n}`
+    taken.add(name)
+    const attribute = metricValue(metrics[key])
+    if (attribute !== undefined) span.setAttribute(name, attribute)
   }
 }
 
-export function middlewareAttributes(call: MiddlewareCallInfo, durationNs: bigint, error?: unknown): Attributes {
+/**
+ * The attributes of a middleware call's span event; for `middleware.error`, the error's type and
+ * message as `shadowchain.middleware.error.*`.
+ *
+ * @param redact - the run's redaction: copies of redacted values are scrubbed from the message
+ */
+export function middlewareAttributes(call: MiddlewareCallInfo, durationNs: bigint, error?: unknown, redact?: Redactor): Attributes {
   // Literal keys (the values of ATTR.middleware*): one object shape V8 builds fast, per event.
   const out: Attributes = {
     'shadowchain.middleware.name': call.name,
@@ -91,18 +173,43 @@ export function middlewareAttributes(call: MiddlewareCallInfo, durationNs: bigin
     'shadowchain.middleware.duration_ns': Number(durationNs),
   }
   if (error !== undefined) {
-    out['exception.type'] = error instanceof Error ? error.name : typeof error
-    out['exception.message'] = describeError(error)
+    const message = describeError(error)
+    out[ATTR.middlewareErrorType] = errorType(error)
+    out[ATTR.middlewareErrorMessage] = redact === undefined ? message : redact.scrubText(message)
   }
   return out
 }
 
-/** Marks a span failed the way OTel conventions ask: an exception event and status ERROR. */
-export function recordFailure(span: Span, error: unknown, time: HrTime | undefined): void {
-  const fields = error as { name?: unknown; message?: unknown } | null
-  const name = typeof fields?.name === 'string' ? fields.name : typeof error
-  const message = typeof fields?.message === 'string' ? fields.message : describeError(error)
-  span.recordException({ name, message }, time)
+/** A field of an error that is a string, or undefined (a getter that throws counts as absent). */
+function stringField(error: unknown, key: 'name' | 'message' | 'stack'): string | undefined {
+  if (typeof error !== 'object' || error === null) return undefined
+  try {
+    const value: unknown = (error as Record<string, unknown>)[key]
+    return typeof value === 'string' ? value : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function errorType(error: unknown): string {
+  return stringField(error, 'name') ?? typeof error
+}
+
+/**
+ * Marks a span failed the way OTel conventions ask: an `exception` event (`exception.type`,
+ * `exception.message` and, when the error has one, `exception.stacktrace`) and status ERROR.
+ *
+ * @param redact - the run's redaction: copies of redacted values are scrubbed from the text
+ */
+export function recordFailure(span: Span, error: unknown, time: HrTime | undefined, redact?: Redactor): void {
+  const name = errorType(error)
+  let message = stringField(error, 'message') ?? describeError(error)
+  let stack = stringField(error, 'stack')
+  if (redact !== undefined) {
+    message = redact.scrubText(message)
+    if (stack !== undefined) stack = redact.scrubText(stack)
+  }
+  span.recordException(stack === undefined ? { name, message } : { name, message, stack }, time)
   span.setStatus({ code: SpanStatusCode.ERROR, message })
 }
 
@@ -120,12 +227,16 @@ export function linkSpanOptions(link: LinkInfo, startTime: HrTime | undefined): 
   return startTime === undefined ? { attributes } : { attributes, startTime }
 }
 
-/** Ends a run span, live or exported alike: its status, and a failed run's code and exception. */
-export function endRunSpan(span: Span, status: RunStatus, failure: { readonly code: string; readonly message: string } | undefined, time: HrTime | undefined): void {
+/**
+ * Ends a run span, live or exported alike: its status, and a failed run's code and exception.
+ *
+ * @param redact - the run's redaction: copies of redacted values are scrubbed from the message
+ */
+export function endRunSpan(span: Span, status: RunStatus, failure: { readonly code: string; readonly message: string } | undefined, time: HrTime | undefined, redact?: Redactor): void {
   span.setAttribute(ATTR.runStatus, status)
   if (failure !== undefined) {
     span.setAttribute(ATTR.errorCode, failure.code)
-    recordFailure(span, { name: 'ChainRunError', message: failure.message }, time)
+    recordFailure(span, { name: 'ChainRunError', message: failure.message }, time, redact)
   }
   span.end(time)
 }
