@@ -1,17 +1,21 @@
-// The run file format, version 1 (docs/run-format.md): initial states plus per-event patches,
-// validated with zod on the way in and rebuilt into the identical timeline.
-import { applyPatches, freeze } from 'immer'
-import type { Immutable, Patch } from 'immer'
+// The run file format, versions 1 and 2 (docs/run-format.md): initial states plus per-event
+// patches, validated with zod on the way in and rebuilt into the identical timeline.
+import type { Patch } from 'immer'
 import * as z from 'zod'
-import { childPath, decodeValue, DEFAULT_LIMITS, DocumentError, encodeValue, type DecodeLimits } from './codec.js'
-import { diffStates } from './diff-states.js'
+import { childPath, decodeValue, DEFAULT_LIMITS, DocumentError, encodeLenient, encodeValue, quote, type DecodeLimits, type EncodeNotes } from './codec.js'
+import { diffStates, wholeSets } from './diff-states.js'
+import { applyDocumentPatches, freezeDeep, PatchError, sameValue } from './patch-apply.js'
 import type { MiddlewareCallInfo, TimelineEvent } from './events.js'
 import { mergeRedactPaths, redactor, type RedactPath } from './redact.js'
 import type { LinkInfo, RunStatus } from './types.js'
 import { publishSpan } from './otel/registry.js'
 
 export const FORMAT = 'shadowchain/run'
-export const VERSION = 1
+/**
+ * The newest version this module reads and writes. A document is written as version 1 unless it
+ * needs version 2 (a sparse array: `$holes`), so older readers still read every other document.
+ */
+export const VERSION = 2
 
 /** Options of `run.toJSON()` and `saveRun()`. */
 export interface ExportOptions {
@@ -97,7 +101,7 @@ const eventDoc = z.discriminatedUnion('type', [
 ])
 const runDocSchema = z.strictObject({
   format: z.literal(FORMAT),
-  version: z.literal(VERSION),
+  version: z.union([z.literal(1), z.literal(2)]),
   run: z.strictObject({
     id: name.min(1),
     chainName: name,
@@ -123,7 +127,7 @@ const runDocSchema = z.strictObject({
   events: z.array(eventDoc).min(2, 'a run has at least run.start and run.end'),
 })
 
-/** A run document, version 1, as JSON. */
+/** A run document, version 1 or 2, as JSON. */
 export type RunDocument = z.infer<typeof runDocSchema>
 type EventDoc = z.infer<typeof eventDoc>
 type PatchDoc = z.infer<typeof patchDoc>
@@ -153,8 +157,10 @@ const RESERVED_KEYS: ReadonlySet<unknown> = new Set(['__proto__', 'constructor',
  * key that readers must refuse in paths (`constructor`, `prototype`) is written as a replace of
  * the nearest ancestor above that key, taken from `state`, so the document still loads.
  */
-function encodePatches(patches: readonly Patch[], state: unknown): PatchDoc[] {
-  return patches.map((original) => {
+function encodePatches(patches: readonly Patch[], state: unknown, notes: EncodeNotes): PatchDoc[] {
+  // Object members of a Set are named by identity, which no reader can match: such patches are
+  // written as a replace of the whole Set.
+  return wholeSets(patches, state).map((original) => {
     let patch = original
     // Reserved keys are refused by readers; object Map keys would come back as new objects that
     // match no key: both are written as a replace of the ancestor above them.
@@ -165,7 +171,7 @@ function encodePatches(patches: readonly Patch[], state: unknown): PatchDoc[] {
     }
     const out: PatchDoc = { op: patch.op, path: patch.path.map((key) => encodeValue(key)) }
     // A Set member's removal names the member in `value`.
-    if (patch.op !== 'remove' || patch.value !== undefined) out.value = encodeValue(patch.value)
+    if (patch.op !== 'remove' || patch.value !== undefined) out.value = encodeValue(patch.value, notes)
     return out
   })
 }
@@ -218,7 +224,7 @@ export function exportParts(run: ExportableRun, options: ExportOptions = {}): { 
   const first = events[0] as TimelineEvent<unknown>
   const header: Omit<RunDocument, 'events'> = {
     format: FORMAT,
-    version: VERSION,
+    version: 1,
     run: {
       id: run.id,
       chainName: run.chainName,
@@ -229,19 +235,22 @@ export function exportParts(run: ExportableRun, options: ExportOptions = {}): { 
     },
     links: [],
     middleware: middleware.items.map(({ name, position, index }) => ({ name, position, index })),
-    initial: { ctx: encodeValue(redact.apply(first.ctx)), mwctx: encodeValue(redact.apply(first.mwctx)) },
+    initial: { ctx: undefined, mwctx: undefined },
   }
+  const notes: EncodeNotes = { sparse: false }
+  header.initial = { ctx: encodeValue(redact.apply(first.ctx), notes), mwctx: encodeValue(redact.apply(first.mwctx), notes) }
   if (run.error !== undefined) {
     const error: NonNullable<RunDocument['run']['error']> = { code: run.error.code, message: redact.scrubText(run.error.message) }
     if (run.error.link !== undefined) error.link = links.ref(run.error.link)
-    if (run.error.cause !== undefined) error.cause = encodeValue(redact.scrub(run.error.cause))
+    if (run.error.cause !== undefined) error.cause = encodeLenient(redact.scrub(run.error.cause), notes)
     header.run.error = error
   }
-  header.links = links.items.map((link) => (Object.keys(link.meta).length === 0 ? { name: link.name, index: link.index } : { name: link.name, index: link.index, meta: encodeValue(redact.scrub(link.meta)) }))
+  header.links = links.items.map((link) => (Object.keys(link.meta).length === 0 ? { name: link.name, index: link.index } : { name: link.name, index: link.index, meta: encodeLenient(redact.scrub(link.meta), notes) }))
   if (run.parent !== undefined) header.run.parent = { runId: run.parent.runId, seq: run.parent.seq }
   if (run.replayOf !== undefined) header.run.replayOf = { runId: run.replayOf.runId }
   if (redact.active) header.redacted = { paths: redact.paths.map((p) => [...p]), placeholder: redact.placeholder }
-  return { header, events: eventDocs(events, run.startedAt, redact, links.ref, middleware.ref) }
+  if (notes.sparse) header.version = 2
+  return { header, events: eventDocs(events, run.startedAt, redact, links.ref, middleware.ref, header) }
 }
 
 function* eventDocs(
@@ -250,7 +259,17 @@ function* eventDocs(
   redact: ReturnType<typeof redactor>,
   linkRef: (link: LinkInfo) => number,
   middlewareRef: (call: MiddlewareCallInfo) => number,
+  header: Omit<RunDocument, 'events'>,
 ): Generator<EventDoc> {
+  // A sparse array anywhere makes the document version 2: the header learns it as events go.
+  const notes: EncodeNotes = {
+    set sparse(value: boolean) {
+      if (value) header.version = 2
+    },
+    get sparse() {
+      return header.version === 2
+    },
+  }
   let prev: TimelineEvent<unknown> | undefined
   for (const event of events) {
     const doc: Record<string, unknown> = { seq: event.seq, t: offset(event.t, origin), type: event.type }
@@ -262,14 +281,15 @@ function* eventDocs(
           ? event.patches
           : diffStates(redact.apply(prevCtx), redact.apply(event.ctx)),
         redact.apply(event.ctx),
+        notes,
       )
     }
     const prevMw = prev === undefined ? event.mwctx : prev.mwctx
-    if (event.mwctx !== prevMw) doc['mwctx'] = encodePatches(diffStates(redact.apply(prevMw), redact.apply(event.mwctx)), redact.apply(event.mwctx))
+    if (event.mwctx !== prevMw) doc['mwctx'] = encodePatches(diffStates(redact.apply(prevMw), redact.apply(event.mwctx)), redact.apply(event.mwctx), notes)
     const prevMetrics = prev?.metrics
     if (event.metrics !== prevMetrics) {
       doc['metrics'] =
-        event.metrics === undefined ? null : encodePatches(diffStates(redact.apply(prevMetrics), redact.apply(event.metrics)), redact.apply(event.metrics))
+        event.metrics === undefined ? null : encodePatches(diffStates(redact.apply(prevMetrics), redact.apply(event.metrics)), redact.apply(event.metrics), notes)
     }
     switch (event.type) {
       case 'run.start':
@@ -280,7 +300,7 @@ function* eventDocs(
         doc['middleware'] = middlewareRef(event.middleware)
         if (event.type === 'middleware.error') doc['hook'] = event.hook
         if (event.link !== undefined) doc['link'] = linkRef(event.link)
-        if (event.type === 'middleware.error') doc['error'] = encodeValue(redact.scrub(event.error))
+        if (event.type === 'middleware.error') doc['error'] = encodeLenient(redact.scrub(event.error), notes)
         doc['durationNs'] = offset(event.durationNs, 0n)
         break
       case 'link.start':
@@ -291,13 +311,13 @@ function* eventDocs(
         doc['link'] = linkRef(event.link)
         if (event.type === 'link.end') {
           // Omitted when a reader can derive them: the structural diff from after back to before.
-          const derived = encodePatches(diffStates(redact.apply(event.ctx), redact.apply(prevCtx)), redact.apply(prevCtx))
+          const derived = encodePatches(diffStates(redact.apply(event.ctx), redact.apply(prevCtx)), redact.apply(prevCtx), notes)
           if (!redact.active) {
-            const recorded = encodePatches(event.inversePatches, prevCtx)
+            const recorded = encodePatches(event.inversePatches, prevCtx, notes)
             if (JSON.stringify(recorded) !== JSON.stringify(derived)) doc['inversePatches'] = recorded
           }
         } else {
-          doc['error'] = encodeValue(redact.scrub(event.error))
+          doc['error'] = encodeLenient(redact.scrub(event.error), notes)
         }
         doc['durationNs'] = offset(event.durationNs, 0n)
         if (event.io !== undefined) doc['io'] = { ...redact.scrubNumbers(event.io) }
@@ -305,16 +325,16 @@ function* eventDocs(
       case 'ctx.write':
         doc['link'] = linkRef(event.link)
         doc['op'] = event.op
-        doc['path'] = event.path.map((key) => encodeValue(typeof key === 'string' ? redact.scrubText(key) : key))
+        doc['path'] = event.path.map((key) => encodeLenient(typeof key === 'string' ? redact.scrubText(key) : key, notes))
         // A write on, in or above a redacted path may carry the secret: its value is hidden.
-        doc['value'] = encodeValue(redact.active && redact.overlaps(event.path) ? redact.placeholder : redact.scrub(event.value))
+        doc['value'] = encodeLenient(redact.active && redact.overlaps(event.path) ? redact.placeholder : redact.scrub(event.value), notes)
         if (event.stack !== undefined) doc['stack'] = redact.scrubText(event.stack)
         break
       case 'fork': {
         doc['parent'] = { runId: event.parent.runId, seq: event.parent.seq }
-        const derived = encodePatches(diffStates(redact.apply(event.ctx), redact.apply(prevCtx)), redact.apply(prevCtx))
+        const derived = encodePatches(diffStates(redact.apply(event.ctx), redact.apply(prevCtx)), redact.apply(prevCtx), notes)
         if (!redact.active) {
-          const recorded = encodePatches(event.inversePatches, prevCtx)
+          const recorded = encodePatches(event.inversePatches, prevCtx, notes)
           if (JSON.stringify(recorded) !== JSON.stringify(derived)) doc['inversePatches'] = recorded
         }
         break
@@ -331,7 +351,9 @@ function* eventDocs(
 /** The whole document as one object (what `run.toJSON()` returns). */
 export function exportRun(run: ExportableRun, options?: ExportOptions): RunDocument {
   const { header, events } = exportParts(run, options)
-  return { ...header, events: [...events] }
+  // Events first: one of them may make the header's version 2.
+  const list = [...events]
+  return { ...header, events: list }
 }
 
 // ---- import ------------------------------------------------------------------------------------
@@ -357,8 +379,9 @@ export function importRun(input: unknown, options: ImportOptions = {}): Imported
     throw new DocumentError('$', `a run document must be a JSON object, got ${input === null ? 'null' : Array.isArray(input) ? 'an array' : typeof input}`)
   }
   const head = input as { format?: unknown; version?: unknown }
-  if (head.format !== FORMAT) throw new DocumentError('$.format', `expected '${FORMAT}', got ${JSON.stringify(head.format) ?? 'nothing'}: this is not a shadowchain run document`)
-  if (head.version !== VERSION) throw new DocumentError('$.version', `unsupported version ${JSON.stringify(head.version) ?? '(missing)'}: this shadowchain reads version ${VERSION}`)
+  // A bad value is quoted, never stringified whole: it may be 50 MB, or 100,000 levels deep.
+  if (head.format !== FORMAT) throw new DocumentError('$.format', `expected '${FORMAT}', got ${quote(head.format)}: this is not a shadowchain run document`)
+  if (head.version !== 1 && head.version !== 2) throw new DocumentError('$.version', `unsupported version ${quote(head.version)}: this shadowchain reads versions 1 and ${VERSION}`)
   const parsed = runDocSchema.safeParse(input)
   if (!parsed.success) {
     const issue = parsed.error.issues[0] as z.core.$ZodIssue
@@ -366,12 +389,14 @@ export function importRun(input: unknown, options: ImportOptions = {}): Imported
   }
   const doc = parsed.data
   checkIntegrity(doc)
+  checkHeaderStrings(doc, limits)
+  const version = doc.version
 
   const links = doc.links.map((link, i) =>
     Object.freeze({
       name: link.name,
       index: link.index,
-      meta: freeze(link.meta === undefined ? {} : decodeValue(link.meta, `$.links[${i}].meta`, limits), true) as LinkInfo['meta'],
+      meta: freezeDeep(link.meta === undefined ? {} : decodeValue(link.meta, `$.links[${i}].meta`, limits, version)) as LinkInfo['meta'],
     }),
   )
   const calls = doc.middleware.map((call) => Object.freeze({ ...call }) as MiddlewareCallInfo)
@@ -386,22 +411,19 @@ export function importRun(input: unknown, options: ImportOptions = {}): Imported
     if (link === undefined) throw new DocumentError(where, `link ${ref} is not in the links table (${links.length} links)`)
     return link
   }
-  let ctx: unknown = freeze(decodeValue(doc.initial.ctx, '$.initial.ctx', limits), true)
-  let mwctx: unknown = freeze(decodeValue(doc.initial.mwctx, '$.initial.mwctx', limits), true)
+  let ctx: unknown = freezeDeep(decodeValue(doc.initial.ctx, '$.initial.ctx', limits, version))
+  let mwctx: unknown = freezeDeep(decodeValue(doc.initial.mwctx, '$.initial.mwctx', limits, version))
   let metrics: unknown = undefined
   const input0 = ctx
   const events: TimelineEvent<unknown>[] = []
   doc.events.forEach((e, i) => {
     const at = `$.events[${i}]`
-    let patches: Patch[] = []
+    let patches: readonly Patch[] = []
     const before = ctx
-    if (e.ctx !== undefined) {
-      patches = decodePatches(e.ctx, `${at}.ctx`, limits)
-      ctx = applyAt(ctx, patches, `${at}.ctx`)
-    }
-    if (e.mwctx !== undefined) mwctx = applyAt(mwctx, decodePatches(e.mwctx, `${at}.mwctx`, limits), `${at}.mwctx`)
+    if (e.ctx !== undefined) ({ state: ctx, patches } = applyAt(ctx, decodePatches(e.ctx, `${at}.ctx`, limits, version), `${at}.ctx`))
+    if (e.mwctx !== undefined) mwctx = applyAt(mwctx, decodePatches(e.mwctx, `${at}.mwctx`, limits, version), `${at}.mwctx`).state
     if (e.metrics === null) metrics = undefined
-    else if (e.metrics !== undefined) metrics = applyAt(metrics, decodePatches(e.metrics, `${at}.metrics`, limits), `${at}.metrics`)
+    else if (e.metrics !== undefined) metrics = applyAt(metrics, decodePatches(e.metrics, `${at}.metrics`, limits, version), `${at}.metrics`).state
     const event: Record<string, unknown> = { seq: e.seq, t: origin + BigInt(e.t), type: e.type }
     switch (e.type) {
       case 'run.start':
@@ -413,7 +435,7 @@ export function importRun(input: unknown, options: ImportOptions = {}): Imported
         event['middleware'] = callAt(e.middleware, `${at}.middleware`)
         if (e.type === 'middleware.error') event['hook'] = e.hook
         if (e.link !== undefined) event['link'] = linkAt(e.link, `${at}.link`)
-        if (e.type === 'middleware.error') event['error'] = decodeValue(e.error, `${at}.error`, limits)
+        if (e.type === 'middleware.error') event['error'] = decodeValue(e.error, `${at}.error`, limits, version)
         event['durationNs'] = BigInt(e.durationNs)
         break
       case 'link.start':
@@ -424,11 +446,9 @@ export function importRun(input: unknown, options: ImportOptions = {}): Imported
         event['link'] = linkAt(e.link, `${at}.link`)
         if (e.type === 'link.end') {
           event['patches'] = Object.freeze(patches)
-          event['inversePatches'] = Object.freeze(
-            e.inversePatches === undefined ? diffStates(ctx, before).map((p) => Object.freeze(p)) : decodePatches(e.inversePatches, `${at}.inversePatches`, limits),
-          )
+          event['inversePatches'] = inverseOf(e.inversePatches, ctx, before, `${at}.inversePatches`, limits, version)
         } else {
-          event['error'] = decodeValue(e.error, `${at}.error`, limits)
+          event['error'] = decodeValue(e.error, `${at}.error`, limits, version)
         }
         event['durationNs'] = BigInt(e.durationNs)
         if (e.io !== undefined) event['io'] = Object.freeze({ ...e.io })
@@ -436,16 +456,14 @@ export function importRun(input: unknown, options: ImportOptions = {}): Imported
       case 'ctx.write':
         event['link'] = linkAt(e.link, `${at}.link`)
         event['op'] = e.op
-        event['path'] = Object.freeze(e.path.map((key, k) => decodeValue(key, `${at}.path[${k}]`, limits)))
-        event['value'] = freeze(decodeValue(e.value, `${at}.value`, limits), true)
+        event['path'] = Object.freeze(e.path.map((key, k) => decodeValue(key, `${at}.path[${k}]`, limits, version)))
+        event['value'] = freezeDeep(decodeValue(e.value, `${at}.value`, limits, version))
         if (e.stack !== undefined) event['stack'] = e.stack
         break
       case 'fork':
         event['parent'] = Object.freeze({ ...e.parent })
         event['patches'] = Object.freeze(patches)
-        event['inversePatches'] = Object.freeze(
-          e.inversePatches === undefined ? diffStates(ctx, before).map((p) => Object.freeze(p)) : decodePatches(e.inversePatches, `${at}.inversePatches`, limits),
-        )
+        event['inversePatches'] = inverseOf(e.inversePatches, ctx, before, `${at}.inversePatches`, limits, version)
         break
       case 'run.end':
         event['status'] = e.status
@@ -456,7 +474,7 @@ export function importRun(input: unknown, options: ImportOptions = {}): Imported
     event['metrics'] = metrics
     events.push(event as unknown as TimelineEvent<unknown>)
   })
-  const cause = doc.run.error?.cause === undefined ? undefined : decodeValue(doc.run.error.cause, '$.run.error.cause', limits)
+  const cause = doc.run.error?.cause === undefined ? undefined : decodeValue(doc.run.error.cause, '$.run.error.cause', limits, version)
   return { doc, events, links, input: input0, ctx, errorCause: cause }
 }
 
@@ -479,27 +497,63 @@ function checkIntegrity(doc: RunDocument): void {
   }
 }
 
-function decodePatches(list: readonly PatchDoc[], at: string, limits: DecodeLimits): Patch[] {
+/**
+ * The inverse patches of a link or fork: derived (the structural diff back) when the document
+ * omits them; when it gives them, they must turn the state after the event back into the state
+ * before it, or `timeline.diff` backwards would lie.
+ */
+function inverseOf(list: readonly PatchDoc[] | undefined, after: unknown, before: unknown, at: string, limits: DecodeLimits, version: number): readonly Patch[] {
+  if (list === undefined) return Object.freeze(diffStates(after, before).map((p) => Object.freeze(p)))
+  const { state, patches } = applyAt(after, decodePatches(list, at, limits, version), at)
+  if (!sameValue(state, before)) throw new DocumentError(at, "inverse patches do not turn the event's state back into the state before it")
+  return Object.freeze(patches)
+}
+
+// Reserved keys are refused in any container; a key that decodes to an object or array is refused
+// too: it names no object key or array index, and code that turns keys into text (immer's
+// applyPatches does) would read `["constructor"]` as "constructor".
+function pathKey(decoded: unknown, where: string): string | number {
+  if (decoded === '__proto__' || decoded === 'constructor' || decoded === 'prototype') {
+    throw new DocumentError(where, `'${decoded}' is not allowed in a patch path`)
+  }
+  if (typeof decoded === 'object' && decoded !== null) throw new DocumentError(where, 'a patch path key must be a string, a number or another primitive Map key')
+  return decoded as string | number
+}
+
+function decodePatches(list: readonly PatchDoc[], at: string, limits: DecodeLimits, version: number): Patch[] {
   return list.map((patch, i) => {
     const where = childPath(at, i)
     const path = patch.path.map((key, k) => {
-      const decoded = decodeValue(key, childPath(childPath(where, 'path'), k), limits)
-      if (decoded === '__proto__' || decoded === 'constructor' || decoded === 'prototype') {
-        throw new DocumentError(childPath(childPath(where, 'path'), k), `'${decoded}' is not allowed in a patch path`)
-      }
-      return decoded as string | number
+      const here = childPath(childPath(where, 'path'), k)
+      return pathKey(decodeValue(key, here, limits, version), here)
     })
     if (patch.op !== 'remove' && !('value' in patch)) throw new DocumentError(where, `a '${patch.op}' patch needs a value`)
     const out: Patch = { op: patch.op, path }
-    if ('value' in patch) out.value = freeze(decodeValue(patch.value, childPath(where, 'value'), limits), true)
+    if ('value' in patch) out.value = freezeDeep(decodeValue(patch.value, childPath(where, 'value'), limits, version))
     return Object.freeze(out)
   })
 }
 
-function applyAt(state: unknown, patches: readonly Patch[], at: string): unknown {
+function applyAt(state: unknown, patches: readonly Patch[], at: string): { state: unknown; patches: readonly Patch[] } {
   try {
-    return applyPatches(state as Immutable<Record<string, unknown>>, patches as Patch[])
+    return applyDocumentPatches(state, patches)
   } catch (error) {
-    throw new DocumentError(at, `patches do not apply: ${error instanceof Error ? error.message : String(error)}`)
+    if (!(error instanceof PatchError)) throw error
+    throw new DocumentError(at, `patches do not apply: ${error.message}`)
+  }
+}
+
+/** Strings the shape check lets through unbounded: bounded like every decoded string. */
+function checkHeaderStrings(doc: RunDocument, limits: DecodeLimits): void {
+  const check = (text: string, where: string): void => {
+    if (text.length > limits.maxStringLength) throw new DocumentError(where, `string of ${text.length} characters is longer than the limit of ${limits.maxStringLength}`)
+  }
+  if (doc.run.error !== undefined) {
+    check(doc.run.error.code, '$.run.error.code')
+    check(doc.run.error.message, '$.run.error.message')
+  }
+  if (doc.redacted !== undefined) {
+    check(doc.redacted.placeholder, '$.redacted.placeholder')
+    doc.redacted.paths.forEach((path, i) => path.forEach((key, k) => typeof key === 'string' && check(key, `$.redacted.paths[${i}][${k}]`)))
   }
 }
