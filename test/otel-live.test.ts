@@ -50,6 +50,20 @@ describe('live tracing in context', () => {
     expect(new Set(spans.map((span) => span.spanContext().traceId)).size).toBe(1)
   })
 
+  it('nests spans under the link span with redaction too, and scrubs what the link copied from a redacted path', async () => {
+    exporter.reset()
+    const secretive = chain<{ results: string[]; key: string }>('secretive', { redact: [['key']] }).link('async', async (ctx, io) => {
+      ctx.results.push(await instrumentedFetch('/a'))
+      io.metrics['used'] = `key ${ctx.key}`
+    })
+    await secretive.run({ results: [], key: 'sk-live-123456' }, { tracer })
+    const spans = exporter.getFinishedSpans()
+    const link = spans.find((span) => span.name === 'link async')!
+    expect(spans.find((span) => span.name === 'GET /a')!.parentSpanContext?.spanId).toBe(link.spanContext().spanId)
+    expect(link.attributes['shadowchain.metrics.used']).toBe('key [REDACTED]')
+    expect(JSON.stringify(spans.map((span) => [span.attributes, span.events]))).not.toContain('sk-live-123456')
+  })
+
   it('makes a run started inside an active span that span\'s child', async () => {
     exporter.reset()
     await tracer.startActiveSpan('http request', async (request) => {
