@@ -260,6 +260,23 @@ describe('links', () => {
     expect(stateAt(view, 1)).toStrictEqual({ ...view.states[1], exact: true })
   })
 
+  it('replays writes on a copy, when asked: a write’s own value stays as recorded, a 5,000-push link costs nothing on load', async () => {
+    const run = await chain<{ list: number[]; box?: { id: string } }>('pushes')
+      .link('fill', (ctx) => {
+        for (let i = 0; i < 5_000; i++) ctx.list.push(i)
+        ctx.box = { id: 'a' }
+        ctx.box.id = 'b'
+      })
+      .run({ list: [] }, { capture: 'writes' })
+    const prepared = prepareRun(roundTrip(run as Run<unknown>))
+    const writes = prepared.events.filter((e) => e.type === 'ctx.write')
+    expect(writes).toHaveLength(5_002)
+    expect(stateAt(prepared, writes.at(-1)!.seq).ctx).toStrictEqual(run.ctx)
+    expect(stateAt(prepared, writes.at(-2)!.seq).ctx).toMatchObject({ box: { id: 'a' } })
+    expect(writes.at(-2)!.value).toStrictEqual({ id: 'a' })
+    expect((stateAt(prepared, writes[9]!.seq).ctx as { list: number[] }).list).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+  })
+
   it('lists a link’s ctx.write events with their call sites', () => {
     const shrink = linkRows(view).find((row) => row.name === 'shrink')!
     const writes = linkWrites(view, shrink)

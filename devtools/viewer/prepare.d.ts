@@ -41,8 +41,6 @@ export interface ViewerRun {
   readonly children: readonly string[]
   readonly events: readonly ViewerEvent[]
   readonly states: readonly States[]
-  /** The ctx as of each `ctx.write` event (by seq), replayed write by write from its link's start. */
-  readonly writeStates: ReadonlyMap<number, { readonly ctx: unknown; readonly exact: boolean }>
   /** Where the run's own events begin (its `fork` event, for a fork or a replay of a fork), -1 when it has no inherited events. */
   readonly forkSeq: number
   /** A fork: the link it was cut after. */
