@@ -35,9 +35,13 @@ export interface StateCarrier {
   readonly value?: unknown
 }
 
+/** Applies one list of redaction paths to everything a run exports (files and spans alike). */
 export interface Redactor {
+  /** False when there are no paths: every method then returns what it was given. */
   readonly active: boolean
+  /** The paths, as given. */
   readonly paths: readonly RedactPath[]
+  /** What redacted values become: {@link PLACEHOLDER}. */
   readonly placeholder: string
   /**
    * The state with every value at a redacted path replaced and every known secret scrubbed (the
@@ -91,7 +95,13 @@ export function mergeRedactPaths(...lists: (readonly RedactPath[] | undefined)[]
   return Object.freeze(out)
 }
 
-/** @throws TypeError naming the first malformed path (`redact[1] must be …`) */
+/**
+ * A redactor for these paths. Learn the run's values first (`collect`, `collectEvents`), then
+ * `apply` to states and `scrub` / `scrubText` to everything else that leaves the process.
+ *
+ * @param paths - the paths to redact (the run's and an export's, merged)
+ * @throws TypeError naming the first malformed path (`redact[1] must be …`)
+ */
 export function redactor(paths: readonly RedactPath[]): Redactor {
   checkRedactPaths(paths, 'redact')
   return new PathRedactor(paths)

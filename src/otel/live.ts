@@ -120,18 +120,18 @@ export class LiveTrace {
     let settled = true
     try {
       returned = this.linkContext === undefined ? fn(a, b) : context.with(this.linkContext, fn, undefined, a, b)
-      const thenable = returned as { then?: unknown } | undefined
-      if (typeof thenable?.then === 'function') {
-        settled = false
-        // Registered before the runner's own reaction, so the draft is still readable here.
-        try {
+      try {
+        const then = (returned as { then?: unknown } | null | undefined)?.then
+        if (typeof then === 'function') {
+          settled = false
+          // Registered before the runner's own reaction, so the draft is still readable here.
           ;(returned as PromiseLike<unknown>).then(
             (value) => redact.collect(value === undefined || value === a ? a : value),
             () => redact.collect(a),
           )
-        } catch {
-          // A thenable whose then() throws: the runner meets that itself.
         }
+      } catch {
+        // A returned value whose `then` throws: the runner meets that itself.
       }
       return returned as R
     } finally {
