@@ -155,8 +155,9 @@ function removeMember(set: Set<unknown>, value: unknown): unknown {
 }
 
 /**
- * Deep equality of decoded states: Maps and arrays in order, Sets as collections (members matched
- * by value), Dates by time, NaN equal to NaN, holes distinct from `undefined`. Shared subtrees
+ * Deep equality of decoded states: arrays in order; objects, Maps and Sets as collections (keys and
+ * members matched, whatever their order: immer's patches do not record a change of order alone),
+ * Dates by time, NaN equal to NaN, holes distinct from `undefined`. Shared subtrees
  * compare in O(1), so comparing consecutive states costs what changed between them.
  */
 export function sameValue(a: unknown, b: unknown): boolean {
@@ -171,12 +172,7 @@ export function sameValue(a: unknown, b: unknown): boolean {
   if (a instanceof Date || b instanceof Date) return a instanceof Date && b instanceof Date && Object.is(a.getTime(), b.getTime())
   if (a instanceof Map || b instanceof Map) {
     if (!(a instanceof Map && b instanceof Map) || a.size !== b.size) return false
-    const right = [...b]
-    let i = 0
-    for (const [key, value] of a) {
-      const [otherKey, otherValue] = right[i++] as [unknown, unknown]
-      if (!sameValue(key, otherKey) || !sameValue(value, otherValue)) return false
-    }
+    for (const [key, value] of a) if (!b.has(key) || !sameValue(value, b.get(key))) return false
     return true
   }
   if (a instanceof Set || b instanceof Set) {
