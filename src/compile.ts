@@ -1,6 +1,7 @@
 // Turns a chain's definition into the flat, precomputed form the runner walks: per link, the
 // exact queue of before and after calls in DESIGN §3 order, so a run allocates no queues.
 import type { MiddlewareCallInfo } from './events.js'
+import type { SealHint } from './seal-state.js'
 import type { LinkFn, LinkInfo, Middleware, Position } from './types.js'
 
 /** A link as the builder stores it. */
@@ -33,6 +34,8 @@ export interface CompiledChain<C> {
   readonly links: readonly CompiledLink<C>[]
   readonly runStart: readonly HookCall[]
   readonly runEnd: readonly HookCall[]
+  /** How the runner checks new states (a cost decision shared by the chain's runs). */
+  readonly seal: SealHint
 }
 
 function calls<C>(list: readonly Middleware<C>[], hook: HookName, position: Position): HookCall[] {
@@ -68,5 +71,6 @@ export function compileChain<C>(
     })),
     runStart: calls(middleware, 'runStart', 'run-start'),
     runEnd: calls(middleware, 'runEnd', 'run-end'),
+    seal: { usePatches: false },
   }
 }

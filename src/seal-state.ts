@@ -1,0 +1,319 @@
+// Recorded states are immutable, but two things slip past immer's freeze: a `Date` (immer does
+// not draft or freeze Dates, and `Object.freeze` does not stop `setFullYear`: it writes an
+// internal slot), and a cycle (`ctx.self = ctx` finishes fine, and then nothing can export,
+// diff or describe the state). After every link the runner walks what changed, and only that
+// (a path from the root to each new value, comparing references with the previous state),
+// freezes the new Dates it finds and reports the first cycle.
+import type { Patch } from 'immer'
+import { formatPath } from './validate.js'
+
+type Key = string | number
+
+/**
+ * Thrown by a setter of a Date that belongs to a recorded state. The runner turns it into the
+ * link's error, naming the path of the Date in ctx.
+ */
+export class FrozenDateError extends TypeError {
+  override readonly name = 'TypeError'
+  /** The Date that was to be changed (not enumerable: it is not part of any export). */
+  declare readonly date: Date
+  /** The setter that was called, e.g. `setFullYear`. */
+  readonly method: string
+  constructor(date: Date, method: string) {
+    super(`a Date in a recorded state cannot be changed in place (${method}): assign a new Date instead`)
+    Object.defineProperty(this, 'date', { value: date, enumerable: false })
+    this.method = method
+  }
+}
+
+// One frozen-Date prototype per Date class (Date itself, and any subclass met): it inherits
+// everything and shadows every setter with one that throws, so `instanceof`, `getTime()`,
+// `toISOString()` and structured cloning are unchanged.
+const frozenProtos = new WeakMap<object, object>()
+const FROZEN = new WeakSet<object>()
+
+function frozenProtoOf(proto: object): object {
+  let frozen = frozenProtos.get(proto)
+  if (frozen === undefined) {
+    frozen = Object.create(proto) as object
+    for (const name of Object.getOwnPropertyNames(Date.prototype)) {
+      if (!name.startsWith('set')) continue
+      Object.defineProperty(frozen, name, {
+        value: function rejectDateWrite(this: Date): never {
+          throw new FrozenDateError(this, name)
+        },
+      })
+    }
+    FROZEN.add(Object.freeze(frozen))
+    frozenProtos.set(proto, frozen)
+  }
+  return frozen
+}
+
+/**
+ * Makes a Date immutable (in place): its setters throw {@link FrozenDateError}. A Date the
+ * caller already froze with `Object.freeze` cannot be changed this way and is left as it is.
+ */
+export function freezeDate(date: Date): Date {
+  if (Object.isExtensible(date)) {
+    const proto = Object.getPrototypeOf(date) as object
+    if (!FROZEN.has(proto)) Object.setPrototypeOf(date, frozenProtoOf(proto))
+    Object.freeze(date)
+  }
+  return date
+}
+
+/** True for a Date {@link freezeDate} froze. */
+export function isFrozenDate(date: Date): boolean {
+  return FROZEN.has(Object.getPrototypeOf(date) as object)
+}
+
+/** A problem that makes a state unrecordable: where, and what. */
+export interface StateProblem {
+  /** Path from the state's root. */
+  readonly path: readonly Key[]
+  /** What is wrong there, as a sentence fragment naming the path (`ctx.self refers back to ctx`). */
+  readonly message: string
+}
+
+/** Deeper than this, a state is taken for a cycle the walk could not see (it never is). */
+const MAX_DEPTH = 10_000
+
+/**
+ * Walks what `next` changed against `previous`, freezing each new Date and returning the first
+ * cycle (or unreadable value) as a problem; `undefined` when the state is sound. With no
+ * `previous`, the whole of `next` is walked. Never throws.
+ *
+ * @param root - how the state is named in messages (`ctx`)
+ */
+export function sealState(next: unknown, previous: unknown, root: string, hint?: SealHint): StateProblem | undefined {
+  if (next === previous || typeof next !== 'object' || next === null) return undefined
+  return new Walk(root, hint).run(next, previous)
+}
+
+/**
+ * Shared by the runs of one chain: set once a walk met a wide object (a ctx of 1,000 keys),
+ * where walking every key after every link costs more than asking immer for patches and
+ * sealing what they name. Only a cost decision: both ways seal the same values.
+ */
+export interface SealHint {
+  usePatches: boolean
+}
+
+/** Objects wider than this are cheaper to seal through patches than by walking their keys. */
+const WIDE = 128
+
+/**
+ * {@link sealState} driven by the patches that turned `previous` into `next`: only the values
+ * they write are walked (each against what was at its path before). Never throws.
+ */
+export function sealPatches(patches: readonly Patch[], next: unknown, previous: unknown, root: string): StateProblem | undefined {
+  for (const patch of patches) {
+    const value: unknown = patch.value
+    if (patch.op === 'remove' || typeof value !== 'object' || value === null) continue
+    const walk = new Walk(root, undefined)
+    // The containers from the root down to the write: a cycle back to any of them is named.
+    let at: unknown = next
+    let before: unknown = previous
+    const path = patch.path
+    for (let i = 0; i < path.length; i++) {
+      const key = path[i] as Key
+      walk.enter(key, at)
+      at = childAt(at, key)
+      before = childAt(before, key)
+    }
+    const problem = walk.run(value, before)
+    if (problem !== undefined) return problem
+  }
+  return undefined
+}
+
+function childAt(container: unknown, key: Key): unknown {
+  if (typeof container !== 'object' || container === null) return undefined
+  try {
+    if (container instanceof Map) return container.get(key)
+    if (container instanceof Set) return undefined
+    return (container as Record<Key, unknown>)[key]
+  } catch {
+    return undefined
+  }
+}
+
+const inputsSealed = new WeakSet<object>()
+
+/**
+ * {@link sealState} for a run's (frozen) input, remembered: a frozen input given to many runs
+ * is walked once.
+ */
+export function sealInput(input: unknown): StateProblem | undefined {
+  if (typeof input !== 'object' || input === null) return undefined
+  if (inputsSealed.has(input)) return undefined
+  const problem = sealState(input, undefined, 'input')
+  if (problem === undefined && Object.isFrozen(input)) inputsSealed.add(input)
+  return problem
+}
+
+class Walk {
+  problem: StateProblem | undefined = undefined
+  readonly keys: Key[] = []
+  private readonly ancestors: object[] = []
+  constructor(
+    private readonly root: string,
+    private readonly hint: SealHint | undefined,
+  ) {}
+
+  /** Starts below the root: `container` holds the next value under `key`. */
+  enter(key: Key, container: unknown): void {
+    if (typeof container === 'object' && container !== null) this.ancestors.push(container)
+    this.keys.push(key)
+  }
+
+  run(next: unknown, previous: unknown): StateProblem | undefined {
+    try {
+      this.visit(next, previous)
+    } catch (error) {
+      if (this.problem === undefined) {
+        const message = error instanceof Error ? error.message : String(error)
+        this.problem = { path: this.keys.slice(), message: `${this.name(this.keys)} cannot be read: ${message}` }
+      }
+    }
+    return this.problem
+  }
+
+  name(path: readonly Key[]): string {
+    return pathName(this.root, path)
+  }
+
+  /** Visits a container that changed; returns false once a problem is found. */
+  visit(next: unknown, previous: unknown): boolean {
+    if (next === previous || typeof next !== 'object' || next === null) return true
+    if (next instanceof Date) {
+      freezeDate(next)
+      return true
+    }
+    const isArray = Array.isArray(next)
+    if (!isArray && !(next instanceof Map) && !(next instanceof Set)) {
+      const proto: unknown = Object.getPrototypeOf(next)
+      // Class instances are kept by reference, as immer keeps them: not walked.
+      if (proto !== Object.prototype && proto !== null) return true
+    }
+    const ancestors = this.ancestors
+    const at = ancestors.indexOf(next)
+    if (at !== -1) {
+      const target = this.name(this.keys.slice(0, at))
+      this.problem = {
+        path: this.keys.slice(),
+        message: `${this.name(this.keys)} refers back to ${target}: a state must be a tree (plain data), not a cycle`,
+      }
+      return false
+    }
+    if (ancestors.length >= MAX_DEPTH) {
+      this.problem = { path: this.keys.slice(), message: `${this.name(this.keys)} is nested more than ${MAX_DEPTH} levels deep` }
+      return false
+    }
+    ancestors.push(next)
+    const ok = isArray
+      ? this.visitArray(next as readonly unknown[], previous)
+      : next instanceof Map
+        ? this.visitMap(next, previous)
+        : next instanceof Set
+          ? this.visitSet(next, previous)
+          : this.visitObject(next as Record<string, unknown>, previous)
+    ancestors.pop()
+    return ok
+  }
+
+  private child(key: Key, next: unknown, previous: unknown): boolean {
+    if (next === previous || typeof next !== 'object' || next === null) return true
+    this.keys.push(key)
+    const ok = this.visit(next, previous)
+    if (ok) this.keys.pop()
+    return ok
+  }
+
+  private visitObject(next: Record<string, unknown>, previous: unknown): boolean {
+    const prev = typeof previous === 'object' && previous !== null ? (previous as Record<string, unknown>) : undefined
+    // for-in, not Object.keys: it uses V8's enum cache and allocates nothing.
+    let width = 0
+    for (const key in next) {
+      width++
+      const item = next[key]
+      if (typeof item !== 'object' || item === null) continue
+      if (!this.child(key, item, prev === undefined ? undefined : prev[key])) return false
+    }
+    if (width > WIDE && this.hint !== undefined) this.hint.usePatches = true
+    return true
+  }
+
+  private visitArray(next: readonly unknown[], previous: unknown): boolean {
+    const prev = Array.isArray(previous) ? (previous as readonly unknown[]) : undefined
+    // Elements that moved (unshift, splice, sort) are not new: looked up, not walked again.
+    let before: Set<unknown> | undefined
+    for (let i = 0; i < next.length; i++) {
+      const item = next[i]
+      if (prev !== undefined && item !== prev[i] && typeof item === 'object' && item !== null) {
+        before ??= new Set(prev)
+        if (before.has(item)) continue
+      }
+      if (!this.child(i, item, prev?.[i])) return false
+    }
+    return true
+  }
+
+  private visitMap(next: ReadonlyMap<unknown, unknown>, previous: unknown): boolean {
+    const prev = previous instanceof Map ? (previous as ReadonlyMap<unknown, unknown>) : undefined
+    for (const [key, item] of next) {
+      if (!this.child(typeof key === 'number' ? key : String(key), item, prev?.get(key))) return false
+    }
+    return true
+  }
+
+  private visitSet(next: ReadonlySet<unknown>, previous: unknown): boolean {
+    const prev = previous instanceof Set ? (previous as ReadonlySet<unknown>) : undefined
+    let i = 0
+    for (const item of next) {
+      if (prev === undefined || !prev.has(item)) {
+        if (!this.child(i, item, undefined)) return false
+      }
+      i++
+    }
+    return true
+  }
+}
+
+/**
+ * The path of `target` (by identity) inside `state`, for error messages; `undefined` when it is
+ * not there. Bounded: it gives up after 100,000 nodes.
+ */
+export function findPath(state: unknown, target: object): readonly Key[] | undefined {
+  let budget = 100_000
+  const seen = new Set<object>()
+  const search = (value: unknown, path: Key[]): readonly Key[] | undefined => {
+    if (value === target) return path
+    if (typeof value !== 'object' || value === null || seen.has(value) || --budget < 0) return undefined
+    seen.add(value)
+    const entries: Iterable<readonly [Key, unknown]> =
+      value instanceof Map
+        ? [...value].map(([k, v]) => [typeof k === 'number' ? k : String(k), v] as const)
+        : value instanceof Set
+          ? [...value].map((v, i) => [i, v] as const)
+          : Object.keys(value).map((k) => [Array.isArray(value) ? Number(k) : k, (value as Record<string, unknown>)[k]] as const)
+    for (const [key, item] of entries) {
+      const found = search(item, [...path, key])
+      if (found !== undefined) return found
+    }
+    return undefined
+  }
+  try {
+    return search(state, [])
+  } catch {
+    return undefined
+  }
+}
+
+/** How a path is named in messages: `ctx.items[0].at`. */
+export function pathName(root: string, path: readonly Key[]): string {
+  if (path.length === 0) return root
+  const text = formatPath(path)
+  return text.startsWith('[') ? `${root}${text}` : `${root}.${text}`
+}
