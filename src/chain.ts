@@ -12,6 +12,7 @@ import type { RecordedIO } from './events.js'
 import { context, diag, type Tracer } from '@opentelemetry/api'
 import { LiveTrace } from './otel/live.js'
 import { describeError } from './errors.js'
+import { captureThrown } from './capture-thrown.js'
 import { rememberSpan } from './otel/registry.js'
 import { mergeRedactPaths, type RedactPath } from './redact.js'
 import type { ChainOptions, LinkFn, LinkInfo, LinkOptions, Middleware, RunInfo, RunOptions } from './types.js'
@@ -122,13 +123,13 @@ export class Chain<C> {
    * const audited = checkout.insert({ after: 'price' }, 'audit', (ctx) => { ctx.audited = true })
    */
   insert(where: InsertPosition, name: string, fn: LinkFn<C>, options?: LinkOptions<C>): Chain<C> {
-    const target = 'before' in where ? where.before : (where as { after: string }).after
+    const target = insertTarget(this.name, where)
     const at = this.#links.indexOf(target)
     if (at === -1) {
       const known = this.#links.toArray().map((def) => `'${def.name}'`).join(', ') || 'none'
       throw new TypeError(`chain '${this.name}': insert() refers to link '${String(target)}', which does not exist (links: ${known})`)
     }
-    return this.#withLinks('before' in where ? at : at + 1, name, fn, options)
+    return this.#withLinks(Object.hasOwn(where, 'before') ? at : at + 1, name, fn, options)
   }
 
   /**
@@ -177,14 +178,20 @@ export class Chain<C> {
       } catch (error) {
         // A throwing transform or refinement, or an async schema (safeParse cannot await it).
         const message = `invalid input for chain '${this.name}': the input schema threw: ${describeError(error)}`
-        return Promise.resolve(this.#rejectInput(info, input, clock.now(), message, extras, trace))
+        return Promise.resolve(this.#rejectInput(info, input, clock.now(), message, captureThrown(error), extras, trace))
       }
       if (!parsed.success) {
-        return Promise.resolve(this.#rejectInput(info, input, clock.now(), formatInputError(this.name, parsed.error), extras, trace))
+        return Promise.resolve(this.#rejectInput(info, input, clock.now(), formatInputError(this.name, parsed.error), parsed.error, extras, trace))
       }
       start = parsed.data
     }
-    let compiled = this.#compile()
+    let compiled: CompiledChain<C>
+    try {
+      compiled = this.#compile()
+    } catch (error) {
+      // Middleware whose getters passed the checks at use() and throw now.
+      return Promise.reject(new TypeError(`chain '${this.name}': its middleware could not be read: ${describeError(error)}`, { cause: error }))
+    }
     const overrides = extras.linkOverrides
     if (overrides !== undefined && overrides.size > 0) {
       compiled = { ...compiled, links: compiled.links.map((link) => ({ ...link, fn: overrides.get(link.info.index) ?? link.fn })) }
@@ -200,6 +207,8 @@ export class Chain<C> {
         signal: merged.signal,
         writes: merged.capture === 'writes',
         stacks: merged.stacks === true,
+        hookTimeoutMs: merged.hookTimeoutMs ?? DEFAULT_HOOK_TIMEOUT_MS,
+        maxWritesPerLink: merged.maxWritesPerLink ?? DEFAULT_MAX_WRITES_PER_LINK,
         recordedIO: extras.recordedIO,
         resume: extras.resume,
         trace,
@@ -227,9 +236,10 @@ export class Chain<C> {
     return run
   }
 
-  #rejectInput(info: RunInfo, input: unknown, endedAt: bigint, message: string, extras: RunExtras<C>, trace: LiveTrace | undefined): ExecutionOutcome<C> {
+  #rejectInput(info: RunInfo, input: unknown, endedAt: bigint, message: string, cause: unknown, extras: RunExtras<C>, trace: LiveTrace | undefined): ExecutionOutcome<C> {
     const start = { seq: 0, t: info.startedAt, type: 'run.start', ctx: input, mwctx: emptyState(), metrics: undefined, input }
-    const failure: Failure = { code: 'INVALID_INPUT', message, link: undefined, cause: undefined }
+    // The cause is the ZodError (its `issues`), or what a throwing schema threw.
+    const failure: Failure = { code: 'INVALID_INPUT', message, link: undefined, cause }
     trace?.runEnd('error', failure, endedAt, endedAt)
     const result: ExecutionResult<C> = {
       status: 'error',
@@ -258,7 +268,7 @@ export class Chain<C> {
     }
     const use = options?.use ?? []
     if (!Array.isArray(use)) throw new TypeError(`${where}: link '${name}': options.use must be an array of middleware`)
-    use.forEach((mw, i) => checkMiddleware(mw, `${where}: link '${name}' use[${i}]`))
+    use.forEach((mw, i) => checkMiddleware(mw, `${where}: link '${name}' use[${i}]`, true))
     const def: LinkDef<C> = { name, fn, use: [...use], meta: Object.freeze({ ...(options?.meta ?? {}) }) }
     const links = at === this.#links.length ? this.#links.append(def) : this.#links.insert(at, def)
     return new Chain(this.name, this.options, links, this.#middleware)
@@ -267,6 +277,29 @@ export class Chain<C> {
   #compile(): CompiledChain<C> {
     return (this.#compiled ??= compileChain(this.name, this.#links.toArray(), this.#middleware))
   }
+}
+
+/** Default of `hookTimeoutMs` (DESIGN §4). */
+const DEFAULT_HOOK_TIMEOUT_MS = 5_000
+/** Default of `maxWritesPerLink`. */
+const DEFAULT_MAX_WRITES_PER_LINK = 10_000
+
+/** The link name an `insert` position refers to, or a TypeError naming the argument. */
+function insertTarget(chainName: string, where: unknown): string {
+  const shape = "{ before: 'linkName' } or { after: 'linkName' }"
+  if (typeof where !== 'object' || where === null || Array.isArray(where)) {
+    throw new TypeError(`chain '${chainName}': insert() position (the first argument) must be ${shape}, got ${where === null ? 'null' : Array.isArray(where) ? 'an array' : typeof where}`)
+  }
+  const hasBefore = Object.hasOwn(where, 'before')
+  const hasAfter = Object.hasOwn(where, 'after')
+  if (hasBefore === hasAfter) {
+    throw new TypeError(`chain '${chainName}': insert() position (the first argument) must have exactly one of 'before' and 'after': ${shape}`)
+  }
+  const target: unknown = (where as Record<string, unknown>)[hasBefore ? 'before' : 'after']
+  if (typeof target !== 'string') {
+    throw new TypeError(`chain '${chainName}': insert() position.${hasBefore ? 'before' : 'after'} must be a link name (a string), got ${target === null ? 'null' : typeof target}`)
+  }
+  return target
 }
 
 /**

@@ -26,10 +26,25 @@ export interface WorkingStates {
   metricsTouched: boolean
 }
 
+/** What the runner can do with any hook event: cut it off from the run's states. */
+export interface HookCallEvent {
+  /**
+   * Called when the runner stops waiting for the call (timeout, abort): from then on the
+   * event's `mwctx` and `metrics` are throwaway objects, so what the call does later does not
+   * reach the run (a reference it took before is beyond reach, and is documented as such).
+   */
+  detach(): void
+}
+
+/** States that go nowhere: what a detached call writes to. */
+function detachedStates(): WorkingStates {
+  return { mwWork: {}, metricsWork: {}, mwTouched: false, metricsTouched: false }
+}
+
 /** What every link-level event shares: the writable states, seen through tracking getters. */
-abstract class LinkCall<C> {
+abstract class LinkCall<C> implements HookCallEvent {
   constructor(
-    protected readonly states: WorkingStates,
+    protected states: WorkingStates,
     readonly run: RunInfo,
     readonly link: LinkInfo,
     readonly index: number,
@@ -42,6 +57,9 @@ abstract class LinkCall<C> {
   get metrics(): Metrics {
     this.states.metricsTouched = true
     return this.states.metricsWork
+  }
+  detach(): void {
+    this.states = detachedStates()
   }
 }
 
@@ -89,10 +107,10 @@ export class AfterCall<C> extends LinkCall<C> implements AfterEvent<C> {
   }
 }
 
-export class RunHookCall<C> implements RunEndEvent<C> {
+export class RunHookCall<C> implements RunEndEvent<C>, HookCallEvent {
   declare readonly error?: unknown
   constructor(
-    private readonly states: WorkingStates,
+    private states: WorkingStates,
     readonly run: RunInfo,
     readonly ctx: Immutable<C>,
     readonly status: RunStatus,
@@ -104,6 +122,9 @@ export class RunHookCall<C> implements RunEndEvent<C> {
   get mwctx(): MwCtx {
     this.states.mwTouched = true
     return this.states.mwWork
+  }
+  detach(): void {
+    this.states = detachedStates()
   }
 }
 
@@ -118,7 +139,7 @@ export class LinkCallIO<C> implements LinkIO<C> {
   /** Set when, on replay, the link drew more values than the recording holds. */
   overrun = false
   constructor(
-    private readonly states: WorkingStates,
+    private states: WorkingStates,
     readonly run: RunInfo,
     readonly link: LinkInfo,
     readonly signal: AbortSignal,
@@ -129,6 +150,10 @@ export class LinkCallIO<C> implements LinkIO<C> {
   get metrics(): Metrics {
     this.states.metricsTouched = true
     return this.states.metricsWork
+  }
+  /** The runner stopped waiting for the link: its later `io.metrics` writes go nowhere. */
+  detach(): void {
+    this.states = detachedStates()
   }
   now(): number {
     return this.draw('now', Date.now)
@@ -156,11 +181,16 @@ export class LinkCallIO<C> implements LinkIO<C> {
   }
 }
 
-/** Type guard for anything awaitable a hook or link may return. */
+/**
+ * Type guard for anything awaitable a hook or link may return. Never throws: a value whose
+ * `then` getter throws (or a revoked Proxy) is not awaitable; a hook's value is ignored, and a
+ * link's is a replacement the runner then fails to read, which fails the link.
+ */
 export function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null &&
-    (typeof value === 'object' || typeof value === 'function') &&
-    typeof (value as { then?: unknown }).then === 'function'
-  )
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return false
+  try {
+    return typeof (value as { then?: unknown }).then === 'function'
+  } catch {
+    return false
+  }
 }

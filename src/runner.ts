@@ -6,11 +6,14 @@
 import { createDraft, current, enableMapSet, enablePatches, finishDraft, freeze, isDraft, isDraftable, isModified } from 'immer'
 import type { Immutable, Objectish, Patch } from 'immer'
 import type { CompiledChain, CompiledLink, HookCall } from './compile.js'
+import { captureThrown } from './capture-thrown.js'
 import { describeError, type ChainRunErrorCode } from './errors.js'
 import type { MiddlewareCallInfo, RecordedIO, TimelineEvent } from './events.js'
 import { AfterCall, BeforeCall, LinkCallIO, RunHookCall, isThenable } from './hook-events.js'
-import type { LinkOutcome, WorkingStates } from './hook-events.js'
-import { emptyState, snapshot, thaw } from './snapshot.js'
+import type { HookCallEvent, LinkOutcome, WorkingStates } from './hook-events.js'
+import { FrozenDateError, findPath, pathName, sealInput, sealPatches, sealState, type StateProblem } from './seal-state.js'
+import { settle, type Settlement } from './settle.js'
+import { emptyState, snapshot, snapshotCarefully, thaw } from './snapshot.js'
 import { callSite, recordWrites, type WriteListener } from './write-capture.js'
 import type { LiveTrace } from './otel/live.js'
 import type { Clock, LinkInfo, Metrics, MwCtx, RunInfo, RunStatus } from './types.js'
@@ -51,6 +54,10 @@ export interface ExecutionPlan<C> {
   readonly resume: ResumePoint<C> | undefined
   /** Live OpenTelemetry tracing of this run. */
   readonly trace: LiveTrace | undefined
+  /** How long an async middleware call may stay pending (ms; `Infinity`: no limit). */
+  readonly hookTimeoutMs: number
+  /** With `writes`: `ctx.write` events kept per link execution; later writes are only counted. */
+  readonly maxWritesPerLink: number
 }
 
 /** Where a fork picks up: the shared prefix, the fork event, and the states to go on from. */
@@ -131,6 +138,10 @@ class Execution<C> implements WorkingStates {
   private failure: Failure | undefined = undefined
   private readonly middlewareFailures: MiddlewareFailure[] = []
   private readonly ioOverruns: { link: LinkInfo; seq: number }[] = []
+  /** What the current link's metrics could not record (see `metricsError` on link events). */
+  private metricsError: Error | undefined = undefined
+  /** `ctx.write` events of the current link not recorded past `maxWritesPerLink`. */
+  private writesDropped = 0
   private readonly signal: AbortSignal
   /** Middleware calls are timed when something records or traces them. */
   private readonly timed: boolean
@@ -165,8 +176,23 @@ class Execution<C> implements WorkingStates {
 
   start(): void {
     const resume = this.plan.resume
-    if (resume === undefined) this.push({ type: 'run.start', t: this.plan.info.startedAt, input: this.plan.input })
-    else this.push({ ...resume.fork, type: 'fork', t: this.plan.info.startedAt })
+    if (resume === undefined) {
+      this.push({ type: 'run.start', t: this.plan.info.startedAt, input: this.plan.input })
+      // Dates frozen; a cycle rejected like any bad input: no hooks run (DESIGN §2).
+      const problem = sealInput(this.plan.input)
+      if (problem !== undefined) {
+        this.failure = {
+          code: 'INVALID_INPUT',
+          message: `invalid input for chain '${this.plan.chain.name}': ${problem.message}`,
+          link: undefined,
+          cause: new TypeError(problem.message),
+        }
+        this.end()
+        return
+      }
+    } else {
+      this.push({ ...resume.fork, type: 'fork', t: this.plan.info.startedAt })
+    }
     this.loop()
   }
 
@@ -178,11 +204,14 @@ class Execution<C> implements WorkingStates {
   // shadowchain's own. The run must settle all the same, recorded, never hang.
   private readonly abandon = (error: unknown): void => {
     if (this.phase === Phase.Done) return
-    this.failure ??= {
-      code: this.link === undefined ? 'MIDDLEWARE_FAILED' : 'LINK_FAILED',
-      message: `run of chain '${this.plan.chain.name}' could not go on (an internal error): ${describeError(error)}`,
-      link: this.link?.info,
-      cause: error,
+    const cause = captureThrown(error)
+    // An internal error overrides a link's or a middleware's failure: it is what stopped the
+    // run, and it is nobody's fault but shadowchain's.
+    this.failure = {
+      code: 'INTERNAL',
+      message: `run of chain '${this.plan.chain.name}' could not go on (an internal error of shadowchain, please report it): ${describeError(cause)}`,
+      link: undefined,
+      cause,
     }
     this.end()
   }
@@ -222,6 +251,11 @@ class Execution<C> implements WorkingStates {
         return undefined
       }
       case Phase.Call:
+        if (this.signal.aborted) {
+          // Aborted by (or while waiting for) a before hook: the link never starts.
+          this.abortBefore((this.link as CompiledLink<C>).info)
+          return undefined
+        }
         this.phase = Phase.After
         this.hookIndex = 0
         return this.callLink(this.link as CompiledLink<C>)
@@ -259,13 +293,7 @@ class Execution<C> implements WorkingStates {
     }
     const link = links[this.linkIndex] as CompiledLink<C>
     if (this.signal.aborted) {
-      this.failure = {
-        code: 'ABORTED',
-        message: `run of chain '${this.plan.chain.name}' aborted before link '${link.info.name}': ${describeError(this.signal.reason)}`,
-        link: link.info,
-        cause: this.signal.reason,
-      }
-      this.phase = Phase.RunEnd
+      this.abortBefore(link.info)
       return undefined
     }
     this.link = link
@@ -273,10 +301,25 @@ class Execution<C> implements WorkingStates {
     this.outcome = undefined
     if (this.plan.trace !== undefined) this.plan.trace.linkBegin(link.info, this.lastReading)
     this.metricsWork = {}
+    this.metricsError = undefined
     this.metricsState = emptyState()
     this.hookIndex = 0
     this.phase = Phase.Before
     return undefined
+  }
+
+  /** The run was aborted before `link` was called: it ends, with what ran recorded. */
+  private abortBefore(link: LinkInfo): void {
+    const reason = captureThrown(this.signal.reason)
+    this.failure ??= {
+      code: 'ABORTED',
+      message: `run of chain '${this.plan.chain.name}' aborted before link '${link.name}': ${describeError(reason)}`,
+      link,
+      cause: reason,
+    }
+    this.metricsState = undefined
+    this.hookIndex = 0
+    this.phase = Phase.RunEnd
   }
 
   // ---- middleware -------------------------------------------------------------------------
@@ -308,7 +351,7 @@ class Execution<C> implements WorkingStates {
 
   private invoke(
     call: HookCall,
-    event: object,
+    event: HookCallEvent,
     link: LinkInfo | undefined,
     type: 'middleware.before' | 'middleware.after',
   ): Promise<void> | undefined {
@@ -317,17 +360,66 @@ class Execution<C> implements WorkingStates {
     try {
       returned = call.fn.call(call.middleware, event as never)
     } catch (error) {
-      this.hookFailed(call, link, t0, error)
+      this.hookFailed(call, link, t0, captureThrown(error))
       return undefined
     }
     if (isThenable(returned)) {
-      return Promise.resolve(returned).then(
-        () => this.hookDone(call, link, t0, type),
-        (error: unknown) => this.hookFailed(call, link, t0, error),
-      )
+      // Only a call that really went async arms a timer. An abort stops the wait only when it
+      // comes during it: hooks called once the run is aborted (after, runEnd) may still finish.
+      const signal = this.plan.signal === undefined || this.signal.aborted ? undefined : this.signal
+      return settle(returned, this.plan.hookTimeoutMs, signal).then((settled) => this.hookSettled(call, event, link, t0, type, settled))
     }
     this.hookDone(call, link, t0, type)
     return undefined
+  }
+
+  private hookSettled(
+    call: HookCall,
+    event: HookCallEvent,
+    link: LinkInfo | undefined,
+    t0: bigint,
+    type: 'middleware.before' | 'middleware.after',
+    settled: Settlement,
+  ): void {
+    switch (settled.kind) {
+      case 'value':
+        this.hookDone(call, link, t0, type)
+        return
+      case 'error':
+        this.hookFailed(call, link, t0, captureThrown(settled.error))
+        return
+      case 'timeout': {
+        // Late results are discarded: the call's event no longer reaches the run's states.
+        event.detach()
+        const where = link === undefined ? call.info.position : `${call.info.position} of link '${link.name}'`
+        const error = new Error(
+          `middleware '${call.info.name}' (${call.hook} at ${where}) did not settle within ${this.plan.hookTimeoutMs} ms (hookTimeoutMs): the run went on without it, and what it does later is ignored`,
+        )
+        error.name = 'TimeoutError'
+        this.hookFailed(call, link, t0, error)
+        return
+      }
+      case 'abort': {
+        event.detach()
+        const reason = captureThrown(settled.reason)
+        this.hookFailed(call, link, t0, reason)
+        const where = link === undefined ? call.info.position : `${call.info.position} of link '${link.name}'`
+        this.failure ??= {
+          code: 'ABORTED',
+          message: `run of chain '${this.plan.chain.name}' aborted while waiting for middleware '${call.info.name}' (${call.hook} at ${where}): ${describeError(reason)}`,
+          link,
+          cause: reason,
+        }
+        if (this.phase === Phase.RunStart || this.phase === Phase.Before) {
+          // Stop at once: the rest of the run's start, or the link and its after hooks, do not
+          // happen; runEnd hooks do.
+          this.metricsState = undefined
+          this.hookIndex = 0
+          this.phase = Phase.RunEnd
+        }
+        return
+      }
+    }
   }
 
   /** The duration of a middleware call that began at `t0`, ending now (`0n` when untimed). */
@@ -342,10 +434,11 @@ class Execution<C> implements WorkingStates {
       this.plan.trace?.middleware(type, call.info, link, t0, durationNs, undefined)
       return
     }
-    // A state that cannot be snapshotted turns the call into a middleware error.
-    const unrecordable = this.takeSnapshots()
-    if (unrecordable !== undefined) {
-      this.hookError(call, link, t0, durationNs, unrecordable.error)
+    // A state that cannot be recorded in full turns the call into a middleware error that
+    // says what was lost (the state is recorded with markers in its place).
+    const lost = this.takeSnapshots()
+    if (lost !== undefined) {
+      this.hookError(call, link, t0, durationNs, lost)
       return
     }
     this.plan.trace?.middleware(type, call.info, link, t0, durationNs, undefined)
@@ -376,31 +469,39 @@ class Execution<C> implements WorkingStates {
   }
 
   /**
-   * Freezes what the call wrote to mwctx / metrics. A state that cannot be snapshotted (a cycle)
-   * is returned as the error, and the previous state is kept: recording never throws into the
-   * run, and later middleware go on from the last good state instead of all failing on the same
-   * value.
+   * Freezes what the call wrote to mwctx / metrics. What the fast snapshot refuses (a draft, a
+   * cycle, a getter that throws) is recorded carefully: drafts by their current values, the
+   * rest as markers, and the working state is reset to what was recorded, so later middleware
+   * go on from it instead of all failing on the same value. Returns what was lost, if anything.
+   * Recording never throws into the run.
    */
-  private takeSnapshots(): { readonly error: unknown } | undefined {
-    try {
-      if (this.mwTouched) this.mwState = snapshot(this.mwWork, this.mwState) as Immutable<MwCtx>
-      if (this.metricsTouched && this.metricsState !== undefined) {
-        this.metricsState = snapshot(this.metricsWork, this.metricsState) as Immutable<Metrics>
+  private takeSnapshots(): Error | undefined {
+    let lost: Error | undefined
+    if (this.mwTouched) {
+      this.mwTouched = false
+      try {
+        this.mwState = snapshot(this.mwWork, this.mwState) as Immutable<MwCtx>
+      } catch {
+        const careful = snapshotCarefully(this.mwWork, this.mwState, 'mwctx')
+        this.mwState = careful.state as Immutable<MwCtx>
+        resetInPlace(this.mwWork, thaw(this.mwState) as MwCtx)
+        lost = careful.error
       }
-      return undefined
-    } catch (error) {
-      this.restoreWorkingStates()
-      return { error }
-    } finally {
-      this.mwTouched = this.metricsTouched = false
     }
-  }
-
-  private restoreWorkingStates(): void {
-    const mw = thaw(this.mwState) as MwCtx
-    for (const key of Object.keys(this.mwWork)) delete this.mwWork[key]
-    Object.assign(this.mwWork, mw)
-    if (this.metricsState !== undefined) this.metricsWork = thaw(this.metricsState) as Metrics
+    if (this.metricsTouched) {
+      this.metricsTouched = false
+      if (this.metricsState !== undefined) {
+        try {
+          this.metricsState = snapshot(this.metricsWork, this.metricsState) as Immutable<Metrics>
+        } catch {
+          const careful = snapshotCarefully(this.metricsWork, this.metricsState, 'metrics')
+          this.metricsState = careful.state as Immutable<Metrics>
+          this.metricsWork = thaw(this.metricsState) as Metrics
+          lost ??= careful.error
+        }
+      }
+    }
+    return lost
   }
 
   // ---- links --------------------------------------------------------------------------------
@@ -412,6 +513,7 @@ class Execution<C> implements WorkingStates {
     const clock = this.plan.clock
     let start: MutableEvent | undefined
     if (this.plan.record) start = this.push({ type: 'link.start', t: 0n, link: link.info })
+    this.writesDropped = 0
     const given = this.plan.writes && isDraft(draft) ? recordWrites(draft as object, this.writeListener(link.info)) : draft
     const t0 = clock.now()
     if (start !== undefined) start['t'] = t0
@@ -424,10 +526,23 @@ class Execution<C> implements WorkingStates {
       return undefined
     }
     if (isThenable(returned)) {
-      return Promise.resolve(returned).then(
-        (value) => this.linkReturned(link, base, draft, io, t0, clock.now(), value === given ? draft : value),
-        (error: unknown) => this.linkFailed(link, draft, io, t0, clock.now(), error),
-      )
+      if (this.plan.signal === undefined) {
+        return Promise.resolve(returned).then(
+          (value) => this.linkReturned(link, base, draft, io, t0, clock.now(), value === given ? draft : value),
+          (error: unknown) => this.linkFailed(link, draft, io, t0, clock.now(), error),
+        )
+      }
+      // An abort stops the wait at once; what the link does later is discarded (its draft is
+      // finished, so its late writes throw inside it, and its result is never read).
+      return settle(returned, Infinity, this.signal).then((settled) => {
+        const t1 = clock.now()
+        if (settled.kind === 'value') this.linkReturned(link, base, draft, io, t0, t1, settled.value === given ? draft : settled.value)
+        else if (settled.kind === 'error') this.linkFailed(link, draft, io, t0, t1, settled.error)
+        else {
+          io.detach()
+          this.linkFailed(link, draft, io, t0, t1, settled.kind === 'abort' ? settled.reason : new Error('link timed out'))
+        }
+      })
     }
     this.linkReturned(link, base, draft, io, t0, clock.now(), returned === given ? draft : returned)
     return undefined
@@ -439,7 +554,14 @@ class Execution<C> implements WorkingStates {
     const base = this.seqBase
     const clock = this.plan.clock
     const stacks = this.plan.stacks
+    let room = this.plan.maxWritesPerLink
     return (op, path, value) => {
+      // Bounded: a hot loop inside a link must not grow the timeline without limit.
+      if (room <= 0) {
+        this.writesDropped++
+        return
+      }
+      room--
       // Built whole (one shape, one allocation): this runs once per single write. The path
       // array is the capture layer's own and never reused; it is read-only by type (freezing
       // it cost ~85 ns a write, measured).
@@ -473,6 +595,9 @@ class Execution<C> implements WorkingStates {
     value: unknown,
   ): void {
     this.lastReading = t1
+    // Before the draft is finished: metrics may hold parts of it (`io.metrics.who = ctx.customer`).
+    if (this.plan.record) this.snapshotMetrics()
+    else this.metricsTouched = false
     const wantPatches = this.plan.record
     let patches: readonly Patch[] | undefined = wantPatches ? NO_PATCHES : undefined
     let inversePatches: readonly Patch[] = NO_PATCHES
@@ -492,16 +617,24 @@ class Execution<C> implements WorkingStates {
         return
       }
       if (isDraft(draft)) finishDraft(draft)
-      if (wantPatches && next !== base) {
-        patches = [{ op: 'replace', path: [], value: next }]
-        inversePatches = [{ op: 'replace', path: [], value: base }]
+      if (next !== base) {
+        // Dates frozen, cycles refused: no later write can change this state, and it exports.
+        if (this.unsealable(link, draft, io, t0, t1, sealState(next, base, 'ctx'))) return
+        if (wantPatches) {
+          patches = [{ op: 'replace', path: [], value: next }]
+          inversePatches = [{ op: 'replace', path: [], value: base }]
+        }
       }
     } else if (isDraft(draft)) {
+      // Sealing reads what changed: from the patches when they are made anyway, or when the
+      // ctx is wide (cheaper than walking 1,000 keys after every link), else by a walk.
+      const hint = this.plan.chain.seal
+      const viaPatches = wantPatches || hint.usePatches
       // Finishing reads and freezes what the link wrote: a value it cannot finish (a getter
       // that throws, say) is the link's failure, not the runner's.
       try {
         next = (
-          wantPatches
+          viaPatches
             ? finishDraft(draft, (p, inverse) => {
                 patches = p
                 inversePatches = inverse
@@ -512,32 +645,41 @@ class Execution<C> implements WorkingStates {
         this.linkFailed(link, draft, io, t0, t1, error)
         return
       }
+      if (next !== base) {
+        const problem = viaPatches ? sealPatches(patches ?? NO_PATCHES, next, base, 'ctx') : sealState(next, base, 'ctx', hint)
+        if (this.unsealable(link, draft, io, t0, t1, problem)) return
+      }
     } else {
       next = base
     }
     this.ctx = next
     this.outcome = { base, result: next, patches, durationNs: t1 - t0, failed: false, error: undefined }
     if (this.plan.record) {
-      this.snapshotMetrics()
       const event: MutableEvent = { type: 'link.end', t: t1, link: link.info, patches, inversePatches, durationNs: t1 - t0 }
-      const drawn = recordedIO(io)
-      if (drawn !== undefined) event['io'] = drawn
+      this.addLinkEventFields(event, io)
       this.push(event)
-    } else {
-      this.metricsTouched = false
     }
     if (io.overrun) this.ioOverruns.push({ link: link.info, seq: this.seqBase + this.events.length - 1 })
   }
 
-  private linkFailed(link: CompiledLink<C>, draft: unknown, io: LinkCallIO<C>, t0: bigint, t1: bigint, error: unknown): void {
+  /** A state that cannot be recorded (a cycle) fails its link, naming the path. */
+  private unsealable(link: CompiledLink<C>, draft: unknown, io: LinkCallIO<C>, t0: bigint, t1: bigint, problem: StateProblem | undefined): boolean {
+    if (problem === undefined) return false
+    this.linkFailed(link, draft, io, t0, t1, new TypeError(`link '${link.info.name}' left a state that cannot be recorded: ${problem.message}`))
+    return true
+  }
+
+  private linkFailed(link: CompiledLink<C>, draft: unknown, io: LinkCallIO<C>, t0: bigint, t1: bigint, thrown: unknown): void {
     this.lastReading = t1
+    // While the draft is alive: what was thrown, and the metrics, may hold parts of it.
+    const error = this.linkError(thrown)
+    if (this.plan.record) this.snapshotMetrics()
+    else this.metricsTouched = false
     // Finishing revokes the draft, so a link that keeps a reference cannot write to it later.
-    if (isDraft(draft)) {
-      try {
-        finishDraft(draft)
-      } catch {
-        // The draft is being discarded anyway.
-      }
+    try {
+      if (isDraft(draft)) finishDraft(draft)
+    } catch {
+      // Already finished (isDraft reads a revoked proxy), or unfinishable: discarded anyway.
     }
     const aborted = this.signal.aborted
     this.plan.trace?.linkFailed(error, t1)
@@ -550,11 +692,8 @@ class Execution<C> implements WorkingStates {
       cause: error,
     }
     this.outcome = { base: this.ctx, result: this.ctx, patches: NO_PATCHES, durationNs: t1 - t0, failed: true, error }
-    if (this.plan.record) this.snapshotMetrics()
-    else this.metricsTouched = false
     const event: MutableEvent = { type: 'link.error', t: t1, link: link.info, error, durationNs: t1 - t0 }
-    const drawn = recordedIO(io)
-    if (drawn !== undefined) event['io'] = drawn
+    this.addLinkEventFields(event, io)
     this.push(event)
     if (io.overrun) this.ioOverruns.push({ link: link.info, seq: this.seqBase + this.events.length - 1 })
   }
@@ -566,14 +705,49 @@ class Execution<C> implements WorkingStates {
     trace.linkEnd(outcome.durationNs, metrics, this.lastReading)
   }
 
+  /**
+   * The link's own writes to its metrics. What cannot be recorded as it is becomes a marker in
+   * the state and `metricsError` on the link's event: never a silent loss.
+   */
   private snapshotMetrics(): void {
     if (!this.metricsTouched) return
     this.metricsTouched = false
     try {
       this.metricsState = snapshot(this.metricsWork, this.metricsState) as Immutable<Metrics>
     } catch {
-      // A circular metrics object written by the link itself: keep the last good state.
+      const careful = snapshotCarefully(this.metricsWork, this.metricsState, 'metrics')
+      this.metricsState = careful.state as Immutable<Metrics>
+      // Drafts resolved, markers in place: what the after-middleware see is what was recorded.
+      this.metricsWork = thaw(this.metricsState) as Metrics
+      this.metricsError = careful.error
     }
+  }
+
+  /** The optional fields of `link.end` / `link.error`: drawn io, lost metrics, dropped writes. */
+  private addLinkEventFields(event: MutableEvent, io: LinkCallIO<C>): void {
+    const drawn = recordedIO(io)
+    if (drawn !== undefined) event['io'] = drawn
+    if (this.metricsError !== undefined) {
+      event['metricsError'] = this.metricsError
+      this.metricsError = undefined
+    }
+    if (this.writesDropped > 0) {
+      event['writesDropped'] = this.writesDropped
+      this.writesDropped = 0
+    }
+  }
+
+  /** What a link threw, captured; a write to a frozen Date is named by its path in ctx. */
+  private linkError(thrown: unknown): unknown {
+    if (isFrozenDateError(thrown)) {
+      const path = findPath(this.ctx, thrown.date)
+      const where = path === undefined ? 'a Date of ctx' : `the Date at ${pathName('ctx', path)}`
+      const error = new TypeError(
+        `${where} cannot be changed in place (${thrown.method}): recorded states are immutable; assign a new Date instead`,
+      )
+      return error
+    }
+    return captureThrown(thrown)
   }
 
   // ---- the end ------------------------------------------------------------------------------
@@ -582,10 +756,21 @@ class Execution<C> implements WorkingStates {
     this.phase = Phase.Done
     let failure = this.failure
     if (failure === undefined && !this.plan.safe && this.middlewareFailures.length > 0) {
-      failure = middlewareFailure(this.plan.chain.name, this.middlewareFailures)
+      try {
+        failure = middlewareFailure(this.plan.chain.name, this.middlewareFailures)
+      } catch (error) {
+        // Never reached (describeError does not throw): but a run must settle, whatever.
+        failure = { code: 'INTERNAL', message: `run of chain '${this.plan.chain.name}' could not report its middleware errors`, link: undefined, cause: captureThrown(error) }
+      }
     }
     const status: RunStatus = failure === undefined ? 'ok' : statusOf(failure.code)
-    const endedAt = this.plan.clock.now()
+    let endedAt: bigint
+    try {
+      endedAt = this.plan.clock.now()
+    } catch {
+      // A clock that throws (what made an internal failure, maybe) cannot keep a run open.
+      endedAt = this.lastReading
+    }
     // A step cut short by an internal error still ends its link span (at the step's last reading).
     this.plan.trace?.runEnd(status, failure, this.lastReading, endedAt)
     const resume = this.plan.resume
@@ -631,37 +816,87 @@ function recordedIO(io: LinkCallIO<unknown>): RecordedIO | undefined {
 
 /**
  * A value a link returned instead of mutating its draft may still hold drafts (`{ ...ctx }`
- * copies draft children). Replace them by their current values before the draft is revoked,
- * then deep-freeze the result like any other state.
+ * copies draft children). They are replaced by their current values before the draft is
+ * revoked, copy-on-write: a container holding a draft is copied (same order, same prototype),
+ * the user's own objects are never rewritten. The result is deep-frozen like any other state
+ * (as the input is, and as immer freezes what a recipe returns).
  */
 function settleReplacement(value: unknown): unknown {
-  return freeze(undraft(value, 0), true)
+  return freeze(undraft(value, []), true)
 }
 
-function undraft(value: unknown, depth: number): unknown {
+function undraft(value: unknown, ancestors: object[]): unknown {
   if (isDraft(value)) return current(value)
   if (typeof value !== 'object' || value === null || Object.isFrozen(value) || !isDraftable(value)) return value
-  if (depth > 10_000) throw new RangeError('returned value is nested more than 10,000 levels deep')
-  if (value instanceof Map) {
-    for (const [key, item] of value) {
-      const settled = undraft(item, depth + 1)
-      if (settled !== item) value.set(key, settled)
-    }
-  } else if (value instanceof Set) {
-    for (const item of [...value]) {
-      const settled = undraft(item, depth + 1)
-      if (settled !== item) {
-        value.delete(item)
-        value.add(settled)
+  // A cycle is left as it is: the state check after the link names it.
+  if (ancestors.includes(value)) return value
+  if (ancestors.length > 10_000) throw new RangeError('returned value is nested more than 10,000 levels deep')
+  ancestors.push(value)
+  try {
+    if (value instanceof Map) {
+      const entries = [...value].map(([key, item]) => [undraft(key, ancestors), undraft(item, ancestors)] as const)
+      let i = 0
+      for (const [key, item] of value) {
+        const settled = entries[i++] as readonly [unknown, unknown]
+        if (settled[0] !== key || settled[1] !== item) return new Map(entries)
       }
+      return value
     }
-  } else {
+    if (value instanceof Set) {
+      const items = [...value]
+      const settled = items.map((item) => undraft(item, ancestors))
+      // Object.is: a NaN member is not a change.
+      return settled.every((item, i) => Object.is(item, items[i])) ? value : new Set(settled)
+    }
+    if (Array.isArray(value)) {
+      let out: unknown[] | undefined
+      for (let i = 0; i < value.length; i++) {
+        const item: unknown = value[i]
+        const settled = undraft(item, ancestors)
+        if (settled !== item) out ??= value.slice()
+        if (out !== undefined) out[i] = settled
+      }
+      return out ?? value
+    }
     const record = value as Record<string, unknown>
+    let out: Record<string, unknown> | undefined
     for (const key of Object.keys(record)) {
       const item = record[key]
-      const settled = undraft(item, depth + 1)
-      if (settled !== item) record[key] = settled
+      const settled = undraft(item, ancestors)
+      if (settled !== item) out ??= copyRecord(record)
+      if (out !== undefined) out[key] = settled
     }
+    return out ?? value
+  } finally {
+    ancestors.pop()
   }
-  return value
+}
+
+/** A shallow copy with the same prototype; own keys defined, never set (`__proto__` stays a key). */
+function copyRecord(record: Record<string, unknown>): Record<string, unknown> {
+  const out = Object.create(Object.getPrototypeOf(record) as object | null) as Record<string, unknown>
+  for (const key of Object.keys(record)) Object.defineProperty(out, key, { value: record[key], enumerable: true, writable: true, configurable: true })
+  return out
+}
+
+/**
+ * Makes `target` hold exactly the keys of `source`, in place: middleware may keep a reference
+ * to the one mwctx object of a run. Keys it cannot delete (made non-configurable) stay.
+ */
+function resetInPlace(target: Record<string, unknown>, source: Record<string, unknown>): void {
+  try {
+    for (const key of Object.keys(target)) delete target[key]
+    for (const key of Object.keys(source)) Object.defineProperty(target, key, { value: source[key], enumerable: true, writable: true, configurable: true })
+  } catch {
+    // A working state a middleware locked down: left as it is; the recording is already right.
+  }
+}
+
+/** `instanceof`, which a revoked Proxy answers by throwing. */
+function isFrozenDateError(value: unknown): value is FrozenDateError {
+  try {
+    return value instanceof FrozenDateError
+  } catch {
+    return false
+  }
 }

@@ -192,7 +192,12 @@ export interface RunOptions {
   capture?: CaptureLevel
   /** `false` stamps every `t` and `durationNs` with `0n`, for maximum speed. Default `true`. */
   timestamps?: boolean
-  /** Aborts the run between links (status `'aborted'`, code `'ABORTED'`). */
+  /**
+   * Aborts the run (status `'aborted'`, code `'ABORTED'`): no link starts once it is aborted,
+   * and the runner stops waiting at once for a pending link or middleware promise (its late
+   * result is discarded). The `after` hooks of a link already called, and the `runEnd` hooks,
+   * still run (waited for up to `hookTimeoutMs`).
+   */
   signal?: AbortSignal
   /**
    * `true` (default): middleware errors are recorded and never fail the run. `false` (tests):
@@ -206,6 +211,20 @@ export interface RunOptions {
   stacks?: boolean
   /** The clock that stamps events; default: hrtime anchored once to wall-clock time. */
   clock?: Clock
+  /**
+   * How long the runner waits for a middleware hook's promise, in ms (default 5,000;
+   * `Infinity`: forever). A call still pending then is recorded as `middleware.error` (an
+   * Error named `'TimeoutError'`) and the run goes on; whatever the call does later is
+   * ignored: its event's `mwctx` and `metrics` no longer reach the run (writes through a
+   * reference it took before do, as with any shared object). Synchronous hooks arm no timer.
+   */
+  hookTimeoutMs?: number
+  /**
+   * With `capture: 'writes'`: how many `ctx.write` events one link execution records (default
+   * 10,000). Later writes still happen but are only counted: the link's `link.end` /
+   * `link.error` event carries `writesDropped: n`.
+   */
+  maxWritesPerLink?: number
   /**
    * Live OpenTelemetry tracing: a span `chain <name>` for the run (a child of the span active
    * when `run()` is called), a child span `link <name>` per link, in whose context the link

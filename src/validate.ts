@@ -18,23 +18,37 @@ export function checkLinkName(name: unknown, where: string): asserts name is str
   }
 }
 
-export function checkMiddleware(middleware: unknown, where: string): void {
+/**
+ * @param linkLevel - link-level middleware (`use` of a link) has no run hooks: one is an error,
+ *   not a silently ignored function
+ */
+export function checkMiddleware(middleware: unknown, where: string, linkLevel = false): void {
   if (typeof middleware !== 'object' || middleware === null) {
     throw new TypeError(`${where}: middleware must be an object { name, before?, after?, runStart?, runEnd? }, got ${describe(middleware)}`)
   }
-  const { name } = middleware as { name?: unknown }
+  const read = (key: string, label: string): unknown => {
+    try {
+      return (middleware as Record<string, unknown>)[key]
+    } catch (error) {
+      throw new TypeError(`${where}: ${label}: reading '${key}' threw: ${error instanceof Error ? error.message : String(error)}`, { cause: error })
+    }
+  }
+  const name = read('name', 'middleware')
   if (typeof name !== 'string' || name.length === 0) {
     throw new TypeError(`${where}: middleware needs a non-empty string 'name', got ${describe(name)}`)
   }
   for (const hook of HOOKS) {
-    const fn = (middleware as Record<string, unknown>)[hook]
+    const fn = read(hook, `middleware '${name}'`)
     if (fn !== undefined && typeof fn !== 'function') {
       throw new TypeError(`${where}: middleware '${name}' has a '${hook}' that is ${describe(fn)}, not a function`)
+    }
+    if (fn !== undefined && linkLevel && (hook === 'runStart' || hook === 'runEnd')) {
+      throw new TypeError(`${where}: middleware '${name}' has a '${hook}' hook, but link-level middleware has no run hooks (they would never be called): add it with chain.use() instead`)
     }
   }
 }
 
-const RUN_OPTIONS: readonly string[] = ['capture', 'timestamps', 'signal', 'safe', 'clock', 'tracer', 'stacks', 'redact']
+const RUN_OPTIONS: readonly string[] = ['capture', 'timestamps', 'signal', 'safe', 'clock', 'tracer', 'stacks', 'redact', 'hookTimeoutMs', 'maxWritesPerLink']
 
 /** Rejects keys nobody reads: a typo (`captrue`) must not silently mean the default. */
 export function checkKeys(options: object, known: readonly string[], where: string): void {
@@ -70,6 +84,12 @@ export function checkRunOptions(options: unknown, where: string, extra: readonly
     throw new TypeError(`${where}: tracer must be an OpenTelemetry Tracer (with startSpan), got ${describe(o.tracer)}`)
   }
   if (o.redact !== undefined) checkRedactPaths(o.redact, `${where}: redact`)
+  if (o.hookTimeoutMs !== undefined && !(typeof o.hookTimeoutMs === 'number' && o.hookTimeoutMs > 0)) {
+    throw new TypeError(`${where}: hookTimeoutMs must be a number of milliseconds above 0 (Infinity: no limit), got ${typeof o.hookTimeoutMs === 'number' ? o.hookTimeoutMs : describe(o.hookTimeoutMs)}`)
+  }
+  if (o.maxWritesPerLink !== undefined && !(typeof o.maxWritesPerLink === 'number' && (Number.isSafeInteger(o.maxWritesPerLink) || o.maxWritesPerLink === Infinity) && o.maxWritesPerLink >= 0)) {
+    throw new TypeError(`${where}: maxWritesPerLink must be a whole number ≥ 0 (or Infinity), got ${typeof o.maxWritesPerLink === 'number' ? o.maxWritesPerLink : describe(o.maxWritesPerLink)}`)
+  }
   if (o.clock !== undefined && typeof (o.clock as { now?: unknown } | null)?.now !== 'function') {
     throw new TypeError(`${where}: clock must be an object with a now() method returning epoch nanoseconds`)
   }

@@ -75,11 +75,14 @@ describe('chain builder', () => {
     expect(() => chain('x', { input: {} as never })).toThrow(/options.input must be a zod schema/)
   })
 
-  it('ignores run hooks of link-level middleware', async () => {
-    const log: string[] = []
-    const mw: Middleware = { name: 'both', runStart: () => void log.push('runStart'), before: () => void log.push('before') }
-    await chain<{ n: number }>('c').link('a', noop, { use: [mw] }).run({ n: 0 })
-    expect(log).toEqual(['before'])
+  it('rejects link-level middleware with run hooks when the chain is built, naming middleware and link', () => {
+    const withStart: Middleware = { name: 'both', runStart: () => {}, before: () => {} }
+    const withEnd: Middleware = { name: 'ender', runEnd: () => {} }
+    expect(() => chain<{ n: number }>('c').link('a', noop, { use: [withStart] })).toThrow(TypeError)
+    expect(() => chain<{ n: number }>('c').link('a', noop, { use: [withStart] })).toThrow(/link 'a' use\[0\]: middleware 'both' has a 'runStart' hook/)
+    expect(() => chain<{ n: number }>('c').link('a', noop).insert({ after: 'a' }, 'b', noop, { use: [withEnd] })).toThrow(/link 'b' use\[0\]: middleware 'ender' has a 'runEnd' hook/)
+    // The same middleware is fine at chain level.
+    expect(() => chain<{ n: number }>('c').link('a', noop).use(withStart, withEnd)).not.toThrow()
   })
 
   it('calls hooks with the middleware as this, so class-based middleware works', async () => {

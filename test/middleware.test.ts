@@ -46,6 +46,7 @@ describe('middleware events', () => {
 
   it("gives after-middleware patches that turn ctx into result, also with capture 'off' (derived on read)", async () => {
     const seen: { capture: string; ok: boolean; count: number }[] = []
+    let level = ''
     const c = chain<Doc>('doc')
       .link('edit', (ctx) => {
         ctx.title = 'x'
@@ -55,11 +56,18 @@ describe('middleware events', () => {
       .use({
         name: 'check',
         after: (e) => void seen.push({ capture: String(e.mwctx.capture), ok: JSON.stringify(applyPatches(e.ctx as Doc, e.patches as never)) === JSON.stringify(e.result), count: e.patches.length }),
-        runStart: (e) => void (e.mwctx.capture = 'unknown'),
+        // mwctx written at run start is what the after hooks of that run read, at every level.
+        runStart: (e) => void (e.mwctx.capture = level),
       })
-    await c.run(doc(), { capture: 'off' })
-    await c.run(doc(), { capture: 'timeline' })
-    expect(seen.map((s) => s.ok)).toEqual([true, true, true, true])
+    for (level of ['off', 'timeline'] as const) await c.run(doc(), { capture: level })
+    // Patch counts differ by level ('off' derives a replacement's patches by a diff, the
+    // timeline records one root replace); each set must turn ctx into result.
+    expect(seen.map(({ capture, ok }) => ({ capture, ok }))).toEqual([
+      { capture: 'off', ok: true },
+      { capture: 'off', ok: true },
+      { capture: 'timeline', ok: true },
+      { capture: 'timeline', ok: true },
+    ])
     expect(seen.every((s) => s.count > 0)).toBe(true)
   })
 
@@ -208,7 +216,7 @@ describe('non-interruption', () => {
     await expect(c.run(doc(), { safe: false })).rejects.toMatchObject({ code: 'LINK_FAILED' })
   })
 
-  it('turns a circular mwctx into a middleware error and keeps the last good state', async () => {
+  it('turns a circular mwctx into a middleware error and records the rest, the cycle as a marker', async () => {
     const c = chain<Doc>('doc')
       .link('a', () => {})
       .use({
@@ -226,7 +234,8 @@ describe('non-interruption', () => {
     expect(run.status).toBe('ok')
     const error = run.timeline.filter({ type: 'middleware.error' })[0]
     expect(error).toMatchObject({ middleware: { name: 'loop' }, hook: 'after' })
-    expect(String((error as { error: Error }).error.message)).toMatch(/circular/)
-    expect(run.timeline.at(-1)!.mwctx).toEqual({ ok: 1 })
+    expect(String((error as { error: Error }).error.message)).toBe('mwctx could not be recorded in full: mwctx.cycle.self [Circular]')
+    expect(run.timeline.at(-1)!.mwctx).toEqual({ ok: 1, cycle: { self: '[Circular]' } })
+    expect(() => run.toJSON()).not.toThrow()
   })
 })

@@ -123,7 +123,7 @@ describe('the runner never hangs and never throws raw errors', () => {
     await expect(asyncSchema.run({ n: 1 })).rejects.toMatchObject({ code: 'INVALID_INPUT' })
   })
 
-  it('blames only the middleware that wrote a cycle into mwctx; later writes are recorded', async () => {
+  it('blames only the middleware that wrote a cycle into mwctx; later writes are recorded, the cycle as a marker', async () => {
     const c = chain<{ n: number }>('cyc')
       .link('a', () => {})
       .link('b', () => {})
@@ -138,7 +138,7 @@ describe('the runner never hangs and never throws raw errors', () => {
       }, { name: 'counter', after: (e) => void (e.mwctx.count = ((e.mwctx.count as number) ?? 0) + 1) })
     const run = await c.run({ n: 0 })
     expect(run.timeline.filter({ type: 'middleware.error' })).toHaveLength(1)
-    expect(run.timeline.at(-1)!.mwctx).toEqual({ count: 2 })
+    expect(run.timeline.at(-1)!.mwctx).toEqual({ count: 2, cycle: { self: '[Circular]' } })
   })
 })
 

@@ -1,12 +1,16 @@
 import { describe, expect, it } from 'vitest'
 import * as z from 'zod'
-import { chain, ChainRunError, Run } from '../src/index.js'
+import { chain, ChainRunError, Run, type Middleware } from '../src/index.js'
 import { logMiddleware, outline, steppingClock } from './helpers.js'
 
 interface Order {
   items: { sku: string; price: number }[]
   total?: number
   tags?: string[]
+}
+/** The before and after hooks of a middleware: link-level middleware has no run hooks. */
+function linkLevel(mw: Middleware): Middleware {
+  return { name: mw.name, ...(mw.before !== undefined && { before: mw.before }), ...(mw.after !== undefined && { after: mw.after }) }
 }
 const order = (): Order => ({ items: [{ sku: 'a', price: 2 }, { sku: 'b', price: 3 }] })
 
@@ -15,7 +19,7 @@ describe('execution order', () => {
     const log: string[] = []
     const linkLog = (name: string) => () => void log.push(`link:${name}`)
     const c = chain<Order>('order')
-      .link('one', linkLog('one'), { use: [logMiddleware('L1', log), logMiddleware('L2', log)] })
+      .link('one', linkLog('one'), { use: [linkLevel(logMiddleware('L1', log)), linkLevel(logMiddleware('L2', log))] })
       .link('two', linkLog('two'))
       .use(logMiddleware('A', log), logMiddleware('B', log))
     await c.run(order())
