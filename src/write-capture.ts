@@ -3,6 +3,7 @@
 // forwards it to the draft untouched, so the link computes exactly what it would otherwise.
 import { fileURLToPath } from 'node:url'
 import { current, isDraft } from 'immer'
+import { freezeDate, isFrozenDate } from './seal-state.js'
 
 /** The kinds of write a `ctx.write` event records. */
 export type WriteOp =
@@ -74,6 +75,8 @@ export function recordWrites<T extends object>(draft: T, listener: WriteListener
   const snapshotOf = (value: unknown, depth = 0): unknown => {
     const raw = unwrap(value)
     if (isDraft(raw)) return current(raw)
+    // A Date the link may still change before it ends: recorded as it is now.
+    if (raw instanceof Date) return isFrozenDate(raw) ? raw : freezeDate(new Date(raw.getTime()))
     if (depth >= 100 || !isContainer(raw)) return raw
     if (Array.isArray(raw)) return raw.map((item) => snapshotOf(item, depth + 1))
     if (raw instanceof Map) return new Map([...raw].map(([key, item]) => [key, snapshotOf(item, depth + 1)]))

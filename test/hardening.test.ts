@@ -499,3 +499,17 @@ describe("capture: 'writes' is bounded", () => {
     expect(() => chain('bad', { maxWritesPerLink: -1 })).toThrow(/maxWritesPerLink must be a whole number/)
   })
 })
+
+describe("capture: 'writes' records a Date as it was written", () => {
+  it('a Date changed later in the same link does not change the recorded write', async () => {
+    const run = await chain<{ at?: Date }>('w').link('stamp', (ctx) => {
+      const at = new Date(Date.UTC(2020, 0, 1))
+      ctx.at = at
+      at.setUTCFullYear(2024)
+    }).run({}, { capture: 'writes' })
+    const write = run.timeline.filter({ type: 'ctx.write' })[0] as { value: Date }
+    expect(write.value.getUTCFullYear()).toBe(2020)
+    expect(run.ctx.at?.getUTCFullYear()).toBe(2024)
+    expect(() => write.value.setTime(0)).toThrow(TypeError)
+  })
+})

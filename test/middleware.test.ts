@@ -46,7 +46,7 @@ describe('middleware events', () => {
 
   it("gives after-middleware patches that turn ctx into result, also with capture 'off' (derived on read)", async () => {
     const seen: { capture: string; ok: boolean; count: number }[] = []
-    let level = ''
+    let level: 'off' | 'timeline' = 'off'
     const c = chain<Doc>('doc')
       .link('edit', (ctx) => {
         ctx.title = 'x'

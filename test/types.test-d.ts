@@ -245,3 +245,18 @@ describe('timeline events', () => {
     expectTypeOf(run.timeline.stateAt(0).ctx).toEqualTypeOf<Immutable<Order>>()
   })
 })
+
+describe('hardening options and codes (issue #10)', () => {
+  it('takes hookTimeoutMs and maxWritesPerLink as numbers, on a chain and on a run', () => {
+    const c = chain<{ n: number }>('opts', { hookTimeoutMs: 1_000, maxWritesPerLink: 100 })
+    expectTypeOf(c.run).toBeCallableWith({ n: 1 }, { hookTimeoutMs: Infinity, maxWritesPerLink: 0 })
+    // @ts-expect-error a timeout is a number of milliseconds
+    chain<{ n: number }>('bad', { hookTimeoutMs: '5s' })
+    // @ts-expect-error a write cap is a number
+    void c.run({ n: 1 }, { maxWritesPerLink: true })
+  })
+
+  it("lists 'INTERNAL' among the error codes", () => {
+    expectTypeOf<'INTERNAL'>().toMatchTypeOf<import('../src/index.js').ChainRunErrorCode>()
+  })
+})
