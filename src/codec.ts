@@ -17,6 +17,7 @@ export interface DecodeLimits {
   readonly maxArrayLength: number
 }
 
+/** The limits a reader applies unless told otherwise (`Run.fromJSON` and `loadRun` options). */
 export const DEFAULT_LIMITS: DecodeLimits = { maxDepth: 1_000, maxStringLength: 16 * 1024 * 1024, maxArrayLength: 16 * 1024 * 1024 }
 
 /**

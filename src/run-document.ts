@@ -10,6 +10,7 @@ import { mergeRedactPaths, redactor, type RedactPath } from './redact.js'
 import type { LinkInfo, RunStatus } from './types.js'
 import { publishSpan } from './otel/registry.js'
 
+/** The `format` of every run document. */
 export const FORMAT = 'shadowchain/run'
 /**
  * The newest version this module reads and writes. A document is written as version 1 unless it

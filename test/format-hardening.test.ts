@@ -131,6 +131,11 @@ describe('hostile documents', () => {
     expect(error.problem).toMatch(problem)
   })
 
+  it('the viewer refuses the same array keys (a dropped file is not checked by the library)', () => {
+    expect(() => prepareRun(withPatch({ op: 'replace', path: ['items', 'length'], value: 4294967295 }))).toThrow(/array key "length" is not an index of an array of 3/)
+    expect(() => prepareRun(withPatch({ op: 'replace', path: ['items', 1e8], value: 1 }))).toThrow(/array key 100000000 is not an index/)
+  })
+
   it('rejects reserved keys wrapped in arrays, and any object as a path key', () => {
     expect(rejection(withPatch({ op: 'add', path: [['constructor'], 'polluted'], value: 1 })).message).toMatch(
       new RegExp(`^\\$\\.events\\[${linkEnd}\\]\\.ctx\\[0\\]\\.path\\[0\\]: a patch path key must be a string`),

@@ -342,7 +342,8 @@ function editingMiddleware(name: string, spec: MiddlewareSpec): Middleware {
         }
       : (e: { mwctx: Record<string, unknown> }) => edit(e.mwctx, edits)
   const mw: Middleware = { name, before: hook(spec.before), after: hook(spec.after) }
-  return spec.runHooks ? { ...mw, runStart: hook(spec.before), runEnd: hook(spec.after) } : mw
+  // Run hooks belong to chain-level middleware: a link-level one with them is refused at build time.
+  return spec.runHooks && spec.level === 'chain' ? { ...mw, runStart: hook(spec.before), runEnd: hook(spec.after) } : mw
 }
 
 describe('structural sharing', () => {

@@ -138,10 +138,14 @@ function changeKey(node, key, op, value) {
   } else if (copy instanceof Map) {
     if (op === 'remove') copy.delete(key)
     else copy.set(key, value)
-  } else if (Array.isArray(copy) && key !== 'length') {
-    if (op === 'add') copy.splice(key, 0, value)
-    else if (op === 'remove') copy.splice(key, 1)
-    else copy[key] = value
+  } else if (Array.isArray(copy)) {
+    // An index inside the array (an add may append), as the library's reader checks: a dropped
+    // file cannot make a 4-billion-slot array.
+    const index = typeof key === 'string' && /^(0|[1-9]\d{0,15})$/.test(key) ? Number(key) : key
+    if (!Number.isInteger(index) || index < 0 || index > copy.length - (op === 'add' ? 0 : 1)) throw new Error(`array key ${textOf(key, 40)} is not an index of an array of ${copy.length}`)
+    if (op === 'add') copy.splice(index, 0, value)
+    else if (op === 'remove') copy.splice(index, 1)
+    else copy[index] = value
   } else if (op === 'remove') delete copy[key]
   else copy[key] = value
   return copy
