@@ -284,7 +284,16 @@ function defineOwn(target: object, key: string, value: unknown): void {
  */
 export function decodeValue(value: unknown, path: string, limits: DecodeLimits = DEFAULT_LIMITS, version = 2): unknown {
   const walk: DecodeWalk = { limits, maxDepth: Math.min(limits.maxDepth, DEPTH_CEILING), holes: version >= 2 }
-  return decode(value, { parent: undefined, key: path }, 0, walk)
+  try {
+    return decode(value, { parent: undefined, key: path }, 0, walk)
+  } catch (error) {
+    // Called from deep in the caller's own recursion, even DEPTH_CEILING levels may not fit: say
+    // so, rather than let a RangeError out of a reader.
+    if (error instanceof RangeError && /call stack/i.test(error.message)) {
+      throw new DocumentError(path, 'nested too deeply for the stack this reader was left (lower maxDepth, or read the document from a shallower call)')
+    }
+    throw error
+  }
 }
 
 interface DecodeWalk {

@@ -201,6 +201,20 @@ describe('hostile documents', () => {
     ;(ok.initial as { ctx: unknown }).ctx = JSON.parse(`{"items":[1,2,3],"n":1,"deep":${'['.repeat(1_400)}1${']'.repeat(1_400)}}`)
     expect(() => Run.fromJSON(ok)).toThrow(/nested more than 1000 levels deep/)
     expect(Run.fromJSON(ok, { maxDepth: 10_000 }).timeline.length).toBe(good.events.length)
+    // Read from deep in the caller's own recursion: a DocumentError still, never a RangeError.
+    const fromDeep = (n: number): unknown => {
+      if (n > 0) return fromDeep(n - 1)
+      try {
+        Run.fromJSON(ok, { maxDepth: 10_000 })
+        return 'loaded'
+      } catch (error) {
+        return error
+      }
+    }
+    let deepest: unknown = 'loaded'
+    for (let n = 1_000; n <= 12_000 && deepest === 'loaded'; n += 1_000) deepest = fromDeep(n)
+    expect(deepest).toBeInstanceOf(DocumentError)
+    expect((deepest as DocumentError).problem).toMatch(/nested too deeply for the stack this reader was left/)
   })
 })
 
