@@ -251,7 +251,7 @@ class Execution<C> implements WorkingStates {
         return undefined
       }
       case Phase.Call:
-        if (this.signal.aborted) {
+        if (this.plan.signal !== undefined && this.signal.aborted) {
           // Aborted by (or while waiting for) a before hook: the link never starts.
           this.abortBefore((this.link as CompiledLink<C>).info)
           return undefined

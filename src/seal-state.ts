@@ -88,7 +88,79 @@ const MAX_DEPTH = 10_000
  */
 export function sealState(next: unknown, previous: unknown, root: string, hint?: SealHint): StateProblem | undefined {
   if (next === previous || typeof next !== 'object' || next === null) return undefined
+  // The walk runs after every link: first without bookkeeping (no allocation, no ancestor
+  // list); only a state that goes too deep for that (a cycle, most likely) or cannot be read
+  // is walked again with it, to name the problem.
+  try {
+    if (quick(next, previous, 0, hint)) return undefined
+  } catch {
+    // Named by the careful walk.
+  }
   return new Walk(root, hint).run(next, previous)
+}
+
+/** Deeper than this, the quick walk hands over to the careful one. */
+const QUICK_DEPTH = 100
+
+/** Freezes the new Dates under `next`; false when it went deeper than {@link QUICK_DEPTH}. */
+function quick(next: object, previous: unknown, depth: number, hint: SealHint | undefined): boolean {
+  if (depth > QUICK_DEPTH) return false
+  const proto: unknown = Object.getPrototypeOf(next)
+  // Plain objects first: almost every container of a ctx is one.
+  if (proto === Object.prototype || proto === null) {
+    const record = next as Record<string, unknown>
+    const prev = typeof previous === 'object' && previous !== null ? (previous as Record<string, unknown>) : undefined
+    let width = 0
+    // for-in, not Object.keys: it uses V8's enum cache and allocates nothing.
+    for (const key in record) {
+      width++
+      const item = record[key]
+      if (typeof item !== 'object' || item === null) continue
+      const was = prev === undefined ? undefined : prev[key]
+      if (item !== was && !quick(item, was, depth + 1, hint)) return false
+    }
+    if (width > WIDE && hint !== undefined) hint.usePatches = true
+    return true
+  }
+  if (Array.isArray(next)) {
+    const prev = Array.isArray(previous) ? (previous as readonly unknown[]) : undefined
+    let before: Set<unknown> | undefined
+    for (let i = 0; i < next.length; i++) {
+      const item: unknown = next[i]
+      if (typeof item !== 'object' || item === null) continue
+      const was = prev === undefined ? undefined : prev[i]
+      if (item === was) continue
+      if (prev !== undefined) {
+        before ??= new Set(prev)
+        if (before.has(item)) continue
+      }
+      if (!quick(item, was, depth + 1, hint)) return false
+    }
+    return true
+  }
+  if (next instanceof Date) {
+    freezeDate(next)
+    return true
+  }
+  if (next instanceof Map) {
+    const prev = previous instanceof Map ? (previous as ReadonlyMap<unknown, unknown>) : undefined
+    for (const [key, item] of next) {
+      if (typeof item !== 'object' || item === null) continue
+      const was = prev?.get(key)
+      if (item !== was && !quick(item as object, was, depth + 1, hint)) return false
+    }
+    return true
+  }
+  if (next instanceof Set) {
+    const prev = previous instanceof Set ? (previous as ReadonlySet<unknown>) : undefined
+    for (const item of next) {
+      if (typeof item !== 'object' || item === null || prev?.has(item) === true) continue
+      if (!quick(item as object, undefined, depth + 1, hint)) return false
+    }
+    return true
+  }
+  // Class instances are kept by reference, as immer keeps them: not walked.
+  return true
 }
 
 /**
@@ -111,6 +183,11 @@ export function sealPatches(patches: readonly Patch[], next: unknown, previous: 
   for (const patch of patches) {
     const value: unknown = patch.value
     if (patch.op === 'remove' || typeof value !== 'object' || value === null) continue
+    try {
+      if (quick(value, childAtPath(previous, patch.path), 0, undefined)) continue
+    } catch {
+      // Named by the careful walk below.
+    }
     const walk = new Walk(root, undefined)
     // The containers from the root down to the write: a cycle back to any of them is named.
     let at: unknown = next
@@ -126,6 +203,12 @@ export function sealPatches(patches: readonly Patch[], next: unknown, previous: 
     if (problem !== undefined) return problem
   }
   return undefined
+}
+
+function childAtPath(state: unknown, path: readonly Key[]): unknown {
+  let at = state
+  for (let i = 0; i < path.length && at !== undefined; i++) at = childAt(at, path[i] as Key)
+  return at
 }
 
 function childAt(container: unknown, key: Key): unknown {
