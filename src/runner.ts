@@ -176,22 +176,21 @@ class Execution<C> implements WorkingStates {
 
   start(): void {
     const resume = this.plan.resume
-    if (resume === undefined) {
-      this.push({ type: 'run.start', t: this.plan.info.startedAt, input: this.plan.input })
-      // Dates frozen; a cycle rejected like any bad input: no hooks run (DESIGN §2).
-      const problem = sealInput(this.plan.input)
-      if (problem !== undefined) {
-        this.failure = {
-          code: 'INVALID_INPUT',
-          message: `invalid input for chain '${this.plan.chain.name}': ${problem.message}`,
-          link: undefined,
-          cause: new TypeError(problem.message),
-        }
-        this.end()
-        return
+    if (resume === undefined) this.push({ type: 'run.start', t: this.plan.info.startedAt, input: this.plan.input })
+    else this.push({ ...resume.fork, type: 'fork', t: this.plan.info.startedAt })
+    // Dates frozen; a cycle (in an input, or made by a fork's edit) rejected like any bad
+    // input: no hooks run (DESIGN §2).
+    const problem = sealInput(this.plan.input)
+    if (problem !== undefined) {
+      const what = resume === undefined ? 'invalid input' : 'invalid fork state (after its edit)'
+      this.failure = {
+        code: 'INVALID_INPUT',
+        message: `${what} for chain '${this.plan.chain.name}': ${problem.message}`,
+        link: undefined,
+        cause: new TypeError(problem.message),
       }
-    } else {
-      this.push({ ...resume.fork, type: 'fork', t: this.plan.info.startedAt })
+      this.end()
+      return
     }
     this.loop()
   }

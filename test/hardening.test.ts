@@ -513,3 +513,21 @@ describe("capture: 'writes' records a Date as it was written", () => {
     expect(() => write.value.setTime(0)).toThrow(TypeError)
   })
 })
+
+describe('a fork seals the state it starts from', () => {
+  it("a Date put in by a fork's edit is frozen; a cycle made by the edit is rejected", async () => {
+    interface Doc {
+      n: number
+      at?: Date
+      self?: unknown
+    }
+    const c = chain<Doc>('fork-dates').link('a', (ctx) => void (ctx.n += 1)).link('b', (ctx) => void (ctx.n += 1))
+    const parent = await c.run({ n: 0 })
+    const edited = await parent.fork({ at: 'a', edit: (ctx) => void (ctx.at = new Date(Date.UTC(2020, 0, 1))) })
+    expect(() => (edited.ctx.at as Date).setUTCFullYear(2030)).toThrow(TypeError)
+    expect(edited.ctx.at?.getUTCFullYear()).toBe(2020)
+    const error = await failureOf(parent.fork({ at: 'a', edit: (ctx) => void (ctx.self = ctx) }))
+    expect(error.code).toBe('INVALID_INPUT')
+    expect(error.message).toMatch(/self refers back to/)
+  })
+})
