@@ -99,3 +99,45 @@ function readPath(state: unknown, path: readonly (string | number)[], end: numbe
   }
   return node
 }
+
+/**
+ * A link's patches, plus one `replace` of the whole Set, at the end, for each Set they would
+ * leave in another order than the link did: a member deleted and added back moves to the end of
+ * the live Set, and immer records no change for it. `back` is the structural diff from `after`
+ * back to the state before: its replaces of Sets name every Set the link changed (the writer
+ * computes it anyway, to decide whether inverse patches can be omitted). Sets whose patches name
+ * an object member are left to {@link wholeSets}. Returns `patches` itself when every order holds.
+ */
+export function setsInOrder(patches: readonly Patch[], after: unknown, back: readonly Patch[]): readonly Patch[] {
+  let out: Patch[] | undefined
+  for (const change of back) {
+    const before = change.value
+    if (change.op !== 'replace' || !(before instanceof Set)) continue
+    const now = readPath(after, change.path, change.path.length)
+    if (!(now instanceof Set)) continue
+    const members = patches.filter((patch) => isMemberPatch(patch, change.path))
+    if (members.some(namesObjectMember)) continue
+    // What a reader will rebuild: the Set before, with the member patches applied in order.
+    const rebuilt = new Set<unknown>(before)
+    for (const patch of members) {
+      if (patch.op === 'add') rebuilt.add(patch.value)
+      else rebuilt.delete(patch.value)
+    }
+    if (sameOrder(rebuilt, now)) continue
+    ;(out ??= patches.slice()).push({ op: 'replace', path: change.path, value: now })
+  }
+  return out ?? patches
+}
+
+function isMemberPatch(patch: Patch, setPath: readonly (string | number)[]): boolean {
+  if (patch.path.length !== setPath.length + 1 || (patch.op !== 'add' && patch.op !== 'remove')) return false
+  for (let i = 0; i < setPath.length; i++) if (patch.path[i] !== setPath[i]) return false
+  return true
+}
+
+function sameOrder(a: Set<unknown>, b: Set<unknown>): boolean {
+  if (a.size !== b.size) return false
+  const right = b.values()
+  for (const member of a) if (!Object.is(member, right.next().value)) return false
+  return true
+}

@@ -3,7 +3,7 @@
 import type { Patch } from 'immer'
 import * as z from 'zod'
 import { childPath, decodeValue, DEFAULT_LIMITS, DocumentError, encodeLenient, encodeValue, quote, type DecodeLimits, type EncodeNotes } from './codec.js'
-import { diffStates, wholeSets } from './diff-states.js'
+import { diffStates, setsInOrder, wholeSets } from './diff-states.js'
 import { applyDocumentPatches, freezeDeep, PatchError, sameValue } from './patch-apply.js'
 import type { MiddlewareCallInfo, TimelineEvent } from './events.js'
 import { mergeRedactPaths, redactor, type RedactPath } from './redact.js'
@@ -275,12 +275,16 @@ function* eventDocs(
   for (const event of events) {
     const doc: Record<string, unknown> = { seq: event.seq, t: offset(event.t, origin), type: event.type }
     const prevCtx = prev === undefined ? event.ctx : prev.ctx
+    // For a link.end or fork: the structural diff from after back to before. It decides whether
+    // inverse patches can be omitted, and its Set replaces name every Set the event changed.
+    let back: Patch[] | undefined
     if (event.ctx !== prevCtx) {
-      // A link's own patches are exact and already computed; redaction needs a fresh diff.
+      // A link's own patches are exact and already computed (but for the order of Sets);
+      // redaction needs a fresh diff.
+      const own = (event.type === 'link.end' || event.type === 'fork') && !redact.active
+      if (own) back = diffStates(event.ctx, prevCtx)
       doc['ctx'] = encodePatches(
-        (event.type === 'link.end' || event.type === 'fork') && !redact.active
-          ? event.patches
-          : diffStates(redact.apply(prevCtx), redact.apply(event.ctx)),
+        own ? setsInOrder(event.patches, event.ctx, back as Patch[]) : diffStates(redact.apply(prevCtx), redact.apply(event.ctx)),
         redact.apply(event.ctx),
         notes,
       )
@@ -312,7 +316,7 @@ function* eventDocs(
         doc['link'] = linkRef(event.link)
         if (event.type === 'link.end') {
           // Omitted when a reader can derive them: the structural diff from after back to before.
-          const derived = encodePatches(diffStates(redact.apply(event.ctx), redact.apply(prevCtx)), redact.apply(prevCtx), notes)
+          const derived = encodePatches(back ?? diffStates(redact.apply(event.ctx), redact.apply(prevCtx)), redact.apply(prevCtx), notes)
           if (!redact.active) {
             const recorded = encodePatches(event.inversePatches, prevCtx, notes)
             if (JSON.stringify(recorded) !== JSON.stringify(derived)) doc['inversePatches'] = recorded
@@ -333,7 +337,7 @@ function* eventDocs(
         break
       case 'fork': {
         doc['parent'] = { runId: event.parent.runId, seq: event.parent.seq }
-        const derived = encodePatches(diffStates(redact.apply(event.ctx), redact.apply(prevCtx)), redact.apply(prevCtx), notes)
+        const derived = encodePatches(back ?? diffStates(redact.apply(event.ctx), redact.apply(prevCtx)), redact.apply(prevCtx), notes)
         if (!redact.active) {
           const recorded = encodePatches(event.inversePatches, prevCtx, notes)
           if (JSON.stringify(recorded) !== JSON.stringify(derived)) doc['inversePatches'] = recorded
