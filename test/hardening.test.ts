@@ -1,9 +1,12 @@
 // Issue #10, the runner's part: the record is never wrong, never lost, never a way to hang or
 // leak. Each test failed before its fix.
+import { getEventListeners } from 'node:events'
 import { describe, expect, it, vi } from 'vitest'
 import * as z from 'zod'
 import { chain, ChainRunError, type Middleware } from '../src/index.js'
 import type { LinkEndTimelineEvent, LinkErrorTimelineEvent, MiddlewareErrorTimelineEvent } from '../src/index.js'
+
+const realSetTimeout = globalThis.setTimeout
 
 const failureOf = (promise: Promise<unknown>): Promise<ChainRunError> =>
   promise.then(
@@ -411,22 +414,32 @@ describe('nothing can hang a run', () => {
     } finally {
       spy.mockRestore()
     }
-    const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
-    const before = timers()
-    let during = -1
-    await chain<{ n: number }>('async')
-      .link('a', () => {})
-      .use({
-        name: 'async',
-        async before() {
-          await Promise.resolve()
-          during = timers()
-        },
-      })
-      .run({ n: 0 })
-    // The pending call's timer does not keep the process alive (unref'd), and is gone after.
-    expect(during).toBe(before)
-    expect(timers()).toBe(before)
+    const armed: ReturnType<typeof setTimeout>[] = []
+    const set = vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) => {
+      const timer = realSetTimeout(fn, ms)
+      armed.push(timer)
+      return timer
+    }) as typeof setTimeout)
+    const signal = new AbortController().signal
+    const c = chain<{ n: number }>('async').link('a', () => {}).use({ name: 'async', before: () => Promise.resolve() })
+    try {
+      for (let i = 0; i < 20; i++) await c.run({ n: 0 }, { signal })
+    } finally {
+      set.mockRestore()
+    }
+    // One timer per async call, unref'd (it never keeps the process alive); no abort listener
+    // is left on a signal that many runs share.
+    expect(armed).toHaveLength(20)
+    expect(armed.every((timer) => !timer.hasRef())).toBe(true)
+    expect(getEventListeners(signal, 'abort')).toHaveLength(0)
+    // And each timer is cleared when its call settles: none is left pending.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    try {
+      for (let i = 0; i < 5; i++) await c.run({ n: 0 }, { signal })
+      expect(vi.getTimerCount()).toBe(0)
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })
 
