@@ -13,7 +13,7 @@ import { AfterCall, BeforeCall, LinkCallIO, RunHookCall, isThenable } from './ho
 import type { HookCallEvent, LinkOutcome, WorkingStates } from './hook-events.js'
 import { FrozenDateError, findPath, pathName, sealInput, sealPatches, sealState, type StateProblem } from './seal-state.js'
 import { settle, type Settlement } from './settle.js'
-import { emptyState, snapshot, snapshotCarefully, thaw } from './snapshot.js'
+import { emptyState, resolveDrafts, snapshot, snapshotCarefully, thaw } from './snapshot.js'
 import { callSite, recordWrites, type WriteListener } from './write-capture.js'
 import type { LiveTrace } from './otel/live.js'
 import type { Clock, LinkInfo, Metrics, MwCtx, RunInfo, RunStatus } from './types.js'
@@ -595,8 +595,7 @@ class Execution<C> implements WorkingStates {
   ): void {
     this.lastReading = t1
     // Before the draft is finished: metrics may hold parts of it (`io.metrics.who = ctx.customer`).
-    if (this.plan.record) this.snapshotMetrics()
-    else this.metricsTouched = false
+    this.settleMetrics()
     const wantPatches = this.plan.record
     let patches: readonly Patch[] | undefined = wantPatches ? NO_PATCHES : undefined
     let inversePatches: readonly Patch[] = NO_PATCHES
@@ -672,8 +671,7 @@ class Execution<C> implements WorkingStates {
     this.lastReading = t1
     // While the draft is alive: what was thrown, and the metrics, may hold parts of it.
     const error = this.linkError(thrown)
-    if (this.plan.record) this.snapshotMetrics()
-    else this.metricsTouched = false
+    this.settleMetrics()
     // Finishing revokes the draft, so a link that keeps a reference cannot write to it later.
     try {
       if (isDraft(draft)) finishDraft(draft)
@@ -702,6 +700,20 @@ class Execution<C> implements WorkingStates {
     const metrics = this.plan.record ? (this.metricsState as object | undefined) : this.metricsWork
     // The step ends with its last reading: the link's end, or its last after-middleware's.
     trace.linkEnd(outcome.durationNs, metrics, this.lastReading)
+  }
+
+  /**
+   * What the link wrote to its metrics, taken while its draft lives: recorded, or (nothing
+   * recorded) with drafts replaced by their values, so that the after-middleware read the same
+   * metrics at every capture level.
+   */
+  private settleMetrics(): void {
+    if (this.plan.record) {
+      this.snapshotMetrics()
+    } else if (this.metricsTouched) {
+      this.metricsTouched = false
+      resolveDrafts(this.metricsWork)
+    }
   }
 
   /**

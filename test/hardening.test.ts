@@ -544,3 +544,23 @@ describe('a fork seals the state it starts from', () => {
     expect(error.message).toMatch(/self refers back to/)
   })
 })
+
+describe('metrics read the same at every capture level', () => {
+  it("after-middleware read a draft the link put in metrics by its value, also with capture: 'off'", async () => {
+    const seen: unknown[] = []
+    const c = chain<{ customer: { name: string } }>('m-off')
+      .link('who', (ctx, io) => {
+        io.metrics.who = ctx.customer
+        io.metrics.list = [ctx.customer]
+      })
+      .use({ name: 'reader', after: (e) => void seen.push(JSON.parse(JSON.stringify(e.metrics))) })
+    for (const capture of ['off', 'timeline'] as const) {
+      const run = await c.run({ customer: { name: 'Ada' } }, { capture })
+      expect(run.timeline.filter({ type: 'middleware.error' })).toHaveLength(0)
+    }
+    expect(seen).toEqual([
+      { who: { name: 'Ada' }, list: [{ name: 'Ada' }] },
+      { who: { name: 'Ada' }, list: [{ name: 'Ada' }] },
+    ])
+  })
+})
