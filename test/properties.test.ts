@@ -7,7 +7,7 @@ import * as fc from 'fast-check'
 import { applyPatches, enablePatches } from 'immer'
 import type { Objectish } from 'immer'
 import { describe, expect, it } from 'vitest'
-import { chain } from '../src/index.js'
+import { chain, Run as RunClass } from '../src/index.js'
 import type { AfterEvent, BeforeEvent, Chain, ChainRunError, LinkFn, Middleware, Run, RunOptions, TimelineEvent } from '../src/index.js'
 import { exportRun } from '../src/otel/index.js'
 import { memoryTracer, shape, spanTimes } from './otel-helpers.js'
@@ -191,6 +191,33 @@ describe('patches of a link', () => {
         expect(applyPatches(first, run.timeline.diff(0, last))).toStrictEqual(final)
         expect(applyPatches(final, run.timeline.diff(last, 0))).toStrictEqual(first)
       }),
+      RUNS,
+    )
+  })
+})
+
+describe('run documents of random chains', () => {
+  it('export then import is the identity: every state of every event, and each link patches', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        objectArb,
+        fc.array(linkSpecArb, { minLength: 1, maxLength: 5 }),
+        fc.array(middlewareSpecArb, { maxLength: 2 }),
+        async (input, links, specs) => {
+          const middleware = specs.map((spec, i) => editingMiddleware(`m${i}`, { ...spec, level: 'chain' }))
+          const run = await buildChain(links, middleware).run(structuredClone(input))
+          const back = RunClass.fromJSON<Ctx>(JSON.parse(JSON.stringify(run.toJSON())))
+          expect(back.timeline.length).toBe(run.timeline.length)
+          run.timeline.events.forEach((event, i) => {
+            const copy = back.timeline.events[i] as TimelineEvent<Ctx>
+            expect([copy.ctx, copy.mwctx, copy.metrics]).toStrictEqual([event.ctx, event.mwctx, event.metrics])
+          })
+          for (const record of back.timeline.links()) {
+            expect(applyPatches(record.before as Objectish, record.patches)).toStrictEqual(record.after)
+            expect(applyPatches(record.after as Objectish, record.inversePatches)).toStrictEqual(record.before)
+          }
+        },
+      ),
       RUNS,
     )
   })
