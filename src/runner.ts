@@ -435,7 +435,7 @@ class Execution<C> implements WorkingStates {
     }
     // A state that cannot be recorded in full turns the call into a middleware error that
     // says what was lost (the state is recorded with markers in its place).
-    const lost = this.takeSnapshots()
+    const lost = this.takeSnapshots(true)
     if (lost !== undefined) {
       this.hookError(call, link, t0, durationNs, lost)
       return
@@ -450,8 +450,9 @@ class Execution<C> implements WorkingStates {
   private hookFailed(call: HookCall, link: LinkInfo | undefined, t0: bigint, error: unknown): void {
     const durationNs = this.hookDuration(t0)
     // The call's own error is what its event reports; a state it also left that cannot be
-    // recorded (a cycle) is dropped with it: one call, one event, one reading.
-    if (this.plan.record) this.takeSnapshots()
+    // recorded in full (a cycle) is dropped with it, as a failed link's changes are: one call,
+    // one event, one reading.
+    if (this.plan.record) this.takeSnapshots(false)
     else this.mwTouched = this.metricsTouched = false
     this.hookError(call, link, t0, durationNs, error)
   }
@@ -470,11 +471,12 @@ class Execution<C> implements WorkingStates {
   /**
    * Freezes what the call wrote to mwctx / metrics. What the fast snapshot refuses (a draft, a
    * cycle, a getter that throws) is recorded carefully: drafts by their current values, the
-   * rest as markers, and the working state is reset to what was recorded, so later middleware
-   * go on from it instead of all failing on the same value. Returns what was lost, if anything.
-   * Recording never throws into the run.
+   * rest as markers (or, for a call that failed, `keepLosses` false: the state it left is
+   * dropped, as a failed link's changes are). The working state is then reset to what was
+   * recorded, so later middleware go on from it instead of all failing on the same value.
+   * Returns what was lost, if anything. Recording never throws into the run.
    */
-  private takeSnapshots(): Error | undefined {
+  private takeSnapshots(keepLosses: boolean): Error | undefined {
     let lost: Error | undefined
     if (this.mwTouched) {
       this.mwTouched = false
@@ -482,7 +484,7 @@ class Execution<C> implements WorkingStates {
         this.mwState = snapshot(this.mwWork, this.mwState) as Immutable<MwCtx>
       } catch {
         const careful = snapshotCarefully(this.mwWork, this.mwState, 'mwctx')
-        this.mwState = careful.state as Immutable<MwCtx>
+        if (keepLosses || careful.error === undefined) this.mwState = careful.state as Immutable<MwCtx>
         resetInPlace(this.mwWork, thaw(this.mwState) as MwCtx)
         lost = careful.error
       }
@@ -494,7 +496,7 @@ class Execution<C> implements WorkingStates {
           this.metricsState = snapshot(this.metricsWork, this.metricsState) as Immutable<Metrics>
         } catch {
           const careful = snapshotCarefully(this.metricsWork, this.metricsState, 'metrics')
-          this.metricsState = careful.state as Immutable<Metrics>
+          if (keepLosses || careful.error === undefined) this.metricsState = careful.state as Immutable<Metrics>
           this.metricsWork = thaw(this.metricsState) as Metrics
           lost ??= careful.error
         }
