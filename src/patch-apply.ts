@@ -7,16 +7,18 @@
 import { freeze, isDraftable } from 'immer'
 import type { Patch } from 'immer'
 
-/** Why a patch does not apply; the caller adds where in the document it is. */
+/** Why a patch does not apply; the caller adds where in the document its list is. */
 export class PatchError extends Error {
   override readonly name = 'PatchError'
+  /** The patch's index in its list, once known. */
+  index: number | undefined
 }
 
 /**
  * Applies `patches` to `state` copy-on-write: untouched subtrees stay shared, every new container
  * is frozen. Returns the new state and the patches as applied.
  *
- * @throws PatchError naming the patch (by index) and what is wrong
+ * @throws PatchError saying what is wrong, with the patch's index
  */
 export function applyDocumentPatches(state: unknown, patches: readonly Patch[]): { state: unknown; patches: readonly Patch[] } {
   const fresh = new Set<object>()
@@ -41,7 +43,7 @@ export function applyDocumentPatches(state: unknown, patches: readonly Patch[]):
       }
       removed = change(node, patch)
     } catch (error) {
-      if (error instanceof PatchError) error.message = `patch ${i}: ${error.message}`
+      if (error instanceof PatchError) error.index = i
       throw error
     }
     if (removed !== NOT_RESOLVED) {

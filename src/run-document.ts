@@ -544,7 +544,7 @@ function applyAt(state: unknown, patches: readonly Patch[], at: string): { state
     return applyDocumentPatches(state, patches)
   } catch (error) {
     if (!(error instanceof PatchError)) throw error
-    throw new DocumentError(at, `patches do not apply: ${error.message}`)
+    throw new DocumentError(error.index === undefined ? at : childPath(at, error.index), `patch does not apply: ${error.message}`)
   }
 }
 

@@ -127,7 +127,7 @@ describe('hostile documents', () => {
     const started = performance.now()
     const error = rejection(withPatch(patch))
     expect(performance.now() - started).toBeLessThan(1_000)
-    expect(error.path).toBe(`$.events[${linkEnd}].ctx`)
+    expect(error.path).toBe(`$.events[${linkEnd}].ctx[0]`)
     expect(error.problem).toMatch(problem)
   })
 

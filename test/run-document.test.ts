@@ -232,7 +232,7 @@ describe('hostile and broken documents', () => {
     ['unknown field', (d) => { events(d)[1]!['extra'] = 1; return d }, /^\$\.events\[1\]: .*extra/],
     ['a middleware reference out of range', (d) => { events(d)[1]!['middleware'] = 7; return d }, /^\$\.events\[1\]\.middleware: middleware 7 is not in the middleware table/],
     ['a link reference out of range', (d) => { events(d)[2]!['link'] = 99; return d }, /^\$\.events\[2\]\.link: link 99 is not in the links table/],
-    ['patches that do not apply', (d) => { events(d).find((e) => e['type'] === 'link.end')!['ctx'] = [{ op: 'replace', path: ['nope', 'deeper', 'x'], value: 1 }]; return d }, /^\$\.events\[\d+\]\.ctx: patches do not apply/],
+    ['patches that do not apply', (d) => { events(d).find((e) => e['type'] === 'link.end')!['ctx'] = [{ op: 'replace', path: ['nope', 'deeper', 'x'], value: 1 }]; return d }, /^\$\.events\[\d+\]\.ctx\[0\]: patch does not apply: no container at nope/],
     ['__proto__ in a patch path', (d) => { events(d).find((e) => e['type'] === 'link.end')!['ctx'] = [{ op: 'add', path: ['__proto__', 'polluted'], value: true }]; return d }, /path\[0\]: '__proto__' is not allowed in a patch path/],
     ['constructor in a patch path', (d) => { events(d).find((e) => e['type'] === 'link.end')!['ctx'] = [{ op: 'add', path: ['constructor', 'prototype', 'polluted'], value: true }]; return d }, /'constructor' is not allowed in a patch path/],
     ['__proto__ key in a value', (d) => { (d['initial'] as Record<string, unknown>)['ctx'] = JSON.parse('{"items":[],"n":1,"__proto__":{"polluted":true}}'); return d }, /^\$\.initial\.ctx\.__proto__: the key '__proto__' is not allowed/],
