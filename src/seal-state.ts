@@ -76,7 +76,7 @@ export interface StateProblem {
   readonly message: string
 }
 
-/** Deeper than this, a state is taken for a cycle the walk could not see (it never is). */
+/** Deeper than this, the careful walk reports a state as too deep to record. */
 const MAX_DEPTH = 10_000
 
 /**
@@ -85,6 +85,7 @@ const MAX_DEPTH = 10_000
  * `previous`, the whole of `next` is walked. Never throws.
  *
  * @param root - how the state is named in messages (`ctx`)
+ * @param hint - the chain's, told when the state is wide enough to seal through patches next time
  */
 export function sealState(next: unknown, previous: unknown, root: string, hint?: SealHint): StateProblem | undefined {
   if (next === previous || typeof next !== 'object' || next === null) return undefined
