@@ -69,17 +69,22 @@ export function wholeSets(patches: readonly Patch[], after: unknown): readonly P
   }
   if (sets === undefined) return patches
   const out: Patch[] = []
-  const done = new Set<Set<unknown>>()
+  // By path: one Set object may sit at two places of a state.
+  const done = new Set<string>()
   for (const patch of patches) {
     const last = patch.path.length - 1
     const container = (patch.op === 'add' || patch.op === 'remove') && last >= 0 && typeof patch.path[last] === 'number' ? readPath(after, patch.path, last) : undefined
     if (!(container instanceof Set) || !sets.has(container)) {
       out.push(patch)
-    } else if (!done.has(container)) {
+      continue
+    }
+    const path = patch.path.slice(0, last)
+    const key = path.map((k) => `${typeof k}:${String(k)}`).join('\u0000')
+    if (!done.has(key)) {
       // Every member patch of this Set is folded into the one replace (primitive ones included:
       // removing a member the final Set no longer holds would name nothing).
-      done.add(container)
-      out.push({ op: 'replace', path: patch.path.slice(0, last), value: container })
+      done.add(key)
+      out.push({ op: 'replace', path, value: container })
     }
   }
   return out
