@@ -223,6 +223,9 @@ export function exportParts(run: ExportableRun, options: ExportOptions = {}): { 
     if ('middleware' in event) middleware.ref(event.middleware)
   }
   const first = events[0] as TimelineEvent<unknown>
+  // Set when a value needs a newer version than 1 (a sparse array).
+  const notes: EncodeNotes = { sparse: false }
+  const initial = { ctx: encodeValue(redact.apply(first.ctx), notes), mwctx: encodeValue(redact.apply(first.mwctx), notes) }
   const header: Omit<RunDocument, 'events'> = {
     format: FORMAT,
     version: 1,
@@ -236,10 +239,8 @@ export function exportParts(run: ExportableRun, options: ExportOptions = {}): { 
     },
     links: [],
     middleware: middleware.items.map(({ name, position, index }) => ({ name, position, index })),
-    initial: { ctx: undefined, mwctx: undefined },
+    initial,
   }
-  const notes: EncodeNotes = { sparse: false }
-  header.initial = { ctx: encodeValue(redact.apply(first.ctx), notes), mwctx: encodeValue(redact.apply(first.mwctx), notes) }
   if (run.error !== undefined) {
     const error: NonNullable<RunDocument['run']['error']> = { code: run.error.code, message: redact.scrubText(run.error.message) }
     if (run.error.link !== undefined) error.link = links.ref(run.error.link)
