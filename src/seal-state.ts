@@ -125,13 +125,17 @@ function quick(next: object, previous: unknown, depth: number, hint: SealHint | 
   }
   if (Array.isArray(next)) {
     const prev = Array.isArray(previous) ? (previous as readonly unknown[]) : undefined
+    // Elements that moved (unshift, splice, sort) are old: looked up, not walked again. The
+    // lookup set is built only once a second element differs (one changed element, the usual
+    // write, costs no allocation).
     let before: Set<unknown> | undefined
+    let misses = 0
     for (let i = 0; i < next.length; i++) {
       const item: unknown = next[i]
       if (typeof item !== 'object' || item === null) continue
       const was = prev === undefined ? undefined : prev[i]
       if (item === was) continue
-      if (prev !== undefined) {
+      if (prev !== undefined && ++misses > 1) {
         before ??= new Set(prev)
         if (before.has(item)) continue
       }
