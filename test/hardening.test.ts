@@ -564,3 +564,25 @@ describe('metrics read the same at every capture level', () => {
     ])
   })
 })
+
+describe('Dates anywhere in a new state are frozen', () => {
+  it('in Map values, Set members and arrays that shifted, at every capture level', async () => {
+    interface Doc {
+      m: Map<string, { at: Date }>
+      s: Set<unknown>
+      list: { at: Date }[]
+    }
+    const c = chain<Doc>('deep-dates').link('add', (ctx) => {
+      ctx.m.set('k', { at: new Date(1) })
+      ctx.s.add(new Date(2))
+      ctx.list.unshift({ at: new Date(3) })
+      ctx.list.push({ at: new Date(4) })
+    })
+    for (const capture of ['off', 'timeline', 'writes'] as const) {
+      const run = await c.run({ m: new Map(), s: new Set(), list: [{ at: new Date(0) }] }, { capture })
+      const dates = [run.ctx.m.get('k')!.at, [...run.ctx.s][0] as Date, ...run.ctx.list.map((i) => i.at)]
+      expect(dates.map((d) => d.getTime())).toEqual([1, 2, 3, 0, 4])
+      for (const date of dates) expect(() => date.setTime(99)).toThrow(TypeError)
+    }
+  })
+})
