@@ -176,11 +176,13 @@ class Execution<C> implements WorkingStates {
 
   start(): void {
     const resume = this.plan.resume
-    if (resume === undefined) this.push({ type: 'run.start', t: this.plan.info.startedAt, input: this.plan.input })
-    else this.push({ ...resume.fork, type: 'fork', t: this.plan.info.startedAt })
     // Dates frozen; a cycle (in an input, or made by a fork's edit) rejected like any bad
-    // input: no hooks run (DESIGN §2).
+    // input: no hooks run (DESIGN §2), and the state is recorded with the cycle cut by a
+    // marker, so that the failed run still exports.
     const problem = sealInput(this.plan.input)
+    if (problem !== undefined) this.ctx = freeze(captureThrown(this.plan.input), true) as Immutable<C>
+    if (resume === undefined) this.push({ type: 'run.start', t: this.plan.info.startedAt, input: this.ctx })
+    else this.push({ ...(problem === undefined ? resume.fork : (captureThrown(resume.fork) as object)), type: 'fork', t: this.plan.info.startedAt })
     if (problem !== undefined) {
       const what = resume === undefined ? 'invalid input' : 'invalid fork state (after its edit)'
       this.failure = {

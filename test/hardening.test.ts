@@ -110,6 +110,8 @@ describe('cycles in ctx', () => {
     expect(error.code).toBe('INVALID_INPUT')
     expect(error.message).toMatch(/input\.a\.b\.up refers back to input\.a/)
     expect(log).toEqual([])
+    expect(error.run.timeline.at(0)?.ctx).toEqual({ a: { b: { up: '[Circular]' } } })
+    exportsCleanly(error.run)
   })
 })
 
@@ -542,6 +544,7 @@ describe('a fork seals the state it starts from', () => {
     const error = await failureOf(parent.fork({ at: 'a', edit: (ctx) => void (ctx.self = ctx) }))
     expect(error.code).toBe('INVALID_INPUT')
     expect(error.message).toMatch(/self refers back to/)
+    exportsCleanly(error.run)
   })
 })
 
