@@ -6,9 +6,8 @@
 /** Limits that keep a hostile document from exhausting the process. */
 export interface DecodeLimits {
   /**
-   * Deepest nesting accepted in any value. Default 1,000. The reader walks values recursively,
-   * so at most {@link DEPTH_CEILING} levels are honoured whatever is asked: deeper values are
-   * rejected with a clear error rather than overflowing the stack.
+   * Deepest nesting accepted in any value. Default 1,000. Decoding keeps at most a few hundred
+   * levels on the stack at a time, so a raised limit (10,000) is honoured.
    */
   readonly maxDepth: number
   /** Longest string accepted (values, object keys, error texts), in UTF-16 code units. Default 16 Mi (16,777,216). */
@@ -19,12 +18,6 @@ export interface DecodeLimits {
 
 /** The limits a reader applies unless told otherwise (`Run.fromJSON` and `loadRun` options). */
 export const DEFAULT_LIMITS: DecodeLimits = { maxDepth: 1_000, maxStringLength: 16 * 1024 * 1024, maxArrayLength: 16 * 1024 * 1024 }
-
-/**
- * The deepest nesting any walk of this library follows (decoding, freezing, diffing), whatever
- * `maxDepth` says: well below what the default stack of a Node process allows.
- */
-export const DEPTH_CEILING = 1_500
 
 /** A problem in a document, with the JSON path of the first offending value. */
 export class DocumentError extends Error {
@@ -283,12 +276,18 @@ function defineOwn(target: object, key: string, value: unknown): void {
  * @param version - the document's version: `$holes` exists from version 2 on
  */
 export function decodeValue(value: unknown, path: string, limits: DecodeLimits = DEFAULT_LIMITS, version = 2): unknown {
-  const walk: DecodeWalk = { limits, maxDepth: Math.min(limits.maxDepth, DEPTH_CEILING), holes: version >= 2 }
+  const walk: DecodeWalk = { limits, holes: version >= 2, base: 0, later: [] }
   try {
-    return decode(value, { parent: undefined, key: path }, 0, walk)
+    const out = decode(value, { parent: undefined, key: path }, 0, walk)
+    // Containers past a segment's depth were made empty and filled from here, with a fresh stack.
+    for (let job = walk.later.pop(); job !== undefined; job = walk.later.pop()) {
+      walk.base = job.depth
+      fill(job, walk)
+    }
+    return out
   } catch (error) {
-    // Called from deep in the caller's own recursion, even DEPTH_CEILING levels may not fit: say
-    // so, rather than let a RangeError out of a reader.
+    // Called from deep in the caller's own recursion, even one segment may not fit: say so,
+    // rather than let a RangeError out of a reader.
     if (error instanceof RangeError && /call stack/i.test(error.message)) {
       throw new DocumentError(path, 'nested too deeply for the stack this reader was left (lower maxDepth, or read the document from a shallower call)')
     }
@@ -298,10 +297,53 @@ export function decodeValue(value: unknown, path: string, limits: DecodeLimits =
 
 interface DecodeWalk {
   readonly limits: DecodeLimits
-  /** `limits.maxDepth`, capped at DEPTH_CEILING. */
-  readonly maxDepth: number
   /** Whether `$holes` may appear (version 2). */
   readonly holes: boolean
+  /** The depth the current segment started at. */
+  base: number
+  /** Containers made, to be filled once the current segment is done. */
+  readonly later: Fill[]
+}
+
+/**
+ * Levels decoded on the stack before a container is made empty and filled later: decoding never
+ * holds more than this many levels (about three frames each) on the stack, whatever `maxDepth`.
+ */
+const SEGMENT = 300
+
+/** A container made, and what to fill it from. */
+interface Fill {
+  readonly kind: 'array' | 'object' | 'map' | 'set' | 'error'
+  readonly out: object
+  readonly source: unknown
+  readonly ref: PathRef
+  readonly depth: number
+}
+
+/** Fills a container now, or after this segment when it is deep in it. */
+function fillOrDefer(kind: Fill['kind'], out: object, source: unknown, ref: PathRef, depth: number, walk: DecodeWalk): void {
+  if (depth - walk.base < SEGMENT) fill({ kind, out, source, ref, depth }, walk)
+  else walk.later.push({ kind, out, source, ref, depth })
+}
+
+function fill(job: Fill, walk: DecodeWalk): void {
+  const { out, source, ref, depth } = job
+  switch (job.kind) {
+    case 'array':
+      return fillArray(out as unknown[], source as readonly unknown[], ref, depth, walk)
+    case 'object':
+      return fillObject(out as Record<string, unknown>, source as Record<string, unknown>, ref, depth, walk)
+    case 'map':
+      return fillMap(out as Map<unknown, unknown>, source as readonly unknown[], ref, depth, walk)
+    case 'set':
+      for (let i = 0; i < (source as readonly unknown[]).length; i++) (out as Set<unknown>).add(decode((source as readonly unknown[])[i], at(ref, i), depth, walk))
+      return
+    case 'error': {
+      const fields = source as Record<string, unknown>
+      if (fields['code'] !== undefined) defineOwn(out, 'code', decode(fields['code'], at(ref, 'code'), depth, walk))
+      if (fields['cause'] !== undefined) defineOwn(out, 'cause', decode(fields['cause'], at(ref, 'cause'), depth, walk))
+    }
+  }
 }
 
 // Paths are built only when something is wrong: a linked list of keys costs nothing per level,
@@ -352,21 +394,24 @@ function decode(value: unknown, ref: PathRef, depth: number, walk: DecodeWalk): 
   }
   if (typeof value === 'string') return checkString(value, ref, walk)
   if (typeof value !== 'object') fail(ref, `${typeof value} is not JSON data`)
-  if (depth >= walk.maxDepth) {
-    const why = walk.maxDepth < walk.limits.maxDepth ? ' (the deepest this reader walks, whatever maxDepth asks)' : ''
-    fail(ref, `nested more than ${walk.maxDepth} levels deep${why}`)
-  }
+  if (depth >= walk.limits.maxDepth) fail(ref, `nested more than ${walk.limits.maxDepth} levels deep`)
   const next = depth + 1
-  if (Array.isArray(value)) return decodeArray(value, ref, next, walk)
+  if (Array.isArray(value)) {
+    const limit = walk.limits.maxArrayLength
+    if (value.length > limit) fail(ref, `array of ${value.length} elements is longer than the limit of ${limit}`)
+    const out = new Array<unknown>(value.length)
+    fillOrDefer('array', out, value, ref, next, walk)
+    return out
+  }
   const record = value as Record<string, unknown>
   if (isTagLike(record)) return decodeTag(record, ref, next, walk)
-  return decodeObject(record, ref, next, walk)
+  const out: Record<string, unknown> = {}
+  fillOrDefer('object', out, record, ref, next, walk)
+  return out
 }
 
-function decodeArray(value: readonly unknown[], ref: PathRef, depth: number, walk: DecodeWalk): unknown[] {
+function fillArray(out: unknown[], value: readonly unknown[], ref: PathRef, depth: number, walk: DecodeWalk): void {
   const limit = walk.limits.maxArrayLength
-  if (value.length > limit) fail(ref, `array of ${value.length} elements is longer than the limit of ${limit}`)
-  const out = new Array<unknown>(value.length)
   let length = 0
   for (let i = 0; i < value.length; i++) {
     const item = value[i]
@@ -382,11 +427,9 @@ function decodeArray(value: readonly unknown[], ref: PathRef, depth: number, wal
     }
   }
   out.length = length
-  return out
 }
 
-function decodeObject(record: Record<string, unknown>, ref: PathRef, depth: number, walk: DecodeWalk): Record<string, unknown> {
-  const out: Record<string, unknown> = {}
+function fillObject(out: Record<string, unknown>, record: Record<string, unknown>, ref: PathRef, depth: number, walk: DecodeWalk): void {
   for (const key of Object.keys(record)) {
     // Such a key is a prototype-pollution attempt in a file, and would turn into one in any code
     // (immer's applyPatches included) that copies the decoded object by assignment.
@@ -394,6 +437,21 @@ function decodeObject(record: Record<string, unknown>, ref: PathRef, depth: numb
     if (key.length > walk.limits.maxStringLength) fail(ref, `a key of ${key.length} characters is longer than the limit of ${walk.limits.maxStringLength}`)
     defineOwn(out, key, decode(record[key], at(ref, key), depth, walk))
   }
+}
+
+function fillMap(map: Map<unknown, unknown>, pairs: readonly unknown[], here: PathRef, depth: number, walk: DecodeWalk): void {
+  for (let i = 0; i < pairs.length; i++) {
+    const entry: unknown = pairs[i]
+    const where = at(here, i)
+    if (!Array.isArray(entry) || entry.length !== 2) fail(where, 'expected a [key, value] pair')
+    map.set(decode(entry[0], at(where, 0), depth, walk), decode(entry[1], at(where, 1), depth, walk))
+  }
+}
+
+/** A plain object for `record`, filled now or later. */
+function objectOf(record: Record<string, unknown>, ref: PathRef, depth: number, walk: DecodeWalk): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  fillOrDefer('object', out, record, ref, depth, walk)
   return out
 }
 
@@ -435,22 +493,17 @@ function decodeTag(record: Record<string, unknown>, ref: PathRef, depth: number,
     case '$map': {
       if (!Array.isArray(payload)) fail(here, 'expected an array of [key, value] pairs')
       const map = new Map<unknown, unknown>()
-      for (let i = 0; i < payload.length; i++) {
-        const entry: unknown = payload[i]
-        const where = at(here, i)
-        if (!Array.isArray(entry) || entry.length !== 2) fail(where, 'expected a [key, value] pair')
-        map.set(decode(entry[0], at(where, 0), depth, walk), decode(entry[1], at(where, 1), depth, walk))
-      }
+      fillOrDefer('map', map, payload, here, depth, walk)
       return map
     }
     case '$set': {
       if (!Array.isArray(payload)) fail(here, 'expected an array')
       const set = new Set<unknown>()
-      for (let i = 0; i < payload.length; i++) set.add(decode(payload[i], at(here, i), depth, walk))
+      fillOrDefer('set', set, payload, here, depth, walk)
       return set
     }
     case '$object':
-      return decodeObject(payloadObject(payload, here, 'an object'), here, depth, walk)
+      return objectOf(payloadObject(payload, here, 'an object'), here, depth, walk)
     case '$error':
       return decodeError(payloadObject(payload, here, '{ name, message }'), here, depth, walk)
     case '$instance': {
@@ -459,7 +512,7 @@ function decodeTag(record: Record<string, unknown>, ref: PathRef, depth: number,
       if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) fail(here, 'expected { class, fields }')
       const name = (payload as Record<string, unknown>)['class']
       if (typeof name === 'string') checkString(name, at(here, 'class'), walk)
-      return decodeObject(fields as Record<string, unknown>, at(here, 'fields'), depth, walk)
+      return objectOf(fields as Record<string, unknown>, at(here, 'fields'), depth, walk)
     }
     case '$unsupported':
       if (typeof payload !== 'string') fail(here, 'expected a string saying what could not be written')
@@ -483,7 +536,6 @@ function decodeError(fields: Record<string, unknown>, here: PathRef, depth: numb
   Object.defineProperty(error, 'name', { value: fields['name'], writable: true, configurable: true })
   if (typeof fields['stack'] === 'string') Object.defineProperty(error, 'stack', { value: fields['stack'], writable: true, configurable: true })
   else delete error.stack
-  if (fields['code'] !== undefined) defineOwn(error, 'code', decode(fields['code'], at(here, 'code'), depth, walk))
-  if (fields['cause'] !== undefined) defineOwn(error, 'cause', decode(fields['cause'], at(here, 'cause'), depth, walk))
+  fillOrDefer('error', error, fields, here, depth, walk)
   return error
 }

@@ -197,28 +197,33 @@ describe('hostile documents', () => {
     }
   })
 
-  it('rejects a depth past what the reader walks with a clear error, even when maxDepth asks for more', () => {
-    const doc = fresh()
-    ;(doc.initial as { ctx: unknown }).ctx = JSON.parse(`{"deep":${'['.repeat(5_000)}1${']'.repeat(5_000)}}`)
-    expect(rejection(doc, { maxDepth: 10_000 }).problem).toBe('nested more than 1500 levels deep (the deepest this reader walks, whatever maxDepth asks)')
-    const ok = fresh()
-    ;(ok.initial as { ctx: unknown }).ctx = JSON.parse(`{"items":[1,2,3],"n":1,"deep":${'['.repeat(1_400)}1${']'.repeat(1_400)}}`)
-    expect(() => Run.fromJSON(ok)).toThrow(/nested more than 1000 levels deep/)
-    expect(Run.fromJSON(ok, { maxDepth: 10_000 }).timeline.length).toBe(good.events.length)
-    // Read from deep in the caller's own recursion: a DocumentError still, never a RangeError.
-    const fromDeep = (n: number): unknown => {
-      if (n > 0) return fromDeep(n - 1)
-      try {
-        Run.fromJSON(ok, { maxDepth: 10_000 })
-        return 'loaded'
-      } catch (error) {
-        return error
-      }
+  it('honours a raised maxDepth without overflowing the stack (20,000 levels), and rejects past it', () => {
+    const nested = (levels: number, tail = ''): unknown => JSON.parse(`{"items":[1,2,3],"n":1${tail},"deep":${'['.repeat(levels)}1${']'.repeat(levels)}}`)
+    const doc = (ctx: unknown): RunDocument => {
+      const d = fresh()
+      ;(d.initial as { ctx: unknown }).ctx = ctx
+      return d
     }
-    let deepest: unknown = 'loaded'
-    for (let n = 1_000; n <= 12_000 && deepest === 'loaded'; n += 1_000) deepest = fromDeep(n)
-    expect(deepest).toBeInstanceOf(DocumentError)
-    expect((deepest as DocumentError).problem).toMatch(/nested too deeply for the stack this reader was left/)
+    expect(rejection(doc(nested(1_400))).problem).toBe('nested more than 1000 levels deep')
+    const run = Run.fromJSON<{ deep: unknown }>(doc(nested(19_998)), { maxDepth: 20_000 })
+    let depth = 0
+    for (let node = run.ctx.deep; Array.isArray(node); node = node[0] as unknown) depth++
+    expect(depth).toBe(19_998)
+    expect(Object.isFrozen(run.ctx.deep)).toBe(true)
+    expect(rejection(doc(nested(20_000)), { maxDepth: 20_000 }).problem).toBe('nested more than 20000 levels deep')
+    // Deep Maps, Sets, errors and tags decode the same way.
+    let value = '1'
+    for (let i = 0; i < 3_000; i++) value = [`{"$map":[["k",${value}]]}`, `{"$set":[${value}]}`, `{"$error":{"name":"E","message":"m${i}","cause":${value}}}`, `{"$object":{"$x":${value}}}`][i % 4] as string
+    const mixed = Run.fromJSON<{ deep: unknown }>(doc(JSON.parse(`{"items":[1,2,3],"n":1,"deep":${value}}`)), { maxDepth: 10_000 })
+    const kinds: string[] = []
+    let node = mixed.ctx.deep
+    while (typeof node === 'object' && node !== null) {
+      kinds.push(node.constructor.name)
+      node = node instanceof Map ? node.get('k') : node instanceof Set ? [...node][0] : node instanceof Error ? node.cause : (node as { $x: unknown }).$x
+    }
+    expect(node).toBe(1)
+    expect(kinds.length).toBe(3_000)
+    expect(kinds.slice(0, 4)).toEqual(['Object', 'Error', 'Set', 'Map'])
   })
 })
 
