@@ -8,8 +8,23 @@ type Path = (string | number)[]
 /** Patches that turn `from` into `to` (apply with immer's `applyPatches`). */
 export function diffStates(from: unknown, to: unknown): Patch[] {
   const out: Patch[] = []
-  walk(from, to, [], out)
+  // A loop over pending work, not recursion: a change 20,000 levels down is diffed on a fixed
+  // stack. Work is popped last-first, so each container's items are pushed in reverse.
+  const pending: (Walk | Patch)[] = [new Walk(from, to, [])]
+  for (let item = pending.pop(); item !== undefined; item = pending.pop()) {
+    if (item instanceof Walk) expand(item, out, pending)
+    else out.push(item)
+  }
   return out
+}
+
+/** Two values to compare, at a path. */
+class Walk {
+  constructor(
+    readonly from: unknown,
+    readonly to: unknown,
+    readonly path: Path,
+  ) {}
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -18,38 +33,42 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return proto === Object.prototype || proto === null
 }
 
-function walk(from: unknown, to: unknown, path: Path, out: Patch[]): void {
+/**
+ * Compares one pair: a replace goes out at once (everything before it in the diff is out
+ * already); a container's items (patches and pairs of children that differ) go on `pending`.
+ */
+function expand({ from, to, path }: Walk, out: Patch[], pending: (Walk | Patch)[]): void {
   if (Object.is(from, to)) return
+  const items: (Walk | Patch)[] = []
   if (Array.isArray(from) && Array.isArray(to)) {
     const common = Math.min(from.length, to.length)
-    for (let i = 0; i < common; i++) walk(from[i], to[i], [...path, i], out)
+    for (let i = 0; i < common; i++) if (!Object.is(from[i], to[i])) items.push(new Walk(from[i], to[i], [...path, i]))
     // Removing from the end first keeps indexes valid while the patches apply in order.
-    for (let i = from.length - 1; i >= to.length; i--) out.push({ op: 'remove', path: [...path, i] })
-    for (let i = from.length; i < to.length; i++) out.push({ op: 'add', path: [...path, i], value: to[i] })
-    return
-  }
-  if (isPlainObject(from) && isPlainObject(to)) {
+    for (let i = from.length - 1; i >= to.length; i--) items.push({ op: 'remove', path: [...path, i] })
+    for (let i = from.length; i < to.length; i++) items.push({ op: 'add', path: [...path, i], value: to[i] })
+  } else if (isPlainObject(from) && isPlainObject(to)) {
     for (const key of Object.keys(from)) {
-      if (!Object.hasOwn(to, key)) out.push({ op: 'remove', path: [...path, key] })
+      if (!Object.hasOwn(to, key)) items.push({ op: 'remove', path: [...path, key] })
     }
     for (const key of Object.keys(to)) {
-      if (!Object.hasOwn(from, key)) out.push({ op: 'add', path: [...path, key], value: to[key] })
-      else walk(from[key], to[key], [...path, key], out)
+      if (!Object.hasOwn(from, key)) items.push({ op: 'add', path: [...path, key], value: to[key] })
+      else if (!Object.is(from[key], to[key])) items.push(new Walk(from[key], to[key], [...path, key]))
     }
-    return
-  }
-  if (from instanceof Map && to instanceof Map) {
+  } else if (from instanceof Map && to instanceof Map) {
     for (const key of from.keys()) {
-      if (!to.has(key)) out.push({ op: 'remove', path: [...path, key as string] })
+      if (!to.has(key)) items.push({ op: 'remove', path: [...path, key as string] })
     }
     for (const [key, value] of to) {
-      if (!from.has(key)) out.push({ op: 'add', path: [...path, key as string], value })
-      else walk(from.get(key), value, [...path, key as string], out)
+      if (!from.has(key)) items.push({ op: 'add', path: [...path, key as string], value })
+      else if (!Object.is(from.get(key), value)) items.push(new Walk(from.get(key), value, [...path, key as string]))
     }
+  } else if (from instanceof Date && to instanceof Date && from.getTime() === to.getTime()) {
+    return
+  } else {
+    out.push({ op: 'replace', path, value: to })
     return
   }
-  if (from instanceof Date && to instanceof Date && from.getTime() === to.getTime()) return
-  out.push({ op: 'replace', path, value: to })
+  for (let i = items.length - 1; i >= 0; i--) pending.push(items[i] as Walk | Patch)
 }
 
 /**

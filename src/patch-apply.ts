@@ -163,18 +163,36 @@ function removeMember(set: Set<unknown>, value: unknown): unknown {
  * compare in O(1), so comparing consecutive states costs what changed between them.
  */
 export function sameValue(a: unknown, b: unknown): boolean {
+  // Pairs still to compare, flat: a loop, not recursion, so deep states need no deep stack.
+  const pending: unknown[] = [a, b]
+  while (pending.length > 0) {
+    const right = pending.pop()
+    const left = pending.pop()
+    if (!samePair(left, right, pending)) return false
+  }
+  return true
+}
+
+/** Compares one pair as far as its own level goes; pushes the pairs of children left to compare. */
+function samePair(a: unknown, b: unknown, pending: unknown[]): boolean {
   if (Object.is(a, b)) return true
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false
   if (Array.isArray(a)) {
     if (!Array.isArray(b) || a.length !== b.length) return false
-    for (let i = 0; i < a.length; i++) if (i in a !== i in b || !sameValue(a[i], b[i])) return false
+    for (let i = 0; i < a.length; i++) {
+      if (i in a !== i in b) return false
+      if (!Object.is(a[i], b[i])) pending.push(a[i], b[i])
+    }
     return true
   }
   if (Array.isArray(b)) return false
   if (a instanceof Date || b instanceof Date) return a instanceof Date && b instanceof Date && Object.is(a.getTime(), b.getTime())
   if (a instanceof Map || b instanceof Map) {
     if (!(a instanceof Map && b instanceof Map) || a.size !== b.size) return false
-    for (const [key, value] of a) if (!b.has(key) || !sameValue(value, b.get(key))) return false
+    for (const [key, value] of a) {
+      if (!b.has(key)) return false
+      pending.push(value, b.get(key))
+    }
     return true
   }
   if (a instanceof Set || b instanceof Set) {
@@ -194,7 +212,8 @@ export function sameValue(a: unknown, b: unknown): boolean {
   const keys = Object.keys(a)
   if (keys.length !== Object.keys(b).length) return false
   for (const key of keys) {
-    if (!Object.hasOwn(b, key) || !sameValue((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key])) return false
+    if (!Object.hasOwn(b, key)) return false
+    pending.push((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key])
   }
   return true
 }

@@ -211,6 +211,16 @@ describe('hostile documents', () => {
     expect(depth).toBe(19_998)
     expect(Object.isFrozen(run.ctx.deep)).toBe(true)
     expect(rejection(doc(nested(20_000)), { maxDepth: 20_000 }).problem).toBe('nested more than 20000 levels deep')
+    // A change at the bottom: applied, diffed back (derived inverse) and checked (explicit one).
+    const deepChange = doc(nested(15_000))
+    const end = deepChange.events[linkEnd] as { ctx?: unknown; inversePatches?: unknown }
+    const bottom = ['deep', ...new Array<number>(15_000).fill(0)]
+    end.ctx = [{ op: 'replace', path: bottom, value: 2 }]
+    expect(Run.fromJSON(deepChange, { maxDepth: 20_000 }).timeline.diff(linkEnd, 0)).toEqual([{ op: 'replace', path: bottom, value: 1 }])
+    end.inversePatches = [{ op: 'replace', path: bottom, value: 1 }]
+    expect(Run.fromJSON(deepChange, { maxDepth: 20_000 }).timeline.length).toBe(good.events.length)
+    end.inversePatches = [{ op: 'replace', path: bottom, value: 3 }]
+    expect(rejection(deepChange, { maxDepth: 20_000 }).path).toBe(`$.events[${linkEnd}].inversePatches`)
     // Deep Maps, Sets, errors and tags decode the same way.
     let value = '1'
     for (let i = 0; i < 3_000; i++) value = [`{"$map":[["k",${value}]]}`, `{"$set":[${value}]}`, `{"$error":{"name":"E","message":"m${i}","cause":${value}}}`, `{"$object":{"$x":${value}}}`][i % 4] as string
