@@ -9,7 +9,7 @@ import type { TimelineEvent } from './events.js'
 import type { Failure } from './runner.js'
 import { emptyState } from './snapshot.js'
 import { Timeline } from './timeline.js'
-import { RUN_SPAN, type SpanSlot } from './otel/registry.js'
+import { RUN_SPAN } from './otel/registry.js'
 import type { SpanContext } from '@opentelemetry/api'
 import type { RedactPath, RunInfo, RunStatus } from './types.js'
 
@@ -88,7 +88,7 @@ export interface RunInit<C> {
  * run.ctx.total         // the final, frozen ctx
  * run.timeline.links()  // one record per link
  */
-export class Run<C = unknown> implements SpanSlot {
+export class Run<C = unknown> {
   /** A unique id (UUID). */
   readonly id: string
   /** The name of the chain that ran. */

@@ -1,0 +1,56 @@
+// What a user installs: the published file list, its source maps, its type declarations.
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join, normalize } from 'node:path'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { ensureBuilt, ROOT } from './built-dist.js'
+
+let packed: Set<string>
+
+beforeAll(() => {
+  ensureBuilt()
+  // --ignore-scripts: `prepare` would build again; ensureBuilt has just done so.
+  const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8' })
+  const [pack] = JSON.parse(out) as { files: { path: string }[] }[]
+  packed = new Set(pack!.files.map((f) => f.path))
+})
+
+describe('the published package', () => {
+  it('ships every source a source map points at', () => {
+    const maps = [...packed].filter((path) => path.endsWith('.map'))
+    expect(maps.length).toBeGreaterThan(10)
+    const missing: string[] = []
+    for (const map of maps) {
+      const { sources, sourceRoot } = JSON.parse(readFileSync(join(ROOT, map), 'utf8')) as { sources: string[]; sourceRoot?: string }
+      for (const source of sources) {
+        const path = normalize(join(dirname(map), sourceRoot ?? '', source))
+        if (!packed.has(path)) missing.push(`${map} → ${path}`)
+      }
+    }
+    expect(missing).toEqual([])
+  })
+
+  it('publishes no internal members in its type declarations', () => {
+    const declarations = [...packed].filter((path) => path.endsWith('.d.ts'))
+    const text = declarations.map((path) => readFileSync(join(ROOT, path), 'utf8')).join('\n')
+    for (const internal of [/\b_execute\b/, /\bRunExtras\b/, /\bprefixOf\b/, /^\s*(readonly )?source[?]?:/m]) {
+      expect(text).not.toMatch(internal)
+    }
+  })
+
+  it('has type declarations that a strict consumer compiles without skipLibCheck', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shadowchain-dts-'))
+    try {
+      const entries = ['index', 'otel/index', 'testing/index'].map((entry) => join(ROOT, 'dist', `${entry}.js`))
+      const file = join(dir, 'consumer.ts')
+      writeFileSync(file, entries.map((path, i) => `import * as m${i} from ${JSON.stringify(path)}\n`).join('') + 'export const all = [m0, m1, m2]\n')
+      const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
+      const args = ['--ignoreConfig', '--noEmit', '--strict', '--exactOptionalPropertyTypes', '--module', 'nodenext', '--moduleResolution', 'nodenext']
+      args.push('--skipLibCheck', 'false', '--typeRoots', join(ROOT, 'node_modules', '@types'), '--types', 'node', file)
+      expect(() => execFileSync(process.execPath, [tsc, ...args], { cwd: dir, encoding: 'utf8' })).not.toThrow()
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
