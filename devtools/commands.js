@@ -31,7 +31,9 @@ function formatEvent(event, run) {
     .filter(Boolean)
     .join(' ')
   const duration = event.durationNs === undefined ? '' : `  ${formatDuration(event.durationNs)}`
-  const offset = event.t === 0n ? '' : `+${formatDuration(event.t - run.startedAt)}`
+  // Signed as the waterfall signs it: a fork's inherited events come before its own start.
+  const since = event.t - run.startedAt
+  const offset = event.t === 0n ? '' : since < 0n ? formatDuration(since) : `+${formatDuration(since)}`
   const error = event.error === undefined ? '' : `  ✗ ${event.error?.message ?? String(event.error)}`
   return `${String(event.seq).padStart(5)}  ${offset.padEnd(11)}  ${event.type.padEnd(17)}  ${who}${duration}${error}`
 }

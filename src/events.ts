@@ -81,6 +81,17 @@ export interface LinkEndTimelineEvent<C = unknown> extends EventBase<C> {
   readonly durationNs: bigint
   /** What the link drew from `io.now()` / `io.random()`, when it called them. */
   readonly io?: RecordedIO
+  /**
+   * Set when the link left something in `io.metrics` that could not be recorded as it was (a
+   * cycle, a getter that threw, nesting past 100 levels…): an `Error` naming what. The recorded
+   * metrics hold a marker in its place. Absent when everything was recorded.
+   */
+  readonly metricsError?: unknown
+  /**
+   * With `capture: 'writes'`: how many writes of this link execution were made but not recorded
+   * as `ctx.write` events, past the run's `maxWritesPerLink`. Absent when none was dropped.
+   */
+  readonly writesDropped?: number
 }
 
 /** Replaces `link.end` when the link threw or rejected; its changes were discarded. */
@@ -89,7 +100,19 @@ export interface LinkErrorTimelineEvent<C = unknown> extends EventBase<C> {
   readonly link: LinkInfo
   readonly error: unknown
   readonly durationNs: bigint
+  /** What the link drew from `io.now()` / `io.random()`, when it called them. */
   readonly io?: RecordedIO
+  /**
+   * Set when the link left something in `io.metrics` (before it threw) that could not be
+   * recorded as it was (a cycle, a getter that threw…): an `Error` naming what. The recorded
+   * metrics hold a marker in its place. Absent when everything was recorded.
+   */
+  readonly metricsError?: unknown
+  /**
+   * With `capture: 'writes'`: how many writes of this link execution were made but not recorded
+   * as `ctx.write` events, past the run's `maxWritesPerLink`. Absent when none was dropped.
+   */
+  readonly writesDropped?: number
 }
 
 /** `capture: 'writes'`: one write a link made to its draft, stamped as it happened. */

@@ -1,4 +1,4 @@
-// The run file format, versions 1 and 2 (docs/run-format.md): initial states plus per-event
+// The run file format, versions 1 to 3 (docs/run-format.md): initial states plus per-event
 // patches, validated with zod on the way in and rebuilt into the identical timeline.
 import type { Patch } from 'immer'
 import * as z from 'zod'
@@ -13,10 +13,15 @@ import { publishSpan } from './otel/registry.js'
 /** The `format` of every run document. */
 export const FORMAT = 'shadowchain/run'
 /**
- * The newest version this module reads and writes. A document is written as version 1 unless it
- * needs version 2 (a sparse array: `$holes`), so older readers still read every other document.
+ * The newest version this module reads and writes. A document is written as the oldest version
+ * that can hold it: version 1, unless it needs version 2 (a sparse array: `$holes`) or version 3
+ * (a link event's `metricsError` or `writesDropped`), so older readers still read every other
+ * document.
  */
-export const VERSION = 2
+export const VERSION = 3
+
+/** The document versions this module reads. */
+type Version = 1 | 2 | 3
 
 /** Options of `run.toJSON()` and `saveRun()`. */
 export interface ExportOptions {
@@ -54,6 +59,15 @@ const middlewareDoc = z.strictObject({
 })
 const tableRef = z.number().int().nonnegative()
 const ioDoc = z.strictObject({ now: z.array(z.number()).optional(), random: z.array(z.number()).optional() })
+// Version 3: what a link left in io.metrics that could not be recorded (a value, like `error`),
+// and how many of its writes were not recorded past maxWritesPerLink (a count).
+const linkNotes = {
+  metricsError: z.unknown().optional(),
+  writesDropped: z
+    .number()
+    .refine((n) => Number.isSafeInteger(n) && n >= 0, { error: 'expected a count: a whole number from 0 to 2^53 - 1' })
+    .optional(),
+}
 const base = {
   seq: z.number().int().nonnegative(),
   t: nsOffset,
@@ -81,8 +95,8 @@ const eventDoc = z.discriminatedUnion('type', [
     durationNs: nsOffset,
   }),
   z.strictObject({ ...base, type: z.literal('link.start'), link: linkRef }),
-  z.strictObject({ ...base, type: z.literal('link.end'), link: linkRef, inversePatches: patchList.optional(), durationNs: nsOffset, io: ioDoc.optional() }),
-  z.strictObject({ ...base, type: z.literal('link.error'), link: linkRef, error: z.unknown(), durationNs: nsOffset, io: ioDoc.optional() }),
+  z.strictObject({ ...base, type: z.literal('link.end'), link: linkRef, inversePatches: patchList.optional(), durationNs: nsOffset, io: ioDoc.optional(), ...linkNotes }),
+  z.strictObject({ ...base, type: z.literal('link.error'), link: linkRef, error: z.unknown(), durationNs: nsOffset, io: ioDoc.optional(), ...linkNotes }),
   z.strictObject({
     ...base,
     type: z.literal('ctx.write'),
@@ -102,7 +116,7 @@ const eventDoc = z.discriminatedUnion('type', [
 ])
 const runDocSchema = z.strictObject({
   format: z.literal(FORMAT),
-  version: z.union([z.literal(1), z.literal(2)]),
+  version: z.union([z.literal(1), z.literal(2), z.literal(3)]),
   run: z.strictObject({
     id: name.min(1),
     chainName: name,
@@ -128,7 +142,7 @@ const runDocSchema = z.strictObject({
   events: z.array(eventDoc).min(2, 'a run has at least run.start and run.end'),
 })
 
-/** A run document, version 1 or 2, as JSON. */
+/** A run document, version 1, 2 or 3, as JSON. */
 export type RunDocument = z.infer<typeof runDocSchema>
 type EventDoc = z.infer<typeof eventDoc>
 type PatchDoc = z.infer<typeof patchDoc>
@@ -263,13 +277,17 @@ function* eventDocs(
   middlewareRef: (call: MiddlewareCallInfo) => number,
   header: Omit<RunDocument, 'events'>,
 ): Generator<EventDoc> {
-  // A sparse array anywhere makes the document version 2: the header learns it as events go.
+  // The header learns the document's version as events go: a sparse array anywhere needs
+  // version 2, a link event's metricsError or writesDropped version 3 (which has $holes too).
+  const needs = (version: Version): void => {
+    if (header.version < version) header.version = version
+  }
   const notes: EncodeNotes = {
     set sparse(value: boolean) {
-      if (value) header.version = 2
+      if (value) needs(2)
     },
     get sparse() {
-      return header.version === 2
+      return header.version >= 2
     },
   }
   let prev: TimelineEvent<unknown> | undefined
@@ -327,6 +345,15 @@ function* eventDocs(
         }
         doc['durationNs'] = offset(event.durationNs, 0n)
         if (event.io !== undefined) doc['io'] = { ...redact.scrubNumbers(event.io) }
+        // What the link left in io.metrics that could not be recorded: written as errors are.
+        if (event.metricsError !== undefined) {
+          needs(3)
+          doc['metricsError'] = encodeLenient(redact.scrub(event.metricsError), notes)
+        }
+        if (event.writesDropped !== undefined) {
+          needs(3)
+          doc['writesDropped'] = event.writesDropped
+        }
         break
       case 'ctx.write':
         doc['link'] = linkRef(event.link)
@@ -357,7 +384,7 @@ function* eventDocs(
 /** The whole document as one object (what `run.toJSON()` returns). */
 export function exportRun(run: ExportableRun, options?: ExportOptions): RunDocument {
   const { header, events } = exportParts(run, options)
-  // Events first: one of them may make the header's version 2.
+  // Events first: one of them may raise the header's version (to 2 or 3).
   const list = [...events]
   return { ...header, events: list }
 }
@@ -387,7 +414,9 @@ export function importRun(input: unknown, options: ImportOptions = {}): Imported
   const head = input as { format?: unknown; version?: unknown }
   // A bad value is quoted, never stringified whole: it may be 50 MB, or 100,000 levels deep.
   if (head.format !== FORMAT) throw new DocumentError('$.format', `expected '${FORMAT}', got ${quote(head.format)}: this is not a shadowchain run document`)
-  if (head.version !== 1 && head.version !== 2) throw new DocumentError('$.version', `unsupported version ${quote(head.version)}: this shadowchain reads versions 1 and ${VERSION}`)
+  if (head.version !== 1 && head.version !== 2 && head.version !== 3) {
+    throw new DocumentError('$.version', `unsupported version ${quote(head.version)}: this shadowchain reads versions 1 to ${VERSION}`)
+  }
   const parsed = runDocSchema.safeParse(input)
   if (!parsed.success) {
     const issue = parsed.error.issues[0] as z.core.$ZodIssue
@@ -458,6 +487,14 @@ export function importRun(input: unknown, options: ImportOptions = {}): Imported
         }
         event['durationNs'] = BigInt(e.durationNs)
         if (e.io !== undefined) event['io'] = Object.freeze({ ...e.io })
+        if (e.metricsError !== undefined) {
+          fromVersion3(version, `${at}.metricsError`)
+          event['metricsError'] = decodeValue(e.metricsError, `${at}.metricsError`, limits, version)
+        }
+        if (e.writesDropped !== undefined) {
+          fromVersion3(version, `${at}.writesDropped`)
+          event['writesDropped'] = e.writesDropped
+        }
         break
       case 'ctx.write':
         event['link'] = linkAt(e.link, `${at}.link`)
@@ -482,6 +519,11 @@ export function importRun(input: unknown, options: ImportOptions = {}): Imported
   })
   const cause = doc.run.error?.cause === undefined ? undefined : decodeValue(doc.run.error.cause, '$.run.error.cause', limits, version)
   return { doc, events, links, input: input0, ctx, errorCause: cause }
+}
+
+/** `metricsError` and `writesDropped` exist from version 3 on: an older document is closed to them. */
+function fromVersion3(version: Version, at: string): void {
+  if (version < 3) throw new DocumentError(at, `this field exists from version 3 on; the document says version ${version}`)
 }
 
 function checkIntegrity(doc: RunDocument): void {

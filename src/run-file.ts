@@ -45,8 +45,9 @@ export async function saveRun<C>(run: Run<C>, path: string, options?: ExportOpti
     out.end()
     await once(out, 'finish')
     if (header.version !== written) {
-      // An event held a sparse array: the document is version 2. The digit is rewritten in place
-      // (the header is ASCII up to it), so events are still written as they are encoded.
+      // An event needed a newer version (2: a sparse array; 3: a link event's metricsError or
+      // writesDropped). The one digit is rewritten in place (the header is ASCII up to it), so
+      // events are still written as they are encoded.
       const file = await open(temporary, 'r+')
       try {
         await file.write(String(header.version), head.indexOf('"version":') + '"version":'.length)

@@ -123,7 +123,7 @@ beforeAll(async () => {
     // Valid JSON, but the last events are gone: the integrity check must refuse it.
     writeFile(files.cut, JSON.stringify({ ...doc, events: doc.events.slice(0, -2) })),
     writeFile(files.wrongFormat, JSON.stringify({ format: 'other/thing', version: 1, events: [] })),
-    writeFile(files.version2, JSON.stringify({ ...doc, version: 3 })),
+    writeFile(files.version2, JSON.stringify({ ...doc, version: 4 })),
   ])
 }, 180_000)
 
@@ -248,6 +248,30 @@ describe.concurrent('inspect', () => {
     expect(lines.at(-1)).toMatch(/run\.end/)
     expect(lines.filter((line) => line.includes("link 'price'")).length).toBeGreaterThanOrEqual(4)
     expect(lines.find((line) => line.includes('link.end') && line.includes("'price'"))).toContain('1.50 µs')
+  })
+
+  it("--events signs a fork's inherited events (before its own start) with a minus only, its own with a plus", async ({ expect }) => {
+    const parent = await checkout().run(order())
+    const fork = await parent.fork({ at: 'price' })
+    const file = join(dir, 'fork-events.run.json')
+    await saveRun(fork, file)
+    const result = await cli('inspect', file, '--events')
+    expect(result.code).toBe(0)
+    expect(result.stderr).toBe('')
+    const lines = result.stdout.trimEnd().split('\n\n')[1]!.split('\n')
+    expect(lines).toHaveLength(fork.timeline.length)
+    expect(result.stdout).not.toContain('+-')
+    // Each line: seq (5), two spaces, the offset padded to 11, two spaces, the type.
+    const offsets = lines.map((line) => line.slice(7, 18).trim())
+    const inherited = fork.timeline.events.filter((event) => event.t < fork.startedAt).length
+    expect(inherited).toBe(fork.parent!.seq + 1)
+    expect(offsets.slice(0, inherited).every((offset) => new RegExp(`^-${DURATION}$`).test(offset))).toBe(true)
+    expect(offsets.slice(inherited).every((offset) => new RegExp(`^\\+${DURATION}$`).test(offset))).toBe(true)
+    // The parent's run.start, in the fork's time: its distance before the fork's start, signed.
+    const before = Number(fork.startedAt - parent.startedAt) / 1000
+    expect(offsets[0]).toBe(`-${before.toPrecision(3)} µs`)
+    expect(lines[0]).toMatch(/run\.start/)
+    expect(lines[inherited]).toMatch(/\bfork\b/)
   })
 
   it('--json prints a summary that matches the run', async ({ expect }) => {

@@ -136,7 +136,7 @@ describe('states', () => {
   it('refuses a document it cannot show, with a readable reason', () => {
     const doc = roundTrip(original as Run<unknown>)
     expect(() => prepareRun({ ...doc, format: 'other' })).toThrow(/not a shadowchain run document/)
-    expect(() => prepareRun({ ...doc, version: 3 })).toThrow(/unsupported version 3/)
+    expect(() => prepareRun({ ...doc, version: 4 })).toThrow(/unsupported version 4/)
     expect(() => prepareRun({ ...doc, events: doc.events.slice(0, -1) })).toThrow(/truncated/)
     expect(() => prepareRun([])).toThrow(/JSON object/)
   })

@@ -16,6 +16,10 @@ export interface ViewerEvent {
   readonly middleware?: MiddlewareRef
   readonly durationNs?: bigint
   readonly error?: unknown
+  /** `link.end` / `link.error` (version 3): what the link left in `io.metrics` that could not be recorded. */
+  readonly metricsError?: unknown
+  /** `link.end` / `link.error` (version 3): writes not recorded past `maxWritesPerLink`. */
+  readonly writesDropped?: number
   readonly patches?: readonly Patch[]
   readonly hook?: string
   readonly status?: string

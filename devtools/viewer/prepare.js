@@ -177,7 +177,7 @@ export function patchLine(patch) {
 function checkDocument(doc) {
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new Error('not a run document: expected a JSON object')
   if (doc.format !== 'shadowchain/run') throw new Error(`not a shadowchain run document (format ${JSON.stringify(doc.format) ?? 'missing'})`)
-  if (doc.version !== 1 && doc.version !== 2) throw new Error(`unsupported version ${textOf(doc.version, 40)}: this viewer reads versions 1 and 2`)
+  if (doc.version !== 1 && doc.version !== 2 && doc.version !== 3) throw new Error(`unsupported version ${textOf(doc.version, 40)}: this viewer reads versions 1 to 3`)
   if (!Array.isArray(doc.events) || doc.events.length < 2) throw new Error('the document has no events')
   if (typeof doc.run !== 'object' || !Array.isArray(doc.links) || !Array.isArray(doc.middleware) || typeof doc.initial !== 'object') throw new Error('the document lacks its run, links, middleware or initial states')
   doc.events.forEach((event, i) => {
@@ -208,6 +208,9 @@ function prepareEvent(doc, e) {
   if ('middleware' in event && event.middleware === undefined) throw new Error(`events[${e.seq}]: middleware ${e.middleware} is not in the middleware table`)
   if (e.durationNs !== undefined) event.durationNs = BigInt(e.durationNs)
   if (e.error !== undefined) event.error = decodeValue(e.error)
+  // Version 3: what a link left in io.metrics that could not be recorded, and its writes not recorded.
+  if (e.metricsError !== undefined) event.metricsError = decodeValue(e.metricsError)
+  if (e.writesDropped !== undefined) event.writesDropped = e.writesDropped
   if (e.ctx !== undefined) event.patches = decodePatches(e.ctx)
   for (const key of ['hook', 'status', 'op', 'stack', 'parent']) if (e[key] !== undefined) event[key] = e[key]
   if (e.type === 'ctx.write') Object.assign(event, { path: e.path.map(decodeValue), value: decodeValue(e.value) })
