@@ -7,7 +7,7 @@ import { LinkList } from './link-list.js'
 import { emptyState } from './snapshot.js'
 import { systemClock, zeroClock } from './clock.js'
 import { execute, type ExecutionPlan, type ExecutionResult, type Failure, type ResumePoint } from './runner.js'
-import { Run, type RunParent, type RunRef } from './run.js'
+import { Run, type RunInit, type RunParent, type RunRef } from './run.js'
 import type { RecordedIO } from './events.js'
 import { context, diag, type Tracer } from '@opentelemetry/api'
 import { LiveTrace } from './otel/live.js'
@@ -142,7 +142,7 @@ export class Chain<C> {
    * @returns the finished `Run`; rejects with `ChainRunError` (its `run` is complete and recorded)
    */
   run(input: C, options?: RunOptions): Promise<Run<C>> {
-    return this._execute(input, options, {}).then(({ run }) => (run.error === undefined ? run : Promise.reject(run.error)))
+    return this.#execute(input, options, {}, settleRun)
   }
 
   /**
@@ -150,6 +150,14 @@ export class Chain<C> {
    * whatever its status (rejects only on bad options), plus what replay needs to know.
    */
   _execute(input: unknown, options: RunOptions | undefined, extras: RunExtras<C>): Promise<ExecutionOutcome<C>> {
+    return this.#execute(input, options, extras, settleOutcome)
+  }
+
+  /**
+   * `_execute`, with the caller's promise settled straight from the outcome by `settle`:
+   * `run()` resolves with the run itself, without a second promise and a `then` a run (~0.1 µs).
+   */
+  #execute<T>(input: unknown, options: RunOptions | undefined, extras: RunExtras<C>, settle: Settle<C, T>): Promise<T> {
     const merged: RunOptions = options === undefined ? this.options : { ...this.options, ...options }
     try {
       if (options !== undefined) checkRunOptions(options, `chain '${this.name}': run options`)
@@ -163,8 +171,11 @@ export class Chain<C> {
     }
     const info: RunInfo = Object.freeze({ id: randomUUID(), chainName: this.name, startedAt })
     // Redaction adds up: the chain's, the run's, and what a fork's or replay's original had.
-    const redact = mergeRedactPaths(this.options.redact, options?.redact, extras.parent?.run?.redact, extras.replayOf?.run?.redact)
-    if (redact.length > 0) extras = { ...extras, redact }
+    const redact =
+      this.options.redact === undefined && options?.redact === undefined && extras.parent === undefined && extras.replayOf === undefined
+        ? undefined // nothing to merge: no list and no closure made for every run
+        : mergeRedactPaths(this.options.redact, options?.redact, extras.parent?.run?.redact, extras.replayOf?.run?.redact)
+    if (redact !== undefined && redact.length > 0) extras = { ...extras, redact }
     // Traced from the start: a run whose input is rejected is a failed run in the trace too.
     const trace = merged.tracer === undefined ? undefined : startTrace(merged.tracer, info, extras, clock !== zeroClock, input)
     const schema = this.options.input
@@ -178,10 +189,10 @@ export class Chain<C> {
       } catch (error) {
         // A throwing transform or refinement, or an async schema (safeParse cannot await it).
         const message = `invalid input for chain '${this.name}': the input schema threw: ${describeError(error)}`
-        return Promise.resolve(this.#rejectInput(info, input, clock.now(), message, captureThrown(error), extras, trace))
+        return settled(this.#rejectInput(info, input, clock.now(), message, captureThrown(error), extras, trace), settle)
       }
       if (!parsed.success) {
-        return Promise.resolve(this.#rejectInput(info, input, clock.now(), formatInputError(this.name, parsed.error), parsed.error, extras, trace))
+        return settled(this.#rejectInput(info, input, clock.now(), formatInputError(this.name, parsed.error), parsed.error, extras, trace), settle)
       }
       start = parsed.data
     }
@@ -196,7 +207,7 @@ export class Chain<C> {
     if (overrides !== undefined && overrides.size > 0) {
       compiled = { ...compiled, links: compiled.links.map((link) => ({ ...link, fn: overrides.get(link.info.index) ?? link.fn })) }
     }
-    return new Promise((resolve) => {
+    return new Promise<T>((resolve, reject) => {
       const plan: ExecutionPlan<C> = {
         chain: compiled,
         info,
@@ -215,21 +226,28 @@ export class Chain<C> {
       }
       execute<C>(plan, (result) => {
         const run = this.#finish(info, extras.input ?? start, result, extras, trace)
-        resolve({ run, ioOverruns: result.ioOverruns })
+        settle({ run, ioOverruns: result.ioOverruns }, resolve, reject)
       })
     })
   }
 
   #finish(info: RunInfo, input: unknown, result: ExecutionResult<C>, extras: RunExtras<C>, trace: LiveTrace | undefined): Run<C> {
-    const run = new Run<C>({
+    // Field by field, not spread: one object shape, built once a run.
+    const init: Mutable<RunInit<C>> = {
       info,
+      status: result.status,
       input,
-      ...result,
+      ctx: result.ctx,
+      failure: result.failure,
+      endedAt: result.endedAt,
+      events: result.events,
+      prefix: result.prefix,
       chain: this,
-      ...(extras.parent !== undefined && { parent: extras.parent }),
-      ...(extras.replayOf !== undefined && { replayOf: extras.replayOf }),
-      ...(extras.redact !== undefined && { redact: extras.redact }),
-    })
+    }
+    if (extras.parent !== undefined) init.parent = extras.parent
+    if (extras.replayOf !== undefined) init.replayOf = extras.replayOf
+    if (extras.redact !== undefined) init.redact = extras.redact
+    const run = new Run<C>(init)
     // A run traced by a recording tracer has spans: forks link to them, an export is a repeat.
     if (trace?.spanContext !== undefined) rememberSpan(run, trace.spanContext)
     this.#lastRun = run
@@ -277,6 +295,26 @@ export class Chain<C> {
   #compile(): CompiledChain<C> {
     return (this.#compiled ??= compileChain(this.name, this.#links.toArray(), this.#middleware))
   }
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] }
+
+/** How a finished execution settles the promise its caller holds. */
+type Settle<C, T> = (outcome: ExecutionOutcome<C>, resolve: (value: T) => void, reject: (reason: unknown) => void) => void
+
+/** `run()`: the run itself, or its error (the error's `run` is complete and recorded). */
+function settleRun<C>(outcome: ExecutionOutcome<C>, resolve: (value: Run<C>) => void, reject: (reason: unknown) => void): void {
+  if (outcome.run.error === undefined) resolve(outcome.run)
+  else reject(outcome.run.error)
+}
+
+/** `_execute`: the whole outcome, whatever the run's status. */
+function settleOutcome<C>(outcome: ExecutionOutcome<C>, resolve: (value: ExecutionOutcome<C>) => void): void {
+  resolve(outcome)
+}
+
+function settled<C, T>(outcome: ExecutionOutcome<C>, settle: Settle<C, T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => settle(outcome, resolve, reject))
 }
 
 /** Default of `hookTimeoutMs` (DESIGN §4). */

@@ -41,15 +41,28 @@ function detachedStates(): WorkingStates {
   return { mwWork: {}, metricsWork: {}, mwTouched: false, metricsTouched: false }
 }
 
-/** What every link-level event shares: the writable states, seen through tracking getters. */
-abstract class LinkCall<C> implements HookCallEvent {
-  constructor(
-    protected states: WorkingStates,
-    readonly run: RunInfo,
-    readonly link: LinkInfo,
-    readonly index: number,
-    readonly ctx: Immutable<C>,
-  ) {}
+// The two link-level events are separate classes, not subclasses of a common base: a derived
+// class's constructor runs its base's and both field initializers, which made each event cost
+// ~18 ns instead of ~9 (measured; two are made for every link with chain middleware). What they
+// share, the writable states seen through tracking getters, is the same few lines in each.
+
+// Fields are declared in the order the former base class set them (states, run, link, index,
+// ctx, then the event's own): what a middleware that lists an event's keys sees is unchanged.
+export class BeforeCall<C> implements BeforeEvent<C>, HookCallEvent {
+  private states: WorkingStates
+  readonly run: RunInfo
+  readonly link: LinkInfo
+  readonly index: number
+  readonly ctx: Immutable<C>
+  readonly position: BeforePosition
+  constructor(states: WorkingStates, run: RunInfo, link: LinkInfo, position: BeforePosition, index: number, ctx: Immutable<C>) {
+    this.states = states
+    this.run = run
+    this.link = link
+    this.index = index
+    this.ctx = ctx
+    this.position = position
+  }
   get mwctx(): MwCtx {
     this.states.mwTouched = true
     return this.states.mwWork
@@ -60,12 +73,6 @@ abstract class LinkCall<C> implements HookCallEvent {
   }
   detach(): void {
     this.states = detachedStates()
-  }
-}
-
-export class BeforeCall<C> extends LinkCall<C> implements BeforeEvent<C> {
-  constructor(states: WorkingStates, run: RunInfo, link: LinkInfo, readonly position: BeforePosition, index: number, ctx: Immutable<C>) {
-    super(states, run, link, index, ctx)
   }
 }
 
@@ -80,7 +87,14 @@ export interface LinkOutcome<C> {
   readonly error: unknown
 }
 
-export class AfterCall<C> extends LinkCall<C> implements AfterEvent<C> {
+export class AfterCall<C> implements AfterEvent<C>, HookCallEvent {
+  private states: WorkingStates
+  readonly run: RunInfo
+  readonly link: LinkInfo
+  readonly index: number
+  readonly ctx: Immutable<C>
+  readonly position: AfterPosition
+  private readonly outcome: LinkOutcome<C>
   declare readonly error?: unknown
   readonly result: Immutable<C>
   readonly durationNs: bigint
@@ -88,15 +102,32 @@ export class AfterCall<C> extends LinkCall<C> implements AfterEvent<C> {
     states: WorkingStates,
     run: RunInfo,
     link: LinkInfo,
-    readonly position: AfterPosition,
+    position: AfterPosition,
     index: number,
     ctx: Immutable<C>,
-    private readonly outcome: LinkOutcome<C>,
+    outcome: LinkOutcome<C>,
   ) {
-    super(states, run, link, index, ctx)
+    this.states = states
+    this.run = run
+    this.link = link
+    this.index = index
+    this.ctx = ctx
+    this.position = position
+    this.outcome = outcome
     this.result = outcome.result
     this.durationNs = outcome.durationNs
     if (outcome.failed) (this as { error?: unknown }).error = outcome.error
+  }
+  get mwctx(): MwCtx {
+    this.states.mwTouched = true
+    return this.states.mwWork
+  }
+  get metrics(): Metrics {
+    this.states.metricsTouched = true
+    return this.states.metricsWork
+  }
+  detach(): void {
+    this.states = detachedStates()
   }
   /**
    * Without a recording (`capture: 'off'`) nobody asked immer for patches, which would cost
