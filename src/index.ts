@@ -4,22 +4,22 @@
  *
  * @packageDocumentation
  */
-export { chain, Chain } from './chain.js'
-export type { InsertPosition } from './chain.js'
-export { Run } from './run.js'
-export type { FromJSONOptions, RunParent, RunRef } from './run.js'
-export type { ReplayOptions, ReplayResult } from './replay.js'
-export type { ForkOptions } from './fork.js'
-export { ChainRunError } from './errors.js'
-export type { ChainRunErrorCode } from './errors.js'
-export { Timeline } from './timeline.js'
-export type { EventQuery, LinkRecord } from './timeline.js'
-export { systemClock } from './clock.js'
-export { formatDuration, formatWaterfall } from './waterfall.js'
-export { compareRuns } from './compare.js'
-export { divergenceChanges, divergenceLines, divergencePlace, formatDivergence, formatPatch } from './format-patch.js'
-export { describeRun } from './describe-run.js'
-export type { RunSummary } from './describe-run.js'
+export { chain, Chain } from './core/chain.js'
+export type { InsertPosition } from './core/chain.js'
+export { Run } from './lineage/run.js'
+export type { FromJSONOptions, RunParent, RunRef } from './lineage/run.js'
+export type { ReplayOptions, ReplayResult } from './lineage/replay.js'
+export type { ForkOptions } from './lineage/fork.js'
+export { ChainRunError } from './core/errors.js'
+export type { ChainRunErrorCode } from './core/errors.js'
+export { Timeline } from './record/timeline.js'
+export type { EventQuery, LinkRecord } from './record/timeline.js'
+export { systemClock } from './core/clock.js'
+export { formatDuration, formatWaterfall } from './present/waterfall.js'
+export { compareRuns } from './lineage/compare.js'
+export { divergenceChanges, divergenceLines, divergencePlace, formatDivergence, formatPatch } from './present/format-patch.js'
+export { describeRun } from './present/describe-run.js'
+export type { RunSummary } from './present/describe-run.js'
 export type {
   Divergence,
   DivergenceReason,
@@ -30,15 +30,15 @@ export type {
   LinkDivergence,
   PatchesDivergence,
   StatusDivergence,
-} from './compare.js'
-export { saveRun, loadRun } from './run-file.js'
-export type { LoadRunOptions } from './run-file.js'
-export { DocumentError } from './codec.js'
-export type { DecodeLimits } from './codec.js'
-export type { ExportOptions, ImportOptions, RunDocument } from './run-document.js'
-export type { RedactPath } from './redact.js'
-export type { WriteOp } from './write-capture.js'
-export type { WaterfallOptions } from './waterfall.js'
+} from './lineage/compare.js'
+export { saveRun, loadRun } from './lineage/run-file.js'
+export type { LoadRunOptions } from './lineage/run-file.js'
+export { DocumentError } from './files/codec.js'
+export type { DecodeLimits } from './files/codec.js'
+export type { ExportOptions, ImportOptions, RunDocument } from './files/run-document.js'
+export type { RedactPath } from './files/redact.js'
+export type { WriteOp } from './record/write-capture.js'
+export type { WaterfallOptions } from './present/waterfall.js'
 export type {
   CtxWriteTimelineEvent,
   EventBase,
@@ -55,7 +55,7 @@ export type {
   States,
   TimelineEvent,
   TimelineEventType,
-} from './events.js'
+} from './record/events.js'
 export type {
   AfterEvent,
   AfterPosition,
@@ -78,4 +78,4 @@ export type {
   RunOptions,
   RunStartEvent,
   RunStatus,
-} from './types.js'
+} from './core/types.js'

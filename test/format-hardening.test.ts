@@ -7,7 +7,7 @@ import { applyPatches, enableMapSet, enablePatches } from 'immer'
 import type { Objectish } from 'immer'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { chain, DocumentError, loadRun, Run, saveRun, type ChainRunError, type RunDocument } from '../src/index.js'
-import { encodeLenient } from '../src/codec.js'
+import { encodeLenient } from '../src/files/codec.js'
 import { prepareRun } from '../devtools/viewer/prepare.js'
 
 enablePatches()

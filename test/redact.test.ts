@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { chain, ChainRunError, loadRun, Run, saveRun, type Middleware, type RedactPath } from '../src/index.js'
-import { MIN_SECRET_LENGTH, redactor } from '../src/redact.js'
+import { MIN_SECRET_LENGTH, redactor } from '../src/files/redact.js'
 import { ensureBuilt, ROOT } from './built-dist.js'
 
 const CARD = '4242424242424242'

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { emptyState, snapshot } from '../src/snapshot.js'
+import { emptyState, snapshot } from '../src/record/snapshot.js'
 
 describe('snapshot', () => {
   it('returns the previous snapshot when nothing changed, and shares unchanged subtrees', () => {

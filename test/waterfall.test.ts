@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { chain, Run, type RunDocument } from '../src/index.js'
-import { formatDuration } from '../src/waterfall.js'
+import { formatDuration } from '../src/present/waterfall.js'
 import { formatWaterfall } from '../src/index.js'
 import { steppingClock } from './helpers.js'
 

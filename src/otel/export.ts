@@ -1,13 +1,13 @@
 // Post-hoc export: the spans of a recorded (or imported) run, with its recorded times.
 import { context, diag, INVALID_SPAN_CONTEXT, ROOT_CONTEXT, trace, type Context, type HrTime, type Span, type SpanContext, type Tracer } from '@opentelemetry/api'
-import { describeError } from '../errors.js'
-import type { TimelineEvent } from '../events.js'
-import type { Run } from '../run.js'
-import { mergeRedactPaths, redactor, type Redactor } from '../redact.js'
-import type { LinkInfo, RedactPath } from '../types.js'
+import { describeError } from '../core/errors.js'
+import type { TimelineEvent } from '../record/events.js'
+import type { Run } from '../lineage/run.js'
+import { mergeRedactPaths, redactor, type Redactor } from '../files/redact.js'
+import type { LinkInfo, RedactPath } from '../core/types.js'
 import { ATTR, endRunSpan, linkSpanName, linkSpanOptions, middlewareAttributes, nsAttribute, recordFailure, runSpanName, runSpanOptions, setMetricAttributes, timesOf } from './names.js'
 import { rememberSpan, rememberSpanById, spanContextOf } from './registry.js'
-import { ownStart } from '../run.js'
+import { ownStart } from '../lineage/run.js'
 
 /** Options of {@link exportRun}. */
 export interface ExportRunOptions {

@@ -1,10 +1,10 @@
 // Live tracing: the runner reports to a LiveTrace as it goes; spans carry the runner's readings.
 import { context, createContextKey, diag, ROOT_CONTEXT, trace, type Context, type HrTime, type Span, type SpanContext, type Tracer } from '@opentelemetry/api'
-import { describeError } from '../errors.js'
-import type { MiddlewareCallInfo } from '../events.js'
-import type { Failure } from '../runner.js'
-import { redactor, type Redactor, type StateCarrier } from '../redact.js'
-import type { LinkInfo, RedactPath, RunInfo, RunStatus } from '../types.js'
+import { describeError } from '../core/errors.js'
+import type { MiddlewareCallInfo } from '../record/events.js'
+import type { Failure } from '../run/runner.js'
+import { redactor, type Redactor, type StateCarrier } from '../files/redact.js'
+import type { LinkInfo, RedactPath, RunInfo, RunStatus } from '../core/types.js'
 import { ATTR, endRunSpan, linkSpanName, linkSpanOptions, middlewareAttributes, nsAttribute, recordFailure, runSpanName, runSpanOptions, setMetricAttributes, timesOf, type Lineage } from './names.js'
 
 /** A tracer or SDK that throws is reported through OTel's diag logger and ignored. */

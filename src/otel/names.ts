@@ -1,10 +1,10 @@
 // The one place span names, attribute keys and conversions are defined, so live tracing and
 // post-hoc export cannot drift apart.
 import { SpanStatusCode, type Attributes, type HrTime, type Link, type Span, type SpanOptions } from '@opentelemetry/api'
-import { describeError } from '../errors.js'
-import type { MiddlewareCallInfo } from '../events.js'
-import type { Redactor } from '../redact.js'
-import type { LinkInfo, RunStatus } from '../types.js'
+import { describeError } from '../core/errors.js'
+import type { MiddlewareCallInfo } from '../record/events.js'
+import type { Redactor } from '../files/redact.js'
+import type { LinkInfo, RunStatus } from '../core/types.js'
 import { spanContextOf } from './registry.js'
 
 /**

@@ -13,11 +13,11 @@
  *
  * @packageDocumentation
  */
-import type { Chain } from '../chain.js'
-import { formatDivergence } from '../format-patch.js'
-import type { ReplayOptions } from '../replay.js'
-import { loadRun } from '../run-file.js'
-import { Run } from '../run.js'
+import type { Chain } from '../core/chain.js'
+import { formatDivergence } from '../present/format-patch.js'
+import type { ReplayOptions } from '../lineage/replay.js'
+import { loadRun } from '../lineage/run-file.js'
+import { Run } from '../lineage/run.js'
 // Type-only: makes the augmentation below resolvable; nothing of vitest is loaded at run time.
 import type {} from 'vitest'
 
@@ -139,4 +139,4 @@ declare module 'vitest' {
   interface Assertion<T = any> extends ShadowchainMatchers<T> {}
 }
 
-export { formatDivergence, formatPatch } from '../format-patch.js'
+export { formatDivergence, formatPatch } from '../present/format-patch.js'

@@ -1,6 +1,6 @@
 import type { Patch } from 'immer'
-import type { Divergence, DivergenceReason } from './compare.js'
-import { describeError } from './errors.js'
+import type { Divergence, DivergenceReason } from '../lineage/compare.js'
+import { describeError } from '../core/errors.js'
 
 function show(value: unknown): string {
   let text: string

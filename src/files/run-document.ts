@@ -3,12 +3,12 @@
 import type { Patch } from 'immer'
 import * as z from 'zod'
 import { childPath, decodeValue, DEFAULT_LIMITS, DocumentError, encodeLenient, encodeValue, quote, type DecodeLimits, type EncodeNotes } from './codec.js'
-import { diffStates, setsInOrder, wholeSets } from './diff-states.js'
+import { diffStates, setsInOrder, wholeSets } from '../core/diff-states.js'
 import { applyDocumentPatches, freezeDeep, PatchError, sameValue } from './patch-apply.js'
-import type { MiddlewareCallInfo, TimelineEvent } from './events.js'
+import type { MiddlewareCallInfo, TimelineEvent } from '../record/events.js'
 import { mergeRedactPaths, redactor, type RedactPath } from './redact.js'
-import type { LinkInfo, RunStatus } from './types.js'
-import { publishSpan } from './otel/registry.js'
+import type { LinkInfo, RunStatus } from '../core/types.js'
+import { publishSpan } from '../otel/registry.js'
 
 /** The `format` of every run document. */
 export const FORMAT = 'shadowchain/run'

@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto'
 import { once } from 'node:events'
 import { createWriteStream } from 'node:fs'
 import { open, readFile, rename, rm, stat } from 'node:fs/promises'
-import type { Chain } from './chain.js'
-import { DocumentError } from './codec.js'
-import { exportParts, type ExportOptions, type ImportOptions } from './run-document.js'
+import type { Chain } from '../core/chain.js'
+import { DocumentError } from '../files/codec.js'
+import { exportParts, type ExportOptions, type ImportOptions } from '../files/run-document.js'
 import { Run } from './run.js'
 
 /** Options of {@link loadRun}. */

@@ -1,12 +1,12 @@
 import { applyPatches, type Draft, type Objectish } from 'immer'
-import type { Chain } from './chain.js'
+import type { Chain } from '../core/chain.js'
 import { compareRuns, type Divergence } from './compare.js'
-import type { LinkFn, LinkInfo, RunOptions } from './types.js'
-import type { RecordedIO } from './events.js'
+import type { LinkFn, LinkInfo, RunOptions } from '../core/types.js'
+import type { RecordedIO } from '../record/events.js'
 import type { Run } from './run.js'
-import type { ResumePoint } from './runner.js'
+import type { ResumePoint } from '../run/runner.js'
 import { checkRecorded, findCut, nextLinkIndex } from './fork.js'
-import type { LinkRecord } from './timeline.js'
+import type { LinkRecord } from '../record/timeline.js'
 
 /** Options of `run.replay()`: run options plus what to replay against. */
 export interface ReplayOptions<C> extends RunOptions {

@@ -3,7 +3,7 @@
 // forwards it to the draft untouched, so the link computes exactly what it would otherwise.
 import { fileURLToPath } from 'node:url'
 import { current, isDraft } from 'immer'
-import { freezeDate, isFrozenDate } from './seal-state.js'
+import { freezeDate, isFrozenDate } from '../core/seal-state.js'
 
 /** The kinds of write a `ctx.write` event records. */
 export type WriteOp =
@@ -210,8 +210,9 @@ export function recordWrites<T extends object>(draft: T, listener: WriteListener
   return wrap(draft, []) as T
 }
 
-// Frames inside shadowchain (this folder, source or built) and inside Node are not call sites.
-const OWN_DIR = fileURLToPath(new URL('.', import.meta.url))
+// Frames inside shadowchain (the library's root folder, src/ or dist/, one above this layer's)
+// and inside Node are not call sites.
+const OWN_DIR = fileURLToPath(new URL('..', import.meta.url))
 const FRAME = /\(?((?:file:\/\/)?[^()\s]+):(\d+):(\d+)\)?$/
 
 /**

@@ -1,5 +1,5 @@
 import type { LinkInfo } from './types.js'
-import type { Run } from './run.js'
+import type { Run } from '../lineage/run.js'
 
 /**
  * Why a run failed. More codes may be added; switch with a default branch.

@@ -1,10 +1,10 @@
 import type { Patch } from 'immer'
-import { diffStates } from './diff-states.js'
-import { describeError } from './errors.js'
-import type { RecordedIO, TimelineEvent } from './events.js'
+import { diffStates } from '../core/diff-states.js'
+import { describeError } from '../core/errors.js'
+import type { RecordedIO, TimelineEvent } from '../record/events.js'
 import type { Run } from './run.js'
-import type { LinkRecord, Timeline } from './timeline.js'
-import type { LinkInfo, RunStatus } from './types.js'
+import type { LinkRecord, Timeline } from '../record/timeline.js'
+import type { LinkInfo, RunStatus } from '../core/types.js'
 
 /**
  * The runs started from different inputs (compared by content). Reported before any link: every

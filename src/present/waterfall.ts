@@ -1,8 +1,8 @@
-import { describeError } from './errors.js'
-import type { TimelineEvent } from './events.js'
-import type { Run } from './run.js'
-import type { LinkInfo } from './types.js'
-import { ownStart } from './run.js'
+import { describeError } from '../core/errors.js'
+import type { TimelineEvent } from '../record/events.js'
+import type { Run } from '../lineage/run.js'
+import type { LinkInfo } from '../core/types.js'
+import { ownStart } from '../lineage/run.js'
 
 /** How {@link formatWaterfall} draws. */
 export interface WaterfallOptions {

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Immutable, Patch } from 'immer'
-import type { LinkInfo, Metrics, MwCtx, Position, RunStatus } from './types.js'
+import type { LinkInfo, Metrics, MwCtx, Position, RunStatus } from '../core/types.js'
 import type { WriteOp } from './write-capture.js'
 
 /** The states of one moment of a run. */

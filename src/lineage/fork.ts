@@ -1,11 +1,11 @@
 import { produce, type Draft, type Patch } from 'immer'
-import type { Chain } from './chain.js'
-import type { TimelineEvent } from './events.js'
+import type { Chain } from '../core/chain.js'
+import type { TimelineEvent } from '../record/events.js'
 import { runStartEnd, stepEnd } from './compare.js'
 import { chainFor } from './replay.js'
 import type { Run } from './run.js'
-import type { Timeline } from './timeline.js'
-import type { RunOptions } from './types.js'
+import type { Timeline } from '../record/timeline.js'
+import type { RunOptions } from '../core/types.js'
 
 /** Options of `run.fork()`. */
 export interface ForkOptions<C> extends RunOptions {

@@ -5,18 +5,18 @@
 // so synchronous links and hooks never pay for an `await` (2.6x on the hot path, measured).
 import { createDraft, current, enableMapSet, enablePatches, finishDraft, freeze, isDraft, isDraftable, isModified } from 'immer'
 import type { Immutable, Objectish, Patch } from 'immer'
-import type { CompiledChain, CompiledLink, HookCall } from './compile.js'
+import type { CompiledChain, CompiledLink, HookCall } from '../core/compile.js'
 import { captureThrown } from './capture-thrown.js'
-import { describeError, type ChainRunErrorCode } from './errors.js'
-import type { MiddlewareCallInfo, RecordedIO, TimelineEvent } from './events.js'
+import { describeError, type ChainRunErrorCode } from '../core/errors.js'
+import type { MiddlewareCallInfo, RecordedIO, TimelineEvent } from '../record/events.js'
 import { AfterCall, BeforeCall, LinkCallIO, RunHookCall, isThenable } from './hook-events.js'
 import type { HookCallEvent, LinkOutcome, WorkingStates } from './hook-events.js'
-import { FrozenDateError, findPath, pathName, sealInput, sealPatches, sealState, type StateProblem } from './seal-state.js'
+import { FrozenDateError, findPath, pathName, sealInput, sealPatches, sealState, type StateProblem } from '../core/seal-state.js'
 import { settle, type Settlement } from './settle.js'
-import { emptyState, resolveDrafts, snapshot, snapshotCarefully, thaw } from './snapshot.js'
-import { callSite, recordWrites, type WriteListener } from './write-capture.js'
-import type { LiveTrace } from './otel/live.js'
-import type { Clock, LinkInfo, Metrics, MwCtx, RunInfo, RunStatus } from './types.js'
+import { emptyState, resolveDrafts, snapshot, snapshotCarefully, thaw } from '../record/snapshot.js'
+import { callSite, recordWrites, type WriteListener } from '../record/write-capture.js'
+import type { LiveTrace } from '../otel/live.js'
+import type { Clock, LinkInfo, Metrics, MwCtx, RunInfo, RunStatus } from '../core/types.js'
 
 /** Why a run failed, before it becomes a `ChainRunError`. */
 export interface Failure {

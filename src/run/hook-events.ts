@@ -2,8 +2,8 @@
 // shared between concurrent runs, so nothing is ever stored on them). `mwctx` and `metrics` are
 // prototype getters so the recorder knows which calls touched them and snapshots only those.
 import type { Immutable, Patch } from 'immer'
-import { diffStates } from './diff-states.js'
-import type { RecordedIO } from './events.js'
+import { diffStates } from '../core/diff-states.js'
+import type { RecordedIO } from '../record/events.js'
 import type {
   AfterEvent,
   AfterPosition,
@@ -16,7 +16,7 @@ import type {
   RunEndEvent,
   RunInfo,
   RunStatus,
-} from './types.js'
+} from '../core/types.js'
 
 /** The live, writable side of a run that hook events expose. */
 export interface WorkingStates {

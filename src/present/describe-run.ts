@@ -1,6 +1,6 @@
-import { describeError } from './errors.js'
-import type { Run } from './run.js'
-import { ownStart } from './run.js'
+import { describeError } from '../core/errors.js'
+import type { Run } from '../lineage/run.js'
+import { ownStart } from '../lineage/run.js'
 
 /** A compact, JSON-friendly account of a run (what `shadowchain inspect --json` prints). */
 export interface RunSummary {

@@ -1,6 +1,6 @@
 // Turns a chain's definition into the flat, precomputed form the runner walks: per link, the
 // exact queue of before and after calls in DESIGN §3 order, so a run allocates no queues.
-import type { MiddlewareCallInfo } from './events.js'
+import type { MiddlewareCallInfo } from '../record/events.js'
 import type { SealHint } from './seal-state.js'
 import type { LinkFn, LinkInfo, Middleware, Position } from './types.js'
 

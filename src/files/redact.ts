@@ -10,10 +10,10 @@
 //    attributes. A string loses every occurrence (as a substring); a number or bigint is replaced
 //    when its decimal text equals a secret. Over-redacting is safe, under-redacting is not.
 // Nothing here is paid when no path is given: callers hold no redactor then.
-import { checkRedactPaths } from './validate.js'
-import type { RedactPath } from './types.js'
+import { checkRedactPaths } from '../core/validate.js'
+import type { RedactPath } from '../core/types.js'
 
-export type { RedactPath } from './types.js'
+export type { RedactPath } from '../core/types.js'
 
 /** What a redacted value is replaced with. */
 export const PLACEHOLDER = '[REDACTED]'

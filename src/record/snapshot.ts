@@ -5,8 +5,8 @@
 // Drafting these small objects with immer would cost ~1 µs a call (measured: ~1 µs
 // createDraft + write + finishDraft against ~60 ns here), which is most of a link's budget.
 import { current, isDraft } from 'immer'
-import { captureValue } from './capture-thrown.js'
-import { freezeDate, isFrozenDate, pathName } from './seal-state.js'
+import { captureValue } from '../run/capture-thrown.js'
+import { freezeDate, isFrozenDate, pathName } from '../core/seal-state.js'
 
 const MAX_DEPTH = 100
 

@@ -1,7 +1,7 @@
 import type { Immutable, Patch } from 'immer'
-import { wholeSets } from './diff-states.js'
+import { wholeSets } from '../core/diff-states.js'
 import type { RecordedIO, States, TimelineEvent, TimelineEventType } from './events.js'
-import type { LinkInfo, Metrics, Position } from './types.js'
+import type { LinkInfo, Metrics, Position } from '../core/types.js'
 
 /** Selects events; every field given must match. */
 export interface EventQuery {
