@@ -4,13 +4,14 @@
  *
  * @packageDocumentation
  */
-export { chain, Chain } from './core/chain.js'
+export { chain } from './engine.js'
+export { Chain } from './core/chain.js'
 export type { InsertPosition } from './core/chain.js'
 export { Run } from './lineage/run.js'
 export type { FromJSONOptions, RunParent, RunRef } from './lineage/run.js'
 export type { ReplayOptions, ReplayResult } from './lineage/replay.js'
 export type { ForkOptions } from './lineage/fork.js'
-export { ChainRunError } from './core/errors.js'
+export { ChainRunError } from './lineage/chain-run-error.js'
 export type { ChainRunErrorCode } from './core/errors.js'
 export { Timeline } from './record/timeline.js'
 export type { EventQuery, LinkRecord } from './record/timeline.js'

@@ -1,44 +1,9 @@
-import { randomUUID } from 'node:crypto'
-import { freeze } from 'immer'
-import type { Immutable } from 'immer'
 import type { ZodType } from 'zod'
 import { compileChain, type CompiledChain, type LinkDef } from './compile.js'
+import type { Engine, ExtrasOf, OutcomeOf, RunOf } from './engine.js'
 import { LinkList } from './link-list.js'
-import { emptyState } from '../record/snapshot.js'
-import { systemClock, zeroClock } from './clock.js'
-import { execute, type ExecutionPlan, type ExecutionResult, type Failure, type ResumePoint } from '../run/runner.js'
-import { Run, type RunInit, type RunParent, type RunRef } from '../lineage/run.js'
-import type { RecordedIO } from '../record/events.js'
-import { context, diag, type Tracer } from '@opentelemetry/api'
-import { LiveTrace } from '../otel/live.js'
-import { describeError } from './errors.js'
-import { captureThrown } from '../run/capture-thrown.js'
-import { rememberSpan } from '../otel/registry.js'
-import { mergeRedactPaths, type RedactPath } from '../files/redact.js'
-import type { ChainOptions, LinkFn, LinkInfo, LinkOptions, Middleware, RunInfo, RunOptions } from './types.js'
-import { checkKeys, checkLinkName, checkMiddleware, checkRunOptions, formatInputError } from './validate.js'
-
-/** @internal How replay and fork steer an execution. */
-export interface RunExtras<C> {
-  /** The run's `input` when it differs from the first state (a fork keeps its parent's). */
-  readonly input?: unknown
-  readonly resume?: ResumePoint<C>
-  readonly recordedIO?: ReadonlyMap<string, RecordedIO>
-  /** Replacement functions by link index (stubs). */
-  readonly linkOverrides?: ReadonlyMap<number, LinkFn<C>>
-  readonly parent?: RunParent
-  readonly replayOf?: RunRef
-  /** The input was recorded after parsing (a replay): do not parse it again. */
-  readonly parsed?: boolean
-  /** Set by `_execute`: the run's redaction (chain default, run option, and a fork's or replay's original's). */
-  readonly redact?: readonly RedactPath[]
-}
-
-/** @internal */
-export interface ExecutionOutcome<C> {
-  readonly run: Run<C>
-  readonly ioOverruns: ExecutionResult<C>['ioOverruns']
-}
+import type { ChainOptions, LinkFn, LinkInfo, LinkOptions, Middleware, RunOptions } from './types.js'
+import { checkKeys, checkLinkName, checkMiddleware, checkRunOptions } from './validate.js'
 
 /** Where `insert` puts a link: right before or right after the link of that name. */
 export type InsertPosition = { readonly before: string } | { readonly after: string }
@@ -62,12 +27,15 @@ export class Chain<C> {
   readonly options: Readonly<ChainOptions<C>>
   readonly #links: LinkList<C>
   readonly #middleware: readonly Middleware<C>[]
+  /** What runs this chain: the one it was built with, handed on by `link`, `use` and `insert`. */
+  readonly #engine: Engine
   #compiled: CompiledChain<C> | undefined
   #linkInfos: readonly LinkInfo[] | undefined
-  #lastRun: Run<C> | undefined
+  #lastRun: RunOf<C> | undefined
 
   /** @internal Use {@link chain}. */
-  constructor(name: string, options: ChainOptions<C>, links: LinkList<C>, middleware: readonly Middleware<C>[]) {
+  constructor(engine: Engine, name: string, options: ChainOptions<C>, links: LinkList<C>, middleware: readonly Middleware<C>[]) {
+    this.#engine = engine
     this.name = name
     this.options = Object.freeze({ ...options })
     this.#links = links
@@ -75,8 +43,13 @@ export class Chain<C> {
   }
 
   /** The most recently finished run of this chain value (succeeded or failed). */
-  get lastRun(): Run<C> | undefined {
+  get lastRun(): RunOf<C> | undefined {
     return this.#lastRun
+  }
+
+  /** @internal Set by the engine when a run of this chain value finishes. */
+  _finished(run: RunOf<C>): void {
+    this.#lastRun = run
   }
 
   /** The links in order, as runs will see them (one frozen array: a chain never changes). */
@@ -113,7 +86,7 @@ export class Chain<C> {
    */
   use(...middleware: Middleware<C>[]): Chain<C> {
     middleware.forEach((mw, i) => checkMiddleware(mw, `chain '${this.name}': use() argument #${i}`))
-    return new Chain(this.name, this.options, this.#links, [...this.#middleware, ...middleware])
+    return new Chain(this.#engine, this.name, this.options, this.#links, [...this.#middleware, ...middleware])
   }
 
   /**
@@ -141,134 +114,21 @@ export class Chain<C> {
    *
    * @returns the finished `Run`; rejects with `ChainRunError` (its `run` is complete and recorded)
    */
-  run(input: C, options?: RunOptions): Promise<Run<C>> {
-    return this.#execute(input, options, {}, settleRun)
+  run(input: C, options?: RunOptions): Promise<RunOf<C>> {
+    return this.#engine.run(this, input, options)
   }
 
   /**
    * @internal What `run`, `Run.replay` and `Run.fork` share: resolves with the finished run
    * whatever its status (rejects only on bad options), plus what replay needs to know.
    */
-  _execute(input: unknown, options: RunOptions | undefined, extras: RunExtras<C>): Promise<ExecutionOutcome<C>> {
-    return this.#execute(input, options, extras, settleOutcome)
+  _execute(input: unknown, options: RunOptions | undefined, extras: ExtrasOf<C>): Promise<OutcomeOf<C>> {
+    return this.#engine.execute(this, input, options, extras)
   }
 
-  /**
-   * `_execute`, with the caller's promise settled straight from the outcome by `settle`:
-   * `run()` resolves with the run itself, without a second promise and a `then` a run (~0.1 µs).
-   */
-  #execute<T>(input: unknown, options: RunOptions | undefined, extras: RunExtras<C>, settle: Settle<C, T>): Promise<T> {
-    const merged: RunOptions = options === undefined ? this.options : { ...this.options, ...options }
-    try {
-      if (options !== undefined) checkRunOptions(options, `chain '${this.name}': run options`)
-    } catch (error) {
-      return Promise.reject(error)
-    }
-    const clock = merged.timestamps === false ? zeroClock : (merged.clock ?? systemClock)
-    const startedAt = clock.now()
-    if (typeof startedAt !== 'bigint') {
-      return Promise.reject(new TypeError(`chain '${this.name}': clock.now() must return epoch nanoseconds as a bigint, got ${typeof startedAt}`))
-    }
-    const info: RunInfo = Object.freeze({ id: randomUUID(), chainName: this.name, startedAt })
-    // Redaction adds up: the chain's, the run's, and what a fork's or replay's original had.
-    const redact =
-      this.options.redact === undefined && options?.redact === undefined && extras.parent === undefined && extras.replayOf === undefined
-        ? undefined // nothing to merge: no list and no closure made for every run
-        : mergeRedactPaths(this.options.redact, options?.redact, extras.parent?.run?.redact, extras.replayOf?.run?.redact)
-    if (redact !== undefined && redact.length > 0) extras = { ...extras, redact }
-    // Traced from the start: a run whose input is rejected is a failed run in the trace too.
-    const trace = merged.tracer === undefined ? undefined : startTrace(merged.tracer, info, extras, clock !== zeroClock, input)
-    const schema = this.options.input
-    let start: unknown = input
-    // A fork resumes from a recorded state and a replay re-runs a recorded (already parsed)
-    // input: neither goes through the schema again (a transforming schema would reject it).
-    if (schema !== undefined && extras.resume === undefined && extras.parsed !== true) {
-      let parsed: ReturnType<typeof schema.safeParse>
-      try {
-        parsed = schema.safeParse(input)
-      } catch (error) {
-        // A throwing transform or refinement, or an async schema (safeParse cannot await it).
-        const message = `invalid input for chain '${this.name}': the input schema threw: ${describeError(error)}`
-        return settled(this.#rejectInput(info, input, clock.now(), message, captureThrown(error), extras, trace), settle)
-      }
-      if (!parsed.success) {
-        return settled(this.#rejectInput(info, input, clock.now(), formatInputError(this.name, parsed.error), parsed.error, extras, trace), settle)
-      }
-      start = parsed.data
-    }
-    let compiled: CompiledChain<C>
-    try {
-      compiled = this.#compile()
-    } catch (error) {
-      // Middleware whose getters passed the checks at use() and throw now.
-      return Promise.reject(new TypeError(`chain '${this.name}': its middleware could not be read: ${describeError(error)}`, { cause: error }))
-    }
-    const overrides = extras.linkOverrides
-    if (overrides !== undefined && overrides.size > 0) {
-      compiled = { ...compiled, links: compiled.links.map((link) => ({ ...link, fn: overrides.get(link.info.index) ?? link.fn })) }
-    }
-    return new Promise<T>((resolve, reject) => {
-      const plan: ExecutionPlan<C> = {
-        chain: compiled,
-        info,
-        input: freeze(start, true) as Immutable<C>,
-        clock,
-        record: merged.capture !== 'off',
-        safe: merged.safe !== false,
-        signal: merged.signal,
-        writes: merged.capture === 'writes',
-        stacks: merged.stacks === true,
-        hookTimeoutMs: merged.hookTimeoutMs ?? DEFAULT_HOOK_TIMEOUT_MS,
-        maxWritesPerLink: merged.maxWritesPerLink ?? DEFAULT_MAX_WRITES_PER_LINK,
-        recordedIO: extras.recordedIO,
-        resume: extras.resume,
-        trace,
-      }
-      execute<C>(plan, (result) => {
-        const run = this.#finish(info, extras.input ?? start, result, extras, trace)
-        settle({ run, ioOverruns: result.ioOverruns }, resolve, reject)
-      })
-    })
-  }
-
-  #finish(info: RunInfo, input: unknown, result: ExecutionResult<C>, extras: RunExtras<C>, trace: LiveTrace | undefined): Run<C> {
-    // Field by field, not spread: one object shape, built once a run.
-    const init: Mutable<RunInit<C>> = {
-      info,
-      status: result.status,
-      input,
-      ctx: result.ctx,
-      failure: result.failure,
-      endedAt: result.endedAt,
-      events: result.events,
-      prefix: result.prefix,
-      chain: this,
-    }
-    if (extras.parent !== undefined) init.parent = extras.parent
-    if (extras.replayOf !== undefined) init.replayOf = extras.replayOf
-    if (extras.redact !== undefined) init.redact = extras.redact
-    const run = new Run<C>(init)
-    // A run traced by a recording tracer has spans: forks link to them, an export is a repeat.
-    if (trace?.spanContext !== undefined) rememberSpan(run, trace.spanContext)
-    this.#lastRun = run
-    return run
-  }
-
-  #rejectInput(info: RunInfo, input: unknown, endedAt: bigint, message: string, cause: unknown, extras: RunExtras<C>, trace: LiveTrace | undefined): ExecutionOutcome<C> {
-    const start = { seq: 0, t: info.startedAt, type: 'run.start', ctx: input, mwctx: emptyState(), metrics: undefined, input }
-    // The cause is the ZodError (its `issues`), or what a throwing schema threw.
-    const failure: Failure = { code: 'INVALID_INPUT', message, link: undefined, cause }
-    trace?.runEnd('error', failure, endedAt, endedAt)
-    const result: ExecutionResult<C> = {
-      status: 'error',
-      ctx: input as Immutable<C>,
-      failure,
-      events: [start as never],
-      prefix: undefined,
-      endedAt,
-      ioOverruns: [],
-    }
-    return { run: this.#finish(info, input, result, extras, trace), ioOverruns: [] }
+  /** @internal The compiled chain (built once); throws when middleware getters throw now. */
+  _compiled(): CompiledChain<C> {
+    return this.#compile()
   }
 
   #withLinks(at: number, name: string, fn: LinkFn<C>, options: LinkOptions<C> | undefined): Chain<C> {
@@ -289,38 +149,13 @@ export class Chain<C> {
     use.forEach((mw, i) => checkMiddleware(mw, `${where}: link '${name}' use[${i}]`, true))
     const def: LinkDef<C> = { name, fn, use: [...use], meta: Object.freeze({ ...(options?.meta ?? {}) }) }
     const links = at === this.#links.length ? this.#links.append(def) : this.#links.insert(at, def)
-    return new Chain(this.name, this.options, links, this.#middleware)
+    return new Chain(this.#engine, this.name, this.options, links, this.#middleware)
   }
 
   #compile(): CompiledChain<C> {
     return (this.#compiled ??= compileChain(this.name, this.#links.toArray(), this.#middleware))
   }
 }
-
-type Mutable<T> = { -readonly [K in keyof T]: T[K] }
-
-/** How a finished execution settles the promise its caller holds. */
-type Settle<C, T> = (outcome: ExecutionOutcome<C>, resolve: (value: T) => void, reject: (reason: unknown) => void) => void
-
-/** `run()`: the run itself, or its error (the error's `run` is complete and recorded). */
-function settleRun<C>(outcome: ExecutionOutcome<C>, resolve: (value: Run<C>) => void, reject: (reason: unknown) => void): void {
-  if (outcome.run.error === undefined) resolve(outcome.run)
-  else reject(outcome.run.error)
-}
-
-/** `_execute`: the whole outcome, whatever the run's status. */
-function settleOutcome<C>(outcome: ExecutionOutcome<C>, resolve: (value: ExecutionOutcome<C>) => void): void {
-  resolve(outcome)
-}
-
-function settled<C, T>(outcome: ExecutionOutcome<C>, settle: Settle<C, T>): Promise<T> {
-  return new Promise<T>((resolve, reject) => settle(outcome, resolve, reject))
-}
-
-/** Default of `hookTimeoutMs` (DESIGN §4). */
-const DEFAULT_HOOK_TIMEOUT_MS = 5_000
-/** Default of `maxWritesPerLink`. */
-const DEFAULT_MAX_WRITES_PER_LINK = 10_000
 
 /** The link name an `insert` position refers to, or a TypeError naming the argument. */
 function insertTarget(chainName: string, where: unknown): string {
@@ -341,31 +176,14 @@ function insertTarget(chainName: string, where: unknown): string {
 }
 
 /**
- * A live trace for a run: the caller's active context is its parent. A tracer that throws here
- * leaves the run untraced (and says so through OTel's diag logger), never failed.
- */
-function startTrace<C>(tracer: Tracer, info: RunInfo, extras: RunExtras<C>, stamped: boolean, input: unknown): LiveTrace | undefined {
-  try {
-    return new LiveTrace(tracer, info, context.active(), extras, stamped, extras.redact, input)
-  } catch (error) {
-    diag.warn(`shadowchain: OpenTelemetry startSpan failed, run ${info.id} is not traced: ${describeError(error)}`)
-    return undefined
-  }
-}
-
-/**
- * Starts a chain. Give the ctx type explicitly, or an `input` schema to infer it from.
+ * A new, empty chain run by `engine` (the public `chain()` passes the library's engine).
  *
+ * @param engine - what executes runs of this chain and of every chain built from it
  * @param name - shown in runs, errors and traces
- * @param options - run defaults (`capture`, `timestamps`, `signal`, `safe`, `clock`) and `input`,
- *   a zod schema every input is validated with (a bad input rejects with `'INVALID_INPUT'`)
+ * @param options - run defaults and the `input` schema
  * @throws TypeError on an empty name or malformed options
- *
- * @example
- * const checkout = chain<Order>('checkout', { capture: 'timeline' })
- * const typed = chain('checkout', { input: OrderSchema }) // Chain<z.output<typeof OrderSchema>>
  */
-export function chain<C>(name: string, options: ChainOptions<C> = {}): Chain<C> {
+export function newChain<C>(engine: Engine, name: string, options: ChainOptions<C> = {}): Chain<C> {
   if (typeof name !== 'string' || name.length === 0) {
     throw new TypeError(`chain(): the name must be a non-empty string, got ${JSON.stringify(name) ?? String(name)}`)
   }
@@ -374,5 +192,5 @@ export function chain<C>(name: string, options: ChainOptions<C> = {}): Chain<C> 
   if (schema !== undefined && typeof (schema as Partial<ZodType>).safeParse !== 'function') {
     throw new TypeError(`chain '${name}': options.input must be a zod schema`)
   }
-  return new Chain<C>(name, options, LinkList.empty<C>(), [])
+  return new Chain<C>(engine, name, options, LinkList.empty<C>(), [])
 }

@@ -1,8 +1,7 @@
 // Turns a chain's definition into the flat, precomputed form the runner walks: per link, the
 // exact queue of before and after calls in DESIGN §3 order, so a run allocates no queues.
-import type { MiddlewareCallInfo } from '../record/events.js'
 import type { SealHint } from './seal-state.js'
-import type { LinkFn, LinkInfo, Middleware, Position } from './types.js'
+import type { LinkFn, LinkInfo, Middleware, MiddlewareCallInfo, Position } from './types.js'
 
 /** A link as the builder stores it. */
 export interface LinkDef<C> {

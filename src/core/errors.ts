@@ -1,6 +1,3 @@
-import type { LinkInfo } from './types.js'
-import type { Run } from '../lineage/run.js'
-
 /**
  * Why a run failed. More codes may be added; switch with a default branch.
  * - `'LINK_FAILED'`: a link threw or rejected (`error.link` names it, `error.cause` is what it threw).
@@ -11,39 +8,6 @@ import type { Run } from '../lineage/run.js'
  *   `undefined`). Please report it.
  */
 export type ChainRunErrorCode = 'LINK_FAILED' | 'ABORTED' | 'INVALID_INPUT' | 'MIDDLEWARE_FAILED' | 'INTERNAL'
-
-/**
- * The one error `chain.run()` rejects with. The failed run is complete and recorded: reach it
- * through `error.run` (or `chain.lastRun`), its timeline included.
- *
- * @example
- * try { await checkout.run(order) } catch (e) {
- *   if (e instanceof ChainRunError && e.code === 'LINK_FAILED') console.log(e.link?.name, e.cause)
- * }
- */
-export class ChainRunError<C = unknown> extends Error {
-  override readonly name = 'ChainRunError'
-  /** What kind of failure this is. */
-  readonly code: ChainRunErrorCode
-  /** The failed run: complete, recorded, with its timeline. */
-  readonly run: Run<C>
-  /** The link that failed (or whose middleware failed), when there is one. */
-  readonly link: LinkInfo | undefined
-
-  /**
-   * @param code - what kind of failure
-   * @param message - a sentence that says what went wrong and where
-   * @param run - the failed run
-   * @param link - the link concerned, if any
-   * @param cause - the underlying error (the link's, the middleware's, the signal's reason)
-   */
-  constructor(code: ChainRunErrorCode, message: string, run: Run<C>, link: LinkInfo | undefined, cause: unknown) {
-    super(message, { cause })
-    this.code = code
-    this.run = run
-    this.link = link
-  }
-}
 
 /** Longest description {@link describeError} returns, in characters. */
 const MAX_DESCRIPTION = 500

@@ -252,3 +252,17 @@ export interface ChainOptions<C> extends RunOptions {
   /** Validates (and replaces by its parsed output) the input of every run before it starts. */
   input?: ZodType<C>
 }
+
+/** Identifies one middleware call. */
+export interface MiddlewareCallInfo {
+  readonly name: string
+  readonly position: Position
+  /** The middleware's place in its list. */
+  readonly index: number
+}
+
+/** The values a link drew from `io.now()` / `io.random()`, in call order. */
+export interface RecordedIO {
+  readonly now?: readonly number[]
+  readonly random?: readonly number[]
+}

@@ -5,7 +5,10 @@
  * @module
  */
 import type { Immutable, Patch } from 'immer'
-import type { LinkInfo, Metrics, MwCtx, Position, RunStatus } from '../core/types.js'
+import type { LinkInfo, Metrics, MiddlewareCallInfo, MwCtx, RecordedIO, RunStatus } from '../core/types.js'
+
+// Defined in core (compile and the runner use them too); part of the event vocabulary here.
+export type { MiddlewareCallInfo, RecordedIO }
 import type { WriteOp } from './write-capture.js'
 
 /** The states of one moment of a run. */
@@ -24,20 +27,6 @@ export interface EventBase<C = unknown> extends States<C> {
   readonly seq: number
   /** Epoch nanoseconds (`0n` with `timestamps: false`). */
   readonly t: bigint
-}
-
-/** Identifies one middleware call. */
-export interface MiddlewareCallInfo {
-  readonly name: string
-  readonly position: Position
-  /** The middleware's place in its list. */
-  readonly index: number
-}
-
-/** The values a link drew from `io.now()` / `io.random()`, in call order. */
-export interface RecordedIO {
-  readonly now?: readonly number[]
-  readonly random?: readonly number[]
 }
 
 /** The run began; `input` is the first ctx state. */

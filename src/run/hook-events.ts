@@ -3,7 +3,6 @@
 // prototype getters so the recorder knows which calls touched them and snapshots only those.
 import type { Immutable, Patch } from 'immer'
 import { diffStates } from '../core/diff-states.js'
-import type { RecordedIO } from '../record/events.js'
 import type {
   AfterEvent,
   AfterPosition,
@@ -13,6 +12,7 @@ import type {
   LinkInfo,
   Metrics,
   MwCtx,
+  RecordedIO,
   RunEndEvent,
   RunInfo,
   RunStatus,

@@ -1,0 +1,36 @@
+// The types an engine's execution shares with replay and fork, and what they make of the
+// chain's `run` / `_execute` signatures (core names them only through `RunTypes`).
+import type { LinkFn, LinkInfo, RecordedIO, RedactPath } from '../core/types.js'
+import type { ResumePoint } from '../run/runner.js'
+import type { Run, RunParent, RunRef } from './run.js'
+
+/** @internal How replay and fork steer an execution. */
+export interface RunExtras<C> {
+  /** The run's `input` when it differs from the first state (a fork keeps its parent's). */
+  readonly input?: unknown
+  readonly resume?: ResumePoint<C>
+  readonly recordedIO?: ReadonlyMap<string, RecordedIO>
+  /** Replacement functions by link index (stubs). */
+  readonly linkOverrides?: ReadonlyMap<number, LinkFn<C>>
+  readonly parent?: RunParent
+  readonly replayOf?: RunRef
+  /** The input was recorded after parsing (a replay): do not parse it again. */
+  readonly parsed?: boolean
+  /** Set by the engine: the run's redaction (chain default, run option, and a fork's or replay's original's). */
+  readonly redact?: readonly RedactPath[]
+}
+
+/** @internal What an execution gives replay and fork: the run, and the links that overran their recorded io. */
+export interface ExecutionOutcome<C> {
+  readonly run: Run<C>
+  readonly ioOverruns: readonly { readonly link: LinkInfo; readonly seq: number }[]
+}
+
+declare module '../core/engine.js' {
+  /** @internal */
+  interface RunTypes<C> {
+    readonly run: Run<C>
+    readonly extras: RunExtras<C>
+    readonly outcome: ExecutionOutcome<C>
+  }
+}
