@@ -207,7 +207,7 @@ describe('the table of exported run ids', () => {
       expect(describeSpanTable()).toEqual({ remembered: EXPORTED_IDS, limit: EXPORTED_IDS, forgotten: 5 })
       for (let i = 0; i < 100; i++) rememberSpanById(`more-${i}`, context)
       expect(describeSpanTable().forgotten).toBe(105)
-      const ours = warnings.filter((w) => w.includes('table of exported run ids'))
+      const ours = warnings.filter((w) => w.includes('table of run ids with spans'))
       expect(ours).toHaveLength(1)
       expect(ours[0]).toContain(String(EXPORTED_IDS))
     } finally {

@@ -2,7 +2,7 @@ import { SpanStatusCode, trace, type Tracer } from '@opentelemetry/api'
 import { AlwaysOffSampler, BasicTracerProvider } from '@opentelemetry/sdk-trace-base'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { chain, ChainRunError, Run, type Middleware, type TimelineEvent } from '../src/index.js'
-import { exportRun } from '../src/otel/index.js'
+import { describeSpanTable, exportRun } from '../src/otel/index.js'
 import { steppingClock } from './helpers.js'
 import { memoryTracer, ns, shape, spanTimes } from './otel-helpers.js'
 
@@ -373,6 +373,45 @@ describe('runs loaded from files', () => {
     const first = exportRun(plain, { tracer })
     expect(exportRun(load(plain), { tracer })).toMatchObject({ skipped: true, spanContext: { spanId: first.spanContext.spanId } })
     expect(exportRun(load(plain), { tracer, force: true }).skipped).toBe(false)
+  })
+
+  it("link an imported fork to its parent's live span when the parent was traced in this process", async () => {
+    const parent = await shop.run({ total: 1 }, { tracer })
+    const liveSpan = exporter.getFinishedSpans().find((s) => s.name === 'chain shop')!
+    const fork = await parent.fork({ at: 'price', edit: (ctx) => void (ctx.total = 2) })
+    const forkCopy = load(fork)
+    exporter.reset()
+    exportRun(forkCopy, { tracer })
+    const forkSpan = exporter.getFinishedSpans().find((s) => s.name === 'chain shop')!
+    expect(forkSpan.links.map((l) => l.context.spanId)).toEqual([liveSpan.spanContext().spanId])
+  })
+
+  it('have no span to link to when their parent was neither traced nor exported in this process', async () => {
+    const parent = await shop.run({ total: 1 })
+    const fork = await parent.fork({ at: 'price', edit: (ctx) => void (ctx.total = 2) })
+    // Written and read back, the parent too: a document carries no spans.
+    const [parentCopy, forkCopy] = [load(parent), load(fork)]
+    exportRun(forkCopy, { tracer })
+    const forkSpan = exporter.getFinishedSpans().find((s) => s.name === 'chain shop')!
+    expect(forkSpan.links).toEqual([])
+    expect(forkSpan.attributes['shadowchain.run.related_id']).toBe(parent.id)
+    expect(exportRun(parentCopy, { tracer }).skipped).toBe(false)
+  })
+
+  it('saving a run has no tracing side effect: the table of run ids with spans is unchanged, a loaded copy is exported', async () => {
+    // A traced run is in the table from the moment it is traced; writing it adds nothing.
+    const traced = await shop.run({ total: 1 }, { tracer })
+    const run = await shop.run({ total: 1 })
+    const before = describeSpanTable()
+    load(traced)
+    const copy = load(run)
+    load(copy)
+    expect(describeSpanTable()).toEqual(before)
+    const first = exportRun(copy, { tracer })
+    expect(first).toMatchObject({ skipped: false, spans: 3 })
+    expect(describeSpanTable().remembered).toBe(Math.min(before.remembered + 1, before.limit))
+    // Now the original is known by its id: the export of its copy counts for it.
+    expect(exportRun(run, { tracer })).toMatchObject({ skipped: true, spanContext: { spanId: first.spanContext.spanId } })
   })
 
   it('are remembered by id for the last EXPORTED_IDS runs only', async () => {

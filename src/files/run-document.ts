@@ -8,7 +8,6 @@ import { applyDocumentPatches, freezeDeep, PatchError, sameValue } from './patch
 import type { MiddlewareCallInfo, TimelineEvent } from '../record/events.js'
 import { mergeRedactPaths, redactor, type RedactPath } from './redact.js'
 import type { LinkInfo, RunStatus } from '../core/types.js'
-import { publishSpan } from '../otel/registry.js'
 
 /** The `format` of every run document. */
 export const FORMAT = 'shadowchain/run'
@@ -222,8 +221,6 @@ function offset(t: bigint, origin: bigint): number | string {
 
 /** The document's header (everything but the events) and a generator of its events, in order. */
 export function exportParts(run: ExportableRun, options: ExportOptions = {}): { header: Omit<RunDocument, 'events'>; events: Iterable<EventDoc> } {
-  // A copy loaded from this document will know the run's spans (exportRun skips it, forks link).
-  publishSpan(run)
   const events = run.timeline.events
   const redact = redactor(mergeRedactPaths(run.redact, options.redact))
   // Every value at a redacted path, in any state, is scrubbed wherever else it was copied: all of

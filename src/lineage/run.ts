@@ -9,8 +9,6 @@ import type { TimelineEvent } from '../record/events.js'
 import type { Failure } from '../run/runner.js'
 import { emptyState } from '../record/snapshot.js'
 import { Timeline } from '../record/timeline.js'
-import { RUN_SPAN } from '../otel/registry.js'
-import type { SpanContext } from '@opentelemetry/api'
 import type { RedactPath, RunInfo, RunStatus } from '../core/types.js'
 
 const NO_REDACTION: readonly RedactPath[] = Object.freeze([])
@@ -121,14 +119,10 @@ export class Run<C = unknown> {
   readonly redact: readonly RedactPath[]
   /** @internal The chain that made the run (or that an import was given). */
   readonly source: unknown
-  /** @internal The context of this run's span, once it has one (traced live or exported). */
-  declare [RUN_SPAN]: SpanContext | undefined
   readonly #childIds: readonly string[]
 
   /** @internal Runs are made by `chain.run()`. */
   constructor(init: RunInit<C>) {
-    // Not enumerable: invisible to object comparisons and copies of a run.
-    Object.defineProperty(this, RUN_SPAN, { value: undefined, writable: true, enumerable: false, configurable: false })
     this.id = init.info.id
     this.chainName = init.info.chainName
     this.status = init.status

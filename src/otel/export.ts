@@ -6,7 +6,7 @@ import type { Run } from '../lineage/run.js'
 import { mergeRedactPaths, redactor, type Redactor } from '../files/redact.js'
 import type { LinkInfo, RedactPath } from '../core/types.js'
 import { ATTR, endRunSpan, linkSpanName, linkSpanOptions, middlewareAttributes, nsAttribute, recordFailure, runSpanName, runSpanOptions, setMetricAttributes, timesOf } from './names.js'
-import { rememberSpan, rememberSpanById, spanContextOf } from './registry.js'
+import { rememberExportedSpan, spanContextOf } from './registry.js'
 import { ownStart } from '../lineage/run.js'
 
 /** Options of {@link exportRun}. */
@@ -104,10 +104,7 @@ export function exportRun<C>(run: Run<C>, options: ExportRunOptions): ExportRunR
     spanContext = runSpan.spanContext()
     // Spans reach a backend from the first one on: a second export is a repeat even if this one
     // stops part-way.
-    if (runSpan.isRecording()) {
-      rememberSpan(run, spanContext)
-      rememberSpanById(run.id, spanContext)
-    }
+    if (runSpan.isRecording()) rememberExportedSpan(run, spanContext)
     emitLinkSpans(run, tracer, trace.setSpan(parent, runSpan), runSpan, emitted, at, redact)
     endRunSpan(runSpan, run.status, run.error, at(run.endedAt), redact)
     return { spanContext, spans: emitted.spans, skipped: false }

@@ -1,33 +1,43 @@
 // Which runs have spans already (traced live, or exported), and their run span's context: a
-// fork or replay links to its parent's span, and a second export of one run is deliberate.
-// Kept in a slot every Run declares rather than in a WeakMap: a WeakMap entry per traced run
-// cost ~250 ns (mostly the garbage collector's work on ephemerons), a tenth of a link span.
-// Also remembered by run id (a bounded table) when a run is exported or written to a document,
-// so that runs loaded from files, which are new objects, find the spans of the runs they name:
-// an imported fork links to its exported parent, and exporting a loaded copy of a run traced or
-// exported before is a repeat. (Not for every traced run: a fresh id in a table of 10,000 cost
-// ~1.3 µs a run, measured, half a link span.)
+// fork or replay links to its parent's span, and a second export of one run is deliberate. Only
+// tracing and exporting write here; saving or loading a run never does.
+//
+// Two places, both owned by this module:
+// - On the run itself, a symbol property defined the first time the run gets a span. Only traced
+//   or exported runs ever carry it (their object shape changes then, no other run's), and it is
+//   not enumerable, so comparisons and copies of runs do not see it. (A WeakMap entry per traced
+//   run cost ~250 ns, mostly the garbage collector's work on ephemerons.)
+// - By run id, for the last EXPORTED_IDS runs: runs loaded from files are new objects, and find
+//   the spans of the runs they name there (an imported fork links to its parent's span; exporting
+//   a loaded copy of a run traced or exported before is a repeat). A traced run only appends its
+//   id to a ring (two array stores); the ring is indexed by id when someone asks by id, which is
+//   rare (an export, a fork's span): inserting a fresh id into a table of 10,000 on every traced
+//   run cost ~1 µs, measured, half a link span.
 import { diag, type SpanContext } from '@opentelemetry/api'
 
-/** The slot on a `Run` that holds its run span's context. */
-export const RUN_SPAN: unique symbol = Symbol('shadowchain.runSpan')
+/** The run's own slot: a symbol no other module can name. */
+const RUN_SPAN: unique symbol = Symbol('shadowchain.runSpan')
 
-/** What carries the slot (`Run` does). */
-export interface SpanSlot {
-  [RUN_SPAN]: SpanContext | undefined
+interface SpanSlot {
+  readonly [RUN_SPAN]?: SpanContext
 }
 
-/** How many exported run ids are remembered (the oldest are forgotten first). */
+/** How many run ids with spans are remembered (the oldest are forgotten first). */
 export const EXPORTED_IDS = 10_000
 
-const exported = new Map<string, SpanContext>()
-// Insertion order for eviction: a ring, because iterating a Map past deleted entries is slow.
-const order: (string | undefined)[] = new Array<string | undefined>(EXPORTED_IDS).fill(undefined)
-let next = 0
+// The ring: slot `written % EXPORTED_IDS` is written next.
+const ids = new Array<string | undefined>(EXPORTED_IDS).fill(undefined)
+const contexts = new Array<SpanContext | undefined>(EXPORTED_IDS).fill(undefined)
+let written = 0
+// The index by id covers the ring up to `indexed`; `indexedIds` says which id each slot held then,
+// so that an overwritten slot's old id leaves the index.
+const slotOf = new Map<string, number>()
+const indexedIds = new Array<string | undefined>(EXPORTED_IDS).fill(undefined)
+let indexed = 0
 // Ids forgotten to stay within EXPORTED_IDS: counted, and said once (like a full span queue).
 let forgotten = 0
 
-/** The table of exported run ids (see {@link describeSpanTable}). */
+/** The table of run ids with spans (see {@link describeSpanTable}). */
 export interface SpanTableStats {
   /** Run ids remembered now. */
   readonly remembered: number
@@ -38,49 +48,82 @@ export interface SpanTableStats {
 }
 
 /**
- * How full the process's table of exported run ids is, and how many ids it has forgotten. A run
- * loaded from a file whose id was forgotten is exported again by `exportRun` (a backend shows it
- * twice), and a loaded fork of it no longer links to its span. The first id forgotten is also
- * reported, once, through OTel's `diag` logger.
+ * How full the process's table of run ids with spans (runs traced live or exported) is, and how
+ * many ids it has forgotten. A run loaded from a file whose id was forgotten is exported again
+ * by `exportRun` (a backend shows it twice), and a loaded fork of it no longer links to its span.
+ * The first id forgotten is also reported, once, through OTel's `diag` logger.
  *
  * @example
  * if (describeSpanTable().forgotten > 0) console.warn('export each run file once')
  */
 export function describeSpanTable(): SpanTableStats {
-  return { remembered: exported.size, limit: EXPORTED_IDS, forgotten }
+  index()
+  return { remembered: slotOf.size, limit: EXPORTED_IDS, forgotten }
 }
 
-/** The run span of a run: the one it was traced or exported with, else one exported under its id. */
+/** The run span of a run: the one it was traced or exported with, else one remembered under its id. */
 export function spanContextOf(run: object | undefined, runId: string | undefined): SpanContext | undefined {
-  const own = run === undefined ? undefined : (run as Partial<SpanSlot>)[RUN_SPAN]
-  return own ?? (runId === undefined ? undefined : exported.get(runId))
+  const own = run === undefined ? undefined : (run as SpanSlot)[RUN_SPAN]
+  if (own !== undefined || runId === undefined) return own
+  index()
+  const slot = slotOf.get(runId)
+  return slot === undefined ? undefined : contexts[slot]
 }
 
-/** A run's own slot: set when it is traced live or exported. */
-export function rememberSpan(run: SpanSlot, context: SpanContext): void {
-  run[RUN_SPAN] = context
+/**
+ * A run traced live got its run span: kept on the run, and under the run's id for copies of it
+ * loaded from files. (The live tracer calls this once a run, so the id is only appended.)
+ */
+export function rememberSpan(run: object & { readonly id: string }, context: SpanContext): void {
+  if (setOwn(run, context)) append(run.id, context)
+  else rememberSpanById(run.id, context)
 }
 
-/** Under the run's id too: for copies of it loaded from files (exports, and documents). */
-export function rememberSpanById(runId: string, context: SpanContext): void {
-  if (!exported.has(runId)) {
-    const oldest = order[next]
-    if (oldest !== undefined) {
-      exported.delete(oldest)
-      if (forgotten++ === 0) {
-        diag.warn(
-          `shadowchain: the table of exported run ids is full (${EXPORTED_IDS}): the oldest are forgotten from now on (describeSpanTable() from 'shadowchain/otel' counts them). A run loaded from a file whose id is forgotten is exported again, and its loaded forks do not link to its span.`,
-        )
-      }
-    }
-    order[next] = runId
-    next = (next + 1) % EXPORTED_IDS
+/** A run was exported: as {@link rememberSpan}, for a run that may be known by its id already. */
+export function rememberExportedSpan(run: object & { readonly id: string }, context: SpanContext): void {
+  setOwn(run, context)
+  rememberSpanById(run.id, context)
+}
+
+/** Sets the run's own slot; true when it is the run's first span. */
+function setOwn(run: object, context: SpanContext): boolean {
+  if (Object.hasOwn(run, RUN_SPAN)) {
+    ;(run as { [RUN_SPAN]: SpanContext })[RUN_SPAN] = context
+    return false
   }
-  exported.set(runId, context)
+  Object.defineProperty(run, RUN_SPAN, { value: context, writable: true, enumerable: false, configurable: false })
+  return true
 }
 
-/** A run written to a document: copies loaded from it will find its spans by its id. */
-export function publishSpan(run: object & { readonly id: string }): void {
-  const own = (run as Partial<SpanSlot>)[RUN_SPAN]
-  if (own !== undefined) rememberSpanById(run.id, own)
+/** Under a run id only: a run with this id has spans with this run span context. */
+export function rememberSpanById(runId: string, context: SpanContext): void {
+  index()
+  const slot = slotOf.get(runId)
+  if (slot === undefined) append(runId, context)
+  else contexts[slot] = context
+}
+
+function append(runId: string, context: SpanContext): void {
+  const slot = written % EXPORTED_IDS
+  if (ids[slot] !== undefined && forgotten++ === 0) {
+    diag.warn(
+      `shadowchain: the table of run ids with spans is full (${EXPORTED_IDS}): the oldest are forgotten from now on (describeSpanTable() from 'shadowchain/otel' counts them). A run loaded from a file whose id is forgotten is exported again, and its loaded forks do not link to its span.`,
+    )
+  }
+  ids[slot] = runId
+  contexts[slot] = context
+  written++
+}
+
+/** Brings the index by id up to date with the ring (only the last lap of it still exists). */
+function index(): void {
+  for (let at = Math.max(indexed, written - EXPORTED_IDS); at < written; at++) {
+    const slot = at % EXPORTED_IDS
+    const old = indexedIds[slot]
+    if (old !== undefined && slotOf.get(old) === slot) slotOf.delete(old)
+    const id = ids[slot] as string
+    indexedIds[slot] = id
+    slotOf.set(id, slot)
+  }
+  indexed = written
 }
