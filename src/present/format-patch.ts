@@ -1,6 +1,7 @@
 import type { Patch } from 'immer'
 import type { Divergence, DivergenceReason } from '../lineage/compare.js'
 import { describeError } from '../core/errors.js'
+import { valueText } from './value-text.js'
 
 function show(value: unknown): string {
   let text: string
@@ -15,10 +16,17 @@ function show(value: unknown): string {
   return text.length > 120 ? `${text.slice(0, 117)}...` : text
 }
 
-/** One patch, one line: `replace total = 12`, `remove items.3`, `add tags = ["x"]`. */
+/**
+ * One patch, one line: `replace total = 12`, `remove items.3`, `add tags.2 = "x"`,
+ * `add big = 12n`. Values read as {@link valueText} writes them; a removal that names its value
+ * (a Set member) shows it. The command line and the devtools viewer print patches with this.
+ */
 export function formatPatch(patch: Patch): string {
-  const path = patch.path.length === 0 ? '(root)' : patch.path.map(String).join('.')
-  return patch.op === 'remove' ? `remove ${path}` : `${patch.op} ${path} = ${show(patch.value)}`
+  const path =
+    patch.path.length === 0
+      ? '(root)'
+      : patch.path.map((key) => (typeof key === 'object' || typeof key === 'bigint' ? valueText(key, 40) : String(key))).join('.')
+  return patch.op === 'remove' && patch.value === undefined ? `remove ${path}` : `${patch.op} ${path} = ${valueText(patch.value, 120)}`
 }
 
 function patchLines(patches: readonly Patch[]): string[] {

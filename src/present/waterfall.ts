@@ -23,15 +23,47 @@ export function formatDuration(ns: bigint): string {
   return `${(n / 1e9).toFixed(2)} s`
 }
 
-interface Row {
+/** One middleware call around a link, as drawn in a waterfall row. */
+export interface WaterfallSegment {
+  /** The middleware's name. */
+  readonly name: string
+  /** Where it ran: `'chain-before'`, `'link-after'`, … */
+  readonly position: string
+  /** When the call began and ended, on the rows' time axis. */
+  readonly start: bigint
+  readonly end: bigint
+  /** The seq of its event. */
+  readonly seq: number
+  /** It threw or rejected (`middleware.error`). */
+  readonly failed: boolean
+}
+
+/**
+ * One link execution as a waterfall draws it, on a time axis that starts at the `origin` given to
+ * {@link waterfallRows}: its step (first to last event, middleware included), the link's own
+ * call, and each middleware call around it.
+ */
+export interface WaterfallRow {
+  /** The link (the same object as in its events). */
   readonly link: LinkInfo
+  readonly name: string
+  readonly index: number
   stepStart: bigint
   stepEnd: bigint
   linkStart: bigint
   linkEnd: bigint
+  /** The link alone. */
   linkNs: bigint
+  /** Every middleware call around it, added up. */
+  middlewareNs: bigint
   status: 'ok' | 'error'
   error: unknown
+  /** The seqs of its first and last events, of its `link.start` and of its `link.end` / `link.error`. */
+  readonly firstSeq: number
+  lastSeq: number
+  startSeq: number
+  endSeq: number
+  readonly segments: WaterfallSegment[]
 }
 
 /**
@@ -51,13 +83,13 @@ export function formatWaterfall<C>(run: Run<C>, options: WaterfallOptions = {}):
   const start = ownStart(run)
   const forkAt = start === 0 ? -1 : start
   const own = forkAt === -1 ? events : events.slice(forkAt)
-  const rows = collectRows(own)
+  const rows = waterfallRows(own)
   const total = run.endedAt - run.startedAt
   const statusText = run.status === 'ok' ? paint('32', 'ok') : paint('31', run.status)
   const lines = [
     `${run.chainName}  run ${run.id.slice(0, 8)}  ${statusText}  ${formatDuration(total)}  ${rows.length} link${rows.length === 1 ? '' : 's'}`,
   ]
-  const inheritedRows = forkAt === -1 ? [] : collectRows(events.slice(0, forkAt))
+  const inheritedRows = forkAt === -1 ? [] : waterfallRows(events.slice(0, forkAt))
   const inherited = inheritedRows.length
   const notShown = `${inherited} link${inherited === 1 ? '' : 's'} inherited, not shown`
   // Named by the link it was cut after, as `fork({ at })` names it; the seq for the record.
@@ -96,22 +128,58 @@ export function formatWaterfall<C>(run: Run<C>, options: WaterfallOptions = {}):
   return lines.join('\n')
 }
 
-function collectRows(events: readonly TimelineEvent<unknown>[]): Row[] {
-  const rows = new Map<LinkInfo, Row>()
+/**
+ * The rows of a waterfall: one per link execution in `events`, in the order links first appear,
+ * with times taken from `origin` (a run's `startedAt` for times from its start).
+ *
+ * @param events - a run's events, or a part of them (a fork's own events)
+ * @param origin - the time that becomes 0 (epoch ns); default 0n keeps epoch times
+ */
+export function waterfallRows(events: readonly TimelineEvent<unknown>[], origin = 0n): WaterfallRow[] {
+  const rows = new Map<LinkInfo, WaterfallRow>()
   for (const event of events) {
     if (!('link' in event) || event.link === undefined) continue
+    const t = event.t - origin
+    const call = event.type === 'middleware.before' || event.type === 'middleware.after' || event.type === 'middleware.error' ? event : undefined
+    const end = t + (call === undefined ? 0n : call.durationNs)
     let row = rows.get(event.link)
-    const end = event.t + ('durationNs' in event && event.type.startsWith('middleware') ? event.durationNs : 0n)
     if (row === undefined) {
-      row = { link: event.link, stepStart: event.t, stepEnd: end, linkStart: event.t, linkEnd: event.t, linkNs: 0n, status: 'ok', error: undefined }
+      row = {
+        link: event.link,
+        name: event.link.name,
+        index: event.link.index,
+        stepStart: t,
+        stepEnd: end,
+        linkStart: t,
+        linkEnd: t,
+        linkNs: 0n,
+        middlewareNs: 0n,
+        status: 'ok',
+        error: undefined,
+        firstSeq: event.seq,
+        lastSeq: event.seq,
+        startSeq: event.seq,
+        endSeq: event.seq,
+        segments: [],
+      }
       rows.set(event.link, row)
     }
-    if (event.t < row.stepStart) row.stepStart = event.t
+    if (t < row.stepStart) row.stepStart = t
     if (end > row.stepEnd) row.stepEnd = end
-    if (event.type === 'link.start') row.linkStart = row.linkEnd = event.t
+    row.lastSeq = event.seq
+    if (call !== undefined) {
+      const { name, position } = call.middleware
+      row.segments.push({ name, position, start: t, end, seq: event.seq, failed: call.type === 'middleware.error' })
+      row.middlewareNs += call.durationNs
+    }
+    if (event.type === 'link.start') {
+      row.linkStart = row.linkEnd = t
+      row.startSeq = event.seq
+    }
     if (event.type === 'link.end' || event.type === 'link.error') {
-      row.linkEnd = event.t
+      row.linkEnd = t
       row.linkNs = event.durationNs
+      row.endSeq = event.seq
       if (event.type === 'link.error') {
         row.status = 'error'
         row.error = event.error
