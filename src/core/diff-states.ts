@@ -64,11 +64,22 @@ function expand({ from, to, path }: Walk, out: Patch[], pending: (Walk | Patch)[
     }
   } else if (from instanceof Date && to instanceof Date && from.getTime() === to.getTime()) {
     return
+  } else if (from instanceof Set && to instanceof Set && sameMembers(from, to)) {
+    // Equal Sets that are other objects (each state decoded from its own document): no change.
+    return
   } else {
     out.push({ op: 'replace', path, value: to })
     return
   }
   for (let i = items.length - 1; i >= 0; i--) pending.push(items[i] as Walk | Patch)
+}
+
+/** The same members in the same order (primitives by value, objects by identity). */
+function sameMembers(a: Set<unknown>, b: Set<unknown>): boolean {
+  if (a.size !== b.size) return false
+  const right = b.values()
+  for (const member of a) if (!Object.is(member, right.next().value)) return false
+  return true
 }
 
 /**
