@@ -1,5 +1,7 @@
-// The devtools viewer's server: the page (devtools/viewer/) and the run files given to
-// `shadowchain view`, on 127.0.0.1 only. Nothing else is served, nothing is fetched elsewhere.
+// The devtools viewer's server: the page (devtools/viewer/: index.html, app.js, style.css and
+// model.js, the library's viewer model bundled for the browser by `npm run build`) and the run
+// files given to `shadowchain view`, on 127.0.0.1 only. Nothing else is served, nothing is
+// fetched elsewhere.
 import { readFile, stat } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import { basename, dirname, extname, join, resolve, sep } from 'node:path'
@@ -71,6 +73,10 @@ async function readRun(path, load) {
  * @returns the URL and `close()`
  */
 export async function startViewer({ files, port = 0, load = loadRun }) {
+  // The page's model is bundled from the library by `npm run build` (scripts/build-viewer.mjs).
+  await stat(join(VIEWER, 'model.js')).catch(() => {
+    throw new Error('the devtools viewer is not built (devtools/viewer/model.js is missing): run npm run build')
+  })
   for (const file of files) await load(file)
   const paths = files.map((file) => resolve(file))
   let origin = ''

@@ -1,12 +1,14 @@
-// The devtools viewer's data preparation (devtools/viewer/prepare.js), on real documents: runs
-// made by the library, exported with run.toJSON() and round-tripped through JSON text, exactly
-// what the page receives from the server or from a dropped file.
+// The devtools viewer's model (src/present/viewer/, bundled for the page as
+// devtools/viewer/model.js), on real documents: runs made by the library, exported with
+// run.toJSON() and round-tripped through JSON text, exactly what the page receives from the
+// server or from a dropped file. Imported from the bundle's own entry: what is tested here is
+// what the page runs.
 import { beforeAll, describe, expect, it } from 'vitest'
-import { chain, ChainRunError, compareRuns, type Middleware, type Run, type RunDocument } from '../src/index.js'
+import { chain, ChainRunError, compareRuns, DocumentError, formatPatch, type Middleware, type Run, type RunDocument } from '../src/index.js'
 import {
-  applyPatches, changedPaths, decodeValue, eventSubject, eventTime, filterEvents, firstDivergence, forkEdit, forkTree, linkDiff, linkRows, linkWrites, pathKey,
-  prepareRun, rowOfEvent, stateAt, textOf, valueTree, waterfall, type TreeNode, type ViewerRun,
-} from '../devtools/viewer/prepare.js'
+  changedPaths, compareSteps, eventSubject, eventTime, filterEvents, firstDivergence, forkEdit, forkTree, linkDiff, linkWrites, pathKey,
+  prepareRun, rowOfEvent, stateAt, valueText, valueTree, type TreeNode, type ViewerEvent, type ViewerRun,
+} from '../src/present/viewer/browser.js'
 import { steppingClock } from './helpers.js'
 
 interface Cart {
@@ -62,6 +64,9 @@ function cartChain(options: { priceOffset?: number; failLast?: string; extraLink
   return c.use(counter, broken)
 }
 
+/** A `ctx.write` event's op. */
+const opOf = (view: ViewerEvent): string | undefined => (view.event.type === 'ctx.write' ? view.event.op : undefined)
+
 /** What the page receives: the document as JSON text, parsed. */
 const roundTrip = (run: Run<unknown>): RunDocument => JSON.parse(JSON.stringify(run.toJSON())) as RunDocument
 
@@ -95,15 +100,17 @@ describe('states', () => {
   ])('rebuilds ctx, mwctx and metrics at every event of %s', (_name, pick) => {
     const run = pick() as Run<unknown>
     const prepared = prepareRun(roundTrip(run))
-    expect(prepared.states).toHaveLength(run.timeline.length)
+    expect(prepared.events).toHaveLength(run.timeline.length)
     for (let seq = 0; seq < run.timeline.length; seq++) {
       const live = run.timeline.stateAt(seq)
-      expect(prepared.states[seq], `seq ${seq}`).toStrictEqual({ ctx: live.ctx, mwctx: live.mwctx, metrics: live.metrics })
+      expect(prepared.run.timeline.stateAt(seq), `seq ${seq}`).toStrictEqual({ ctx: live.ctx, mwctx: live.mwctx, metrics: live.metrics })
+      // Shown as recorded, except at a write (stepped through below).
+      if (prepared.events[seq]!.type !== 'ctx.write') expect(stateAt(prepared, seq), `seq ${seq}`).toStrictEqual({ ...live, exact: true })
     }
   })
 
   it('decodes every tag: bigint, Map, Set, Date, undefined, NaN, -0, ±Infinity, $object, $error, $instance', () => {
-    const last = view.states.at(-1)!.ctx as Cart
+    const last = stateAt(view, view.events.length - 1).ctx as Cart
     expect(last.big).toBe(12345678901234567890n)
     expect(last.at).toStrictEqual(new Date(Date.UTC(2024, 0, 2)))
     expect([...last.tags]).toEqual(['y', 'z'])
@@ -111,40 +118,52 @@ describe('states', () => {
     expect(Object.is(last.odd!.negZero, -0) && Number.isNaN(last.odd!.nan) && last.odd!.inf === -Infinity).toBe(true)
     expect('nothing' in last.odd! && last.odd!.nothing === undefined).toBe(true)
     expect(last.odd!.dollar).toStrictEqual({ $weird: 1 })
-    const error = decodeValue({ $error: { name: 'TypeError', message: 'bad', code: { $bigint: '7' } } }) as Error & { code: unknown }
-    expect([error instanceof Error, error.name, error.message, error.code]).toEqual([true, 'TypeError', 'bad', 7n])
-    expect(decodeValue({ $instance: { class: 'Point', fields: { x: { $number: 'Infinity' } } } })).toStrictEqual({ x: Infinity })
-    expect(() => decodeValue({ $nope: 1 })).toThrow(/unknown tag/)
-    expect(() => decodeValue(JSON.parse('{"a":1,"__proto__":{"polluted":true}}'))).toThrow(/__proto__/)
+    // Decoded by the library's reader: tags in a document's states, as the page receives them.
+    const withMwctx = (mwctx: unknown) => ({ ...roundTrip(original as Run<unknown>), initial: { ...roundTrip(original as Run<unknown>).initial, mwctx } })
+    const tagged = prepareRun(withMwctx({
+      e: { $error: { name: 'TypeError', message: 'bad', code: { $bigint: '7' } } },
+      p: { $instance: { class: 'Point', fields: { x: { $number: 'Infinity' } } } },
+    }))
+    const mwctx = tagged.run.timeline.stateAt(0).mwctx as { e: Error & { code: unknown }; p: unknown }
+    expect([mwctx.e instanceof Error, mwctx.e.name, mwctx.e.message, mwctx.e.code]).toEqual([true, 'TypeError', 'bad', 7n])
+    expect(mwctx.p).toStrictEqual({ x: Infinity })
+    expect(() => prepareRun(withMwctx({ p: { $nope: 1 } }))).toThrow(/^\$\.initial\.mwctx\.p\.\$nope: unknown tag/)
+    const polluted = JSON.parse(JSON.stringify(withMwctx({})).replace('"mwctx":{', '"mwctx":{"__proto__":{"polluted":true}'))
+    expect(() => prepareRun(polluted)).toThrow(/^\$\.initial\.mwctx\.__proto__: .*'__proto__' is not allowed/)
   })
 
-  it('applies patches copy-on-write: the old state is untouched and unchanged subtrees are shared', () => {
-    const before = { a: { deep: [1, 2] }, b: { keep: true }, s: new Set([{ id: 1 }, { id: 2 }]), m: new Map([[1, 'one']]) }
-    const after = applyPatches(before, [
-      { op: 'add', path: ['a', 'deep', 1], value: 9 },
-      { op: 'remove', path: ['s', 0], value: { id: 2 } },
-      { op: 'remove', path: ['m', 1] },
-    ]) as typeof before
-    expect(after.a.deep).toEqual([1, 9, 2])
-    expect(before.a.deep).toEqual([1, 2])
-    expect(after.b).toBe(before.b)
-    expect([...after.s]).toEqual([{ id: 1 }])
-    expect(before.s.size).toBe(2)
-    expect(after.m.size).toBe(0)
+  it('rebuilds states copy-on-write: an earlier state is untouched and unchanged subtrees are shared', () => {
+    const price = view.allRows.find((row) => row.name === 'price')!
+    const before = stateAt(view, price.startSeq).ctx as Cart
+    const after = stateAt(view, price.endSeq).ctx as Cart
+    expect([before.total, after.total]).toEqual([undefined, 30])
+    expect(after.items).toBe(before.items)
+    expect(after.stock).toBe(before.stock)
   })
 
-  it('refuses a document it cannot show, with a readable reason', () => {
+  it('refuses a document the library refuses, with the library’s error naming the path of the first problem', () => {
     const doc = roundTrip(original as Run<unknown>)
-    expect(() => prepareRun({ ...doc, format: 'other' })).toThrow(/not a shadowchain run document/)
-    expect(() => prepareRun({ ...doc, version: 4 })).toThrow(/unsupported version 4/)
-    expect(() => prepareRun({ ...doc, events: doc.events.slice(0, -1) })).toThrow(/truncated/)
-    expect(() => prepareRun([])).toThrow(/JSON object/)
+    const refusal = (bad: unknown): DocumentError => {
+      try {
+        prepareRun(bad)
+      } catch (error) {
+        if (error instanceof DocumentError) return error
+        throw error
+      }
+      throw new Error('expected the document to be refused')
+    }
+    expect(refusal({ ...doc, format: 'other' }).message).toMatch(/^\$\.format: .*not a shadowchain run document/)
+    expect(refusal({ ...doc, version: 4 }).message).toMatch(/^\$\.version: unsupported version 4/)
+    expect(refusal({ ...doc, events: doc.events.slice(0, -1) })).toMatchObject({ path: `$.events[${doc.events.length - 2}].type`, message: expect.stringMatching(/truncated/) })
+    expect(refusal([]).message).toMatch(/^\$: .*JSON object/)
+    // What the library checks that the page's own decoder once did not: unknown keys in the header.
+    expect(refusal({ ...doc, initial: { ...doc.initial, extra: 1 } }).path).toBe('$.initial')
   })
 })
 
 describe('waterfall', () => {
   it('has one row per link with the times and durations the library records', () => {
-    const { rows, inherited, totalNs } = waterfall(view)
+    const { rows, inherited, totalNs } = view
     const links = original.timeline.links()
     expect(inherited).toBe(0)
     expect(totalNs).toBe(original.endedAt - original.startedAt)
@@ -154,7 +173,7 @@ describe('waterfall', () => {
   })
 
   it('keeps middleware time apart from the link: one segment per call, inside the step', () => {
-    const rows = waterfall(view).rows
+    const rows = view.rows
     const price = rows.find((row) => row.name === 'price')!
     // counter before; counter, broken (chain-after) and broken (link-after) after.
     expect(price.segments.map((s) => `${s.name}@${s.position}`)).toEqual(['counter@chain-before', 'broken@link-after', 'counter@chain-after', 'broken@chain-after'])
@@ -172,13 +191,12 @@ describe('waterfall', () => {
 
   it('shows a fork’s own links only, counting the inherited ones, and marks a failed link', async () => {
     const prepared = prepareRun(roundTrip(fork as Run<unknown>))
-    const { rows, inherited } = waterfall(prepared)
+    const { rows, inherited } = prepared
     expect(rows.map((row) => row.name)).toEqual(['price'])
     expect(inherited).toBe(2)
-    expect(linkRows(prepared).map((row) => row.name)).toEqual(['grow', 'shrink', 'price'])
+    expect(prepared.allRows.map((row) => row.name)).toEqual(['grow', 'shrink', 'price'])
     expect(rows[0]!.linkStart).toBeGreaterThanOrEqual(0n)
-    const broken = prepareRun(roundTrip(await failed(cartChain({ failLast: 'price service down' }).run(cart())))).events
-    const failedRow = waterfall({ ...view, events: broken, forkSeq: -1 }).rows.at(-1)!
+    const failedRow = prepareRun(roundTrip(await failed(cartChain({ failLast: 'price service down' }).run(cart())))).rows.at(-1)!
     expect([failedRow.name, failedRow.status, (failedRow.error as Error).message]).toEqual(['price', 'error', 'price service down'])
   })
 })
@@ -205,27 +223,27 @@ describe('event list and trees', () => {
   })
 
   it('keeps a hostile string as plain text', () => {
-    const node = valueTree(view.states[0]!.ctx).children!.find((c) => c.key === 'note')!
+    const node = valueTree(stateAt(view, 0).ctx).children!.find((c) => c.key === 'note')!
     expect([node.type, node.text]).toEqual(['string', JSON.stringify(HOSTILE)])
-    expect(textOf(HOSTILE)).toBe('"<img src=x onerror=alert(1)>"')
+    expect(valueText(HOSTILE)).toBe('"<img src=x onerror=alert(1)>"')
   })
 
   it('marks the paths an event changed, with their ancestors and nothing else', () => {
     const end = view.events.find((e) => e.type === 'link.end' && e.link?.name === 'price')!
-    const changed = changedPaths(end)
+    const changed = changedPaths(view, end.seq)
     expect([...changed.ctx].sort()).toEqual([pathKey([]), pathKey(['total'])].sort())
     expect(changed.mwctx.size).toBe(0)
     const firstBefore = view.events.find((e) => e.type === 'middleware.before')!
-    expect(changedPaths(firstBefore).mwctx.has(pathKey(['count']))).toBe(true)
-    expect(changedPaths(firstBefore).metrics.has(pathKey([]))).toBe(true)
-    const tree = valueTree(view.states[end.seq]!.ctx, { changed: changed.ctx })
+    expect(changedPaths(view, firstBefore.seq).mwctx.has(pathKey(['count']))).toBe(true)
+    expect(changedPaths(view, firstBefore.seq).metrics.has(pathKey([]))).toBe(true)
+    const tree = valueTree(stateAt(view, end.seq).ctx, { changed: changed.ctx })
     expect(tree.children!.filter((c) => c.changed).map((c) => c.key)).toEqual(['total'])
   })
 })
 
 describe('links', () => {
   it('gives a link’s before/after states and its patches as readable lines', () => {
-    const rows = linkRows(view)
+    const rows = view.allRows
     const grow = rows.find((row) => row.name === 'grow')!
     const record = original.timeline.links()[0]!
     const diff = linkDiff(view, grow)
@@ -242,22 +260,22 @@ describe('links', () => {
 
   it('shows the state as of each ctx.write: the link’s writes replayed one by one from its start', () => {
     const writes = view.events.filter((e) => e.type === 'ctx.write')
-    const at = (op: string) => stateAt(view, writes.find((e) => e.link?.name === 'shrink' && e.op === op)!.seq).ctx as Cart
+    const at = (op: string) => stateAt(view, writes.find((e) => e.link?.name === 'shrink' && opOf(e) === op)!.seq).ctx as Cart
     // shrink: shift items, then delete 'x' from tags, then delete 'a' from stock, …
     expect([at('shift').items, [...at('shift').tags], [...at('shift').stock.keys()]]).toEqual([['inserted', 'b', 'c'], ['x', 'y', 'z'], ['a', 'b', 'c']])
     expect([[...at('set.delete').tags], [...at('set.delete').stock.keys()]]).toEqual([['y', 'z'], ['a', 'b', 'c']])
     expect([...at('map.delete').stock.keys()]).toEqual(['b', 'c'])
     expect('gone' in at('map.delete') && !('gone' in at('delete'))).toBe(true)
     // After a link's last write, the state is the link's result, at every link.
-    for (const row of linkRows(view)) {
+    for (const row of view.allRows) {
       const last = writes.filter((e) => e.link?.name === row.name).at(-1)!
       expect(stateAt(view, last.seq)).toMatchObject({ exact: true })
       expect(stateAt(view, last.seq).ctx, row.name).toStrictEqual(original.timeline.stateAt(row.endSeq).ctx)
     }
     // The write's path is what changed there.
-    expect([...changedPaths(writes.find((e) => e.op === 'map.delete')!).ctx]).toEqual([pathKey([]), pathKey(['stock']), pathKey(['stock', 'a'])])
+    expect([...changedPaths(view, writes.find((e) => opOf(e) === 'map.delete')!.seq).ctx]).toEqual([pathKey([]), pathKey(['stock']), pathKey(['stock', 'a'])])
     // Any other event keeps the document's states.
-    expect(stateAt(view, 1)).toStrictEqual({ ...view.states[1], exact: true })
+    expect(stateAt(view, 1)).toStrictEqual({ ...view.run.timeline.stateAt(1), exact: true })
   })
 
   it('replays writes on a copy, when asked: a write’s own value stays as recorded, a 5,000-push link costs nothing on load', async () => {
@@ -273,12 +291,13 @@ describe('links', () => {
     expect(writes).toHaveLength(5_002)
     expect(stateAt(prepared, writes.at(-1)!.seq).ctx).toStrictEqual(run.ctx)
     expect(stateAt(prepared, writes.at(-2)!.seq).ctx).toMatchObject({ box: { id: 'a' } })
-    expect(writes.at(-2)!.value).toStrictEqual({ id: 'a' })
+    const written = writes.at(-2)!.event
+    expect(written.type === 'ctx.write' && written.value).toStrictEqual({ id: 'a' })
     expect((stateAt(prepared, writes[9]!.seq).ctx as { list: number[] }).list).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
   })
 
   it('lists a link’s ctx.write events with their call sites', () => {
-    const shrink = linkRows(view).find((row) => row.name === 'shrink')!
+    const shrink = view.allRows.find((row) => row.name === 'shrink')!
     const writes = linkWrites(view, shrink)
     expect(writes.map((w) => `${w.op} ${w.path}`)).toEqual(['shift items', 'set.delete tags', 'map.delete stock.a', 'delete gone', 'set odd'])
     expect(writes.every((w) => w.stack?.includes('devtools-prepare.test.ts'))).toBe(true)
@@ -311,7 +330,7 @@ describe('lineage and comparison', () => {
     // A replay of a fork has the same own part.
     const replayed = prepareRun(roundTrip((await fork.replay()).run as Run<unknown>))
     expect(replayed.events[replayed.forkSeq]!.type).toBe('fork')
-    expect(waterfall(replayed).rows.map((row) => row.name)).toEqual(['price'])
+    expect(replayed.rows.map((row) => row.name)).toEqual(['price'])
   })
 
   it('shows a fork’s edit at its fork event: before, after, and the edit’s patches', () => {
@@ -322,6 +341,20 @@ describe('lineage and comparison', () => {
     expect((edit.before as Cart).items).toEqual(['inserted', 'b', 'c'])
     expect((edit.after as Cart).items).toEqual(['inserted', 'b', 'c', 'edited'])
     expect(edit.changed.has(pathKey(['items', 3]))).toBe(true)
+  })
+
+  it('compares in the order a run meets things: its input, each fork edit at its place among the links, the links, then how it ended', async () => {
+    const steps = (run: ViewerRun) => compareSteps(run).map((step) => (step.kind === 'link' ? step.name : step.kind))
+    expect(steps(view)).toEqual(['input', 'grow', 'shrink', 'price'])
+    expect(steps(prepareRun(roundTrip(fork as Run<unknown>)))).toEqual(['input', 'grow', 'shrink', 'edit', 'price'])
+    const before = await original.fork({ at: 0, edit: (ctx) => void (ctx.note = 'early'), clock: steppingClock(original.endedAt + 1_000_000n) })
+    expect(steps(prepareRun(roundTrip(before as Run<unknown>)))).toEqual(['input', 'edit', 'grow', 'shrink', 'price'])
+    // Every link agrees, the runs ended differently: a middleware failed with safe: false.
+    const plain = chain<{ n: number }>('ends').link('inc', (ctx) => void (ctx.n += 1))
+    const ok = prepareRun(roundTrip((await plain.run({ n: 1 })) as Run<unknown>))
+    const sink: Middleware = { name: 'sink', after: () => { throw new Error('sink down') } }
+    const notOk = prepareRun(roundTrip(await failed(plain.use(sink).run({ n: 1 }, { safe: false }))))
+    expect(firstDivergence(ok, notOk)).toMatchObject({ reason: 'status', index: 1, a: undefined, b: undefined })
   })
 
   it('compares a run with its fork: the edit is the first difference, as compareRuns says', () => {
@@ -338,7 +371,11 @@ describe('lineage and comparison', () => {
   it('compares runs of different inputs: the input is the first difference, before any link', async () => {
     const other = await cartChain({ priceOffset: 5 }).run({ ...cart(), note: 'other' })
     const divergence = firstDivergence(view, prepareRun(roundTrip(other as Run<unknown>)))!
-    expect([divergence.reason, compareRuns(original, other)?.reason]).toEqual(['input', 'input'])
+    const library = compareRuns(original, other)
+    expect([divergence.reason, library?.reason]).toEqual(['input', 'input'])
+    // The library's own account of what changed (compareRuns' patches, formatPatch's lines): the
+    // note only, though each input's Set of tags is another object (here, decoded on its own).
+    expect(divergence.lines).toEqual(library?.reason === 'input' ? library.patches.map(formatPatch) : [])
     expect(divergence.lines).toEqual(['replace note = "other"'])
     expect([divergence.a?.kind, divergence.b?.kind]).toEqual(['input', 'input'])
   })

@@ -9,7 +9,7 @@ import { applyPatches, enableMapSet, enablePatches } from 'immer'
 import type { Objectish } from 'immer'
 import { describe, expect, it } from 'vitest'
 import { chain, Run, type Chain } from '../src/index.js'
-import { prepareRun } from '../devtools/viewer/prepare.js'
+import { prepareRun } from '../src/present/viewer/browser.js'
 
 enablePatches()
 enableMapSet()
@@ -142,7 +142,7 @@ describe('Sets and Maps holding objects', () => {
         expect(back.timeline.length).toBe(run.timeline.length)
         run.timeline.events.forEach((event, i) => {
           expect(shape(back.timeline.events[i]!.ctx)).toEqual(shape(event.ctx))
-          expect(shape(view.states[i]!.ctx)).toEqual(shape(event.ctx))
+          expect(shape(view.run.timeline.stateAt(i).ctx)).toEqual(shape(event.ctx))
         })
       }),
       { numRuns: 150 },

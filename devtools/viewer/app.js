@@ -1,9 +1,11 @@
-// The devtools page: vanilla DOM over prepare.js. Every value reaches the page through
+// The devtools page: vanilla DOM over the viewer's model (model.js, bundled from the library's
+// src/present/viewer/ by `npm run build`): decoding, validation, comparison, waterfall rows and
+// formatting are the library's own; this file only draws. Every value reaches the page through
 // textContent (never innerHTML), so whatever a run recorded is shown as text, never run.
 import {
-  changedPaths, compareSteps, cutLabel, eventSubject, eventTime, filterEvents, filterOptions, firstDivergence, forkEdit, forkTree, formatNs,
-  linkDiff, linkRows, linkWrites, pathKey, prepareRun, rowOfEvent, stateAt, textOf, valueTree, waterfall,
-} from './prepare.js'
+  changedPaths, compareSteps, cutLabel, eventSubject, eventTime, filterEvents, filterOptions, firstDivergence, forkEdit, forkTree, formatDuration,
+  linkDiff, linkWrites, pathKey, prepareRun, rowOfEvent, stateAt, valueText, valueTree,
+} from './model.js'
 
 const $ = (id) => document.getElementById(id)
 const state = { runs: [], run: undefined, seq: 0, zoom: 1, filters: { type: '', link: '', middleware: '' }, compareId: '', toggled: new Map(), items: new Map() }
@@ -39,7 +41,6 @@ function addDocuments(entries, errors = []) {
   for (const { source, load } of entries) {
     try {
       const run = prepareRun(load())
-      Object.assign(run, waterfall(run), { allRows: linkRows(run) })
       const at = state.runs.findIndex((other) => other.id === run.id)
       if (at === -1) state.runs.push(run)
       else state.runs[at] = run
@@ -109,7 +110,7 @@ function renderRun() {
   const run = state.run
   fill($('run-picker'), state.runs.map((r) => h('option', { value: r.id, selected: r === run }, runLabel(r))))
   const links = run.rows.length + run.inherited
-  fill($('run-summary'), h('b', { className: `status ${run.status}` }, run.status), ` ${formatNs(run.durationNs)} · ${links} links · ${run.events.length} events`, run.error && h('span', { className: 'err' }, ` · ${run.error.code}: ${run.error.message}`))
+  fill($('run-summary'), h('b', { className: `status ${run.status}` }, run.status), ` ${formatDuration(run.durationNs)} · ${links} links · ${run.events.length} events`, run.error && h('span', { className: 'err' }, ` · ${run.error.code}: ${run.error.message}`))
   renderForkTree()
   renderFilters()
   renderEvents()
@@ -155,7 +156,7 @@ function renderEvents() {
     const li = h('li', { className: `ev ${event.type.replace('.', '-')}${event.error === undefined ? '' : ' failed'}${time.inherited ? ' inherited' : ''}`, dataset: { testid: 'event', seq: event.seq, type: event.type }, onclick: () => select(event.seq) },
       h('span', { className: 'seq' }, event.seq), h('span', { className: 'time', dataset: { testid: 'event-time' }, title: time.inherited ? 'inherited from the parent: time since the parent run started' : 'time since the run started' }, time.text),
       h('span', { className: 'type' }, event.type), h('span', { className: 'who', title: eventSubject(event) }, listSubject(event)),
-      event.durationNs !== undefined && h('span', { className: 'dur' }, formatNs(event.durationNs)))
+      event.durationNs !== undefined && h('span', { className: 'dur' }, formatDuration(event.durationNs)))
     state.items.set(event.seq, li)
     return li
   })
@@ -176,23 +177,23 @@ function bar(className, start, end, total, title, onclick) {
 
 function renderWaterfall() {
   const { rows, totalNs, inherited } = state.run
-  fill($('waterfall-note'), `${rows.length} link${rows.length === 1 ? '' : 's'}, ${formatNs(totalNs)}${inherited ? ` · ${inherited} inherited from the parent, not shown` : ''}`)
+  fill($('waterfall-note'), `${rows.length} link${rows.length === 1 ? '' : 's'}, ${formatDuration(totalNs)}${inherited ? ` · ${inherited} inherited from the parent, not shown` : ''}`)
   const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => {
-    const tick = h('span', { className: 'tick' }, formatNs(BigInt(Math.round(Number(totalNs) * f))))
+    const tick = h('span', { className: 'tick' }, formatDuration(BigInt(Math.round(Number(totalNs) * f))))
     tick.style.left = pct(f)
     return tick
   })
   const lines = rows.map((row) => {
     const track = h('div', { className: 'track' },
-      bar('step', row.stepStart, row.stepEnd, totalNs, `step ${formatNs(row.stepEnd - row.stepStart)}`),
-      row.segments.map((s) => bar(`mw${s.failed ? ' failed' : ''}`, s.start, s.end, totalNs, `${s.name} (${s.position}) ${formatNs(s.end - s.start)}${s.failed ? ' ✗ failed' : ''}`, (e) => (e.stopPropagation(), select(s.seq)))),
-      bar(`link ${row.status}`, row.linkStart, row.linkEnd, totalNs, `${row.name} ${formatNs(row.linkNs)}`))
+      bar('step', row.stepStart, row.stepEnd, totalNs, `step ${formatDuration(row.stepEnd - row.stepStart)}`),
+      row.segments.map((s) => bar(`mw${s.failed ? ' failed' : ''}`, s.start, s.end, totalNs, `${s.name} (${s.position}) ${formatDuration(s.end - s.start)}${s.failed ? ' ✗ failed' : ''}`, (e) => (e.stopPropagation(), select(s.seq)))),
+      bar(`link ${row.status}`, row.linkStart, row.linkEnd, totalNs, `${row.name} ${formatDuration(row.linkNs)}`))
     return h('div', { className: `row ${row.status}`, dataset: { testid: 'waterfall-row', link: row.name }, onclick: () => select(row.startSeq) },
       h('div', { className: 'label' },
         h('span', { className: 'idx' }, row.index), h('span', { className: 'name', dataset: { testid: 'link-name' } }, row.name),
-        h('span', { className: 'dur', dataset: { testid: 'link-duration' }, title: 'the link alone' }, formatNs(row.linkNs)),
-        h('span', { className: 'mwdur', dataset: { testid: 'middleware-duration' }, title: 'middleware around it' }, `+${formatNs(row.middlewareNs)} mw`),
-        row.status === 'error' && h('span', { className: 'err' }, ` ✗ ${textOf(row.error, 60)}`)),
+        h('span', { className: 'dur', dataset: { testid: 'link-duration' }, title: 'the link alone' }, formatDuration(row.linkNs)),
+        h('span', { className: 'mwdur', dataset: { testid: 'middleware-duration' }, title: 'middleware around it' }, `+${formatDuration(row.middlewareNs)} mw`),
+        row.status === 'error' && h('span', { className: 'err' }, ` ✗ ${valueText(row.error, 60)}`)),
       track)
   })
   const canvas = h('div', { className: 'canvas' }, h('div', { className: 'row axis' }, h('div', { className: 'label' }, 'time'), h('div', { className: 'track' }, ticks)), lines, h('div', { id: 'cursor' }))
@@ -253,11 +254,11 @@ function treeSection(title, value, changed, scope, testid) {
 function renderInspector(event) {
   // At a ctx.write: the ctx as of that write, not as of its link's start.
   const { ctx, mwctx, metrics, exact } = stateAt(state.run, event.seq)
-  const changed = changedPaths(event)
+  const changed = changedPaths(state.run, event.seq)
   const time = eventTime(state.run, event)
   fill($('state-title'), `#${event.seq} ${event.type} ${eventSubject(event)} · ${time.inherited ? 'inherited, ' : ''}${time.text}`)
   fill($('inspector'),
-    event.error !== undefined && h('p', { className: 'err', dataset: { testid: 'event-error' } }, `✗ ${textOf(event.error, 300)}`),
+    event.error !== undefined && h('p', { className: 'err', dataset: { testid: 'event-error' } }, `✗ ${valueText(event.error, 300)}`),
     !exact && h('p', { className: 'none' }, 'this write could not be replayed here: ctx as at the start of its link'),
     treeSection('ctx', ctx, changed.ctx, 'ctx', 'state-ctx'),
     treeSection('mwctx', mwctx, changed.mwctx, 'mwctx', 'state-mwctx'),
@@ -284,7 +285,7 @@ function renderLink(row) {
   const diff = linkDiff(run, row)
   const writes = linkWrites(run, row)
   const captured = run.events.some((e) => e.type === 'ctx.write')
-  fill($('link-title'), `#${row.index} ${row.name} · link ${formatNs(row.linkNs)} · middleware ${formatNs(row.middlewareNs)} · ${row.status}`)
+  fill($('link-title'), `#${row.index} ${row.name} · link ${formatDuration(row.linkNs)} · middleware ${formatDuration(row.middlewareNs)} · ${row.status}`)
   const side = (title, value) => h('div', { className: 'side' }, h('h3', {}, title), h('ul', { className: 'tree' }, valueTree(value, { changed: diff.changed, open: 0 }).children?.map((c) => renderTree(c, `${title}:${row.name}`)) ?? []))
   fill($('link-panel'),
     diff.error && h('p', { className: 'err' }, `✗ ${diff.error} (its changes were discarded)`),
@@ -330,7 +331,7 @@ function renderCompare() {
     // An input's differences are listed once, under the verdict.
     const lines = mark && step.kind !== 'input' ? step.lines : []
     const head = step.kind === 'link'
-      ? [h('span', { className: 'name' }, `#${step.row.index} ${step.name}`), h('span', { className: 'dur' }, formatNs(step.row.linkNs)), step.message && h('span', { className: 'err' }, ` ✗ ${step.message}`)]
+      ? [h('span', { className: 'name' }, `#${step.row.index} ${step.name}`), h('span', { className: 'dur' }, formatDuration(step.row.linkNs)), step.message && h('span', { className: 'err' }, ` ✗ ${step.message}`)]
       : step.kind === 'edit' ? [h('span', { className: 'name' }, `fork edit ${cutLabel(step.after)}`)]
         : [h('span', { className: 'name' }, 'input'), step.message && h('span', { className: 'err' }, ` ✗ rejected: ${step.message}`)]
     return h('li', { className: `${step.kind} ${step.status ?? 'ok'}${mark ? ' diverged' : ''}`, dataset: { testid: 'compare-step', kind: step.kind } }, head,
