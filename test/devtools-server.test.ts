@@ -57,6 +57,28 @@ async function runs(viewer: Viewer): Promise<{ status: number; text: string; rea
 }
 
 describe('devtools server', () => {
+  it('serves the page, its code and the model bundled from the library as JavaScript, under one strict policy; nothing outside the viewer', async () => {
+    const file = await runFile('page.run.json')
+    const viewer = await serve([file.path])
+    const get = (path: string) => fetch(new URL(path, viewer.url))
+    const page = await get('/')
+    const policy = page.headers.get('content-security-policy')
+    expect(policy).toBe("default-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+    expect(await page.text()).toContain('src="/viewer/app.js"')
+    for (const path of ['/viewer/app.js', '/viewer/model.js']) {
+      const response = await get(path)
+      expect([path, response.status, response.headers.get('content-type')]).toEqual([path, 200, 'text/javascript; charset=utf-8'])
+      expect(response.headers.get('content-security-policy')).toBe(policy)
+      expect(response.headers.get('x-content-type-options')).toBe('nosniff')
+    }
+    // The bundle is the library's reader: it exports what the page imports.
+    expect(await (await get('/viewer/model.js')).text()).toMatch(/export\s*\{[^}]*\bprepareRun\b/)
+    for (const path of ['/viewer/../server.js', '/viewer/%2e%2e/server.js', '/viewer/..%2fcli.js', '/viewer/%2e%2e%2f%2e%2e%2fpackage.json', '/server.js', '/dist/index.js']) {
+      expect([path, (await get(path)).status]).toEqual([path, 404])
+    }
+  })
+
+
   it('validates a run file again on every read: one replaced by a truncated document is not served', async () => {
     const file = await runFile('replaced.run.json')
     const viewer = await serve([file.path])
