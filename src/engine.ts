@@ -3,21 +3,22 @@
 // `Chain` only holds it, so the chain builder imports nothing beneath it.
 import { freeze, type Immutable } from 'immer'
 import { context, diag, type Tracer } from '@opentelemetry/api'
-import { newChain, type Chain } from './core/chain.js'
+import { newChain, type Chain, type Engine } from './core/chain.js'
 import type { CompiledChain } from './core/compile.js'
-import type { Engine } from './core/engine.js'
 import { describeError } from './core/errors.js'
 import { systemClock, zeroClock } from './core/clock.js'
 import type { ChainOptions, RunInfo, RunOptions } from './core/types.js'
 import { checkRunOptions, formatInputError } from './core/validate.js'
 import { captureThrown } from './run/capture-thrown.js'
 import { execute, type ExecutionPlan, type ExecutionResult, type Failure } from './run/runner.js'
+import { fanOut, type RunObserver } from './run/observer.js'
+import { Recorder } from './record/recorder.js'
+import type { TimelineEvent } from './record/events.js'
 import { emptyState } from './record/snapshot.js'
 import { mergeRedactPaths } from './files/redact.js'
 import { Run, type RunInit } from './lineage/run.js'
 import type { ExecutionOutcome, RunExtras } from './lineage/execution.js'
 import { LiveTrace } from './otel/live.js'
-import { rememberSpan } from './otel/registry.js'
 
 /** Default of `hookTimeoutMs` (DESIGN §4). */
 const DEFAULT_HOOK_TIMEOUT_MS = 5_000
@@ -110,31 +111,50 @@ function executeChain<C, T>(chain: Chain<C>, input: unknown, options: RunOptions
   if (overrides !== undefined && overrides.size > 0) {
     compiled = { ...compiled, links: compiled.links.map((link) => ({ ...link, fn: overrides.get(link.info.index) ?? link.fn })) }
   }
+  const record = merged.capture !== 'off'
+  const recorder = new Recorder<C>({
+    full: record,
+    writes: merged.capture === 'writes',
+    stacks: merged.stacks === true,
+    maxWritesPerLink: merged.maxWritesPerLink ?? DEFAULT_MAX_WRITES_PER_LINK,
+    clock,
+    resume: extras.resume,
+  })
+  // The recorder first: a state it cannot record turns a call into a failure, which the
+  // tracer is then told of instead.
+  const observer = trace === undefined ? recorder : (fanOut<C>([recorder, trace as RunObserver<C>]) as RunObserver<C>)
   return new Promise<T>((resolve, reject) => {
     const plan: ExecutionPlan<C> = {
       chain: compiled,
       info,
       input: freeze(start, true) as Immutable<C>,
       clock,
-      record: merged.capture !== 'off',
+      record,
+      timed: record || trace !== undefined,
       safe: merged.safe !== false,
       signal: merged.signal,
-      writes: merged.capture === 'writes',
-      stacks: merged.stacks === true,
-      hookTimeoutMs: merged.hookTimeoutMs ?? DEFAULT_HOOK_TIMEOUT_MS,
-      maxWritesPerLink: merged.maxWritesPerLink ?? DEFAULT_MAX_WRITES_PER_LINK,
       recordedIO: extras.recordedIO,
       resume: extras.resume,
-      trace,
+      observer,
+      hookTimeoutMs: merged.hookTimeoutMs ?? DEFAULT_HOOK_TIMEOUT_MS,
     }
     execute<C>(plan, (result) => {
-      const run = finish(chain, info, extras.input ?? start, result, extras, trace)
-      settle({ run, ioOverruns: result.ioOverruns }, resolve, reject)
+      const run = finish(chain, info, extras.input ?? start, result, recorder.events, recorder.prefix, extras, trace)
+      settle({ run, ioOverruns: recorder.ioOverruns }, resolve, reject)
     })
   })
 }
 
-function finish<C>(chain: Chain<C>, info: RunInfo, input: unknown, result: ExecutionResult<C>, extras: RunExtras<C>, trace: LiveTrace | undefined): Run<C> {
+function finish<C>(
+  chain: Chain<C>,
+  info: RunInfo,
+  input: unknown,
+  result: ExecutionResult<C>,
+  events: TimelineEvent<C>[],
+  prefix: Recorder<C>['prefix'],
+  extras: RunExtras<C>,
+  trace: LiveTrace | undefined,
+): Run<C> {
   // Field by field, not spread: one object shape, built once a run.
   const init: Mutable<RunInit<C>> = {
     info,
@@ -143,8 +163,8 @@ function finish<C>(chain: Chain<C>, info: RunInfo, input: unknown, result: Execu
     ctx: result.ctx,
     failure: result.failure,
     endedAt: result.endedAt,
-    events: result.events,
-    prefix: result.prefix,
+    events,
+    prefix,
     chain,
   }
   if (extras.parent !== undefined) init.parent = extras.parent
@@ -152,7 +172,7 @@ function finish<C>(chain: Chain<C>, info: RunInfo, input: unknown, result: Execu
   if (extras.redact !== undefined) init.redact = extras.redact
   const run = new Run<C>(init)
   // A run traced by a recording tracer has spans: forks link to them, an export is a repeat.
-  if (trace?.spanContext !== undefined) rememberSpan(run, trace.spanContext)
+  trace?.remember(run)
   chain._finished(run)
   return run
 }
@@ -162,16 +182,8 @@ function rejectInput<C>(chain: Chain<C>, info: RunInfo, input: unknown, endedAt:
   // The cause is the ZodError (its `issues`), or what a throwing schema threw.
   const failure: Failure = { code: 'INVALID_INPUT', message, link: undefined, cause }
   trace?.runEnd('error', failure, endedAt, endedAt)
-  const result: ExecutionResult<C> = {
-    status: 'error',
-    ctx: input as Immutable<C>,
-    failure,
-    events: [start as never],
-    prefix: undefined,
-    endedAt,
-    ioOverruns: [],
-  }
-  return { run: finish(chain, info, input, result, extras, trace), ioOverruns: [] }
+  const result: ExecutionResult<C> = { status: 'error', ctx: input as Immutable<C>, failure, endedAt }
+  return { run: finish(chain, info, input, result, [start as never], undefined, extras, trace), ioOverruns: [] }
 }
 
 /**

@@ -1,9 +1,35 @@
 import type { ZodType } from 'zod'
 import { compileChain, type CompiledChain, type LinkDef } from './compile.js'
-import type { Engine, ExtrasOf, OutcomeOf, RunOf } from './engine.js'
 import { LinkList } from './link-list.js'
 import type { ChainOptions, LinkFn, LinkInfo, LinkOptions, Middleware, RunOptions } from './types.js'
 import { checkKeys, checkLinkName, checkMiddleware, checkRunOptions } from './validate.js'
+
+// What executes a chain: core defines the chain value and the Engine interface; the layers
+// below core (run, record, lineage, otel) implement it and the root of src/ composes them into
+// the engine every `chain()` carries. So the builder names no layer beneath it, and a bundler
+// keeps the engine: it is a value each chain holds, not a registration made on import.
+
+/**
+ * The types of a run, filled in by the layer that makes runs (lineage augments this
+ * interface with `run`, `extras` and `outcome`). Core names them through {@link RunOf} and its
+ * siblings without importing that layer.
+ */
+export interface RunTypes<C> {}
+
+/** A finished run of a `Chain<C>` (lineage's `Run<C>`). */
+export type RunOf<C> = RunTypes<C> extends { readonly run: infer R } ? R : never
+/** @internal How replay and fork steer an execution (lineage's `RunExtras<C>`). */
+export type ExtrasOf<C> = RunTypes<C> extends { readonly extras: infer E } ? E : never
+/** @internal What an execution gives replay and fork (lineage's `ExecutionOutcome<C>`). */
+export type OutcomeOf<C> = RunTypes<C> extends { readonly outcome: infer O } ? O : never
+
+/** @internal Executes runs of chains: validation of the input, the runner, the recorder, tracing. */
+export interface Engine {
+  /** `chain.run()`: resolves with the run, rejects with its `ChainRunError`. */
+  run<C>(chain: Chain<C>, input: C, options: RunOptions | undefined): Promise<RunOf<C>>
+  /** `chain._execute()`: resolves with the outcome whatever the run's status (rejects on bad options). */
+  execute<C>(chain: Chain<C>, input: unknown, options: RunOptions | undefined, extras: ExtrasOf<C>): Promise<OutcomeOf<C>>
+}
 
 /** Where `insert` puts a link: right before or right after the link of that name. */
 export type InsertPosition = { readonly before: string } | { readonly after: string }
@@ -176,7 +202,7 @@ function insertTarget(chainName: string, where: unknown): string {
 }
 
 /**
- * A new, empty chain run by `engine` (the public `chain()` passes the library's engine).
+ * @internal A new, empty chain run by `engine` (the public `chain()` passes the library's engine).
  *
  * @param engine - what executes runs of this chain and of every chain built from it
  * @param name - shown in runs, errors and traces

@@ -2,7 +2,7 @@
 // carries); its code type and `describeError` are core's, used by every layer.
 import type { ChainRunErrorCode } from '../core/errors.js'
 import type { LinkInfo } from '../core/types.js'
-import type { Run } from './run.js'
+import type { RunOf } from '../core/chain.js'
 
 /**
  * The one error `chain.run()` rejects with. The failed run is complete and recorded: reach it
@@ -18,7 +18,7 @@ export class ChainRunError<C = unknown> extends Error {
   /** What kind of failure this is. */
   readonly code: ChainRunErrorCode
   /** The failed run: complete, recorded, with its timeline. */
-  readonly run: Run<C>
+  readonly run: RunOf<C>
   /** The link that failed (or whose middleware failed), when there is one. */
   readonly link: LinkInfo | undefined
 
@@ -29,7 +29,7 @@ export class ChainRunError<C = unknown> extends Error {
    * @param link - the link concerned, if any
    * @param cause - the underlying error (the link's, the middleware's, the signal's reason)
    */
-  constructor(code: ChainRunErrorCode, message: string, run: Run<C>, link: LinkInfo | undefined, cause: unknown) {
+  constructor(code: ChainRunErrorCode, message: string, run: RunOf<C>, link: LinkInfo | undefined, cause: unknown) {
     super(message, { cause })
     this.code = code
     this.run = run

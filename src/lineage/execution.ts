@@ -1,7 +1,7 @@
 // The types an engine's execution shares with replay and fork, and what they make of the
 // chain's `run` / `_execute` signatures (core names them only through `RunTypes`).
 import type { LinkFn, LinkInfo, RecordedIO, RedactPath } from '../core/types.js'
-import type { ResumePoint } from '../run/runner.js'
+import type { ResumePoint } from '../record/recorder.js'
 import type { Run, RunParent, RunRef } from './run.js'
 
 /** @internal How replay and fork steer an execution. */
@@ -26,11 +26,13 @@ export interface ExecutionOutcome<C> {
   readonly ioOverruns: readonly { readonly link: LinkInfo; readonly seq: number }[]
 }
 
-declare module '../core/engine.js' {
-  /** @internal */
+declare module '../core/chain.js' {
+  // What `Chain<C>`'s `run`, `lastRun`, `_execute` and `ChainRunError`'s `run` are.
   interface RunTypes<C> {
     readonly run: Run<C>
+    /** @internal */
     readonly extras: RunExtras<C>
+    /** @internal */
     readonly outcome: ExecutionOutcome<C>
   }
 }

@@ -4,7 +4,7 @@ import { compareRuns, type Divergence } from './compare.js'
 import type { LinkFn, LinkInfo, RunOptions } from '../core/types.js'
 import type { RecordedIO } from '../record/events.js'
 import type { Run } from './run.js'
-import type { ResumePoint } from '../run/runner.js'
+import type { ResumePoint } from '../record/recorder.js'
 import { checkRecorded, findCut, nextLinkIndex } from './fork.js'
 import type { LinkRecord } from '../record/timeline.js'
 

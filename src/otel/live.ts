@@ -1,10 +1,13 @@
-// Live tracing: the runner reports to a LiveTrace as it goes; spans carry the runner's readings.
+// Live tracing: an observer of the runner (run/observer.ts); spans carry the runner's readings.
 import { context, createContextKey, diag, ROOT_CONTEXT, trace, type Context, type HrTime, type Span, type SpanContext, type Tracer } from '@opentelemetry/api'
 import { describeError } from '../core/errors.js'
-import type { MiddlewareCallInfo } from '../record/events.js'
-import type { Failure } from '../run/runner.js'
+import type { Immutable, Patch } from 'immer'
+import type { Failure } from '../run/failures.js'
+import type { LinkCallIO } from '../run/hook-events.js'
+import type { HookCallType, HookName, ObservedStates, RunObserver } from '../run/observer.js'
+import { rememberSpan } from './registry.js'
 import { redactor, type Redactor, type StateCarrier } from '../files/redact.js'
-import type { LinkInfo, RedactPath, RunInfo, RunStatus } from '../core/types.js'
+import type { LinkInfo, MiddlewareCallInfo, RedactPath, RunInfo, RunStatus } from '../core/types.js'
 import { ATTR, endRunSpan, linkSpanName, linkSpanOptions, middlewareAttributes, nsAttribute, recordFailure, runSpanName, runSpanOptions, setMetricAttributes, timesOf, type Lineage } from './names.js'
 
 /** A tracer or SDK that throws is reported through OTel's diag logger and ignored. */
@@ -23,10 +26,11 @@ function contextPropagates(): boolean {
 }
 
 /**
- * Live tracing of one run. Every call into the tracer is guarded: observability never throws
- * into a run. (try/catch inline, not a closure per call: this runs for every link.)
+ * Live tracing of one run, as an observer of its runner. Every call into the tracer is guarded:
+ * observability never throws into a run. (try/catch inline, not a closure per call: this runs
+ * for every link.)
  */
-export class LiveTrace {
+export class LiveTrace<C = unknown> implements RunObserver<C> {
   private readonly tracer: Tracer
   readonly runSpan: Span
   /**
@@ -89,6 +93,17 @@ export class LiveTrace {
     return (this.lastTime = this.at(ns))
   }
 
+  /**
+   * Tells the span registry the run `run` has this trace's spans (when they record): forks link
+   * to them, and an export of the run is then a repeat.
+   */
+  remember(run: { readonly id: string }): void {
+    if (this.spanContext !== undefined) rememberSpan(run, this.spanContext)
+  }
+
+  /** The run span began in the constructor (before the input was checked). */
+  runStart(): void {}
+
   /** @param t - where the step begins: the end of the previous step, or of the run's start */
   linkBegin(link: LinkInfo, t: bigint): void {
     this.linkSpan = this.linkContext = undefined
@@ -105,7 +120,7 @@ export class LiveTrace {
    * Calls the link function inside its span's context, so spans it starts nest under it. (Its
    * arguments are passed through rather than closed over: no closure per link.)
    */
-  runInLink<A, B, R>(fn: (a: A, b: B) => R, a: A, b: B): R {
+  runLink<A, B, R>(fn: (a: A, b: B) => R, a: A, b: B): R {
     if (this.redact !== undefined) return this.runRedacted(this.redact, fn, a, b)
     return this.linkContext === undefined ? fn(a, b) : context.with(this.linkContext, fn, undefined, a, b)
   }
@@ -139,13 +154,45 @@ export class LiveTrace {
     }
   }
 
+  hookDone(type: HookCallType, call: MiddlewareCallInfo, link: LinkInfo | undefined, t0: bigint, durationNs: bigint): undefined {
+    this.middleware(type, call, link, t0, durationNs, undefined)
+    return undefined
+  }
+
+  hookFailed(call: MiddlewareCallInfo, _hook: HookName, link: LinkInfo | undefined, t0: bigint, durationNs: bigint, error: unknown): void {
+    this.middleware('middleware.error', call, link, t0, durationNs, error)
+  }
+
+  /** The link gets its draft as it is: the tracer reads it only through `runLink`. */
+  linkStart(_link: LinkInfo, draft: unknown): unknown {
+    return draft
+  }
+
+  linkSettling(_states: ObservedStates): void {}
+
+  /** A link that returned is ended with its step (`stepEnd`), after its after-middleware. */
+  linkEnd(_link: LinkInfo, _t0: bigint, _t1: bigint, _patches: readonly Patch[] | undefined, _inverse: readonly Patch[], _io: LinkCallIO<C>, _ctx: Immutable<C>): void {}
+
+  /** The link threw or rejected: recorded when it happens, before its after-middleware. */
+  linkError(_link: LinkInfo, _t0: bigint, t1: bigint, error: unknown): void {
+    this.linkFailed(error, t1)
+  }
+
+  /** @param t - the step's last reading: the link's end, or its last after-middleware's */
+  stepEnd(durationNs: bigint, states: ObservedStates, t: bigint): void {
+    this.endLinkSpan(durationNs, states.metricsWork, t)
+  }
+
+  /** A step cut before its link was called stays open: `runEnd` ends it. */
+  stepCut(): void {}
+
   /**
    * One middleware call as a span event, at the time the call began.
    *
    * @param name - the event type: `middleware.before`, `middleware.after` or `middleware.error`
    * @param error - the call's error (for `middleware.error`)
    */
-  middleware(name: string, call: MiddlewareCallInfo, link: LinkInfo | undefined, t: bigint, durationNs: bigint, error: unknown): void {
+  private middleware(name: string, call: MiddlewareCallInfo, link: LinkInfo | undefined, t: bigint, durationNs: bigint, error: unknown): void {
     const span = link === undefined ? this.runSpan : (this.linkSpan ?? this.runSpan)
     try {
       // A span that is not recorded (no SDK, or sampled out) is not worth building events for.
@@ -155,8 +202,7 @@ export class LiveTrace {
     }
   }
 
-  /** The link threw or rejected: recorded when it happens, before its after-middleware. */
-  linkFailed(error: unknown, t: bigint): void {
+  private linkFailed(error: unknown, t: bigint): void {
     if (this.linkSpan === undefined) return
     try {
       recordFailure(this.linkSpan, error, this.at(t), this.redact)
@@ -165,8 +211,7 @@ export class LiveTrace {
     }
   }
 
-  /** @param t - the step's last reading: the link's end, or its last after-middleware's */
-  linkEnd(durationNs: bigint, metrics: object | undefined, t: bigint): void {
+  private endLinkSpan(durationNs: bigint, metrics: object | undefined, t: bigint): void {
     const span = this.linkSpan
     this.linkSpan = this.linkContext = undefined
     if (span === undefined) return

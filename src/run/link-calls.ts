@@ -1,0 +1,186 @@
+// Link calls: the link runs on an immer draft of ctx (or returns a replacement), sync or async,
+// until the run's signal aborts; what it leaves is sealed (Dates frozen, cycles refused) and
+// becomes ctx, or its failure fails the run.
+import { createDraft, finishDraft, isDraft, isDraftable, isModified, type Objectish, type Patch } from 'immer'
+import type { Immutable } from 'immer'
+import type { CompiledLink } from '../core/compile.js'
+import { describeError } from '../core/errors.js'
+import { FrozenDateError, findPath, pathName, sealPatches, sealState, type StateProblem } from '../core/seal-state.js'
+import { captureThrown } from './capture-thrown.js'
+import { HookCalls } from './hook-calls.js'
+import { LinkCallIO, isThenable } from './hook-events.js'
+import { settleReplacement } from './replacement.js'
+import { settle } from './settle.js'
+import { resolveDrafts } from './working-states.js'
+
+const NO_PATCHES: readonly Patch[] = Object.freeze([])
+
+/** An execution that can call links (and, through its base, hooks). */
+export abstract class LinkCalls<C> extends HookCalls<C> {
+  /** Calls the current link; returns a promise only when it went async. */
+  protected callLink(link: CompiledLink<C>): Promise<void> | undefined {
+    const base = this.ctx
+    const draft = isDraftable(base) ? createDraft(base as Objectish) : base
+    const io = new LinkCallIO<C>(this, this.plan.info, link.info, this.signal, base, this.plan.recordedIO?.get(link.info.name))
+    const clock = this.plan.clock
+    const observer = this.observer
+    const t0 = clock.now()
+    const given = observer === undefined ? draft : observer.linkStart(link.info, draft, base, t0)
+    let returned: unknown
+    try {
+      returned = observer === undefined ? link.fn(given as never, io) : observer.runLink(link.fn, given as never, io)
+    } catch (error) {
+      this.linkFailed(link, draft, io, t0, clock.now(), error)
+      return undefined
+    }
+    if (isThenable(returned)) {
+      if (this.plan.signal === undefined) {
+        return Promise.resolve(returned).then(
+          (value) => this.linkReturned(link, base, draft, io, t0, clock.now(), value === given ? draft : value),
+          (error: unknown) => this.linkFailed(link, draft, io, t0, clock.now(), error),
+        )
+      }
+      // An abort stops the wait at once; what the link does later is discarded (its draft is
+      // finished, so its late writes throw inside it, and its result is never read).
+      return settle(returned, Infinity, this.signal).then((settled) => {
+        const t1 = clock.now()
+        if (settled.kind === 'value') this.linkReturned(link, base, draft, io, t0, t1, settled.value === given ? draft : settled.value)
+        else if (settled.kind === 'error') this.linkFailed(link, draft, io, t0, t1, settled.error)
+        else {
+          io.detach()
+          this.linkFailed(link, draft, io, t0, t1, settled.kind === 'abort' ? settled.reason : new Error('link timed out'))
+        }
+      })
+    }
+    this.linkReturned(link, base, draft, io, t0, clock.now(), returned === given ? draft : returned)
+    return undefined
+  }
+
+  private linkReturned(link: CompiledLink<C>, base: Immutable<C>, draft: unknown, io: LinkCallIO<C>, t0: bigint, t1: bigint, value: unknown): void {
+    this.lastReading = t1
+    // Before the draft is finished: metrics may hold parts of it (`io.metrics.who = ctx.customer`).
+    // Unrecorded and untouched (most links), there is nothing to settle.
+    if (this.plan.record || this.metricsTouched) this.settleMetrics()
+    const wantPatches = this.plan.record
+    let patches: readonly Patch[] | undefined = wantPatches ? NO_PATCHES : undefined
+    let inversePatches: readonly Patch[] = NO_PATCHES
+    let next: Immutable<C>
+    if (value !== undefined && value !== draft) {
+      if (isDraft(draft) && isModified(draft)) {
+        const error = new TypeError(`link '${link.info.name}' both modified its draft and returned a new value: do one or the other`)
+        this.linkFailed(link, draft, io, t0, t1, error)
+        return
+      }
+      try {
+        next = settleReplacement(value) as Immutable<C>
+      } catch (error) {
+        this.linkFailed(link, draft, io, t0, t1, error)
+        return
+      }
+      if (isDraft(draft)) finishDraft(draft)
+      if (next !== base) {
+        // Dates frozen, cycles refused: no later write can change this state, and it exports.
+        if (this.unsealable(link, draft, io, t0, t1, sealState(next, base, 'ctx'))) return
+        if (wantPatches) {
+          patches = [{ op: 'replace', path: [], value: next }]
+          inversePatches = [{ op: 'replace', path: [], value: base }]
+        }
+      }
+    } else if (draft !== base) {
+      // callLink drafts the ctx whenever it can, so the draft is what is not the base: no
+      // isDraft, which on a draft is a read through the Proxy's get trap.
+      // Sealing reads what changed: from the patches when they are made anyway, or when the
+      // ctx is wide (cheaper than walking 1,000 keys after every link), else by a walk.
+      const hint = this.plan.chain.seal
+      const viaPatches = wantPatches || hint.usePatches
+      // Finishing reads and freezes what the link wrote: a value it cannot finish (a getter
+      // that throws, say) is the link's failure, not the runner's.
+      try {
+        next = (
+          viaPatches
+            ? finishDraft(draft, (p, inverse) => {
+                patches = p
+                inversePatches = inverse
+              })
+            : finishDraft(draft)
+        ) as Immutable<C>
+      } catch (error) {
+        this.linkFailed(link, draft, io, t0, t1, error)
+        return
+      }
+      if (next !== base) {
+        const problem = viaPatches ? sealPatches(patches ?? NO_PATCHES, next, base, 'ctx') : sealState(next, base, 'ctx', hint)
+        if (this.unsealable(link, draft, io, t0, t1, problem)) return
+      }
+    } else {
+      next = base
+    }
+    this.ctx = next
+    this.outcome = { base, result: next, patches, durationNs: t1 - t0, failed: false, error: undefined }
+    this.observer?.linkEnd(link.info, t0, t1, patches, inversePatches, io, next)
+  }
+
+  /** A state that cannot be recorded (a cycle) fails its link, naming the path. */
+  private unsealable(link: CompiledLink<C>, draft: unknown, io: LinkCallIO<C>, t0: bigint, t1: bigint, problem: StateProblem | undefined): boolean {
+    if (problem === undefined) return false
+    this.linkFailed(link, draft, io, t0, t1, new TypeError(`link '${link.info.name}' left a state that cannot be recorded: ${problem.message}`))
+    return true
+  }
+
+  private linkFailed(link: CompiledLink<C>, draft: unknown, io: LinkCallIO<C>, t0: bigint, t1: bigint, thrown: unknown): void {
+    this.lastReading = t1
+    // While the draft is alive: what was thrown, and the metrics, may hold parts of it.
+    const error = this.linkError(thrown)
+    this.settleMetrics()
+    // Finishing revokes the draft, so a link that keeps a reference cannot write to it later.
+    try {
+      if (isDraft(draft)) finishDraft(draft)
+    } catch {
+      // Already finished (isDraft reads a revoked proxy), or unfinishable: discarded anyway.
+    }
+    const aborted = this.signal.aborted
+    this.failure = {
+      code: aborted ? 'ABORTED' : 'LINK_FAILED',
+      message: aborted
+        ? `run of chain '${this.plan.chain.name}' aborted during link '${link.info.name}': ${describeError(error)}`
+        : `link '${link.info.name}' (#${link.info.index}) of chain '${this.plan.chain.name}' failed: ${describeError(error)}`,
+      link: link.info,
+      cause: error,
+    }
+    this.outcome = { base: this.ctx, result: this.ctx, patches: NO_PATCHES, durationNs: t1 - t0, failed: true, error }
+    this.observer?.linkError(link.info, t0, t1, error, io, this.ctx)
+  }
+
+  /**
+   * What the link wrote to its metrics, taken while its draft lives: recorded, or (nothing
+   * recorded) with drafts replaced by their values, so that the after-middleware read the same
+   * metrics at every capture level.
+   */
+  private settleMetrics(): void {
+    if (this.plan.record) {
+      this.observer?.linkSettling(this)
+    } else if (this.metricsTouched) {
+      this.metricsTouched = false
+      resolveDrafts(this.metricsWork)
+    }
+  }
+
+  /** What a link threw, captured; a write to a frozen Date is named by its path in ctx. */
+  private linkError(thrown: unknown): unknown {
+    if (isFrozenDateError(thrown)) {
+      const path = findPath(this.ctx, thrown.date)
+      const where = path === undefined ? 'a Date of ctx' : `the Date at ${pathName('ctx', path)}`
+      return new TypeError(`${where} cannot be changed in place (${thrown.method}): recorded states are immutable; assign a new Date instead`)
+    }
+    return captureThrown(thrown)
+  }
+}
+
+/** `instanceof`, which a revoked Proxy answers by throwing. */
+function isFrozenDateError(value: unknown): value is FrozenDateError {
+  try {
+    return value instanceof FrozenDateError
+  } catch {
+    return false
+  }
+}
