@@ -1,29 +1,23 @@
 // Redaction for everything that leaves the process (files, the command line, the viewer, spans).
 // Two steps, one rule:
 // 1. Paths: the value at every redacted path of every ctx, mwctx and metrics state becomes the
-//    placeholder. Redacted states are built once per state object (a WeakMap), so consecutive
+//    placeholder (redact-paths.ts). Redacted states are built once per state object (a WeakMap), so consecutive
 //    states that share a subtree share its redacted copy too.
 // 2. Copies: the values found at redacted paths ("secrets": strings, and numbers and bigints
 //    rendered as decimal text, of at least MIN_SECRET_LENGTH characters, including every such
 //    leaf of an object found there) are also scrubbed wherever else they occur: in other state
 //    keys and values, error messages, stacks and causes, link meta, `io` values, metric
 //    attributes. A string loses every occurrence (as a substring); a number or bigint is replaced
-//    when its decimal text equals a secret. Over-redacting is safe, under-redacting is not.
+//    when its decimal text equals a secret (scrub.ts). Over-redacting is safe, under-redacting is not.
 // Nothing here is paid when no path is given: callers hold no redactor then.
 import { checkRedactPaths } from '../core/validate.js'
 import type { RedactPath } from '../core/types.js'
+import { redactAt, valuesAt } from './redact-paths.js'
+import { PLACEHOLDER, Scrubber } from './scrub.js'
 
 export type { RedactPath } from '../core/types.js'
 
-/** What a redacted value is replaced with. */
-export const PLACEHOLDER = '[REDACTED]'
-
-/**
- * The shortest value (as text) found at a redacted path that is also scrubbed where it was copied:
- * shorter values ("1", "ok", "EUR") would scrub innocent text everywhere. Shorter values are still
- * replaced at their paths.
- */
-export const MIN_SECRET_LENGTH = 4
+export { MIN_SECRET_LENGTH, PLACEHOLDER } from './scrub.js'
 
 /** The recorded states of an event, and a `ctx.write`'s path and value (structural). */
 export interface StateCarrier {
@@ -111,10 +105,8 @@ class PathRedactor implements Redactor {
   readonly active: boolean
   readonly paths: readonly RedactPath[]
   readonly placeholder = PLACEHOLDER
-  #secrets = new Set<string>()
-  #pattern: RegExp | undefined = undefined
+  readonly #scrubber = new Scrubber()
   #applied = new WeakMap<object, unknown>()
-  #scrubbed = new WeakMap<object, unknown>()
   #collected = new WeakSet<object>()
 
   constructor(paths: readonly RedactPath[]) {
@@ -123,7 +115,7 @@ class PathRedactor implements Redactor {
   }
 
   get secrets(): number {
-    return this.#secrets.size
+    return this.#scrubber.size
   }
 
   overlaps(path: readonly unknown[]): boolean {
@@ -206,219 +198,19 @@ class PathRedactor implements Redactor {
       }
       return
     }
-    if (text === undefined || text.length < MIN_SECRET_LENGTH || text === PLACEHOLDER || this.#secrets.has(text)) return
-    this.#secrets.add(text)
-    // Caches were built without this secret.
-    this.#pattern = undefined
-    this.#applied = new WeakMap()
-    this.#scrubbed = new WeakMap()
+    // States redacted before were redacted without this secret.
+    if (text !== undefined && this.#scrubber.learn(text)) this.#applied = new WeakMap()
   }
 
   scrubText(text: string): string {
-    if (this.#secrets.size === 0 || text.length < MIN_SECRET_LENGTH) return text
-    // Longest first, so that a secret containing another is replaced whole.
-    this.#pattern ??= new RegExp(
-      [...this.#secrets]
-        .sort((a, b) => b.length - a.length)
-        .map((secret) => secret.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
-        .join('|'),
-      'g',
-    )
-    return text.replace(this.#pattern, PLACEHOLDER)
+    return this.#scrubber.scrubText(text)
   }
 
   scrubNumbers<T extends { readonly [K in keyof T]?: readonly number[] | undefined }>(lists: T): T {
-    if (this.#secrets.size === 0) return lists
-    let out: Record<string, readonly number[] | undefined> | undefined
-    for (const key of Object.keys(lists)) {
-      const list = (lists as Record<string, readonly number[] | undefined>)[key]
-      if (list === undefined || !list.some((n) => this.#secrets.has(String(n)))) continue
-      out ??= { ...lists }
-      out[key] = list.map((n) => (this.#secrets.has(String(n)) ? 0 : n))
-    }
-    return (out ?? lists) as T
+    return this.#scrubber.scrubNumbers(lists)
   }
 
   scrub(value: unknown): unknown {
-    if (this.#secrets.size === 0) return value
-    try {
-      return this.#scrub(value, 0)
-    } catch {
-      // Unreadable parts (throwing getters, revoked proxies) were never going to be written out.
-      return value
-    }
+    return this.#scrubber.scrub(value)
   }
-
-  #scrub(value: unknown, depth: number): unknown {
-    switch (typeof value) {
-      case 'string':
-        return this.scrubText(value)
-      case 'number':
-        return Number.isFinite(value) && this.#secrets.has(String(value)) ? PLACEHOLDER : value
-      case 'bigint':
-        return this.#secrets.has(String(value)) ? PLACEHOLDER : value
-      case 'object':
-        break
-      default:
-        return value
-    }
-    if (value === null || depth > 1_000 || value instanceof Date) return value
-    const hit = this.#scrubbed.get(value)
-    if (hit !== undefined) return hit
-    // Marked before descending: a cycle comes back to the value itself.
-    this.#scrubbed.set(value, value)
-    const next = depth + 1
-    let out: unknown = value
-    if (Array.isArray(value)) {
-      let copy: unknown[] | undefined
-      for (let i = 0; i < value.length; i++) {
-        const child: unknown = value[i]
-        const scrubbed = this.#scrub(child, next)
-        if (scrubbed !== child) (copy ??= [...value])[i] = scrubbed
-      }
-      if (copy !== undefined) out = copy
-    } else if (value instanceof Map) {
-      let changed = false
-      const entries = [...value].map(([key, child]): [unknown, unknown] => {
-        const k = this.#scrub(key, next)
-        const v = this.#scrub(child, next)
-        if (k !== key || v !== child) changed = true
-        return [k, v]
-      })
-      if (changed) out = new Map(entries)
-    } else if (value instanceof Set) {
-      let changed = false
-      const members = [...value].map((member) => {
-        const scrubbed = this.#scrub(member, next)
-        if (scrubbed !== member) changed = true
-        return scrubbed
-      })
-      if (changed) out = new Set(members)
-    } else if (value instanceof Error) {
-      out = this.#scrubError(value, next)
-    } else {
-      let copy: Record<string, unknown> | undefined
-      const record = value as Record<string, unknown>
-      const keys = Object.keys(record)
-      for (const key of keys) {
-        const child = record[key]
-        const k = this.scrubText(key)
-        const v = this.#scrub(child, next)
-        if (k === key && v === child) continue
-        if (copy === undefined) {
-          // Same prototype: the codec keeps class instances as such.
-          copy = Object.create(Object.getPrototypeOf(value) as object | null) as Record<string, unknown>
-          for (const other of keys) defineOwn(copy, other, record[other])
-        }
-        if (k !== key) delete copy[key]
-        defineOwn(copy, k, v)
-      }
-      if (copy !== undefined) out = copy
-    }
-    this.#scrubbed.set(value, out)
-    return out
-  }
-
-  /** An error with its text scrubbed, still an error of the same class (what the codec keeps). */
-  #scrubError(error: Error, depth: number): Error {
-    const name = error.name
-    const message = error.message
-    const stack = error.stack
-    const code: unknown = (error as { code?: unknown }).code
-    const cause: unknown = error.cause
-    const fields = {
-      name: this.scrubText(String(name)),
-      message: this.scrubText(String(message)),
-      stack: stack === undefined ? undefined : this.scrubText(String(stack)),
-      code: code === undefined ? undefined : this.#scrub(code, depth),
-      cause: cause === undefined ? undefined : this.#scrub(cause, depth),
-    }
-    if (fields.name === name && fields.message === message && fields.stack === stack && fields.code === code && fields.cause === cause) return error
-    const copy = Object.create(Object.getPrototypeOf(error) as object | null) as Error
-    for (const key of ['name', 'message', 'stack', 'code', 'cause'] as const) {
-      if (fields[key] !== undefined) Object.defineProperty(copy, key, { value: fields[key], enumerable: false, writable: true, configurable: true })
-    }
-    return copy
-  }
-}
-
-/** Calls `found` with every value at `path` below `node` (`'*'` fans out). */
-function valuesAt(node: unknown, path: RedactPath, depth: number, found: (value: unknown) => void): void {
-  if (depth === path.length) {
-    found(node)
-    return
-  }
-  if (typeof node !== 'object' || node === null) return
-  const segment = path[depth] as string | number
-  if (node instanceof Set) {
-    if (segment === '*') for (const member of node) valuesAt(member, path, depth + 1, found)
-    return
-  }
-  if (segment === '*') {
-    if (node instanceof Map) for (const child of node.values()) valuesAt(child, path, depth + 1, found)
-    else for (const key of Object.keys(node)) valuesAt((node as Record<string, unknown>)[key], path, depth + 1, found)
-    return
-  }
-  const key = node instanceof Map ? mapKey(node, segment) : Array.isArray(node) ? segment : String(segment)
-  if (has(node, key)) valuesAt(get(node, key), path, depth + 1, found)
-}
-
-function redactAt(node: unknown, path: RedactPath, depth: number): unknown {
-  if (depth === path.length) return PLACEHOLDER
-  if (typeof node !== 'object' || node === null) return node
-  const segment = path[depth] as string | number
-  if (node instanceof Set) {
-    // Set members have no keys: only '*' reaches them.
-    if (segment !== '*') return node
-    let changed = false
-    const members = [...node].map((member) => {
-      const next = redactAt(member, path, depth + 1)
-      if (next !== member) changed = true
-      return next
-    })
-    return changed ? new Set(members) : node
-  }
-  const keys: unknown[] =
-    segment !== '*'
-      ? [node instanceof Map ? mapKey(node, segment) : Array.isArray(node) ? segment : String(segment)]
-      : node instanceof Map
-        ? [...node.keys()]
-        : Object.keys(node).map((k) => (Array.isArray(node) ? Number(k) : k))
-  let copy: unknown
-  for (const key of keys) {
-    const child = get(node, key)
-    if (child === undefined && !has(node, key)) continue
-    const next = redactAt(child, path, depth + 1)
-    if (next === child) continue
-    copy ??= shallowCopy(node)
-    set(copy, key, next)
-  }
-  return copy ?? node
-}
-
-/** A Map key as given, or in its other form: paths from the command line are text, where a
- * number-looking segment becomes a number. */
-function mapKey(map: Map<unknown, unknown>, segment: string | number): unknown {
-  if (map.has(segment)) return segment
-  const other = typeof segment === 'number' ? String(segment) : /^-?\d+(\.\d+)?$/.test(segment) ? Number(segment) : segment
-  return map.has(other) ? other : segment
-}
-
-function get(node: object, key: unknown): unknown {
-  return node instanceof Map ? node.get(key) : (node as Record<string, unknown>)[key as string]
-}
-function has(node: object, key: unknown): boolean {
-  return node instanceof Map ? node.has(key) : Object.hasOwn(node, key as string)
-}
-function set(node: unknown, key: unknown, value: unknown): void {
-  if (node instanceof Map) node.set(key, value)
-  else defineOwn(node as object, key as string, value)
-}
-function defineOwn(node: object, key: string, value: unknown): void {
-  Object.defineProperty(node, key, { value, enumerable: true, writable: true, configurable: true })
-}
-function shallowCopy(node: object): object {
-  if (Array.isArray(node)) return [...node]
-  if (node instanceof Map) return new Map(node)
-  return { ...node }
 }

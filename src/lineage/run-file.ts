@@ -4,7 +4,8 @@ import { createWriteStream } from 'node:fs'
 import { open, readFile, rename, rm, stat } from 'node:fs/promises'
 import type { Chain } from '../core/chain.js'
 import { DocumentError } from '../files/codec.js'
-import { exportParts, type ExportOptions, type ImportOptions } from '../files/run-document.js'
+import type { ExportOptions, ImportOptions } from '../files/run-document.js'
+import { exportParts } from '../files/write-document.js'
 import { Run } from './run.js'
 
 /** Options of {@link loadRun}. */

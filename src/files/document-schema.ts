@@ -1,0 +1,146 @@
+// The zod schema of run documents: the shape check a reader runs before anything else. Each part
+// `satisfies` its type in run-document.ts, so the published types and what is accepted agree.
+import * as z from 'zod'
+import {
+  FORMAT,
+  type DocumentCtxWrite,
+  type DocumentEvent,
+  type DocumentFork,
+  type DocumentLinkEnd,
+  type DocumentLinkError,
+  type DocumentLinkStart,
+  type DocumentMiddleware,
+  type DocumentMiddlewareCall,
+  type DocumentMiddlewareError,
+  type DocumentPatch,
+  type DocumentRun,
+  type DocumentRunEnd,
+  type DocumentRunStart,
+  type RunDocument,
+} from './run-document.js'
+
+// Names and ids are short; a bound keeps a hostile header from carrying megabytes.
+const name = z.string().max(4096, 'longer than 4096 characters')
+const nsString = z.string().regex(/^-?\d{1,30}$/, 'expected nanoseconds as a decimal integer string')
+// Event times are offsets from run.startedAt in ns: JSON numbers, exact up to 2^53 ns (104 days).
+// Past 2^53 ns an offset is written as a decimal string, like the run's own times.
+const nsOffset = z.union([z.number().int().refine(Number.isSafeInteger), nsString], {
+  error: 'expected whole nanoseconds: a safe integer, or a decimal integer string',
+})
+const patchDoc = z.strictObject({
+  op: z.enum(['add', 'replace', 'remove']),
+  path: z.array(z.unknown()),
+  value: z.unknown().optional(),
+}) satisfies z.ZodType<DocumentPatch>
+const patchList = z.array(patchDoc)
+const middlewareDoc = z.strictObject({
+  name,
+  position: z.enum(['chain-before', 'link-before', 'link-after', 'chain-after', 'run-start', 'run-end']),
+  index: z.number().int().nonnegative(),
+}) satisfies z.ZodType<DocumentMiddleware>
+const tableRef = z.number().int().nonnegative()
+const ioDoc = z.strictObject({ now: z.array(z.number()).optional(), random: z.array(z.number()).optional() })
+// Version 3: what a link left in io.metrics that could not be recorded (a value, like `error`),
+// and how many of its writes were not recorded past maxWritesPerLink (a count).
+const linkNotes = {
+  metricsError: z.unknown().optional(),
+  writesDropped: z
+    .number()
+    .refine((n) => Number.isSafeInteger(n) && n >= 0, { error: 'expected a count: a whole number from 0 to 2^53 - 1' })
+    .optional(),
+}
+const base = {
+  seq: z.number().int().nonnegative(),
+  t: nsOffset,
+  ctx: patchList.optional(),
+  mwctx: patchList.optional(),
+  metrics: patchList.nullable().optional(),
+}
+const eventDoc = z.discriminatedUnion('type', [
+  z.strictObject({ ...base, type: z.literal('run.start') }) satisfies z.ZodType<DocumentRunStart>,
+  z.strictObject({
+    ...base,
+    type: z.enum(['middleware.before', 'middleware.after']),
+    middleware: tableRef,
+    link: tableRef.optional(),
+    durationNs: nsOffset,
+  }) satisfies z.ZodType<DocumentMiddlewareCall>,
+  z.strictObject({
+    ...base,
+    type: z.literal('middleware.error'),
+    middleware: tableRef,
+    hook: z.enum(['before', 'after', 'runStart', 'runEnd']),
+    link: tableRef.optional(),
+    error: z.unknown(),
+    durationNs: nsOffset,
+  }) satisfies z.ZodType<DocumentMiddlewareError>,
+  z.strictObject({ ...base, type: z.literal('link.start'), link: tableRef }) satisfies z.ZodType<DocumentLinkStart>,
+  z.strictObject({
+    ...base,
+    type: z.literal('link.end'),
+    link: tableRef,
+    inversePatches: patchList.optional(),
+    durationNs: nsOffset,
+    io: ioDoc.optional(),
+    ...linkNotes,
+  }) satisfies z.ZodType<DocumentLinkEnd>,
+  z.strictObject({
+    ...base,
+    type: z.literal('link.error'),
+    link: tableRef,
+    error: z.unknown(),
+    durationNs: nsOffset,
+    io: ioDoc.optional(),
+    ...linkNotes,
+  }) satisfies z.ZodType<DocumentLinkError>,
+  z.strictObject({
+    ...base,
+    type: z.literal('ctx.write'),
+    link: tableRef,
+    op: z.enum(['set', 'delete', 'push', 'pop', 'shift', 'unshift', 'splice', 'sort', 'reverse', 'fill', 'copyWithin', 'map.set', 'map.delete', 'map.clear', 'set.add', 'set.delete', 'set.clear']),
+    path: z.array(z.unknown()),
+    value: z.unknown().optional(),
+    stack: z.string().max(4096).optional(),
+  }) satisfies z.ZodType<DocumentCtxWrite>,
+  z.strictObject({
+    ...base,
+    type: z.literal('fork'),
+    parent: z.strictObject({ runId: z.string().max(4096), seq: z.number().int().nonnegative() }),
+    inversePatches: patchList.optional(),
+  }) satisfies z.ZodType<DocumentFork>,
+  z.strictObject({ ...base, type: z.literal('run.end'), status: z.enum(['ok', 'error', 'aborted']) }) satisfies z.ZodType<DocumentRunEnd>,
+]) satisfies z.ZodType<DocumentEvent>
+
+const runDoc = z.strictObject({
+  id: name.min(1),
+  chainName: name,
+  status: z.enum(['ok', 'error', 'aborted']),
+  startedAt: nsString,
+  endedAt: nsString,
+  error: z
+    .strictObject({
+      code: z.string(),
+      message: z.string(),
+      link: tableRef.optional(),
+      cause: z.unknown().optional(),
+    })
+    .optional(),
+  parent: z.strictObject({ runId: name, seq: z.number().int().nonnegative() }).optional(),
+  replayOf: z.strictObject({ runId: name }).optional(),
+  children: z.array(name),
+}) satisfies z.ZodType<DocumentRun>
+
+/**
+ * The shape of a run document, version 1, 2 or 3 (integrity and limits are checked after it).
+ * Typed by the hand-written `RunDocument`, which the schema must produce.
+ */
+export const runDocumentSchema: z.ZodType<RunDocument> = z.strictObject({
+  format: z.literal(FORMAT),
+  version: z.union([z.literal(1), z.literal(2), z.literal(3)]),
+  run: runDoc,
+  redacted: z.strictObject({ paths: z.array(z.array(z.union([z.string(), z.number()]))), placeholder: z.string() }).optional(),
+  links: z.array(z.strictObject({ name, index: z.number().int().nonnegative(), meta: z.unknown().optional() })),
+  middleware: z.array(middlewareDoc),
+  initial: z.strictObject({ ctx: z.unknown(), mwctx: z.unknown() }),
+  events: z.array(eventDoc).min(2, 'a run has at least run.start and run.end'),
+})

@@ -1,0 +1,228 @@
+// Reading a run document: the shape check (zod), integrity and limits, then the events and states
+// rebuilt by applying each event's patches. Nothing is half-loaded: any problem throws a
+// DocumentError naming the path of the first one.
+import type { Patch } from 'immer'
+import type * as z from 'zod'
+import { childPath, DEFAULT_LIMITS, DocumentError, quote, type DecodeLimits } from './codec.js'
+import { decodeValue } from './decode.js'
+import { diffStates } from '../core/diff-states.js'
+import { applyDocumentPatches, freezeDeep, PatchError, sameValue } from './patch-apply.js'
+import type { MiddlewareCallInfo, TimelineEvent } from '../record/events.js'
+import type { LinkInfo } from '../core/types.js'
+import { runDocumentSchema } from './document-schema.js'
+import { FORMAT, VERSION, type DocumentPatch, type DocumentVersion, type ImportOptions, type RunDocument } from './run-document.js'
+
+/** What the importer rebuilds; `run.ts` turns it into a `Run`. */
+export interface ImportedRun {
+  readonly doc: RunDocument
+  readonly events: TimelineEvent<unknown>[]
+  readonly links: readonly LinkInfo[]
+  readonly input: unknown
+  readonly ctx: unknown
+  readonly errorCause: unknown
+}
+
+function zodPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((out, key) => childPath(out, typeof key === 'number' ? key : String(key)), '$')
+}
+
+/** Validates a parsed document and rebuilds its events and states. */
+export function importRun(input: unknown, options: ImportOptions = {}): ImportedRun {
+  const limits: DecodeLimits = { ...DEFAULT_LIMITS, ...options }
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new DocumentError('$', `a run document must be a JSON object, got ${input === null ? 'null' : Array.isArray(input) ? 'an array' : typeof input}`)
+  }
+  const head = input as { format?: unknown; version?: unknown }
+  // A bad value is quoted, never stringified whole: it may be 50 MB, or 100,000 levels deep.
+  if (head.format !== FORMAT) throw new DocumentError('$.format', `expected '${FORMAT}', got ${quote(head.format)}: this is not a shadowchain run document`)
+  if (head.version !== 1 && head.version !== 2 && head.version !== 3) {
+    throw new DocumentError('$.version', `unsupported version ${quote(head.version)}: this shadowchain reads versions 1 to ${VERSION}`)
+  }
+  const parsed = runDocumentSchema.safeParse(input)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0] as z.core.$ZodIssue
+    throw new DocumentError(zodPath(issue.path), issue.message)
+  }
+  const doc = parsed.data
+  checkIntegrity(doc)
+  checkHeaderStrings(doc, limits)
+  const version = doc.version
+
+  const links = doc.links.map((link, i) =>
+    Object.freeze({
+      name: link.name,
+      index: link.index,
+      meta: freezeDeep(link.meta === undefined ? {} : decodeValue(link.meta, `$.links[${i}].meta`, limits, version)) as LinkInfo['meta'],
+    }),
+  )
+  const calls = doc.middleware.map((call) => Object.freeze({ ...call }) as MiddlewareCallInfo)
+  const callAt = (ref: number, where: string): MiddlewareCallInfo => {
+    const call = calls[ref]
+    if (call === undefined) throw new DocumentError(where, `middleware ${ref} is not in the middleware table (${calls.length} entries)`)
+    return call
+  }
+  const origin = BigInt(doc.run.startedAt)
+  const linkAt = (ref: number, where: string): LinkInfo => {
+    const link = links[ref]
+    if (link === undefined) throw new DocumentError(where, `link ${ref} is not in the links table (${links.length} links)`)
+    return link
+  }
+  let ctx: unknown = freezeDeep(decodeValue(doc.initial.ctx, '$.initial.ctx', limits, version))
+  let mwctx: unknown = freezeDeep(decodeValue(doc.initial.mwctx, '$.initial.mwctx', limits, version))
+  let metrics: unknown = undefined
+  const input0 = ctx
+  const events: TimelineEvent<unknown>[] = []
+  doc.events.forEach((e, i) => {
+    const at = `$.events[${i}]`
+    let patches: readonly Patch[] = []
+    const before = ctx
+    if (e.ctx !== undefined) ({ state: ctx, patches } = applyAt(ctx, decodePatches(e.ctx, `${at}.ctx`, limits, version), `${at}.ctx`))
+    if (e.mwctx !== undefined) mwctx = applyAt(mwctx, decodePatches(e.mwctx, `${at}.mwctx`, limits, version), `${at}.mwctx`).state
+    if (e.metrics === null) metrics = undefined
+    else if (e.metrics !== undefined) metrics = applyAt(metrics, decodePatches(e.metrics, `${at}.metrics`, limits, version), `${at}.metrics`).state
+    const event: Record<string, unknown> = { seq: e.seq, t: origin + BigInt(e.t), type: e.type }
+    switch (e.type) {
+      case 'run.start':
+        event['input'] = input0
+        break
+      case 'middleware.before':
+      case 'middleware.after':
+      case 'middleware.error':
+        event['middleware'] = callAt(e.middleware, `${at}.middleware`)
+        if (e.type === 'middleware.error') event['hook'] = e.hook
+        if (e.link !== undefined) event['link'] = linkAt(e.link, `${at}.link`)
+        if (e.type === 'middleware.error') event['error'] = decodeValue(e.error, `${at}.error`, limits, version)
+        event['durationNs'] = BigInt(e.durationNs)
+        break
+      case 'link.start':
+        event['link'] = linkAt(e.link, `${at}.link`)
+        break
+      case 'link.end':
+      case 'link.error':
+        event['link'] = linkAt(e.link, `${at}.link`)
+        if (e.type === 'link.end') {
+          event['patches'] = Object.freeze(patches)
+          event['inversePatches'] = inverseOf(e.inversePatches, ctx, before, `${at}.inversePatches`, limits, version)
+        } else {
+          event['error'] = decodeValue(e.error, `${at}.error`, limits, version)
+        }
+        event['durationNs'] = BigInt(e.durationNs)
+        if (e.io !== undefined) event['io'] = Object.freeze({ ...e.io })
+        if (e.metricsError !== undefined) {
+          fromVersion3(version, `${at}.metricsError`)
+          event['metricsError'] = decodeValue(e.metricsError, `${at}.metricsError`, limits, version)
+        }
+        if (e.writesDropped !== undefined) {
+          fromVersion3(version, `${at}.writesDropped`)
+          event['writesDropped'] = e.writesDropped
+        }
+        break
+      case 'ctx.write':
+        event['link'] = linkAt(e.link, `${at}.link`)
+        event['op'] = e.op
+        event['path'] = Object.freeze(e.path.map((key, k) => decodeValue(key, `${at}.path[${k}]`, limits, version)))
+        event['value'] = freezeDeep(decodeValue(e.value, `${at}.value`, limits, version))
+        if (e.stack !== undefined) event['stack'] = e.stack
+        break
+      case 'fork':
+        event['parent'] = Object.freeze({ ...e.parent })
+        event['patches'] = Object.freeze(patches)
+        event['inversePatches'] = inverseOf(e.inversePatches, ctx, before, `${at}.inversePatches`, limits, version)
+        break
+      case 'run.end':
+        event['status'] = e.status
+        break
+    }
+    event['ctx'] = ctx
+    event['mwctx'] = mwctx
+    event['metrics'] = metrics
+    events.push(event as unknown as TimelineEvent<unknown>)
+  })
+  const cause = doc.run.error?.cause === undefined ? undefined : decodeValue(doc.run.error.cause, '$.run.error.cause', limits, version)
+  return { doc, events, links, input: input0, ctx, errorCause: cause }
+}
+
+/** `metricsError` and `writesDropped` exist from version 3 on: an older document is closed to them. */
+function fromVersion3(version: DocumentVersion, at: string): void {
+  if (version < 3) throw new DocumentError(at, `this field exists from version 3 on; the document says version ${version}`)
+}
+
+function checkIntegrity(doc: RunDocument): void {
+  doc.events.forEach((event, i) => {
+    if (event.seq !== i) throw new DocumentError(`$.events[${i}].seq`, `expected seq ${i}, got ${event.seq}: events are missing or out of order`)
+  })
+  const last = doc.events.length - 1
+  if (doc.events[0]?.type !== 'run.start') throw new DocumentError('$.events[0].type', `the first event must be run.start, got ${doc.events[0]?.type}`)
+  const end = doc.events[last]
+  if (end?.type !== 'run.end') throw new DocumentError(`$.events[${last}].type`, `the last event must be run.end, got ${end?.type}: the document is truncated`)
+  if (end.status !== doc.run.status) throw new DocumentError(`$.events[${last}].status`, `run.end says '${end.status}' but the run says '${doc.run.status}'`)
+  const ends = doc.events.filter((event) => event.type === 'run.end').length
+  if (ends !== 1) throw new DocumentError('$.events', `expected exactly one run.end event, found ${ends}`)
+  if ((doc.run.status === 'ok') !== (doc.run.error === undefined)) {
+    throw new DocumentError('$.run.error', doc.run.status === 'ok' ? 'an ok run has no error' : `a run with status '${doc.run.status}' needs its error`)
+  }
+  if (doc.run.error?.link !== undefined && doc.run.error.link >= doc.links.length) {
+    throw new DocumentError('$.run.error.link', `link ${doc.run.error.link} is not in the links table (${doc.links.length} links)`)
+  }
+}
+
+/**
+ * The inverse patches of a link or fork: derived (the structural diff back) when the document
+ * omits them; when it gives them, they must turn the state after the event back into the state
+ * before it, or `timeline.diff` backwards would lie.
+ */
+function inverseOf(list: readonly DocumentPatch[] | undefined, after: unknown, before: unknown, at: string, limits: DecodeLimits, version: number): readonly Patch[] {
+  if (list === undefined) return Object.freeze(diffStates(after, before).map((p) => Object.freeze(p)))
+  const { state, patches } = applyAt(after, decodePatches(list, at, limits, version), at)
+  if (!sameValue(state, before)) throw new DocumentError(at, "inverse patches do not turn the event's state back into the state before it")
+  return Object.freeze(patches)
+}
+
+// Reserved keys are refused in any container; a key that decodes to an object or array is refused
+// too: it names no object key or array index, and code that turns keys into text (immer's
+// applyPatches does) would read `["constructor"]` as "constructor".
+function pathKey(decoded: unknown, where: string): string | number {
+  if (decoded === '__proto__' || decoded === 'constructor' || decoded === 'prototype') {
+    throw new DocumentError(where, `'${decoded}' is not allowed in a patch path`)
+  }
+  if (typeof decoded === 'object' && decoded !== null) throw new DocumentError(where, 'a patch path key must be a string, a number or another primitive Map key')
+  return decoded as string | number
+}
+
+function decodePatches(list: readonly DocumentPatch[], at: string, limits: DecodeLimits, version: number): Patch[] {
+  return list.map((patch, i) => {
+    const where = childPath(at, i)
+    const path = patch.path.map((key, k) => {
+      const here = childPath(childPath(where, 'path'), k)
+      return pathKey(decodeValue(key, here, limits, version), here)
+    })
+    if (patch.op !== 'remove' && !('value' in patch)) throw new DocumentError(where, `a '${patch.op}' patch needs a value`)
+    const out: Patch = { op: patch.op, path }
+    if ('value' in patch) out.value = freezeDeep(decodeValue(patch.value, childPath(where, 'value'), limits, version))
+    return Object.freeze(out)
+  })
+}
+
+function applyAt(state: unknown, patches: readonly Patch[], at: string): { state: unknown; patches: readonly Patch[] } {
+  try {
+    return applyDocumentPatches(state, patches)
+  } catch (error) {
+    if (!(error instanceof PatchError)) throw error
+    throw new DocumentError(error.index === undefined ? at : childPath(at, error.index), `patch does not apply: ${error.message}`)
+  }
+}
+
+/** Strings the shape check lets through unbounded: bounded like every decoded string. */
+function checkHeaderStrings(doc: RunDocument, limits: DecodeLimits): void {
+  const check = (text: string, where: string): void => {
+    if (text.length > limits.maxStringLength) throw new DocumentError(where, `string of ${text.length} characters is longer than the limit of ${limits.maxStringLength}`)
+  }
+  if (doc.run.error !== undefined) {
+    check(doc.run.error.code, '$.run.error.code')
+    check(doc.run.error.message, '$.run.error.message')
+  }
+  if (doc.redacted !== undefined) {
+    check(doc.redacted.placeholder, '$.redacted.placeholder')
+    doc.redacted.paths.forEach((path, i) => path.forEach((key, k) => typeof key === 'string' && check(key, `$.redacted.paths[${i}][${k}]`)))
+  }
+}

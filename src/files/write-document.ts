@@ -1,0 +1,254 @@
+// Writing a run document (docs/run-format.md): initial states plus per-event patches, values
+// encoded by the codec, redaction applied on the way out. Events are produced one at a time, so
+// `saveRun` streams them to a file.
+import type { Patch } from 'immer'
+import { encodeLenient, encodeValue, type EncodeNotes } from './codec.js'
+import { diffStates, setsInOrder, wholeSets } from '../core/diff-states.js'
+import type { MiddlewareCallInfo, TimelineEvent } from '../record/events.js'
+import { mergeRedactPaths, redactor, type RedactPath } from './redact.js'
+import type { LinkInfo, RunStatus } from '../core/types.js'
+import { FORMAT, type DocumentEvent, type DocumentPatch, type DocumentRunError, type DocumentVersion, type ExportOptions, type RunDocument } from './run-document.js'
+
+/** A document without its events: what is written before them. */
+export type DocumentHeader = Omit<RunDocument, 'events'>
+
+/** What the exporter needs of a run (kept structural so this module does not import `Run`). */
+export interface ExportableRun {
+  readonly id: string
+  readonly chainName: string
+  readonly status: RunStatus
+  readonly startedAt: bigint
+  readonly endedAt: bigint
+  readonly error: { readonly code: string; readonly message: string; readonly link: LinkInfo | undefined; readonly cause?: unknown } | undefined
+  readonly parent: { readonly runId: string; readonly seq: number } | undefined
+  readonly replayOf: { readonly runId: string } | undefined
+  readonly childIds: readonly string[]
+  readonly timeline: { readonly events: readonly TimelineEvent<unknown>[] }
+  /** The run's own redaction (`Run.redact`): always applied, `options.redact` adds to it. */
+  readonly redact?: readonly RedactPath[]
+}
+
+// ---- export ------------------------------------------------------------------------------------
+
+const RESERVED_KEYS: ReadonlySet<unknown> = new Set(['__proto__', 'constructor', 'prototype'])
+
+/**
+ * Encodes patches. `state` is the state the patches produce: a patch whose path goes through a
+ * key that readers must refuse in paths (`constructor`, `prototype`) is written as a replace of
+ * the nearest ancestor above that key, taken from `state`, so the document still loads.
+ */
+function encodePatches(patches: readonly Patch[], state: unknown, notes: EncodeNotes): DocumentPatch[] {
+  // Object members of a Set are named by identity, which no reader can match: such patches are
+  // written as a replace of the whole Set.
+  return wholeSets(patches, state).map((original) => {
+    let patch = original
+    // Reserved keys are refused by readers; object Map keys would come back as new objects that
+    // match no key: both are written as a replace of the ancestor above them.
+    const reserved = patch.path.findIndex((key) => RESERVED_KEYS.has(key) || (typeof key === 'object' && key !== null))
+    if (reserved !== -1) {
+      const path = patch.path.slice(0, reserved)
+      patch = { op: 'replace', path, value: path.reduce<unknown>((node, key) => readKey(node, key), state) }
+    }
+    const out: DocumentPatch = { op: patch.op, path: patch.path.map((key) => encodeValue(key)) }
+    // A Set member's removal names the member in `value`.
+    if (patch.op !== 'remove' || patch.value !== undefined) out.value = encodeValue(patch.value, notes)
+    return out
+  })
+}
+
+function readKey(node: unknown, key: string | number): unknown {
+  if (node instanceof Map) return node.get(key)
+  return typeof node === 'object' && node !== null ? (node as Record<string, unknown>)[key] : undefined
+}
+
+/** Interns objects into a table, so events refer to links and middleware calls by index. */
+function table<T>(): { readonly items: T[]; ref(item: T): number } {
+  const items: T[] = []
+  const index = new Map<T, number>()
+  return {
+    items,
+    ref(item) {
+      let at = index.get(item)
+      if (at === undefined) {
+        at = items.push(item) - 1
+        index.set(item, at)
+      }
+      return at
+    },
+  }
+}
+
+/** ns from `origin` as a JSON number, or as a decimal string past 2^53 ns (104 days): a fork
+ * made long after its parent carries the parent's events, far before its own start. */
+function offset(t: bigint, origin: bigint): number | string {
+  const ns = Number(t - origin)
+  return Number.isSafeInteger(ns) ? ns : String(t - origin)
+}
+
+/** The document's header (everything but the events) and a generator of its events, in order. */
+export function exportParts(run: ExportableRun, options: ExportOptions = {}): { header: DocumentHeader; events: Iterable<DocumentEvent> } {
+  const events = run.timeline.events
+  const redact = redactor(mergeRedactPaths(run.redact, options.redact))
+  // Every value at a redacted path, in any state, is scrubbed wherever else it was copied: all of
+  // them are known before anything is written.
+  redact.collectEvents(events)
+  const links = table<LinkInfo>()
+  const middleware = table<MiddlewareCallInfo>()
+  // Both tables are filled before the header is written: events stream out after it.
+  for (const event of events) {
+    if ('link' in event && event.link !== undefined) links.ref(event.link)
+    if ('middleware' in event) middleware.ref(event.middleware)
+  }
+  const first = events[0] as TimelineEvent<unknown>
+  // Set when a value needs a newer version than 1 (a sparse array).
+  const notes: EncodeNotes = { sparse: false }
+  const initial = { ctx: encodeValue(redact.apply(first.ctx), notes), mwctx: encodeValue(redact.apply(first.mwctx), notes) }
+  const header: DocumentHeader = {
+    format: FORMAT,
+    version: 1,
+    run: {
+      id: run.id,
+      chainName: run.chainName,
+      status: run.status,
+      startedAt: String(run.startedAt),
+      endedAt: String(run.endedAt),
+      children: [...run.childIds],
+    },
+    links: [],
+    middleware: middleware.items.map(({ name, position, index }) => ({ name, position, index })),
+    initial,
+  }
+  if (run.error !== undefined) {
+    const error: DocumentRunError = { code: run.error.code, message: redact.scrubText(run.error.message) }
+    if (run.error.link !== undefined) error.link = links.ref(run.error.link)
+    if (run.error.cause !== undefined) error.cause = encodeLenient(redact.scrub(run.error.cause), notes)
+    header.run.error = error
+  }
+  header.links = links.items.map((link) => (Object.keys(link.meta).length === 0 ? { name: link.name, index: link.index } : { name: link.name, index: link.index, meta: encodeLenient(redact.scrub(link.meta), notes) }))
+  if (run.parent !== undefined) header.run.parent = { runId: run.parent.runId, seq: run.parent.seq }
+  if (run.replayOf !== undefined) header.run.replayOf = { runId: run.replayOf.runId }
+  if (redact.active) header.redacted = { paths: redact.paths.map((p) => [...p]), placeholder: redact.placeholder }
+  if (notes.sparse) header.version = 2
+  return { header, events: eventDocs(events, run.startedAt, redact, links.ref, middleware.ref, header) }
+}
+
+function* eventDocs(
+  events: readonly TimelineEvent<unknown>[],
+  origin: bigint,
+  redact: ReturnType<typeof redactor>,
+  linkRef: (link: LinkInfo) => number,
+  middlewareRef: (call: MiddlewareCallInfo) => number,
+  header: DocumentHeader,
+): Generator<DocumentEvent> {
+  // The header learns the document's version as events go: a sparse array anywhere needs
+  // version 2, a link event's metricsError or writesDropped version 3 (which has $holes too).
+  const needs = (version: DocumentVersion): void => {
+    if (header.version < version) header.version = version
+  }
+  const notes: EncodeNotes = {
+    set sparse(value: boolean) {
+      if (value) needs(2)
+    },
+    get sparse() {
+      return header.version >= 2
+    },
+  }
+  let prev: TimelineEvent<unknown> | undefined
+  for (const event of events) {
+    const doc: Record<string, unknown> = { seq: event.seq, t: offset(event.t, origin), type: event.type }
+    const prevCtx = prev === undefined ? event.ctx : prev.ctx
+    // For a link.end or fork: the structural diff from after back to before. It decides whether
+    // inverse patches can be omitted, and its Set replaces name every Set the event changed.
+    let back: Patch[] | undefined
+    if (event.ctx !== prevCtx) {
+      // A link's own patches are exact and already computed (but for the order of Sets);
+      // redaction needs a fresh diff.
+      const own = (event.type === 'link.end' || event.type === 'fork') && !redact.active
+      if (own) back = diffStates(event.ctx, prevCtx)
+      doc['ctx'] = encodePatches(
+        own ? setsInOrder(event.patches, event.ctx, back as Patch[]) : diffStates(redact.apply(prevCtx), redact.apply(event.ctx)),
+        redact.apply(event.ctx),
+        notes,
+      )
+    }
+    const prevMw = prev === undefined ? event.mwctx : prev.mwctx
+    if (event.mwctx !== prevMw) doc['mwctx'] = encodePatches(diffStates(redact.apply(prevMw), redact.apply(event.mwctx)), redact.apply(event.mwctx), notes)
+    const prevMetrics = prev?.metrics
+    if (event.metrics !== prevMetrics) {
+      doc['metrics'] =
+        event.metrics === undefined ? null : encodePatches(diffStates(redact.apply(prevMetrics), redact.apply(event.metrics)), redact.apply(event.metrics), notes)
+    }
+    switch (event.type) {
+      case 'run.start':
+        break
+      case 'middleware.before':
+      case 'middleware.after':
+      case 'middleware.error':
+        doc['middleware'] = middlewareRef(event.middleware)
+        if (event.type === 'middleware.error') doc['hook'] = event.hook
+        if (event.link !== undefined) doc['link'] = linkRef(event.link)
+        if (event.type === 'middleware.error') doc['error'] = encodeLenient(redact.scrub(event.error), notes)
+        doc['durationNs'] = offset(event.durationNs, 0n)
+        break
+      case 'link.start':
+        doc['link'] = linkRef(event.link)
+        break
+      case 'link.end':
+      case 'link.error':
+        doc['link'] = linkRef(event.link)
+        if (event.type === 'link.end') {
+          // Omitted when a reader can derive them: the structural diff from after back to before.
+          const derived = encodePatches(back ?? diffStates(redact.apply(event.ctx), redact.apply(prevCtx)), redact.apply(prevCtx), notes)
+          if (!redact.active) {
+            const recorded = encodePatches(event.inversePatches, prevCtx, notes)
+            if (JSON.stringify(recorded) !== JSON.stringify(derived)) doc['inversePatches'] = recorded
+          }
+        } else {
+          doc['error'] = encodeLenient(redact.scrub(event.error), notes)
+        }
+        doc['durationNs'] = offset(event.durationNs, 0n)
+        if (event.io !== undefined) doc['io'] = { ...redact.scrubNumbers(event.io) }
+        // What the link left in io.metrics that could not be recorded: written as errors are.
+        if (event.metricsError !== undefined) {
+          needs(3)
+          doc['metricsError'] = encodeLenient(redact.scrub(event.metricsError), notes)
+        }
+        if (event.writesDropped !== undefined) {
+          needs(3)
+          doc['writesDropped'] = event.writesDropped
+        }
+        break
+      case 'ctx.write':
+        doc['link'] = linkRef(event.link)
+        doc['op'] = event.op
+        doc['path'] = event.path.map((key) => encodeLenient(typeof key === 'string' ? redact.scrubText(key) : key, notes))
+        // A write on, in or above a redacted path may carry the secret: its value is hidden.
+        doc['value'] = encodeLenient(redact.active && redact.overlaps(event.path) ? redact.placeholder : redact.scrub(event.value), notes)
+        if (event.stack !== undefined) doc['stack'] = redact.scrubText(event.stack)
+        break
+      case 'fork': {
+        doc['parent'] = { runId: event.parent.runId, seq: event.parent.seq }
+        const derived = encodePatches(back ?? diffStates(redact.apply(event.ctx), redact.apply(prevCtx)), redact.apply(prevCtx), notes)
+        if (!redact.active) {
+          const recorded = encodePatches(event.inversePatches, prevCtx, notes)
+          if (JSON.stringify(recorded) !== JSON.stringify(derived)) doc['inversePatches'] = recorded
+        }
+        break
+      }
+      case 'run.end':
+        doc['status'] = event.status
+        break
+    }
+    prev = event
+    yield doc as unknown as DocumentEvent
+  }
+}
+
+/** The whole document as one object (what `run.toJSON()` returns). */
+export function exportRun(run: ExportableRun, options?: ExportOptions): RunDocument {
+  const { header, events } = exportParts(run, options)
+  // Events first: one of them may raise the header's version (to 2 or 3).
+  const list = [...events]
+  return { ...header, events: list }
+}
+
