@@ -2,7 +2,6 @@ import { produce, type Draft, type Patch } from 'immer'
 import type { Chain } from '../core/chain.js'
 import type { TimelineEvent } from '../record/events.js'
 import { runStartEnd, stepEnd } from './compare.js'
-import { chainFor } from './replay.js'
 import type { Run } from './run.js'
 import type { Timeline } from '../record/timeline.js'
 import type { RunOptions } from '../core/types.js'
@@ -22,6 +21,17 @@ export interface ForkOptions<C> extends RunOptions {
 
 const isLinkEnd = (event: TimelineEvent<unknown>): event is Extract<TimelineEvent<unknown>, { type: 'link.end' | 'link.error' }> =>
   event.type === 'link.end' || event.type === 'link.error'
+
+/** Chain of a run, or the one given, or a clear error. */
+export function chainFor<C>(run: Run<C>, given: Chain<C> | undefined, what: string): Chain<C> {
+  const chain = given ?? (run.source as Chain<C> | undefined)
+  if (chain === undefined) {
+    throw new TypeError(
+      `${what}: run ${run.id} of chain '${run.chainName}' has no chain attached: pass { chain } (a run loaded from a file knows only its chain's name)`,
+    )
+  }
+  return chain
+}
 
 /**
  * The cut: the seq of the last shared event, and the name of the last link completed by then.

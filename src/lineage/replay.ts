@@ -5,7 +5,7 @@ import type { LinkFn, LinkInfo, RunOptions } from '../core/types.js'
 import type { RecordedIO } from '../record/events.js'
 import type { Run } from './run.js'
 import type { ResumePoint } from '../record/recorder.js'
-import { checkRecorded, findCut, nextLinkIndex } from './fork.js'
+import { chainFor, checkRecorded, findCut, nextLinkIndex } from './fork.js'
 import type { LinkRecord } from '../record/timeline.js'
 
 /** Options of `run.replay()`: run options plus what to replay against. */
@@ -31,17 +31,6 @@ export interface ReplayResult<C> {
    * differs, or the run's end.
    */
   readonly divergence?: Divergence
-}
-
-/** Chain of a run, or the one given, or a clear error. */
-export function chainFor<C>(run: Run<C>, given: Chain<C> | undefined, what: string): Chain<C> {
-  const chain = given ?? (run.source as Chain<C> | undefined)
-  if (chain === undefined) {
-    throw new TypeError(
-      `${what}: run ${run.id} of chain '${run.chainName}' has no chain attached: pass { chain } (a run loaded from a file knows only its chain's name)`,
-    )
-  }
-  return chain
 }
 
 /** A link that plays back a recorded outcome instead of running. */

@@ -6,7 +6,8 @@
 // createDraft + write + finishDraft against ~60 ns here), which is most of a link's budget.
 import { isDraft } from 'immer'
 import { captureValue } from '../run/capture-thrown.js'
-import { freezeDate, isFrozenDate, pathName } from '../core/seal-state.js'
+import { freezeDate, isFrozenDate } from '../core/frozen-date.js'
+import { pathName } from '../core/seal-state.js'
 
 const MAX_DEPTH = 100
 

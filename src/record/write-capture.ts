@@ -2,7 +2,7 @@
 // single write (property set and delete, array mutators, Map and Set changes) as it happens, then
 // forwards it to the draft untouched, so the link computes exactly what it would otherwise.
 import { current, isDraft } from 'immer'
-import { freezeDate, isFrozenDate } from '../core/seal-state.js'
+import { freezeDate, isFrozenDate } from '../core/frozen-date.js'
 
 /** The kinds of write a `ctx.write` event records. */
 export type WriteOp =
