@@ -116,6 +116,9 @@ export class LiveTrace<C = unknown> implements RunObserver<C> {
     }
   }
 
+  /** Links run inside their span's context (and, under redaction, are learnt from). */
+  readonly wrapsLinks = true
+
   /**
    * Calls the link function inside its span's context, so spans it starts nest under it. (Its
    * arguments are passed through rather than closed over: no closure per link.)

@@ -117,6 +117,9 @@ export class Recorder<C> implements RunObserver<C> {
     return this.options.writes && draft !== base ? recordWrites(draft as object, this.writeListener(link, base)) : draft
   }
 
+  /** The recorder does not wrap link calls (its write capture wraps the draft instead). */
+  readonly wrapsLinks = false
+
   runLink<A, B, R>(fn: (a: A, b: B) => R, a: A, b: B): R {
     return fn(a, b)
   }

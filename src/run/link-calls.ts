@@ -29,7 +29,8 @@ export abstract class LinkCalls<C> extends HookCalls<C> {
     const given = observer === undefined ? draft : observer.linkStart(link.info, draft, base, t0)
     let returned: unknown
     try {
-      returned = observer === undefined ? link.fn(given as never, io) : observer.runLink(link.fn, given as never, io)
+      // Only an observer that wraps link calls (a tracer) is asked to make this one.
+      returned = observer === undefined || !observer.wrapsLinks ? link.fn(given as never, io) : observer.runLink(link.fn, given as never, io)
     } catch (error) {
       this.linkFailed(link, draft, io, t0, clock.now(), error)
       return undefined

@@ -51,6 +51,8 @@ export interface RunObserver<C> {
    * instead: the draft itself, or a wrapper that reports its writes.
    */
   linkStart(link: LinkInfo, draft: unknown, base: Immutable<C>, t0: bigint): unknown
+  /** Whether `runLink` does more than call the link: a composite calls only those that do. */
+  readonly wrapsLinks: boolean
   /** Calls the link (a tracer runs it inside its span's context). Must call `fn` exactly once. */
   runLink<A, B, R>(fn: (a: A, b: B) => R, a: A, b: B): R
   /** The link returned or failed; its draft still lives: what it left in metrics can be taken now. */
@@ -76,57 +78,79 @@ export function fanOut<C>(observers: readonly RunObserver<C>[]): RunObserver<C> 
 }
 
 // Observers that can turn a call into a failure (the recorder) come first: those after them
-// are then told of the failure only, as if the call had failed.
+// are then told of the failure only, as if the call had failed. Indexed loops over a fixed
+// array, no closures: this runs at every moment of every traced run.
 class FanOut<C> implements RunObserver<C> {
-  constructor(private readonly observers: readonly RunObserver<C>[]) {}
+  readonly wrapsLinks: boolean
+  /** The observers whose `runLink` does something, outermost first. */
+  private readonly wrappers: readonly RunObserver<C>[]
+
+  constructor(private readonly observers: readonly RunObserver<C>[]) {
+    this.wrappers = observers.filter((o) => o.wrapsLinks)
+    this.wrapsLinks = this.wrappers.length > 0
+  }
 
   runStart(ctx: Immutable<C>, t: bigint, rejected: boolean): void {
-    for (const o of this.observers) o.runStart(ctx, t, rejected)
+    const all = this.observers
+    for (let i = 0; i < all.length; i++) (all[i] as RunObserver<C>).runStart(ctx, t, rejected)
   }
   linkBegin(link: LinkInfo, t: bigint): void {
-    for (const o of this.observers) o.linkBegin(link, t)
+    const all = this.observers
+    for (let i = 0; i < all.length; i++) (all[i] as RunObserver<C>).linkBegin(link, t)
   }
   hookDone(type: HookCallType, call: MiddlewareCallInfo, link: LinkInfo | undefined, t0: bigint, durationNs: bigint, ctx: Immutable<C>, states: ObservedStates): Error | undefined {
-    for (const o of this.observers) {
-      const problem = o.hookDone(type, call, link, t0, durationNs, ctx, states)
+    const all = this.observers
+    for (let i = 0; i < all.length; i++) {
+      const problem = (all[i] as RunObserver<C>).hookDone(type, call, link, t0, durationNs, ctx, states)
       if (problem !== undefined) return problem
     }
     return undefined
   }
   hookFailed(call: MiddlewareCallInfo, hook: HookName, link: LinkInfo | undefined, t0: bigint, durationNs: bigint, error: unknown, ctx: Immutable<C>, states: ObservedStates, settle: boolean): void {
-    for (const o of this.observers) o.hookFailed(call, hook, link, t0, durationNs, error, ctx, states, settle)
+    const all = this.observers
+    for (let i = 0; i < all.length; i++) (all[i] as RunObserver<C>).hookFailed(call, hook, link, t0, durationNs, error, ctx, states, settle)
   }
   linkStart(link: LinkInfo, draft: unknown, base: Immutable<C>, t0: bigint): unknown {
+    const all = this.observers
     let given = draft
-    for (const o of this.observers) given = o.linkStart(link, given, base, t0)
+    for (let i = 0; i < all.length; i++) given = (all[i] as RunObserver<C>).linkStart(link, given, base, t0)
     return given
   }
   runLink<A, B, R>(fn: (a: A, b: B) => R, a: A, b: B): R {
-    return runThrough(this.observers, 0, fn, a, b)
+    const wrappers = this.wrappers
+    if (wrappers.length === 0) return fn(a, b)
+    if (wrappers.length === 1) return (wrappers[0] as RunObserver<C>).runLink(fn, a, b)
+    return runThrough(wrappers, 0, fn, a, b)
   }
   linkSettling(states: ObservedStates): void {
-    for (const o of this.observers) o.linkSettling(states)
+    const all = this.observers
+    for (let i = 0; i < all.length; i++) (all[i] as RunObserver<C>).linkSettling(states)
   }
   linkEnd(link: LinkInfo, t0: bigint, t1: bigint, patches: readonly Patch[] | undefined, inversePatches: readonly Patch[], io: LinkCallIO<C>, ctx: Immutable<C>): void {
-    for (const o of this.observers) o.linkEnd(link, t0, t1, patches, inversePatches, io, ctx)
+    const all = this.observers
+    for (let i = 0; i < all.length; i++) (all[i] as RunObserver<C>).linkEnd(link, t0, t1, patches, inversePatches, io, ctx)
   }
   linkError(link: LinkInfo, t0: bigint, t1: bigint, error: unknown, io: LinkCallIO<C>, ctx: Immutable<C>): void {
-    for (const o of this.observers) o.linkError(link, t0, t1, error, io, ctx)
+    const all = this.observers
+    for (let i = 0; i < all.length; i++) (all[i] as RunObserver<C>).linkError(link, t0, t1, error, io, ctx)
   }
   stepEnd(durationNs: bigint, states: ObservedStates, t: bigint): void {
-    for (const o of this.observers) o.stepEnd(durationNs, states, t)
+    const all = this.observers
+    for (let i = 0; i < all.length; i++) (all[i] as RunObserver<C>).stepEnd(durationNs, states, t)
   }
   stepCut(): void {
-    for (const o of this.observers) o.stepCut()
+    const all = this.observers
+    for (let i = 0; i < all.length; i++) (all[i] as RunObserver<C>).stepCut()
   }
   runEnd(status: RunStatus, failure: Failure | undefined, stepEnd: bigint, t: bigint): void {
-    for (const o of this.observers) o.runEnd(status, failure, stepEnd, t)
+    const all = this.observers
+    for (let i = 0; i < all.length; i++) (all[i] as RunObserver<C>).runEnd(status, failure, stepEnd, t)
   }
 }
 
-/** Each observer wraps the call of the next; the last calls the link. */
-function runThrough<C, A, B, R>(observers: readonly RunObserver<C>[], i: number, fn: (a: A, b: B) => R, a: A, b: B): R {
-  const o = observers[i] as RunObserver<C>
-  if (i === observers.length - 1) return o.runLink(fn, a, b)
-  return o.runLink((x: A, y: B) => runThrough(observers, i + 1, fn, x, y), a, b)
+/** Each wrapping observer wraps the call of the next; the last calls the link. */
+function runThrough<C, A, B, R>(wrappers: readonly RunObserver<C>[], i: number, fn: (a: A, b: B) => R, a: A, b: B): R {
+  const o = wrappers[i] as RunObserver<C>
+  if (i === wrappers.length - 1) return o.runLink(fn, a, b)
+  return o.runLink((x: A, y: B) => runThrough(wrappers, i + 1, fn, x, y), a, b)
 }
