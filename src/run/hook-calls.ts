@@ -1,17 +1,35 @@
 // Middleware calls: one hook call, awaited only when it returned a promise, bounded by
 // `hookTimeoutMs` and the run's signal, timed when something observes it. Non-interruptive:
 // whatever a call does, it is reported and the run goes on.
-import type { HookCall } from '../core/compile.js'
+import type { CompiledLink, HookCall } from '../core/compile.js'
 import { describeError } from '../core/errors.js'
-import type { LinkInfo } from '../core/types.js'
+import type { LinkInfo, RunStatus } from '../core/types.js'
 import { captureThrown } from './capture-thrown.js'
 import { ExecutionState } from './execution.js'
-import { isThenable, type HookCallEvent } from './hook-events.js'
+import { AfterCall, BeforeCall, RunHookCall, isThenable, type HookCallEvent, type LinkOutcome } from './hook-events.js'
 import type { HookCallType } from './observer.js'
 import { settle, type Settlement } from './settle.js'
 
 /** An execution that can call middleware hooks. */
 export abstract class HookCalls<C> extends ExecutionState<C> {
+  protected callBefore(link: CompiledLink<C>, call: HookCall): Promise<void> | undefined {
+    const info = call.info
+    const event = new BeforeCall<C>(this, this.plan.info, link.info, info.position as 'chain-before', info.index, this.ctx)
+    return this.invoke(call, event, link.info, 'middleware.before')
+  }
+
+  protected callAfter(link: CompiledLink<C>, call: HookCall): Promise<void> | undefined {
+    const info = call.info
+    const outcome = this.outcome as LinkOutcome<C>
+    const event = new AfterCall<C>(this, this.plan.info, link.info, info.position as 'link-after', info.index, this.linkInput, outcome)
+    return this.invoke(call, event, link.info, 'middleware.after')
+  }
+
+  protected callRunHook(call: HookCall, status: RunStatus, error: unknown): Promise<void> | undefined {
+    const event = new RunHookCall<C>(this, this.plan.info, this.ctx, status, this.failure !== undefined, error)
+    return this.invoke(call, event, undefined, call.hook === 'runStart' ? 'middleware.before' : 'middleware.after')
+  }
+
   /** Calls one hook; returns a promise only when the call went async. */
   protected invoke(call: HookCall, event: HookCallEvent, link: LinkInfo | undefined, type: HookCallType): Promise<void> | undefined {
     const t0 = this.plan.timed ? this.plan.clock.now() : 0n

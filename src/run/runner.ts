@@ -23,7 +23,7 @@ import type { LinkInfo, RunStatus } from '../core/types.js'
 import { captureThrown } from './capture-thrown.js'
 import type { ExecutionPlan, ExecutionResult } from './execution.js'
 import { middlewareFailure, statusOf } from './failures.js'
-import { AfterCall, BeforeCall, RunHookCall, type LinkOutcome } from './hook-events.js'
+import type { LinkOutcome } from './hook-events.js'
 import { LinkCalls } from './link-calls.js'
 
 export type { ExecutionPlan, ExecutionResult, ResumeAt } from './execution.js'
@@ -52,14 +52,13 @@ export function execute<C>(plan: ExecutionPlan<C>, finish: (result: ExecutionRes
 
 class Execution<C> extends LinkCalls<C> {
   private phase: Phase
+  private linkIndex: number
 
   constructor(plan: ExecutionPlan<C>, finish: (result: ExecutionResult<C>) => void) {
     super(plan, finish)
     this.phase = plan.resume === undefined ? Phase.RunStart : Phase.LinkBegin
     this.linkIndex = plan.resume === undefined ? 0 : plan.resume.linkIndex
   }
-
-  private linkIndex: number
 
   start(): void {
     // Dates frozen; a cycle (in an input, or made by a fork's edit) rejected like any bad
@@ -214,24 +213,6 @@ class Execution<C> extends LinkCalls<C> {
       this.hookIndex = 0
       this.phase = Phase.RunEnd
     }
-  }
-
-  private callBefore(link: CompiledLink<C>, call: HookCall): Promise<void> | undefined {
-    const info = call.info
-    const event = new BeforeCall<C>(this, this.plan.info, link.info, info.position as 'chain-before', info.index, this.ctx)
-    return this.invoke(call, event, link.info, 'middleware.before')
-  }
-
-  private callAfter(link: CompiledLink<C>, call: HookCall): Promise<void> | undefined {
-    const info = call.info
-    const outcome = this.outcome as LinkOutcome<C>
-    const event = new AfterCall<C>(this, this.plan.info, link.info, info.position as 'link-after', info.index, this.linkInput, outcome)
-    return this.invoke(call, event, link.info, 'middleware.after')
-  }
-
-  private callRunHook(call: HookCall, status: RunStatus, error: unknown): Promise<void> | undefined {
-    const event = new RunHookCall<C>(this, this.plan.info, this.ctx, status, this.failure !== undefined, error)
-    return this.invoke(call, event, undefined, call.hook === 'runStart' ? 'middleware.before' : 'middleware.after')
   }
 
   private end(): void {
