@@ -4,8 +4,26 @@
 // would make the run impossible to export or even to describe. Most thrown values hold none of
 // that, so a read-only scan comes first and the value is kept as it is (identity included);
 // only a value that needs it is copied.
-import { types } from 'node:util'
 import { current, isDraft } from 'immer'
+
+/**
+ * Whether a value is a Proxy. Only the engine can tell (no JavaScript can); Node's answer is
+ * taken through `process.getBuiltinModule` rather than an import of `node:util`, so this layer
+ * also loads in browsers (the devtools viewer), where no check is made: a Proxy is then read
+ * like any object, and one that throws is copied as unreadable all the same. (Node 20 before
+ * 20.16 has no `getBuiltinModule`: the same.)
+ */
+const isProxy: (value: object) => boolean = nodeProxyCheck() ?? (() => false)
+
+function nodeProxyCheck(): ((value: object) => boolean) | undefined {
+  try {
+    const host = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process
+    const util = host?.getBuiltinModule?.('node:util') as { types?: { isProxy?: (value: object) => boolean } } | undefined
+    return util?.types?.isProxy
+  } catch {
+    return undefined
+  }
+}
 
 /** Deeper than this, a thrown value (a `cause` chain, say) is cut with a marker. */
 const MAX_DEPTH = 1_000
@@ -52,7 +70,7 @@ export function captureValue(value: unknown, report: LossReporter | undefined): 
 
 function isClean(value: unknown, ancestors: object[], depth: number): boolean {
   if (typeof value !== 'object' || value === null) return true
-  if (types.isProxy(value)) return false
+  if (isProxy(value)) return false
   if (depth >= MAX_DEPTH || ancestors.includes(value)) return false
   if (value instanceof Date) return true
   ancestors.push(value)
@@ -112,7 +130,7 @@ class Copy {
     if (ancestors.includes(value)) return this.lost('[Circular]')
     if (depth >= MAX_DEPTH) return this.lost(`[cut: nested more than ${MAX_DEPTH} levels deep]`)
     try {
-      if (types.isProxy(value)) return this.copyProxy(value, depth)
+      if (isProxy(value)) return this.copyProxy(value, depth)
       if (value instanceof Date) return value
       ancestors.push(value)
       try {
