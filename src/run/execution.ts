@@ -26,7 +26,10 @@ export interface ExecutionPlan<C> {
   // the runner's reads of them stay monomorphic whatever mix of runs a process makes.
   /** Patches of every link and snapshots of its metrics are wanted (the run is recorded). */
   readonly record: boolean
-  /** Middleware calls are timed (something records or traces them). */
+  /**
+   * Middleware calls are timed, and those that went well reported to the observer (something
+   * records or traces them). Failed calls are reported whatever this says.
+   */
   readonly timed: boolean
   readonly safe: boolean
   readonly signal: AbortSignal | undefined

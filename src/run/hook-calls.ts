@@ -94,7 +94,8 @@ export abstract class HookCalls<C> extends ExecutionState<C> {
   private hookDone(call: HookCall, link: LinkInfo | undefined, t0: bigint, type: HookCallType): void {
     const durationNs = this.hookDuration(t0)
     const observer = this.observer
-    if (observer !== undefined) {
+    // Calls that went well are reported only to observers that time them (see `timed`).
+    if (observer !== undefined && this.plan.timed) {
       // What an observer cannot record in full (a state with a cycle) makes the call a failure.
       const problem = observer.hookDone(type, call.info, link, t0, durationNs, this.ctx, this)
       if (problem !== undefined) {
