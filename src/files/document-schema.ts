@@ -130,11 +130,7 @@ const runDoc = z.strictObject({
   children: z.array(name),
 }) satisfies z.ZodType<DocumentRun>
 
-/**
- * The shape of a run document, version 1, 2 or 3 (integrity and limits are checked after it).
- * Typed by the hand-written `RunDocument`, which the schema must produce.
- */
-export const runDocumentSchema: z.ZodType<RunDocument> = z.strictObject({
+const documentShape = z.strictObject({
   format: z.literal(FORMAT),
   version: z.union([z.literal(1), z.literal(2), z.literal(3)]),
   run: runDoc,
@@ -143,4 +139,15 @@ export const runDocumentSchema: z.ZodType<RunDocument> = z.strictObject({
   middleware: z.array(middlewareDoc),
   initial: z.strictObject({ ctx: z.unknown(), mwctx: z.unknown() }),
   events: z.array(eventDoc).min(2, 'a run has at least run.start and run.end'),
-})
+}) satisfies z.ZodType<RunDocument>
+
+// Both ways: the schema produces a RunDocument (above), and a RunDocument has no field the schema
+// would refuse (a field documented in the types but never accepted would fail here).
+true satisfies MutuallyAssignable<z.output<typeof documentShape>, RunDocument>
+type MutuallyAssignable<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
+
+/**
+ * The shape of a run document, version 1, 2 or 3 (integrity and limits are checked after it),
+ * typed as the hand-written `RunDocument`.
+ */
+export const runDocumentSchema: z.ZodType<RunDocument> = documentShape
