@@ -73,84 +73,72 @@ export interface RunObserver<C> {
 
 /** One observer for several, called in order. The first problem `hookDone` returns wins. */
 export function fanOut<C>(observers: readonly RunObserver<C>[]): RunObserver<C> | undefined {
-  if (observers.length <= 1) return observers[0]
-  return new FanOut(observers)
+  let out: RunObserver<C> | undefined
+  for (const observer of observers) out = out === undefined ? observer : new Pair(out, observer)
+  return out
 }
 
-// Observers that can turn a call into a failure (the recorder) come first: those after them
-// are then told of the failure only, as if the call had failed. Indexed loops over a fixed
-// array, no closures: this runs at every moment of every traced run.
-class FanOut<C> implements RunObserver<C> {
+// Several observers are a chain of pairs: two direct calls per moment, no loop and no array
+// (this runs at every moment of every traced run). Observers that can turn a call into a
+// failure (the recorder) come first: those after them are then told of the failure only, as
+// if the call had failed.
+class Pair<C> implements RunObserver<C> {
   readonly wrapsLinks: boolean
-  /** The observers whose `runLink` does something, outermost first. */
-  private readonly wrappers: readonly RunObserver<C>[]
 
-  constructor(private readonly observers: readonly RunObserver<C>[]) {
-    this.wrappers = observers.filter((o) => o.wrapsLinks)
-    this.wrapsLinks = this.wrappers.length > 0
+  constructor(
+    private readonly first: RunObserver<C>,
+    private readonly second: RunObserver<C>,
+  ) {
+    this.wrapsLinks = first.wrapsLinks || second.wrapsLinks
   }
 
   runStart(ctx: Immutable<C>, t: bigint, rejected: boolean): void {
-    const all = this.observers
-    for (let i = 0; i < all.length; i++) (all[i] as RunObserver<C>).runStart(ctx, t, rejected)
+    this.first.runStart(ctx, t, rejected)
+    this.second.runStart(ctx, t, rejected)
   }
   linkBegin(link: LinkInfo, t: bigint): void {
-    const all = this.observers
-    for (let i = 0; i < all.length; i++) (all[i] as RunObserver<C>).linkBegin(link, t)
+    this.first.linkBegin(link, t)
+    this.second.linkBegin(link, t)
   }
   hookDone(type: HookCallType, call: MiddlewareCallInfo, link: LinkInfo | undefined, t0: bigint, durationNs: bigint, ctx: Immutable<C>, states: ObservedStates): Error | undefined {
-    const all = this.observers
-    for (let i = 0; i < all.length; i++) {
-      const problem = (all[i] as RunObserver<C>).hookDone(type, call, link, t0, durationNs, ctx, states)
-      if (problem !== undefined) return problem
-    }
-    return undefined
+    return this.first.hookDone(type, call, link, t0, durationNs, ctx, states) ?? this.second.hookDone(type, call, link, t0, durationNs, ctx, states)
   }
   hookFailed(call: MiddlewareCallInfo, hook: HookName, link: LinkInfo | undefined, t0: bigint, durationNs: bigint, error: unknown, ctx: Immutable<C>, states: ObservedStates, settle: boolean): void {
-    const all = this.observers
-    for (let i = 0; i < all.length; i++) (all[i] as RunObserver<C>).hookFailed(call, hook, link, t0, durationNs, error, ctx, states, settle)
+    this.first.hookFailed(call, hook, link, t0, durationNs, error, ctx, states, settle)
+    this.second.hookFailed(call, hook, link, t0, durationNs, error, ctx, states, settle)
   }
   linkStart(link: LinkInfo, draft: unknown, base: Immutable<C>, t0: bigint): unknown {
-    const all = this.observers
-    let given = draft
-    for (let i = 0; i < all.length; i++) given = (all[i] as RunObserver<C>).linkStart(link, given, base, t0)
-    return given
+    return this.second.linkStart(link, this.first.linkStart(link, draft, base, t0), base, t0)
   }
   runLink<A, B, R>(fn: (a: A, b: B) => R, a: A, b: B): R {
-    const wrappers = this.wrappers
-    if (wrappers.length === 0) return fn(a, b)
-    if (wrappers.length === 1) return (wrappers[0] as RunObserver<C>).runLink(fn, a, b)
-    return runThrough(wrappers, 0, fn, a, b)
+    const { first, second } = this
+    if (!first.wrapsLinks) return second.wrapsLinks ? second.runLink(fn, a, b) : fn(a, b)
+    if (!second.wrapsLinks) return first.runLink(fn, a, b)
+    // Both wrap: the first outside (a closure, only in this rare case).
+    return first.runLink((x: A, y: B) => second.runLink(fn, x, y), a, b)
   }
   linkSettling(states: ObservedStates): void {
-    const all = this.observers
-    for (let i = 0; i < all.length; i++) (all[i] as RunObserver<C>).linkSettling(states)
+    this.first.linkSettling(states)
+    this.second.linkSettling(states)
   }
   linkEnd(link: LinkInfo, t0: bigint, t1: bigint, patches: readonly Patch[] | undefined, inversePatches: readonly Patch[], io: LinkCallIO<C>, ctx: Immutable<C>): void {
-    const all = this.observers
-    for (let i = 0; i < all.length; i++) (all[i] as RunObserver<C>).linkEnd(link, t0, t1, patches, inversePatches, io, ctx)
+    this.first.linkEnd(link, t0, t1, patches, inversePatches, io, ctx)
+    this.second.linkEnd(link, t0, t1, patches, inversePatches, io, ctx)
   }
   linkError(link: LinkInfo, t0: bigint, t1: bigint, error: unknown, io: LinkCallIO<C>, ctx: Immutable<C>): void {
-    const all = this.observers
-    for (let i = 0; i < all.length; i++) (all[i] as RunObserver<C>).linkError(link, t0, t1, error, io, ctx)
+    this.first.linkError(link, t0, t1, error, io, ctx)
+    this.second.linkError(link, t0, t1, error, io, ctx)
   }
   stepEnd(durationNs: bigint, states: ObservedStates, t: bigint): void {
-    const all = this.observers
-    for (let i = 0; i < all.length; i++) (all[i] as RunObserver<C>).stepEnd(durationNs, states, t)
+    this.first.stepEnd(durationNs, states, t)
+    this.second.stepEnd(durationNs, states, t)
   }
   stepCut(): void {
-    const all = this.observers
-    for (let i = 0; i < all.length; i++) (all[i] as RunObserver<C>).stepCut()
+    this.first.stepCut()
+    this.second.stepCut()
   }
   runEnd(status: RunStatus, failure: Failure | undefined, stepEnd: bigint, t: bigint): void {
-    const all = this.observers
-    for (let i = 0; i < all.length; i++) (all[i] as RunObserver<C>).runEnd(status, failure, stepEnd, t)
+    this.first.runEnd(status, failure, stepEnd, t)
+    this.second.runEnd(status, failure, stepEnd, t)
   }
-}
-
-/** Each wrapping observer wraps the call of the next; the last calls the link. */
-function runThrough<C, A, B, R>(wrappers: readonly RunObserver<C>[], i: number, fn: (a: A, b: B) => R, a: A, b: B): R {
-  const o = wrappers[i] as RunObserver<C>
-  if (i === wrappers.length - 1) return o.runLink(fn, a, b)
-  return o.runLink((x: A, y: B) => runThrough(wrappers, i + 1, fn, x, y), a, b)
 }
