@@ -1,5 +1,5 @@
-// The engine every public `chain()` carries: input validation, the runner, the recorder, `Run`
-// and live tracing, composed. The one place that knows all the layers (DESIGN §8); core's
+// The engine every public `chain()` carries: input validation, the runner, the recorder, `Run`,
+// replay, fork and live tracing, composed. The one place that knows all the layers (DESIGN §8); core's
 // `Chain` only holds it, so the chain builder imports nothing beneath it.
 import { freeze, type Immutable } from 'immer'
 import { context, diag, type Tracer } from '@opentelemetry/api'
@@ -16,7 +16,9 @@ import { Recorder } from './record/recorder.js'
 import type { TimelineEvent } from './record/events.js'
 import { emptyState } from './record/snapshot.js'
 import { mergeRedactPaths } from './files/redact.js'
-import { Run, type RunInit } from './lineage/run.js'
+import { Run, type ForkOptions, type ReplayOptions, type ReplayResult, type RunInit } from './lineage/run.js'
+import { replayRun } from './lineage/replay.js'
+import { forkRun } from './lineage/fork.js'
 import type { ExecutionOutcome, RunExtras } from './lineage/execution.js'
 import { LiveTrace } from './otel/live.js'
 
@@ -52,6 +54,13 @@ const engine: Engine = {
   },
   execute<C>(chain: Chain<C>, input: unknown, options: RunOptions | undefined, extras: RunExtras<C>): Promise<ExecutionOutcome<C>> {
     return executeChain(chain, input, options, extras, settleOutcome)
+  },
+  // `Run.replay` and `Run.fork` come here through the chain they run on (lineage names no engine).
+  replay<C>(chain: Chain<C>, run: Run<C>, options: ReplayOptions<C> | undefined): Promise<ReplayResult<C>> {
+    return replayRun(chain, run, options)
+  },
+  fork<C>(chain: Chain<C>, run: Run<C>, options: ForkOptions<C>): Promise<Run<C>> {
+    return forkRun(chain, run, options)
   },
 }
 

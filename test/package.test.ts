@@ -44,7 +44,19 @@ describe('the published package', () => {
     try {
       const entries = ['index', 'otel/index', 'testing/index'].map((entry) => join(ROOT, 'dist', `${entry}.js`))
       const file = join(dir, 'consumer.ts')
-      writeFileSync(file, entries.map((path, i) => `import * as m${i} from ${JSON.stringify(path)}\n`).join('') + 'export const all = [m0, m1, m2]\n')
+      // Uses as well as imports: `chain.run()`, `lastRun`, `run.replay()` and `run.fork()` are typed
+      // through RunTypes, which the published declarations must fill in for a consumer too.
+      const use = [
+        `const c = m0.chain<{ n: number }>('c').link('a', (ctx) => { ctx.n += 1 })`,
+        'export async function typed(): Promise<number> {',
+        '  const run = await c.run({ n: 1 })',
+        "  const replayed: m0.ReplayResult<{ n: number }> = await run.replay({ chain: c, stub: ['a'] })",
+        "  const forked = await run.fork({ at: 'a', edit: (ctx) => { ctx.n = 0 } })",
+        '  const divergence: m0.Divergence | undefined = m0.compareRuns(run, forked)',
+        '  return run.ctx.n + replayed.run.ctx.n + forked.ctx.n + (c.lastRun?.ctx.n ?? 0) + (divergence?.seq ?? 0)',
+        '}',
+      ]
+      writeFileSync(file, entries.map((path, i) => `import * as m${i} from ${JSON.stringify(path)}\n`).join('') + 'export const all = [m0, m1, m2]\n' + use.join('\n') + '\n')
       const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
       const args = ['--ignoreConfig', '--noEmit', '--strict', '--exactOptionalPropertyTypes', '--module', 'nodenext', '--moduleResolution', 'nodenext']
       args.push('--skipLibCheck', 'false', '--typeRoots', join(ROOT, 'node_modules', '@types'), '--types', 'node', file)

@@ -1,10 +1,15 @@
 import type { Draft, Immutable, Patch } from 'immer'
 import { describe, expectTypeOf, it } from 'vitest'
 import * as z from 'zod'
-import { chain, Chain, Run } from '../src/index.js'
+import { chain, Chain, compareRuns, Run } from '../src/index.js'
 import type {
   AfterEvent,
   BeforeEvent,
+  Divergence,
+  ForkOptions,
+  RecordedRun,
+  ReplayOptions,
+  ReplayResult,
   LinkEndTimelineEvent,
   LinkIO,
   LinkRecord,
@@ -258,5 +263,35 @@ describe('hardening options and codes (issue #10)', () => {
 
   it("lists 'INTERNAL' among the error codes", () => {
     expectTypeOf<'INTERNAL'>().toMatchTypeOf<import('../src/index.js').ChainRunErrorCode>()
+  })
+})
+
+describe('replay, fork and compare (Run reaches them through its chain’s engine)', () => {
+  it('types run.replay() and run.fork() with the run’s ctx', async () => {
+    const c = chain<Order>('x').link('a', () => {})
+    const run = await c.run(order)
+    expectTypeOf(run).toEqualTypeOf<Run<Order>>()
+    expectTypeOf(run.replay).parameter(0).toEqualTypeOf<ReplayOptions<Order> | undefined>()
+    expectTypeOf(run.replay).toBeCallableWith()
+    expectTypeOf(run.replay()).resolves.toEqualTypeOf<ReplayResult<Order>>()
+    const replayed = await run.replay({ chain: c, stub: ['a'] })
+    expectTypeOf(replayed.run).toEqualTypeOf<Run<Order>>()
+    expectTypeOf(replayed.divergence).toEqualTypeOf<Divergence | undefined>()
+    expectTypeOf(run.fork).parameter(0).toEqualTypeOf<ForkOptions<Order>>()
+    expectTypeOf(run.fork({ at: 'a' })).resolves.toEqualTypeOf<Run<Order>>()
+    await run.fork({ at: 'a', edit: (ctx) => { ctx.total = 1 }, chain: c })
+    // @ts-expect-error a fork needs a cut
+    void run.fork({})
+    // @ts-expect-error a replay runs on a chain of the same ctx
+    void run.replay({ chain: chain<{ other: string }>('y') })
+    expectTypeOf(c.lastRun).toEqualTypeOf<Run<Order> | undefined>()
+  })
+
+  it('compares any recorded runs: a Run is a RecordedRun', async () => {
+    const a = await chain<Order>('x').run(order)
+    const b = await chain<{ n: number }>('y').run({ n: 1 })
+    expectTypeOf(a).toMatchTypeOf<RecordedRun<Order>>()
+    expectTypeOf(compareRuns(a, b)).toEqualTypeOf<Divergence | undefined>()
+    expectTypeOf(compareRuns(a, (await a.replay()).run)).toEqualTypeOf<Divergence | undefined>()
   })
 })

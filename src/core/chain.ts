@@ -11,8 +11,8 @@ import { checkKeys, checkLinkName, checkMiddleware, checkRunOptions } from './va
 
 /**
  * The types of a run, filled in by the layer that makes runs (lineage augments this
- * interface with `run`, `extras` and `outcome`). Core names them through {@link RunOf} and its
- * siblings without importing that layer.
+ * interface with `run`, `replayOptions`, `replayResult`, `forkOptions`, `extras` and `outcome`).
+ * Core names them through {@link RunOf} and its siblings without importing that layer.
  */
 export interface RunTypes<C> {}
 
@@ -22,13 +22,26 @@ export type RunOf<C> = RunTypes<C> extends { readonly run: infer R } ? R : never
 export type ExtrasOf<C> = RunTypes<C> extends { readonly extras: infer E } ? E : never
 /** @internal What an execution gives replay and fork (lineage's `ExecutionOutcome<C>`). */
 export type OutcomeOf<C> = RunTypes<C> extends { readonly outcome: infer O } ? O : never
+/** @internal The options of `run.replay()` (lineage's `ReplayOptions<C>`). */
+export type ReplayOptionsOf<C> = RunTypes<C> extends { readonly replayOptions: infer O } ? O : never
+/** @internal What `run.replay()` resolves with (lineage's `ReplayResult<C>`). */
+export type ReplayResultOf<C> = RunTypes<C> extends { readonly replayResult: infer R } ? R : never
+/** @internal The options of `run.fork()` (lineage's `ForkOptions<C>`). */
+export type ForkOptionsOf<C> = RunTypes<C> extends { readonly forkOptions: infer O } ? O : never
 
-/** @internal Executes runs of chains: validation of the input, the runner, the recorder, tracing. */
+/**
+ * @internal Executes runs of chains: validation of the input, the runner, the recorder, tracing;
+ * and replays and forks of recorded runs (a `Run` reaches them through the chain it runs on).
+ */
 export interface Engine {
   /** `chain.run()`: resolves with the run, rejects with its `ChainRunError`. */
   run<C>(chain: Chain<C>, input: C, options: RunOptions | undefined): Promise<RunOf<C>>
   /** `chain._execute()`: resolves with the outcome whatever the run's status (rejects on bad options). */
   execute<C>(chain: Chain<C>, input: unknown, options: RunOptions | undefined, extras: ExtrasOf<C>): Promise<OutcomeOf<C>>
+  /** `run.replay()` on `chain` (the one given, or the run's own): re-executes `run`'s input and compares. */
+  replay<C>(chain: Chain<C>, run: RunOf<C>, options: ReplayOptionsOf<C> | undefined): Promise<ReplayResultOf<C>>
+  /** `run.fork()` on `chain` (the one given, or the run's own): a daughter run from a cut of `run`. */
+  fork<C>(chain: Chain<C>, run: RunOf<C>, options: ForkOptionsOf<C>): Promise<RunOf<C>>
 }
 
 /** Where `insert` puts a link: right before or right after the link of that name. */
@@ -150,6 +163,16 @@ export class Chain<C> {
    */
   _execute(input: unknown, options: RunOptions | undefined, extras: ExtrasOf<C>): Promise<OutcomeOf<C>> {
     return this.#engine.execute(this, input, options, extras)
+  }
+
+  /** @internal `run.replay()` on this chain: through this chain's engine. */
+  _replay(run: RunOf<C>, options: ReplayOptionsOf<C> | undefined): Promise<ReplayResultOf<C>> {
+    return this.#engine.replay(this, run, options)
+  }
+
+  /** @internal `run.fork()` on this chain: through this chain's engine. */
+  _fork(run: RunOf<C>, options: ForkOptionsOf<C>): Promise<RunOf<C>> {
+    return this.#engine.fork(this, run, options)
   }
 
   /** @internal The compiled chain (built once); throws when middleware getters throw now. */

@@ -2,7 +2,7 @@ import type { Patch } from 'immer'
 import { diffStates } from '../core/diff-states.js'
 import { describeError } from '../core/errors.js'
 import type { RecordedIO, TimelineEvent } from '../record/events.js'
-import type { Run } from './run.js'
+import type { RecordedRun } from './recorded-run.js'
 import type { LinkRecord, Timeline } from '../record/timeline.js'
 import type { LinkInfo, RunStatus } from '../core/types.js'
 
@@ -207,12 +207,12 @@ function editsOf(timeline: Timeline<unknown>, records: readonly LinkRecord<unkno
 }
 
 /** The input was rejected by the chain's schema: the run ended before anything ran. */
-function rejected(run: Run<unknown>): boolean {
+function rejected(run: RecordedRun<unknown>): boolean {
   return run.error?.code === 'INVALID_INPUT'
 }
 
 /** An input rejected on one side only, or on both for different reasons. */
-function compareRejections(expected: Run<unknown>, actual: Run<unknown>): ErrorDivergence | undefined {
+function compareRejections(expected: RecordedRun<unknown>, actual: RecordedRun<unknown>): ErrorDivergence | undefined {
   const a = rejected(expected) ? expected.error : undefined
   const b = rejected(actual) ? actual.error : undefined
   if (a === undefined && b === undefined) return undefined
@@ -225,8 +225,8 @@ function compareRejections(expected: Run<unknown>, actual: Run<unknown>): ErrorD
  * Every link before agreed, so without an edit both states are the last link's result.
  */
 function compareEdits(
-  expected: Run<unknown>,
-  actual: Run<unknown>,
+  expected: RecordedRun<unknown>,
+  actual: RecordedRun<unknown>,
   want: readonly LinkRecord<unknown>[],
   got: readonly LinkRecord<unknown>[],
   editA: Edit | undefined,
@@ -234,7 +234,7 @@ function compareEdits(
   position: number,
 ): ForkDivergence | undefined {
   if (editA === undefined && editB === undefined) return undefined
-  const stateOf = (run: Run<unknown>, links: readonly LinkRecord<unknown>[], edit: Edit | undefined): unknown =>
+  const stateOf = (run: RecordedRun<unknown>, links: readonly LinkRecord<unknown>[], edit: Edit | undefined): unknown =>
     edit !== undefined ? edit.ctx : position === 0 ? run.timeline.at(0)?.ctx : links[position - 1]?.after
   const stateA = stateOf(expected, want, editA)
   const stateB = stateOf(actual, got, editB)
@@ -270,16 +270,17 @@ function editAt(edits: readonly Edit[], position: number): Edit | undefined {
  * statuses. Links that failed with the same message count as agreeing, as do inputs rejected
  * with the same message. See {@link Divergence} for what each reason reports.
  *
- * @param expected - the reference run (a recording, or a fork's parent)
+ * @param expected - the reference run (a recording, or a fork's parent): a `Run`, or any
+ *   {@link RecordedRun}
  * @param actual - the run to check against it (a replay, a fork, another run)
  *
  * @example
  * const divergence = compareRuns(parent, await parent.fork({ at: 'price', edit: (ctx) => { ctx.total = 0 } }))
  * // { reason: 'fork', link: { name: 'price', … }, expected: undefined, actual: [{ op: 'replace', path: ['total'], value: 0 }], … }
  */
-export function compareRuns<A, B>(expected: Run<A>, actual: Run<B>): Divergence | undefined {
-  const runA = expected as Run<unknown>
-  const runB = actual as Run<unknown>
+export function compareRuns<A, B>(expected: RecordedRun<A>, actual: RecordedRun<B>): Divergence | undefined {
+  const runA = expected as RecordedRun<unknown>
+  const runB = actual as RecordedRun<unknown>
   const rejection = compareRejections(runA, runB)
   if (rejection !== undefined || (rejected(runA) && rejected(runB))) return rejection
   if (!sameData(runA.input, runB.input)) {

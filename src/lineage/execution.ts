@@ -1,5 +1,5 @@
 // The types an engine's execution shares with replay and fork, and what they make of the
-// chain's `run` / `_execute` signatures (core names them only through `RunTypes`).
+// chain's `_execute` signature (core names them only through `RunTypes`).
 import type { LinkFn, LinkInfo, RecordedIO, RedactPath } from '../core/types.js'
 import type { ResumePoint } from '../record/recorder.js'
 import type { Run, RunParent, RunRef } from './run.js'
@@ -27,9 +27,9 @@ export interface ExecutionOutcome<C> {
 }
 
 declare module '../core/chain.js' {
-  // What `Chain<C>`'s `run`, `lastRun`, `_execute` and `ChainRunError`'s `run` are.
+  // What `Chain<C>`'s `_execute` takes and gives (lineage/run.ts declares the public `run` and
+  // the types of replay and fork with `Run`).
   interface RunTypes<C> {
-    readonly run: Run<C>
     /** @internal */
     readonly extras: RunExtras<C>
     /** @internal */

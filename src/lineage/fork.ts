@@ -1,44 +1,20 @@
-import { produce, type Draft, type Patch } from 'immer'
+import { produce, type Patch } from 'immer'
 import type { Chain } from '../core/chain.js'
 import type { TimelineEvent } from '../record/events.js'
 import { runStartEnd, stepEnd } from './compare.js'
-import type { Run } from './run.js'
+import type { RecordedRun } from './recorded-run.js'
+import type { ForkOptions, Run } from './run.js'
 import type { Timeline } from '../record/timeline.js'
-import type { RunOptions } from '../core/types.js'
-
-/** Options of `run.fork()`. */
-export interface ForkOptions<C> extends RunOptions {
-  /**
-   * Where to branch: a link name (the state after that link and all its after-middleware), or
-   * an event seq (snapped back to the end of the last link completed at that point).
-   */
-  at: string | number
-  /** An immer recipe applied to the state at the cut; its patches are the `fork` event's. */
-  edit?: (ctx: Draft<C>) => void | C
-  /** Run the remaining links of this chain instead (those after the link of the cut's name). */
-  chain?: Chain<C>
-}
 
 const isLinkEnd = (event: TimelineEvent<unknown>): event is Extract<TimelineEvent<unknown>, { type: 'link.end' | 'link.error' }> =>
   event.type === 'link.end' || event.type === 'link.error'
-
-/** Chain of a run, or the one given, or a clear error. */
-export function chainFor<C>(run: Run<C>, given: Chain<C> | undefined, what: string): Chain<C> {
-  const chain = given ?? (run.source as Chain<C> | undefined)
-  if (chain === undefined) {
-    throw new TypeError(
-      `${what}: run ${run.id} of chain '${run.chainName}' has no chain attached: pass { chain } (a run loaded from a file knows only its chain's name)`,
-    )
-  }
-  return chain
-}
 
 /**
  * The cut: the seq of the last shared event, and the name of the last link completed by then.
  * Scans back from the end (or from `at`) through `timeline.at`, so its cost does not grow with
  * the prefix, nor join a fork's shared prefix into one array.
  */
-export function findCut(run: Run<unknown>, at: string | number): { seq: number; linkName: string | undefined } {
+export function findCut(run: RecordedRun<unknown>, at: string | number): { seq: number; linkName: string | undefined } {
   const timeline = run.timeline
   const length = timeline.length
   if (typeof at === 'string') {
@@ -67,7 +43,7 @@ export function findCut(run: Run<unknown>, at: string | number): { seq: number; 
  * which keeps `run.start`, a failed link's `link.error`, a fork's `fork` event and `run.end`,
  * but no `link.start`. Only the run's own events count (a fork's prefix is its parent's).
  */
-function ranUnrecorded<C>(run: Run<C>, chain: Chain<C>): boolean {
+function ranUnrecorded<C>(run: RecordedRun<C>, chain: Chain<C>): boolean {
   const timeline = run.timeline as Timeline<unknown>
   const own = run.parent === undefined ? 0 : run.parent.seq + 1
   let linkEnd = false
@@ -82,7 +58,7 @@ function ranUnrecorded<C>(run: Run<C>, chain: Chain<C>): boolean {
   if (linkEnd) return true
   if (hooks) return false
   // No link event at all: right when no link was due to run, or none ran before the run ended.
-  const first = run.parent === undefined ? 0 : chain.indexOf(findCut(run as Run<unknown>, run.parent.seq).linkName ?? '') + 1
+  const first = run.parent === undefined ? 0 : chain.indexOf(findCut(run as RecordedRun<unknown>, run.parent.seq).linkName ?? '') + 1
   if (first >= chain.links.length) return false
   const error = run.error
   if (error === undefined) return true
@@ -96,7 +72,7 @@ function ranUnrecorded<C>(run: Run<C>, chain: Chain<C>): boolean {
  * A run recorded with `capture: 'off'` has no link events: nothing to compare a replay with, no
  * link to branch after. Say so rather than report nonsense, whether the run succeeded or failed.
  */
-export function checkRecorded<C>(run: Run<C>, chain: Chain<C>, what: string): void {
+export function checkRecorded<C>(run: RecordedRun<C>, chain: Chain<C>, what: string): void {
   if (ranUnrecorded(run, chain)) {
     throw new TypeError(`${what}: run ${run.id} of chain '${run.chainName}' recorded no link events (capture 'off'): record it with capture 'timeline' to ${what} it`)
   }
@@ -110,12 +86,13 @@ export function nextLinkIndex<C>(chain: Chain<C>, after: string | undefined): nu
   return index + 1
 }
 
-/** Starts a daughter run from a cut of `parent`. */
-export async function forkRun<C>(parent: Run<C>, options: ForkOptions<C>): Promise<Run<C>> {
-  if (typeof options !== 'object' || options === null) throw new TypeError('fork: options { at, edit?, chain? } are required')
-  const { at, edit, chain: given, ...runOptions } = options
-  if (edit !== undefined && typeof edit !== 'function') throw new TypeError(`fork: edit must be a function (an immer recipe), got ${typeof edit}`)
-  const chain = chainFor(parent, given, 'fork')
+/**
+ * Starts a daughter run from a cut of `parent` and runs the rest of `chain`: what `run.fork()`
+ * does, reached through the engine (`Run.fork` has checked `options` and chosen `chain`: the one
+ * given in `options`, or the run's own).
+ */
+export async function forkRun<C>(chain: Chain<C>, parent: Run<C>, options: ForkOptions<C>): Promise<Run<C>> {
+  const { at, edit, chain: _chosen, ...runOptions } = options
   // Its only state is the raw input the schema refused: a fork would run links on it unchecked.
   if (parent.error?.code === 'INVALID_INPUT') {
     throw new TypeError(
@@ -123,7 +100,7 @@ export async function forkRun<C>(parent: Run<C>, options: ForkOptions<C>): Promi
     )
   }
   checkRecorded(parent, chain, 'fork')
-  const cut = findCut(parent as Run<unknown>, at)
+  const cut = findCut(parent as RecordedRun<unknown>, at)
   const linkIndex = nextLinkIndex(chain, cut.linkName)
   const event = parent.timeline.at(cut.seq) as TimelineEvent<C>
   let state = event.ctx

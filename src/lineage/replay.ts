@@ -1,37 +1,17 @@
 import { applyPatches, type Draft, type Objectish } from 'immer'
 import type { Chain } from '../core/chain.js'
-import { compareRuns, type Divergence } from './compare.js'
-import type { LinkFn, LinkInfo, RunOptions } from '../core/types.js'
+import { compareRuns } from './compare.js'
+import type { LinkFn } from '../core/types.js'
 import type { RecordedIO } from '../record/events.js'
-import type { Run } from './run.js'
+import type { ReplayOptions, ReplayResult, Run } from './run.js'
+import type { RecordedRun } from './recorded-run.js'
 import type { ResumePoint } from '../record/recorder.js'
-import { chainFor, checkRecorded, findCut, nextLinkIndex } from './fork.js'
+import { checkRecorded, findCut, nextLinkIndex } from './fork.js'
 import type { LinkRecord } from '../record/timeline.js'
 
-/** Options of `run.replay()`: run options plus what to replay against. */
-export interface ReplayOptions<C> extends RunOptions {
-  /** The chain to replay on (a new version of the code); default: the run's own chain. */
-  chain?: Chain<C>
-  /**
-   * Links whose recorded outcome is applied instead of running them (payments, HTTP, LLM
-   * calls): their recorded patches, or their recorded error. Names, or a predicate on links.
-   */
-  stub?: readonly string[] | ((link: LinkInfo) => boolean)
-}
-
-/** What a replay found. */
-export interface ReplayResult<C> {
-  /** The replay: an ordinary recorded run with its own id; `replayOf` points back. */
-  readonly run: Run<C>
-  /** True when every link behaved as recorded and the runs ended alike. */
-  readonly identical: boolean
-  /**
-   * Where the replay first differs from the recording (see {@link Divergence}): an input the
-   * chain now accepts or rejects (`'error'` without `link`), or the first link whose outcome
-   * differs, or the run's end.
-   */
-  readonly divergence?: Divergence
-}
+// `ReplayOptions` and `ReplayResult` are declared with `Run` (lineage/run.ts), whose `replay()`
+// names them; re-exported here, where src/testing imports ReplayOptions from.
+export type { ReplayOptions, ReplayResult } from './run.js'
 
 /** A link that plays back a recorded outcome instead of running. */
 function stubOf<C>(record: LinkRecord<C>): LinkFn<C> {
@@ -78,7 +58,7 @@ function forkResume<C>(original: Run<C>, chain: Chain<C>): { resume?: ResumePoin
   const forkSeq = original.parent.seq + 1
   const fork = original.timeline.at(forkSeq)
   if (fork?.type !== 'fork') throw new TypeError(`replay: run ${original.id} says it was forked after seq ${original.parent.seq}, but event ${forkSeq} is not its fork event`)
-  const cut = findCut(original as Run<unknown>, original.parent.seq)
+  const cut = findCut(original as RecordedRun<unknown>, original.parent.seq)
   return {
     state: fork.ctx,
     input: original.input,
@@ -91,10 +71,13 @@ function forkResume<C>(original: Run<C>, chain: Chain<C>): { resume?: ResumePoin
   }
 }
 
-/** Re-executes a recorded run's input and reports the first divergence. */
-export async function replayRun<C>(original: Run<C>, options: ReplayOptions<C> = {}): Promise<ReplayResult<C>> {
-  const { chain: given, stub, ...runOptions } = options
-  const chain = chainFor(original, given, 'replay')
+/**
+ * Re-executes a recorded run's input on `chain` and reports the first divergence: what
+ * `run.replay()` does, reached through the engine (`chain` is the one given in `options`, or the
+ * run's own, chosen by `Run.replay`).
+ */
+export async function replayRun<C>(chain: Chain<C>, original: Run<C>, options: ReplayOptions<C> = {}): Promise<ReplayResult<C>> {
+  const { chain: _chosen, stub, ...runOptions } = options
   const records = new Map<string, LinkRecord<C>>()
   const recordedIO = new Map<string, RecordedIO>()
   for (const record of original.timeline.links()) {

@@ -1,7 +1,7 @@
-import type { Immutable } from 'immer'
+import type { Draft, Immutable } from 'immer'
 import type { Chain } from '../core/chain.js'
-import { forkRun, type ForkOptions } from './fork.js'
-import { replayRun, type ReplayOptions, type ReplayResult } from './replay.js'
+import type { Divergence } from './compare.js'
+import type { RecordedRun } from './recorded-run.js'
 import { DocumentError } from '../files/codec.js'
 import type { ChainRunErrorCode } from '../core/errors.js'
 import { ChainRunError } from './chain-run-error.js'
@@ -12,7 +12,7 @@ import type { TimelineEvent } from '../record/events.js'
 import type { Failure } from '../run/runner.js'
 import { emptyState } from '../record/snapshot.js'
 import { Timeline } from '../record/timeline.js'
-import type { RedactPath, RunInfo, RunStatus } from '../core/types.js'
+import type { LinkInfo, RedactPath, RunInfo, RunOptions, RunStatus } from '../core/types.js'
 
 const NO_REDACTION: readonly RedactPath[] = Object.freeze([])
 
@@ -52,6 +52,80 @@ export interface RunRef {
   readonly runId: string
 }
 
+/** Options of `run.replay()`: run options plus what to replay against. */
+export interface ReplayOptions<C> extends RunOptions {
+  /** The chain to replay on (a new version of the code); default: the run's own chain. */
+  chain?: Chain<C>
+  /**
+   * Links whose recorded outcome is applied instead of running them (payments, HTTP, LLM
+   * calls): their recorded patches, or their recorded error. Names, or a predicate on links.
+   */
+  stub?: readonly string[] | ((link: LinkInfo) => boolean)
+}
+
+/** What a replay found. */
+export interface ReplayResult<C> {
+  /** The replay: an ordinary recorded run with its own id; `replayOf` points back. */
+  readonly run: Run<C>
+  /** True when every link behaved as recorded and the runs ended alike. */
+  readonly identical: boolean
+  /**
+   * Where the replay first differs from the recording (see {@link Divergence}): an input the
+   * chain now accepts or rejects (`'error'` without `link`), or the first link whose outcome
+   * differs, or the run's end.
+   */
+  readonly divergence?: Divergence
+}
+
+/** Options of `run.fork()`. */
+export interface ForkOptions<C> extends RunOptions {
+  /**
+   * Where to branch: a link name (the state after that link and all its after-middleware), or
+   * an event seq (snapped back to the end of the last link completed at that point).
+   */
+  at: string | number
+  /** An immer recipe applied to the state at the cut; its patches are the `fork` event's. */
+  edit?: (ctx: Draft<C>) => void | C
+  /** Run the remaining links of this chain instead (those after the link of the cut's name). */
+  chain?: Chain<C>
+}
+
+declare module '../core/chain.js' {
+  // What `Chain<C>`'s `run` and `lastRun`, `ChainRunError`'s `run` and the engine's `replay` and
+  // `fork` are. Declared with `Run`, so that whatever sees `Run` (a published .d.ts included)
+  // sees these too; lineage/execution.ts adds the engine's internal ones.
+  interface RunTypes<C> {
+    readonly run: Run<C>
+    /** @internal */
+    readonly replayOptions: ReplayOptions<C>
+    /** @internal */
+    readonly replayResult: ReplayResult<C>
+    /** @internal */
+    readonly forkOptions: ForkOptions<C>
+  }
+}
+
+/**
+ * The chain a replay or fork of `run` runs on: the one given, or the run's own; a clear error
+ * without either (a run loaded from a file has no chain unless it was given one).
+ */
+function chainFor<C>(run: Run<C>, given: Chain<C> | undefined, what: 'replay' | 'fork'): Chain<C> {
+  const chain = given ?? (run.source as Chain<C> | undefined)
+  if (chain === undefined) {
+    throw new TypeError(
+      `${what}: run ${run.id} of chain '${run.chainName}' has no chain attached: pass { chain } (a run loaded from a file knows only its chain's name)`,
+    )
+  }
+  return chain
+}
+
+/** The checks of `run.fork()`'s arguments that come before any chain is looked at. */
+function checkForkOptions<C>(options: ForkOptions<C>): void {
+  if (typeof options !== 'object' || options === null) throw new TypeError('fork: options { at, edit?, chain? } are required')
+  const edit: unknown = options.edit
+  if (edit !== undefined && typeof edit !== 'function') throw new TypeError(`fork: edit must be a function (an immer recipe), got ${typeof edit}`)
+}
+
 /** Options of {@link Run.fromJSON}. */
 export interface FromJSONOptions<C> extends ImportOptions {
   /** The chain the run belongs to; its name must match the document's. */
@@ -89,7 +163,7 @@ export interface RunInit<C> {
  * run.ctx.total         // the final, frozen ctx
  * run.timeline.links()  // one record per link
  */
-export class Run<C = unknown> {
+export class Run<C = unknown> implements RecordedRun<C> {
   /** A unique id (UUID). */
   readonly id: string
   /** The name of the chain that ran. */
@@ -179,7 +253,12 @@ export class Run<C = unknown> {
    * const { identical, divergence } = await run.replay({ chain: checkoutV2, stub: ['charge'] })
    */
   replay(options?: ReplayOptions<C>): Promise<ReplayResult<C>> {
-    return replayRun(this, options)
+    // Through the engine of the chain replayed on (lineage/replay.ts, composed in src/engine.ts).
+    try {
+      return chainFor(this, options?.chain, 'replay')._replay(this, options)
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
   /**
@@ -194,7 +273,13 @@ export class Run<C = unknown> {
    * const what = await run.fork({ at: 'price', edit: (ctx) => { ctx.total = 0 } })
    */
   fork(options: ForkOptions<C>): Promise<Run<C>> {
-    return forkRun(this, options)
+    // Through the engine of the chain forked on (lineage/fork.ts, composed in src/engine.ts).
+    try {
+      checkForkOptions(options)
+      return chainFor(this, options.chain, 'fork')._fork(this, options)
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
   /**
