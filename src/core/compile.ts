@@ -39,6 +39,7 @@ export interface CompiledChain<C> {
 
 function calls<C>(list: readonly Middleware<C>[], hook: HookName, position: Position): HookCall[] {
   const out: HookCall[] = []
+  let prioritised = false
   list.forEach((middleware, index) => {
     const fn = middleware[hook]
     if (fn === undefined) return
@@ -48,7 +49,12 @@ function calls<C>(list: readonly Middleware<C>[], hook: HookName, position: Posi
       hook,
       info: Object.freeze({ name: middleware.name, position, index }),
     })
+    if ((middleware.priority ?? 0) !== 0) prioritised = true
   })
+  // Higher priority first (DESIGN §9). Array sort is stable, so equal priorities keep the order
+  // added; `index` stays the place in the list, which is how events name the middleware.
+  // Done once per chain value, never per run.
+  if (prioritised) out.sort((a, b) => (b.middleware.priority ?? 0) - (a.middleware.priority ?? 0))
   return out
 }
 

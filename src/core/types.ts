@@ -158,6 +158,12 @@ export type HookResult = void | Promise<unknown>
 export interface Middleware<C = unknown> {
   /** Shown in the timeline, in errors and in traces. */
   readonly name: string
+  /**
+   * Where this middleware's calls go in each of its queues (before, after, runStart, runEnd):
+   * higher runs first; equal priorities keep the order added. Default 0. The event's `index`
+   * stays the middleware's place in its `use` list, whatever its priority.
+   */
+  readonly priority?: number
   /** Called before each link it wraps. */
   readonly before?: (event: BeforeEvent<C>) => HookResult
   /** Called after each link it wraps, also when the link failed. */

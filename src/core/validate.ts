@@ -24,7 +24,7 @@ export function checkLinkName(name: unknown, where: string): asserts name is str
  */
 export function checkMiddleware(middleware: unknown, where: string, linkLevel = false): void {
   if (typeof middleware !== 'object' || middleware === null) {
-    throw new TypeError(`${where}: middleware must be an object { name, before?, after?, runStart?, runEnd? }, got ${describe(middleware)}`)
+    throw new TypeError(`${where}: middleware must be an object { name, priority?, before?, after?, runStart?, runEnd? }, got ${describe(middleware)}`)
   }
   const read = (key: string, label: string): unknown => {
     try {
@@ -36,6 +36,10 @@ export function checkMiddleware(middleware: unknown, where: string, linkLevel = 
   const name = read('name', 'middleware')
   if (typeof name !== 'string' || name.length === 0) {
     throw new TypeError(`${where}: middleware needs a non-empty string 'name', got ${describe(name)}`)
+  }
+  const priority = read('priority', `middleware '${name}'`)
+  if (priority !== undefined && !(typeof priority === 'number' && Number.isFinite(priority))) {
+    throw new TypeError(`${where}: middleware '${name}' has a priority that is ${typeof priority === 'number' ? String(priority) : describe(priority)}, not a finite number`)
   }
   for (const hook of HOOKS) {
     const fn = read(hook, `middleware '${name}'`)
