@@ -172,6 +172,7 @@ function finish<C>(
     ctx: result.ctx,
     failure: result.failure,
     endedAt: result.endedAt,
+    stop: result.stop,
     events,
     prefix,
     chain,
@@ -190,8 +191,8 @@ function rejectInput<C>(chain: Chain<C>, info: RunInfo, input: unknown, endedAt:
   const start = { seq: 0, t: info.startedAt, type: 'run.start', ctx: input, mwctx: emptyState(), metrics: undefined, input }
   // The cause is the ZodError (its `issues`), or what a throwing schema threw.
   const failure: Failure = { code: 'INVALID_INPUT', message, link: undefined, cause }
-  trace?.runEnd('error', failure, endedAt, endedAt)
-  const result: ExecutionResult<C> = { status: 'error', ctx: input as Immutable<C>, failure, endedAt }
+  trace?.runEnd('error', failure, endedAt, endedAt, undefined)
+  const result: ExecutionResult<C> = { status: 'error', ctx: input as Immutable<C>, failure, endedAt, stop: undefined }
   return { run: finish(chain, info, input, result, [start as never], undefined, extras, trace), ioOverruns: [] }
 }
 

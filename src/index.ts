@@ -29,7 +29,9 @@ export type {
   IoDivergence,
   LinkDivergence,
   PatchesDivergence,
+  SkipDivergence,
   StatusDivergence,
+  StopDivergence,
 } from './lineage/compare.js'
 export { saveRun, loadRun } from './lineage/run-file.js'
 export type { LoadRunOptions } from './lineage/run-file.js'
@@ -45,6 +47,7 @@ export type {
   ForkTimelineEvent,
   LinkEndTimelineEvent,
   LinkErrorTimelineEvent,
+  LinkSkipTimelineEvent,
   LinkStartTimelineEvent,
   MiddlewareCallInfo,
   MiddlewareErrorTimelineEvent,
@@ -78,4 +81,5 @@ export type {
   RunOptions,
   RunStartEvent,
   RunStatus,
+  SkipReason,
 } from './core/types.js'

@@ -180,6 +180,12 @@ describe('compareRuns', () => {
         case 'status':
           expectTypeOf(d.actual).toEqualTypeOf<'ok' | 'error' | 'aborted'>()
           return d.actual
+        case 'skip':
+          expectTypeOf(d.expected).toEqualTypeOf<'when' | 'stopped' | undefined>()
+          return d.link.name
+        case 'stop':
+          expectTypeOf(d.actual).toEqualTypeOf<string | undefined>()
+          return d.reason
         case 'io':
         case 'error':
           return d.reason

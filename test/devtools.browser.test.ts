@@ -1,8 +1,7 @@
 // The devtools viewer end to end: `shadowchain view` serves the example runs (a checkout with
 // captured writes, its fork and a replay), Debian's chromium drives the page through
 // playwright-core. The CLI imports the BUILT library (dist/), rebuilt first when stale.
-import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import type { ChildProcess } from 'node:child_process'
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -11,34 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { checkoutChain, HOSTILE_NOTE, input, recordExampleRuns } from '../examples/devtools/index.js'
 import { formatDuration, loadRun, saveRun, type Run } from '../src/index.js'
 import { ensureBuilt, ROOT } from './built-dist.js'
+import { CHROMIUM, FLAGS, haveChromium, startView } from './view-server.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage']
-const haveChromium = existsSync(CHROMIUM)
 // On CI a missing browser is a failure (beforeAll throws); on a workstation the suite is skipped.
 const skip = !haveChromium && process.env['CI'] === undefined
 if (skip) console.warn(`devtools browser test skipped: ${CHROMIUM} is missing (apt-get install -y chromium)`)
-
-
-/** Starts `shadowchain view` and resolves with the URL it prints. */
-function startView(files: string[]): Promise<{ server: ChildProcess; url: string }> {
-  const server = spawn(process.execPath, [join(ROOT, 'devtools', 'cli.js'), 'view', ...files, '--no-open', '--port', '0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
-  return new Promise((resolve, reject) => {
-    let out = ''
-    const timer = setTimeout(() => reject(new Error(`view printed no URL in 15 s: ${out}`)), 15_000)
-    const read = (chunk: Buffer) => {
-      out += chunk.toString()
-      const url = /shadowchain viewer: (http:\/\/\S+)/.exec(out)?.[1]
-      if (url !== undefined) {
-        clearTimeout(timer)
-        resolve({ server, url })
-      }
-    }
-    server.stdout.on('data', read)
-    server.stderr.on('data', read)
-    server.once('exit', (code) => reject(new Error(`view exited with ${code}: ${out}`)))
-  })
-}
 
 let dir: string
 let files: { original: string; fork: string; replay: string }

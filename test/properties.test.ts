@@ -478,7 +478,7 @@ function tracedMiddleware(name: string, spec: TracedMiddlewareSpec): Middleware 
 }
 
 describe('tracing', () => {
-  it('live and exportRun give the same spans, to the nanosecond, for any chain, middleware and failure', async () => {
+  it('live and exportRun give the same spans, to the nanosecond, for any chain, middleware, failure, skip (when) and stop', async () => {
     const { exporter, tracer } = memoryTracer('properties')
     await fc.assert(
       fc.asyncProperty(
@@ -486,14 +486,20 @@ describe('tracing', () => {
         fc.array(tracedMiddlewareArb, { maxLength: 3 }),
         fc.option(fc.nat(4)),
         fc.boolean(),
-        async (links, specs, failAt, fork) => {
+        fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }),
+        fc.option(fc.nat(4)),
+        async (links, specs, failAt, fork, skip, stopAt) => {
           exporter.reset()
           const all = specs.map((spec, i) => ({ spec, mw: tracedMiddleware(`m${i}`, spec) }))
           let c = chain<Ctx>('traced').use(...all.filter((m) => m.spec.level === 'chain').map((m) => m.mw))
           const linkLevel = all.filter((m) => m.spec.level === 'link').map((m) => m.mw)
           links.forEach((spec, i) => {
             const fn = linkFn(spec)
-            c = c.link(`l${i}`, i === failAt ? () => { throw new Error(`l${i} failed`) } : fn, { use: linkLevel })
+            const stopping: LinkFn<Ctx> = (ctx, io) => {
+              io.stop(`stop at l${i}`)
+              return fn(ctx, io)
+            }
+            c = c.link(`l${i}`, i === failAt ? () => { throw new Error(`l${i} failed`) } : i === stopAt ? stopping : fn, { use: linkLevel, when: () => !skip[i] })
           })
           const settle = (p: Promise<Run<Ctx>>) => p.catch((e: ChainRunError<Ctx>) => e.run)
           const parent = await settle(c.run({ a: { n: 1 } }))

@@ -18,8 +18,9 @@ describe('RunDocument', () => {
     // @ts-expect-error a link.start has no durationNs
     const bad: DocumentEvent = { seq: 0, t: 0, type: 'link.start', link: 0, durationNs: 1 }
     void bad
-    // @ts-expect-error version 4 does not exist
-    const future: RunDocument['version'] = 4
+    if (event.type === 'link.skip') expectTypeOf(event.reason).toEqualTypeOf<'when' | 'stopped'>()
+    // @ts-expect-error version 5 does not exist
+    const future: RunDocument['version'] = 5
     void future
   })
 })

@@ -12,6 +12,7 @@ import type {
   ReplayResult,
   LinkEndTimelineEvent,
   LinkIO,
+  LinkInfo,
   LinkRecord,
   Middleware,
   RunEndEvent,
@@ -293,5 +294,39 @@ describe('replay, fork and compare (Run reaches them through its chain’s engin
     expectTypeOf(a).toMatchTypeOf<RecordedRun<Order>>()
     expectTypeOf(compareRuns(a, b)).toEqualTypeOf<Divergence | undefined>()
     expectTypeOf(compareRuns(a, (await a.replay()).run)).toEqualTypeOf<Divergence | undefined>()
+  })
+})
+
+describe('composition types (DESIGN §9)', () => {
+  it('types when from C: it receives Immutable<C> and must return a boolean', () => {
+    chain<Order>('o').link('a', () => {}, {
+      when: (ctx) => {
+        expectTypeOf(ctx).toEqualTypeOf<Immutable<Order>>()
+        return ctx.items.length > 0
+      },
+    })
+    // @ts-expect-error when reads the ctx type: Order has no 'missing'
+    chain<Order>('o').link('a', () => {}, { when: (ctx) => ctx.missing > 0 })
+    // @ts-expect-error when must return a boolean, not a promise
+    chain<Order>('o').link('a', () => {}, { when: async () => true })
+    // @ts-expect-error when cannot write to the ctx it is given
+    chain<Order>('o').link('a', () => {}, { when: (ctx) => ((ctx.total = 1), true) })
+  })
+
+  it('types io.stop, the run\'s stoppedBy and middleware priority', async () => {
+    const c = chain<Order>('o').link('a', (_ctx, io) => {
+      expectTypeOf(io.stop).toEqualTypeOf<(reason?: string) => void>()
+      // @ts-expect-error a reason is a string
+      io.stop(42)
+    })
+    const run = await c.run({ id: '1', items: [], meta: { tags: [] } })
+    expectTypeOf(run.stoppedBy).toEqualTypeOf<LinkInfo | undefined>()
+    expectTypeOf(run.stopReason).toEqualTypeOf<string | undefined>()
+    expectTypeOf<LinkRecord<Order>['status']>().toEqualTypeOf<'ok' | 'error' | 'skipped'>()
+    const mw: Middleware<Order> = { name: 'm', priority: 5 }
+    // @ts-expect-error a priority is a number
+    const bad: Middleware<Order> = { name: 'm', priority: 'high' }
+    void mw
+    void bad
   })
 })

@@ -110,7 +110,8 @@ function renderRun() {
   const run = state.run
   fill($('run-picker'), state.runs.map((r) => h('option', { value: r.id, selected: r === run }, runLabel(r))))
   const links = run.rows.length + run.inherited
-  fill($('run-summary'), h('b', { className: `status ${run.status}` }, run.status), ` ${formatDuration(run.durationNs)} · ${links} links · ${run.events.length} events`, run.error && h('span', { className: 'err' }, ` · ${run.error.code}: ${run.error.message}`))
+  fill($('run-summary'), h('b', { className: `status ${run.status}` }, run.status), ` ${formatDuration(run.durationNs)} · ${links} links · ${run.events.length} events`, run.error && h('span', { className: 'err' }, ` · ${run.error.code}: ${run.error.message}`),
+    run.stoppedBy && h('span', { className: 'stopped', dataset: { testid: 'stopped-by' } }, ` · stopped by #${run.stoppedBy.index} '${run.stoppedBy.name}'${run.stoppedBy.reason === undefined ? '' : `: ${run.stoppedBy.reason}`}`))
   renderForkTree()
   renderFilters()
   renderEvents()
@@ -184,6 +185,14 @@ function renderWaterfall() {
     return tick
   })
   const lines = rows.map((row) => {
+    // A skipped link never ran: greyed, no bars, its reason in place of its durations.
+    if (row.status === 'skipped') {
+      return h('div', { className: 'row skipped', dataset: { testid: 'waterfall-row', link: row.name }, onclick: () => select(row.endSeq) },
+        h('div', { className: 'label' },
+          h('span', { className: 'idx' }, row.index), h('span', { className: 'name', dataset: { testid: 'link-name' } }, row.name),
+          h('span', { className: 'skip', dataset: { testid: 'skip-reason' } }, `skipped: ${row.reason === 'stopped' ? 'stopped' : 'when'}`)),
+        h('div', { className: 'track' }))
+    }
     const track = h('div', { className: 'track' },
       bar('step', row.stepStart, row.stepEnd, totalNs, `step ${formatDuration(row.stepEnd - row.stepStart)}`),
       row.segments.map((s) => bar(`mw${s.failed ? ' failed' : ''}`, s.start, s.end, totalNs, `${s.name} (${s.position}) ${formatDuration(s.end - s.start)}${s.failed ? ' ✗ failed' : ''}`, (e) => (e.stopPropagation(), select(s.seq)))),
@@ -307,6 +316,7 @@ function verdict(divergence, run, other) {
     case 'input': return `first divergence at the input: the runs started from different inputs`
     case 'fork': return `first divergence at the fork edit ${cutLabel(divergence.link)} (fork)`
     case 'status': return `the links agree but the runs ended ${run.status} and ${other.status}`
+    case 'stop': return `the links agree but one run was stopped early: by ${run.stoppedBy ? `'${run.stoppedBy.name}'` : 'no link'} and ${other.stoppedBy ? `'${other.stoppedBy.name}'` : 'no link'}`
   }
   if (divergence.a?.kind === 'input') return 'first divergence at the input: it was rejected (error)'
   const link = divergence.b ?? divergence.a

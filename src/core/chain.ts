@@ -190,13 +190,17 @@ export class Chain<C> {
       throw new TypeError(`${where}: link '${name}' must be a function, got ${fn === null ? 'null' : typeof fn}`)
     }
     if (options !== undefined) {
-      if (typeof options !== 'object' || options === null) throw new TypeError(`${where}: link '${name}': options must be an object { use?, meta? }`)
-      checkKeys(options, ['use', 'meta'], `${where}: link '${name}' options`)
+      if (typeof options !== 'object' || options === null) throw new TypeError(`${where}: link '${name}': options must be an object { use?, meta?, when? }`)
+      checkKeys(options, ['use', 'meta', 'when'], `${where}: link '${name}' options`)
+    }
+    const when = options?.when
+    if (when !== undefined && typeof when !== 'function') {
+      throw new TypeError(`${where}: link '${name}': options.when must be a function (ctx) => boolean, got ${when === null ? 'null' : typeof when}`)
     }
     const use = options?.use ?? []
     if (!Array.isArray(use)) throw new TypeError(`${where}: link '${name}': options.use must be an array of middleware`)
     use.forEach((mw, i) => checkMiddleware(mw, `${where}: link '${name}' use[${i}]`, true))
-    const def: LinkDef<C> = { name, fn, use: [...use], meta: Object.freeze({ ...(options?.meta ?? {}) }) }
+    const def: LinkDef<C> = { name, fn, use: [...use], meta: Object.freeze({ ...(options?.meta ?? {}) }), when }
     const links = at === this.#links.length ? this.#links.append(def) : this.#links.insert(at, def)
     return new Chain(this.#engine, this.name, this.options, links, this.#middleware)
   }

@@ -1,6 +1,7 @@
 // Turns a chain's definition into the flat, precomputed form the runner walks: per link, the
 // exact queue of before and after calls in DESIGN §3 order, so a run allocates no queues.
 import type { SealHint } from './seal-state.js'
+import type { Immutable } from 'immer'
 import type { LinkFn, LinkInfo, Middleware, MiddlewareCallInfo, Position } from './types.js'
 
 /** A link as the builder stores it. */
@@ -9,6 +10,8 @@ export interface LinkDef<C> {
   readonly fn: LinkFn<C>
   readonly use: readonly Middleware<C>[]
   readonly meta: Readonly<Record<string, unknown>>
+  /** The link's condition (link option `when`), if it has one. */
+  readonly when: ((ctx: Immutable<C>) => boolean) | undefined
 }
 
 export type HookName = 'before' | 'after' | 'runStart' | 'runEnd'
@@ -24,6 +27,7 @@ export interface HookCall {
 export interface CompiledLink<C> {
   readonly info: LinkInfo
   readonly fn: LinkFn<C>
+  readonly when: ((ctx: Immutable<C>) => boolean) | undefined
   readonly before: readonly HookCall[]
   readonly after: readonly HookCall[]
 }
@@ -71,6 +75,7 @@ export function compileChain<C>(
     links: links.map((def, index) => ({
       info: Object.freeze({ name: def.name, index, meta: def.meta }),
       fn: def.fn,
+      when: def.when,
       before: [...chainBefore, ...calls(def.use, 'before', 'link-before')],
       after: [...calls(def.use, 'after', 'link-after'), ...chainAfter],
     })),

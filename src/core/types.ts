@@ -67,7 +67,22 @@ export interface LinkIO<C = unknown> {
   now(): number
   /** A float in [0, 1), like `Math.random()`, recorded in the timeline. */
   random(): number
+  /**
+   * Ends the run successfully once this link is done (DESIGN §9): its changes and its
+   * after-middleware still happen, the links after it do not run (each is recorded as a
+   * `link.skip` event with reason `'stopped'`), and the run carries `stoppedBy` (this link) and
+   * `stopReason`. A link that stops and then fails fails the run: the stop is forgotten.
+   *
+   * @param reason - free text kept as the run's `stopReason` (a string, or nothing)
+   * @throws TypeError when `reason` is given and is not a string (so the link fails)
+   * @example
+   * .link('quote', (ctx, io) => { if (ctx.cached) io.stop('cached quote') })
+   */
+  stop(reason?: string): void
 }
+
+/** Why a link did not run: its `when` said no, or an earlier link called `io.stop()`. */
+export type SkipReason = 'when' | 'stopped'
 
 /**
  * A link: one named business step. It mutates the immer draft it is given, or returns a
@@ -81,6 +96,16 @@ export interface LinkOptions<C> {
   use?: readonly Middleware<C>[]
   /** Free-form data describing the link, visible as `LinkInfo.meta`. */
   meta?: Record<string, unknown>
+  /**
+   * Runs the link only when this returns `true` for the ctx it would receive (DESIGN §9).
+   * `false`: the link, and every middleware call around it, does not happen; the timeline has a
+   * `link.skip` event (reason `'when'`). It must be synchronous and return a boolean: anything
+   * else, or a throw, fails the run as this link's failure (`'LINK_FAILED'`, no hooks run).
+   *
+   * @example
+   * .link('review', review, { when: (ctx) => ctx.total > 1_000 })
+   */
+  when?: (ctx: Immutable<C>) => boolean
 }
 
 /** Where a middleware call happens relative to its link. */

@@ -8,6 +8,7 @@ import {
   type DocumentFork,
   type DocumentLinkEnd,
   type DocumentLinkError,
+  type DocumentLinkSkip,
   type DocumentLinkStart,
   type DocumentMiddleware,
   type DocumentMiddlewareCall,
@@ -93,6 +94,7 @@ const eventDoc = z.discriminatedUnion('type', [
     io: ioDoc.optional(),
     ...linkNotes,
   }) satisfies z.ZodType<DocumentLinkError>,
+  z.strictObject({ ...base, type: z.literal('link.skip'), link: tableRef, reason: z.enum(['when', 'stopped']) }) satisfies z.ZodType<DocumentLinkSkip>,
   z.strictObject({
     ...base,
     type: z.literal('ctx.write'),
@@ -127,12 +129,14 @@ const runDoc = z.strictObject({
     .optional(),
   parent: z.strictObject({ runId: name, seq: z.number().int().nonnegative() }).optional(),
   replayOf: z.strictObject({ runId: name }).optional(),
+  stoppedBy: tableRef.optional(),
+  stopReason: z.string().optional(),
   children: z.array(name),
 }) satisfies z.ZodType<DocumentRun>
 
 const documentShape = z.strictObject({
   format: z.literal(FORMAT),
-  version: z.union([z.literal(1), z.literal(2), z.literal(3)]),
+  version: z.union([z.literal(1), z.literal(2), z.literal(3), z.literal(4)]),
   run: runDoc,
   redacted: z.strictObject({ paths: z.array(z.array(z.union([z.string(), z.number()]))), placeholder: z.string() }).optional(),
   links: z.array(z.strictObject({ name, index: z.number().int().nonnegative(), meta: z.unknown().optional() })),
@@ -147,7 +151,7 @@ true satisfies MutuallyAssignable<z.output<typeof documentShape>, RunDocument>
 type MutuallyAssignable<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
 
 /**
- * The shape of a run document, version 1, 2 or 3 (integrity and limits are checked after it),
+ * The shape of a run document, version 1 to 4 (integrity and limits are checked after it),
  * typed as the hand-written `RunDocument`.
  */
 export const runDocumentSchema: z.ZodType<RunDocument> = documentShape

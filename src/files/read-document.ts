@@ -35,7 +35,7 @@ export function importRun(input: unknown, options: ImportOptions = {}): Imported
   const head = input as { format?: unknown; version?: unknown }
   // A bad value is quoted, never stringified whole: it may be 50 MB, or 100,000 levels deep.
   if (head.format !== FORMAT) throw new DocumentError('$.format', `expected '${FORMAT}', got ${quote(head.format)}: this is not a shadowchain run document`)
-  if (head.version !== 1 && head.version !== 2 && head.version !== 3) {
+  if (head.version !== 1 && head.version !== 2 && head.version !== 3 && head.version !== 4) {
     throw new DocumentError('$.version', `unsupported version ${quote(head.version)}: this shadowchain reads versions 1 to ${VERSION}`)
   }
   const parsed = runDocumentSchema.safeParse(input)
@@ -109,13 +109,18 @@ export function importRun(input: unknown, options: ImportOptions = {}): Imported
         event['durationNs'] = BigInt(e.durationNs)
         if (e.io !== undefined) event['io'] = Object.freeze({ ...e.io })
         if (e.metricsError !== undefined) {
-          fromVersion3(version, `${at}.metricsError`)
+          fromVersion(3, version, `${at}.metricsError`)
           event['metricsError'] = decodeValue(e.metricsError, `${at}.metricsError`, limits, version)
         }
         if (e.writesDropped !== undefined) {
-          fromVersion3(version, `${at}.writesDropped`)
+          fromVersion(3, version, `${at}.writesDropped`)
           event['writesDropped'] = e.writesDropped
         }
+        break
+      case 'link.skip':
+        fromVersion(4, version, `${at}.type`)
+        event['link'] = linkAt(e.link, `${at}.link`)
+        event['reason'] = e.reason
         break
       case 'ctx.write':
         event['link'] = linkAt(e.link, `${at}.link`)
@@ -131,6 +136,9 @@ export function importRun(input: unknown, options: ImportOptions = {}): Imported
         break
       case 'run.end':
         event['status'] = e.status
+        // Stored once, on the run (§1.1); the run.end event carries it, as it carries the error.
+        if (doc.run.stoppedBy !== undefined) event['stoppedBy'] = linkAt(doc.run.stoppedBy, '$.run.stoppedBy')
+        if (doc.run.stopReason !== undefined) event['stopReason'] = doc.run.stopReason
         break
     }
     event['ctx'] = ctx
@@ -142,9 +150,12 @@ export function importRun(input: unknown, options: ImportOptions = {}): Imported
   return { doc, events, links, input: input0, ctx, errorCause: cause }
 }
 
-/** `metricsError` and `writesDropped` exist from version 3 on: an older document is closed to them. */
-function fromVersion3(version: DocumentVersion, at: string): void {
-  if (version < 3) throw new DocumentError(at, `this field exists from version 3 on; the document says version ${version}`)
+/**
+ * `metricsError` and `writesDropped` exist from version 3 on, `link.skip` and a run's `stoppedBy`
+ * / `stopReason` from version 4: an older document is closed to them.
+ */
+function fromVersion(since: DocumentVersion, version: DocumentVersion, at: string): void {
+  if (version < since) throw new DocumentError(at, `this ${at.endsWith('.type') ? 'event type' : 'field'} exists from version ${since} on; the document says version ${version}`)
 }
 
 function checkIntegrity(doc: RunDocument): void {
@@ -158,6 +169,13 @@ function checkIntegrity(doc: RunDocument): void {
   if (end.status !== doc.run.status) throw new DocumentError(`$.events[${last}].status`, `run.end says '${end.status}' but the run says '${doc.run.status}'`)
   const ends = doc.events.filter((event) => event.type === 'run.end').length
   if (ends !== 1) throw new DocumentError('$.events', `expected exactly one run.end event, found ${ends}`)
+  const { stoppedBy, stopReason, status } = doc.run
+  if (stoppedBy !== undefined || stopReason !== undefined) {
+    const at = stoppedBy === undefined ? '$.run.stopReason' : '$.run.stoppedBy'
+    fromVersion(4, doc.version, at)
+    if (stoppedBy === undefined) throw new DocumentError(at, 'stopReason without stoppedBy: a reason belongs to the link that stopped the run')
+    if (status !== 'ok') throw new DocumentError(at, `a stopped run ended 'ok'; this one says '${status}'`)
+  }
   if ((doc.run.status === 'ok') !== (doc.run.error === undefined)) {
     throw new DocumentError('$.run.error', doc.run.status === 'ok' ? 'an ok run has no error' : `a run with status '${doc.run.status}' needs its error`)
   }

@@ -1,7 +1,7 @@
-// The run document, versions 1 to 3, as TypeScript types: docs/run-format.md, section by section.
+// The run document, versions 1 to 4, as TypeScript types: docs/run-format.md, section by section.
 // The zod schema that validates documents (document-schema.ts) is checked against these types.
 import type { WriteOp } from '../record/write-capture.js'
-import type { RedactPath, RunStatus } from '../core/types.js'
+import type { RedactPath, RunStatus, SkipReason } from '../core/types.js'
 import type { DecodeLimits } from './codec.js'
 
 /** The `format` of every run document. */
@@ -10,13 +10,13 @@ export const FORMAT = 'shadowchain/run'
 /**
  * The newest version this module reads and writes. A document is written as the oldest version
  * that can hold it: version 1, unless it needs version 2 (a sparse array: `$holes`) or version 3
- * (a link event's `metricsError` or `writesDropped`), so older readers still read every other
- * document.
+ * (a link event's `metricsError` or `writesDropped`) or version 4 (a `link.skip` event, or a run
+ * ended by `io.stop()`), so older readers still read every other document.
  */
-export const VERSION = 3
+export const VERSION = 4
 
 /** The document versions this module reads. */
-export type DocumentVersion = 1 | 2 | 3
+export type DocumentVersion = 1 | 2 | 3 | 4
 
 /** Options of `run.toJSON()` and `saveRun()`. */
 export interface ExportOptions {
@@ -43,7 +43,7 @@ export type EncodedValue = unknown
 export type Nanoseconds = number | string
 
 /**
- * A run document (`*.run.json`), version 1, 2 or 3, as JSON: one finished run, its initial
+ * A run document (`*.run.json`), version 1 to 4, as JSON: one finished run, its initial
  * states, and its timeline as events that carry only the patches that changed the states.
  * Made by `run.toJSON()` and `saveRun()`, read by `Run.fromJSON()` and `loadRun()`. Every object
  * in it is closed: a reader rejects keys not listed here. See `docs/run-format.md`.
@@ -85,6 +85,10 @@ export interface DocumentRun {
   parent?: { runId: string; seq: number } | undefined
   /** The run this one replays. */
   replayOf?: { runId: string } | undefined
+  /** Version 4: link ref (§1.2) of the link that ended the run with `io.stop()`; only when `status` is `'ok'`. */
+  stoppedBy?: number | undefined
+  /** Version 4: the reason given to `io.stop(reason)`; only with `stoppedBy`. */
+  stopReason?: string | undefined
   /** Ids of runs forked from this one (they may be in no file). */
   children: string[]
 }
@@ -148,6 +152,7 @@ export type DocumentEvent =
   | DocumentLinkStart
   | DocumentLinkEnd
   | DocumentLinkError
+  | DocumentLinkSkip
   | DocumentCtxWrite
   | DocumentFork
   | DocumentRunEnd
@@ -232,6 +237,15 @@ export interface DocumentLinkError extends DocumentEventBase, DocumentLinkOutcom
   link: number
   /** What was thrown. */
   error: EncodedValue
+}
+
+/** Version 4: a link that did not run (its `when` said no, or the run was stopped). */
+export interface DocumentLinkSkip extends DocumentEventBase {
+  type: 'link.skip'
+  /** Link ref (§1.2). */
+  link: number
+  /** `'when'` or `'stopped'`. */
+  reason: SkipReason
 }
 
 /** Capture `'writes'`: one write a link made to its draft, as it happened. */

@@ -23,6 +23,9 @@ export interface ExportableRun {
   readonly parent: { readonly runId: string; readonly seq: number } | undefined
   readonly replayOf: { readonly runId: string } | undefined
   readonly childIds: readonly string[]
+  /** The link that ended the run with `io.stop()`, and its reason (version 4). */
+  readonly stoppedBy?: LinkInfo | undefined
+  readonly stopReason?: string | undefined
   readonly timeline: { readonly events: readonly TimelineEvent<unknown>[] }
   /** The run's own redaction (`Run.redact`): always applied, `options.redact` adds to it. */
   readonly redact?: readonly RedactPath[]
@@ -99,6 +102,8 @@ export function exportParts(run: ExportableRun, options: ExportOptions = {}): { 
     if ('link' in event && event.link !== undefined) links.ref(event.link)
     if ('middleware' in event) middleware.ref(event.middleware)
   }
+  // Capture 'off' records no link events: the stopping link is referenced by the run alone.
+  if (run.stoppedBy !== undefined) links.ref(run.stoppedBy)
   const first = events[0] as TimelineEvent<unknown>
   // Set when a value needs a newer version than 1 (a sparse array).
   const notes: EncodeNotes = { sparse: false }
@@ -129,6 +134,12 @@ export function exportParts(run: ExportableRun, options: ExportOptions = {}): { 
   if (run.replayOf !== undefined) header.run.replayOf = { runId: run.replayOf.runId }
   if (redact.active) header.redacted = { paths: redact.paths.map((p) => [...p]), placeholder: redact.placeholder }
   if (notes.sparse) header.version = 2
+  // A stopped run (like a link.skip event, below) needs version 4.
+  if (run.stoppedBy !== undefined) {
+    header.version = 4
+    header.run.stoppedBy = links.ref(run.stoppedBy)
+    if (run.stopReason !== undefined) header.run.stopReason = redact.scrubText(run.stopReason)
+  }
   return { header, events: eventDocs(events, run.startedAt, redact, links.ref, middleware.ref, header) }
 }
 
@@ -141,7 +152,8 @@ function* eventDocs(
   header: DocumentHeader,
 ): Generator<DocumentEvent> {
   // The header learns the document's version as events go: a sparse array anywhere needs
-  // version 2, a link event's metricsError or writesDropped version 3 (which has $holes too).
+  // version 2, a link event's metricsError or writesDropped version 3 (which has $holes too), a
+  // link.skip version 4 (which has all of them).
   const needs = (version: DocumentVersion): void => {
     if (header.version < version) header.version = version
   }
@@ -217,6 +229,11 @@ function* eventDocs(
           needs(3)
           doc['writesDropped'] = event.writesDropped
         }
+        break
+      case 'link.skip':
+        needs(4)
+        doc['link'] = linkRef(event.link)
+        doc['reason'] = event.reason
         break
       case 'ctx.write':
         doc['link'] = linkRef(event.link)

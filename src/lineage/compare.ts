@@ -4,7 +4,7 @@ import { describeError } from '../core/errors.js'
 import type { RecordedIO, TimelineEvent } from '../record/events.js'
 import type { RecordedRun } from './recorded-run.js'
 import type { LinkRecord, Timeline } from '../record/timeline.js'
-import type { LinkInfo, RunStatus } from '../core/types.js'
+import type { LinkInfo, RunStatus, SkipReason } from '../core/types.js'
 
 /**
  * The runs started from different inputs (compared by content). Reported before any link: every
@@ -102,6 +102,34 @@ export interface IoDivergence {
   readonly actual: RecordedIO | undefined
 }
 
+/**
+ * A link ran in one run and was skipped in the other, or was skipped for another reason (its
+ * `when` said no in one run, `io.stop()` cut it off in the other).
+ */
+export interface SkipDivergence {
+  readonly reason: 'skip'
+  readonly link: LinkInfo
+  /** Its `link.skip` / `link.end` / `link.error` in the actual run. */
+  readonly seq: number
+  /** Why the expected run skipped it (`'when'`, `'stopped'`); `undefined` when it ran there. */
+  readonly expected: SkipReason | undefined
+  /** Why the actual run skipped it; `undefined` when it ran there. */
+  readonly actual: SkipReason | undefined
+}
+
+/** Every link agrees but one run was stopped by `io.stop()` and the other was not (or by another link). */
+export interface StopDivergence {
+  readonly reason: 'stop'
+  /** The link that stopped the actual run, or else the expected run's. */
+  readonly link: LinkInfo | undefined
+  /** The actual run's `run.end`. */
+  readonly seq: number
+  /** The name of the link that stopped the expected run; `undefined` when it was not stopped. */
+  readonly expected: string | undefined
+  /** The name of the link that stopped the actual run; `undefined` when it was not stopped. */
+  readonly actual: string | undefined
+}
+
 /** Every link agrees but the runs ended differently. */
 export interface StatusDivergence {
   readonly reason: 'status'
@@ -117,7 +145,8 @@ export interface StatusDivergence {
  * Where two runs first differ, in the order a run meets them: its input (`'input'`, or an input
  * rejected on one side only: `'error'` without `link`), then at each link a fork edit before it
  * (`'fork'`), the link that ran (`'link'`), its error (`'error'`), its changes (`'patches'`), the
- * io values it drew (`'io'`, replay only), and last the run's end (`'status'`). Switch on
+ * io values it drew (`'io'`, replay only), whether it ran or was skipped (`'skip'`), and last
+ * the run's end: who stopped it (`'stop'`), its status (`'status'`). Switch on
  * `reason`: each reason gives `expected` / `actual` (what the reference run and the other run
  * did there) their own type.
  *
@@ -133,6 +162,8 @@ export type Divergence =
   | PatchesDivergence
   | ErrorDivergence
   | IoDivergence
+  | SkipDivergence
+  | StopDivergence
   | StatusDivergence
 
 /** Why two runs differ: `Divergence['reason']`. */
@@ -302,6 +333,9 @@ export function compareRuns<A, B>(expected: RecordedRun<A>, actual: RecordedRun<
       const link = (b ?? a) as LinkRecord<unknown>
       return { reason: 'link', link: link.link, seq: b?.endSeq ?? endSeq, expected: a?.name, actual: b?.name }
     }
+    if (a.reason !== b.reason) {
+      return { reason: 'skip', link: b.link, seq: b.endSeq, expected: a.reason, actual: b.reason }
+    }
     const errorA = errorMessage(a)
     const errorB = errorMessage(b)
     if (errorA !== errorB) {
@@ -312,6 +346,9 @@ export function compareRuns<A, B>(expected: RecordedRun<A>, actual: RecordedRun<
     if (errorA === undefined && !sameData(a.patches, b.patches) && !sameData(a.after, b.after)) {
       return { reason: 'patches', link: b.link, seq: b.endSeq, expected: a.patches, actual: b.patches }
     }
+  }
+  if (runA.stoppedBy?.name !== runB.stoppedBy?.name) {
+    return { reason: 'stop', link: runB.stoppedBy ?? runA.stoppedBy, seq: endSeq, expected: runA.stoppedBy?.name, actual: runB.stoppedBy?.name }
   }
   if (runA.status !== runB.status) {
     return { reason: 'status', link: got.at(-1)?.link, seq: endSeq, expected: runA.status, actual: runB.status }

@@ -6,8 +6,9 @@ import type { RecordedRun } from './recorded-run.js'
 import type { ForkOptions, Run } from './run.js'
 import type { Timeline } from '../record/timeline.js'
 
-const isLinkEnd = (event: TimelineEvent<unknown>): event is Extract<TimelineEvent<unknown>, { type: 'link.end' | 'link.error' }> =>
-  event.type === 'link.end' || event.type === 'link.error'
+// A skipped link is a step too (one event): a fork may be cut after it like after a link that ran.
+const isLinkEnd = (event: TimelineEvent<unknown>): event is Extract<TimelineEvent<unknown>, { type: 'link.end' | 'link.error' | 'link.skip' }> =>
+  event.type === 'link.end' || event.type === 'link.error' || event.type === 'link.skip'
 
 /**
  * The cut: the seq of the last shared event, and the name of the last link completed by then.
@@ -50,7 +51,8 @@ function ranUnrecorded<C>(run: RecordedRun<C>, chain: Chain<C>): boolean {
   let hooks = false
   for (let seq = own; seq < timeline.length; seq++) {
     const type = timeline.at(seq)?.type
-    if (type === 'link.start') return false
+    // Skips are recorded only with a timeline (never with capture 'off').
+    if (type === 'link.start' || type === 'link.skip') return false
     if (type === 'link.error' || type === 'link.end') linkEnd = true
     // Only a recorded run has successful middleware calls in its timeline.
     if (type === 'middleware.before' || type === 'middleware.after') hooks = true

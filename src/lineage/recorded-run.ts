@@ -2,7 +2,7 @@
 // fork that find cuts and check recordings. `Run` implements it; naming this interface instead of
 // `Run` keeps those readers from depending on the class whose methods (replay, fork) use them.
 import type { Immutable } from 'immer'
-import type { RunStatus } from '../core/types.js'
+import type { LinkInfo, RunStatus } from '../core/types.js'
 import type { Timeline } from '../record/timeline.js'
 import type { ChainRunError } from './chain-run-error.js'
 
@@ -25,6 +25,8 @@ export interface RecordedRun<C = unknown> {
   readonly error: ChainRunError<C> | undefined
   /** Every recorded event of the run. */
   readonly timeline: Timeline<C>
+  /** The link that ended the run with `io.stop()`, if one did. */
+  readonly stoppedBy: LinkInfo | undefined
   /**
    * The run this one was forked from and the seq of the last event they share (the cut);
    * `undefined` for a run that was not forked. `run` is the parent when it is in memory.

@@ -13,21 +13,25 @@ import type { LinkRecord } from '../record/timeline.js'
 // names them; re-exported here, where src/testing imports ReplayOptions from.
 export type { ReplayOptions, ReplayResult } from './run.js'
 
-/** A link that plays back a recorded outcome instead of running. */
-function stubOf<C>(record: LinkRecord<C>): LinkFn<C> {
+/**
+ * A link that plays back a recorded outcome instead of running (and stops the run again when
+ * the recorded link stopped it: `stop` is its reason, or null when it stopped it without one).
+ */
+function stubOf<C>(record: LinkRecord<C>, stop: string | null | undefined): LinkFn<C> {
   if (record.status === 'error') {
     return function recordedFailure() {
       throw record.error
     }
   }
-  return function recordedPatches(ctx: Draft<C>) {
+  return function recordedPatches(ctx: Draft<C>, io) {
+    if (stop !== undefined) io.stop(stop ?? undefined)
     // applyPatches mutates a draft in place; a recorded replacement comes back as a new value.
     const result = applyPatches(ctx as Objectish, record.patches as never) as unknown
     return result === ctx ? undefined : (result as C)
   }
 }
 
-function stubs<C>(chain: Chain<C>, records: ReadonlyMap<string, LinkRecord<C>>, stub: ReplayOptions<C>['stub']): Map<number, LinkFn<C>> {
+function stubs<C>(chain: Chain<C>, original: Run<C>, records: ReadonlyMap<string, LinkRecord<C>>, stub: ReplayOptions<C>['stub']): Map<number, LinkFn<C>> {
   const out = new Map<number, LinkFn<C>>()
   if (stub === undefined) return out
   if (typeof stub !== 'function' && !Array.isArray(stub)) {
@@ -41,10 +45,10 @@ function stubs<C>(chain: Chain<C>, records: ReadonlyMap<string, LinkRecord<C>>, 
       throw new TypeError(`replay: cannot stub link '${name}': chain '${chain.name}' has no such link (links: ${links.map((l) => `'${l.name}'`).join(', ') || 'none'})`)
     }
     const record = records.get(name)
-    if (record === undefined) {
-      throw new TypeError(`replay: cannot stub link '${name}': the recording never reached it, so it has no recorded outcome to play back`)
+    if (record === undefined || record.status === 'skipped') {
+      throw new TypeError(`replay: cannot stub link '${name}': the recording ${record === undefined ? 'never reached it' : `skipped it (${record.reason ?? 'when'})`}, so it has no recorded outcome to play back`)
     }
-    out.set(link.index, stubOf(record))
+    out.set(link.index, stubOf(record, original.stoppedBy?.name === name ? (original.stopReason ?? null) : undefined))
   }
   return out
 }
@@ -87,7 +91,7 @@ export async function replayRun<C>(chain: Chain<C>, original: Run<C>, options: R
   checkRecorded(original, chain, 'replay')
   const extras = {
     recordedIO,
-    linkOverrides: stubs(chain, records, stub),
+    linkOverrides: stubs(chain, original, records, stub),
     replayOf: { run: original as Run<unknown>, runId: original.id },
     // A recorded input was parsed already, unless the schema rejected it: then the recording is
     // the raw input, and the replay must check it again (against the chain replayed on).

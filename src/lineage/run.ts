@@ -140,6 +140,8 @@ export interface RunInit<C> {
   readonly ctx: Immutable<C>
   readonly failure: Failure | undefined
   readonly endedAt: bigint
+  /** The link that called `io.stop()` and its reason (a live run; an import has them on `run.end`). */
+  readonly stop?: { readonly link: LinkInfo; readonly reason: string | undefined } | undefined
   /** Without a final `run.end` (a live run) the run appends it; with one (an import) it is kept. */
   readonly events: TimelineEvent<C>[]
   /** A fork's shared prefix: the first `length` of these events come before `events`. */
@@ -182,6 +184,13 @@ export class Run<C = unknown> implements RecordedRun<C> {
   readonly endedAt: bigint
   /** Every recorded event of the run. */
   readonly timeline: Timeline<C>
+  /**
+   * The link that ended the run early with `io.stop()` (the run's status is then `'ok'`, and
+   * the links after it are `link.skip` events with reason `'stopped'`); `undefined` otherwise.
+   */
+  readonly stoppedBy: LinkInfo | undefined
+  /** The reason that link gave (`io.stop(reason)`), if it gave one. */
+  readonly stopReason: string | undefined
   /** The run this one was forked or replayed from; `undefined` for an original run. */
   readonly parent: RunParent | undefined
   /** The run this one replays, when it is a replay. */
@@ -219,7 +228,11 @@ export class Run<C = unknown> implements RecordedRun<C> {
     const last = init.events.at(-1)
     if (last?.type === 'run.end') {
       if (this.error !== undefined) (last as { error?: unknown }).error = this.error
+      this.stoppedBy = last.stoppedBy
+      this.stopReason = last.stopReason
     } else {
+      this.stoppedBy = init.stop?.link
+      this.stopReason = init.stop?.reason
       const end: Record<string, unknown> = {
         seq: (init.prefix?.length ?? 0) + init.events.length,
         t: init.endedAt,
@@ -230,6 +243,8 @@ export class Run<C = unknown> implements RecordedRun<C> {
         status: init.status,
       }
       if (this.error !== undefined) end['error'] = this.error
+      if (this.stoppedBy !== undefined) end['stoppedBy'] = this.stoppedBy
+      if (this.stopReason !== undefined) end['stopReason'] = this.stopReason
       init.events.push(end as unknown as TimelineEvent<C>)
     }
     this.timeline = init.prefix === undefined ? new Timeline(init.events) : Timeline.afterPrefix(init.prefix.events, init.prefix.length, init.events)

@@ -5,7 +5,7 @@ import type { TimelineEvent } from '../record/events.js'
 import type { Run } from '../lineage/run.js'
 import { mergeRedactPaths, redactor, type Redactor } from '../files/redact.js'
 import type { LinkInfo, RedactPath } from '../core/types.js'
-import { ATTR, endRunSpan, linkSpanName, linkSpanOptions, middlewareAttributes, nsAttribute, recordFailure, runSpanName, runSpanOptions, setMetricAttributes, timesOf } from './names.js'
+import { ATTR, addSkipEvent, endRunSpan, setStopAttributes, linkSpanName, linkSpanOptions, middlewareAttributes, nsAttribute, recordFailure, runSpanName, runSpanOptions, setMetricAttributes, timesOf } from './names.js'
 import { rememberExportedSpan, spanContextOf } from './registry.js'
 import { ownStart } from '../lineage/run.js'
 
@@ -106,6 +106,7 @@ export function exportRun<C>(run: Run<C>, options: ExportRunOptions): ExportRunR
     // stops part-way.
     if (runSpan.isRecording()) rememberExportedSpan(run, spanContext)
     emitLinkSpans(run, tracer, trace.setSpan(parent, runSpan), runSpan, emitted, at, redact)
+    setStopAttributes(runSpan, run.stoppedBy === undefined ? undefined : { link: run.stoppedBy, reason: run.stopReason }, redact)
     endRunSpan(runSpan, run.status, run.error, at(run.endedAt), redact)
     return { spanContext, spans: emitted.spans, skipped: false }
   } catch (error) {
@@ -192,6 +193,11 @@ function emitLinkSpans<C>(
         current.metrics = event.metrics as object | undefined
         break
       }
+      case 'link.skip':
+        // As live tracing: the step before it has ended; the skip is an event of the run.
+        closeStep()
+        addSkipEvent(runSpan, event.link, event.reason, at(event.t))
+        break
       case 'run.start':
       case 'fork':
         lastEnd = event.t

@@ -2,13 +2,13 @@
 import { context, createContextKey, diag, ROOT_CONTEXT, trace, type Context, type HrTime, type Span, type SpanContext, type Tracer } from '@opentelemetry/api'
 import { describeError } from '../core/errors.js'
 import type { Immutable, Patch } from 'immer'
-import type { Failure } from '../run/failures.js'
+import type { Failure, Stop } from '../run/failures.js'
 import type { LinkCallIO } from '../run/hook-events.js'
 import type { HookCallType, HookName, ObservedStates, RunObserver } from '../run/observer.js'
 import { rememberSpan } from './registry.js'
 import { redactor, type Redactor, type StateCarrier } from '../files/redact.js'
-import type { LinkInfo, MiddlewareCallInfo, RedactPath, RunInfo, RunStatus } from '../core/types.js'
-import { ATTR, endRunSpan, linkSpanName, linkSpanOptions, middlewareAttributes, nsAttribute, recordFailure, runSpanName, runSpanOptions, setMetricAttributes, timesOf, type Lineage } from './names.js'
+import type { LinkInfo, MiddlewareCallInfo, RedactPath, RunInfo, RunStatus, SkipReason } from '../core/types.js'
+import { ATTR, addSkipEvent, endRunSpan, setStopAttributes, linkSpanName, linkSpanOptions, middlewareAttributes, nsAttribute, recordFailure, runSpanName, runSpanOptions, setMetricAttributes, timesOf, type Lineage } from './names.js'
 
 /** A tracer or SDK that throws is reported through OTel's diag logger and ignored. */
 function skipped(what: string, error: unknown): void {
@@ -189,6 +189,15 @@ export class LiveTrace<C = unknown> implements RunObserver<C> {
   /** A step cut before its link was called stays open: `runEnd` ends it. */
   stepCut(): void {}
 
+  /** A skipped link has no span: it is an event on the run span, where the previous step ended. */
+  linkSkip(link: LinkInfo, reason: SkipReason, t: bigint): void {
+    try {
+      addSkipEvent(this.runSpan, link, reason, this.at(t))
+    } catch (error) {
+      skipped('addEvent', error)
+    }
+  }
+
   /**
    * One middleware call as a span event, at the time the call began.
    *
@@ -235,7 +244,7 @@ export class LiveTrace<C = unknown> implements RunObserver<C> {
    *   short by an internal error)
    * @param t - the run's end
    */
-  runEnd(status: RunStatus, failure: Failure | undefined, stepEnd: bigint, t: bigint): void {
+  runEnd(status: RunStatus, failure: Failure | undefined, stepEnd: bigint, t: bigint, stop: Stop | undefined): void {
     const open = this.linkSpan
     this.linkSpan = this.linkContext = undefined
     try {
@@ -244,6 +253,7 @@ export class LiveTrace<C = unknown> implements RunObserver<C> {
       skipped('end', error)
     }
     try {
+      setStopAttributes(this.runSpan, stop, this.redact)
       endRunSpan(this.runSpan, status, failure, this.at(t), this.redact)
     } catch (error) {
       skipped('end', error)

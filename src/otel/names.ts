@@ -34,7 +34,29 @@ export const ATTR = {
   middlewareErrorType: 'shadowchain.middleware.error.type',
   /** On a `middleware.error` span event: the error's message. */
   middlewareErrorMessage: 'shadowchain.middleware.error.message',
+  /** On a `link.skip` run-span event: `'when'` or `'stopped'`. */
+  skipReason: 'shadowchain.skip.reason',
+  /** On a run span ended by `io.stop()`: the name of the link that stopped it. */
+  stoppedBy: 'shadowchain.run.stopped_by',
+  /** On a run span ended by `io.stop(reason)`: the reason. */
+  stopReason: 'shadowchain.run.stop_reason',
 } as const
+
+/**
+ * A skipped link as an event on the run span (live and exported alike): it has no span, it
+ * never ran.
+ */
+export function addSkipEvent(span: Span, link: LinkInfo, reason: string, time: HrTime | undefined): void {
+  if (!span.isRecording()) return
+  span.addEvent('link.skip', { [ATTR.linkName]: link.name, [ATTR.linkIndex]: link.index, [ATTR.skipReason]: reason }, time)
+}
+
+/** What a stopped run's span says about the stop (nothing for a run that was not stopped). */
+export function setStopAttributes(span: Span, stop: { readonly link: LinkInfo; readonly reason: string | undefined } | undefined, redact?: Redactor): void {
+  if (stop === undefined) return
+  span.setAttribute(ATTR.stoppedBy, stop.link.name)
+  if (stop.reason !== undefined) span.setAttribute(ATTR.stopReason, redact === undefined ? stop.reason : redact.scrubText(stop.reason))
+}
 
 /** The run span's name: `chain <name>`. */
 export const runSpanName = (chainName: string): string => `chain ${chainName}`

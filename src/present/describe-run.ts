@@ -1,6 +1,7 @@
 import { describeError } from '../core/errors.js'
 import type { Run } from '../lineage/run.js'
 import { ownStart } from '../lineage/run.js'
+import type { SkipReason } from '../core/types.js'
 
 /** A compact, JSON-friendly account of a run (what `shadowchain inspect --json` prints). */
 export interface RunSummary {
@@ -14,11 +15,15 @@ export interface RunSummary {
   readonly error?: { readonly code: string; readonly message: string; readonly link?: string }
   readonly parent?: { readonly runId: string; readonly seq: number }
   readonly replayOf?: string
+  /** The link that ended the run with `io.stop()`, and the reason it gave. */
+  readonly stoppedBy?: { readonly link: string; readonly reason?: string }
   readonly children: readonly string[]
   readonly links: readonly {
     readonly name: string
     readonly index: number
-    readonly status: 'ok' | 'error'
+    readonly status: 'ok' | 'error' | 'skipped'
+    /** Why a skipped link did not run. */
+    readonly reason?: SkipReason
     /** A fork's link from before the fork, shared with its parent. */
     readonly inherited: boolean
     /** From the run's start to the link call. */
@@ -74,6 +79,7 @@ export function describeRun<C>(run: Run<C>): RunSummary {
     }),
     ...(run.parent && { parent: { runId: run.parent.runId, seq: run.parent.seq } }),
     ...(run.replayOf && { replayOf: run.replayOf.runId }),
+    ...(run.stoppedBy && { stoppedBy: { link: run.stoppedBy.name, ...(run.stopReason !== undefined && { reason: run.stopReason }) } }),
     children: run.childIds,
     links: run.timeline.links().map((link) => ({
       name: link.name,
@@ -85,6 +91,7 @@ export function describeRun<C>(run: Run<C>): RunSummary {
       middlewareNs: middlewareNs.get(link.name) ?? 0n,
       changes: link.patches.length,
       ...(link.status === 'error' && { error: describeError(link.error) }),
+      ...(link.reason !== undefined && { reason: link.reason }),
       metrics: link.metrics,
     })),
     middlewareErrors,

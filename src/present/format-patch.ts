@@ -52,6 +52,10 @@ export function divergenceLines(reason: DivergenceReason, value: unknown): strin
       return [`io ${show(value ?? {})}`]
     case 'status':
       return [`status '${String(value)}'`]
+    case 'skip':
+      return [value === undefined ? 'ran' : `skipped (${String(value)})`]
+    case 'stop':
+      return [value === undefined ? '(not stopped)' : `stopped by link '${String(value)}'`]
     case 'input':
       return [`input ${show(value)}`]
     case 'fork': {

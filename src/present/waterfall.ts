@@ -1,7 +1,7 @@
 import { describeError } from '../core/errors.js'
 import type { TimelineEvent } from '../record/events.js'
 import type { Run } from '../lineage/run.js'
-import type { LinkInfo } from '../core/types.js'
+import type { LinkInfo, SkipReason } from '../core/types.js'
 import { ownStart } from '../lineage/run.js'
 
 /** How {@link formatWaterfall} draws. */
@@ -56,8 +56,11 @@ export interface WaterfallRow {
   linkNs: bigint
   /** Every middleware call around it, added up. */
   middlewareNs: bigint
-  status: 'ok' | 'error'
+  /** `'skipped'`: the link did not run (a `link.skip` event); its row has no bar. */
+  status: 'ok' | 'error' | 'skipped'
   error: unknown
+  /** Why a skipped link did not run; `undefined` for a link that ran. */
+  reason: SkipReason | undefined
   /** The seqs of its first and last events, of its `link.start` and of its `link.end` / `link.error`. */
   readonly firstSeq: number
   lastSeq: number
@@ -96,6 +99,9 @@ export function formatWaterfall<C>(run: Run<C>, options: WaterfallOptions = {}):
   const cut = inheritedRows.at(-1)
   const after = cut === undefined ? 'before its first link' : `after link '${cut.link.name}'`
   if (run.parent !== undefined) lines.push(`forked from run ${run.parent.runId.slice(0, 8)} ${after} (seq ${run.parent.seq}): ${notShown}`)
+  if (run.stoppedBy !== undefined) {
+    lines.push(`stopped by link '${run.stoppedBy.name}' (#${run.stoppedBy.index})${run.stopReason === undefined ? '' : `: ${run.stopReason}`}`)
+  }
   if (run.replayOf !== undefined) {
     // A replay of a fork re-runs only the fork's own links, after the same shared prefix.
     lines.push(`replay of run ${run.replayOf.runId.slice(0, 8)}${run.parent === undefined && forkAt !== -1 ? `, from its fork: ${notShown}` : ''}`)
@@ -109,6 +115,12 @@ export function formatWaterfall<C>(run: Run<C>, options: WaterfallOptions = {}):
     total <= 0n ? 0 : Math.min(width, Math.max(0, Math.round((Number(t - run.startedAt) / Number(total)) * width)))
   const offset = (t: bigint): string => (t < run.startedAt ? formatDuration(t - run.startedAt) : `+${formatDuration(t - run.startedAt)}`)
   for (const row of rows) {
+    if (row.status === 'skipped') {
+      // Greyed, no bar: it took no time and ran no hook.
+      const why = row.reason === 'stopped' ? 'skipped: stopped' : 'skipped: when'
+      lines.push(paint('2', `${String(row.link.index).padStart(3)}  ${row.link.name.padEnd(nameWidth)}  ${offset(row.linkStart).padEnd(10)} ${'—'.padStart(9)}  |${' '.repeat(width)}|  – ${why}`))
+      continue
+    }
     const cells = new Array<string>(width).fill(' ')
     const [s0, s1, l0, l1] = [scale(row.stepStart), scale(row.stepEnd), scale(row.linkStart), scale(row.linkEnd)]
     // At least one cell each, the last one when a time is at (or past) the end.
@@ -156,6 +168,7 @@ export function waterfallRows(events: readonly TimelineEvent<unknown>[], origin 
         middlewareNs: 0n,
         status: 'ok',
         error: undefined,
+        reason: undefined,
         firstSeq: event.seq,
         lastSeq: event.seq,
         startSeq: event.seq,
@@ -171,6 +184,11 @@ export function waterfallRows(events: readonly TimelineEvent<unknown>[], origin 
       const { name, position } = call.middleware
       row.segments.push({ name, position, start: t, end, seq: event.seq, failed: call.type === 'middleware.error' })
       row.middlewareNs += call.durationNs
+    }
+    if (event.type === 'link.skip') {
+      row.status = 'skipped'
+      row.reason = event.reason
+      row.endSeq = event.seq
     }
     if (event.type === 'link.start') {
       row.linkStart = row.linkEnd = t

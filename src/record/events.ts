@@ -5,7 +5,7 @@
  * @module
  */
 import type { Immutable, Patch } from 'immer'
-import type { LinkInfo, Metrics, MiddlewareCallInfo, MwCtx, RecordedIO, RunStatus } from '../core/types.js'
+import type { LinkInfo, Metrics, MiddlewareCallInfo, MwCtx, RecordedIO, RunStatus, SkipReason } from '../core/types.js'
 
 // Defined in core (compile and the runner use them too); part of the event vocabulary here.
 export type { MiddlewareCallInfo, RecordedIO }
@@ -104,6 +104,17 @@ export interface LinkErrorTimelineEvent<C = unknown> extends EventBase<C> {
   readonly writesDropped?: number
 }
 
+/**
+ * A link that did not run (DESIGN §9): its `when` returned false (`'when'`), or an earlier link
+ * called `io.stop()` (`'stopped'`). No hook ran for it; `t` is where the previous step ended,
+ * the states are those it would have received (`metrics` is `undefined`: it had no execution).
+ */
+export interface LinkSkipTimelineEvent<C = unknown> extends EventBase<C> {
+  readonly type: 'link.skip'
+  readonly link: LinkInfo
+  readonly reason: SkipReason
+}
+
 /** `capture: 'writes'`: one write a link made to its draft, stamped as it happened. */
 export interface CtxWriteTimelineEvent<C = unknown> extends EventBase<C> {
   readonly type: 'ctx.write'
@@ -133,6 +144,10 @@ export interface RunEndTimelineEvent<C = unknown> extends EventBase<C> {
   readonly type: 'run.end'
   readonly status: RunStatus
   readonly error?: unknown
+  /** The link that called `io.stop()`, when the run ended that way (then `status` is `'ok'`). */
+  readonly stoppedBy?: LinkInfo
+  /** The reason given to `io.stop(reason)`, when one was. */
+  readonly stopReason?: string
 }
 
 /** Any event of a timeline. */
@@ -143,6 +158,7 @@ export type TimelineEvent<C = unknown> =
   | LinkStartTimelineEvent<C>
   | LinkEndTimelineEvent<C>
   | LinkErrorTimelineEvent<C>
+  | LinkSkipTimelineEvent<C>
   | CtxWriteTimelineEvent<C>
   | ForkTimelineEvent<C>
   | RunEndTimelineEvent<C>

@@ -4,7 +4,7 @@
 // that touched them), builds the events, and wraps a link's draft to report its writes. With
 // `capture: 'off'` it keeps only what a failed run must show: the start, and every error.
 import type { Immutable, Patch } from 'immer'
-import type { Clock, LinkInfo, Metrics, MiddlewareCallInfo, MwCtx, RecordedIO, RunStatus } from '../core/types.js'
+import type { Clock, LinkInfo, Metrics, MiddlewareCallInfo, MwCtx, RecordedIO, RunStatus, SkipReason } from '../core/types.js'
 import type { Failure } from '../run/failures.js'
 import type { LinkCallIO } from '../run/hook-events.js'
 import type { HookCallType, HookName, ObservedStates, RunObserver } from '../run/observer.js'
@@ -165,6 +165,11 @@ export class Recorder<C> implements RunObserver<C> {
 
   stepCut(): void {
     this.metricsState = undefined
+  }
+
+  /** A skip is part of the timeline (not an error: `capture: 'off'` keeps none). */
+  linkSkip(link: LinkInfo, reason: SkipReason, t: bigint, ctx: Immutable<C>): void {
+    if (this.full) this.push({ type: 'link.skip', t, link, reason }, ctx)
   }
 
   runEnd(_status: RunStatus, _failure: Failure | undefined): void {

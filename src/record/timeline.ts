@@ -1,7 +1,7 @@
 import type { Immutable, Patch } from 'immer'
 import { wholeSets } from '../core/diff-states.js'
 import type { RecordedIO, States, TimelineEvent, TimelineEventType } from './events.js'
-import type { LinkInfo, Metrics, Position } from '../core/types.js'
+import type { LinkInfo, Metrics, Position, SkipReason } from '../core/types.js'
 
 /** Selects events; every field given must match. */
 export interface EventQuery {
@@ -15,7 +15,11 @@ export interface EventQuery {
   position?: Position
 }
 
-/** One link execution, gathered from its events. */
+/**
+ * One link execution, gathered from its events; or a link that did not run (`status:
+ * 'skipped'`, with its `reason`): then start and end seqs are its `link.skip` event, start and
+ * end its time, the duration `0n`, no patches, `before` and `after` the ctx it would have had.
+ */
 export interface LinkRecord<C = unknown> {
   /** The link (the same object as in its events). */
   readonly link: LinkInfo
@@ -33,8 +37,10 @@ export interface LinkRecord<C = unknown> {
   readonly end: bigint
   /** The link alone, middleware excluded. */
   readonly durationNs: bigint
-  /** `'error'` when it threw or rejected. */
-  readonly status: 'ok' | 'error'
+  /** `'error'` when it threw or rejected; `'skipped'` when it did not run. */
+  readonly status: 'ok' | 'error' | 'skipped'
+  /** Why a skipped link did not run: `'when'` (its condition said no) or `'stopped'` (`io.stop()`). */
+  readonly reason?: SkipReason
   /** What it changed (empty when it failed). */
   readonly patches: readonly Patch[]
   /** The patches that undo it. */
@@ -146,7 +152,10 @@ export class Timeline<C = unknown> {
     })
   }
 
-  /** One record per link execution, in execution order. */
+  /**
+   * One record per link execution, in execution order, and one per skipped link (`status:
+   * 'skipped'`) where it was skipped. Filter on `status !== 'skipped'` for what ran.
+   */
   links(): LinkRecord<C>[] {
     const records: LinkRecord<C>[] = []
     let open: { -readonly [K in keyof LinkRecord<C>]: LinkRecord<C>[K] } | undefined
@@ -183,6 +192,26 @@ export class Timeline<C = unknown> {
           startEvent = undefined
           break
         }
+        case 'link.skip':
+          open = undefined
+          records.push({
+            link: event.link,
+            name: event.link.name,
+            index: event.link.index,
+            startSeq: event.seq,
+            endSeq: event.seq,
+            start: event.t,
+            end: event.t,
+            durationNs: 0n,
+            status: 'skipped',
+            reason: event.reason,
+            patches: [],
+            inversePatches: [],
+            before: event.ctx,
+            after: event.ctx,
+            metrics: {},
+          })
+          break
         default:
           // After-middleware of the same link may still write its metrics.
           if (open !== undefined && 'link' in event && event.link === open.link && event.metrics !== undefined) {

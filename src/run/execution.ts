@@ -3,7 +3,7 @@
 import type { Immutable } from 'immer'
 import type { CompiledChain, CompiledLink } from '../core/compile.js'
 import type { Clock, Metrics, MwCtx, RecordedIO, RunInfo, RunStatus } from '../core/types.js'
-import type { Failure, MiddlewareFailure } from './failures.js'
+import type { Failure, MiddlewareFailure, Stop } from './failures.js'
 import type { LinkOutcome } from './hook-events.js'
 import type { ObservedStates, RunObserver } from './observer.js'
 import { thaw } from './working-states.js'
@@ -49,6 +49,8 @@ export interface ExecutionResult<C> {
   readonly ctx: Immutable<C>
   readonly failure: Failure | undefined
   readonly endedAt: bigint
+  /** Set when a link called `io.stop()` and the run ended successfully after it. */
+  readonly stop: Stop | undefined
 }
 
 const NEVER_ABORTED = new AbortController().signal
@@ -66,6 +68,7 @@ export abstract class ExecutionState<C> implements ObservedStates {
   protected linkInput: Immutable<C>
   protected outcome: LinkOutcome<C> | undefined = undefined
   protected failure: Failure | undefined = undefined
+  protected stop: Stop | undefined = undefined
   protected readonly middlewareFailures: MiddlewareFailure[] = []
   protected readonly signal: AbortSignal
   protected readonly observer: RunObserver<C> | undefined

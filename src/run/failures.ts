@@ -36,3 +36,9 @@ export function middlewareFailure(chainName: string, failures: readonly Middlewa
   }
 }
 
+
+/** A run ended early by `io.stop()`: which link stopped it, and the reason it gave. */
+export interface Stop {
+  readonly link: LinkInfo
+  readonly reason: string | undefined
+}

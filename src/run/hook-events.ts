@@ -169,6 +169,9 @@ export class LinkCallIO<C> implements LinkIO<C> {
   drawn: DrawnValues | undefined = undefined
   /** Set when, on replay, the link drew more values than the recording holds. */
   overrun = false
+  /** Set by `stop()`: the runner reads it once the link returned. */
+  stopped = false
+  stopReason: string | undefined = undefined
   constructor(
     private states: WorkingStates,
     readonly run: RunInfo,
@@ -185,6 +188,12 @@ export class LinkCallIO<C> implements LinkIO<C> {
   /** The runner stopped waiting for the link: its later `io.metrics` writes go nowhere. */
   detach(): void {
     this.states = detachedStates()
+  }
+  stop(reason?: string): void {
+    // A non-string reason is a bug in the link, reported where it was made (the link fails).
+    if (reason !== undefined && typeof reason !== 'string') throw new TypeError(`io.stop(reason): reason must be a string, got ${reason === null ? 'null' : typeof reason}`)
+    this.stopped = true
+    this.stopReason = reason
   }
   now(): number {
     return this.draw('now', Date.now)

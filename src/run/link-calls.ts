@@ -118,6 +118,8 @@ export abstract class LinkCalls<C> extends HookCalls<C> {
       next = base
     }
     this.ctx = next
+    // Only a link that succeeded stops the run; one that failed fails it.
+    if (io.stopped) this.stop = { link: link.info, reason: io.stopReason }
     this.outcome = { base, result: next, patches, durationNs: t1 - t0, failed: false, error: undefined }
     this.observer?.linkEnd(link.info, t0, t1, patches, inversePatches, io, next)
   }

@@ -6,8 +6,8 @@
 // the runner never knows who listens. A run nobody observes pays one branch per moment.
 import type { Immutable, Patch } from 'immer'
 import type { HookName } from '../core/compile.js'
-import type { LinkInfo, Metrics, MiddlewareCallInfo, MwCtx, RunStatus } from '../core/types.js'
-import type { Failure } from './failures.js'
+import type { LinkInfo, Metrics, MiddlewareCallInfo, MwCtx, RunStatus, SkipReason } from '../core/types.js'
+import type { Failure, Stop } from './failures.js'
 import type { LinkCallIO, WorkingStates } from './hook-events.js'
 
 /** The working states of a run, as an observer that snapshots them may reset them. */
@@ -66,9 +66,15 @@ export interface RunObserver<C> {
   /** The step was cut before its link was called (an abort): no `stepEnd` follows. */
   stepCut(): void
   /**
-   * The run ended at `t`. A step still open (cut short by an internal error) ends at `stepEnd`.
+   * A link did not run: its `when` said no, or the run was stopped. No other moment of that
+   * link is reported. `t` is where the previous step ended (a skip takes no time of its own).
    */
-  runEnd(status: RunStatus, failure: Failure | undefined, stepEnd: bigint, t: bigint): void
+  linkSkip(link: LinkInfo, reason: SkipReason, t: bigint, ctx: Immutable<C>): void
+  /**
+   * The run ended at `t`. A step still open (cut short by an internal error) ends at `stepEnd`.
+   * @param stop - the link that called `io.stop()`, when the run ended that way
+   */
+  runEnd(status: RunStatus, failure: Failure | undefined, stepEnd: bigint, t: bigint, stop: Stop | undefined): void
 }
 
 /** One observer for several, called in order. The first problem `hookDone` returns wins. */
@@ -137,8 +143,12 @@ class Pair<C> implements RunObserver<C> {
     this.first.stepCut()
     this.second.stepCut()
   }
-  runEnd(status: RunStatus, failure: Failure | undefined, stepEnd: bigint, t: bigint): void {
-    this.first.runEnd(status, failure, stepEnd, t)
-    this.second.runEnd(status, failure, stepEnd, t)
+  linkSkip(link: LinkInfo, reason: SkipReason, t: bigint, ctx: Immutable<C>): void {
+    this.first.linkSkip(link, reason, t, ctx)
+    this.second.linkSkip(link, reason, t, ctx)
+  }
+  runEnd(status: RunStatus, failure: Failure | undefined, stepEnd: bigint, t: bigint, stop: Stop | undefined): void {
+    this.first.runEnd(status, failure, stepEnd, t, stop)
+    this.second.runEnd(status, failure, stepEnd, t, stop)
   }
 }

@@ -6,7 +6,7 @@
 // The phases of a run, in order:
 //
 //   RunStart   the runStart hooks
-//   LinkBegin  the next link, or the end of the links (then RunEnd)
+//   LinkBegin  the next link (skipped when its `when` says no), or the end of the links (RunEnd)
 //   Before     its before hooks (chain-level, then link-level)
 //   Call       the link itself (link-calls.ts)
 //   After      its after hooks; then the next link (LinkBegin), or RunEnd after a failure
@@ -152,6 +152,9 @@ class Execution<C> extends LinkCalls<C> {
         this.hookIndex = 0
         if (this.failure !== undefined) {
           this.phase = Phase.RunEnd
+        } else if (this.stop !== undefined) {
+          this.skipRest()
+          this.phase = Phase.RunEnd
         } else {
           this.linkIndex++
           this.phase = Phase.LinkBegin
@@ -182,6 +185,7 @@ class Execution<C> extends LinkCalls<C> {
       this.abortBefore(link.info)
       return
     }
+    if (link.when !== undefined && !this.admits(link)) return
     this.link = link
     this.linkInput = this.ctx
     this.outcome = undefined
@@ -189,6 +193,42 @@ class Execution<C> extends LinkCalls<C> {
     this.metricsWork = {}
     this.hookIndex = 0
     this.phase = Phase.Before
+  }
+
+  /**
+   * Asks the link's `when`. No: the link is skipped (the loop stays at LinkBegin, on the next
+   * link). A throw, or an answer that is not a boolean (an async `when` would always be truthy),
+   * is the link's failure: the run ends before any hook of the link, as if it had thrown.
+   */
+  private admits(link: CompiledLink<C>): boolean {
+    let answer: unknown
+    try {
+      answer = (link.when as (ctx: Immutable<C>) => unknown)(this.ctx)
+      if (typeof answer !== 'boolean') throw new TypeError(`its when() returned ${answer === null ? 'null' : typeof answer}, not a boolean (when cannot be async)`)
+    } catch (error) {
+      const cause = captureThrown(error)
+      this.failure = {
+        code: 'LINK_FAILED',
+        message: `link '${link.info.name}' (#${link.info.index}) of chain '${this.plan.chain.name}' failed: its condition (when) failed: ${describeError(cause)}`,
+        link: link.info,
+        cause,
+      }
+      this.hookIndex = 0
+      this.phase = Phase.RunEnd
+      return false
+    }
+    if (answer) return true
+    this.observer?.linkSkip(link.info, 'when', this.lastReading, this.ctx)
+    this.linkIndex++
+    return false
+  }
+
+  /** `io.stop()` was called: every link after the current one is recorded as skipped. */
+  private skipRest(): void {
+    const links = this.plan.chain.links
+    const observer = this.observer
+    if (observer === undefined) return
+    for (let i = this.linkIndex + 1; i < links.length; i++) observer.linkSkip((links[i] as CompiledLink<C>).info, 'stopped', this.lastReading, this.ctx)
   }
 
   /** The run was aborted before `link` was called: it ends, with what ran recorded. */
@@ -235,7 +275,9 @@ class Execution<C> extends LinkCalls<C> {
       endedAt = this.lastReading
     }
     // A step cut short by an internal error still ends its link span (at the step's last reading).
-    this.observer?.runEnd(status, failure, this.lastReading, endedAt)
-    this.finish({ status, ctx: this.ctx, failure, endedAt })
+    // A stop counts only in a run that ended well (a later failure, say `safe: false`, wins).
+    const stop = status === 'ok' ? this.stop : undefined
+    this.observer?.runEnd(status, failure, this.lastReading, endedAt, stop)
+    this.finish({ status, ctx: this.ctx, failure, endedAt, stop })
   }
 }

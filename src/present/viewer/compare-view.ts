@@ -47,7 +47,7 @@ export interface LinkStep {
   /** Its waterfall row (index, times). */
   readonly row: WaterfallRow
   readonly name: string
-  readonly status: 'ok' | 'error'
+  readonly status: 'ok' | 'error' | 'skipped'
   /** Its error, described as the library compares errors. */
   readonly message: string | undefined
   /** Its patches, as lines. */
@@ -104,8 +104,8 @@ function linkStep(record: LinkRecord<unknown>, position: number, row: WaterfallR
 /**
  * Where two runs first differ, as the library's `compareRuns(a.run, b.run)` says, placed among
  * each side's {@link compareSteps}: the input (`'input'`, or `'error'` for an input rejected on
- * one side only), a fork edit (`'fork'`), a link (`'link'`, `'error'`, `'patches'`), or how the
- * runs ended (`'status'`). `undefined` when the runs agree.
+ * one side only), a fork edit (`'fork'`), a link (`'link'`, `'error'`, `'patches'`, `'skip'`), or
+ * how the runs ended (`'stop'`, `'status'`). `undefined` when the runs agree.
  */
 export function firstDivergence(a: ViewerRun, b: ViewerRun): ViewerDivergence | undefined {
   const divergence = compareRuns(a.run, b.run)
@@ -126,7 +126,9 @@ export function firstDivergence(a: ViewerRun, b: ViewerRun): ViewerDivergence | 
       return { reason: 'fork', index, link, a: editAt(stepsA), b: editAt(stepsB), lines: linesOf(divergence.patches) }
     }
     case 'status':
-      return { reason: 'status', index: linksA.length, link, a: undefined, b: undefined, lines: undefined }
+    case 'stop':
+      // How the runs ended: past the last link.
+      return { reason: divergence.reason, index: linksA.length, link, a: undefined, b: undefined, lines: undefined }
     default: {
       if (divergence.reason === 'error' && divergence.link === undefined) {
         return { reason: 'error', index: 0, link, a: stepsA[0], b: stepsB[0], lines: undefined }

@@ -40,6 +40,8 @@ export interface ViewerRun {
   readonly durationNs: bigint
   readonly parent: { readonly runId: string; readonly seq: number } | undefined
   readonly replayOf: { readonly runId: string } | undefined
+  /** The link that ended the run with `io.stop()` (its name and index), and the reason it gave. */
+  readonly stoppedBy: { readonly name: string; readonly index: number; readonly reason: string | undefined } | undefined
   readonly children: readonly string[]
   readonly events: readonly ViewerEvent[]
   /** Where the run's own events begin (`ownStart`): its `fork` event, or 0 when it has no inherited events. */
@@ -87,6 +89,7 @@ export function prepareRun(doc: unknown): ViewerRun {
     durationNs: run.endedAt - startedAt,
     parent: run.parent === undefined ? undefined : { runId: run.parent.runId, seq: run.parent.seq },
     replayOf: run.replayOf === undefined ? undefined : { runId: run.replayOf.runId },
+    stoppedBy: run.stoppedBy === undefined ? undefined : { name: run.stoppedBy.name, index: run.stoppedBy.index, reason: run.stopReason },
     children: run.childIds,
     events,
     forkSeq: start,
@@ -133,7 +136,8 @@ export function eventSubject(view: ViewerEvent): string {
   if (view.link !== undefined) parts.push(view.link.name)
   const event = view.event
   if (event.type === 'fork') parts.push(`from ${event.parent.runId.slice(0, 8)} ${cutLabel(view.after)}`)
-  if (event.type === 'run.end') parts.push(event.status)
+  if (event.type === 'run.end') parts.push(event.stoppedBy === undefined ? event.status : `${event.status}, stopped by ${event.stoppedBy.name}`)
+  if (event.type === 'link.skip') parts.push(`skipped: ${event.reason}`)
   if (event.type === 'ctx.write') parts.push(`${event.op} ${event.path.map(String).join('.')}`)
   return parts.join(' · ')
 }
