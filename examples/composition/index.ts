@@ -1,0 +1,91 @@
+/**
+ * Composition: a conditional link (`when`), stopping early (`io.stop`) and middleware `priority`.
+ *   npx tsx examples/composition/index.ts [dir]
+ *
+ * A quote flow: `review` runs only for big orders, `cache` stops the run when a cached quote is
+ * still fresh (the links after it are recorded as skipped), and the `audit` middleware has a
+ * higher priority than `timing`, so it runs first in every queue. Two runs are printed as
+ * waterfalls (skipped links greyed with their reason, the stop in the header) and saved as run
+ * files for the viewer: `node devtools/cli.js view <dir>/*.run.json`.
+ */
+import { mkdir, mkdtemp } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { chain, formatWaterfall, saveRun, type Middleware, type Run } from 'shadowchain'
+
+export interface Quote {
+  customer: string
+  items: { sku: string; price: number }[]
+  total: number
+  cached?: { total: number; ageMs: number }
+  reviewed?: boolean
+  priced?: boolean
+  log: string[]
+}
+
+/** Added first, runs second: its priority is the default, 0. */
+const timing: Middleware = {
+  name: 'timing',
+  before(e) {
+    // True on every link: audit (priority 10) has already seen it.
+    e.metrics.audited = ((e.mwctx.seen as string[] | undefined) ?? []).includes(e.link.name)
+  },
+  after(e) {
+    e.metrics.us = Number(e.durationNs) / 1e3
+  },
+}
+
+/** Added second, runs first: priority 10 puts it ahead of `timing` in every queue. */
+const audit: Middleware = {
+  name: 'audit',
+  priority: 10,
+  before(e) {
+    e.mwctx.seen = [...((e.mwctx.seen as string[] | undefined) ?? []), e.link.name]
+  },
+}
+
+/** The flow. `bigOrder` is the threshold above which a human reviews the order. */
+export function quoteChain(bigOrder = 1_000) {
+  return chain<Quote>('quote')
+    .link('validate', (ctx) => {
+      if (ctx.items.length === 0) throw new Error('empty order')
+    })
+    .link('sum', (ctx) => {
+      ctx.total = ctx.items.reduce((sum, item) => sum + item.price, 0)
+    })
+    .link('review', (ctx) => void (ctx.reviewed = true), { when: (ctx) => ctx.total > bigOrder })
+    .link('cache', (ctx, io) => {
+      // A fresh cached quote for the same total: nothing left to compute.
+      if (ctx.cached !== undefined && ctx.cached.total === ctx.total && ctx.cached.ageMs < 60_000) {
+        ctx.log.push('served from cache')
+        io.stop('cached quote is fresh')
+      }
+    })
+    .link('price', (ctx) => void (ctx.priced = true))
+    .link('notify', (ctx) => void ctx.log.push(`quoted ${ctx.total} to ${ctx.customer}`))
+    .use(timing, audit)
+}
+
+export const bigInput = (): Quote => ({ customer: 'ada', items: [{ sku: 'desk', price: 900 }, { sku: 'lamp', price: 250 }], total: 0, log: [] })
+export const cachedInput = (): Quote => ({ customer: 'bob', items: [{ sku: 'pen', price: 3 }], total: 0, cached: { total: 3, ageMs: 1_000 }, log: [] })
+
+/** Runs the flow twice (a big order; a small one served from cache) and saves both runs into `dir`. */
+export async function recordCompositionRuns(dir: string): Promise<{ runs: Run<Quote>[]; files: string[] }> {
+  await mkdir(dir, { recursive: true })
+  const runs = [await quoteChain().run(bigInput()), await quoteChain().run(cachedInput())]
+  const files = [join(dir, 'quote-big.run.json'), join(dir, 'quote-cached.run.json')]
+  await Promise.all(runs.map((run, i) => saveRun(run, files[i] as string)))
+  return { runs, files }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  const dir = process.argv[2] ?? (await mkdtemp(join(tmpdir(), 'shadowchain-composition-')))
+  const { runs, files } = await recordCompositionRuns(dir)
+  for (const run of runs) console.log(`${formatWaterfall(run, { color: process.stdout.isTTY })}\n`)
+  const [big, cached] = runs as [Run<Quote>, Run<Quote>]
+  const order = big.timeline.filter({ link: 'validate', type: 'middleware.before' }).map((e) => ('middleware' in e ? e.middleware.name : ''))
+  console.log(`big order: reviewed=${String(big.ctx.reviewed)}; before-middleware order: ${order.join(', ')}; audited before timing on every link: ${big.timeline.links().every((l) => l.metrics.audited === true)}`)
+  console.log(`cached order: stopped by '${cached.stoppedBy?.name}' (${cached.stopReason}), skipped: ${cached.timeline.links().filter((l) => l.status === 'skipped').map((l) => `${l.name} (${l.reason})`).join(', ')}`)
+  console.log(`\nsaved to ${dir}; look at them with:\n  node devtools/cli.js view ${files.join(' ')}`)
+}

@@ -1,0 +1,59 @@
+// The viewer shows composition (DESIGN §9): skipped links greyed with their reason, and the link
+// that stopped the run. Runs from examples/composition, served by `shadowchain view` (the BUILT
+// library), driven by Debian's chromium.
+import type { ChildProcess } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { chromium, type Browser, type Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { recordCompositionRuns } from '../examples/composition/index.js'
+import { ensureBuilt } from './built-dist.js'
+import { CHROMIUM, FLAGS, haveChromium, startView } from './view-server.js'
+
+const skip = !haveChromium && process.env['CI'] === undefined
+
+let dir: string
+let server: ChildProcess | undefined
+let browser: Browser | undefined
+let page: Page
+let url: string
+const problems: string[] = []
+
+beforeAll(async () => {
+  if (skip) return
+  ensureBuilt()
+  dir = await mkdtemp(join(tmpdir(), 'shadowchain-composition-view-'))
+  const { files } = await recordCompositionRuns(dir)
+  // The stopped run only: the page opens on the first run it is given.
+  ;({ server, url } = await startView([files[1] as string]))
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS })
+  page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
+  page.on('console', (message) => void (message.type() === 'error' && problems.push(`console: ${message.text()}`)))
+  page.on('pageerror', (error) => void problems.push(`page error: ${error.message}`))
+}, 60_000)
+
+afterAll(async () => {
+  await browser?.close()
+  server?.kill('SIGTERM')
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true })
+})
+
+describe.skipIf(skip)('the viewer shows skipped links and the stop', () => {
+  it('greys skipped links, with their reason and no bars; the summary names the link that stopped the run', async () => {
+    await page.goto(url)
+    await page.locator('[data-testid="waterfall-row"]').first().waitFor()
+    expect(await page.locator('[data-testid="link-name"]').allTextContents()).toEqual(['validate', 'sum', 'review', 'cache', 'price', 'notify'])
+    const skipped = page.locator('[data-testid="waterfall-row"].skipped')
+    expect(await skipped.evaluateAll((rows) => rows.map((row) => row.getAttribute('data-link')))).toEqual(['review', 'price', 'notify'])
+    expect(await page.locator('[data-testid="skip-reason"]').allTextContents()).toEqual(['skipped: when', 'skipped: stopped', 'skipped: stopped'])
+    expect(await skipped.locator('.bar').count()).toBe(0)
+    // Greyed: drawn at half opacity, where a link that ran is opaque.
+    // (No DOM types in this project's lib: the page's getComputedStyle is reached through globalThis.)
+    const opacity = (row: unknown): string => (globalThis as unknown as { getComputedStyle(el: unknown): { opacity: string } }).getComputedStyle(row).opacity
+    expect(await skipped.first().evaluate(opacity)).toBe('0.5')
+    expect(await page.locator('[data-testid="waterfall-row"][data-link="cache"]').evaluate(opacity)).toBe('1')
+    expect(await page.locator('[data-testid="stopped-by"]').textContent()).toBe(" · stopped by #3 'cache': cached quote is fresh")
+    expect(problems).toEqual([])
+  })
+})
