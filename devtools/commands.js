@@ -35,7 +35,10 @@ function formatEvent(event, run) {
   const since = event.t - run.startedAt
   const offset = event.t === 0n ? '' : since < 0n ? formatDuration(since) : `+${formatDuration(since)}`
   const error = event.error === undefined ? '' : `  ✗ ${event.error?.message ?? String(event.error)}`
-  return `${String(event.seq).padStart(5)}  ${offset.padEnd(11)}  ${event.type.padEnd(17)}  ${who}${duration}${error}`
+  // A skipped link says why; the run's end says which link stopped it.
+  const skip = event.type === 'link.skip' ? `  – skipped: ${event.reason}` : ''
+  const stop = event.stoppedBy === undefined ? '' : `  stopped by link '${event.stoppedBy.name}'${event.stopReason === undefined ? '' : `: ${event.stopReason}`}`
+  return `${String(event.seq).padStart(5)}  ${offset.padEnd(11)}  ${event.type.padEnd(17)}  ${who}${duration}${error}${skip}${stop}`
 }
 
 const inspect = {

@@ -594,3 +594,33 @@ describe.concurrent('help', () => {
     for (const word of mentions) expect(result.stdout).toContain(word)
   })
 })
+
+describe('inspect: skipped links and a stopped run (DESIGN §9)', () => {
+  it('shows skipped links greyed with their reason, the stop in the header, and both in --events', async ({ expect }) => {
+    const run = await chain<Order>('stopping', { clock: steppingClock() })
+      .link('first', () => {})
+      .link('maybe', () => {}, { when: () => false })
+      .link('enough', (_ctx, io) => io.stop('nothing left to do'))
+      .link('never', () => {})
+      .run(order())
+    const file = join(dir, 'stopped.run.json')
+    await saveRun(run, file)
+    const plain = await cli('inspect', file, '--events', '--no-color')
+    expect(plain.code).toBe(0)
+    const [waterfall, events] = plain.stdout.trimEnd().split('\n\n') as [string, string]
+    const lines = waterfall.split('\n')
+    expect(lines[1]).toBe("stopped by link 'enough' (#2): nothing left to do")
+    expect(lines.find((line) => line.includes('maybe'))).toMatch(/– skipped: when$/)
+    expect(lines.find((line) => line.includes('never'))).toMatch(/\|\s+\|  – skipped: stopped$/)
+    expect(events.split('\n').filter((line) => line.includes('link.skip'))).toEqual([
+      expect.stringMatching(/link 'maybe'  – skipped: when$/),
+      expect.stringMatching(/link 'never'  – skipped: stopped$/),
+    ])
+    expect(events.split('\n').at(-1)).toMatch(/run\.end .*stopped by link 'enough': nothing left to do$/)
+    const json = JSON.parse((await cli('inspect', file, '--json')).stdout) as { stoppedBy: unknown; links: { name: string; status: string; reason?: string }[] }
+    expect(json.stoppedBy).toEqual({ link: 'enough', reason: 'nothing left to do' })
+    expect(json.links.map((l) => `${l.name}:${l.status}${l.reason ? `:${l.reason}` : ''}`)).toEqual(['first:ok', 'maybe:skipped:when', 'enough:ok', 'never:skipped:stopped'])
+    // Greyed (dim) on a terminal: formatWaterfall's colours, tested in composition-lineage.test.ts
+    // (a child process's stdout is not a terminal).
+  })
+})

@@ -86,5 +86,13 @@ describe('run document version 4', () => {
     expect(rejection({ ...doc, run: { ...doc.run, stoppedBy: -1 } }).message).toMatch(/^\$\.run\.stoppedBy/)
     expect(rejection({ ...doc, run: { ...doc.run, stoppedBy: undefined } }).message).toMatch(/^\$\.run\.stopReason: stopReason without stoppedBy/)
     expect(rejection({ ...doc, run: { ...doc.run, stopReason: 7 } }).message).toMatch(/^\$\.run\.stopReason/)
+    // A stopped run ended well: a failed one that claims a stop is refused.
+    const last = doc.events.length - 1
+    const failed = {
+      ...doc,
+      run: { ...doc.run, status: 'error', error: { code: 'LINK_FAILED', message: 'x' } },
+      events: doc.events.map((e, i) => (i === last ? { ...e, status: 'error' } : e)),
+    }
+    expect(rejection(failed).message).toMatch(/^\$\.run\.stoppedBy: a stopped run ended 'ok'; this one says 'error'/)
   })
 })
