@@ -126,6 +126,22 @@ describe('OpenTelemetry', () => {
   })
 })
 
+describe('OpenTelemetry redaction of the stop reason', () => {
+  const { exporter, tracer } = memoryTracer('composition-redact')
+  beforeEach(() => exporter.reset())
+
+  it('scrubs a redacted value from shadowchain.run.stop_reason, live and exported', async () => {
+    const run = await chain<{ card: string }>('r', { redact: [['card']] })
+      .link('a', (ctx, io) => io.stop(`card ${ctx.card} already charged`))
+      .run({ card: '4111-1111' }, { tracer })
+    const reason = () => exporter.getFinishedSpans().find((s) => s.name === 'chain r')?.attributes['shadowchain.run.stop_reason']
+    expect(reason()).toBe('card [REDACTED] already charged')
+    exporter.reset()
+    exportRun(run, { tracer, force: true })
+    expect(reason()).toBe('card [REDACTED] already charged')
+  })
+})
+
 describe('waterfall and summary', () => {
   it('shows skipped links greyed with their reason and the stop in the header', async () => {
     const run = await flow().run(order(1, true))

@@ -72,6 +72,16 @@ describe('run document version 4', () => {
     expect(back.toJSON()).toEqual(run.toJSON())
   })
 
+  it('scrubs a redacted value out of the stop reason', async () => {
+    const run = await chain<{ card: string }>('r', { redact: [['card']] })
+      .link('a', (ctx, io) => io.stop(`card ${ctx.card} already charged`))
+      .run({ card: '4111-1111' })
+    expect(run.stopReason).toBe('card 4111-1111 already charged')
+    const doc = run.toJSON()
+    expect(doc.run.stopReason).toBe('card [REDACTED] already charged')
+    expect(JSON.stringify(doc)).not.toContain('4111-1111')
+  })
+
   it('rejects link.skip and stoppedBy in an older version, and hostile variants, with a path', async () => {
     const doc = (await flow().run({ total: 1, cached: true, notes: [] })).toJSON()
     const at = doc.events.findIndex((e) => e.type === 'link.skip')
