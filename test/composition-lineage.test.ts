@@ -3,6 +3,7 @@
 import { beforeEach, describe, expect, it } from 'vitest'
 import { chain, describeRun, formatWaterfall } from '../src/index.js'
 import { exportRun } from '../src/otel/index.js'
+import { eventSubject, firstDivergence, prepareRun } from '../src/present/viewer/browser.js'
 import { memoryTracer } from './otel-helpers.js'
 import { steppingClock } from './helpers.js'
 
@@ -162,5 +163,32 @@ describe('waterfall and summary', () => {
       ['charge', 'skipped', 'stopped'],
       ['email', 'skipped', 'stopped'],
     ])
+  })
+})
+
+describe('the viewer model', () => {
+  it('prepares a stopped run: stoppedBy, skipped rows with their reason, skip events named in the list', async () => {
+    const view = prepareRun((await flow().run(order(1, true))).toJSON())
+    expect(view.stoppedBy).toEqual({ name: 'quote', index: 2, reason: 'cached quote' })
+    expect(view.rows.map((r) => [r.name, r.status, r.reason])).toEqual([
+      ['price', 'ok', undefined],
+      ['review', 'skipped', 'when'],
+      ['quote', 'ok', undefined],
+      ['charge', 'skipped', 'stopped'],
+      ['email', 'skipped', 'stopped'],
+    ])
+    const skip = view.events.find((e) => e.type === 'link.skip')!
+    expect(eventSubject(skip)).toBe('review · skipped: when')
+    expect(eventSubject(view.events.at(-1)!)).toBe('ok, stopped by quote')
+  })
+
+  it('places a skip divergence at the link, and a stop divergence at the end', async () => {
+    const skipped = prepareRun((await flow(100).run(order(50, false))).toJSON())
+    const ran = prepareRun((await flow(10).run(order(50, false))).toJSON())
+    const d = firstDivergence(skipped, ran)
+    expect(d).toMatchObject({ reason: 'skip', link: 'review', a: { name: 'review', status: 'skipped' }, b: { name: 'review', status: 'ok' } })
+    const stopped = prepareRun((await chain<Order>('s').link('a', (_c, io) => io.stop()).run(order(1, false))).toJSON())
+    const plain = prepareRun((await chain<Order>('s').link('a', () => {}).run(order(1, false))).toJSON())
+    expect(firstDivergence(stopped, plain)).toMatchObject({ reason: 'stop', index: 1, a: undefined, b: undefined })
   })
 })

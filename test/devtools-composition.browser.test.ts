@@ -56,4 +56,11 @@ describe.skipIf(skip)('the viewer shows skipped links and the stop', () => {
     expect(await page.locator('[data-testid="stopped-by"]').textContent()).toBe(" · stopped by #3 'cache': cached quote is fresh")
     expect(problems).toEqual([])
   })
+
+  it('selecting a skipped link says why it did not run and shows no change', async () => {
+    await page.locator('[data-testid="waterfall-row"][data-link="review"]').click()
+    expect(await page.locator('#link-title').textContent()).toMatch(/^#2 review · .* · skipped \(when\): it did not run$/)
+    expect(await page.locator('[data-testid="link-patches"]').textContent()).toBe('no changes')
+    expect(problems).toEqual([])
+  })
 })

@@ -294,7 +294,7 @@ function renderLink(row) {
   const diff = linkDiff(run, row)
   const writes = linkWrites(run, row)
   const captured = run.events.some((e) => e.type === 'ctx.write')
-  fill($('link-title'), `#${row.index} ${row.name} · link ${formatDuration(row.linkNs)} · middleware ${formatDuration(row.middlewareNs)} · ${row.status}`)
+  fill($('link-title'), `#${row.index} ${row.name} · link ${formatDuration(row.linkNs)} · middleware ${formatDuration(row.middlewareNs)} · ${row.status === 'skipped' ? `skipped (${row.reason}): it did not run` : row.status}`)
   const side = (title, value) => h('div', { className: 'side' }, h('h3', {}, title), h('ul', { className: 'tree' }, valueTree(value, { changed: diff.changed, open: 0 }).children?.map((c) => renderTree(c, `${title}:${row.name}`)) ?? []))
   fill($('link-panel'),
     diff.error && h('p', { className: 'err' }, `✗ ${diff.error} (its changes were discarded)`),
