@@ -37,8 +37,10 @@ function formatEvent(event, run) {
   const error = event.error === undefined ? '' : `  ✗ ${event.error?.message ?? String(event.error)}`
   // A skipped link says why; the run's end says which link stopped it.
   const skip = event.type === 'link.skip' ? `  – skipped: ${event.reason}` : ''
+  // A failed attempt of a retried link says which one it was.
+  const attempt = event.type === 'link.attempt' ? `  ↻ attempt ${event.attempt} (retried)` : ''
   const stop = event.stoppedBy === undefined ? '' : `  stopped by link '${event.stoppedBy.name}'${event.stopReason === undefined ? '' : `: ${event.stopReason}`}`
-  return `${String(event.seq).padStart(5)}  ${offset.padEnd(11)}  ${event.type.padEnd(17)}  ${who}${duration}${error}${skip}${stop}`
+  return `${String(event.seq).padStart(5)}  ${offset.padEnd(11)}  ${event.type.padEnd(17)}  ${who}${duration}${attempt}${error}${skip}${stop}`
 }
 
 const inspect = {

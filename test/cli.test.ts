@@ -123,7 +123,7 @@ beforeAll(async () => {
     // Valid JSON, but the last events are gone: the integrity check must refuse it.
     writeFile(files.cut, JSON.stringify({ ...doc, events: doc.events.slice(0, -2) })),
     writeFile(files.wrongFormat, JSON.stringify({ format: 'other/thing', version: 1, events: [] })),
-    writeFile(files.version2, JSON.stringify({ ...doc, version: 5 })),
+    writeFile(files.version2, JSON.stringify({ ...doc, version: 6 })),
   ])
 }, 180_000)
 
@@ -622,5 +622,35 @@ describe('inspect: skipped links and a stopped run (DESIGN §9)', () => {
     expect(json.links.map((l) => `${l.name}:${l.status}${l.reason ? `:${l.reason}` : ''}`)).toEqual(['first:ok', 'maybe:skipped:when', 'enough:ok', 'never:skipped:stopped'])
     // Greyed (dim) on a terminal: formatWaterfall's colours, tested in composition-lineage.test.ts
     // (a child process's stdout is not a terminal).
+  })
+})
+
+describe('inspect: retried links (DESIGN §9)', () => {
+  it('shows each failed attempt as a segment and a line, the attempt count, and the attempts in --events and --json', async ({ expect }) => {
+    const run = await chain<Order>('retrying', { clock: steppingClock() })
+      .link('first', () => {})
+      .link('charge', (_ctx, io) => {
+        if (io.attempt < 3) throw new Error(`declined ${io.attempt}`)
+      }, { retry: { attempts: 3 } })
+      .run(order())
+    const file = join(dir, 'retried.run.json')
+    await saveRun(run, file)
+    const plain = await cli('inspect', file, '--events', '--no-color')
+    expect(plain.code).toBe(0)
+    const [waterfall, events] = plain.stdout.trimEnd().split('\n\n') as [string, string]
+    const lines = waterfall.split('\n')
+    const at = lines.findIndex((line) => line.includes('charge'))
+    expect(lines[at]).toMatch(/\|[^|]*▓[^|]*\|  ✓ \(3 attempts\)$/)
+    expect(lines.slice(at + 1, at + 3)).toEqual([
+      expect.stringMatching(/^\s+↻ attempt 1 failed after .+: declined 1$/),
+      expect.stringMatching(/^\s+↻ attempt 2 failed after .+: declined 2$/),
+    ])
+    expect(lines.find((line) => line.includes('first'))).toMatch(/✓$/)
+    expect(events.split('\n').filter((line) => line.includes('link.attempt'))).toEqual([
+      expect.stringMatching(/link 'charge'  .+  ↻ attempt 1 \(retried\)  ✗ declined 1$/),
+      expect.stringMatching(/link 'charge'  .+  ↻ attempt 2 \(retried\)  ✗ declined 2$/),
+    ])
+    const json = JSON.parse((await cli('inspect', file, '--json')).stdout) as { links: { name: string; attempts?: number }[] }
+    expect(json.links.map((l) => [l.name, l.attempts])).toEqual([['first', undefined], ['charge', 3]])
   })
 })

@@ -478,7 +478,7 @@ function tracedMiddleware(name: string, spec: TracedMiddlewareSpec): Middleware 
 }
 
 describe('tracing', () => {
-  it('live and exportRun give the same spans, to the nanosecond, for any chain, middleware, failure, skip (when) and stop', async () => {
+  it('live and exportRun give the same spans, to the nanosecond, for any chain, middleware, failure, skip (when), stop and retries', async () => {
     const { exporter, tracer } = memoryTracer('properties')
     await fc.assert(
       fc.asyncProperty(
@@ -488,7 +488,9 @@ describe('tracing', () => {
         fc.boolean(),
         fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }),
         fc.option(fc.nat(4)),
-        async (links, specs, failAt, fork, skip, stopAt) => {
+        // Per link: how many attempts it has (1: no retry) and how many of its first attempts fail.
+        fc.array(fc.record({ attempts: fc.integer({ min: 1, max: 3 }), fails: fc.nat(3) }), { minLength: 4, maxLength: 4 }),
+        async (links, specs, failAt, fork, skip, stopAt, retries) => {
           exporter.reset()
           const all = specs.map((spec, i) => ({ spec, mw: tracedMiddleware(`m${i}`, spec) }))
           let c = chain<Ctx>('traced').use(...all.filter((m) => m.spec.level === 'chain').map((m) => m.mw))
@@ -499,7 +501,17 @@ describe('tracing', () => {
               io.stop(`stop at l${i}`)
               return fn(ctx, io)
             }
-            c = c.link(`l${i}`, i === failAt ? () => { throw new Error(`l${i} failed`) } : i === stopAt ? stopping : fn, { use: linkLevel, when: () => !skip[i] })
+            const base = i === failAt ? () => { throw new Error(`l${i} failed`) } : i === stopAt ? stopping : fn
+            const { attempts, fails } = retries[i] as { attempts: number; fails: number }
+            // Deterministic failures (by attempt number), never timers: the draft is written first.
+            const flaky: LinkFn<Ctx> = (ctx, io) => {
+              if (io.attempt <= fails) {
+                ctx['flaky'] = io.attempt
+                throw new Error(`l${i} attempt ${io.attempt}`)
+              }
+              return base(ctx, io)
+            }
+            c = c.link(`l${i}`, flaky, { use: linkLevel, when: () => !skip[i], ...(attempts > 1 && { retry: { attempts } }) })
           })
           const settle = (p: Promise<Run<Ctx>>) => p.catch((e: ChainRunError<Ctx>) => e.run)
           const parent = await settle(c.run({ a: { n: 1 } }))
@@ -510,6 +522,8 @@ describe('tracing', () => {
           const post = exporter.getFinishedSpans()
           expect(shape(post)).toEqual(shape(live))
           expect(spanTimes(post)).toEqual(spanTimes(live))
+          const attemptEvents = (spans: typeof live) => spans.flatMap((span) => span.events.filter((e) => e.name === 'link.attempt').map((e) => [span.name, e.attributes, e.time]))
+          expect(attemptEvents(post)).toEqual(attemptEvents(live))
         },
       ),
       RUNS,

@@ -19,8 +19,12 @@ describe('RunDocument', () => {
     const bad: DocumentEvent = { seq: 0, t: 0, type: 'link.start', link: 0, durationNs: 1 }
     void bad
     if (event.type === 'link.skip') expectTypeOf(event.reason).toEqualTypeOf<'when' | 'stopped'>()
-    // @ts-expect-error version 5 does not exist
-    const future: RunDocument['version'] = 5
+    if (event.type === 'link.attempt') expectTypeOf(event.attempt).toEqualTypeOf<number>()
+    // @ts-expect-error a link.attempt has no reason
+    const badAttempt: DocumentEvent = { seq: 0, t: 0, type: 'link.attempt', link: 0, attempt: 1, error: null, durationNs: 1, reason: 'when' }
+    void badAttempt
+    // @ts-expect-error version 6 does not exist
+    const future: RunDocument['version'] = 6
     void future
   })
 })

@@ -330,3 +330,38 @@ describe('composition types (DESIGN §9)', () => {
     void bad
   })
 })
+
+describe('retry and timeout types (DESIGN §9)', () => {
+  it('types retry, timeoutMs, io.attempt, the after event\'s attempts and the TIMEOUT code', () => {
+    chain<Order>('o').link('charge', (_ctx, io) => {
+      expectTypeOf(io.attempt).toEqualTypeOf<number>()
+      // @ts-expect-error io.attempt is the runner's to set
+      io.attempt = 2
+    }, {
+      retry: {
+        attempts: 3,
+        delayMs: 100,
+        backoff: 2,
+        retryIf: (error) => {
+          expectTypeOf(error).toEqualTypeOf<unknown>()
+          return true
+        },
+      },
+      timeoutMs: 2_000,
+    })
+    // @ts-expect-error attempts is required
+    chain<Order>('o').link('a', () => {}, { retry: { delayMs: 10 } })
+    // @ts-expect-error attempts is a number
+    chain<Order>('o').link('a', () => {}, { retry: { attempts: '3' } })
+    // @ts-expect-error retryIf returns a boolean
+    chain<Order>('o').link('a', () => {}, { retry: { attempts: 2, retryIf: () => 'yes' } })
+    // @ts-expect-error timeoutMs is a number
+    chain<Order>('o').link('a', () => {}, { timeoutMs: '5s' })
+    // @ts-expect-error retry has no 'tries'
+    chain<Order>('o').link('a', () => {}, { retry: { attempts: 2, tries: 3 } })
+    const mw: Middleware<Order> = { name: 'm', after: (event) => void expectTypeOf(event.attempts).toEqualTypeOf<number | undefined>() }
+    void mw
+    expectTypeOf<LinkRecord<Order>['attempts']>().toEqualTypeOf<number | undefined>()
+    expectTypeOf<'TIMEOUT'>().toMatchTypeOf<import('../src/index.js').ChainRunErrorCode>()
+  })
+})

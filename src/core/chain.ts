@@ -2,7 +2,7 @@ import type { ZodType } from 'zod'
 import { compileChain, type CompiledChain, type LinkDef } from './compile.js'
 import { LinkList } from './link-list.js'
 import type { ChainOptions, LinkFn, LinkInfo, LinkOptions, Middleware, RunOptions } from './types.js'
-import { checkKeys, checkLinkName, checkMiddleware, checkRunOptions } from './validate.js'
+import { checkKeys, checkLinkName, checkMiddleware, checkMs, checkRetry, checkRunOptions } from './validate.js'
 
 // What executes a chain: core defines the chain value and the Engine interface; the layers
 // below core (run, record, lineage, otel) implement it and the root of src/ composes them into
@@ -190,8 +190,8 @@ export class Chain<C> {
       throw new TypeError(`${where}: link '${name}' must be a function, got ${fn === null ? 'null' : typeof fn}`)
     }
     if (options !== undefined) {
-      if (typeof options !== 'object' || options === null) throw new TypeError(`${where}: link '${name}': options must be an object { use?, meta?, when? }`)
-      checkKeys(options, ['use', 'meta', 'when'], `${where}: link '${name}' options`)
+      if (typeof options !== 'object' || options === null) throw new TypeError(`${where}: link '${name}': options must be an object { use?, meta?, when?, retry?, timeoutMs? }`)
+      checkKeys(options, ['use', 'meta', 'when', 'retry', 'timeoutMs'], `${where}: link '${name}' options`)
     }
     const when = options?.when
     if (when !== undefined && typeof when !== 'function') {
@@ -200,7 +200,10 @@ export class Chain<C> {
     const use = options?.use ?? []
     if (!Array.isArray(use)) throw new TypeError(`${where}: link '${name}': options.use must be an array of middleware`)
     use.forEach((mw, i) => checkMiddleware(mw, `${where}: link '${name}' use[${i}]`, true))
-    const def: LinkDef<C> = { name, fn, use: [...use], meta: Object.freeze({ ...(options?.meta ?? {}) }), when }
+    const retry = checkRetry(options?.retry, `${where}: link '${name}'`)
+    const timeoutMs = options?.timeoutMs
+    if (timeoutMs !== undefined) checkMs(timeoutMs, `${where}: link '${name}': options.timeoutMs`)
+    const def: LinkDef<C> = { name, fn, use: [...use], meta: Object.freeze({ ...(options?.meta ?? {}) }), when, retry, timeoutMs }
     const links = at === this.#links.length ? this.#links.append(def) : this.#links.insert(at, def)
     return new Chain(this.#engine, this.name, this.options, links, this.#middleware)
   }

@@ -2,7 +2,7 @@
 // exact queue of before and after calls in DESIGN §3 order, so a run allocates no queues.
 import type { SealHint } from './seal-state.js'
 import type { Immutable } from 'immer'
-import type { LinkFn, LinkInfo, Middleware, MiddlewareCallInfo, Position } from './types.js'
+import type { LinkFn, LinkInfo, Middleware, MiddlewareCallInfo, Position, RetryOptions } from './types.js'
 
 /** A link as the builder stores it. */
 export interface LinkDef<C> {
@@ -12,6 +12,10 @@ export interface LinkDef<C> {
   readonly meta: Readonly<Record<string, unknown>>
   /** The link's condition (link option `when`), if it has one. */
   readonly when: ((ctx: Immutable<C>) => boolean) | undefined
+  /** Link option `retry`, checked (delayMs and backoff filled in). */
+  readonly retry: RetryOptions | undefined
+  /** Link option `timeoutMs`. */
+  readonly timeoutMs: number | undefined
 }
 
 export type HookName = 'before' | 'after' | 'runStart' | 'runEnd'
@@ -28,6 +32,8 @@ export interface CompiledLink<C> {
   readonly info: LinkInfo
   readonly fn: LinkFn<C>
   readonly when: ((ctx: Immutable<C>) => boolean) | undefined
+  readonly retry: RetryOptions | undefined
+  readonly timeoutMs: number | undefined
   readonly before: readonly HookCall[]
   readonly after: readonly HookCall[]
 }
@@ -76,6 +82,8 @@ export function compileChain<C>(
       info: Object.freeze({ name: def.name, index, meta: def.meta }),
       fn: def.fn,
       when: def.when,
+      retry: def.retry,
+      timeoutMs: def.timeoutMs,
       before: [...chainBefore, ...calls(def.use, 'before', 'link-before')],
       after: [...calls(def.use, 'after', 'link-after'), ...chainAfter],
     })),

@@ -6,8 +6,9 @@
  * - `'MIDDLEWARE_FAILED'`: with `safe: false`, a middleware call failed.
  * - `'INTERNAL'`: shadowchain itself failed; no link or middleware is blamed (`error.link` is
  *   `undefined`). Please report it.
+ * - `'TIMEOUT'`: a link's last attempt outlived its `timeoutMs` (`error.link` names it).
  */
-export type ChainRunErrorCode = 'LINK_FAILED' | 'ABORTED' | 'INVALID_INPUT' | 'MIDDLEWARE_FAILED' | 'INTERNAL'
+export type ChainRunErrorCode = 'LINK_FAILED' | 'ABORTED' | 'INVALID_INPUT' | 'MIDDLEWARE_FAILED' | 'INTERNAL' | 'TIMEOUT'
 
 /** Longest description {@link describeError} returns, in characters. */
 const MAX_DESCRIPTION = 500

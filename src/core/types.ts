@@ -79,6 +79,26 @@ export interface LinkIO<C = unknown> {
    * .link('quote', (ctx, io) => { if (ctx.cached) io.stop('cached quote') })
    */
   stop(reason?: string): void
+  /**
+   * Which attempt this call is, from 1 (DESIGN §9): more than 1 only for a link with `retry`
+   * whose earlier attempts failed.
+   */
+  readonly attempt: number
+}
+
+/**
+ * How a link is retried (link option `retry`, DESIGN §9). Each failed attempt that is retried is
+ * a `link.attempt` event; its draft is discarded. Middleware runs once around all attempts.
+ */
+export interface RetryOptions {
+  /** How many attempts in all (an integer, at least 1; 1 means no retry). */
+  readonly attempts: number
+  /** Milliseconds to wait before the second attempt (default 0: retry at once). */
+  readonly delayMs?: number
+  /** Factor applied to the delay before each later attempt (default 1: a constant delay). */
+  readonly backoff?: number
+  /** Whether an error is worth another attempt (default: every error is). */
+  readonly retryIf?: (error: unknown) => boolean
 }
 
 /** Why a link did not run: its `when` said no, or an earlier link called `io.stop()`. */
@@ -106,6 +126,22 @@ export interface LinkOptions<C> {
    * .link('review', review, { when: (ctx) => ctx.total > 1_000 })
    */
   when?: (ctx: Immutable<C>) => boolean
+  /**
+   * Tries the link again when it fails (DESIGN §9), up to `attempts` times in all, waiting
+   * `delayMs * backoff^(n-1)` before attempt n+1 (unref'd timers; an aborted run stops waiting
+   * at once). `io.attempt` says which attempt a call is.
+   *
+   * @example
+   * .link('charge', charge, { retry: { attempts: 3, delayMs: 100, backoff: 2 }, timeoutMs: 2_000 })
+   */
+  retry?: RetryOptions
+  /**
+   * Milliseconds an attempt that returned a promise may take. At the deadline `io.signal`
+   * aborts, the runner stops waiting, and the attempt's draft is revoked (its late writes never
+   * reach ctx). A last attempt that timed out fails the run with code `'TIMEOUT'`. A
+   * synchronous link cannot be interrupted.
+   */
+  timeoutMs?: number
 }
 
 /** Where a middleware call happens relative to its link. */
@@ -141,6 +177,8 @@ export interface AfterEvent<C = unknown> extends Omit<BeforeEvent<C>, 'position'
   readonly result: Immutable<C>
   /** The link's error, when it failed. */
   readonly error?: unknown
+  /** How many times the link was called (present for a link with `retry` or `timeoutMs`). */
+  readonly attempts?: number
   /** What the link changed, in immer's patch format. */
   readonly patches: readonly Patch[]
   /** The link's own duration in nanoseconds, middleware excluded. */

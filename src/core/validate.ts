@@ -1,7 +1,7 @@
 // Build-time checks: bad configuration is a TypeError when the chain is built (or, for run
 // options, when run() is called), never a mystery halfway through a run.
 import type { ZodError } from 'zod'
-import type { RedactPath, RunOptions } from './types.js'
+import type { RedactPath, RetryOptions, RunOptions } from './types.js'
 
 const HOOKS = ['before', 'after', 'runStart', 'runEnd'] as const
 const CAPTURE_LEVELS: readonly string[] = ['timeline', 'writes', 'off']
@@ -127,4 +127,33 @@ export function formatPath(path: readonly PropertyKey[]): string {
 export function formatInputError(chainName: string, error: ZodError): string {
   const issues = error.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`)
   return `invalid input for chain '${chainName}': ${issues.join('; ')}`
+}
+
+/** A duration in milliseconds: a finite number, not negative. */
+export function checkMs(value: unknown, what: string): void {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new TypeError(`${what} must be a finite number of milliseconds, not negative, got ${typeof value === 'number' ? String(value) : value === null ? 'null' : typeof value}`)
+  }
+}
+
+/** A link's `retry` option, checked and frozen (a copy: the caller's object may change later). */
+export function checkRetry(retry: unknown, where: string): RetryOptions | undefined {
+  if (retry === undefined) return undefined
+  if (typeof retry !== 'object' || retry === null) throw new TypeError(`${where}: options.retry must be an object { attempts, delayMs?, backoff?, retryIf? }`)
+  checkKeys(retry, ['attempts', 'delayMs', 'backoff', 'retryIf'], `${where}: options.retry`)
+  const { attempts, delayMs, backoff, retryIf } = retry as Record<string, unknown>
+  if (typeof attempts !== 'number' || !Number.isInteger(attempts) || attempts < 1) {
+    throw new TypeError(`${where}: options.retry.attempts must be an integer of at least 1, got ${typeof attempts === 'number' ? String(attempts) : typeof attempts}`)
+  }
+  if (delayMs !== undefined) checkMs(delayMs, `${where}: options.retry.delayMs`)
+  if (backoff !== undefined && (typeof backoff !== 'number' || !Number.isFinite(backoff) || backoff < 0)) {
+    throw new TypeError(`${where}: options.retry.backoff must be a finite number, not negative, got ${typeof backoff === 'number' ? String(backoff) : typeof backoff}`)
+  }
+  if (retryIf !== undefined && typeof retryIf !== 'function') throw new TypeError(`${where}: options.retry.retryIf must be a function (error) => boolean, got ${retryIf === null ? 'null' : typeof retryIf}`)
+  return Object.freeze({
+    attempts,
+    delayMs: (delayMs as number | undefined) ?? 0,
+    backoff: (backoff as number | undefined) ?? 1,
+    ...(retryIf === undefined ? {} : { retryIf: retryIf as (error: unknown) => boolean }),
+  })
 }

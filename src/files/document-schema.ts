@@ -7,6 +7,7 @@ import {
   type DocumentEvent,
   type DocumentFork,
   type DocumentLinkEnd,
+  type DocumentLinkAttempt,
   type DocumentLinkError,
   type DocumentLinkSkip,
   type DocumentLinkStart,
@@ -97,6 +98,14 @@ const eventDoc = z.discriminatedUnion('type', [
   z.strictObject({ ...base, type: z.literal('link.skip'), link: tableRef, reason: z.enum(['when', 'stopped']) }) satisfies z.ZodType<DocumentLinkSkip>,
   z.strictObject({
     ...base,
+    type: z.literal('link.attempt'),
+    link: tableRef,
+    attempt: z.number().int().positive(),
+    error: z.unknown(),
+    durationNs: nsOffset,
+  }) satisfies z.ZodType<DocumentLinkAttempt>,
+  z.strictObject({
+    ...base,
     type: z.literal('ctx.write'),
     link: tableRef,
     op: z.enum(['set', 'delete', 'push', 'pop', 'shift', 'unshift', 'splice', 'sort', 'reverse', 'fill', 'copyWithin', 'map.set', 'map.delete', 'map.clear', 'set.add', 'set.delete', 'set.clear']),
@@ -136,7 +145,7 @@ const runDoc = z.strictObject({
 
 const documentShape = z.strictObject({
   format: z.literal(FORMAT),
-  version: z.union([z.literal(1), z.literal(2), z.literal(3), z.literal(4)]),
+  version: z.union([z.literal(1), z.literal(2), z.literal(3), z.literal(4), z.literal(5)]),
   run: runDoc,
   redacted: z.strictObject({ paths: z.array(z.array(z.union([z.string(), z.number()]))), placeholder: z.string() }).optional(),
   links: z.array(z.strictObject({ name, index: z.number().int().nonnegative(), meta: z.unknown().optional() })),
@@ -151,7 +160,7 @@ true satisfies MutuallyAssignable<z.output<typeof documentShape>, RunDocument>
 type MutuallyAssignable<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
 
 /**
- * The shape of a run document, version 1 to 4 (integrity and limits are checked after it),
+ * The shape of a run document, version 1 to 5 (integrity and limits are checked after it),
  * typed as the hand-written `RunDocument`.
  */
 export const runDocumentSchema: z.ZodType<RunDocument> = documentShape

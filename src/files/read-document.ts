@@ -35,7 +35,7 @@ export function importRun(input: unknown, options: ImportOptions = {}): Imported
   const head = input as { format?: unknown; version?: unknown }
   // A bad value is quoted, never stringified whole: it may be 50 MB, or 100,000 levels deep.
   if (head.format !== FORMAT) throw new DocumentError('$.format', `expected '${FORMAT}', got ${quote(head.format)}: this is not a shadowchain run document`)
-  if (head.version !== 1 && head.version !== 2 && head.version !== 3 && head.version !== 4) {
+  if (head.version !== 1 && head.version !== 2 && head.version !== 3 && head.version !== 4 && head.version !== 5) {
     throw new DocumentError('$.version', `unsupported version ${quote(head.version)}: this shadowchain reads versions 1 to ${VERSION}`)
   }
   const parsed = runDocumentSchema.safeParse(input)
@@ -122,6 +122,13 @@ export function importRun(input: unknown, options: ImportOptions = {}): Imported
         event['link'] = linkAt(e.link, `${at}.link`)
         event['reason'] = e.reason
         break
+      case 'link.attempt':
+        fromVersion(5, version, `${at}.type`)
+        event['link'] = linkAt(e.link, `${at}.link`)
+        event['attempt'] = e.attempt
+        event['error'] = decodeValue(e.error, `${at}.error`, limits, version)
+        event['durationNs'] = BigInt(e.durationNs)
+        break
       case 'ctx.write':
         event['link'] = linkAt(e.link, `${at}.link`)
         event['op'] = e.op
@@ -152,7 +159,7 @@ export function importRun(input: unknown, options: ImportOptions = {}): Imported
 
 /**
  * `metricsError` and `writesDropped` exist from version 3 on, `link.skip` and a run's `stoppedBy`
- * / `stopReason` from version 4: an older document is closed to them.
+ * / `stopReason` from version 4, `link.attempt` from version 5: an older document is closed to them.
  */
 function fromVersion(since: DocumentVersion, version: DocumentVersion, at: string): void {
   if (version < since) throw new DocumentError(at, `this ${at.endsWith('.type') ? 'event type' : 'field'} exists from version ${since} on; the document says version ${version}`)

@@ -1,4 +1,4 @@
-// The run document, versions 1 to 4, as TypeScript types: docs/run-format.md, section by section.
+// The run document, versions 1 to 5, as TypeScript types: docs/run-format.md, section by section.
 // The zod schema that validates documents (document-schema.ts) is checked against these types.
 import type { WriteOp } from '../record/write-capture.js'
 import type { RedactPath, RunStatus, SkipReason } from '../core/types.js'
@@ -11,12 +11,13 @@ export const FORMAT = 'shadowchain/run'
  * The newest version this module reads and writes. A document is written as the oldest version
  * that can hold it: version 1, unless it needs version 2 (a sparse array: `$holes`) or version 3
  * (a link event's `metricsError` or `writesDropped`) or version 4 (a `link.skip` event, or a run
- * ended by `io.stop()`), so older readers still read every other document.
+ * ended by `io.stop()`) or version 5 (a `link.attempt` event: a retried link), so older readers
+ * still read every other document.
  */
-export const VERSION = 4
+export const VERSION = 5
 
 /** The document versions this module reads. */
-export type DocumentVersion = 1 | 2 | 3 | 4
+export type DocumentVersion = 1 | 2 | 3 | 4 | 5
 
 /** Options of `run.toJSON()` and `saveRun()`. */
 export interface ExportOptions {
@@ -43,7 +44,7 @@ export type EncodedValue = unknown
 export type Nanoseconds = number | string
 
 /**
- * A run document (`*.run.json`), version 1 to 4, as JSON: one finished run, its initial
+ * A run document (`*.run.json`), version 1 to 5, as JSON: one finished run, its initial
  * states, and its timeline as events that carry only the patches that changed the states.
  * Made by `run.toJSON()` and `saveRun()`, read by `Run.fromJSON()` and `loadRun()`. Every object
  * in it is closed: a reader rejects keys not listed here. See `docs/run-format.md`.
@@ -153,6 +154,7 @@ export type DocumentEvent =
   | DocumentLinkEnd
   | DocumentLinkError
   | DocumentLinkSkip
+  | DocumentLinkAttempt
   | DocumentCtxWrite
   | DocumentFork
   | DocumentRunEnd
@@ -246,6 +248,22 @@ export interface DocumentLinkSkip extends DocumentEventBase {
   link: number
   /** `'when'` or `'stopped'`. */
   reason: SkipReason
+}
+
+/**
+ * Version 5: a failed attempt of a link with `retry` that was tried again (between the link's
+ * `link.start` and its `link.end` / `link.error`); its changes were discarded.
+ */
+export interface DocumentLinkAttempt extends DocumentEventBase {
+  type: 'link.attempt'
+  /** Link ref (§1.2). */
+  link: number
+  /** Which attempt failed, from 1. */
+  attempt: number
+  /** What the attempt threw (or its timeout). */
+  error: EncodedValue
+  /** How long the attempt took. */
+  durationNs: Nanoseconds
 }
 
 /** Capture `'writes'`: one write a link made to its draft, as it happened. */

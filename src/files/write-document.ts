@@ -153,7 +153,7 @@ function* eventDocs(
 ): Generator<DocumentEvent> {
   // The header learns the document's version as events go: a sparse array anywhere needs
   // version 2, a link event's metricsError or writesDropped version 3 (which has $holes too), a
-  // link.skip version 4 (which has all of them).
+  // link.skip version 4, a link.attempt version 5 (each has all of the older ones).
   const needs = (version: DocumentVersion): void => {
     if (header.version < version) header.version = version
   }
@@ -234,6 +234,13 @@ function* eventDocs(
         needs(4)
         doc['link'] = linkRef(event.link)
         doc['reason'] = event.reason
+        break
+      case 'link.attempt':
+        needs(5)
+        doc['link'] = linkRef(event.link)
+        doc['attempt'] = event.attempt
+        doc['error'] = encodeLenient(redact.scrub(event.error), notes)
+        doc['durationNs'] = offset(event.durationNs, 0n)
         break
       case 'ctx.write':
         doc['link'] = linkRef(event.link)

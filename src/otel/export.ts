@@ -5,7 +5,7 @@ import type { TimelineEvent } from '../record/events.js'
 import type { Run } from '../lineage/run.js'
 import { mergeRedactPaths, redactor, type Redactor } from '../files/redact.js'
 import type { LinkInfo, RedactPath } from '../core/types.js'
-import { ATTR, addSkipEvent, endRunSpan, setStopAttributes, linkSpanName, linkSpanOptions, middlewareAttributes, nsAttribute, recordFailure, runSpanName, runSpanOptions, setMetricAttributes, timesOf } from './names.js'
+import { ATTR, addAttemptEvent, addSkipEvent, endRunSpan, setStopAttributes, linkSpanName, linkSpanOptions, middlewareAttributes, nsAttribute, recordFailure, runSpanName, runSpanOptions, setMetricAttributes, timesOf } from './names.js'
 import { rememberExportedSpan, spanContextOf } from './registry.js'
 import { ownStart } from '../lineage/run.js'
 
@@ -193,6 +193,10 @@ function emitLinkSpans<C>(
         current.metrics = event.metrics as object | undefined
         break
       }
+      case 'link.attempt':
+        // As live tracing: a failed attempt that was retried is an event on its link's span.
+        if (steps) addAttemptEvent(stepFor(event.link).span, event.attempt, event.error, event.durationNs, at(event.t), redact)
+        break
       case 'link.skip':
         // As live tracing: the step before it has ended; the skip is an event of the run.
         closeStep()

@@ -8,7 +8,7 @@ import type { HookCallType, HookName, ObservedStates, RunObserver } from '../run
 import { rememberSpan } from './registry.js'
 import { redactor, type Redactor, type StateCarrier } from '../files/redact.js'
 import type { LinkInfo, MiddlewareCallInfo, RedactPath, RunInfo, RunStatus, SkipReason } from '../core/types.js'
-import { ATTR, addSkipEvent, endRunSpan, setStopAttributes, linkSpanName, linkSpanOptions, middlewareAttributes, nsAttribute, recordFailure, runSpanName, runSpanOptions, setMetricAttributes, timesOf, type Lineage } from './names.js'
+import { ATTR, addAttemptEvent, addSkipEvent, endRunSpan, setStopAttributes, linkSpanName, linkSpanOptions, middlewareAttributes, nsAttribute, recordFailure, runSpanName, runSpanOptions, setMetricAttributes, timesOf, type Lineage } from './names.js'
 
 /** A tracer or SDK that throws is reported through OTel's diag logger and ignored. */
 function skipped(what: string, error: unknown): void {
@@ -175,6 +175,16 @@ export class LiveTrace<C = unknown> implements RunObserver<C> {
 
   /** A link that returned is ended with its step (`stepEnd`), after its after-middleware. */
   linkEnd(_link: LinkInfo, _t0: bigint, _t1: bigint, _patches: readonly Patch[] | undefined, _inverse: readonly Patch[], _io: LinkCallIO<C>, _ctx: Immutable<C>): void {}
+
+  /** A failed attempt that is retried: an event on the link span. */
+  linkAttempt(_link: LinkInfo, attempt: number, t0: bigint, t1: bigint, error: unknown): void {
+    if (this.linkSpan === undefined) return
+    try {
+      addAttemptEvent(this.linkSpan, attempt, error, t1 - t0, this.at(t1), this.redact)
+    } catch (caught) {
+      skipped('addEvent', caught)
+    }
+  }
 
   /** The link threw or rejected: recorded when it happens, before its after-middleware. */
   linkError(_link: LinkInfo, _t0: bigint, t1: bigint, error: unknown): void {

@@ -36,6 +36,14 @@ export const ATTR = {
   middlewareErrorMessage: 'shadowchain.middleware.error.message',
   /** On a `link.skip` run-span event: `'when'` or `'stopped'`. */
   skipReason: 'shadowchain.skip.reason',
+  /** On a `link.attempt` link-span event: which attempt failed (from 1). */
+  attempt: 'shadowchain.attempt',
+  /** On a `link.attempt` link-span event: the failed attempt's error class name. */
+  attemptErrorType: 'shadowchain.attempt.error.type',
+  /** On a `link.attempt` link-span event: the failed attempt's error message. */
+  attemptErrorMessage: 'shadowchain.attempt.error.message',
+  /** On a `link.attempt` link-span event: how long the failed attempt took. */
+  attemptDuration: 'shadowchain.attempt.duration_ns',
   /** On a run span ended by `io.stop()`: the name of the link that stopped it. */
   stoppedBy: 'shadowchain.run.stopped_by',
   /** On a run span ended by `io.stop(reason)`: the reason. */
@@ -49,6 +57,25 @@ export const ATTR = {
 export function addSkipEvent(span: Span, link: LinkInfo, reason: string, time: HrTime | undefined): void {
   if (!span.isRecording()) return
   span.addEvent('link.skip', { [ATTR.linkName]: link.name, [ATTR.linkIndex]: link.index, [ATTR.skipReason]: reason }, time)
+}
+
+/**
+ * A failed attempt of a retried link as an event on its link span (live and exported alike), at
+ * the time the attempt failed.
+ */
+export function addAttemptEvent(span: Span, attempt: number, error: unknown, durationNs: bigint, time: HrTime | undefined, redact?: Redactor): void {
+  if (!span.isRecording()) return
+  const message = describeError(error)
+  span.addEvent(
+    'link.attempt',
+    {
+      [ATTR.attempt]: attempt,
+      [ATTR.attemptErrorType]: errorType(error),
+      [ATTR.attemptErrorMessage]: redact === undefined ? message : redact.scrubText(message),
+      [ATTR.attemptDuration]: Number(durationNs),
+    },
+    time,
+  )
 }
 
 /** What a stopped run's span says about the stop (nothing for a run that was not stopped). */

@@ -34,6 +34,8 @@ export interface RunSummary {
     readonly middlewareNs: bigint
     readonly changes: number
     readonly error?: string
+    /** How many times it was called, when more than once (link option `retry`). */
+    readonly attempts?: number
     readonly metrics: unknown
   }[]
   readonly middlewareErrors: readonly {
@@ -92,6 +94,7 @@ export function describeRun<C>(run: Run<C>): RunSummary {
       changes: link.patches.length,
       ...(link.status === 'error' && { error: describeError(link.error) }),
       ...(link.reason !== undefined && { reason: link.reason }),
+      ...(link.attempts !== undefined && { attempts: link.attempts }),
       metrics: link.metrics,
     })),
     middlewareErrors,

@@ -38,6 +38,17 @@ export interface WaterfallSegment {
   readonly failed: boolean
 }
 
+/** A failed attempt of a retried link (a `link.attempt` event), on the rows' time axis. */
+export interface WaterfallAttempt {
+  /** Its number, from 1. */
+  readonly attempt: number
+  readonly start: bigint
+  readonly end: bigint
+  /** The seq of its event. */
+  readonly seq: number
+  readonly error: unknown
+}
+
 /**
  * One link execution as a waterfall draws it, on a time axis that starts at the `origin` given to
  * {@link waterfallRows}: its step (first to last event, middleware included), the link's own
@@ -67,6 +78,8 @@ export interface WaterfallRow {
   startSeq: number
   endSeq: number
   readonly segments: WaterfallSegment[]
+  /** Its failed attempts that were retried (link option `retry`), in order; empty for most links. */
+  readonly failedAttempts: WaterfallAttempt[]
 }
 
 /**
@@ -126,10 +139,19 @@ export function formatWaterfall<C>(run: Run<C>, options: WaterfallOptions = {}):
     // At least one cell each, the last one when a time is at (or past) the end.
     for (let i = Math.min(s0, width - 1); i < Math.max(s1, s0 + 1) && i < width; i++) cells[i] = paint('2', '░')
     for (let i = Math.min(l0, width - 1); i < Math.max(l1, l0 + 1) && i < width; i++) cells[i] = paint(row.status === 'ok' ? '32' : '31', '█')
-    const mark = row.status === 'ok' ? paint('32', '✓') : paint('31', `✗ ${describeError(row.error)}`)
+    // Each failed attempt is its own segment of the link's bar (▓), and a line under the row.
+    for (const failed of row.failedAttempts) {
+      const [a0, a1] = [scale(failed.start), scale(failed.end)]
+      for (let i = Math.min(a0, width - 1); i < Math.max(a1, a0 + 1) && i < width; i++) cells[i] = paint('31', '▓')
+    }
+    const count = row.failedAttempts.length === 0 ? '' : ` (${row.failedAttempts.length + 1} attempts)`
+    const mark = row.status === 'ok' ? paint('32', `✓${count}`) : paint('31', `✗${count} ${describeError(row.error)}`)
     lines.push(
       `${String(row.link.index).padStart(3)}  ${row.link.name.padEnd(nameWidth)}  ${offset(row.linkStart).padEnd(10)} ${formatDuration(row.linkNs).padStart(9)}  |${cells.join('')}|  ${mark}`,
     )
+    for (const failed of row.failedAttempts) {
+      lines.push(paint('31', `       ↻ attempt ${failed.attempt} failed after ${formatDuration(failed.end - failed.start)}: ${describeError(failed.error)}`))
+    }
   }
   for (const event of own) {
     if (event.type !== 'middleware.error') continue
@@ -174,6 +196,7 @@ export function waterfallRows(events: readonly TimelineEvent<unknown>[], origin 
         startSeq: event.seq,
         endSeq: event.seq,
         segments: [],
+        failedAttempts: [],
       }
       rows.set(event.link, row)
     }
@@ -189,6 +212,9 @@ export function waterfallRows(events: readonly TimelineEvent<unknown>[], origin 
       row.status = 'skipped'
       row.reason = event.reason
       row.endSeq = event.seq
+    }
+    if (event.type === 'link.attempt') {
+      row.failedAttempts.push({ attempt: event.attempt, start: t - event.durationNs, end: t, seq: event.seq, error: event.error })
     }
     if (event.type === 'link.start') {
       row.linkStart = row.linkEnd = t

@@ -115,6 +115,19 @@ export interface LinkSkipTimelineEvent<C = unknown> extends EventBase<C> {
   readonly reason: SkipReason
 }
 
+/**
+ * A failed attempt of a link with `retry` that is tried again (DESIGN §9): its draft was
+ * discarded, so ctx is the link's input. The link's `link.start` comes before its first attempt.
+ */
+export interface LinkAttemptTimelineEvent<C = unknown> extends EventBase<C> {
+  readonly type: 'link.attempt'
+  readonly link: LinkInfo
+  /** Which attempt failed, from 1. */
+  readonly attempt: number
+  readonly error: unknown
+  readonly durationNs: bigint
+}
+
 /** `capture: 'writes'`: one write a link made to its draft, stamped as it happened. */
 export interface CtxWriteTimelineEvent<C = unknown> extends EventBase<C> {
   readonly type: 'ctx.write'
@@ -159,6 +172,7 @@ export type TimelineEvent<C = unknown> =
   | LinkEndTimelineEvent<C>
   | LinkErrorTimelineEvent<C>
   | LinkSkipTimelineEvent<C>
+  | LinkAttemptTimelineEvent<C>
   | CtxWriteTimelineEvent<C>
   | ForkTimelineEvent<C>
   | RunEndTimelineEvent<C>

@@ -109,10 +109,11 @@ export class Recorder<C> implements RunObserver<C> {
     this.push(event, ctx)
   }
 
-  linkStart(link: LinkInfo, draft: unknown, base: Immutable<C>, t0: bigint): unknown {
+  linkStart(link: LinkInfo, draft: unknown, base: Immutable<C>, t0: bigint, attempt: number): unknown {
     this.writesDropped = 0
     if (!this.full) return draft
-    this.push({ type: 'link.start', t: t0, link }, base)
+    // A retry goes on with the step its first attempt started.
+    if (attempt === 1) this.push({ type: 'link.start', t: t0, link }, base)
     // callLink drafts whatever it can: what is not the base is a draft.
     return this.options.writes && draft !== base ? recordWrites(draft as object, this.writeListener(link, base)) : draft
   }
@@ -150,6 +151,10 @@ export class Recorder<C> implements RunObserver<C> {
       this.push(event, ctx)
     }
     if (io.overrun) this.ioOverruns.push({ link, seq: this.seqBase + this.events.length - 1 })
+  }
+
+  linkAttempt(link: LinkInfo, attempt: number, t0: bigint, t1: bigint, error: unknown, ctx: Immutable<C>): void {
+    if (this.full) this.push({ type: 'link.attempt', t: t1, link, attempt, error, durationNs: t1 - t0 }, ctx)
   }
 
   linkError(link: LinkInfo, t0: bigint, t1: bigint, error: unknown, io: LinkCallIO<C>, ctx: Immutable<C>): void {

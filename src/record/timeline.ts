@@ -37,6 +37,11 @@ export interface LinkRecord<C = unknown> {
   readonly end: bigint
   /** The link alone, middleware excluded. */
   readonly durationNs: bigint
+  /**
+   * How many times the link was called, when more than once (link option `retry`): its failed
+   * attempts are the `link.attempt` events between its start and end seqs.
+   */
+  readonly attempts?: number
   /** `'error'` when it threw or rejected; `'skipped'` when it did not run. */
   readonly status: 'ok' | 'error' | 'skipped'
   /** Why a skipped link did not run: `'when'` (its condition said no) or `'stopped'` (`io.stop()`). */
@@ -160,11 +165,16 @@ export class Timeline<C = unknown> {
     const records: LinkRecord<C>[] = []
     let open: { -readonly [K in keyof LinkRecord<C>]: LinkRecord<C>[K] } | undefined
     let startEvent: TimelineEvent<C> | undefined
+    let retried = 0
     for (const event of this.events) {
       switch (event.type) {
         case 'link.start':
           startEvent = event
           open = undefined
+          retried = 0
+          break
+        case 'link.attempt':
+          retried++
           break
         case 'link.end':
         case 'link.error': {
@@ -187,6 +197,7 @@ export class Timeline<C = unknown> {
             metrics: event.metrics ?? {},
           }
           if (failed) open.error = event.error
+          if (retried > 0) open.attempts = retried + 1
           if (event.io !== undefined) open.io = event.io
           records.push(open)
           startEvent = undefined

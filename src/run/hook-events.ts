@@ -85,6 +85,8 @@ export interface LinkOutcome<C> {
   readonly durationNs: bigint
   readonly failed: boolean
   readonly error: unknown
+  /** How many attempts the link took: set only for a link with `retry` or `timeoutMs`. */
+  readonly attempts: number | undefined
 }
 
 export class AfterCall<C> implements AfterEvent<C>, HookCallEvent {
@@ -96,6 +98,7 @@ export class AfterCall<C> implements AfterEvent<C>, HookCallEvent {
   readonly position: AfterPosition
   private readonly outcome: LinkOutcome<C>
   declare readonly error?: unknown
+  declare readonly attempts?: number
   readonly result: Immutable<C>
   readonly durationNs: bigint
   constructor(
@@ -117,6 +120,7 @@ export class AfterCall<C> implements AfterEvent<C>, HookCallEvent {
     this.result = outcome.result
     this.durationNs = outcome.durationNs
     if (outcome.failed) (this as { error?: unknown }).error = outcome.error
+    if (outcome.attempts !== undefined) (this as { attempts?: number }).attempts = outcome.attempts
   }
   get mwctx(): MwCtx {
     this.states.mwTouched = true
@@ -180,6 +184,8 @@ export class LinkCallIO<C> implements LinkIO<C> {
     readonly base: Immutable<C>,
     /** On replay: the values this link drew when it was recorded, given back in call order. */
     private readonly recorded: RecordedIO | undefined,
+    /** Which attempt this call is (link option `retry`), from 1. */
+    readonly attempt: number = 1,
   ) {}
   get metrics(): Metrics {
     this.states.metricsTouched = true

@@ -3,6 +3,7 @@
 // becomes ctx, or its failure fails the run.
 import { createDraft, finishDraft, isDraft, isDraftable, isModified, type Objectish, type Patch } from 'immer'
 import type { Immutable } from 'immer'
+import type { RetryOptions } from '../core/types.js'
 import type { CompiledLink } from '../core/compile.js'
 import { describeError } from '../core/errors.js'
 import { FrozenDateError } from '../core/frozen-date.js'
@@ -12,53 +13,67 @@ import { HookCalls } from './hook-calls.js'
 import { LinkCallIO, isThenable } from './hook-events.js'
 import { settleReplacement } from './replacement.js'
 import { settle } from './settle.js'
+import { AttemptSignal, delayAfter, shouldRetry, timeoutError, wait } from './retry.js'
 import { resolveDrafts } from './working-states.js'
 
 const NO_PATCHES: readonly Patch[] = Object.freeze([])
 
 /** An execution that can call links (and, through its base, hooks). */
 export abstract class LinkCalls<C> extends HookCalls<C> {
-  /** Calls the current link; returns a promise only when it went async. */
+  /** Calls the current link (every attempt of it); returns a promise only when it went async. */
   protected callLink(link: CompiledLink<C>): Promise<void> | undefined {
+    return this.attemptLink(link, 1)
+  }
+
+  private attemptLink(link: CompiledLink<C>, attempt: number): Promise<void> | undefined {
     const base = this.ctx
     const draft = isDraftable(base) ? createDraft(base as Objectish) : base
-    const io = new LinkCallIO<C>(this, this.plan.info, link.info, this.signal, base, this.plan.recordedIO?.get(link.info.name))
+    // A link with a deadline gets a signal of its own per attempt; every other link the run's.
+    const timeoutMs = link.timeoutMs
+    const guard = timeoutMs === undefined ? undefined : new AttemptSignal(this.plan.signal)
+    const io = new LinkCallIO<C>(this, this.plan.info, link.info, guard === undefined ? this.signal : guard.signal, base, this.plan.recordedIO?.get(link.info.name), attempt)
     const clock = this.plan.clock
     const observer = this.observer
     const t0 = clock.now()
-    const given = observer === undefined ? draft : observer.linkStart(link.info, draft, base, t0)
+    const given = observer === undefined ? draft : observer.linkStart(link.info, draft, base, t0, attempt)
     let returned: unknown
     try {
       // Only an observer that wraps link calls (a tracer) is asked to make this one.
       returned = observer === undefined || !observer.wrapsLinks ? link.fn(given as never, io) : observer.runLink(link.fn, given as never, io)
     } catch (error) {
-      this.linkFailed(link, draft, io, t0, clock.now(), error)
-      return undefined
+      guard?.release()
+      return this.linkFailed(link, draft, io, t0, clock.now(), error, false)
     }
     if (isThenable(returned)) {
-      if (this.plan.signal === undefined) {
+      if (this.plan.signal === undefined && guard === undefined) {
         return Promise.resolve(returned).then(
           (value) => this.linkReturned(link, base, draft, io, t0, clock.now(), value === given ? draft : value),
-          (error: unknown) => this.linkFailed(link, draft, io, t0, clock.now(), error),
+          (error: unknown) => this.linkFailed(link, draft, io, t0, clock.now(), error, false),
         )
       }
-      // An abort stops the wait at once; what the link does later is discarded (its draft is
-      // finished, so its late writes throw inside it, and its result is never read).
-      return settle(returned, Infinity, this.signal).then((settled) => {
+      // An abort or the deadline stops the wait at once; what the link does later is discarded
+      // (its draft is finished, so its late writes throw inside it, and its result is never read).
+      return settle(returned, timeoutMs ?? Infinity, this.plan.signal).then((settled) => {
         const t1 = clock.now()
-        if (settled.kind === 'value') this.linkReturned(link, base, draft, io, t0, t1, settled.value === given ? draft : settled.value)
-        else if (settled.kind === 'error') this.linkFailed(link, draft, io, t0, t1, settled.error)
-        else {
+        if (settled.kind === 'timeout') {
+          const error = timeoutError(link.info.name, timeoutMs as number, attempt)
           io.detach()
-          this.linkFailed(link, draft, io, t0, t1, settled.kind === 'abort' ? settled.reason : new Error('link timed out'))
+          guard?.abort(error)
+          guard?.release()
+          return this.linkFailed(link, draft, io, t0, t1, error, true)
         }
+        guard?.release()
+        if (settled.kind === 'value') return this.linkReturned(link, base, draft, io, t0, t1, settled.value === given ? draft : settled.value)
+        if (settled.kind === 'error') return this.linkFailed(link, draft, io, t0, t1, settled.error, false)
+        io.detach()
+        return this.linkFailed(link, draft, io, t0, t1, settled.reason, false)
       })
     }
-    this.linkReturned(link, base, draft, io, t0, clock.now(), returned === given ? draft : returned)
-    return undefined
+    guard?.release()
+    return this.linkReturned(link, base, draft, io, t0, clock.now(), returned === given ? draft : returned)
   }
 
-  private linkReturned(link: CompiledLink<C>, base: Immutable<C>, draft: unknown, io: LinkCallIO<C>, t0: bigint, t1: bigint, value: unknown): void {
+  private linkReturned(link: CompiledLink<C>, base: Immutable<C>, draft: unknown, io: LinkCallIO<C>, t0: bigint, t1: bigint, value: unknown): Promise<void> | undefined {
     this.lastReading = t1
     // Before the draft is finished: metrics may hold parts of it (`io.metrics.who = ctx.customer`).
     // Unrecorded and untouched (most links), there is nothing to settle.
@@ -70,19 +85,18 @@ export abstract class LinkCalls<C> extends HookCalls<C> {
     if (value !== undefined && value !== draft) {
       if (isDraft(draft) && isModified(draft)) {
         const error = new TypeError(`link '${link.info.name}' both modified its draft and returned a new value: do one or the other`)
-        this.linkFailed(link, draft, io, t0, t1, error)
-        return
+        return this.linkFailed(link, draft, io, t0, t1, error, false)
       }
       try {
         next = settleReplacement(value) as Immutable<C>
       } catch (error) {
-        this.linkFailed(link, draft, io, t0, t1, error)
-        return
+        return this.linkFailed(link, draft, io, t0, t1, error, false)
       }
       if (isDraft(draft)) finishDraft(draft)
       if (next !== base) {
         // Dates frozen, cycles refused: no later write can change this state, and it exports.
-        if (this.unsealable(link, draft, io, t0, t1, sealState(next, base, 'ctx'))) return
+        const problem = sealState(next, base, 'ctx')
+        if (problem !== undefined) return this.unsealable(link, draft, io, t0, t1, problem)
         if (wantPatches) {
           patches = [{ op: 'replace', path: [], value: next }]
           inversePatches = [{ op: 'replace', path: [], value: base }]
@@ -107,12 +121,11 @@ export abstract class LinkCalls<C> extends HookCalls<C> {
             : finishDraft(draft)
         ) as Immutable<C>
       } catch (error) {
-        this.linkFailed(link, draft, io, t0, t1, error)
-        return
+        return this.linkFailed(link, draft, io, t0, t1, error, false)
       }
       if (next !== base) {
         const problem = viaPatches ? sealPatches(patches ?? NO_PATCHES, next, base, 'ctx') : sealState(next, base, 'ctx', hint)
-        if (this.unsealable(link, draft, io, t0, t1, problem)) return
+        if (problem !== undefined) return this.unsealable(link, draft, io, t0, t1, problem)
       }
     } else {
       next = base
@@ -120,18 +133,23 @@ export abstract class LinkCalls<C> extends HookCalls<C> {
     this.ctx = next
     // Only a link that succeeded stops the run; one that failed fails it.
     if (io.stopped) this.stop = { link: link.info, reason: io.stopReason }
-    this.outcome = { base, result: next, patches, durationNs: t1 - t0, failed: false, error: undefined }
+    const attempts = link.retry === undefined && link.timeoutMs === undefined ? undefined : io.attempt
+    this.outcome = { base, result: next, patches, durationNs: t1 - t0, failed: false, error: undefined, attempts }
     this.observer?.linkEnd(link.info, t0, t1, patches, inversePatches, io, next)
+    return undefined
   }
 
   /** A state that cannot be recorded (a cycle) fails its link, naming the path. */
-  private unsealable(link: CompiledLink<C>, draft: unknown, io: LinkCallIO<C>, t0: bigint, t1: bigint, problem: StateProblem | undefined): boolean {
-    if (problem === undefined) return false
-    this.linkFailed(link, draft, io, t0, t1, new TypeError(`link '${link.info.name}' left a state that cannot be recorded: ${problem.message}`))
-    return true
+  private unsealable(link: CompiledLink<C>, draft: unknown, io: LinkCallIO<C>, t0: bigint, t1: bigint, problem: StateProblem): Promise<void> | undefined {
+    return this.linkFailed(link, draft, io, t0, t1, new TypeError(`link '${link.info.name}' left a state that cannot be recorded: ${problem.message}`), false)
   }
 
-  private linkFailed(link: CompiledLink<C>, draft: unknown, io: LinkCallIO<C>, t0: bigint, t1: bigint, thrown: unknown): void {
+  /**
+   * The attempt failed: tried again when the link's `retry` allows it (after its delay, unless
+   * the run aborts meanwhile), else the run fails.
+   * @param timedOut - it outlived the link's `timeoutMs`: a last attempt fails with `'TIMEOUT'`
+   */
+  private linkFailed(link: CompiledLink<C>, draft: unknown, io: LinkCallIO<C>, t0: bigint, t1: bigint, thrown: unknown, timedOut: boolean): Promise<void> | undefined {
     this.lastReading = t1
     // While the draft is alive: what was thrown, and the metrics, may hold parts of it.
     const error = this.linkError(thrown)
@@ -143,16 +161,35 @@ export abstract class LinkCalls<C> extends HookCalls<C> {
       // Already finished (isDraft reads a revoked proxy), or unfinishable: discarded anyway.
     }
     const aborted = this.signal.aborted
+    const retry = link.retry
+    if (!aborted && retry !== undefined && shouldRetry(retry, io.attempt, error)) return this.retryLink(link, retry, io, t0, t1, error)
+    const tries = retry === undefined ? '' : ` (attempt ${io.attempt} of ${retry.attempts})`
     this.failure = {
-      code: aborted ? 'ABORTED' : 'LINK_FAILED',
+      code: aborted ? 'ABORTED' : timedOut ? 'TIMEOUT' : 'LINK_FAILED',
       message: aborted
         ? `run of chain '${this.plan.chain.name}' aborted during link '${link.info.name}': ${describeError(error)}`
-        : `link '${link.info.name}' (#${link.info.index}) of chain '${this.plan.chain.name}' failed: ${describeError(error)}`,
+        : `link '${link.info.name}' (#${link.info.index}) of chain '${this.plan.chain.name}' ${timedOut ? 'timed out' : 'failed'}${tries}: ${describeError(error)}`,
       link: link.info,
       cause: error,
     }
-    this.outcome = { base: this.ctx, result: this.ctx, patches: NO_PATCHES, durationNs: t1 - t0, failed: true, error }
+    const attempts = retry === undefined && link.timeoutMs === undefined ? undefined : io.attempt
+    this.outcome = { base: this.ctx, result: this.ctx, patches: NO_PATCHES, durationNs: t1 - t0, failed: true, error, attempts }
     this.observer?.linkError(link.info, t0, t1, error, io, this.ctx)
+    return undefined
+  }
+
+  /** Reports the failed attempt, waits its delay (unless the run aborts), and tries again. */
+  private retryLink(link: CompiledLink<C>, retry: RetryOptions, io: LinkCallIO<C>, t0: bigint, t1: bigint, error: unknown): Promise<void> | undefined {
+    const attempt = io.attempt
+    this.observer?.linkAttempt(link.info, attempt, t0, t1, error, this.ctx)
+    const ms = delayAfter(retry, attempt)
+    if (ms <= 0) return this.attemptLink(link, attempt + 1)
+    return wait(ms, this.plan.signal).then((waited) => {
+      if (waited) return this.attemptLink(link, attempt + 1)
+      // Aborted while waiting: the run ends at once, the abort being the link's last word.
+      const t = this.plan.clock.now()
+      return this.linkFailed(link, undefined, io, t, t, this.signal.reason, false)
+    })
   }
 
   /**

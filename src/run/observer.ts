@@ -48,9 +48,10 @@ export interface RunObserver<C> {
   hookFailed(call: MiddlewareCallInfo, hook: HookName, link: LinkInfo | undefined, t0: bigint, durationNs: bigint, error: unknown, ctx: Immutable<C>, states: ObservedStates, settle: boolean): void
   /**
    * The link is about to be called on `draft` (ctx is `base`). Returns what the link is given
-   * instead: the draft itself, or a wrapper that reports its writes.
+   * instead: the draft itself, or a wrapper that reports its writes. `attempt` is more than 1
+   * for a retry of a link whose earlier attempt failed (`linkAttempt`): the step goes on.
    */
-  linkStart(link: LinkInfo, draft: unknown, base: Immutable<C>, t0: bigint): unknown
+  linkStart(link: LinkInfo, draft: unknown, base: Immutable<C>, t0: bigint, attempt: number): unknown
   /** Whether `runLink` does more than call the link: a composite calls only those that do. */
   readonly wrapsLinks: boolean
   /** Calls the link (a tracer runs it inside its span's context). Must call `fn` exactly once. */
@@ -59,6 +60,11 @@ export interface RunObserver<C> {
   linkSettling(states: ObservedStates): void
   /** The link returned; its changes are `ctx` (patches only when the run records them). */
   linkEnd(link: LinkInfo, t0: bigint, t1: bigint, patches: readonly Patch[] | undefined, inversePatches: readonly Patch[], io: LinkCallIO<C>, ctx: Immutable<C>): void
+  /**
+   * Attempt `attempt` (from 1) of a link with `retry` failed and will be tried again: its draft
+   * is discarded, ctx is unchanged. The next attempt begins with `linkStart`.
+   */
+  linkAttempt(link: LinkInfo, attempt: number, t0: bigint, t1: bigint, error: unknown, ctx: Immutable<C>): void
   /** The link threw, rejected, or left a state that cannot be recorded. */
   linkError(link: LinkInfo, t0: bigint, t1: bigint, error: unknown, io: LinkCallIO<C>, ctx: Immutable<C>): void
   /** The step ended (its after-middleware included), at `t`, the step's last reading. */
@@ -113,8 +119,8 @@ class Pair<C> implements RunObserver<C> {
     this.first.hookFailed(call, hook, link, t0, durationNs, error, ctx, states, settle)
     this.second.hookFailed(call, hook, link, t0, durationNs, error, ctx, states, settle)
   }
-  linkStart(link: LinkInfo, draft: unknown, base: Immutable<C>, t0: bigint): unknown {
-    return this.second.linkStart(link, this.first.linkStart(link, draft, base, t0), base, t0)
+  linkStart(link: LinkInfo, draft: unknown, base: Immutable<C>, t0: bigint, attempt: number): unknown {
+    return this.second.linkStart(link, this.first.linkStart(link, draft, base, t0, attempt), base, t0, attempt)
   }
   runLink<A, B, R>(fn: (a: A, b: B) => R, a: A, b: B): R {
     const { first, second } = this
@@ -130,6 +136,10 @@ class Pair<C> implements RunObserver<C> {
   linkEnd(link: LinkInfo, t0: bigint, t1: bigint, patches: readonly Patch[] | undefined, inversePatches: readonly Patch[], io: LinkCallIO<C>, ctx: Immutable<C>): void {
     this.first.linkEnd(link, t0, t1, patches, inversePatches, io, ctx)
     this.second.linkEnd(link, t0, t1, patches, inversePatches, io, ctx)
+  }
+  linkAttempt(link: LinkInfo, attempt: number, t0: bigint, t1: bigint, error: unknown, ctx: Immutable<C>): void {
+    this.first.linkAttempt(link, attempt, t0, t1, error, ctx)
+    this.second.linkAttempt(link, attempt, t0, t1, error, ctx)
   }
   linkError(link: LinkInfo, t0: bigint, t1: bigint, error: unknown, io: LinkCallIO<C>, ctx: Immutable<C>): void {
     this.first.linkError(link, t0, t1, error, io, ctx)
