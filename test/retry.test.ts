@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { chain, ChainRunError, type LinkAttemptTimelineEvent, type Middleware, type Run } from '../src/index.js'
+import { ensureBuilt } from './built-dist.js'
 import { logMiddleware, outline, steppingClock } from './helpers.js'
 
 interface Pay {
@@ -88,7 +89,7 @@ describe('retry (DESIGN §9)', () => {
     }
   })
 
-  it('waits delayMs * backoff^(n-1) between attempts on unref\'d timers', async () => {
+  it('waits delayMs * backoff^(n-1) between attempts, on timers that keep the process alive (the delay is the run\'s only pending work)', async () => {
     const delays: number[] = []
     const real = globalThis.setTimeout
     let unrefs = 0
@@ -106,10 +107,21 @@ describe('retry (DESIGN §9)', () => {
       globalThis.setTimeout = real
     }
     expect(delays).toEqual([10, 30, 90])
-    expect(unrefs).toBe(3)
+    expect(unrefs).toBe(0)
   })
 
-  it('stops waiting at once when the run\'s signal aborts during a delay', async () => {
+  it('finishes a run whose only pending work is a retry delay, in a process that awaits it at top level', { timeout: 120_000 }, async () => {
+    const { execFileSync } = await import('node:child_process')
+    ensureBuilt()
+    const script = `
+      const { chain } = await import(${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)})
+      const run = await chain('c').link('a', (ctx, io) => { if (io.attempt === 1) throw new Error('busy'); ctx.ok = true }, { retry: { attempts: 2, delayMs: 20 } }).run({})
+      console.log(JSON.stringify(run.ctx))
+    `
+    expect(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' }).trim()).toBe('{"ok":true}')
+  })
+
+  it('stops waiting at once when the run\'s signal aborts during a delay (the timer is cleared)', async () => {
     const controller = new AbortController()
     const seen: number[] = []
     const pending = chain<Pay>('r')

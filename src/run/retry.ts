@@ -55,8 +55,13 @@ export function delayAfter(retry: RetryOptions, attempt: number): number {
 }
 
 /**
- * Resolves `true` after `ms` (an unref'd timer: it never keeps a process alive), or `false` as
- * soon as `signal` aborts, whichever comes first.
+ * Resolves `true` after `ms`, or `false` as soon as `signal` aborts (the timer is cleared then),
+ * whichever comes first.
+ *
+ * The timer is NOT unref'd, unlike the deadlines of `settle()`: a deadline races the link's own
+ * pending work, which keeps the process alive if anything does, but during a delay the timer is
+ * the run's only pending work. Unref'd, a script that awaits `chain.run()` would exit in the
+ * middle of the run (exit code 13, the run lost) at its first retry delay.
  */
 export function wait(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
   return new Promise<boolean>((resolve) => {
@@ -72,7 +77,6 @@ export function wait(ms: number, signal: AbortSignal | undefined): Promise<boole
       signal?.removeEventListener('abort', onAbort)
       resolve(true)
     }, Math.min(ms, 2_147_483_647))
-    timer.unref()
     signal?.addEventListener('abort', onAbort, { once: true })
   })
 }
