@@ -1,5 +1,5 @@
-// The viewer shows composition (DESIGN §9): skipped links greyed with their reason, and the link
-// that stopped the run. Runs from examples/composition, served by `shadowchain view` (the BUILT
+// The viewer shows composition (DESIGN §9): skipped links greyed with their reason, the link
+// that stopped the run, and the failed attempts of a retried link. Runs from examples/composition, served by `shadowchain view` (the BUILT
 // library), driven by Debian's chromium.
 import type { ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -18,6 +18,8 @@ let server: ChildProcess | undefined
 let browser: Browser | undefined
 let page: Page
 let url: string
+let bigServer: ChildProcess | undefined
+let bigUrl: string
 const problems: string[] = []
 
 beforeAll(async () => {
@@ -27,6 +29,8 @@ beforeAll(async () => {
   const { files } = await recordCompositionRuns(dir)
   // The stopped run only: the page opens on the first run it is given.
   ;({ server, url } = await startView([files[1] as string]))
+  // The big order (its charge was retried), on a server of its own.
+  ;({ server: bigServer, url: bigUrl } = await startView([files[0] as string]))
   browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS })
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
   page.on('console', (message) => void (message.type() === 'error' && problems.push(`console: ${message.text()}`)))
@@ -36,6 +40,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close()
   server?.kill('SIGTERM')
+  bigServer?.kill('SIGTERM')
   if (dir !== undefined) await rm(dir, { recursive: true, force: true })
 })
 
@@ -43,10 +48,10 @@ describe.skipIf(skip)('the viewer shows skipped links and the stop', () => {
   it('greys skipped links, with their reason and no bars; the summary names the link that stopped the run', async () => {
     await page.goto(url)
     await page.locator('[data-testid="waterfall-row"]').first().waitFor()
-    expect(await page.locator('[data-testid="link-name"]').allTextContents()).toEqual(['validate', 'sum', 'review', 'cache', 'price', 'notify'])
+    expect(await page.locator('[data-testid="link-name"]').allTextContents()).toEqual(['validate', 'sum', 'review', 'cache', 'price', 'charge', 'notify'])
     const skipped = page.locator('[data-testid="waterfall-row"].skipped')
-    expect(await skipped.evaluateAll((rows) => rows.map((row) => row.getAttribute('data-link')))).toEqual(['review', 'price', 'notify'])
-    expect(await page.locator('[data-testid="skip-reason"]').allTextContents()).toEqual(['skipped: when', 'skipped: stopped', 'skipped: stopped'])
+    expect(await skipped.evaluateAll((rows) => rows.map((row) => row.getAttribute('data-link')))).toEqual(['review', 'price', 'charge', 'notify'])
+    expect(await page.locator('[data-testid="skip-reason"]').allTextContents()).toEqual(['skipped: when', 'skipped: stopped', 'skipped: stopped', 'skipped: stopped'])
     expect(await skipped.locator('.bar').count()).toBe(0)
     // Greyed: drawn at half opacity, where a link that ran is opaque.
     // (No DOM types in this project's lib: the page's getComputedStyle is reached through globalThis.)
@@ -61,6 +66,22 @@ describe.skipIf(skip)('the viewer shows skipped links and the stop', () => {
     await page.locator('[data-testid="waterfall-row"][data-link="review"]').click()
     expect(await page.locator('#link-title').textContent()).toMatch(/^#2 review · .* · skipped \(when\): it did not run$/)
     expect(await page.locator('[data-testid="link-patches"]').textContent()).toBe('no changes')
+    expect(problems).toEqual([])
+  })
+})
+
+describe.skipIf(skip)('the viewer shows the attempts of a retried link', () => {
+  it('draws each failed attempt as a segment of the link\'s row, labels the attempt count, and selects the attempt\'s event', async () => {
+    await page.goto(bigUrl)
+    await page.locator('[data-testid="waterfall-row"]').first().waitFor()
+    const charge = page.locator('[data-testid="waterfall-row"][data-link="charge"]')
+    expect(await charge.locator('[data-testid="attempts"]').textContent()).toBe(' ↻ 2 attempts')
+    expect(await page.locator('[data-testid="attempts"]').count()).toBe(1)
+    const segments = charge.locator('.bar.attempt.failed')
+    expect(await segments.count()).toBe(1)
+    expect(await segments.first().getAttribute('title')).toMatch(/^attempt 1 ✗ .*gateway busy \(503\)/)
+    await segments.first().click()
+    expect(await page.locator('#link-title').textContent()).toMatch(/^#5 charge · .* · ok · 2 attempts$/)
     expect(problems).toEqual([])
   })
 })

@@ -3,6 +3,7 @@
 import { beforeEach, describe, expect, it } from 'vitest'
 import { chain } from '../src/index.js'
 import { exportRun } from '../src/otel/index.js'
+import { attemptsLabel, eventSubject, prepareRun } from '../src/present/viewer/browser.js'
 import { memoryTracer } from './otel-helpers.js'
 import { steppingClock } from './helpers.js'
 
@@ -98,5 +99,20 @@ describe('OpenTelemetry of retries', () => {
     exporter.reset()
     exportRun(run, { tracer, force: true })
     expect(code()).toBe('TIMEOUT')
+  })
+})
+
+describe('the viewer model of a retried run', () => {
+  it('gives the retried row its failed attempts, labels the count, and names attempt events', async () => {
+    const view = prepareRun((await flow().run(pay())).toJSON())
+    expect(view.rows.map((r) => [r.name, attemptsLabel(r), r.failedAttempts.map((a) => [a.attempt, (a.error as Error).message])])).toEqual([
+      ['price', '', []],
+      ['charge', '3 attempts', [[1, 'declined 1'], [2, 'declined 2']]],
+      ['email', '', []],
+    ])
+    const charge = view.rows[1]!
+    expect(charge.failedAttempts.every((a) => a.start >= charge.linkStart && a.end <= charge.linkEnd)).toBe(true)
+    const attempt = view.events.find((e) => e.type === 'link.attempt')!
+    expect(eventSubject(attempt)).toBe('charge · attempt 1 failed, retried')
   })
 })

@@ -3,7 +3,7 @@
 // formatting are the library's own; this file only draws. Every value reaches the page through
 // textContent (never innerHTML), so whatever a run recorded is shown as text, never run.
 import {
-  changedPaths, compareSteps, cutLabel, eventSubject, eventTime, filterEvents, filterOptions, firstDivergence, forkEdit, forkTree, formatDuration,
+  attemptsLabel, changedPaths, compareSteps, cutLabel, eventSubject, eventTime, filterEvents, filterOptions, firstDivergence, forkEdit, forkTree, formatDuration,
   linkDiff, linkWrites, pathKey, prepareRun, rowOfEvent, stateAt, valueText, valueTree,
 } from './model.js'
 
@@ -196,12 +196,15 @@ function renderWaterfall() {
     const track = h('div', { className: 'track' },
       bar('step', row.stepStart, row.stepEnd, totalNs, `step ${formatDuration(row.stepEnd - row.stepStart)}`),
       row.segments.map((s) => bar(`mw${s.failed ? ' failed' : ''}`, s.start, s.end, totalNs, `${s.name} (${s.position}) ${formatDuration(s.end - s.start)}${s.failed ? ' ✗ failed' : ''}`, (e) => (e.stopPropagation(), select(s.seq)))),
-      bar(`link ${row.status}`, row.linkStart, row.linkEnd, totalNs, `${row.name} ${formatDuration(row.linkNs)}`))
+      bar(`link ${row.status}`, row.linkStart, row.linkEnd, totalNs, `${row.name} ${formatDuration(row.linkNs)}`),
+      // Each failed attempt of a retried link is its own segment, over the link's bar.
+      row.failedAttempts.map((a) => bar('attempt failed', a.start, a.end, totalNs, `attempt ${a.attempt} ✗ ${valueText(a.error, 60)} ${formatDuration(a.end - a.start)}`, (e) => (e.stopPropagation(), select(a.seq)))))
     return h('div', { className: `row ${row.status}`, dataset: { testid: 'waterfall-row', link: row.name }, onclick: () => select(row.startSeq) },
       h('div', { className: 'label' },
         h('span', { className: 'idx' }, row.index), h('span', { className: 'name', dataset: { testid: 'link-name' } }, row.name),
         h('span', { className: 'dur', dataset: { testid: 'link-duration' }, title: 'the link alone' }, formatDuration(row.linkNs)),
         h('span', { className: 'mwdur', dataset: { testid: 'middleware-duration' }, title: 'middleware around it' }, `+${formatDuration(row.middlewareNs)} mw`),
+        attemptsLabel(row) && h('span', { className: 'attempts', dataset: { testid: 'attempts' }, title: 'failed attempts were retried' }, ` ↻ ${attemptsLabel(row)}`),
         row.status === 'error' && h('span', { className: 'err' }, ` ✗ ${valueText(row.error, 60)}`)),
       track)
   })
@@ -294,7 +297,7 @@ function renderLink(row) {
   const diff = linkDiff(run, row)
   const writes = linkWrites(run, row)
   const captured = run.events.some((e) => e.type === 'ctx.write')
-  fill($('link-title'), `#${row.index} ${row.name} · link ${formatDuration(row.linkNs)} · middleware ${formatDuration(row.middlewareNs)} · ${row.status === 'skipped' ? `skipped (${row.reason}): it did not run` : row.status}`)
+  fill($('link-title'), `#${row.index} ${row.name} · link ${formatDuration(row.linkNs)} · middleware ${formatDuration(row.middlewareNs)} · ${row.status === 'skipped' ? `skipped (${row.reason}): it did not run` : row.status}${attemptsLabel(row) && ` · ${attemptsLabel(row)}`}`)
   const side = (title, value) => h('div', { className: 'side' }, h('h3', {}, title), h('ul', { className: 'tree' }, valueTree(value, { changed: diff.changed, open: 0 }).children?.map((c) => renderTree(c, `${title}:${row.name}`)) ?? []))
   fill($('link-panel'),
     diff.error && h('p', { className: 'err' }, `✗ ${diff.error} (its changes were discarded)`),

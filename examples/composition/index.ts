@@ -1,10 +1,13 @@
 /**
- * Composition: a conditional link (`when`), stopping early (`io.stop`) and middleware `priority`.
+ * Composition: a conditional link (`when`), stopping early (`io.stop`), middleware `priority`,
+ * and a link with `retry` and `timeoutMs`.
  *   npx tsx examples/composition/index.ts [dir]
  *
  * A quote flow: `review` runs only for big orders, `cache` stops the run when a cached quote is
  * still fresh (the links after it are recorded as skipped), and the `audit` middleware has a
- * higher priority than `timing`, so it runs first in every queue. Two runs are printed as
+ * higher priority than `timing`, so it runs first in every queue; `charge` calls a payment gateway
+ * that is busy on the first try: it is retried (the failed attempt is recorded, its draft
+ * discarded) within a deadline per attempt. Two runs are printed as
  * waterfalls (skipped links greyed with their reason, the stop in the header) and saved as run
  * files for the viewer: `node devtools/cli.js view <dir>/*.run.json`.
  */
@@ -21,6 +24,7 @@ export interface Quote {
   cached?: { total: number; ageMs: number }
   reviewed?: boolean
   priced?: boolean
+  charged?: number
   log: string[]
 }
 
@@ -45,6 +49,23 @@ const audit: Middleware = {
   },
 }
 
+/** A payment gateway said "try again later". */
+class GatewayBusy extends Error {
+  override name = 'GatewayBusy'
+}
+
+/**
+ * Charges the total through a (simulated) gateway that is busy on the first attempt. It is
+ * deterministic (it depends on `io.attempt` only), so a replay of the run agrees with it.
+ */
+async function charge(ctx: { total: number; charged?: number; log: string[] }, io: { attempt: number; signal: AbortSignal }): Promise<void> {
+  ctx.log.push(`charging ${ctx.total} (attempt ${io.attempt})`)
+  await new Promise((resolve) => setImmediate(resolve))
+  if (io.signal.aborted) return
+  if (io.attempt === 1) throw new GatewayBusy('gateway busy (503)')
+  ctx.charged = ctx.total
+}
+
 /** The flow. `bigOrder` is the threshold above which a human reviews the order. */
 export function quoteChain(bigOrder = 1_000) {
   return chain<Quote>('quote')
@@ -63,6 +84,12 @@ export function quoteChain(bigOrder = 1_000) {
       }
     })
     .link('price', (ctx) => void (ctx.priced = true))
+    .link('charge', charge, {
+      // Only a busy gateway is worth another try; 5 ms, then 10 ms, between attempts.
+      retry: { attempts: 3, delayMs: 5, backoff: 2, retryIf: (error) => error instanceof GatewayBusy },
+      // Each attempt may take 2 s: then io.signal aborts and the attempt counts as failed.
+      timeoutMs: 2_000,
+    })
     .link('notify', (ctx) => void ctx.log.push(`quoted ${ctx.total} to ${ctx.customer}`))
     .use(timing, audit)
 }
@@ -86,6 +113,8 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(p
   const [big, cached] = runs as [Run<Quote>, Run<Quote>]
   const order = big.timeline.filter({ link: 'validate', type: 'middleware.before' }).map((e) => ('middleware' in e ? e.middleware.name : ''))
   console.log(`big order: reviewed=${String(big.ctx.reviewed)}; before-middleware order: ${order.join(', ')}; audited before timing on every link: ${big.timeline.links().every((l) => l.metrics.audited === true)}`)
+  const charged = big.timeline.links().find((l) => l.name === 'charge')
+  console.log(`big order: charge took ${charged?.attempts ?? 1} attempts; log: ${big.ctx.log.join('; ')}`)
   console.log(`cached order: stopped by '${cached.stoppedBy?.name}' (${cached.stopReason}), skipped: ${cached.timeline.links().filter((l) => l.status === 'skipped').map((l) => `${l.name} (${l.reason})`).join(', ')}`)
   console.log(`\nsaved to ${dir}; look at them with:\n  node devtools/cli.js view ${files.join(' ')}`)
 }

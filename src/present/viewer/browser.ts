@@ -10,7 +10,7 @@
 export { JITLESS } from './no-eval.js'
 export { compareSteps, firstDivergence, forkEdit, forkTree, linkDiff } from './compare-view.js'
 export type { Change, CompareStep, EditStep, ForkNode, InputStep, LinkStep, ViewerDivergence } from './compare-view.js'
-export { cutLabel, eventSubject, eventTime, filterEvents, filterOptions, prepareRun, rowOfEvent } from './run-view.js'
+export { attemptsLabel, cutLabel, eventSubject, eventTime, filterEvents, filterOptions, prepareRun, rowOfEvent } from './run-view.js'
 export type { EventFilters, ViewerEvent, ViewerRun } from './run-view.js'
 export { changedPaths, pathKey, valueTree } from './values.js'
 export type { TreeNode, TreeOptions } from './values.js'

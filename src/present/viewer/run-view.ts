@@ -124,6 +124,11 @@ export function eventTime(run: ViewerRun, event: ViewerEvent): { ns: bigint; inh
   return { ns: event.t, inherited: false, text: event.t < 0n ? formatDuration(event.t) : `+${formatDuration(event.t)}` }
 }
 
+/** How many times a row's link was called, for its label: `'3 attempts'`, or `''` for one. */
+export function attemptsLabel(row: WaterfallRow): string {
+  return row.failedAttempts.length === 0 ? '' : `${row.failedAttempts.length + 1} attempts`
+}
+
 /** How a fork is named: `after 'discount'`, or `before the first link`. */
 export function cutLabel(after: string | undefined): string {
   return after === undefined ? 'before the first link' : `after '${after}'`
@@ -138,6 +143,7 @@ export function eventSubject(view: ViewerEvent): string {
   if (event.type === 'fork') parts.push(`from ${event.parent.runId.slice(0, 8)} ${cutLabel(view.after)}`)
   if (event.type === 'run.end') parts.push(event.stoppedBy === undefined ? event.status : `${event.status}, stopped by ${event.stoppedBy.name}`)
   if (event.type === 'link.skip') parts.push(`skipped: ${event.reason}`)
+  if (event.type === 'link.attempt') parts.push(`attempt ${event.attempt} failed, retried`)
   if (event.type === 'ctx.write') parts.push(`${event.op} ${event.path.map(String).join('.')}`)
   return parts.join(' · ')
 }
