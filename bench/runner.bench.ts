@@ -43,9 +43,9 @@ function koaLoop<C>(steps: readonly Step<C>[]): (ctx: C) => Promise<unknown> {
   }))
 }
 
-function build<C>(name: string, links: readonly (readonly [string, Step<C>])[], options: ChainOptions<C>): Chain<C> {
+function build<C>(name: string, links: readonly (readonly [string, Step<C>])[], options: ChainOptions<C>, retry?: { attempts: number }): Chain<C> {
   let c = chain<C>(name, options)
-  for (const [linkName, fn] of links) c = c.link(linkName, fn as never)
+  for (const [linkName, fn] of links) c = c.link(linkName, fn as never, retry === undefined ? undefined : { retry })
   return c.use(counter as never, timing as never)
 }
 
@@ -97,6 +97,9 @@ function cases(): [Case[], Case[]] {
   const off = build<Order>('order', orderLinks, { capture: 'off' })
   const timeline = build<Order>('order', orderLinks, {})
   const nots = build<Order>('order', orderLinks, { timestamps: false })
+  // Every link with `retry` whose first attempt succeeds: it must cost what a plain link costs.
+  const retryOff = build<Order>('order', orderLinks, { capture: 'off' }, { attempts: 3 })
+  const retryTimeline = build<Order>('order', orderLinks, {}, { attempts: 3 })
 
   const wideInput = makeFlat(WIDE)
   const wideLinks = flatLinks(LINKS, WIDE)
@@ -111,6 +114,8 @@ function cases(): [Case[], Case[]] {
     { id: 'off', run: () => off.run(input) },
     { id: 'timeline', run: () => timeline.run(input) },
     { id: 'nots', run: () => nots.run(input) },
+    { id: 'retry-off', run: () => retryOff.run(input) },
+    { id: 'retry-timeline', run: () => retryTimeline.run(input) },
   ], [
     { id: 'wide-immer', run: () => wideImmer(wideInput) },
     { id: 'wide-off', run: () => wideOff.run(wideInput) },
@@ -207,6 +212,8 @@ function report(samples: Map<string, Samples>, flat: HeapResult, records: HeapRe
     row('flat 1,000-key ctx: immer loop', 'wide-immer', { vs: 'wide-immer' }),
     row("flat 1,000-key ctx: shadowchain `'off'`", 'wide-off', { vs: 'wide-immer', shadow: true }),
     row("flat 1,000-key ctx: shadowchain `'timeline'`", 'wide-timeline', { vs: 'wide-immer', shadow: true }),
+    '',
+    `Every link with \`retry: { attempts: 3 }\`, never failing, × the same chain without it: ${times(pairedRatio(s('retry-off'), s('off')), true)} \`'off'\` (${times(pairedRatio(s('retry-off'), s('immer')), true)} the immer loop), ${times(pairedRatio(s('retry-timeline'), s('timeline')), true)} \`'timeline'\`.`,
     '',
     `Wall-clock × immer loop (less robust under load): ${wall('off', 'immer')} \`'off'\`, ${wall('timeline', 'immer')} \`'timeline'\`, ${wall('nots', 'immer')} \`timestamps: false\`.`,
     '',
