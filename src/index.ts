@@ -62,6 +62,9 @@ export type {
 } from './record/events.js'
 export type {
   AfterEvent,
+  AroundEvent,
+  AroundOutcome,
+  AroundPosition,
   AfterPosition,
   BeforeEvent,
   BeforePosition,

@@ -23,8 +23,8 @@ describe('RunDocument', () => {
     // @ts-expect-error a link.attempt has no reason
     const badAttempt: DocumentEvent = { seq: 0, t: 0, type: 'link.attempt', link: 0, attempt: 1, error: null, durationNs: 1, reason: 'when' }
     void badAttempt
-    // @ts-expect-error version 6 does not exist
-    const future: RunDocument['version'] = 6
+    // @ts-expect-error version 7 does not exist
+    const future: RunDocument['version'] = 7
     void future
   })
 })

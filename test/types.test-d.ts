@@ -365,3 +365,31 @@ describe('retry and timeout types (DESIGN §9)', () => {
     expectTypeOf<'TIMEOUT'>().toMatchTypeOf<import('../src/index.js').ChainRunErrorCode>()
   })
 })
+
+describe('around types (DESIGN §9)', () => {
+  it('types around from C: the event, next() and its outcome', () => {
+    const mw: Middleware<Order> = {
+      name: 'ctx',
+      async around(event, next) {
+        expectTypeOf(event.ctx).toEqualTypeOf<Immutable<Order>>()
+        expectTypeOf(event.position).toEqualTypeOf<'chain-around' | 'link-around'>()
+        const outcome = await next()
+        expectTypeOf(outcome.result).toEqualTypeOf<Immutable<Order>>()
+        expectTypeOf(outcome.error).toEqualTypeOf<unknown>()
+        expectTypeOf(outcome.patches).toEqualTypeOf<readonly Patch[]>()
+        expectTypeOf(outcome.durationNs).toEqualTypeOf<bigint>()
+        // @ts-expect-error the outcome is read-only: an around hook cannot change it
+        outcome.result = event.ctx
+        // @ts-expect-error next takes no arguments: the hook cannot pass the link another ctx
+        await next(event.ctx)
+      },
+    }
+    chain<Order>('o').use(mw).link('a', () => {}, { use: [mw] })
+    // @ts-expect-error around is a function
+    const bad: Middleware<Order> = { name: 'm', around: true }
+    void bad
+    // @ts-expect-error next() resolves to an outcome of Order, not of another ctx
+    const other: Middleware<Order> = { name: 'm', around: async (_e, next) => { const o = await next(); const n: { x: number } = o.result; void n } }
+    void other
+  })
+})

@@ -18,7 +18,7 @@ export interface LinkDef<C> {
   readonly timeoutMs: number | undefined
 }
 
-export type HookName = 'before' | 'after' | 'runStart' | 'runEnd'
+export type HookName = 'before' | 'around' | 'after' | 'runStart' | 'runEnd'
 
 /** One middleware call site: which middleware, which hook, where. */
 export interface HookCall {
@@ -35,6 +35,8 @@ export interface CompiledLink<C> {
   readonly retry: RetryOptions | undefined
   readonly timeoutMs: number | undefined
   readonly before: readonly HookCall[]
+  /** Around calls, outermost first: chain-level, then link-level. */
+  readonly around: readonly HookCall[]
   readonly after: readonly HookCall[]
 }
 
@@ -76,6 +78,7 @@ export function compileChain<C>(
 ): CompiledChain<C> {
   const chainBefore = calls(middleware, 'before', 'chain-before')
   const chainAfter = calls(middleware, 'after', 'chain-after')
+  const chainAround = calls(middleware, 'around', 'chain-around')
   return {
     name,
     links: links.map((def, index) => ({
@@ -85,6 +88,7 @@ export function compileChain<C>(
       retry: def.retry,
       timeoutMs: def.timeoutMs,
       before: [...chainBefore, ...calls(def.use, 'before', 'link-before')],
+      around: [...chainAround, ...calls(def.use, 'around', 'link-around')],
       after: [...calls(def.use, 'after', 'link-after'), ...chainAfter],
     })),
     runStart: calls(middleware, 'runStart', 'run-start'),

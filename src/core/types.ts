@@ -149,7 +149,9 @@ export type BeforePosition = 'chain-before' | 'link-before'
 /** Where a middleware call happens relative to its link. */
 export type AfterPosition = 'link-after' | 'chain-after'
 /** Every position a middleware call can have, the run hooks included. */
-export type Position = BeforePosition | AfterPosition | 'run-start' | 'run-end'
+export type Position = BeforePosition | AfterPosition | AroundPosition | 'run-start' | 'run-end'
+/** Where an around call happens: chain-level around hooks wrap link-level ones. */
+export type AroundPosition = 'chain-around' | 'link-around'
 
 /** What a `before` hook receives. A fresh object per call: middleware instances are shared. */
 export interface BeforeEvent<C = unknown> {
@@ -182,6 +184,24 @@ export interface AfterEvent<C = unknown> extends Omit<BeforeEvent<C>, 'position'
   /** What the link changed, in immer's patch format. */
   readonly patches: readonly Patch[]
   /** The link's own duration in nanoseconds, middleware excluded. */
+  readonly durationNs: bigint
+}
+
+/** What an `around` hook receives (the link is about to run inside it). */
+export interface AroundEvent<C = unknown> extends Omit<BeforeEvent<C>, 'position'> {
+  /** Chain-level or link-level. */
+  readonly position: AroundPosition
+}
+
+/** What `next()` of an around hook resolves to: the outcome of the link (never a rejection). */
+export interface AroundOutcome<C = unknown> {
+  /** The ctx the link produced (its input when it failed). */
+  readonly result: Immutable<C>
+  /** The link's error, when it failed. */
+  readonly error?: unknown
+  /** What the link changed (empty when it failed, or when nothing recorded them). */
+  readonly patches: readonly Patch[]
+  /** The link's own duration in nanoseconds (its last attempt), middleware excluded. */
   readonly durationNs: bigint
 }
 
@@ -229,6 +249,12 @@ export interface Middleware<C = unknown> {
   readonly priority?: number
   /** Called before each link it wraps. */
   readonly before?: (event: BeforeEvent<C>) => HookResult
+  /**
+   * Wraps each link it wraps, inside the before hooks (onion): call `next()` once to run the
+   * link inside this call (an AsyncLocalStorage, a logger context, an active span). The runner
+   * runs the link exactly once whatever the hook does; it cannot change the outcome.
+   */
+  readonly around?: (event: AroundEvent<C>, next: () => Promise<AroundOutcome<C>>) => HookResult
   /** Called after each link it wraps, also when the link failed. */
   readonly after?: (event: AfterEvent<C>) => HookResult
   /** Chain-level only: once before the first link. */

@@ -3,7 +3,7 @@
 import type { ZodError } from 'zod'
 import type { RedactPath, RetryOptions, RunOptions } from './types.js'
 
-const HOOKS = ['before', 'after', 'runStart', 'runEnd'] as const
+const HOOKS = ['before', 'around', 'after', 'runStart', 'runEnd'] as const
 const CAPTURE_LEVELS: readonly string[] = ['timeline', 'writes', 'off']
 
 function describe(value: unknown): string {
@@ -24,7 +24,7 @@ export function checkLinkName(name: unknown, where: string): asserts name is str
  */
 export function checkMiddleware(middleware: unknown, where: string, linkLevel = false): void {
   if (typeof middleware !== 'object' || middleware === null) {
-    throw new TypeError(`${where}: middleware must be an object { name, priority?, before?, after?, runStart?, runEnd? }, got ${describe(middleware)}`)
+    throw new TypeError(`${where}: middleware must be an object { name, priority?, before?, around?, after?, runStart?, runEnd? }, got ${describe(middleware)}`)
   }
   const read = (key: string, label: string): unknown => {
     try {

@@ -37,7 +37,7 @@ const patchDoc = z.strictObject({
 const patchList = z.array(patchDoc)
 const middlewareDoc = z.strictObject({
   name,
-  position: z.enum(['chain-before', 'link-before', 'link-after', 'chain-after', 'run-start', 'run-end']),
+  position: z.enum(['chain-before', 'link-before', 'link-after', 'chain-after', 'run-start', 'run-end', 'chain-around', 'link-around']),
   index: z.number().int().nonnegative(),
 }) satisfies z.ZodType<DocumentMiddleware>
 const tableRef = z.number().int().nonnegative()
@@ -71,7 +71,7 @@ const eventDoc = z.discriminatedUnion('type', [
     ...base,
     type: z.literal('middleware.error'),
     middleware: tableRef,
-    hook: z.enum(['before', 'after', 'runStart', 'runEnd']),
+    hook: z.enum(['before', 'around', 'after', 'runStart', 'runEnd']),
     link: tableRef.optional(),
     error: z.unknown(),
     durationNs: nsOffset,
@@ -145,7 +145,7 @@ const runDoc = z.strictObject({
 
 const documentShape = z.strictObject({
   format: z.literal(FORMAT),
-  version: z.union([z.literal(1), z.literal(2), z.literal(3), z.literal(4), z.literal(5)]),
+  version: z.union([z.literal(1), z.literal(2), z.literal(3), z.literal(4), z.literal(5), z.literal(6)]),
   run: runDoc,
   redacted: z.strictObject({ paths: z.array(z.array(z.union([z.string(), z.number()]))), placeholder: z.string() }).optional(),
   links: z.array(z.strictObject({ name, index: z.number().int().nonnegative(), meta: z.unknown().optional() })),
@@ -160,7 +160,7 @@ true satisfies MutuallyAssignable<z.output<typeof documentShape>, RunDocument>
 type MutuallyAssignable<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
 
 /**
- * The shape of a run document, version 1 to 5 (integrity and limits are checked after it),
+ * The shape of a run document, version 1 to 6 (integrity and limits are checked after it),
  * typed as the hand-written `RunDocument`.
  */
 export const runDocumentSchema: z.ZodType<RunDocument> = documentShape

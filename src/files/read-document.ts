@@ -35,7 +35,7 @@ export function importRun(input: unknown, options: ImportOptions = {}): Imported
   const head = input as { format?: unknown; version?: unknown }
   // A bad value is quoted, never stringified whole: it may be 50 MB, or 100,000 levels deep.
   if (head.format !== FORMAT) throw new DocumentError('$.format', `expected '${FORMAT}', got ${quote(head.format)}: this is not a shadowchain run document`)
-  if (head.version !== 1 && head.version !== 2 && head.version !== 3 && head.version !== 4 && head.version !== 5) {
+  if (head.version !== 1 && head.version !== 2 && head.version !== 3 && head.version !== 4 && head.version !== 5 && head.version !== 6) {
     throw new DocumentError('$.version', `unsupported version ${quote(head.version)}: this shadowchain reads versions 1 to ${VERSION}`)
   }
   const parsed = runDocumentSchema.safeParse(input)
@@ -55,6 +55,9 @@ export function importRun(input: unknown, options: ImportOptions = {}): Imported
       meta: freezeDeep(link.meta === undefined ? {} : decodeValue(link.meta, `$.links[${i}].meta`, limits, version)) as LinkInfo['meta'],
     }),
   )
+  doc.middleware.forEach((call, i) => {
+    if (call.position === 'chain-around' || call.position === 'link-around') fromVersion(6, version, `$.middleware[${i}].position`)
+  })
   const calls = doc.middleware.map((call) => Object.freeze({ ...call }) as MiddlewareCallInfo)
   const callAt = (ref: number, where: string): MiddlewareCallInfo => {
     const call = calls[ref]
@@ -89,7 +92,10 @@ export function importRun(input: unknown, options: ImportOptions = {}): Imported
       case 'middleware.after':
       case 'middleware.error':
         event['middleware'] = callAt(e.middleware, `${at}.middleware`)
-        if (e.type === 'middleware.error') event['hook'] = e.hook
+        if (e.type === 'middleware.error') {
+          if (e.hook === 'around') fromVersion(6, version, `${at}.hook`)
+          event['hook'] = e.hook
+        }
         if (e.link !== undefined) event['link'] = linkAt(e.link, `${at}.link`)
         if (e.type === 'middleware.error') event['error'] = decodeValue(e.error, `${at}.error`, limits, version)
         event['durationNs'] = BigInt(e.durationNs)
@@ -159,7 +165,7 @@ export function importRun(input: unknown, options: ImportOptions = {}): Imported
 
 /**
  * `metricsError` and `writesDropped` exist from version 3 on, `link.skip` and a run's `stoppedBy`
- * / `stopReason` from version 4, `link.attempt` from version 5: an older document is closed to them.
+ * / `stopReason` from version 4, `link.attempt` from version 5, around calls from version 6: an older document is closed to them.
  */
 function fromVersion(since: DocumentVersion, version: DocumentVersion, at: string): void {
   if (version < since) throw new DocumentError(at, `this ${at.endsWith('.type') ? 'event type' : 'field'} exists from version ${since} on; the document says version ${version}`)

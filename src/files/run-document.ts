@@ -1,4 +1,4 @@
-// The run document, versions 1 to 5, as TypeScript types: docs/run-format.md, section by section.
+// The run document, versions 1 to 6, as TypeScript types: docs/run-format.md, section by section.
 // The zod schema that validates documents (document-schema.ts) is checked against these types.
 import type { WriteOp } from '../record/write-capture.js'
 import type { RedactPath, RunStatus, SkipReason } from '../core/types.js'
@@ -11,13 +11,14 @@ export const FORMAT = 'shadowchain/run'
  * The newest version this module reads and writes. A document is written as the oldest version
  * that can hold it: version 1, unless it needs version 2 (a sparse array: `$holes`) or version 3
  * (a link event's `metricsError` or `writesDropped`) or version 4 (a `link.skip` event, or a run
- * ended by `io.stop()`) or version 5 (a `link.attempt` event: a retried link), so older readers
+ * ended by `io.stop()`) or version 5 (a `link.attempt` event: a retried link) or version 6 (an
+ * around call: a middleware position `chain-around` / `link-around`), so older readers
  * still read every other document.
  */
-export const VERSION = 5
+export const VERSION = 6
 
 /** The document versions this module reads. */
-export type DocumentVersion = 1 | 2 | 3 | 4 | 5
+export type DocumentVersion = 1 | 2 | 3 | 4 | 5 | 6
 
 /** Options of `run.toJSON()` and `saveRun()`. */
 export interface ExportOptions {
@@ -44,7 +45,7 @@ export type EncodedValue = unknown
 export type Nanoseconds = number | string
 
 /**
- * A run document (`*.run.json`), version 1 to 5, as JSON: one finished run, its initial
+ * A run document (`*.run.json`), version 1 to 6, as JSON: one finished run, its initial
  * states, and its timeline as events that carry only the patches that changed the states.
  * Made by `run.toJSON()` and `saveRun()`, read by `Run.fromJSON()` and `loadRun()`. Every object
  * in it is closed: a reader rejects keys not listed here. See `docs/run-format.md`.
@@ -120,8 +121,11 @@ export interface DocumentLink {
 export interface DocumentMiddleware {
   /** The middleware's name. */
   name: string
-  /** Where it runs; `run-start` and `run-end` are the `runStart` and `runEnd` hooks. */
-  position: 'chain-before' | 'link-before' | 'link-after' | 'chain-after' | 'run-start' | 'run-end'
+  /**
+   * Where it runs; `run-start` and `run-end` are the `runStart` and `runEnd` hooks,
+   * `chain-around` and `link-around` (version 6) the `around` hooks.
+   */
+  position: 'chain-before' | 'link-before' | 'link-after' | 'chain-after' | 'run-start' | 'run-end' | 'chain-around' | 'link-around'
   /** Its place in its queue. */
   index: number
 }
@@ -194,8 +198,8 @@ export interface DocumentMiddlewareError extends DocumentEventBase {
   type: 'middleware.error'
   /** Middleware ref (§1.3). */
   middleware: number
-  /** Which hook threw. */
-  hook: 'before' | 'after' | 'runStart' | 'runEnd'
+  /** Which hook threw (`around` from version 6). */
+  hook: 'before' | 'around' | 'after' | 'runStart' | 'runEnd'
   /** Link ref; absent for `runStart` / `runEnd` hooks. */
   link?: number | undefined
   /** What was thrown. */

@@ -153,7 +153,8 @@ function* eventDocs(
 ): Generator<DocumentEvent> {
   // The header learns the document's version as events go: a sparse array anywhere needs
   // version 2, a link event's metricsError or writesDropped version 3 (which has $holes too), a
-  // link.skip version 4, a link.attempt version 5 (each has all of the older ones).
+  // link.skip version 4, a link.attempt version 5, an around call version 6 (each has all of the
+  // older ones).
   const needs = (version: DocumentVersion): void => {
     if (header.version < version) header.version = version
   }
@@ -197,6 +198,8 @@ function* eventDocs(
       case 'middleware.after':
       case 'middleware.error':
         doc['middleware'] = middlewareRef(event.middleware)
+        // An around call (its halves, or its error) needs version 6.
+        if (event.middleware.position === 'chain-around' || event.middleware.position === 'link-around') needs(6)
         if (event.type === 'middleware.error') doc['hook'] = event.hook
         if (event.link !== undefined) doc['link'] = linkRef(event.link)
         if (event.type === 'middleware.error') doc['error'] = encodeLenient(redact.scrub(event.error), notes)

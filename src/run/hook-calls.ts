@@ -91,7 +91,7 @@ export abstract class HookCalls<C> extends ExecutionState<C> {
     return this.plan.timed ? (this.lastReading = this.plan.clock.now()) - t0 : 0n
   }
 
-  private hookDone(call: HookCall, link: LinkInfo | undefined, t0: bigint, type: HookCallType): void {
+  protected hookDone(call: HookCall, link: LinkInfo | undefined, t0: bigint, type: HookCallType): void {
     const durationNs = this.hookDuration(t0)
     const observer = this.observer
     // Calls that went well are reported only to observers that time them (see `timed`).
@@ -106,7 +106,7 @@ export abstract class HookCalls<C> extends ExecutionState<C> {
     this.mwTouched = this.metricsTouched = false
   }
 
-  private hookFailed(call: HookCall, link: LinkInfo | undefined, t0: bigint, error: unknown): void {
+  protected hookFailed(call: HookCall, link: LinkInfo | undefined, t0: bigint, error: unknown): void {
     this.hookError(call, link, t0, this.hookDuration(t0), error, true)
   }
 

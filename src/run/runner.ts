@@ -8,7 +8,7 @@
 //   RunStart   the runStart hooks
 //   LinkBegin  the next link (skipped when its `when` says no), or the end of the links (RunEnd)
 //   Before     its before hooks (chain-level, then link-level)
-//   Call       the link itself (link-calls.ts)
+//   Call       the link itself (link-calls.ts), inside its around hooks (around-calls.ts)
 //   After      its after hooks; then the next link (LinkBegin), or RunEnd after a failure
 //   RunEnd     the runEnd hooks; then the run ends (Done)
 //
@@ -24,7 +24,7 @@ import { captureThrown } from './capture-thrown.js'
 import type { ExecutionPlan, ExecutionResult } from './execution.js'
 import { middlewareFailure, statusOf } from './failures.js'
 import type { LinkOutcome } from './hook-events.js'
-import { LinkCalls } from './link-calls.js'
+import { AroundCalls } from './around-calls.js'
 
 export type { ExecutionPlan, ExecutionResult, ResumeAt } from './execution.js'
 export type { Failure, MiddlewareFailure } from './failures.js'
@@ -50,7 +50,7 @@ export function execute<C>(plan: ExecutionPlan<C>, finish: (result: ExecutionRes
   new Execution(plan, finish).start()
 }
 
-class Execution<C> extends LinkCalls<C> {
+class Execution<C> extends AroundCalls<C> {
   private phase: Phase
   private linkIndex: number
 
@@ -143,7 +143,7 @@ class Execution<C> extends LinkCalls<C> {
         }
         this.phase = Phase.After
         this.hookIndex = 0
-        return this.callLink(this.link as CompiledLink<C>)
+        return this.callWrapped(this.link as CompiledLink<C>)
       case Phase.After: {
         const link = this.link as CompiledLink<C>
         if (this.hookIndex < link.after.length) return this.callAfter(link, link.after[this.hookIndex++] as HookCall)
