@@ -7,7 +7,7 @@
 import { cpus, loadavg } from 'node:os'
 import compose from 'koa-compose'
 import { enableMapSet, enablePatches, setAutoFreeze } from 'immer'
-import { chain, type Chain, type ChainOptions } from '../src/index.ts'
+import { chain, type Chain, type ChainOptions, type Middleware } from '../src/index.ts'
 import { canCollect, heapUsedAfterGc, measure, median, pairedRatio, type Case, type Samples } from './lib/harness.ts'
 import { fmt, log, publish, sourceRevision, times, us } from './lib/report.ts'
 import { counter, flatLinks, immerLoop, makeFlat, makeOrder, makeRecords, orderLinks, recordLinks, timing } from './lib/workload.ts'
@@ -48,6 +48,15 @@ function build<C>(name: string, links: readonly (readonly [string, Step<C>])[], 
   for (const [linkName, fn] of links) c = c.link(linkName, fn as never, retry === undefined ? undefined : { retry })
   return c.use(counter as never, timing as never)
 }
+
+/** The 10 links with one middleware only: `mw` (an around hook, or a before+after pair). */
+function wrapped(options: ChainOptions<Order>, mw: Middleware<Order>): Chain<Order> {
+  let c = chain<Order>('order', options)
+  for (const [linkName, fn] of orderLinks) c = c.link(linkName, fn as never)
+  return c.use(mw)
+}
+const aroundOnly: Middleware<Order> = { name: 'around', around: (_e, next) => next() }
+const beforeAfter: Middleware<Order> = { name: 'pair', before: () => {}, after: () => {} }
 
 // ---- sanity checks: the cases compute the same thing, and share one immer -----------------
 
@@ -100,6 +109,11 @@ function cases(): [Case[], Case[]] {
   // Every link with `retry` whose first attempt succeeds: it must cost what a plain link costs.
   const retryOff = build<Order>('order', orderLinks, { capture: 'off' }, { attempts: 3 })
   const retryTimeline = build<Order>('order', orderLinks, {}, { attempts: 3 })
+  // One sync around hook that only calls next(), against a before+after pair.
+  const aroundOff = wrapped({ capture: 'off' }, aroundOnly)
+  const aroundTimeline = wrapped({}, aroundOnly)
+  const pairOff = wrapped({ capture: 'off' }, beforeAfter)
+  const pairTimeline = wrapped({}, beforeAfter)
 
   const wideInput = makeFlat(WIDE)
   const wideLinks = flatLinks(LINKS, WIDE)
@@ -116,6 +130,10 @@ function cases(): [Case[], Case[]] {
     { id: 'nots', run: () => nots.run(input) },
     { id: 'retry-off', run: () => retryOff.run(input) },
     { id: 'retry-timeline', run: () => retryTimeline.run(input) },
+    { id: 'around-off', run: () => aroundOff.run(input) },
+    { id: 'around-timeline', run: () => aroundTimeline.run(input) },
+    { id: 'pair-off', run: () => pairOff.run(input) },
+    { id: 'pair-timeline', run: () => pairTimeline.run(input) },
   ], [
     { id: 'wide-immer', run: () => wideImmer(wideInput) },
     { id: 'wide-off', run: () => wideOff.run(wideInput) },
@@ -214,6 +232,8 @@ function report(samples: Map<string, Samples>, flat: HeapResult, records: HeapRe
     row("flat 1,000-key ctx: shadowchain `'timeline'`", 'wide-timeline', { vs: 'wide-immer', shadow: true }),
     '',
     `Every link with \`retry: { attempts: 3 }\`, never failing, × the same chain without it: ${times(pairedRatio(s('retry-off'), s('off')), true)} \`'off'\` (${times(pairedRatio(s('retry-off'), s('immer')), true)} the immer loop), ${times(pairedRatio(s('retry-timeline'), s('timeline')), true)} \`'timeline'\`.`,
+    '',
+    `One sync around hook that calls next(), × the same chain with a before+after pair instead: ${times(pairedRatio(s('around-off'), s('pair-off')), true)} \`'off'\` (${us(median(s('around-off').ns))} vs ${us(median(s('pair-off').ns))}), ${times(pairedRatio(s('around-timeline'), s('pair-timeline')), true)} \`'timeline'\` (${us(median(s('around-timeline').ns))} vs ${us(median(s('pair-timeline').ns))}).`,
     '',
     `Wall-clock × immer loop (less robust under load): ${wall('off', 'immer')} \`'off'\`, ${wall('timeline', 'immer')} \`'timeline'\`, ${wall('nots', 'immer')} \`timestamps: false\`.`,
     '',
