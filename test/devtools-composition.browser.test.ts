@@ -1,5 +1,5 @@
 // The viewer shows composition (DESIGN §9): skipped links greyed with their reason, the link
-// that stopped the run, and the failed attempts of a retried link. Runs from examples/composition, served by `shadowchain view` (the BUILT
+// that stopped the run, the failed attempts of a retried link, and around calls. Runs from examples/composition, served by `shadowchain view` (the BUILT
 // library), driven by Debian's chromium.
 import type { ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -82,6 +82,22 @@ describe.skipIf(skip)('the viewer shows the attempts of a retried link', () => {
     expect(await segments.first().getAttribute('title')).toMatch(/^attempt 1 ✗ .*gateway busy \(503\)/)
     await segments.first().click()
     expect(await page.locator('#link-title').textContent()).toMatch(/^#5 charge · .* · ok · 2 attempts$/)
+    expect(problems).toEqual([])
+  })
+
+  it('lists the around calls of a link (both halves) and draws them as middleware segments of its row', async () => {
+    await page.goto(bigUrl)
+    await page.locator('[data-testid="waterfall-row"]').first().waitFor()
+    const listed = await page.locator('[data-testid="event"]').allTextContents()
+    // The first half before link.start, the second after link.end (the list names middleware and link).
+    const around = listed.filter((text) => /middleware\.(before|after)idempotency · charge/.test(text)).map((text) => /middleware\.(before|after)/.exec(text)?.[1])
+    expect(around).toEqual(['before', 'after'])
+    const at = (what: string) => listed.findIndex((text) => text.includes(what))
+    expect(at('middleware.beforeidempotency')).toBeLessThan(at('link.startcharge'))
+    expect(at('middleware.afteridempotency')).toBeGreaterThan(at('link.endcharge'))
+    const charge = page.locator('[data-testid="waterfall-row"][data-link="charge"]')
+    const titles = await charge.locator('.bar.mw').evaluateAll((bars) => bars.map((bar) => bar.getAttribute('title') ?? ''))
+    expect(titles.filter((title) => title.startsWith('idempotency (link-around)'))).toHaveLength(2)
     expect(problems).toEqual([])
   })
 })

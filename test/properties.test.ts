@@ -451,6 +451,8 @@ interface TracedMiddlewareSpec {
   readonly async: boolean
   readonly throws: boolean
   readonly metric: Value
+  /** Its around hook, if any: well-behaved (sync or async) or faulty in each way but hanging. */
+  readonly around: 'none' | 'sync' | 'async' | 'throws' | 'skips' | 'twice' | 'rejects-after'
 }
 
 const tracedMiddlewareArb: fc.Arbitrary<TracedMiddlewareSpec> = fc.record({
@@ -461,7 +463,26 @@ const tracedMiddlewareArb: fc.Arbitrary<TracedMiddlewareSpec> = fc.record({
   async: fc.boolean(),
   throws: fc.nat(4).map((n) => n === 0),
   metric: fc.oneof(primitiveArb, fc.constant({ nested: 1 })),
+  around: fc.constantFrom('none', 'none', 'sync', 'async', 'throws', 'skips', 'twice', 'rejects-after'),
 })
+
+/** An around hook of the given kind (DESIGN §9); every kind leaves the link run exactly once. */
+function aroundHook(name: string, kind: Exclude<TracedMiddlewareSpec['around'], 'none'>): NonNullable<Middleware['around']> {
+  switch (kind) {
+    case 'sync':
+      return (e, next) => ((e.metrics[`${name}-around`] = 1), next())
+    case 'async':
+      return async (_e, next) => { await Promise.resolve(); await next() }
+    case 'throws':
+      return () => { throw new Error(`${name} around broke`) }
+    case 'skips':
+      return async () => {}
+    case 'twice':
+      return async (_e, next) => { await next(); await next() }
+    case 'rejects-after':
+      return async (_e, next) => { await next(); throw new Error(`${name} around broke late`) }
+  }
+}
 
 function tracedMiddleware(name: string, spec: TracedMiddlewareSpec): Middleware {
   const act = (write: () => void): (() => void | Promise<void>) => (spec.async ? async () => { await Promise.resolve(); write() } : write)
@@ -474,11 +495,12 @@ function tracedMiddleware(name: string, spec: TracedMiddlewareSpec): Middleware 
     ...(spec.before && { before: (e: BeforeEvent<unknown>) => act(() => { e.metrics[name] = spec.metric; fail() })() }),
     ...(spec.after && { after: (e: AfterEvent<unknown>) => act(() => { e.mwctx[name] = e.link.index; fail() })() }),
     ...(runHooks && { runStart: () => act(fail)(), runEnd: () => act(fail)() }),
+    ...(spec.around !== 'none' && { around: aroundHook(name, spec.around) }),
   }
 }
 
 describe('tracing', () => {
-  it('live and exportRun give the same spans, to the nanosecond, for any chain, middleware, failure, skip (when), stop and retries', async () => {
+  it('live and exportRun give the same spans, to the nanosecond, for any chain, middleware (around hooks, faulty ones included), failure, skip (when), stop and retries', async () => {
     const { exporter, tracer } = memoryTracer('properties')
     await fc.assert(
       fc.asyncProperty(
@@ -524,6 +546,16 @@ describe('tracing', () => {
           expect(spanTimes(post)).toEqual(spanTimes(live))
           const attemptEvents = (spans: typeof live) => spans.flatMap((span) => span.events.filter((e) => e.name === 'link.attempt').map((e) => [span.name, e.attributes, e.time]))
           expect(attemptEvents(post)).toEqual(attemptEvents(live))
+          // Around calls are span events like every other middleware call, with the same attributes.
+          const middlewareEvents = (spans: typeof live) =>
+            spans.flatMap((span) => span.events.filter((e) => e.name.startsWith('middleware')).map((e) => [span.name, e.name, e.attributes, e.time]))
+          expect(middlewareEvents(post)).toEqual(middlewareEvents(live))
+          const arounds = run.timeline.filter((e) => 'middleware' in e && e.middleware.position.endsWith('-around')).length
+          // (A fork's events before its cut are the parent's, not traced again.)
+          if (!fork) {
+            const aroundSpanEvents = middlewareEvents(live).filter(([, , attributes]) => String((attributes as Record<string, unknown>)['shadowchain.middleware.position']).endsWith('-around'))
+            expect(aroundSpanEvents).toHaveLength(arounds)
+          }
         },
       ),
       RUNS,

@@ -1,16 +1,18 @@
 /**
  * Composition: a conditional link (`when`), stopping early (`io.stop`), middleware `priority`,
- * and a link with `retry` and `timeoutMs`.
+ * a link with `retry` and `timeoutMs`, and an `around` hook (an AsyncLocalStorage context).
  *   npx tsx examples/composition/index.ts [dir]
  *
  * A quote flow: `review` runs only for big orders, `cache` stops the run when a cached quote is
  * still fresh (the links after it are recorded as skipped), and the `audit` middleware has a
  * higher priority than `timing`, so it runs first in every queue; `charge` calls a payment gateway
  * that is busy on the first try: it is retried (the failed attempt is recorded, its draft
- * discarded) within a deadline per attempt. Two runs are printed as
+ * discarded) within a deadline per attempt, inside the `idempotency` around hook, which runs all its
+ * attempts in an AsyncLocalStorage that carries one idempotency key for the gateway. Two runs are printed as
  * waterfalls (skipped links greyed with their reason, the stop in the header) and saved as run
  * files for the viewer: `node devtools/cli.js view <dir>/*.run.json`.
  */
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { mkdir, mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -49,6 +51,18 @@ const audit: Middleware = {
   },
 }
 
+/** The idempotency key the gateway sees, set by the `idempotency` around hook. */
+const idempotencyKey = new AsyncLocalStorage<string>()
+
+/**
+ * Link-level on `charge`: every attempt of the charge runs inside one idempotency key (around
+ * wraps all attempts), so a retry cannot charge twice. It cannot skip or repeat the charge.
+ */
+const idempotency: Middleware<Quote> = {
+  name: 'idempotency',
+  around: (e, next) => idempotencyKey.run(`${e.run.chainName}-${e.ctx.customer}-${e.ctx.total}`, next),
+}
+
 /** A payment gateway said "try again later". */
 class GatewayBusy extends Error {
   override name = 'GatewayBusy'
@@ -59,7 +73,7 @@ class GatewayBusy extends Error {
  * deterministic (it depends on `io.attempt` only), so a replay of the run agrees with it.
  */
 async function charge(ctx: { total: number; charged?: number; log: string[] }, io: { attempt: number; signal: AbortSignal }): Promise<void> {
-  ctx.log.push(`charging ${ctx.total} (attempt ${io.attempt})`)
+  ctx.log.push(`charging ${ctx.total} (attempt ${io.attempt}, key ${idempotencyKey.getStore() ?? 'none'})`)
   await new Promise((resolve) => setImmediate(resolve))
   if (io.signal.aborted) return
   if (io.attempt === 1) throw new GatewayBusy('gateway busy (503)')
@@ -89,6 +103,7 @@ export function quoteChain(bigOrder = 1_000) {
       retry: { attempts: 3, delayMs: 5, backoff: 2, retryIf: (error) => error instanceof GatewayBusy },
       // Each attempt may take 2 s: then io.signal aborts and the attempt counts as failed.
       timeoutMs: 2_000,
+      use: [idempotency],
     })
     .link('notify', (ctx) => void ctx.log.push(`quoted ${ctx.total} to ${ctx.customer}`))
     .use(timing, audit)
