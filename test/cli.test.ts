@@ -654,3 +654,25 @@ describe('inspect: retried links (DESIGN §9)', () => {
     expect(json.links.map((l) => [l.name, l.attempts])).toEqual([['first', undefined], ['charge', 3]])
   })
 })
+
+describe('inspect: around calls (DESIGN §9)', () => {
+  it('lists both halves of an around call in --events, and counts them as the link\'s middleware time in --json', async ({ expect }) => {
+    const run = await chain<Order>('wrapped', { clock: steppingClock() })
+      .use({ name: 'ctx', around: async (_e, next) => void (await next()) })
+      .link('price', () => {}, { use: [{ name: 'broken', around: () => { throw new Error('broken around') } }] })
+      .run(order())
+    const file = join(dir, 'around.run.json')
+    await saveRun(run, file)
+    const plain = await cli('inspect', file, '--events', '--no-color')
+    expect(plain.code).toBe(0)
+    const events = (plain.stdout.trimEnd().split('\n\n')[1] as string).split('\n')
+    const types = events.map((line) => /(middleware\.\w+|link\.\w+|run\.\w+)/.exec(line)?.[1])
+    expect(types).toEqual(['run.start', 'middleware.before', 'middleware.error', 'link.start', 'link.end', 'middleware.after', 'run.end'])
+    expect(events.filter((line) => line.includes("ctx (chain-around #0) link 'price'"))).toHaveLength(2)
+    expect(events.find((line) => line.includes('middleware.error'))).toMatch(/broken \(link-around #0\) link 'price'.*✗ broken around$/)
+    const json = JSON.parse((await cli('inspect', file, '--json')).stdout) as { links: { name: string; middlewareNs: string }[] }
+    const mwNs = run.timeline.events.reduce((n, e) => n + ('middleware' in e ? e.durationNs : 0n), 0n)
+    expect(mwNs > 0n).toBe(true)
+    expect(json.links.map((l) => [l.name, l.middlewareNs])).toEqual([['price', String(mwNs)]])
+  })
+})

@@ -51,4 +51,19 @@ describe('run document version 6', () => {
     expect(rejection(relabelled).message).toMatch(new RegExp(`^\\$\\.events\\[${i}\\]\\.hook: this field exists from version 6 on`))
     expect(rejection({ ...doc, middleware: [{ name: 'wrap', position: 'chain-inside', index: 0 }] }).message).toMatch(/^\$\.middleware\[0\]\.position/)
   })
+
+  it('refuses hostile around events with a path: a hook that does not match the position, an around call without its link', async () => {
+    const failed = (await wrapped(true).run({ n: 1 })).toJSON()
+    const i = failed.events.findIndex((e) => e.type === 'middleware.error')
+    const events = (change: Record<string, unknown>) => failed.events.map((e, j) => (j === i ? { ...e, ...change } : e))
+    expect(rejection({ ...failed, events: events({ hook: 'before' }) }).message).toMatch(new RegExp(`^\\$\\.events\\[${i}\\]\\.hook: hook 'before' does not match the middleware's position 'chain-around'`))
+    const asBefore = { ...failed, middleware: [{ name: 'wrap', position: 'chain-before', index: 0 }] }
+    expect(rejection(asBefore).message).toMatch(new RegExp(`^\\$\\.events\\[${i}\\]\\.hook: hook 'around' does not match`))
+    const unlinked = failed.events.map((e, j) => (j === i ? Object.fromEntries(Object.entries(e).filter(([key]) => key !== 'link')) : e))
+    expect(rejection({ ...failed, events: unlinked }).message).toMatch(new RegExp(`^\\$\\.events\\[${i}\\]\\.link: an around call belongs to a link`))
+    const ok = (await wrapped(false).run({ n: 1 })).toJSON()
+    const k = ok.events.findIndex((e) => e.type === 'middleware.after')
+    const noLink = ok.events.map((e, j) => (j === k ? Object.fromEntries(Object.entries(e).filter(([key]) => key !== 'link')) : e))
+    expect(rejection({ ...ok, events: noLink }).message).toMatch(new RegExp(`^\\$\\.events\\[${k}\\]\\.link`))
+  })
 })

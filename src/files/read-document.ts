@@ -94,8 +94,14 @@ export function importRun(input: unknown, options: ImportOptions = {}): Imported
         event['middleware'] = callAt(e.middleware, `${at}.middleware`)
         if (e.type === 'middleware.error') {
           if (e.hook === 'around') fromVersion(6, version, `${at}.hook`)
+          // An around call's error is the around hook's, and only its: the two agree.
+          if ((e.hook === 'around') !== isAround(event['middleware'] as MiddlewareCallInfo)) {
+            throw new DocumentError(`${at}.hook`, `hook '${e.hook}' does not match the middleware's position '${(event['middleware'] as MiddlewareCallInfo).position}'`)
+          }
           event['hook'] = e.hook
         }
+        // An around call wraps a link: it always names it.
+        if (e.link === undefined && isAround(event['middleware'] as MiddlewareCallInfo)) throw new DocumentError(`${at}.link`, 'an around call belongs to a link: the link is missing')
         if (e.link !== undefined) event['link'] = linkAt(e.link, `${at}.link`)
         if (e.type === 'middleware.error') event['error'] = decodeValue(e.error, `${at}.error`, limits, version)
         event['durationNs'] = BigInt(e.durationNs)
@@ -161,6 +167,11 @@ export function importRun(input: unknown, options: ImportOptions = {}): Imported
   })
   const cause = doc.run.error?.cause === undefined ? undefined : decodeValue(doc.run.error.cause, '$.run.error.cause', limits, version)
   return { doc, events, links, input: input0, ctx, errorCause: cause }
+}
+
+/** A `chain-around` or `link-around` call site (version 6). */
+function isAround(call: MiddlewareCallInfo): boolean {
+  return call.position === 'chain-around' || call.position === 'link-around'
 }
 
 /**
