@@ -144,6 +144,41 @@ describe('around middleware', () => {
     expect((error as { code: string }).code).toBe('ABORTED')
   })
 
+  it('gives the hook its position and the ctx the link will receive', async () => {
+    const seen: string[] = []
+    const look: Middleware<N> = { name: 'look', around: (e, next) => (seen.push(`${e.position} ${e.link.name} n=${e.ctx.n}`), next()) }
+    await chain<N>('c').use(look).link('inc', inc, { use: [look] }).run({ n: 1 })
+    expect(seen).toEqual(['chain-around inc n=1', 'link-around inc n=1'])
+  })
+
+  it('when aborted while waiting for a hook before next(), calls the link once with io.signal already aborted', async () => {
+    const controller = new AbortController()
+    let aborted: boolean | undefined
+    const pending = chain<N>('c')
+      .use({ name: 'stuck', around: () => new Promise<void>(() => {}) })
+      .link('inc', (d, io) => void ((aborted = io.signal.aborted), d.n++))
+      .run({ n: 1 }, { signal: controller.signal })
+    setTimeout(() => controller.abort(new Error('stop')), 5)
+    const error = (await pending.catch((e: unknown) => e)) as { code: string; run: { timeline: { filter(q: object): { error?: unknown }[] } } }
+    expect(aborted).toBe(true)
+    expect(error.code).toBe('ABORTED')
+    expect(error.run.timeline.filter({ type: 'middleware.error', middleware: 'stuck' })).toHaveLength(1)
+  })
+
+  it('stops waiting when the run is aborted while an around hook finishes after next()', async () => {
+    const controller = new AbortController()
+    let calls = 0
+    const pending = chain<N>('c')
+      .use({ name: 'slow-exit', around: (_e, next) => next().then(() => new Promise<void>(() => {})) })
+      .link('inc', (d) => void (calls++, d.n++))
+      .run({ n: 1 }, { signal: controller.signal })
+    setTimeout(() => controller.abort(new Error('stop')), 5)
+    const error = (await pending.catch((e: unknown) => e)) as { code: string; run: { timeline: { filter(q: object): unknown[] } } }
+    expect(calls).toBe(1)
+    expect(error.code).toBe('ABORTED')
+    expect(error.run.timeline.filter({ type: 'middleware.error', middleware: 'slow-exit' })).toHaveLength(1)
+  })
+
   it('wraps all attempts of a retried link once', async () => {
     let arounds = 0
     let attempts = 0
