@@ -109,6 +109,10 @@ export abstract class AroundCalls<C> extends LinkCalls<C> {
       if (!started) return missed(thrown)
       return this.then(inner, () => secondHalf({ kind: 'error', error: thrown }))
     }
+    // `(e, next) => next()`, `als.run(id, next)`: the hook returned next()'s own promise, which
+    // settles with the inner part and never rejects. Nothing of the hook is left to wait for, so a
+    // synchronous inner part keeps the step synchronous.
+    if (started && returned === outcome) return this.then(inner, () => secondHalf(undefined))
     if (!isThenable(returned)) {
       if (!started) return missed(new Error(`${where} returned without calling next(): the link ran all the same`))
       return this.then(inner, () => secondHalf(undefined))
