@@ -1,4 +1,4 @@
-import type { Clock, Middleware, TimelineEvent } from '../src/index.js'
+import { DocumentError, Run, type Clock, type Middleware, type RunDocument, type TimelineEvent } from '../src/index.js'
 
 /** A clock that advances by `step` ns at every reading, from a fixed epoch-ns start. */
 export function steppingClock(start = 1_700_000_000_000_000_000n, step = 1_000n): Clock {
@@ -26,4 +26,15 @@ export function outline(events: readonly TimelineEvent<unknown>[]): string[] {
       .join(' ')
     return who ? `${event.type} ${who}` : event.type
   })
+}
+
+/** The `DocumentError` a document is rejected with (fails the test when it loads). */
+export function rejection(doc: unknown): DocumentError {
+  try {
+    Run.fromJSON(doc as RunDocument)
+  } catch (error) {
+    if (error instanceof DocumentError) return error
+    throw error
+  }
+  throw new Error('expected the document to be rejected')
 }

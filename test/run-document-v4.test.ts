@@ -5,8 +5,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { chain, DocumentError, loadRun, Run, saveRun, type RunDocument } from '../src/index.js'
+import { chain, loadRun, Run, saveRun } from '../src/index.js'
 import { steppingClock } from './helpers.js'
+import { rejection } from './helpers.js'
 
 interface Order {
   total: number
@@ -31,16 +32,6 @@ const flow = () =>
       if (ctx.cached) io.stop('cached quote')
     })
     .link('charge', (ctx) => void ctx.notes.push('charged'))
-
-const rejection = (doc: unknown): DocumentError => {
-  try {
-    Run.fromJSON(doc as RunDocument)
-  } catch (error) {
-    if (error instanceof DocumentError) return error
-    throw error
-  }
-  throw new Error('expected the document to be rejected')
-}
 
 describe('run document version 4', () => {
   it('is written only when a run has a skip or a stop; others stay version 1', async () => {

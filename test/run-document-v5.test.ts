@@ -5,8 +5,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { chain, ChainRunError, DocumentError, loadRun, Run, saveRun, type RunDocument } from '../src/index.js'
+import { chain, ChainRunError, loadRun, Run, saveRun } from '../src/index.js'
 import { steppingClock } from './helpers.js'
+import { rejection } from './helpers.js'
 
 interface Pay {
   card: string
@@ -28,16 +29,6 @@ const flow = (failures: number, redact = false) =>
       ctx.charged = io.attempt
       if (io.attempt <= failures) throw new Error(`card ${ctx.card} declined (${io.attempt})`)
     }, { retry: { attempts: 3 } })
-
-const rejection = (doc: unknown): DocumentError => {
-  try {
-    Run.fromJSON(doc as RunDocument)
-  } catch (error) {
-    if (error instanceof DocumentError) return error
-    throw error
-  }
-  throw new Error('expected the document to be rejected')
-}
 
 describe('run document version 5', () => {
   it('is written only when a run has a link.attempt: a retry that succeeded at once, or a TIMEOUT, stays version 1', async () => {

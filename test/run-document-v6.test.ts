@@ -2,21 +2,12 @@
 // `chain-around` / `link-around` and a middleware.error's hook `around`. Written only when a run
 // has an around call; refused in older versions with the path of the problem.
 import { describe, expect, it } from 'vitest'
-import { chain, DocumentError, Run, type RunDocument } from '../src/index.js'
+import { chain, Run, type RunDocument } from '../src/index.js'
 import { steppingClock } from './helpers.js'
+import { rejection } from './helpers.js'
 
 interface N {
   n: number
-}
-
-const rejection = (doc: unknown): DocumentError => {
-  try {
-    Run.fromJSON(doc as RunDocument)
-  } catch (error) {
-    if (error instanceof DocumentError) return error
-    throw error
-  }
-  throw new Error('expected the document to be rejected')
 }
 
 const wrapped = (faulty: boolean) =>
