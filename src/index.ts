@@ -13,7 +13,8 @@ export type { RecordedRun } from './lineage/recorded-run.js'
 export { ChainRunError } from './lineage/chain-run-error.js'
 export type { ChainRunErrorCode } from './core/errors.js'
 export { Timeline } from './record/timeline.js'
-export type { EventQuery, LinkRecord } from './record/timeline.js'
+export type { BranchRecord, EventQuery, LinkRecord } from './record/timeline.js'
+export type { BranchFn, BranchIO, MergeMode, ParallelOptions } from './core/parallel-types.js'
 export { systemClock } from './core/clock.js'
 export { formatDuration, formatWaterfall } from './present/waterfall.js'
 export { compareRuns } from './lineage/compare.js'
@@ -59,6 +60,9 @@ export type {
   States,
   TimelineEvent,
   TimelineEventType,
+  BranchStartTimelineEvent,
+  BranchEndTimelineEvent,
+  BranchErrorTimelineEvent,
 } from './record/events.js'
 export type {
   AfterEvent,

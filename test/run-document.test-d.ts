@@ -23,8 +23,12 @@ describe('RunDocument', () => {
     // @ts-expect-error a link.attempt has no reason
     const badAttempt: DocumentEvent = { seq: 0, t: 0, type: 'link.attempt', link: 0, attempt: 1, error: null, durationNs: 1, reason: 'when' }
     void badAttempt
-    // @ts-expect-error version 7 does not exist
-    const future: RunDocument['version'] = 7
+    if (event.type === 'branch.end') expectTypeOf(event.branch).toEqualTypeOf<string>()
+    // @ts-expect-error a branch.start has no patches
+    const badBranch: DocumentEvent = { seq: 0, t: 0, type: 'branch.start', link: 0, branch: 'a', patches: [] }
+    void badBranch
+    // @ts-expect-error version 8 does not exist
+    const future: RunDocument['version'] = 8
     void future
   })
 })

@@ -1,6 +1,8 @@
 import type { ZodType } from 'zod'
 import { compileChain, type CompiledChain, type LinkDef } from './compile.js'
 import { LinkList } from './link-list.js'
+import { checkParallel, type ParallelDef } from './parallel-def.js'
+import type { BranchFn, ParallelOptions } from './parallel-types.js'
 import type { ChainOptions, LinkFn, LinkInfo, LinkOptions, Middleware, RunOptions } from './types.js'
 import { checkKeys, checkLinkName, checkMiddleware, checkMs, checkRetry, checkRunOptions } from './validate.js'
 
@@ -120,6 +122,35 @@ export class Chain<C> {
   }
 
   /**
+   * A new chain with one parallel step at the end (DESIGN §9): its branches run concurrently,
+   * each on its own draft of the step's ctx with its own `io` (`io.branch` names it), and their
+   * patches are merged in declaration order once every branch settled. Middleware wraps the
+   * whole step. A failed branch fails the step (the others still settle and are recorded).
+   *
+   * @param name - the step's name, unique within the chain
+   * @param branches - `{ [branch]: (ctx, io) => … }`, in declaration order
+   * @param options - `merge` (`'strict'`, default: overlapping writes fail with `'CONFLICT'`;
+   *   `'ordered'`: later branches win), `use`, `meta`, `when`
+   * @throws TypeError on no branches, an empty branch name, a non-function, a bad `merge`
+   * @example
+   * .parallel('quote', {
+   *   tax: (ctx) => { ctx.tax = ctx.subtotal * 0.2 },
+   *   shipping: async (ctx) => { ctx.shipping = await rate(ctx.address) },
+   * })
+   */
+  parallel(name: string, branches: Readonly<Record<string, BranchFn<C>>>, options?: ParallelOptions<C>): Chain<C> {
+    const where = `chain '${this.name}': parallel step '${String(name)}'`
+    if (options !== undefined && (typeof options !== 'object' || options === null)) throw new TypeError(`${where}: options must be an object { merge?, use?, meta?, when? }`)
+    if (options !== undefined) checkKeys(options, ['merge', 'use', 'meta', 'when'], `${where} options`)
+    const parallel = checkParallel<C>(branches, options?.merge, where)
+    const linkOptions: LinkOptions<C> = {}
+    if (options?.use !== undefined) linkOptions.use = options.use
+    if (options?.meta !== undefined) linkOptions.meta = options.meta
+    if (options?.when !== undefined) linkOptions.when = options.when
+    return this.#withLinks(this.#links.length, name, parallelStep, linkOptions, parallel)
+  }
+
+  /**
    * A new chain with more chain-level middleware; it wraps every link, outside link-level
    * middleware, in the order added.
    */
@@ -180,7 +211,7 @@ export class Chain<C> {
     return this.#compile()
   }
 
-  #withLinks(at: number, name: string, fn: LinkFn<C>, options: LinkOptions<C> | undefined): Chain<C> {
+  #withLinks(at: number, name: string, fn: LinkFn<C>, options: LinkOptions<C> | undefined, parallel?: ParallelDef<C>): Chain<C> {
     const where = `chain '${this.name}'`
     checkLinkName(name, where)
     if (this.#links.indexOf(name) !== -1) {
@@ -203,7 +234,7 @@ export class Chain<C> {
     const retry = checkRetry(options?.retry, `${where}: link '${name}'`)
     const timeoutMs = options?.timeoutMs
     if (timeoutMs !== undefined) checkMs(timeoutMs, `${where}: link '${name}': options.timeoutMs`)
-    const def: LinkDef<C> = { name, fn, use: [...use], meta: Object.freeze({ ...(options?.meta ?? {}) }), when, retry, timeoutMs }
+    const def: LinkDef<C> = { name, fn, use: [...use], meta: Object.freeze({ ...(options?.meta ?? {}) }), when, retry, timeoutMs, parallel }
     const links = at === this.#links.length ? this.#links.append(def) : this.#links.insert(at, def)
     return new Chain(this.#engine, this.name, this.options, links, this.#middleware)
   }
@@ -211,6 +242,11 @@ export class Chain<C> {
   #compile(): CompiledChain<C> {
     return (this.#compiled ??= compileChain(this.name, this.#links.toArray(), this.#middleware))
   }
+}
+
+/** The fn a parallel step's definition carries: the runner runs its branches instead. */
+function parallelStep(): never {
+  throw new TypeError('a parallel step is run by its branches')
 }
 
 /** The link name an `insert` position refers to, or a TypeError naming the argument. */

@@ -1,5 +1,6 @@
 // Turns a chain's definition into the flat, precomputed form the runner walks: per link, the
 // exact queue of before and after calls in DESIGN §3 order, so a run allocates no queues.
+import type { ParallelDef } from './parallel-def.js'
 import type { SealHint } from './seal-state.js'
 import type { Immutable } from 'immer'
 import type { LinkFn, LinkInfo, Middleware, MiddlewareCallInfo, Position, RetryOptions } from './types.js'
@@ -16,6 +17,8 @@ export interface LinkDef<C> {
   readonly retry: RetryOptions | undefined
   /** Link option `timeoutMs`. */
   readonly timeoutMs: number | undefined
+  /** A parallel step's branches (then `fn` is never called). */
+  readonly parallel?: ParallelDef<C> | undefined
 }
 
 export type HookName = 'before' | 'around' | 'after' | 'runStart' | 'runEnd'
@@ -34,6 +37,8 @@ export interface CompiledLink<C> {
   readonly when: ((ctx: Immutable<C>) => boolean) | undefined
   readonly retry: RetryOptions | undefined
   readonly timeoutMs: number | undefined
+  /** A parallel step's branches, or undefined for a link. */
+  readonly parallel: ParallelDef<C> | undefined
   readonly before: readonly HookCall[]
   /** Around calls, outermost first: chain-level, then link-level. */
   readonly around: readonly HookCall[]
@@ -87,6 +92,7 @@ export function compileChain<C>(
       when: def.when,
       retry: def.retry,
       timeoutMs: def.timeoutMs,
+      parallel: def.parallel,
       before: [...chainBefore, ...calls(def.use, 'before', 'link-before')],
       around: [...chainAround, ...calls(def.use, 'around', 'link-around')],
       after: [...calls(def.use, 'after', 'link-after'), ...chainAfter],

@@ -7,8 +7,10 @@
  * - `'INTERNAL'`: shadowchain itself failed; no link or middleware is blamed (`error.link` is
  *   `undefined`). Please report it.
  * - `'TIMEOUT'`: a link's last attempt outlived its `timeoutMs` (`error.link` names it).
+ * - `'CONFLICT'`: two branches of a parallel step (`merge: 'strict'`) wrote the same path, or one
+ *   inside the other's (`error.link` names the step; the message names the path and both branches).
  */
-export type ChainRunErrorCode = 'LINK_FAILED' | 'ABORTED' | 'INVALID_INPUT' | 'MIDDLEWARE_FAILED' | 'INTERNAL' | 'TIMEOUT'
+export type ChainRunErrorCode = 'LINK_FAILED' | 'ABORTED' | 'INVALID_INPUT' | 'MIDDLEWARE_FAILED' | 'INTERNAL' | 'TIMEOUT' | 'CONFLICT'
 
 /** Longest description {@link describeError} returns, in characters. */
 const MAX_DESCRIPTION = 500

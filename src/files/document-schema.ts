@@ -8,6 +8,9 @@ import {
   type DocumentFork,
   type DocumentLinkEnd,
   type DocumentLinkAttempt,
+  type DocumentBranchStart,
+  type DocumentBranchEnd,
+  type DocumentBranchError,
   type DocumentLinkError,
   type DocumentLinkSkip,
   type DocumentLinkStart,
@@ -23,6 +26,7 @@ import {
 
 // Names and ids are short; a bound keeps a hostile header from carrying megabytes.
 const name = z.string().max(4096, 'longer than 4096 characters')
+const branchName = name.min(1, 'a branch name is not empty')
 const nsString = z.string().regex(/^-?\d{1,30}$/, 'expected nanoseconds as a decimal integer string')
 // Event times are offsets from run.startedAt in ns: JSON numbers, exact up to 2^53 ns (104 days).
 // Past 2^53 ns an offset is written as a decimal string, like the run's own times.
@@ -104,6 +108,9 @@ const eventDoc = z.discriminatedUnion('type', [
     error: z.unknown(),
     durationNs: nsOffset,
   }) satisfies z.ZodType<DocumentLinkAttempt>,
+  z.strictObject({ ...base, type: z.literal('branch.start'), link: tableRef, branch: branchName }) satisfies z.ZodType<DocumentBranchStart>,
+  z.strictObject({ ...base, type: z.literal('branch.end'), link: tableRef, branch: branchName, patches: patchList.optional(), durationNs: nsOffset }) satisfies z.ZodType<DocumentBranchEnd>,
+  z.strictObject({ ...base, type: z.literal('branch.error'), link: tableRef, branch: branchName, error: z.unknown(), durationNs: nsOffset }) satisfies z.ZodType<DocumentBranchError>,
   z.strictObject({
     ...base,
     type: z.literal('ctx.write'),
@@ -145,7 +152,7 @@ const runDoc = z.strictObject({
 
 const documentShape = z.strictObject({
   format: z.literal(FORMAT),
-  version: z.union([z.literal(1), z.literal(2), z.literal(3), z.literal(4), z.literal(5), z.literal(6)]),
+  version: z.union([z.literal(1), z.literal(2), z.literal(3), z.literal(4), z.literal(5), z.literal(6), z.literal(7)]),
   run: runDoc,
   redacted: z.strictObject({ paths: z.array(z.array(z.union([z.string(), z.number()]))), placeholder: z.string() }).optional(),
   links: z.array(z.strictObject({ name, index: z.number().int().nonnegative(), meta: z.unknown().optional() })),
@@ -160,7 +167,7 @@ true satisfies MutuallyAssignable<z.output<typeof documentShape>, RunDocument>
 type MutuallyAssignable<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
 
 /**
- * The shape of a run document, version 1 to 6 (integrity and limits are checked after it),
+ * The shape of a run document, version 1 to 7 (integrity and limits are checked after it),
  * typed as the hand-written `RunDocument`.
  */
 export const runDocumentSchema: z.ZodType<RunDocument> = documentShape

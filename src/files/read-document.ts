@@ -35,7 +35,7 @@ export function importRun(input: unknown, options: ImportOptions = {}): Imported
   const head = input as { format?: unknown; version?: unknown }
   // A bad value is quoted, never stringified whole: it may be 50 MB, or 100,000 levels deep.
   if (head.format !== FORMAT) throw new DocumentError('$.format', `expected '${FORMAT}', got ${quote(head.format)}: this is not a shadowchain run document`)
-  if (head.version !== 1 && head.version !== 2 && head.version !== 3 && head.version !== 4 && head.version !== 5 && head.version !== 6) {
+  if (head.version !== 1 && head.version !== 2 && head.version !== 3 && head.version !== 4 && head.version !== 5 && head.version !== 6 && head.version !== 7) {
     throw new DocumentError('$.version', `unsupported version ${quote(head.version)}: this shadowchain reads versions 1 to ${VERSION}`)
   }
   const parsed = runDocumentSchema.safeParse(input)
@@ -75,6 +75,10 @@ export function importRun(input: unknown, options: ImportOptions = {}): Imported
   let metrics: unknown = undefined
   const input0 = ctx
   const events: TimelineEvent<unknown>[] = []
+  // The step whose branch events may come now (between its link.start and its end), and its
+  // branches that started and have not ended.
+  let openStep: LinkInfo | undefined
+  const openBranches = new Set<string>()
   doc.events.forEach((e, i) => {
     const at = `$.events[${i}]`
     let patches: readonly Patch[] = []
@@ -108,10 +112,14 @@ export function importRun(input: unknown, options: ImportOptions = {}): Imported
         break
       case 'link.start':
         event['link'] = linkAt(e.link, `${at}.link`)
+        openStep = event['link'] as LinkInfo
+        openBranches.clear()
         break
       case 'link.end':
       case 'link.error':
         event['link'] = linkAt(e.link, `${at}.link`)
+        if (event['link'] === openStep && openBranches.size > 0) throw new DocumentError(`${at}.type`, `the step ends while branch '${quoteName([...openBranches][0] as string)}' has not ended`)
+        openStep = undefined
         if (e.type === 'link.end') {
           event['patches'] = Object.freeze(patches)
           event['inversePatches'] = inverseOf(e.inversePatches, ctx, before, `${at}.inversePatches`, limits, version)
@@ -140,6 +148,22 @@ export function importRun(input: unknown, options: ImportOptions = {}): Imported
         event['attempt'] = e.attempt
         event['error'] = decodeValue(e.error, `${at}.error`, limits, version)
         event['durationNs'] = BigInt(e.durationNs)
+        break
+      case 'branch.start':
+      case 'branch.end':
+      case 'branch.error':
+        fromVersion(7, version, `${at}.type`)
+        // A branch works on a draft of its own: ctx changes only at the step's merge.
+        if (e.ctx !== undefined) throw new DocumentError(`${at}.ctx`, 'a branch event does not change ctx (the step merges its branches at its link.end)')
+        event['link'] = linkAt(e.link, `${at}.link`)
+        if (event['link'] !== openStep) throw new DocumentError(`${at}.link`, "a branch event belongs between its step's link.start and its link.end / link.error")
+        if (e.type === 'branch.start' && openBranches.has(e.branch)) throw new DocumentError(`${at}.branch`, `branch '${quoteName(e.branch)}' already started`)
+        if (e.type !== 'branch.start' && !openBranches.delete(e.branch)) throw new DocumentError(`${at}.branch`, `branch '${quoteName(e.branch)}' ends without its branch.start`)
+        if (e.type === 'branch.start') openBranches.add(e.branch)
+        event['branch'] = e.branch
+        if (e.type === 'branch.end') event['patches'] = e.patches === undefined ? Object.freeze([]) : applyAt(ctx, decodePatches(e.patches, `${at}.patches`, limits, version), `${at}.patches`).patches
+        if (e.type === 'branch.error') event['error'] = decodeValue(e.error, `${at}.error`, limits, version)
+        if (e.type !== 'branch.start') event['durationNs'] = BigInt(e.durationNs)
         break
       case 'ctx.write':
         event['link'] = linkAt(e.link, `${at}.link`)
@@ -252,6 +276,11 @@ function applyAt(state: unknown, patches: readonly Patch[], at: string): { state
     if (!(error instanceof PatchError)) throw error
     throw new DocumentError(error.index === undefined ? at : childPath(at, error.index), `patch does not apply: ${error.message}`)
   }
+}
+
+/** A branch name in a message: bounded (it may be 4,096 characters). */
+function quoteName(name: string): string {
+  return name.length > 60 ? `${name.slice(0, 60)}…` : name
 }
 
 /** Strings the shape check lets through unbounded: bounded like every decoded string. */

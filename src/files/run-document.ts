@@ -1,4 +1,4 @@
-// The run document, versions 1 to 6, as TypeScript types: docs/run-format.md, section by section.
+// The run document, versions 1 to 7, as TypeScript types: docs/run-format.md, section by section.
 // The zod schema that validates documents (document-schema.ts) is checked against these types.
 import type { WriteOp } from '../record/write-capture.js'
 import type { RedactPath, RunStatus, SkipReason } from '../core/types.js'
@@ -12,13 +12,14 @@ export const FORMAT = 'shadowchain/run'
  * that can hold it: version 1, unless it needs version 2 (a sparse array: `$holes`) or version 3
  * (a link event's `metricsError` or `writesDropped`) or version 4 (a `link.skip` event, or a run
  * ended by `io.stop()`) or version 5 (a `link.attempt` event: a retried link) or version 6 (an
- * around call: a middleware position `chain-around` / `link-around`), so older readers
- * still read every other document.
+ * around call: a middleware position `chain-around` / `link-around`) or version 7 (a parallel
+ * step's `branch.start` / `branch.end` / `branch.error` events), so older readers still read
+ * every other document.
  */
-export const VERSION = 6
+export const VERSION = 7
 
 /** The document versions this module reads. */
-export type DocumentVersion = 1 | 2 | 3 | 4 | 5 | 6
+export type DocumentVersion = 1 | 2 | 3 | 4 | 5 | 6 | 7
 
 /** Options of `run.toJSON()` and `saveRun()`. */
 export interface ExportOptions {
@@ -45,7 +46,7 @@ export type EncodedValue = unknown
 export type Nanoseconds = number | string
 
 /**
- * A run document (`*.run.json`), version 1 to 6, as JSON: one finished run, its initial
+ * A run document (`*.run.json`), version 1 to 7, as JSON: one finished run, its initial
  * states, and its timeline as events that carry only the patches that changed the states.
  * Made by `run.toJSON()` and `saveRun()`, read by `Run.fromJSON()` and `loadRun()`. Every object
  * in it is closed: a reader rejects keys not listed here. See `docs/run-format.md`.
@@ -159,6 +160,9 @@ export type DocumentEvent =
   | DocumentLinkError
   | DocumentLinkSkip
   | DocumentLinkAttempt
+  | DocumentBranchStart
+  | DocumentBranchEnd
+  | DocumentBranchError
   | DocumentCtxWrite
   | DocumentFork
   | DocumentRunEnd
@@ -267,6 +271,37 @@ export interface DocumentLinkAttempt extends DocumentEventBase {
   /** What the attempt threw (or its timeout). */
   error: EncodedValue
   /** How long the attempt took. */
+  durationNs: Nanoseconds
+}
+
+/**
+ * Version 7: a branch of a parallel step began (between the step's `link.start` and its
+ * `link.end` / `link.error`). Branch events never change ctx (no `ctx` patch list).
+ */
+export interface DocumentBranchStart extends DocumentEventBase {
+  type: 'branch.start'
+  /** Link ref (§1.2): the parallel step. */
+  link: number
+  /** The branch's name (non-empty). */
+  branch: string
+}
+
+/** Version 7: a branch returned; `patches` are its own, against the step's input. */
+export interface DocumentBranchEnd extends DocumentEventBase {
+  type: 'branch.end'
+  link: number
+  branch: string
+  /** The branch's own patches (absent = `[]`); they apply to the event's ctx. */
+  patches?: DocumentPatch[] | undefined
+  durationNs: Nanoseconds
+}
+
+/** Version 7: a branch threw or rejected; its draft was discarded. */
+export interface DocumentBranchError extends DocumentEventBase {
+  type: 'branch.error'
+  link: number
+  branch: string
+  error: EncodedValue
   durationNs: Nanoseconds
 }
 

@@ -1,11 +1,11 @@
 // Writing a run document (docs/run-format.md): initial states plus per-event patches, values
 // encoded by the codec, redaction applied on the way out. Events are produced one at a time, so
 // `saveRun` streams them to a file.
-import type { Patch } from 'immer'
+import { applyPatches, type Objectish, type Patch } from 'immer'
 import { encodeLenient, encodeValue, type EncodeNotes } from './codec.js'
 import { diffStates, setsInOrder, wholeSets } from '../core/diff-states.js'
 import type { MiddlewareCallInfo, TimelineEvent } from '../record/events.js'
-import { mergeRedactPaths, redactor, type RedactPath } from './redact.js'
+import { mergeRedactPaths, redactor, type RedactPath, type Redactor } from './redact.js'
 import type { LinkInfo, RunStatus } from '../core/types.js'
 import { FORMAT, type DocumentEvent, type DocumentPatch, type DocumentRunError, type DocumentVersion, type ExportOptions, type RunDocument } from './run-document.js'
 
@@ -245,6 +245,16 @@ function* eventDocs(
         doc['error'] = encodeLenient(redact.scrub(event.error), notes)
         doc['durationNs'] = offset(event.durationNs, 0n)
         break
+      case 'branch.start':
+      case 'branch.end':
+      case 'branch.error':
+        needs(7)
+        doc['link'] = linkRef(event.link)
+        doc['branch'] = redact.scrubText(event.branch)
+        if (event.type === 'branch.end' && event.patches.length > 0) doc['patches'] = branchPatches(event.patches, event.ctx, redact, notes)
+        if (event.type === 'branch.error') doc['error'] = encodeLenient(redact.scrub(event.error), notes)
+        if (event.type !== 'branch.start') doc['durationNs'] = offset(event.durationNs, 0n)
+        break
       case 'ctx.write':
         doc['link'] = linkRef(event.link)
         doc['op'] = event.op
@@ -269,6 +279,16 @@ function* eventDocs(
     prev = event
     yield doc as unknown as DocumentEvent
   }
+}
+
+/**
+ * A branch's own patches, against the step's input `ctx`. Under redaction they are the diff of
+ * the redacted states, so no redacted value reaches the file through them.
+ */
+function branchPatches(patches: readonly Patch[], ctx: unknown, redact: Redactor, notes: EncodeNotes): DocumentPatch[] {
+  const after: unknown = applyPatches(ctx as Objectish, patches as Patch[])
+  if (!redact.active) return encodePatches(patches, after, notes)
+  return encodePatches(diffStates(redact.apply(ctx), redact.apply(after)), redact.apply(after), notes)
 }
 
 /** The whole document as one object (what `run.toJSON()` returns). */

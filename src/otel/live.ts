@@ -177,6 +177,10 @@ export class LiveTrace<C = unknown> implements RunObserver<C> {
   linkEnd(_link: LinkInfo, _t0: bigint, _t1: bigint, _patches: readonly Patch[] | undefined, _inverse: readonly Patch[], _io: LinkCallIO<C>, _ctx: Immutable<C>): void {}
 
   /** A failed attempt that is retried: an event on the link span. */
+  branchStart(): void {}
+
+  branchEnd(): void {}
+
   linkAttempt(_link: LinkInfo, attempt: number, t0: bigint, t1: bigint, error: unknown): void {
     if (this.linkSpan === undefined) return
     try {

@@ -128,6 +128,36 @@ export interface LinkAttemptTimelineEvent<C = unknown> extends EventBase<C> {
   readonly durationNs: bigint
 }
 
+/**
+ * A branch of a parallel step began (DESIGN §9), between the step's `link.start` and its
+ * `link.end` / `link.error`. Its states are the step's input: branches work on drafts of their
+ * own, and ctx changes only when the step merges them (its `link.end`).
+ */
+export interface BranchStartTimelineEvent<C = unknown> extends EventBase<C> {
+  readonly type: 'branch.start'
+  readonly link: LinkInfo
+  readonly branch: string
+}
+
+/** A branch of a parallel step returned: its own patches against the step's input (ctx is still that input). */
+export interface BranchEndTimelineEvent<C = unknown> extends EventBase<C> {
+  readonly type: 'branch.end'
+  readonly link: LinkInfo
+  readonly branch: string
+  readonly patches: readonly Patch[]
+  /** `t` of this event minus `t` of its `branch.start`. */
+  readonly durationNs: bigint
+}
+
+/** A branch of a parallel step threw or rejected: its draft was discarded, and the step fails. */
+export interface BranchErrorTimelineEvent<C = unknown> extends EventBase<C> {
+  readonly type: 'branch.error'
+  readonly link: LinkInfo
+  readonly branch: string
+  readonly error: unknown
+  readonly durationNs: bigint
+}
+
 /** `capture: 'writes'`: one write a link made to its draft, stamped as it happened. */
 export interface CtxWriteTimelineEvent<C = unknown> extends EventBase<C> {
   readonly type: 'ctx.write'
@@ -173,6 +203,9 @@ export type TimelineEvent<C = unknown> =
   | LinkErrorTimelineEvent<C>
   | LinkSkipTimelineEvent<C>
   | LinkAttemptTimelineEvent<C>
+  | BranchStartTimelineEvent<C>
+  | BranchEndTimelineEvent<C>
+  | BranchErrorTimelineEvent<C>
   | CtxWriteTimelineEvent<C>
   | ForkTimelineEvent<C>
   | RunEndTimelineEvent<C>

@@ -157,6 +157,16 @@ export class Recorder<C> implements RunObserver<C> {
     if (this.full) this.push({ type: 'link.attempt', t: t1, link, attempt, error, durationNs: t1 - t0 }, ctx)
   }
 
+  branchStart(link: LinkInfo, branch: string, t0: bigint, ctx: Immutable<C>): void {
+    if (this.full) this.push({ type: 'branch.start', t: t0, link, branch }, ctx)
+  }
+
+  branchEnd(link: LinkInfo, branch: string, t0: bigint, t1: bigint, patches: readonly Patch[], error: unknown, failed: boolean, ctx: Immutable<C>): void {
+    if (!this.full) return
+    if (failed) this.push({ type: 'branch.error', t: t1, link, branch, error, durationNs: t1 - t0 }, ctx)
+    else this.push({ type: 'branch.end', t: t1, link, branch, patches, durationNs: t1 - t0 }, ctx)
+  }
+
   linkError(link: LinkInfo, t0: bigint, t1: bigint, error: unknown, io: LinkCallIO<C>, ctx: Immutable<C>): void {
     const event: MutableEvent = { type: 'link.error', t: t1, link, error, durationNs: t1 - t0 }
     this.addLinkEventFields(event, io)

@@ -42,6 +42,11 @@ export interface LinkRecord<C = unknown> {
    * attempts are the `link.attempt` events between its start and end seqs.
    */
   readonly attempts?: number
+  /**
+   * A parallel step's branches, in the order they ended (their `branch.*` events lie between the
+   * step's start and end seqs). Absent for a plain link.
+   */
+  readonly branches?: readonly BranchRecord[]
   /** `'error'` when it threw or rejected; `'skipped'` when it did not run. */
   readonly status: 'ok' | 'error' | 'skipped'
   /** Why a skipped link did not run: `'when'` (its condition said no) or `'stopped'` (`io.stop()`). */
@@ -59,6 +64,24 @@ export interface LinkRecord<C = unknown> {
   readonly metrics: Immutable<Metrics>
   /** What it drew from `io.now()` / `io.random()`. */
   readonly io?: RecordedIO
+}
+
+/** One branch of a parallel step, as `timeline.links()` gives it. */
+export interface BranchRecord {
+  /** The branch's name. */
+  readonly name: string
+  /** `seq` of its `branch.start` and of its `branch.end` / `branch.error`. */
+  readonly startSeq: number
+  readonly endSeq: number
+  /** Epoch ns when it was called, and when it returned or settled. */
+  readonly start: bigint
+  readonly end: bigint
+  readonly durationNs: bigint
+  readonly status: 'ok' | 'error'
+  /** Its own patches against the step's input (empty when it failed). */
+  readonly patches: readonly Patch[]
+  /** Its error, when it failed. */
+  readonly error?: unknown
 }
 
 /**
@@ -166,13 +189,39 @@ export class Timeline<C = unknown> {
     let open: { -readonly [K in keyof LinkRecord<C>]: LinkRecord<C>[K] } | undefined
     let startEvent: TimelineEvent<C> | undefined
     let retried = 0
+    let branches: BranchRecord[] | undefined
+    const branchStarts = new Map<string, TimelineEvent<C>>()
     for (const event of this.events) {
       switch (event.type) {
         case 'link.start':
           startEvent = event
           open = undefined
           retried = 0
+          branches = undefined
+          branchStarts.clear()
           break
+        case 'branch.start':
+          branchStarts.set(event.branch, event)
+          break
+        case 'branch.end':
+        case 'branch.error': {
+          const start = branchStarts.get(event.branch)
+          if (start === undefined) break
+          const failed = event.type === 'branch.error'
+          const record: BranchRecord = {
+            name: event.branch,
+            startSeq: start.seq,
+            endSeq: event.seq,
+            start: start.t,
+            end: event.t,
+            durationNs: event.durationNs,
+            status: failed ? 'error' : 'ok',
+            patches: failed ? [] : event.patches,
+            ...(failed && { error: event.error }),
+          }
+          ;(branches ??= []).push(record)
+          break
+        }
         case 'link.attempt':
           retried++
           break
@@ -198,6 +247,7 @@ export class Timeline<C = unknown> {
           }
           if (failed) open.error = event.error
           if (retried > 0) open.attempts = retried + 1
+          if (branches !== undefined) open.branches = branches
           if (event.io !== undefined) open.io = event.io
           records.push(open)
           startEvent = undefined

@@ -15,6 +15,8 @@ import { settleReplacement } from './replacement.js'
 import { settle } from './settle.js'
 import { AttemptSignal, delayAfter, shouldRetry, timeoutError, wait } from './retry.js'
 import { resolveDrafts } from './working-states.js'
+import { findConflict, mergeBranches, runBranches, type BranchOutcome } from './parallel.js'
+import type { ParallelDef } from '../core/parallel-def.js'
 
 const NO_PATCHES: readonly Patch[] = Object.freeze([])
 
@@ -22,7 +24,54 @@ const NO_PATCHES: readonly Patch[] = Object.freeze([])
 export abstract class LinkCalls<C> extends HookCalls<C> {
   /** Calls the current link (every attempt of it); returns a promise only when it went async. */
   protected callLink(link: CompiledLink<C>): Promise<void> | undefined {
-    return this.attemptLink(link, 1)
+    return link.parallel === undefined ? this.attemptLink(link, 1) : this.callParallel(link, link.parallel)
+  }
+
+  /** A parallel step: its branches, then their merge, as one link call. */
+  private callParallel(link: CompiledLink<C>, def: ParallelDef<C>): Promise<void> | undefined {
+    const base = this.ctx
+    const io = new LinkCallIO<C>(this, this.plan.info, link.info, this.signal, base, undefined)
+    const clock = this.plan.clock
+    const t0 = clock.now()
+    this.observer?.linkStart(link.info, base, base, t0, 1)
+    const cx = { states: this, run: this.plan.info, link: link.info, signal: this.signal, runSignal: this.plan.signal, clock, observer: this.observer }
+    const settled = runBranches(def, base, cx)
+    if (settled instanceof Promise) return settled.then((outcomes) => this.branchesSettled(link, def, base, io, t0, outcomes))
+    return this.branchesSettled(link, def, base, io, t0, settled)
+  }
+
+  private branchesSettled(link: CompiledLink<C>, def: ParallelDef<C>, base: Immutable<C>, io: LinkCallIO<C>, t0: bigint, outcomes: readonly BranchOutcome[]): Promise<void> | undefined {
+    const t1 = this.plan.clock.now()
+    const failed = outcomes.find((o) => o.failed)
+    if (failed !== undefined) {
+      const done = this.linkFailed(link, undefined, io, t0, t1, failed.error, false)
+      this.renameFailure(undefined, `branch '${failed.name}' of parallel step '${link.info.name}'`)
+      return done
+    }
+    const conflict = def.merge === 'strict' ? findConflict(outcomes) : undefined
+    if (conflict !== undefined) {
+      const where = conflict.path.length === 0 ? 'ctx (a branch returned a replacement)' : pathName('ctx', conflict.path)
+      const error = new TypeError(`parallel step '${link.info.name}': branches '${conflict.first}' and '${conflict.second}' both wrote ${where}`)
+      const done = this.linkFailed(link, undefined, io, t0, t1, error, false)
+      this.renameFailure('CONFLICT', undefined)
+      return done
+    }
+    const stopped = outcomes.find((o) => o.stopped)
+    if (stopped !== undefined) io.stop(stopped.stopReason)
+    const merged = mergeBranches(outcomes, base)
+    if (merged.replaced) return this.linkReturned(link, base, base, io, t0, t1, merged.value)
+    return this.linkReturned(link, base, merged.value, io, t0, t1, merged.value)
+  }
+
+  /** A parallel step's failure says which branch failed, or that branches conflicted. */
+  private renameFailure(code: 'CONFLICT' | undefined, branch: string | undefined): void {
+    const failure = this.failure
+    if (failure === undefined || failure.code === 'ABORTED') return
+    this.failure = {
+      ...failure,
+      code: code ?? failure.code,
+      message: branch === undefined ? failure.message : failure.message.replace(/^link '[^']*' \(#\d+\)/, `${branch} (#${failure.link?.index ?? 0})`),
+    }
   }
 
   private attemptLink(link: CompiledLink<C>, attempt: number): Promise<void> | undefined {
@@ -73,7 +122,7 @@ export abstract class LinkCalls<C> extends HookCalls<C> {
     return this.linkReturned(link, base, draft, io, t0, clock.now(), returned === given ? draft : returned)
   }
 
-  private linkReturned(link: CompiledLink<C>, base: Immutable<C>, draft: unknown, io: LinkCallIO<C>, t0: bigint, t1: bigint, value: unknown): Promise<void> | undefined {
+  protected linkReturned(link: CompiledLink<C>, base: Immutable<C>, draft: unknown, io: LinkCallIO<C>, t0: bigint, t1: bigint, value: unknown): Promise<void> | undefined {
     this.lastReading = t1
     // Before the draft is finished: metrics may hold parts of it (`io.metrics.who = ctx.customer`).
     // Unrecorded and untouched (most links), there is nothing to settle.
@@ -149,7 +198,7 @@ export abstract class LinkCalls<C> extends HookCalls<C> {
    * the run aborts meanwhile), else the run fails.
    * @param timedOut - it outlived the link's `timeoutMs`: a last attempt fails with `'TIMEOUT'`
    */
-  private linkFailed(link: CompiledLink<C>, draft: unknown, io: LinkCallIO<C>, t0: bigint, t1: bigint, thrown: unknown, timedOut: boolean): Promise<void> | undefined {
+  protected linkFailed(link: CompiledLink<C>, draft: unknown, io: LinkCallIO<C>, t0: bigint, t1: bigint, thrown: unknown, timedOut: boolean): Promise<void> | undefined {
     this.lastReading = t1
     // While the draft is alive: what was thrown, and the metrics, may hold parts of it.
     const error = this.linkError(thrown)

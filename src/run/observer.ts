@@ -65,6 +65,16 @@ export interface RunObserver<C> {
    * is discarded, ctx is unchanged. The next attempt begins with `linkStart`.
    */
   linkAttempt(link: LinkInfo, attempt: number, t0: bigint, t1: bigint, error: unknown, ctx: Immutable<C>): void
+  /**
+   * A branch of a parallel step (after the step's `linkStart`) is about to be called on its own
+   * draft of `ctx`, the step's input.
+   */
+  branchStart(link: LinkInfo, branch: string, t0: bigint, ctx: Immutable<C>): void
+  /**
+   * A branch settled: its patches (against the step's input `ctx`), or, `failed`, its error.
+   * Branches end in the order they settle; the step's `linkEnd` / `linkError` follows the last.
+   */
+  branchEnd(link: LinkInfo, branch: string, t0: bigint, t1: bigint, patches: readonly Patch[], error: unknown, failed: boolean, ctx: Immutable<C>): void
   /** The link threw, rejected, or left a state that cannot be recorded. */
   linkError(link: LinkInfo, t0: bigint, t1: bigint, error: unknown, io: LinkCallIO<C>, ctx: Immutable<C>): void
   /** The step ended (its after-middleware included), at `t`, the step's last reading. */
@@ -140,6 +150,14 @@ class Pair<C> implements RunObserver<C> {
   linkAttempt(link: LinkInfo, attempt: number, t0: bigint, t1: bigint, error: unknown, ctx: Immutable<C>): void {
     this.first.linkAttempt(link, attempt, t0, t1, error, ctx)
     this.second.linkAttempt(link, attempt, t0, t1, error, ctx)
+  }
+  branchStart(link: LinkInfo, branch: string, t0: bigint, ctx: Immutable<C>): void {
+    this.first.branchStart(link, branch, t0, ctx)
+    this.second.branchStart(link, branch, t0, ctx)
+  }
+  branchEnd(link: LinkInfo, branch: string, t0: bigint, t1: bigint, patches: readonly Patch[], error: unknown, failed: boolean, ctx: Immutable<C>): void {
+    this.first.branchEnd(link, branch, t0, t1, patches, error, failed, ctx)
+    this.second.branchEnd(link, branch, t0, t1, patches, error, failed, ctx)
   }
   linkError(link: LinkInfo, t0: bigint, t1: bigint, error: unknown, io: LinkCallIO<C>, ctx: Immutable<C>): void {
     this.first.linkError(link, t0, t1, error, io, ctx)
