@@ -118,7 +118,14 @@ function executeChain<C, T>(chain: Chain<C>, input: unknown, options: RunOptions
   }
   const overrides = extras.linkOverrides
   if (overrides !== undefined && overrides.size > 0) {
-    compiled = { ...compiled, links: compiled.links.map((link) => ({ ...link, fn: overrides.get(link.info.index) ?? link.fn })) }
+    // A stubbed parallel step is one link that plays back the step's merged patches.
+    compiled = {
+      ...compiled,
+      links: compiled.links.map((link) => {
+        const stub = overrides.get(link.info.index)
+        return stub === undefined ? link : { ...link, fn: stub, parallel: undefined }
+      }),
+    }
   }
   const record = merged.capture !== 'off'
   const recorder = new Recorder<C>({

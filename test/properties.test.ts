@@ -500,7 +500,7 @@ function tracedMiddleware(name: string, spec: TracedMiddlewareSpec): Middleware 
 }
 
 describe('tracing', () => {
-  it('live and exportRun give the same spans, to the nanosecond, for any chain, middleware (around hooks, faulty ones included), failure, skip (when), stop and retries', async () => {
+  it('live and exportRun give the same spans, to the nanosecond, for any chain, middleware (around hooks, faulty ones included), failure, skip (when), stop, retries and parallel steps', async () => {
     const { exporter, tracer } = memoryTracer('properties')
     await fc.assert(
       fc.asyncProperty(
@@ -512,7 +512,11 @@ describe('tracing', () => {
         fc.option(fc.nat(4)),
         // Per link: how many attempts it has (1: no retry) and how many of its first attempts fail.
         fc.array(fc.record({ attempts: fc.integer({ min: 1, max: 3 }), fails: fc.nat(3) }), { minLength: 4, maxLength: 4 }),
-        async (links, specs, failAt, fork, skip, stopAt, retries) => {
+        // One link may be a parallel step instead: its branches (sync or async, some failing).
+        fc.option(fc.nat(4)),
+        fc.array(fc.record({ key: keyArb, async: fc.boolean(), throws: fc.nat(4).map((n) => n === 0) }), { minLength: 1, maxLength: 3 }),
+        fc.constantFrom('strict' as const, 'ordered' as const),
+        async (links, specs, failAt, fork, skip, stopAt, retries, parallelAt, branchSpecs, merge) => {
           exporter.reset()
           const all = specs.map((spec, i) => ({ spec, mw: tracedMiddleware(`m${i}`, spec) }))
           let c = chain<Ctx>('traced').use(...all.filter((m) => m.spec.level === 'chain').map((m) => m.mw))
@@ -533,6 +537,20 @@ describe('tracing', () => {
               }
               return base(ctx, io)
             }
+            if (i === parallelAt) {
+              const branches = Object.fromEntries(
+                branchSpecs.map((b, j) => {
+                  const write = (ctx: Ctx): void => {
+                    if (b.throws) throw new Error(`l${i} branch b${j} failed`)
+                    ctx[b.key] = j
+                  }
+                  const branch: LinkFn<Ctx> = b.async ? async (ctx) => { await Promise.resolve(); write(ctx as Ctx) } : (ctx) => write(ctx as Ctx)
+                  return [`b${j}`, branch]
+                }),
+              )
+              c = c.parallel(`l${i}`, branches, { use: linkLevel, when: () => !skip[i], merge })
+              return
+            }
             c = c.link(`l${i}`, flaky, { use: linkLevel, when: () => !skip[i], ...(attempts > 1 && { retry: { attempts } }) })
           })
           const settle = (p: Promise<Run<Ctx>>) => p.catch((e: ChainRunError<Ctx>) => e.run)
@@ -550,6 +568,10 @@ describe('tracing', () => {
           const middlewareEvents = (spans: typeof live) =>
             spans.flatMap((span) => span.events.filter((e) => e.name.startsWith('middleware')).map((e) => [span.name, e.name, e.attributes, e.time]))
           expect(middlewareEvents(post)).toEqual(middlewareEvents(live))
+          // Every branch is a span under its step's span, live and exported alike.
+          const branchSpans = (spans: typeof live) => spans.filter((span) => span.name.startsWith('branch ')).map((span) => [span.name, span.attributes, span.status.code, span.startTime, span.endTime])
+          expect(branchSpans(post)).toEqual(branchSpans(live))
+          if (!fork) expect(branchSpans(live)).toHaveLength(run.timeline.filter({ type: 'branch.start' }).length)
           const arounds = run.timeline.filter((e) => 'middleware' in e && e.middleware.position.endsWith('-around')).length
           // (A fork's events before its cut are the parent's, not traced again.)
           if (!fork) {

@@ -70,6 +70,8 @@ export interface PatchesDivergence {
   readonly expected: readonly Patch[]
   /** The actual run's patches. */
   readonly actual: readonly Patch[]
+  /** For a parallel step: the first branch (in the actual run's order) whose own patches differ. */
+  readonly branch?: string
 }
 
 /**
@@ -88,6 +90,8 @@ export interface ErrorDivergence {
   readonly expected: unknown
   /** The actual run's error; `undefined` when it did not fail here. */
   readonly actual: unknown
+  /** For a parallel step: the first branch (in the actual run's order) that failed on one side only, or otherwise. */
+  readonly branch?: string
 }
 
 /** Replay only: a link drew more `io.now()` / `io.random()` values than were recorded. */
@@ -339,12 +343,14 @@ export function compareRuns<A, B>(expected: RecordedRun<A>, actual: RecordedRun<
     const errorA = errorMessage(a)
     const errorB = errorMessage(b)
     if (errorA !== errorB) {
-      return { reason: 'error', link: b.link, seq: b.endSeq, expected: a.error, actual: b.error }
+      const branch = branchDiverging(a, b)
+      return { reason: 'error', link: b.link, seq: b.endSeq, expected: a.error, actual: b.error, ...(branch !== undefined && { branch }) }
     }
     // Patches may list the same changes in another order (a stubbed link replays the recorded
     // ones through immer): the states they lead to decide. The inputs agree so far.
     if (errorA === undefined && !sameData(a.patches, b.patches) && !sameData(a.after, b.after)) {
-      return { reason: 'patches', link: b.link, seq: b.endSeq, expected: a.patches, actual: b.patches }
+      const branch = branchDiverging(a, b)
+      return { reason: 'patches', link: b.link, seq: b.endSeq, expected: a.patches, actual: b.patches, ...(branch !== undefined && { branch }) }
     }
   }
   if (runA.stoppedBy?.name !== runB.stoppedBy?.name) {
@@ -352,6 +358,23 @@ export function compareRuns<A, B>(expected: RecordedRun<A>, actual: RecordedRun<
   }
   if (runA.status !== runB.status) {
     return { reason: 'status', link: got.at(-1)?.link, seq: endSeq, expected: runA.status, actual: runB.status }
+  }
+  return undefined
+}
+
+/**
+ * The first branch of a parallel step (in the actual run's order) that ended otherwise in the
+ * two runs: failed on one side, failed differently, or changed its own draft differently.
+ * Undefined when either side has no branches (a stubbed step plays back its merge only).
+ */
+function branchDiverging(a: LinkRecord<unknown>, b: LinkRecord<unknown>): string | undefined {
+  if (a.branches === undefined || b.branches === undefined) return undefined
+  for (const mine of b.branches) {
+    const theirs = a.branches.find((branch) => branch.name === mine.name)
+    if (theirs === undefined || theirs.status !== mine.status) return mine.name
+    const failedA = theirs.status === 'error' ? describeError(theirs.error) : undefined
+    const failedB = mine.status === 'error' ? describeError(mine.error) : undefined
+    if (failedA !== failedB || !sameData(theirs.patches, mine.patches)) return mine.name
   }
   return undefined
 }

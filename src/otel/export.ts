@@ -5,7 +5,7 @@ import type { TimelineEvent } from '../record/events.js'
 import type { Run } from '../lineage/run.js'
 import { mergeRedactPaths, redactor, type Redactor } from '../files/redact.js'
 import type { LinkInfo, RedactPath } from '../core/types.js'
-import { ATTR, addAttemptEvent, addSkipEvent, endRunSpan, setStopAttributes, linkSpanName, linkSpanOptions, middlewareAttributes, nsAttribute, recordFailure, runSpanName, runSpanOptions, setMetricAttributes, timesOf } from './names.js'
+import { ATTR, addAttemptEvent, addSkipEvent, branchSpanName, branchSpanOptions, endBranchSpan, endRunSpan, setStopAttributes, linkSpanName, linkSpanOptions, middlewareAttributes, nsAttribute, recordFailure, runSpanName, runSpanOptions, setMetricAttributes, timesOf } from './names.js'
 import { rememberExportedSpan, spanContextOf } from './registry.js'
 import { ownStart } from '../lineage/run.js'
 
@@ -145,6 +145,7 @@ function emitLinkSpans<C>(
   for (let i = from; i < events.length && !steps; i++) steps = (events[i] as TimelineEvent<C>).type === 'link.start'
   let step: Step | undefined
   let lastEnd = run.startedAt
+  const branches = new Map<string, Span>()
 
   const closeStep = (): void => {
     if (step === undefined) return
@@ -197,6 +198,22 @@ function emitLinkSpans<C>(
         // As live tracing: a failed attempt that was retried is an event on its link's span.
         if (steps) addAttemptEvent(stepFor(event.link).span, event.attempt, event.error, event.durationNs, at(event.t), redact)
         break
+      case 'branch.start':
+        // As live tracing: a branch is a span under its step's span.
+        if (steps) {
+          const current = stepFor(event.link)
+          branches.set(event.branch, tracer.startSpan(branchSpanName(event.link.name, event.branch), branchSpanOptions(event.link, event.branch, at(event.t)), trace.setSpan(runContext, current.span)))
+          emitted.spans++
+        }
+        break
+      case 'branch.end':
+      case 'branch.error': {
+        const span = branches.get(event.branch)
+        if (span === undefined) break
+        branches.delete(event.branch)
+        endBranchSpan(span, event.durationNs, event.type === 'branch.error', event.type === 'branch.error' ? event.error : undefined, at(event.t), redact)
+        break
+      }
       case 'link.skip':
         // As live tracing: the step before it has ended; the skip is an event of the run.
         closeStep()

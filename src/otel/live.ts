@@ -8,7 +8,7 @@ import type { HookCallType, HookName, ObservedStates, RunObserver } from '../run
 import { rememberSpan } from './registry.js'
 import { redactor, type Redactor, type StateCarrier } from '../files/redact.js'
 import type { LinkInfo, MiddlewareCallInfo, RedactPath, RunInfo, RunStatus, SkipReason } from '../core/types.js'
-import { ATTR, addAttemptEvent, addSkipEvent, endRunSpan, setStopAttributes, linkSpanName, linkSpanOptions, middlewareAttributes, nsAttribute, recordFailure, runSpanName, runSpanOptions, setMetricAttributes, timesOf, type Lineage } from './names.js'
+import { ATTR, addAttemptEvent, branchSpanName, branchSpanOptions, endBranchSpan, addSkipEvent, endRunSpan, setStopAttributes, linkSpanName, linkSpanOptions, middlewareAttributes, nsAttribute, recordFailure, runSpanName, runSpanOptions, setMetricAttributes, timesOf, type Lineage } from './names.js'
 
 /** A tracer or SDK that throws is reported through OTel's diag logger and ignored. */
 function skipped(what: string, error: unknown): void {
@@ -42,6 +42,8 @@ export class LiveTrace<C = unknown> implements RunObserver<C> {
   private readonly runContext: Context
   private readonly propagates: boolean
   private linkSpan: Span | undefined = undefined
+  /** The open spans of the current parallel step's branches, by branch name. */
+  private branchSpans: Map<string, Span> | undefined = undefined
   private linkContext: Context | undefined = undefined
   // The last step's end: a link span starts at the reading the previous step ended with, so
   // consecutive spans share one HrTime (the SDK keeps the tuples as they are, never mutates them).
@@ -124,20 +126,29 @@ export class LiveTrace<C = unknown> implements RunObserver<C> {
    * arguments are passed through rather than closed over: no closure per link.)
    */
   runLink<A, B, R>(fn: (a: A, b: B) => R, a: A, b: B): R {
-    if (this.redact !== undefined) return this.runRedacted(this.redact, fn, a, b)
-    return this.linkContext === undefined ? fn(a, b) : context.with(this.linkContext, fn, undefined, a, b)
+    // A branch of a parallel step runs in its branch span's context (asked only while branches are open).
+    const where = this.branchSpans === undefined || this.branchSpans.size === 0 ? this.linkContext : this.branchContext(b)
+    if (this.redact !== undefined) return this.runRedacted(this.redact, fn, a, b, where)
+    return where === undefined ? fn(a, b) : context.with(where, fn, undefined, a, b)
+  }
+
+  private branchContext(io: unknown): Context | undefined {
+    const branch = (io as { readonly branch?: unknown } | null)?.branch
+    const span = typeof branch === 'string' ? this.branchSpans?.get(branch) : undefined
+    if (span === undefined || !this.propagates) return this.linkContext
+    return trace.setSpan(this.linkContext ?? this.runContext, span)
   }
 
   /**
    * A link run under redaction: the ctx it received (`io.base`) and the one it leaves (its draft
    * or returned value, read before the runner finishes the draft) are learnt from.
    */
-  private runRedacted<A, B, R>(redact: Redactor, fn: (a: A, b: B) => R, a: A, b: B): R {
+  private runRedacted<A, B, R>(redact: Redactor, fn: (a: A, b: B) => R, a: A, b: B, where: Context | undefined): R {
     redact.collect((b as { readonly base?: unknown } | null)?.base)
     let returned: R | undefined
     let settled = true
     try {
-      returned = this.linkContext === undefined ? fn(a, b) : context.with(this.linkContext, fn, undefined, a, b)
+      returned = where === undefined ? fn(a, b) : context.with(where, fn, undefined, a, b)
       try {
         const then = (returned as { then?: unknown } | null | undefined)?.then
         if (typeof then === 'function') {
@@ -176,11 +187,30 @@ export class LiveTrace<C = unknown> implements RunObserver<C> {
   /** A link that returned is ended with its step (`stepEnd`), after its after-middleware. */
   linkEnd(_link: LinkInfo, _t0: bigint, _t1: bigint, _patches: readonly Patch[] | undefined, _inverse: readonly Patch[], _io: LinkCallIO<C>, _ctx: Immutable<C>): void {}
 
+  /** A branch of a parallel step: a span under the step's span, open until the branch settles. */
+  branchStart(link: LinkInfo, branch: string, t0: bigint): void {
+    if (this.linkSpan === undefined) return
+    try {
+      const parent = this.linkContext ?? trace.setSpan(this.runContext, this.linkSpan)
+      const span = this.tracer.startSpan(branchSpanName(link.name, branch), branchSpanOptions(link, branch, this.at(t0)), parent)
+      ;(this.branchSpans ??= new Map()).set(branch, span)
+    } catch (error) {
+      skipped('startSpan', error)
+    }
+  }
+
+  branchEnd(_link: LinkInfo, branch: string, t0: bigint, t1: bigint, _patches: readonly Patch[], error: unknown, failed: boolean): void {
+    const span = this.branchSpans?.get(branch)
+    if (span === undefined) return
+    this.branchSpans?.delete(branch)
+    try {
+      endBranchSpan(span, t1 - t0, failed, error, this.at(t1), this.redact)
+    } catch (caught) {
+      skipped('end', caught)
+    }
+  }
+
   /** A failed attempt that is retried: an event on the link span. */
-  branchStart(): void {}
-
-  branchEnd(): void {}
-
   linkAttempt(_link: LinkInfo, attempt: number, t0: bigint, t1: bigint, error: unknown): void {
     if (this.linkSpan === undefined) return
     try {

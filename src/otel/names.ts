@@ -44,6 +44,10 @@ export const ATTR = {
   attemptErrorMessage: 'shadowchain.attempt.error.message',
   /** On a `link.attempt` link-span event: how long the failed attempt took. */
   attemptDuration: 'shadowchain.attempt.duration_ns',
+  /** On a branch span (a branch of a parallel step): the branch's name. */
+  branchName: 'shadowchain.branch.name',
+  /** On a branch span: how long the branch took. */
+  branchDuration: 'shadowchain.branch.duration_ns',
   /** On a run span ended by `io.stop()`: the name of the link that stopped it. */
   stoppedBy: 'shadowchain.run.stopped_by',
   /** On a run span ended by `io.stop(reason)`: the reason. */
@@ -89,6 +93,24 @@ export function setStopAttributes(span: Span, stop: { readonly link: LinkInfo; r
 export const runSpanName = (chainName: string): string => `chain ${chainName}`
 /** A link span's name: `link <name>`. */
 export const linkSpanName = (linkName: string): string => `link ${linkName}`
+
+/** A branch of a parallel step: a span under its step's span, `branch <step>/<branch>`. */
+export const branchSpanName = (linkName: string, branch: string): string => `branch ${linkName}/${branch}`
+
+/** The options of a branch span (live and exported alike). */
+export function branchSpanOptions(link: LinkInfo, branch: string, startTime: HrTime | undefined): SpanOptions {
+  const attributes = { [ATTR.linkName]: link.name, [ATTR.linkIndex]: link.index, [ATTR.branchName]: branch }
+  return startTime === undefined ? { attributes } : { attributes, startTime }
+}
+
+/** Ends a branch span: its duration, and a failed branch's exception and status. */
+export function endBranchSpan(span: Span, durationNs: bigint, failed: boolean, error: unknown, time: HrTime | undefined, redact?: Redactor): void {
+  if (span.isRecording()) {
+    span.setAttribute(ATTR.branchDuration, nsAttribute(durationNs))
+    if (failed) recordFailure(span, error, time, redact)
+  }
+  span.end(time)
+}
 
 // Epoch ns are bigints past 2^53; HrTime wants [seconds, nanos] numbers. One bigint subtraction
 // from a whole second near now, then number arithmetic (4 bigint divisions measured ~270 ns a

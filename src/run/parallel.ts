@@ -65,7 +65,9 @@ function runBranch<C>(branch: BranchDef<C>, base: Immutable<C>, cx: BranchContex
   cx.observer?.branchStart(cx.link, branch.name, t0, base)
   let returned: unknown
   try {
-    returned = branch.fn(draft as never, io)
+    // An observer that wraps link calls (a tracer) runs branches too: in their spans' context.
+    const observer = cx.observer
+    returned = observer === undefined || !observer.wrapsLinks ? branch.fn(draft as never, io) : observer.runLink(branch.fn, draft as never, io)
   } catch (error) {
     return branchSettled(branch, draft, io, t0, base, cx, undefined, error, true)
   }
