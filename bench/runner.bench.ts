@@ -6,7 +6,7 @@
 // results/runner.md; "-" writes nothing). See README.md for what each case means.
 import { cpus, loadavg } from 'node:os'
 import compose from 'koa-compose'
-import { enableMapSet, enablePatches, setAutoFreeze } from 'immer'
+import { applyPatches, createDraft, enableMapSet, enablePatches, finishDraft, setAutoFreeze, type Objectish, type Patch } from 'immer'
 import { chain, type Chain, type ChainOptions, type Middleware } from '../src/index.ts'
 import { canCollect, heapUsedAfterGc, measure, median, pairedRatio, type Case, type Samples } from './lib/harness.ts'
 import { fmt, log, publish, sourceRevision, times, us } from './lib/report.ts'
@@ -55,6 +55,30 @@ function wrapped(options: ChainOptions<Order>, mw: Middleware<Order>): Chain<Ord
   for (const [linkName, fn] of orderLinks) c = c.link(linkName, fn as never)
   return c.use(mw)
 }
+/** 8 of the order links, which write disjoint paths: the branches of one parallel step. */
+const branchLinks = orderLinks.slice(0, 8)
+
+/**
+ * The hand-written baseline of a parallel step: 8 immer drafts of one state, each finished with
+ * its patches, the patches merged onto the state in order.
+ */
+function parallelLoop<C>(steps: readonly Step<C>[]): (input: C) => Promise<C> {
+  return async (input: C): Promise<C> => {
+    const merged: Patch[] = []
+    for (const step of steps) {
+      const draft = createDraft(input as Objectish)
+      step(draft as C)
+      finishDraft(draft, (patches) => void merged.push(...patches))
+    }
+    return applyPatches(input as Objectish, merged) as C
+  }
+}
+
+/** One parallel step of the 8 branches (no middleware), at a capture level. */
+function parallelChain(options: ChainOptions<Order>): Chain<Order> {
+  return chain<Order>('order', options).parallel('all', Object.fromEntries(branchLinks.map(([name, fn]) => [name, fn as never])))
+}
+
 const aroundOnly: Middleware<Order> = { name: 'around', around: (_e, next) => next() }
 const beforeAfter: Middleware<Order> = { name: 'pair', before: () => {}, after: () => {} }
 
@@ -87,6 +111,14 @@ async function check(): Promise<void> {
       if ((name === 'nots') !== events.every((e) => e.t === 0n)) throw new Error(`${name}: unexpected timestamps`)
     }
   }
+  const branchSteps = branchLinks.map(([, fn]) => fn)
+  const sequential = JSON.stringify(await immerLoop(branchSteps)(makeOrder()))
+  got['parallel-loop'] = JSON.stringify(await parallelLoop(branchSteps)(makeOrder()))
+  got['parallel-off'] = JSON.stringify((await parallelChain({ capture: 'off' }).run(makeOrder())).ctx)
+  for (const name of ['parallel-loop', 'parallel-off']) {
+    if (got[name] !== sequential) throw new Error(`case ${name} computes a different ctx than the 8 links in sequence`)
+    delete got[name]
+  }
   for (const [name, json] of Object.entries(got)) {
     if (json !== expected) throw new Error(`case ${name} computes a different ctx:\n${json}\n!==\n${expected}`)
   }
@@ -114,6 +146,11 @@ function cases(): [Case[], Case[]] {
   const aroundTimeline = wrapped({}, aroundOnly)
   const pairOff = wrapped({ capture: 'off' }, beforeAfter)
   const pairTimeline = wrapped({}, beforeAfter)
+  // One parallel step of 8 synchronous branches, against the hand-written 8-draft merge.
+  const branchSteps = branchLinks.map(([, fn]) => fn)
+  const parLoop = parallelLoop(branchSteps)
+  const parOff = parallelChain({ capture: 'off' })
+  const parTimeline = parallelChain({})
 
   const wideInput = makeFlat(WIDE)
   const wideLinks = flatLinks(LINKS, WIDE)
@@ -134,6 +171,9 @@ function cases(): [Case[], Case[]] {
     { id: 'around-timeline', run: () => aroundTimeline.run(input) },
     { id: 'pair-off', run: () => pairOff.run(input) },
     { id: 'pair-timeline', run: () => pairTimeline.run(input) },
+    { id: 'parallel-loop', run: () => parLoop(input) },
+    { id: 'parallel-off', run: () => parOff.run(input) },
+    { id: 'parallel-timeline', run: () => parTimeline.run(input) },
   ], [
     { id: 'wide-immer', run: () => wideImmer(wideInput) },
     { id: 'wide-off', run: () => wideOff.run(wideInput) },
@@ -234,6 +274,8 @@ function report(samples: Map<string, Samples>, flat: HeapResult, records: HeapRe
     `Every link with \`retry: { attempts: 3 }\`, never failing, × the same chain without it: ${times(pairedRatio(s('retry-off'), s('off')), true)} \`'off'\` (${times(pairedRatio(s('retry-off'), s('immer')), true)} the immer loop), ${times(pairedRatio(s('retry-timeline'), s('timeline')), true)} \`'timeline'\`.`,
     '',
     `One sync around hook that calls next(), × the same chain with a before+after pair instead: ${times(pairedRatio(s('around-off'), s('pair-off')), true)} \`'off'\` (${us(median(s('around-off').ns))} vs ${us(median(s('pair-off').ns))}), ${times(pairedRatio(s('around-timeline'), s('pair-timeline')), true)} \`'timeline'\` (${us(median(s('around-timeline').ns))} vs ${us(median(s('pair-timeline').ns))}).`,
+    '',
+    `One parallel step of 8 synchronous branches (disjoint writes, \`merge: 'strict'\`), × a hand-written loop that makes 8 immer drafts of one state and merges their patches: ${times(pairedRatio(s('parallel-off'), s('parallel-loop')), true)} \`'off'\` (${us(median(s('parallel-off').ns))} vs ${us(median(s('parallel-loop').ns))}; target ≤ 1.5×), ${times(pairedRatio(s('parallel-timeline'), s('parallel-loop')), true)} \`'timeline'\`.`,
     '',
     `Wall-clock × immer loop (less robust under load): ${wall('off', 'immer')} \`'off'\`, ${wall('timeline', 'immer')} \`'timeline'\`, ${wall('nots', 'immer')} \`timestamps: false\`.`,
     '',
