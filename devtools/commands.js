@@ -39,8 +39,10 @@ function formatEvent(event, run) {
   const skip = event.type === 'link.skip' ? `  – skipped: ${event.reason}` : ''
   // A failed attempt of a retried link says which one it was.
   const attempt = event.type === 'link.attempt' ? `  ↻ attempt ${event.attempt} (retried)` : ''
+  // A branch of a parallel step is named with its step.
+  const branch = event.branch === undefined ? '' : `  branch '${event.branch}'`
   const stop = event.stoppedBy === undefined ? '' : `  stopped by link '${event.stoppedBy.name}'${event.stopReason === undefined ? '' : `: ${event.stopReason}`}`
-  return `${String(event.seq).padStart(5)}  ${offset.padEnd(11)}  ${event.type.padEnd(17)}  ${who}${duration}${attempt}${error}${skip}${stop}`
+  return `${String(event.seq).padStart(5)}  ${offset.padEnd(11)}  ${event.type.padEnd(17)}  ${who}${branch}${duration}${attempt}${error}${skip}${stop}`
 }
 
 const inspect = {

@@ -655,6 +655,44 @@ describe('inspect: retried links (DESIGN §9)', () => {
   })
 })
 
+describe('inspect: parallel steps (DESIGN §9)', () => {
+  it('draws each branch as a lane under its step, names branches in --events, and lists them in --json', async ({ expect }) => {
+    const run = await failedRun(
+      chain<Order>('parallel', { clock: steppingClock() })
+        .link('first', () => {})
+        .parallel('quote', {
+          tax: () => {},
+          fraud: () => {
+            throw new Error('risky')
+          },
+        }),
+    )
+    const file = join(dir, 'parallel.run.json')
+    await saveRun(run, file)
+    const plain = await cli('inspect', file, '--events', '--no-color')
+    expect(plain.code).toBe(0)
+    const [waterfall, events] = plain.stdout.trimEnd().split('\n\n') as [string, string]
+    const lines = waterfall.split('\n')
+    const at = lines.findIndex((line) => line.includes('quote'))
+    expect(lines[at]).toMatch(/✗ risky$/)
+    expect(lines.slice(at + 1, at + 3)).toEqual([
+      expect.stringMatching(/^\s+├ tax\s+\+.+\|[^|]*▒[^|]*\|  ✓$/),
+      expect.stringMatching(/^\s+└ fraud\s+\+.+\|[^|]*▒[^|]*\|  ✗ risky$/),
+    ])
+    expect(events.split('\n').filter((line) => line.includes('branch.'))).toEqual([
+      expect.stringMatching(/branch\.start\s+link 'quote'  branch 'tax'$/),
+      expect.stringMatching(/branch\.end\s+link 'quote'  branch 'tax'  .+$/),
+      expect.stringMatching(/branch\.start\s+link 'quote'  branch 'fraud'$/),
+      expect.stringMatching(/branch\.error\s+link 'quote'  branch 'fraud'  .+  ✗ risky$/),
+    ])
+    const json = JSON.parse((await cli('inspect', file, '--json')).stdout) as { links: { name: string; branches?: { name: string; status: string; error?: string }[] }[] }
+    expect(json.links.map((l) => [l.name, l.branches?.map((b) => [b.name, b.status, b.error])])).toEqual([
+      ['first', undefined],
+      ['quote', [['tax', 'ok', undefined], ['fraud', 'error', 'risky']]],
+    ])
+  })
+})
+
 describe('inspect: around calls (DESIGN §9)', () => {
   it('lists both halves of an around call in --events, and counts them as the link\'s middleware time in --json', async ({ expect }) => {
     const run = await chain<Order>('wrapped', { clock: steppingClock() })

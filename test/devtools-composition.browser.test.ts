@@ -1,5 +1,6 @@
 // The viewer shows composition (DESIGN §9): skipped links greyed with their reason, the link
-// that stopped the run, the failed attempts of a retried link, and around calls. Runs from examples/composition, served by `shadowchain view` (the BUILT
+// that stopped the run, the failed attempts of a retried link, around calls, and the branches
+// of a parallel step as lanes. Runs from examples/composition, served by `shadowchain view` (the BUILT
 // library), driven by Debian's chromium.
 import type { ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -98,6 +99,32 @@ describe.skipIf(skip)('the viewer shows the attempts of a retried link', () => {
     const charge = page.locator('[data-testid="waterfall-row"][data-link="charge"]')
     const titles = await charge.locator('.bar.mw').evaluateAll((bars) => bars.map((bar) => bar.getAttribute('title') ?? ''))
     expect(titles.filter((title) => title.startsWith('idempotency (link-around)'))).toHaveLength(2)
+    expect(problems).toEqual([])
+  })
+})
+
+describe.skipIf(skip)('the viewer shows the branches of a parallel step as lanes', () => {
+  it('draws one lane per branch under the step, inside the step on the time axis; a lane selects its branch event', async () => {
+    await page.goto(bigUrl)
+    await page.locator('[data-testid="waterfall-row"]').first().waitFor()
+    const lanes = page.locator('[data-testid="branch-lane"][data-link="price"]')
+    expect(await lanes.evaluateAll((rows) => rows.map((row) => row.getAttribute('data-branch')))).toEqual(['tax', 'shipping', 'fraud'])
+    expect(await page.locator('[data-testid="branch-lane"]').count()).toBe(3)
+    // The lanes follow the step's row, before the next link's.
+    const order = await page.locator('[data-testid="waterfall-row"], [data-testid="branch-lane"]').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-branch') ?? row.getAttribute('data-link')))
+    expect(order.slice(order.indexOf('price'), order.indexOf('price') + 5)).toEqual(['price', 'tax', 'shipping', 'fraud', 'charge'])
+    // Every branch bar lies within the step's link bar.
+    const box = async (locator: ReturnType<Page['locator']>) => (await locator.boundingBox()) ?? { x: 0, width: 0 }
+    const step = await box(page.locator('[data-testid="waterfall-row"][data-link="price"] .bar.link'))
+    for (const name of ['tax', 'shipping', 'fraud']) {
+      const lane = await box(lanes.and(page.locator(`[data-branch="${name}"]`)).locator('.bar.branch'))
+      expect(lane.width).toBeGreaterThan(0)
+      expect(lane.x).toBeGreaterThanOrEqual(step.x - 1)
+      expect(lane.x + lane.width).toBeLessThanOrEqual(step.x + step.width + 1)
+    }
+    await lanes.and(page.locator('[data-branch="shipping"]')).click()
+    const selected = await page.locator('[data-testid="event"].selected').textContent()
+    expect(selected).toMatch(/branch\.end.*price · branch shipping/)
     expect(problems).toEqual([])
   })
 })

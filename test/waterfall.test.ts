@@ -82,3 +82,29 @@ describe('formatWaterfall', () => {
     expect(formatWaterfall(replay)).toContain(`replay of run ${fork.id.slice(0, 8)}, from its fork: 1 link inherited, not shown`)
   })
 })
+
+describe('waterfall of parallel steps', () => {
+  it('gives the step row its branches as lanes, each on the time axis within the step', async () => {
+    const run = await chain<{ a?: number; b?: number }>('par', { clock: steppingClock(0n, 1_000n) })
+      .parallel('both', { a: (d) => void (d.a = 1), b: (d) => void (d.b = 2) })
+      .run({})
+    const { waterfallRows } = await import('../src/present/waterfall.js')
+    const [row] = waterfallRows(run.timeline.events, run.startedAt)
+    expect(row?.branches.map((b) => [b.name, b.status])).toEqual([['a', 'ok'], ['b', 'ok']])
+    for (const lane of row?.branches ?? []) {
+      expect(lane.start >= (row?.linkStart ?? 0n) && lane.end <= (row?.linkEnd ?? 0n)).toBe(true)
+      expect(lane.end > lane.start).toBe(true)
+    }
+    const lines = formatWaterfall(run, { width: 20 }).split('\n')
+    const at = lines.findIndex((line) => line.includes('both'))
+    expect(lines[at + 1]).toMatch(/^\s+├ a\s/)
+    expect(lines[at + 2]).toMatch(/^\s+└ b\s/)
+    // Each lane's bar lies inside the step's.
+    const step = barOf(lines[at])
+    for (const lane of [barOf(lines[at + 1]), barOf(lines[at + 2])]) {
+      const first = lane.indexOf('▒')
+      expect(first).toBeGreaterThanOrEqual(step.indexOf('█'))
+      expect(lane.lastIndexOf('▒')).toBeLessThanOrEqual(step.lastIndexOf('█'))
+    }
+  })
+})

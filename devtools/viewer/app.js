@@ -184,7 +184,7 @@ function renderWaterfall() {
     tick.style.left = pct(f)
     return tick
   })
-  const lines = rows.map((row) => {
+  const lines = rows.flatMap((row) => {
     // A skipped link never ran: greyed, no bars, its reason in place of its durations.
     if (row.status === 'skipped') {
       return h('div', { className: 'row skipped', dataset: { testid: 'waterfall-row', link: row.name }, onclick: () => select(row.endSeq) },
@@ -199,14 +199,22 @@ function renderWaterfall() {
       bar(`link ${row.status}`, row.linkStart, row.linkEnd, totalNs, `${row.name} ${formatDuration(row.linkNs)}`),
       // Each failed attempt of a retried link is its own segment, over the link's bar.
       row.failedAttempts.map((a) => bar('attempt failed', a.start, a.end, totalNs, `attempt ${a.attempt} ✗ ${valueText(a.error, 60)} ${formatDuration(a.end - a.start)}`, (e) => (e.stopPropagation(), select(a.seq)))))
-    return h('div', { className: `row ${row.status}`, dataset: { testid: 'waterfall-row', link: row.name }, onclick: () => select(row.startSeq) },
+    // A parallel step's branches: one lane each under its row (click selects the branch's end).
+    const lanes = row.branches.map((lane) =>
+      h('div', { className: `row lane ${lane.status}`, dataset: { testid: 'branch-lane', link: row.name, branch: lane.name }, onclick: () => select(lane.endSeq) },
+        h('div', { className: 'label' },
+          h('span', { className: 'idx' }, lane === row.branches.at(-1) ? '└' : '├'), h('span', { className: 'name', dataset: { testid: 'branch-name' } }, lane.name),
+          h('span', { className: 'dur', dataset: { testid: 'branch-duration' } }, formatDuration(lane.end - lane.start)),
+          lane.status === 'error' && h('span', { className: 'err' }, ` ✗ ${valueText(lane.error, 60)}`)),
+        h('div', { className: 'track' }, bar(`branch ${lane.status}`, lane.start, lane.end, totalNs, `branch ${lane.name} ${formatDuration(lane.end - lane.start)}`))))
+    return [h('div', { className: `row ${row.status}`, dataset: { testid: 'waterfall-row', link: row.name }, onclick: () => select(row.startSeq) },
       h('div', { className: 'label' },
         h('span', { className: 'idx' }, row.index), h('span', { className: 'name', dataset: { testid: 'link-name' } }, row.name),
         h('span', { className: 'dur', dataset: { testid: 'link-duration' }, title: 'the link alone' }, formatDuration(row.linkNs)),
         h('span', { className: 'mwdur', dataset: { testid: 'middleware-duration' }, title: 'middleware around it' }, `+${formatDuration(row.middlewareNs)} mw`),
         attemptsLabel(row) && h('span', { className: 'attempts', dataset: { testid: 'attempts' }, title: 'failed attempts were retried' }, ` ↻ ${attemptsLabel(row)}`),
         row.status === 'error' && h('span', { className: 'err' }, ` ✗ ${valueText(row.error, 60)}`)),
-      track)
+      track), ...lanes]
   })
   const canvas = h('div', { className: 'canvas' }, h('div', { className: 'row axis' }, h('div', { className: 'label' }, 'time'), h('div', { className: 'track' }, ticks)), lines, h('div', { id: 'cursor' }))
   canvas.style.setProperty('--zoom', String(state.zoom))

@@ -1,11 +1,14 @@
 /**
  * Composition: a conditional link (`when`), stopping early (`io.stop`), middleware `priority`,
- * a link with `retry` and `timeoutMs`, and an `around` hook (an AsyncLocalStorage context).
+ * a parallel step, a link with `retry` and `timeoutMs`, and an `around` hook (an
+ * AsyncLocalStorage context).
  *   npx tsx examples/composition/index.ts [dir]
  *
  * A quote flow: `review` runs only for big orders, `cache` stops the run when a cached quote is
  * still fresh (the links after it are recorded as skipped), and the `audit` middleware has a
- * higher priority than `timing`, so it runs first in every queue; `charge` calls a payment gateway
+ * higher priority than `timing`, so it runs first in every queue; `price` is a parallel step:
+ * tax, shipping (an async rate lookup) and a fraud check run concurrently, each on its own draft,
+ * and their changes are merged (strictly: no two of them may write the same path); `charge` calls a payment gateway
  * that is busy on the first try: it is retried (the failed attempt is recorded, its draft
  * discarded) within a deadline per attempt, inside the `idempotency` around hook, which runs all its
  * attempts in an AsyncLocalStorage that carries one idempotency key for the gateway. Two runs are printed as
@@ -25,7 +28,9 @@ export interface Quote {
   total: number
   cached?: { total: number; ageMs: number }
   reviewed?: boolean
-  priced?: boolean
+  tax?: number
+  shipping?: number
+  fraud?: 'ok' | 'review'
   charged?: number
   log: string[]
 }
@@ -97,7 +102,15 @@ export function quoteChain(bigOrder = 1_000) {
         io.stop('cached quote is fresh')
       }
     })
-    .link('price', (ctx) => void (ctx.priced = true))
+    .parallel('price', {
+      tax: (ctx) => void (ctx.tax = Math.round(ctx.total * 0.2)),
+      shipping: async (ctx) => {
+        // A (simulated) carrier rate lookup.
+        await new Promise((resolve) => setImmediate(resolve))
+        ctx.shipping = ctx.total > 500 ? 0 : 9
+      },
+      fraud: (ctx) => void (ctx.fraud = ctx.total > 1_000 ? 'review' : 'ok'),
+    })
     .link('charge', charge, {
       // Only a busy gateway is worth another try; 5 ms, then 10 ms, between attempts.
       retry: { attempts: 3, delayMs: 5, backoff: 2, retryIf: (error) => error instanceof GatewayBusy },
@@ -129,6 +142,8 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(p
   const order = big.timeline.filter({ link: 'validate', type: 'middleware.before' }).map((e) => ('middleware' in e ? e.middleware.name : ''))
   console.log(`big order: reviewed=${String(big.ctx.reviewed)}; before-middleware order: ${order.join(', ')}; audited before timing on every link: ${big.timeline.links().every((l) => l.metrics.audited === true)}`)
   const charged = big.timeline.links().find((l) => l.name === 'charge')
+  const price = big.timeline.links().find((l) => l.name === 'price')
+  console.log(`big order: price ran ${price?.branches?.map((b) => b.name).join(', ')} in parallel: tax ${big.ctx.tax}, shipping ${big.ctx.shipping}, fraud ${big.ctx.fraud}`)
   console.log(`big order: charge took ${charged?.attempts ?? 1} attempts; log: ${big.ctx.log.join('; ')}`)
   console.log(`cached order: stopped by '${cached.stoppedBy?.name}' (${cached.stopReason}), skipped: ${cached.timeline.links().filter((l) => l.status === 'skipped').map((l) => `${l.name} (${l.reason})`).join(', ')}`)
   console.log(`\nsaved to ${dir}; look at them with:\n  node devtools/cli.js view ${files.join(' ')}`)

@@ -36,6 +36,8 @@ export interface RunSummary {
     readonly error?: string
     /** How many times it was called, when more than once (link option `retry`). */
     readonly attempts?: number
+    /** A parallel step's branches, in the order they ended. */
+    readonly branches?: readonly { readonly name: string; readonly status: 'ok' | 'error'; readonly offsetNs: bigint; readonly durationNs: bigint; readonly changes: number; readonly error?: string }[]
     readonly metrics: unknown
   }[]
   readonly middlewareErrors: readonly {
@@ -95,6 +97,16 @@ export function describeRun<C>(run: Run<C>): RunSummary {
       ...(link.status === 'error' && { error: describeError(link.error) }),
       ...(link.reason !== undefined && { reason: link.reason }),
       ...(link.attempts !== undefined && { attempts: link.attempts }),
+      ...(link.branches !== undefined && {
+        branches: link.branches.map((b) => ({
+          name: b.name,
+          status: b.status,
+          offsetNs: b.start - run.startedAt,
+          durationNs: b.durationNs,
+          changes: b.patches.length,
+          ...(b.status === 'error' && { error: describeError(b.error) }),
+        })),
+      }),
       metrics: link.metrics,
     })),
     middlewareErrors,

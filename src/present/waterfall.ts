@@ -49,6 +49,19 @@ export interface WaterfallAttempt {
   readonly error: unknown
 }
 
+/** A branch of a parallel step (its `branch.*` events): a lane under the step's row. */
+export interface WaterfallBranch {
+  readonly name: string
+  /** When it was called and when it settled, on the rows' time axis. */
+  readonly start: bigint
+  end: bigint
+  /** The seqs of its `branch.start` and of its `branch.end` / `branch.error`. */
+  readonly startSeq: number
+  endSeq: number
+  status: 'ok' | 'error' | 'running'
+  error: unknown
+}
+
 /**
  * One link execution as a waterfall draws it, on a time axis that starts at the `origin` given to
  * {@link waterfallRows}: its step (first to last event, middleware included), the link's own
@@ -80,6 +93,8 @@ export interface WaterfallRow {
   readonly segments: WaterfallSegment[]
   /** Its failed attempts that were retried (link option `retry`), in order; empty for most links. */
   readonly failedAttempts: WaterfallAttempt[]
+  /** A parallel step's branches, in the order they started; empty for a plain link. */
+  readonly branches: WaterfallBranch[]
 }
 
 /**
@@ -121,7 +136,10 @@ export function formatWaterfall<C>(run: Run<C>, options: WaterfallOptions = {}):
   }
   // A loop, not Math.max(...rows): spreading 150,000 arguments overflows the stack.
   let nameWidth = 4
-  for (const row of rows) nameWidth = Math.max(nameWidth, row.link.name.length)
+  for (const row of rows) {
+    nameWidth = Math.max(nameWidth, row.link.name.length)
+    for (const lane of row.branches) nameWidth = Math.max(nameWidth, lane.name.length + 2)
+  }
   // Clamped to the bar: a time before the start or after the end (a hand-made or damaged
   // document) is drawn at the edge, and the loops below stay within the bar's width.
   const scale = (t: bigint): number =>
@@ -149,6 +167,16 @@ export function formatWaterfall<C>(run: Run<C>, options: WaterfallOptions = {}):
     lines.push(
       `${String(row.link.index).padStart(3)}  ${row.link.name.padEnd(nameWidth)}  ${offset(row.linkStart).padEnd(10)} ${formatDuration(row.linkNs).padStart(9)}  |${cells.join('')}|  ${mark}`,
     )
+    // A parallel step's branches: one lane each under its row, on the same time axis.
+    row.branches.forEach((lane, i) => {
+      const bar = new Array<string>(width).fill(' ')
+      const [b0, b1] = [scale(lane.start), scale(lane.end)]
+      for (let k = Math.min(b0, width - 1); k < Math.max(b1, b0 + 1) && k < width; k++) bar[k] = paint(lane.status === 'error' ? '31' : '36', '▒')
+      const tree = i === row.branches.length - 1 ? '└' : '├'
+      const laneMark = lane.status === 'ok' ? paint('32', '✓') : lane.status === 'error' ? paint('31', `✗ ${describeError(lane.error)}`) : paint('33', '… never settled')
+      const label = `${tree} ${lane.name}`
+      lines.push(`     ${label.padEnd(nameWidth)}  ${offset(lane.start).padEnd(10)} ${formatDuration(lane.end - lane.start).padStart(9)}  |${bar.join('')}|  ${laneMark}`)
+    })
     for (const failed of row.failedAttempts) {
       lines.push(paint('31', `       ↻ attempt ${failed.attempt} failed after ${formatDuration(failed.end - failed.start)}: ${describeError(failed.error)}`))
     }
@@ -197,6 +225,7 @@ export function waterfallRows(events: readonly TimelineEvent<unknown>[], origin 
         endSeq: event.seq,
         segments: [],
         failedAttempts: [],
+        branches: [],
       }
       rows.set(event.link, row)
     }
@@ -215,6 +244,18 @@ export function waterfallRows(events: readonly TimelineEvent<unknown>[], origin 
     }
     if (event.type === 'link.attempt') {
       row.failedAttempts.push({ attempt: event.attempt, start: t - event.durationNs, end: t, seq: event.seq, error: event.error })
+    }
+    if (event.type === 'branch.start') {
+      row.branches.push({ name: event.branch, start: t, end: t, startSeq: event.seq, endSeq: event.seq, status: 'running', error: undefined })
+    }
+    if (event.type === 'branch.end' || event.type === 'branch.error') {
+      const lane = row.branches.find((b) => b.name === event.branch && b.status === 'running')
+      if (lane !== undefined) {
+        lane.end = t
+        lane.endSeq = event.seq
+        lane.status = event.type === 'branch.end' ? 'ok' : 'error'
+        if (event.type === 'branch.error') lane.error = event.error
+      }
     }
     if (event.type === 'link.start') {
       row.linkStart = row.linkEnd = t
