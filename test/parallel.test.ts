@@ -272,6 +272,48 @@ describe('parallel steps (DESIGN §9)', () => {
     expect(error.code).toBe('ABORTED')
   })
 
+  it('a branch that both modifies its draft and returns a new value fails the step, naming the branch', async () => {
+    const error = await rejectedWith(
+      chain<Order>('p')
+        .parallel('s', {
+          both: (ctx) => {
+            ctx.tax = 1
+            return { ...order(), tax: 2 }
+          },
+        })
+        .run(order()),
+    )
+    expect(error.code).toBe('LINK_FAILED')
+    expect(error.message).toContain("branch 'both' of parallel step 's'")
+    expect((error.cause as Error).message).toMatch(/both modified its draft and returned a new value/)
+  })
+
+  it("an aborted branch's late writes never reach ctx: its draft is revoked", async () => {
+    const controller = new AbortController()
+    const late = gate()
+    let lateWrite: unknown
+    const running = chain<Order>('p')
+      .parallel('s', {
+        slow: async (ctx) => {
+          await late.promise
+          try {
+            ctx.tax = 99
+          } catch (error) {
+            lateWrite = error
+          }
+        },
+      })
+      .run(order(), { signal: controller.signal })
+    await new Promise((r) => setImmediate(r))
+    controller.abort(new Error('user left'))
+    const error = await rejectedWith(running)
+    late.open()
+    await new Promise((r) => setImmediate(r))
+    expect(error.run.ctx).toEqual(order())
+    expect(lateWrite).toBeInstanceOf(TypeError)
+    expect(error.run.timeline.filter({ type: 'branch.error' })).toHaveLength(1)
+  })
+
   it('bad configuration is a TypeError at build time', () => {
     const c = chain<Order>('p')
     expect(() => c.parallel('s', {})).toThrow(/at least one branch/)
