@@ -314,6 +314,25 @@ describe('parallel steps (DESIGN §9)', () => {
     expect(error.run.timeline.filter({ type: 'branch.error' })).toHaveLength(1)
   })
 
+  it('a branch that leaves a cycle fails the step, naming the branch and the path; the run still exports', async () => {
+    const error = await rejectedWith(
+      chain<Order>('p')
+        .parallel('s', {
+          loop: (ctx) => {
+            const node: { score: number; self?: unknown } = { score: 1 }
+            node.self = node
+            ctx.fraud = node
+          },
+          plain: (ctx) => void (ctx.tax = 1),
+        })
+        .run(order()),
+    )
+    expect(error.code).toBe('LINK_FAILED')
+    expect(error.message).toContain("branch 'loop' of parallel step 's'")
+    expect(error.message).toContain('ctx.fraud.self refers back to ctx.fraud')
+    expect(error.run.toJSON().version).toBe(7)
+  })
+
   it('bad configuration is a TypeError at build time', () => {
     const c = chain<Order>('p')
     expect(() => c.parallel('s', {})).toThrow(/at least one branch/)

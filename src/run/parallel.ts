@@ -6,6 +6,7 @@ import type { Immutable } from 'immer'
 import type { BranchDef, ParallelDef } from '../core/parallel-def.js'
 import type { BranchIO } from '../core/parallel-types.js'
 import type { Clock, LinkInfo, RunInfo } from '../core/types.js'
+import { sealPatches, sealState, type StateProblem } from '../core/seal-state.js'
 import { captureThrown } from './capture-thrown.js'
 import { LinkCallIO, isThenable, type WorkingStates } from './hook-events.js'
 import type { RunObserver } from './observer.js'
@@ -87,7 +88,7 @@ function branchSettled<C>(branch: BranchDef<C>, draft: unknown, io: BranchCallIO
   let error: unknown = undefined
   if (!failed) {
     try {
-      patches = finishBranch(branch.name, draft, value)
+      patches = finishBranch(branch.name, draft, value, base)
     } catch (caught) {
       failed = true
       thrown = caught
@@ -106,21 +107,31 @@ function branchSettled<C>(branch: BranchDef<C>, draft: unknown, io: BranchCallIO
   return { name: branch.name, patches, error, failed, stopped: io.stopped, stopReason: io.stopReason }
 }
 
-/** The branch's patches: its draft's, or one root `replace` for a replacement. */
-function finishBranch(name: string, draft: unknown, value: unknown): readonly Patch[] {
+/**
+ * The branch's patches: its draft's, or one root `replace` for a replacement. What it leaves is
+ * sealed as a link's result is (Dates frozen; a cycle is the branch's failure, named by its
+ * path), so the merge, the recording and the run file never meet a state they cannot hold.
+ */
+function finishBranch(name: string, draft: unknown, value: unknown, base: unknown): readonly Patch[] {
   if (value !== undefined && value !== draft) {
     if (isDraft(draft) && isModified(draft)) throw new TypeError(`branch '${name}' both modified its draft and returned a new value: do one or the other`)
     // Settled while the draft lives: `{ ...ctx }` holds draft children.
     const replacement = settleReplacement(value)
     if (isDraft(draft)) finishDraft(draft)
+    unsealable(name, sealState(replacement, base, 'ctx'))
     return [{ op: 'replace', path: [], value: replacement }]
   }
   if (!isDraft(draft)) return NONE
   let patches: readonly Patch[] = NONE
-  finishDraft(draft, (p) => {
+  const next: unknown = finishDraft(draft, (p) => {
     patches = p
   })
+  if (next !== base) unsealable(name, sealPatches(patches, next, base, 'ctx'))
   return patches
+}
+
+function unsealable(name: string, problem: StateProblem | undefined): void {
+  if (problem !== undefined) throw new TypeError(`branch '${name}' left a state that cannot be recorded: ${problem.message}`)
 }
 
 /** Two branches that wrote overlapping paths (`merge: 'strict'`). */
