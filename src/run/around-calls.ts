@@ -16,11 +16,10 @@ import { diffStates } from '../core/diff-states.js'
 import { describeError } from '../core/errors.js'
 import type { AroundOutcome, BeforePosition } from '../core/types.js'
 import { captureThrown } from './capture-thrown.js'
-import { BeforeCall, isThenable, type LinkOutcome } from './hook-events.js'
+import { BeforeCall, NO_PATCHES, isThenable, type LinkOutcome } from './hook-events.js'
 import { LinkCalls } from './link-calls.js'
 import { settle, type Settlement } from './settle.js'
 
-const NO_PATCHES: readonly never[] = Object.freeze([])
 const DONE: Promise<void> = Promise.resolve()
 
 /** An execution that can wrap link calls in around hooks. */

@@ -76,6 +76,9 @@ export class BeforeCall<C> implements BeforeEvent<C>, HookCallEvent {
   }
 }
 
+/** The patches of a link, branch or around-call that changed nothing (or failed): one frozen empty list. */
+export const NO_PATCHES: readonly Patch[] = Object.freeze([])
+
 /** The outcome of one link execution, shared by every after-call around it. */
 export interface LinkOutcome<C> {
   readonly base: Immutable<C>

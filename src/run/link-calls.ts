@@ -10,15 +10,13 @@ import { FrozenDateError } from '../core/frozen-date.js'
 import { findPath, pathName, sealPatches, sealState, type StateProblem } from '../core/seal-state.js'
 import { captureThrown } from './capture-thrown.js'
 import { HookCalls } from './hook-calls.js'
-import { LinkCallIO, isThenable } from './hook-events.js'
+import { LinkCallIO, NO_PATCHES, isThenable } from './hook-events.js'
 import { settleReplacement } from './replacement.js'
 import { settle } from './settle.js'
 import { AttemptSignal, delayAfter, shouldRetry, timeoutError, wait } from './retry.js'
 import { resolveDrafts } from './working-states.js'
 import { findConflict, mergeBranches, runBranches, type BranchOutcome } from './parallel.js'
 import type { ParallelDef } from '../core/parallel-def.js'
-
-const NO_PATCHES: readonly Patch[] = Object.freeze([])
 
 /** An execution that can call links (and, through its base, hooks). */
 export abstract class LinkCalls<C> extends HookCalls<C> {

@@ -8,7 +8,7 @@ import type { BranchIO } from '../core/parallel-types.js'
 import type { Clock, LinkInfo, RunInfo } from '../core/types.js'
 import { sealPatches, sealState, type StateProblem } from '../core/seal-state.js'
 import { captureThrown } from './capture-thrown.js'
-import { LinkCallIO, isThenable, type WorkingStates } from './hook-events.js'
+import { LinkCallIO, NO_PATCHES, isThenable, type WorkingStates } from './hook-events.js'
 import type { RunObserver } from './observer.js'
 import { settleReplacement } from './replacement.js'
 import { settle } from './settle.js'
@@ -41,8 +41,6 @@ export interface BranchContext<C> {
   readonly clock: Clock
   readonly observer: RunObserver<C> | undefined
 }
-
-const NONE: readonly Patch[] = Object.freeze([])
 
 /** Runs every branch on `base`; returns a promise only when one went async. */
 export function runBranches<C>(def: ParallelDef<C>, base: Immutable<C>, cx: BranchContext<C>): BranchOutcome[] | Promise<BranchOutcome[]> {
@@ -84,7 +82,7 @@ function runBranch<C>(branch: BranchDef<C>, base: Immutable<C>, cx: BranchContex
 }
 
 function branchSettled<C>(branch: BranchDef<C>, draft: unknown, io: BranchCallIO<C>, t0: bigint, base: Immutable<C>, cx: BranchContext<C>, value: unknown, thrown: unknown, failed: boolean): BranchOutcome {
-  let patches: readonly Patch[] = NONE
+  let patches: readonly Patch[] = NO_PATCHES
   let error: unknown = undefined
   if (!failed) {
     try {
@@ -103,7 +101,7 @@ function branchSettled<C>(branch: BranchDef<C>, draft: unknown, io: BranchCallIO
     }
   }
   const t1 = cx.clock.now()
-  cx.observer?.branchEnd(cx.link, branch.name, t0, t1, failed ? NONE : patches, failed ? error : undefined, failed, base)
+  cx.observer?.branchEnd(cx.link, branch.name, t0, t1, failed ? NO_PATCHES : patches, failed ? error : undefined, failed, base)
   return { name: branch.name, patches, error, failed, stopped: io.stopped, stopReason: io.stopReason }
 }
 
@@ -121,8 +119,8 @@ function finishBranch(name: string, draft: unknown, value: unknown, base: unknow
     unsealable(name, sealState(replacement, base, 'ctx'))
     return [{ op: 'replace', path: [], value: replacement }]
   }
-  if (!isDraft(draft)) return NONE
-  let patches: readonly Patch[] = NONE
+  if (!isDraft(draft)) return NO_PATCHES
+  let patches: readonly Patch[] = NO_PATCHES
   const next: unknown = finishDraft(draft, (p) => {
     patches = p
   })
