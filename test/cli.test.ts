@@ -158,6 +158,19 @@ function rows(stdout: string): Row[] {
 const cells = (bar: string): number => [...bar].length
 
 /** Bad usage or an unreadable file: exit 2, nothing on stdout, one `shadowchain: ` line on stderr. */
+/**
+ * Saves `run` as `name` in the temporary directory and runs `inspect --events --no-color` on it,
+ * which must succeed: the file, the waterfall's lines and the event lines.
+ */
+async function inspectEvents(expect: ExpectStatic, run: Run<Order>, name: string): Promise<{ file: string; lines: string[]; events: string[] }> {
+  const file = join(dir, name)
+  await saveRun(run, file)
+  const plain = await cli('inspect', file, '--events', '--no-color')
+  expect(plain.code).toBe(0)
+  const [waterfall, events] = plain.stdout.trimEnd().split('\n\n') as [string, string]
+  return { file, lines: waterfall.split('\n'), events: events.split('\n') }
+}
+
 function expectUsageError(expect: ExpectStatic, result: Result, ...patterns: (string | RegExp)[]): void {
   expect(result.code).toBe(2)
   expect(result.stdout).toBe('')
@@ -603,20 +616,15 @@ describe('inspect: skipped links and a stopped run (DESIGN §9)', () => {
       .link('enough', (_ctx, io) => io.stop('nothing left to do'))
       .link('never', () => {})
       .run(order())
-    const file = join(dir, 'stopped.run.json')
-    await saveRun(run, file)
-    const plain = await cli('inspect', file, '--events', '--no-color')
-    expect(plain.code).toBe(0)
-    const [waterfall, events] = plain.stdout.trimEnd().split('\n\n') as [string, string]
-    const lines = waterfall.split('\n')
+    const { file, lines, events } = await inspectEvents(expect, run, 'stopped.run.json')
     expect(lines[1]).toBe("stopped by link 'enough' (#2): nothing left to do")
     expect(lines.find((line) => line.includes('maybe'))).toMatch(/– skipped: when$/)
     expect(lines.find((line) => line.includes('never'))).toMatch(/\|\s+\|  – skipped: stopped$/)
-    expect(events.split('\n').filter((line) => line.includes('link.skip'))).toEqual([
+    expect(events.filter((line) => line.includes('link.skip'))).toEqual([
       expect.stringMatching(/link 'maybe'  – skipped: when$/),
       expect.stringMatching(/link 'never'  – skipped: stopped$/),
     ])
-    expect(events.split('\n').at(-1)).toMatch(/run\.end .*stopped by link 'enough': nothing left to do$/)
+    expect(events.at(-1)).toMatch(/run\.end .*stopped by link 'enough': nothing left to do$/)
     const json = JSON.parse((await cli('inspect', file, '--json')).stdout) as { stoppedBy: unknown; links: { name: string; status: string; reason?: string }[] }
     expect(json.stoppedBy).toEqual({ link: 'enough', reason: 'nothing left to do' })
     expect(json.links.map((l) => `${l.name}:${l.status}${l.reason ? `:${l.reason}` : ''}`)).toEqual(['first:ok', 'maybe:skipped:when', 'enough:ok', 'never:skipped:stopped'])
@@ -633,12 +641,7 @@ describe('inspect: retried links (DESIGN §9)', () => {
         if (io.attempt < 3) throw new Error(`declined ${io.attempt}`)
       }, { retry: { attempts: 3 } })
       .run(order())
-    const file = join(dir, 'retried.run.json')
-    await saveRun(run, file)
-    const plain = await cli('inspect', file, '--events', '--no-color')
-    expect(plain.code).toBe(0)
-    const [waterfall, events] = plain.stdout.trimEnd().split('\n\n') as [string, string]
-    const lines = waterfall.split('\n')
+    const { file, lines, events } = await inspectEvents(expect, run, 'retried.run.json')
     const at = lines.findIndex((line) => line.includes('charge'))
     expect(lines[at]).toMatch(/\|[^|]*▓[^|]*\|  ✓ \(3 attempts\)$/)
     expect(lines.slice(at + 1, at + 3)).toEqual([
@@ -646,7 +649,7 @@ describe('inspect: retried links (DESIGN §9)', () => {
       expect.stringMatching(/^\s+↻ attempt 2 failed after .+: declined 2$/),
     ])
     expect(lines.find((line) => line.includes('first'))).toMatch(/✓$/)
-    expect(events.split('\n').filter((line) => line.includes('link.attempt'))).toEqual([
+    expect(events.filter((line) => line.includes('link.attempt'))).toEqual([
       expect.stringMatching(/link 'charge'  .+  ↻ attempt 1 \(retried\)  ✗ declined 1$/),
       expect.stringMatching(/link 'charge'  .+  ↻ attempt 2 \(retried\)  ✗ declined 2$/),
     ])
@@ -667,19 +670,14 @@ describe('inspect: parallel steps (DESIGN §9)', () => {
           },
         }),
     )
-    const file = join(dir, 'parallel.run.json')
-    await saveRun(run, file)
-    const plain = await cli('inspect', file, '--events', '--no-color')
-    expect(plain.code).toBe(0)
-    const [waterfall, events] = plain.stdout.trimEnd().split('\n\n') as [string, string]
-    const lines = waterfall.split('\n')
+    const { file, lines, events } = await inspectEvents(expect, run, 'parallel.run.json')
     const at = lines.findIndex((line) => line.includes('quote'))
     expect(lines[at]).toMatch(/✗ risky$/)
     expect(lines.slice(at + 1, at + 3)).toEqual([
       expect.stringMatching(/^\s+├ tax\s+\+.+\|[^|]*▒[^|]*\|  ✓$/),
       expect.stringMatching(/^\s+└ fraud\s+\+.+\|[^|]*▒[^|]*\|  ✗ risky$/),
     ])
-    expect(events.split('\n').filter((line) => line.includes('branch.'))).toEqual([
+    expect(events.filter((line) => line.includes('branch.'))).toEqual([
       expect.stringMatching(/branch\.start\s+link 'quote'  branch 'tax'$/),
       expect.stringMatching(/branch\.end\s+link 'quote'  branch 'tax'  .+$/),
       expect.stringMatching(/branch\.start\s+link 'quote'  branch 'fraud'$/),
@@ -699,11 +697,7 @@ describe('inspect: around calls (DESIGN §9)', () => {
       .use({ name: 'ctx', around: async (_e, next) => void (await next()) })
       .link('price', () => {}, { use: [{ name: 'broken', around: () => { throw new Error('broken around') } }] })
       .run(order())
-    const file = join(dir, 'around.run.json')
-    await saveRun(run, file)
-    const plain = await cli('inspect', file, '--events', '--no-color')
-    expect(plain.code).toBe(0)
-    const events = (plain.stdout.trimEnd().split('\n\n')[1] as string).split('\n')
+    const { file, events } = await inspectEvents(expect, run, 'around.run.json')
     const types = events.map((line) => /(middleware\.\w+|link\.\w+|run\.\w+)/.exec(line)?.[1])
     expect(types).toEqual(['run.start', 'middleware.before', 'middleware.error', 'link.start', 'link.end', 'middleware.after', 'run.end'])
     expect(events.filter((line) => line.includes("ctx (chain-around #0) link 'price'"))).toHaveLength(2)
