@@ -88,6 +88,8 @@ export function importRun(input: unknown, options: ImportOptions = {}): Imported
     if (e.metrics === null) metrics = undefined
     else if (e.metrics !== undefined) metrics = applyAt(metrics, decodePatches(e.metrics, `${at}.metrics`, limits, version), `${at}.metrics`).state
     const event: Record<string, unknown> = { seq: e.seq, t: origin + BigInt(e.t), type: e.type }
+    const since = EVENT_TYPE_SINCE[e.type]
+    if (since !== undefined) fromVersion(since, version, `${at}.type`)
     switch (e.type) {
       case 'run.start':
         event['input'] = input0
@@ -138,12 +140,10 @@ export function importRun(input: unknown, options: ImportOptions = {}): Imported
         }
         break
       case 'link.skip':
-        fromVersion(4, version, `${at}.type`)
         event['link'] = linkAt(e.link, `${at}.link`)
         event['reason'] = e.reason
         break
       case 'link.attempt':
-        fromVersion(5, version, `${at}.type`)
         event['link'] = linkAt(e.link, `${at}.link`)
         event['attempt'] = e.attempt
         event['error'] = decodeValue(e.error, `${at}.error`, limits, version)
@@ -152,7 +152,6 @@ export function importRun(input: unknown, options: ImportOptions = {}): Imported
       case 'branch.start':
       case 'branch.end':
       case 'branch.error':
-        fromVersion(7, version, `${at}.type`)
         // A branch works on a draft of its own: ctx changes only at the step's merge.
         if (e.ctx !== undefined) throw new DocumentError(`${at}.ctx`, 'a branch event does not change ctx (the step merges its branches at its link.end)')
         event['link'] = linkAt(e.link, `${at}.link`)
@@ -196,6 +195,15 @@ export function importRun(input: unknown, options: ImportOptions = {}): Imported
 /** A `chain-around` or `link-around` call site (version 6). */
 function isAround(call: MiddlewareCallInfo): boolean {
   return call.position === 'chain-around' || call.position === 'link-around'
+}
+
+/** Event types newer than version 2, and the version each appeared in. */
+const EVENT_TYPE_SINCE: Partial<Record<string, DocumentVersion>> = {
+  'link.skip': 4,
+  'link.attempt': 5,
+  'branch.start': 7,
+  'branch.end': 7,
+  'branch.error': 7,
 }
 
 /**
