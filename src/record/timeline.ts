@@ -322,10 +322,11 @@ export class Timeline<C = unknown> {
    * run.timeline.writesTo('customer.email').map((e) => e.type === 'ctx.write' && e.stack)
    */
   writesTo(path: readonly (string | number)[] | string): TimelineEvent<C>[] {
-    const keys = typeof path === 'string' ? path.split('.').map((key) => (/^(0|[1-9]\d*)$/.test(key) ? Number(key) : key)) : path
+    // Keys compare as strings (an array index is a number in a patch, a digit string here).
+    const keys = typeof path === 'string' ? path.split('.') : path.map(String)
     const touches = (other: readonly (string | number)[]): boolean => {
       const n = Math.min(keys.length, other.length)
-      for (let i = 0; i < n; i++) if (String(keys[i]) !== String(other[i])) return false
+      for (let i = 0; i < n; i++) if (keys[i] !== String(other[i])) return false
       return true
     }
     // Write events where a link recorded them; a link's patches where it recorded none (no
