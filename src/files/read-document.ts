@@ -10,7 +10,7 @@ import { applyDocumentPatches, freezeDeep, PatchError, sameValue } from './patch
 import type { MiddlewareCallInfo, TimelineEvent } from '../record/events.js'
 import type { LinkInfo } from '../core/types.js'
 import { runDocumentSchema } from './document-schema.js'
-import { FORMAT, VERSION, type DocumentPatch, type DocumentVersion, type ImportOptions, type RunDocument } from './run-document.js'
+import { EVENT_TYPE_SINCE, FORMAT, VERSION, type DocumentPatch, type DocumentVersion, type ImportOptions, type RunDocument } from './run-document.js'
 
 /** What the importer rebuilds; `run.ts` turns it into a `Run`. */
 export interface ImportedRun {
@@ -195,15 +195,6 @@ export function importRun(input: unknown, options: ImportOptions = {}): Imported
 /** A `chain-around` or `link-around` call site (version 6). */
 function isAround(call: MiddlewareCallInfo): boolean {
   return call.position === 'chain-around' || call.position === 'link-around'
-}
-
-/** Event types newer than version 2, and the version each appeared in. */
-const EVENT_TYPE_SINCE: Partial<Record<string, DocumentVersion>> = {
-  'link.skip': 4,
-  'link.attempt': 5,
-  'branch.start': 7,
-  'branch.end': 7,
-  'branch.error': 7,
 }
 
 /**

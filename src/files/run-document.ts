@@ -21,6 +21,15 @@ export const VERSION = 7
 /** The document versions this module reads. */
 export type DocumentVersion = 1 | 2 | 3 | 4 | 5 | 6 | 7
 
+/** Event types newer than version 2, and the version each appeared in (writers raise a document's version to it, readers refuse the type below it). */
+export const EVENT_TYPE_SINCE: Partial<Record<string, DocumentVersion>> = {
+  'link.skip': 4,
+  'link.attempt': 5,
+  'branch.start': 7,
+  'branch.end': 7,
+  'branch.error': 7,
+}
+
 /** Options of `run.toJSON()` and `saveRun()`. */
 export interface ExportOptions {
   /**

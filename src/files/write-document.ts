@@ -7,7 +7,7 @@ import { diffStates, setsInOrder, wholeSets } from '../core/diff-states.js'
 import type { MiddlewareCallInfo, TimelineEvent } from '../record/events.js'
 import { mergeRedactPaths, redactor, type RedactPath, type Redactor } from './redact.js'
 import type { LinkInfo, RunStatus } from '../core/types.js'
-import { FORMAT, type DocumentEvent, type DocumentPatch, type DocumentRunError, type DocumentVersion, type ExportOptions, type RunDocument } from './run-document.js'
+import { EVENT_TYPE_SINCE, FORMAT, type DocumentEvent, type DocumentPatch, type DocumentRunError, type DocumentVersion, type ExportOptions, type RunDocument } from './run-document.js'
 
 /** A document without its events: what is written before them. */
 export type DocumentHeader = Omit<RunDocument, 'events'>
@@ -191,6 +191,8 @@ function* eventDocs(
       doc['metrics'] =
         event.metrics === undefined ? null : encodePatches(diffStates(redact.apply(prevMetrics), redact.apply(event.metrics)), redact.apply(event.metrics), notes)
     }
+    const since = EVENT_TYPE_SINCE[event.type]
+    if (since !== undefined) needs(since)
     switch (event.type) {
       case 'run.start':
         break
@@ -234,12 +236,10 @@ function* eventDocs(
         }
         break
       case 'link.skip':
-        needs(4)
         doc['link'] = linkRef(event.link)
         doc['reason'] = event.reason
         break
       case 'link.attempt':
-        needs(5)
         doc['link'] = linkRef(event.link)
         doc['attempt'] = event.attempt
         doc['error'] = encodeLenient(redact.scrub(event.error), notes)
@@ -248,7 +248,6 @@ function* eventDocs(
       case 'branch.start':
       case 'branch.end':
       case 'branch.error':
-        needs(7)
         doc['link'] = linkRef(event.link)
         doc['branch'] = redact.scrubText(event.branch)
         if (event.type === 'branch.end' && event.patches.length > 0) doc['patches'] = branchPatches(event.patches, event.ctx, redact, notes)
