@@ -3,9 +3,8 @@
 import { beforeEach, describe, expect, it } from 'vitest'
 import { chain, describeRun, formatWaterfall, Run, type Middleware, type RunDocument } from '../src/index.js'
 import { waterfallRows } from '../src/present/waterfall.js'
-import { exportRun } from '../src/otel/index.js'
 import { eventSubject, prepareRun } from '../src/present/viewer/browser.js'
-import { memoryTracer } from './otel-helpers.js'
+import { checkLiveAndExported, memoryTracer } from './otel-helpers.js'
 import { ensureBuilt } from './built-dist.js'
 import { steppingClock } from './helpers.js'
 
@@ -58,10 +57,7 @@ describe('OpenTelemetry of around calls', () => {
       ['link charge', ['middleware.before wrap@chain-around', 'middleware.after wrap@chain-around']],
       ['link price', ['middleware.before wrap@chain-around', 'middleware.error broken@link-around', 'middleware.after wrap@chain-around']],
     ]
-    expect(events()).toEqual(expected)
-    exporter.reset()
-    exportRun(run, { tracer, force: true })
-    expect(events()).toEqual(expected)
+    checkLiveAndExported(exporter, tracer, run, () => expect(events()).toEqual(expected))
   })
 })
 

@@ -2,9 +2,8 @@
 // post hoc), the waterfall and the run summary.
 import { beforeEach, describe, expect, it } from 'vitest'
 import { chain, describeRun, formatWaterfall } from '../src/index.js'
-import { exportRun } from '../src/otel/index.js'
 import { eventSubject, firstDivergence, prepareRun } from '../src/present/viewer/browser.js'
-import { memoryTracer } from './otel-helpers.js'
+import { checkLiveAndExported, memoryTracer } from './otel-helpers.js'
 import { steppingClock } from './helpers.js'
 
 interface Order {
@@ -120,10 +119,7 @@ describe('OpenTelemetry', () => {
       ])
       expect(runSpan.attributes).toMatchObject({ 'shadowchain.run.stopped_by': 'quote', 'shadowchain.run.stop_reason': 'cached quote' })
     }
-    check()
-    exporter.reset()
-    exportRun(run, { tracer, force: true })
-    check()
+    checkLiveAndExported(exporter, tracer, run, check)
   })
 })
 
@@ -136,10 +132,7 @@ describe('OpenTelemetry redaction of the stop reason', () => {
       .link('a', (ctx, io) => io.stop(`card ${ctx.card} already charged`))
       .run({ card: '4111-1111' }, { tracer })
     const reason = () => exporter.getFinishedSpans().find((s) => s.name === 'chain r')?.attributes['shadowchain.run.stop_reason']
-    expect(reason()).toBe('card [REDACTED] already charged')
-    exporter.reset()
-    exportRun(run, { tracer, force: true })
-    expect(reason()).toBe('card [REDACTED] already charged')
+    checkLiveAndExported(exporter, tracer, run, () => expect(reason()).toBe('card [REDACTED] already charged'))
   })
 })
 

@@ -1,5 +1,8 @@
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base'
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base'
+import type { Tracer } from '@opentelemetry/api'
+import type { Run } from '../src/index.js'
+import { exportRun } from '../src/otel/index.js'
 
 /** A provider that keeps finished spans in memory. */
 export function memoryTracer(name = 'test') {
@@ -32,4 +35,15 @@ export const ns = (time: readonly [number, number]): bigint => BigInt(time[0]) *
 /** Every span's and event's times, by span name (names are unique in the runs compared). */
 export function spanTimes(spans: readonly ReadableSpan[]) {
   return Object.fromEntries(spans.map((s) => [s.name, { start: ns(s.startTime), end: ns(s.endTime), events: s.events.map((e) => `${e.name}@${ns(e.time)}`) }]))
+}
+
+/**
+ * Runs `check` on the spans traced live, then again on the spans `exportRun` gives for the same
+ * run (the exporter reset between): what a live trace shows, an export must show too.
+ */
+export function checkLiveAndExported<C>(exporter: InMemorySpanExporter, tracer: Tracer, run: Run<C>, check: () => void): void {
+  check()
+  exporter.reset()
+  exportRun(run, { tracer, force: true })
+  check()
 }

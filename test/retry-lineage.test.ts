@@ -2,9 +2,8 @@
 // post hoc).
 import { beforeEach, describe, expect, it } from 'vitest'
 import { chain } from '../src/index.js'
-import { exportRun } from '../src/otel/index.js'
 import { attemptsLabel, eventSubject, prepareRun } from '../src/present/viewer/browser.js'
-import { memoryTracer } from './otel-helpers.js'
+import { checkLiveAndExported, memoryTracer } from './otel-helpers.js'
 import { steppingClock } from './helpers.js'
 
 interface Pay {
@@ -83,10 +82,7 @@ describe('OpenTelemetry of retries', () => {
       ])
       expect(charge.status.code).toBe(0)
     }
-    check()
-    exporter.reset()
-    exportRun(run, { tracer, force: true })
-    check()
+    checkLiveAndExported(exporter, tracer, run, check)
   })
 
   it('a run that timed out: the run span says TIMEOUT, live and exported alike', async () => {
@@ -95,10 +91,7 @@ describe('OpenTelemetry of retries', () => {
       .run(pay(), { tracer })
       .catch((e: { run: import('../src/index.js').Run<Pay> }) => e.run)
     const code = () => exporter.getFinishedSpans().find((s) => s.name === 'chain t')?.attributes['shadowchain.error.code']
-    expect(code()).toBe('TIMEOUT')
-    exporter.reset()
-    exportRun(run, { tracer, force: true })
-    expect(code()).toBe('TIMEOUT')
+    checkLiveAndExported(exporter, tracer, run, () => expect(code()).toBe('TIMEOUT'))
   })
 })
 
