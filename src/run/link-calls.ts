@@ -42,34 +42,19 @@ export abstract class LinkCalls<C> extends HookCalls<C> {
     const t1 = this.plan.clock.now()
     const failed = outcomes.find((o) => o.failed)
     if (failed !== undefined) {
-      const done = this.linkFailed(link, undefined, io, t0, t1, failed.error, false)
-      this.renameFailure(undefined, `branch '${failed.name}' of parallel step '${link.info.name}'`)
-      return done
+      return this.linkFailed(link, undefined, io, t0, t1, failed.error, false, { branch: failed.name })
     }
     const conflict = def.merge === 'strict' ? findConflict(outcomes) : undefined
     if (conflict !== undefined) {
       const where = conflict.path.length === 0 ? 'ctx (a branch returned a replacement)' : pathName('ctx', conflict.path)
       const error = new TypeError(`parallel step '${link.info.name}': branches '${conflict.first}' and '${conflict.second}' both wrote ${where}`)
-      const done = this.linkFailed(link, undefined, io, t0, t1, error, false)
-      this.renameFailure('CONFLICT', undefined)
-      return done
+      return this.linkFailed(link, undefined, io, t0, t1, error, false, { conflict: true })
     }
     const stopped = outcomes.find((o) => o.stopped)
     if (stopped !== undefined) io.stop(stopped.stopReason)
     const merged = mergeBranches(outcomes, base)
     if (merged.replaced) return this.linkReturned(link, base, base, io, t0, t1, merged.value)
     return this.linkReturned(link, base, merged.value, io, t0, t1, merged.value)
-  }
-
-  /** A parallel step's failure says which branch failed, or that branches conflicted. */
-  private renameFailure(code: 'CONFLICT' | undefined, branch: string | undefined): void {
-    const failure = this.failure
-    if (failure === undefined || failure.code === 'ABORTED') return
-    this.failure = {
-      ...failure,
-      code: code ?? failure.code,
-      message: branch === undefined ? failure.message : failure.message.replace(/^link '[^']*' \(#\d+\)/, `${branch} (#${failure.link?.index ?? 0})`),
-    }
   }
 
   private attemptLink(link: CompiledLink<C>, attempt: number): Promise<void> | undefined {
@@ -195,8 +180,18 @@ export abstract class LinkCalls<C> extends HookCalls<C> {
    * The attempt failed: tried again when the link's `retry` allows it (after its delay, unless
    * the run aborts meanwhile), else the run fails.
    * @param timedOut - it outlived the link's `timeoutMs`: a last attempt fails with `'TIMEOUT'`
+   * @param step - a parallel step's failure: the branch that failed, or branches that conflicted
    */
-  protected linkFailed(link: CompiledLink<C>, draft: unknown, io: LinkCallIO<C>, t0: bigint, t1: bigint, thrown: unknown, timedOut: boolean): Promise<void> | undefined {
+  protected linkFailed(
+    link: CompiledLink<C>,
+    draft: unknown,
+    io: LinkCallIO<C>,
+    t0: bigint,
+    t1: bigint,
+    thrown: unknown,
+    timedOut: boolean,
+    step?: { readonly branch?: string; readonly conflict?: boolean },
+  ): Promise<void> | undefined {
     this.lastReading = t1
     // While the draft is alive: what was thrown, and the metrics, may hold parts of it.
     const error = this.linkError(thrown)
@@ -212,10 +207,10 @@ export abstract class LinkCalls<C> extends HookCalls<C> {
     if (!aborted && retry !== undefined && shouldRetry(retry, io.attempt, error)) return this.retryLink(link, retry, io, t0, t1, error)
     const tries = retry === undefined ? '' : ` (attempt ${io.attempt} of ${retry.attempts})`
     this.failure = {
-      code: aborted ? 'ABORTED' : timedOut ? 'TIMEOUT' : 'LINK_FAILED',
+      code: aborted ? 'ABORTED' : step?.conflict === true ? 'CONFLICT' : timedOut ? 'TIMEOUT' : 'LINK_FAILED',
       message: aborted
         ? `run of chain '${this.plan.chain.name}' aborted during link '${link.info.name}': ${describeError(error)}`
-        : `link '${link.info.name}' (#${link.info.index}) of chain '${this.plan.chain.name}' ${timedOut ? 'timed out' : 'failed'}${tries}: ${describeError(error)}`,
+        : `${step?.branch === undefined ? 'link' : `branch '${step.branch}' of parallel step`} '${link.info.name}' (#${link.info.index}) of chain '${this.plan.chain.name}' ${timedOut ? 'timed out' : 'failed'}${tries}: ${describeError(error)}`,
       link: link.info,
       cause: error,
     }
