@@ -23,6 +23,11 @@ export function formatDuration(ns: bigint): string {
   return `${(n / 1e9).toFixed(2)} s`
 }
 
+/** A time since a start, signed: `+1.50 µs`, or `-3.00 µs` for one before it (a fork's inherited events). */
+export function formatOffset(ns: bigint): string {
+  return ns < 0n ? formatDuration(ns) : `+${formatDuration(ns)}`
+}
+
 /** One middleware call around a link, as drawn in a waterfall row. */
 export interface WaterfallSegment {
   /** The middleware's name. */
@@ -144,7 +149,7 @@ export function formatWaterfall<C>(run: Run<C>, options: WaterfallOptions = {}):
   // document) is drawn at the edge, and the loops below stay within the bar's width.
   const scale = (t: bigint): number =>
     total <= 0n ? 0 : Math.min(width, Math.max(0, Math.round((Number(t - run.startedAt) / Number(total)) * width)))
-  const offset = (t: bigint): string => (t < run.startedAt ? formatDuration(t - run.startedAt) : `+${formatDuration(t - run.startedAt)}`)
+  const offset = (t: bigint): string => formatOffset(t - run.startedAt)
   for (const row of rows) {
     if (row.status === 'skipped') {
       // Greyed, no bar: it took no time and ran no hook.

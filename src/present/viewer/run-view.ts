@@ -8,7 +8,7 @@
 import type { LinkInfo } from '../../core/types.js'
 import type { MiddlewareCallInfo, TimelineEvent, TimelineEventType } from '../../record/events.js'
 import { ownStart, Run } from '../../lineage/run.js'
-import { formatDuration, waterfallRows, type WaterfallRow } from '../waterfall.js'
+import { formatDuration, formatOffset, waterfallRows, type WaterfallRow } from '../waterfall.js'
 
 /** One event as the viewer lists it: the library's event, timed from the run's start. */
 export interface ViewerEvent {
@@ -121,7 +121,7 @@ export function eventTime(run: ViewerRun, event: ViewerEvent): { ns: bigint; inh
     const ns = event.t - (run.events[0]?.t ?? 0n)
     return { ns, inherited: true, text: `+${formatDuration(ns)}` }
   }
-  return { ns: event.t, inherited: false, text: event.t < 0n ? formatDuration(event.t) : `+${formatDuration(event.t)}` }
+  return { ns: event.t, inherited: false, text: formatOffset(event.t) }
 }
 
 /** How many times a row's link was called, for its label: `'3 attempts'`, or `''` for one. */
