@@ -8,7 +8,7 @@
 // page's logic is the library's own).
 import { build } from 'esbuild'
 import { writeFile } from 'node:fs/promises'
-import { dirname, join, relative, sep } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 
