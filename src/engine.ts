@@ -7,7 +7,7 @@ import { newChain, type Chain, type Engine } from './core/chain.js'
 import type { CompiledChain } from './core/compile.js'
 import { describeError } from './core/errors.js'
 import { systemClock, zeroClock } from './core/clock.js'
-import type { ChainOptions, RunInfo, RunOptions } from './core/types.js'
+import type { ChainOptions, LinkIO, RunInfo, RunOptions } from './core/types.js'
 import { checkRunOptions, formatInputError } from './core/validate.js'
 import { captureThrown } from './run/capture-thrown.js'
 import { execute, type ExecutionPlan, type ExecutionResult, type Failure } from './run/runner.js'
@@ -17,7 +17,8 @@ import type { TimelineEvent } from './record/events.js'
 import { emptyState } from './record/snapshot.js'
 import { mergeRedactPaths } from './files/redact.js'
 import { Run, type ForkOptions, type ReplayOptions, type ReplayResult, type RunInit } from './lineage/run.js'
-import { replayRun } from './lineage/replay.js'
+import { recordedChild, replayExtras, replayRun } from './lineage/replay.js'
+import type { NestHost } from './core/nested.js'
 import { forkRun } from './lineage/fork.js'
 import type { ExecutionOutcome, RunExtras } from './lineage/execution.js'
 import { LiveTrace } from './otel/live.js'
@@ -153,9 +154,11 @@ function executeChain<C, T>(chain: Chain<C>, input: unknown, options: RunOptions
       resume: extras.resume,
       observer,
       hookTimeoutMs: merged.hookTimeoutMs ?? DEFAULT_HOOK_TIMEOUT_MS,
+      // Made only for a chain that nests one: other runs pay nothing for nesting.
+      nest: compiled.nests ? nestHost(merged, extras) : undefined,
     }
     execute<C>(plan, (result) => {
-      const run = finish(chain, info, extras.input ?? start, result, recorder.events, recorder.prefix, extras, trace)
+      const run = finish(chain, info, extras.input ?? start, result, recorder, extras, trace)
       settle({ run, ioOverruns: recorder.ioOverruns }, resolve, reject)
     })
   })
@@ -166,11 +169,11 @@ function finish<C>(
   info: RunInfo,
   input: unknown,
   result: ExecutionResult<C>,
-  events: TimelineEvent<C>[],
-  prefix: Recorder<C>['prefix'],
+  recorded: { readonly events: TimelineEvent<C>[]; readonly prefix: Recorder<C>['prefix']; readonly children?: ReadonlyMap<string, unknown> },
   extras: RunExtras<C>,
   trace: LiveTrace | undefined,
 ): Run<C> {
+  const { events, prefix } = recorded
   // Field by field, not spread: one object shape, built once a run.
   const init: Mutable<RunInit<C>> = {
     info,
@@ -187,6 +190,8 @@ function finish<C>(
   if (extras.parent !== undefined) init.parent = extras.parent
   if (extras.replayOf !== undefined) init.replayOf = extras.replayOf
   if (extras.redact !== undefined) init.redact = extras.redact
+  const nested = nestedRuns(recorded.children, extras)
+  if (nested !== undefined) init.nested = nested
   const run = new Run<C>(init)
   // A run traced by a recording tracer has spans: forks link to them, an export is a repeat.
   trace?.remember(run)
@@ -200,8 +205,49 @@ function rejectInput<C>(chain: Chain<C>, info: RunInfo, input: unknown, endedAt:
   const failure: Failure = { code: 'INVALID_INPUT', message, link: undefined, cause }
   trace?.runEnd('error', failure, endedAt, endedAt, undefined)
   const result: ExecutionResult<C> = { status: 'error', ctx: input as Immutable<C>, failure, endedAt, stop: undefined }
-  return { run: finish(chain, info, input, result, [start as never], undefined, extras, trace), ioOverruns: [] }
+  return { run: finish(chain, info, input, result, { events: [start as never], prefix: undefined }, extras, trace), ioOverruns: [] }
 }
+
+/**
+ * The nested runs a run's events name: its own, and for a fork (or a replay of one) those its
+ * shared prefix names. Undefined when there are none.
+ */
+function nestedRuns<C>(own: ReadonlyMap<string, unknown> | undefined, extras: RunExtras<C>): ReadonlyMap<string, Run<unknown>> | undefined {
+  const before = extras.resume === undefined ? undefined : (extras.parent?.run ?? extras.replayOf?.run)?.timeline.nested
+  if ((own === undefined || own.size === 0) && (before === undefined || before.size === 0)) return undefined
+  return new Map([...(before ?? []), ...((own ?? []) as ReadonlyMap<string, Run<unknown>>)])
+}
+
+/**
+ * What runs the nested chains of one run (DESIGN §9): with the run's options (over each child
+ * chain's own defaults) and the link call's signal; on replay, each child as a replay of the
+ * child the same call made in the recording (its io values, and its own nested children).
+ */
+function nestHost<C>(merged: RunOptions, extras: RunExtras<C>): NestHost {
+  const inherited: RunOptions = {}
+  for (const key of INHERITED) if (merged[key] !== undefined) (inherited as Record<string, unknown>)[key] = merged[key]
+  if (extras.redact !== undefined) inherited.redact = extras.redact
+  const recording = extras.replayOf?.run
+  const calls = new Map<string, number>()
+  return {
+    run(child: object, input: unknown, io: LinkIO<unknown>): Promise<Run<unknown>> {
+      let childExtras: RunExtras<unknown> = {}
+      if (recording !== undefined) {
+        const branch: unknown = (io as { readonly branch?: unknown }).branch
+        const named = typeof branch === 'string' ? branch : undefined
+        const key = named === undefined ? io.link.name : `${io.link.name}\u0000${named}`
+        const n = calls.get(key) ?? 0
+        calls.set(key, n + 1)
+        const recorded = recordedChild(recording, io.link.name, named, n)
+        if (recorded !== undefined) childExtras = replayExtras(recorded)
+      }
+      return (child as Chain<unknown>)._execute(input, { ...inherited, signal: io.signal }, childExtras).then((outcome) => outcome.run)
+    },
+  }
+}
+
+/** The run options a nested run takes from its parent run (the signal is the link call's). */
+const INHERITED = ['capture', 'timestamps', 'clock', 'safe', 'hookTimeoutMs', 'stacks', 'maxWritesPerLink', 'tracer', 'redact'] as const
 
 /**
  * A live trace for a run: the caller's active context is its parent. A tracer that throws here

@@ -183,6 +183,10 @@ describe('compareRuns', () => {
         case 'skip':
           expectTypeOf(d.expected).toEqualTypeOf<'when' | 'stopped' | undefined>()
           return d.link.name
+        case 'child':
+          expectTypeOf(d.child).toEqualTypeOf<Divergence>()
+          expectTypeOf(d.actual).toEqualTypeOf<string>()
+          return `${d.link.name} > ${d.child.reason}`
         case 'stop':
           expectTypeOf(d.actual).toEqualTypeOf<string | undefined>()
           return d.reason

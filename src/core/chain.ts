@@ -4,6 +4,7 @@ import { LinkList } from './link-list.js'
 import { checkParallel, type ParallelDef } from './parallel-def.js'
 import type { BranchFn, ParallelOptions } from './parallel-types.js'
 import type { ChainOptions, LinkFn, LinkInfo, LinkOptions, Middleware, RunOptions } from './types.js'
+import { nestedLink, type NestMapping } from './nested.js'
 import { checkKeys, checkLinkName, checkMiddleware, checkMs, checkRetry, checkRunOptions } from './validate.js'
 
 // What executes a chain: core defines the chain value and the Engine interface; the layers
@@ -117,7 +118,33 @@ export class Chain<C> {
    * @param options - link-level middleware (`use`) and free-form `meta`
    * @throws TypeError on a duplicate or empty name, a non-function, or malformed middleware
    */
-  link(name: string, fn: LinkFn<C>, options?: LinkOptions<C>): Chain<C> {
+  link(name: string, fn: LinkFn<C>, options?: LinkOptions<C>): Chain<C>
+  /**
+   * A new chain with a nested chain as its last link (DESIGN §9): the child starts from the
+   * ctx the link receives and its final ctx becomes the link's result (recorded as the link's
+   * patches). The child is a full run with its own id and timeline, named by the link's
+   * `link.end` / `link.error` (`child`) and given by `timeline.links()` (`child`). A failed
+   * child fails the link, its `ChainRunError` as the cause. The child runs with this run's
+   * options (capture, clock, tracer, signal, redaction) over its own chain's defaults.
+   *
+   * @throws TypeError when `child` is this chain
+   * @example
+   * const checkout = chain<Order>('checkout').link('price', price).link('loyalty', loyaltyChain)
+   */
+  link(name: string, child: Chain<C>, options?: LinkOptions<C>): Chain<C>
+  /**
+   * A new chain with a nested chain of another ctx type `D` as its last link: `input` makes the
+   * child's input from the link's ctx, `output` writes the child's final ctx into the link's
+   * draft (without `output` the link changes nothing).
+   *
+   * @example
+   * .link('loyalty', loyaltyChain, {
+   *   input: (order) => ({ customer: order.customer, total: order.total }),
+   *   output: (order, loyalty) => { order.points = loyalty.points },
+   * })
+   */
+  link<D>(name: string, child: Chain<D>, options: LinkOptions<C> & NestMapping<C, D>): Chain<C>
+  link(name: string, fn: unknown, options?: unknown): Chain<C> {
     return this.#withLinks(this.#links.length, name, fn, options)
   }
 
@@ -128,7 +155,8 @@ export class Chain<C> {
    * whole step. A failed branch fails the step (the others still settle and are recorded).
    *
    * @param name - the step's name, unique within the chain
-   * @param branches - `{ [branch]: (ctx, io) => … }`, in declaration order
+   * @param branches - `{ [branch]: (ctx, io) => … }`, in declaration order; a branch may be a
+   *   chain of the same ctx type (nested, on the branch's draft)
    * @param options - `merge` (`'strict'`, default: overlapping writes fail with `'CONFLICT'`;
    *   `'ordered'`: later branches win), `use`, `meta`, `when`
    * @throws TypeError on no branches, an empty branch name, a non-function, a bad `merge`
@@ -138,11 +166,23 @@ export class Chain<C> {
    *   shipping: async (ctx) => { ctx.shipping = await rate(ctx.address) },
    * })
    */
-  parallel(name: string, branches: Readonly<Record<string, BranchFn<C>>>, options?: ParallelOptions<C>): Chain<C> {
+  parallel(name: string, branches: Readonly<Record<string, BranchFn<C> | Chain<C>>>, options?: ParallelOptions<C>): Chain<C> {
     const where = `chain '${this.name}': parallel step '${String(name)}'`
     if (options !== undefined && (typeof options !== 'object' || options === null)) throw new TypeError(`${where}: options must be an object { merge?, use?, meta?, when? }`)
     if (options !== undefined) checkKeys(options, ['merge', 'use', 'meta', 'when'], `${where} options`)
-    const parallel = checkParallel<C>(branches, options?.merge, where)
+    // A branch may be a chain of the same ctx type: it runs nested, on the branch's draft.
+    let fns: unknown = branches
+    if (typeof branches === 'object' && branches !== null && Object.values(branches).some((b) => b instanceof Chain)) {
+      fns = Object.fromEntries(
+        Object.entries(branches).map(([branch, b]) => {
+          if (!(b instanceof Chain)) return [branch, b]
+          const fn = this.#nest(`${String(name)}' branch '${branch}`, b as Chain<unknown>, undefined)
+          nestedBranches.add(fn)
+          return [branch, fn]
+        }),
+      )
+    }
+    const parallel = checkParallel<C>(fns, options?.merge, where)
     const linkOptions: LinkOptions<C> = {}
     if (options?.use !== undefined) linkOptions.use = options.use
     if (options?.meta !== undefined) linkOptions.meta = options.meta
@@ -165,7 +205,12 @@ export class Chain<C> {
    * @example
    * const audited = checkout.insert({ after: 'price' }, 'audit', (ctx) => { ctx.audited = true })
    */
-  insert(where: InsertPosition, name: string, fn: LinkFn<C>, options?: LinkOptions<C>): Chain<C> {
+  insert(where: InsertPosition, name: string, fn: LinkFn<C>, options?: LinkOptions<C>): Chain<C>
+  /** A new chain with a nested chain (see {@link Chain.link}) inserted before or after a link. */
+  insert(where: InsertPosition, name: string, child: Chain<C>, options?: LinkOptions<C>): Chain<C>
+  /** A new chain with a nested chain of another ctx type inserted before or after a link. */
+  insert<D>(where: InsertPosition, name: string, child: Chain<D>, options: LinkOptions<C> & NestMapping<C, D>): Chain<C>
+  insert(where: InsertPosition, name: string, fn: unknown, options?: unknown): Chain<C> {
     const target = insertTarget(this.name, where)
     const at = this.#links.indexOf(target)
     if (at === -1) {
@@ -211,19 +256,29 @@ export class Chain<C> {
     return this.#compile()
   }
 
-  #withLinks(at: number, name: string, fn: LinkFn<C>, options: LinkOptions<C> | undefined, parallel?: ParallelDef<C>): Chain<C> {
+  #withLinks(
+    at: number,
+    name: string,
+    fnOrChain: unknown,
+    given: unknown,
+    parallel?: ParallelDef<C>,
+  ): Chain<C> {
+    const options = given as (LinkOptions<C> & Partial<NestMapping<C, unknown>>) | undefined
     const where = `chain '${this.name}'`
     checkLinkName(name, where)
     if (this.#links.indexOf(name) !== -1) {
       throw new TypeError(`${where}: a link named '${name}' already exists; link names must be unique`)
     }
-    if (typeof fn !== 'function') {
-      throw new TypeError(`${where}: link '${name}' must be a function, got ${fn === null ? 'null' : typeof fn}`)
+    const child = fnOrChain instanceof Chain ? fnOrChain : undefined
+    if (child === undefined && typeof fnOrChain !== 'function') {
+      throw new TypeError(`${where}: link '${name}' must be a function or a chain, got ${fnOrChain === null ? 'null' : typeof fnOrChain}`)
     }
     if (options !== undefined) {
       if (typeof options !== 'object' || options === null) throw new TypeError(`${where}: link '${name}': options must be an object { use?, meta?, when?, retry?, timeoutMs? }`)
-      checkKeys(options, ['use', 'meta', 'when', 'retry', 'timeoutMs'], `${where}: link '${name}' options`)
+      checkKeys(options, child === undefined ? ['use', 'meta', 'when', 'retry', 'timeoutMs'] : ['use', 'meta', 'when', 'retry', 'timeoutMs', 'input', 'output'], `${where}: link '${name}' options`)
     }
+    const fn = child === undefined ? (fnOrChain as LinkFn<C>) : this.#nest(name, child, options)
+    const nests = child !== undefined || (parallel?.branches.some((branch) => nestedBranches.has(branch.fn)) ?? false)
     const when = options?.when
     if (when !== undefined && typeof when !== 'function') {
       throw new TypeError(`${where}: link '${name}': options.when must be a function (ctx) => boolean, got ${when === null ? 'null' : typeof when}`)
@@ -234,15 +289,31 @@ export class Chain<C> {
     const retry = checkRetry(options?.retry, `${where}: link '${name}'`)
     const timeoutMs = options?.timeoutMs
     if (timeoutMs !== undefined) checkMs(timeoutMs, `${where}: link '${name}': options.timeoutMs`)
-    const def: LinkDef<C> = { name, fn, use: [...use], meta: Object.freeze({ ...(options?.meta ?? {}) }), when, retry, timeoutMs, parallel }
+    const def: LinkDef<C> = { name, fn, use: [...use], meta: Object.freeze({ ...(options?.meta ?? {}) }), when, retry, timeoutMs, parallel, nests }
     const links = at === this.#links.length ? this.#links.append(def) : this.#links.insert(at, def)
     return new Chain(this.#engine, this.name, this.options, links, this.#middleware)
+  }
+
+  /** The link function of a nested chain, its mapping checked. */
+  #nest(name: string, child: Chain<unknown>, options: Partial<NestMapping<C, unknown>> | undefined): LinkFn<C> {
+    const where = `chain '${this.name}': link '${name}'`
+    // Chains are immutable, so a chain cannot hold itself: this one is the only way to ask.
+    if ((child as unknown) === this) throw new TypeError(`${where}: a chain cannot be nested into itself`)
+    for (const key of ['input', 'output'] as const) {
+      const fn: unknown = options?.[key]
+      if (fn !== undefined && typeof fn !== 'function') throw new TypeError(`${where}: options.${key} must be a function, got ${fn === null ? 'null' : typeof fn}`)
+    }
+    if (options?.output !== undefined && options.input === undefined) throw new TypeError(`${where}: options.output needs options.input (a child of the same ctx type needs neither)`)
+    return nestedLink<C>(child, options?.input === undefined ? undefined : options)
   }
 
   #compile(): CompiledChain<C> {
     return (this.#compiled ??= compileChain(this.name, this.#links.toArray(), this.#middleware))
   }
 }
+
+/** The link functions made for chains nested as branches (so a step knows it nests). */
+const nestedBranches = new WeakSet<object>()
 
 /** The fn a parallel step's definition carries: the runner runs its branches instead. */
 function parallelStep(): never {

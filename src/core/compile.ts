@@ -19,6 +19,8 @@ export interface LinkDef<C> {
   readonly timeoutMs: number | undefined
   /** A parallel step's branches (then `fn` is never called). */
   readonly parallel?: ParallelDef<C> | undefined
+  /** The link, or one of its branches, is a nested chain. */
+  readonly nests?: boolean
 }
 
 export type HookName = 'before' | 'around' | 'after' | 'runStart' | 'runEnd'
@@ -52,6 +54,8 @@ export interface CompiledChain<C> {
   readonly runEnd: readonly HookCall[]
   /** How the runner checks new states (a cost decision shared by the chain's runs). */
   readonly seal: SealHint
+  /** Some link or branch is a nested chain (its runs need a host to run them). */
+  readonly nests: boolean
 }
 
 function calls<C>(list: readonly Middleware<C>[], hook: HookName, position: Position): HookCall[] {
@@ -100,5 +104,6 @@ export function compileChain<C>(
     runStart: calls(middleware, 'runStart', 'run-start'),
     runEnd: calls(middleware, 'runEnd', 'run-end'),
     seal: { usePatches: false },
+    nests: links.some((def) => def.nests === true),
   }
 }

@@ -72,6 +72,21 @@ export interface PatchesDivergence {
   readonly actual: readonly Patch[]
   /** For a parallel step: the first branch (in the actual run's order) whose own patches differ. */
   readonly branch?: string
+  /** For a nested chain: where its run first differs from the recorded one (both ran it). */
+  readonly child?: Divergence
+}
+
+/** A nested chain's run differs inside though the link's outcome agrees (DESIGN §9). */
+export interface ChildDivergence {
+  readonly reason: 'child'
+  /** The parent's link that ran the nested chain; `seq`: its `link.end` / `link.error`. */
+  readonly link: LinkInfo
+  readonly seq: number
+  /** The ids of the expected and of the actual run's nested runs. */
+  readonly expected: string
+  readonly actual: string
+  /** Where the nested run first differs (its seq counts in the child's timeline). */
+  readonly child: Divergence
 }
 
 /**
@@ -92,6 +107,8 @@ export interface ErrorDivergence {
   readonly actual: unknown
   /** For a parallel step: the first branch (in the actual run's order) that failed on one side only, or otherwise. */
   readonly branch?: string
+  /** For a nested chain: where its run first differs from the recorded one (both ran it). */
+  readonly child?: Divergence
 }
 
 /** Replay only: a link drew more `io.now()` / `io.random()` values than were recorded. */
@@ -149,7 +166,8 @@ export interface StatusDivergence {
  * Where two runs first differ, in the order a run meets them: its input (`'input'`, or an input
  * rejected on one side only: `'error'` without `link`), then at each link a fork edit before it
  * (`'fork'`), the link that ran (`'link'`), its error (`'error'`), its changes (`'patches'`), the
- * io values it drew (`'io'`, replay only), whether it ran or was skipped (`'skip'`), and last
+ * io values it drew (`'io'`, replay only), what a nested chain did inside (`'child'`; a
+ * `'patches'` or `'error'` at a nested link also carries the child's divergence), whether it ran or was skipped (`'skip'`), and last
  * the run's end: who stopped it (`'stop'`), its status (`'status'`). Switch on
  * `reason`: each reason gives `expected` / `actual` (what the reference run and the other run
  * did there) their own type.
@@ -165,6 +183,7 @@ export type Divergence =
   | LinkDivergence
   | PatchesDivergence
   | ErrorDivergence
+  | ChildDivergence
   | IoDivergence
   | SkipDivergence
   | StopDivergence
@@ -342,16 +361,19 @@ export function compareRuns<A, B>(expected: RecordedRun<A>, actual: RecordedRun<
     }
     const errorA = errorMessage(a)
     const errorB = errorMessage(b)
+    // Both ran a nested chain: its runs are compared too (a stubbed link made none).
+    const child = a.child !== undefined && b.child !== undefined ? compareRuns(a.child, b.child) : undefined
     if (errorA !== errorB) {
       const branch = branchDiverging(a, b)
-      return { reason: 'error', link: b.link, seq: b.endSeq, expected: a.error, actual: b.error, ...(branch !== undefined && { branch }) }
+      return { reason: 'error', link: b.link, seq: b.endSeq, expected: a.error, actual: b.error, ...(branch !== undefined && { branch }), ...(child !== undefined && { child }) }
     }
     // Patches may list the same changes in another order (a stubbed link replays the recorded
     // ones through immer): the states they lead to decide. The inputs agree so far.
     if (errorA === undefined && !sameData(a.patches, b.patches) && !sameData(a.after, b.after)) {
       const branch = branchDiverging(a, b)
-      return { reason: 'patches', link: b.link, seq: b.endSeq, expected: a.patches, actual: b.patches, ...(branch !== undefined && { branch }) }
+      return { reason: 'patches', link: b.link, seq: b.endSeq, expected: a.patches, actual: b.patches, ...(branch !== undefined && { branch }), ...(child !== undefined && { child }) }
     }
+    if (child !== undefined) return { reason: 'child', link: b.link, seq: b.endSeq, expected: (a.child as RecordedRun).id, actual: (b.child as RecordedRun).id, child }
   }
   if (runA.stoppedBy?.name !== runB.stoppedBy?.name) {
     return { reason: 'stop', link: runB.stoppedBy ?? runA.stoppedBy, seq: endSeq, expected: runA.stoppedBy?.name, actual: runB.stoppedBy?.name }

@@ -83,19 +83,11 @@ function forkResume<C>(original: Run<C>, chain: Chain<C>): { resume?: ResumePoin
 export async function replayRun<C>(chain: Chain<C>, original: Run<C>, options: ReplayOptions<C> = {}): Promise<ReplayResult<C>> {
   const { chain: _chosen, stub, ...runOptions } = options
   const records = new Map<string, LinkRecord<C>>()
-  const recordedIO = new Map<string, RecordedIO>()
-  for (const record of original.timeline.links()) {
-    records.set(record.name, record)
-    if (record.io !== undefined) recordedIO.set(record.name, record.io)
-  }
+  for (const record of original.timeline.links()) records.set(record.name, record)
   checkRecorded(original, chain, 'replay')
   const extras = {
-    recordedIO,
+    ...replayExtras(original),
     linkOverrides: stubs(chain, original, records, stub),
-    replayOf: { run: original as Run<unknown>, runId: original.id },
-    // A recorded input was parsed already, unless the schema rejected it: then the recording is
-    // the raw input, and the replay must check it again (against the chain replayed on).
-    parsed: original.error?.code !== 'INVALID_INPUT',
     ...forkResume(original, chain),
   }
   // A replay is compared link by link: it always records the links, whatever the defaults.
@@ -108,4 +100,30 @@ export async function replayRun<C>(chain: Chain<C>, original: Run<C>, options: R
     divergence = { reason: 'io', link: overrun.link, seq: overrun.seq, expected: records.get(overrun.link.name)?.io, actual: drawn }
   }
   return divergence === undefined ? { run, identical: true } : { run, identical: false, divergence }
+}
+
+/**
+ * @internal What a replay of `original` re-executes with: the io values its links drew, and
+ * the recording it compares with (a nested chain's run is replayed with these too).
+ */
+export function replayExtras<C>(original: Run<C>): { recordedIO: Map<string, RecordedIO>; replayOf: { run: Run<unknown>; runId: string }; parsed: boolean } {
+  const recordedIO = new Map<string, RecordedIO>()
+  for (const record of original.timeline.links()) if (record.io !== undefined) recordedIO.set(record.name, record.io)
+  // A recorded input was parsed already, unless the schema rejected it: then the recording is
+  // the raw input, and the replay must check it again (against the chain replayed on).
+  return { recordedIO, replayOf: { run: original as Run<unknown>, runId: original.id }, parsed: original.error?.code !== 'INVALID_INPUT' }
+}
+
+/**
+ * @internal The `n`-th run (from 0) a nested chain made in `original` for a link (and branch):
+ * what the same call of a replay is compared with and draws its io from.
+ */
+export function recordedChild(original: Run<unknown>, link: string, branch: string | undefined, n: number): Run<unknown> | undefined {
+  let seen = 0
+  for (const event of original.timeline.events) {
+    const named = event as { readonly link?: { readonly name: string }; readonly branch?: string; readonly child?: string }
+    if (named.child === undefined || named.link?.name !== link || named.branch !== branch) continue
+    if (seen++ === n) return original.timeline.child(named.child)
+  }
+  return undefined
 }

@@ -154,6 +154,8 @@ export interface RunInit<C> {
   readonly childIds?: readonly string[]
   /** The run's redaction paths (run option and chain default, or an imported document's). */
   readonly redact?: readonly RedactPath[]
+  /** The runs of nested chains its events name (`child`), by id (a fork's include its parent's). */
+  readonly nested?: ReadonlyMap<string, Run<unknown>>
 }
 
 /**
@@ -247,7 +249,7 @@ export class Run<C = unknown> implements RecordedRun<C> {
       if (this.stopReason !== undefined) end['stopReason'] = this.stopReason
       init.events.push(end as unknown as TimelineEvent<C>)
     }
-    this.timeline = init.prefix === undefined ? new Timeline(init.events) : Timeline.afterPrefix(init.prefix.events, init.prefix.length, init.events)
+    this.timeline = init.prefix === undefined ? new Timeline(init.events, init.nested) : Timeline.afterPrefix(init.prefix.events, init.prefix.length, init.events, init.nested)
   }
 
   /** Ids of every known child: those in memory and those an imported document listed. */

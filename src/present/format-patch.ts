@@ -58,6 +58,8 @@ export function divergenceLines(reason: DivergenceReason, value: unknown): strin
       return [value === undefined ? '(not stopped)' : `stopped by link '${String(value)}'`]
     case 'input':
       return [`input ${show(value)}`]
+    case 'child':
+      return [`nested run ${String(value)}`]
     case 'fork': {
       if (value === undefined) return ['(not forked here)']
       const edit = value as readonly Patch[]
@@ -118,5 +120,7 @@ export function formatDivergence(divergence: Divergence, labels: readonly [strin
     ...block(labels[0], divergenceLines(divergence.reason, divergence.expected)),
     ...block(labels[1], divergenceLines(divergence.reason, divergence.actual)),
     ...block(changesLabel, changes),
+    // A nested chain's own divergence, indented under the link that ran it.
+    ...('child' in divergence && divergence.child !== undefined ? formatDivergence(divergence.child, labels).split('\n').map((line, i) => `  ${i === 0 ? 'inside the nested run: ' : ''}${line}`) : []),
   ].join('\n')
 }

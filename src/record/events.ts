@@ -68,6 +68,8 @@ export interface LinkEndTimelineEvent<C = unknown> extends EventBase<C> {
   readonly inversePatches: readonly Patch[]
   /** `t` of this event minus `t` of its `link.start`. */
   readonly durationNs: bigint
+  /** The id of the run a nested chain made in this call (DESIGN §9): `timeline.child(id)`. */
+  readonly child?: string
   /** What the link drew from `io.now()` / `io.random()`, when it called them. */
   readonly io?: RecordedIO
   /**
@@ -89,6 +91,8 @@ export interface LinkErrorTimelineEvent<C = unknown> extends EventBase<C> {
   readonly link: LinkInfo
   readonly error: unknown
   readonly durationNs: bigint
+  /** The id of the run a nested chain made in this call (DESIGN §9): `timeline.child(id)`. */
+  readonly child?: string
   /** What the link drew from `io.now()` / `io.random()`, when it called them. */
   readonly io?: RecordedIO
   /**
@@ -126,6 +130,8 @@ export interface LinkAttemptTimelineEvent<C = unknown> extends EventBase<C> {
   readonly attempt: number
   readonly error: unknown
   readonly durationNs: bigint
+  /** The id of the run a nested chain made in this call (DESIGN §9): `timeline.child(id)`. */
+  readonly child?: string
 }
 
 /**
@@ -147,6 +153,8 @@ export interface BranchEndTimelineEvent<C = unknown> extends EventBase<C> {
   readonly patches: readonly Patch[]
   /** `t` of this event minus `t` of its `branch.start`. */
   readonly durationNs: bigint
+  /** The id of the run a nested chain made in this call (DESIGN §9): `timeline.child(id)`. */
+  readonly child?: string
 }
 
 /** A branch of a parallel step threw or rejected: its draft was discarded, and the step fails. */
@@ -156,6 +164,8 @@ export interface BranchErrorTimelineEvent<C = unknown> extends EventBase<C> {
   readonly branch: string
   readonly error: unknown
   readonly durationNs: bigint
+  /** The id of the run a nested chain made in this call (DESIGN §9): `timeline.child(id)`. */
+  readonly child?: string
 }
 
 /** `capture: 'writes'`: one write a link made to its draft, stamped as it happened. */

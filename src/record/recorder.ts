@@ -11,6 +11,7 @@ import type { HookCallType, HookName, ObservedStates, RunObserver } from '../run
 import { captureThrown } from '../run/capture-thrown.js'
 import { thaw } from '../run/working-states.js'
 import type { TimelineEvent } from './events.js'
+import type { NestedRun } from '../core/nested.js'
 import { emptyState, snapshot, snapshotCarefully } from './snapshot.js'
 import { callSite, recordWrites, type WriteListener } from './write-capture.js'
 
@@ -49,6 +50,8 @@ type MutableEvent = Record<string, unknown>
 export class Recorder<C> implements RunObserver<C> {
   /** Own events; a fork's shared prefix is not copied, its events' seqs start after it. */
   readonly events: TimelineEvent<C>[] = []
+  /** The runs nested chains made (by id), as events name them (`child`). */
+  readonly children = new Map<string, NestedRun>()
   /** Replay: links that drew more io values than were recorded, with the seq of their end. */
   readonly ioOverruns: { link: LinkInfo; seq: number }[] = []
   private readonly seqBase: number
@@ -153,18 +156,22 @@ export class Recorder<C> implements RunObserver<C> {
     if (io.overrun) this.ioOverruns.push({ link, seq: this.seqBase + this.events.length - 1 })
   }
 
-  linkAttempt(link: LinkInfo, attempt: number, t0: bigint, t1: bigint, error: unknown, ctx: Immutable<C>): void {
-    if (this.full) this.push({ type: 'link.attempt', t: t1, link, attempt, error, durationNs: t1 - t0 }, ctx)
+  linkAttempt(link: LinkInfo, attempt: number, t0: bigint, t1: bigint, error: unknown, ctx: Immutable<C>, child: NestedRun | undefined): void {
+    if (!this.full) return
+    const event: MutableEvent = { type: 'link.attempt', t: t1, link, attempt, error, durationNs: t1 - t0 }
+    this.adopt(event, child)
+    this.push(event, ctx)
   }
 
   branchStart(link: LinkInfo, branch: string, t0: bigint, ctx: Immutable<C>): void {
     if (this.full) this.push({ type: 'branch.start', t: t0, link, branch }, ctx)
   }
 
-  branchEnd(link: LinkInfo, branch: string, t0: bigint, t1: bigint, patches: readonly Patch[], error: unknown, failed: boolean, ctx: Immutable<C>): void {
+  branchEnd(link: LinkInfo, branch: string, t0: bigint, t1: bigint, patches: readonly Patch[], error: unknown, failed: boolean, ctx: Immutable<C>, child: NestedRun | undefined): void {
     if (!this.full) return
-    if (failed) this.push({ type: 'branch.error', t: t1, link, branch, error, durationNs: t1 - t0 }, ctx)
-    else this.push({ type: 'branch.end', t: t1, link, branch, patches, durationNs: t1 - t0 }, ctx)
+    const event: MutableEvent = failed ? { type: 'branch.error', t: t1, link, branch, error, durationNs: t1 - t0 } : { type: 'branch.end', t: t1, link, branch, patches, durationNs: t1 - t0 }
+    this.adopt(event, child)
+    this.push(event, ctx)
   }
 
   linkError(link: LinkInfo, t0: bigint, t1: bigint, error: unknown, io: LinkCallIO<C>, ctx: Immutable<C>): void {
@@ -269,6 +276,7 @@ export class Recorder<C> implements RunObserver<C> {
   private addLinkEventFields(event: MutableEvent, io: LinkCallIO<C>): void {
     const drawn = recordedIO(io)
     if (drawn !== undefined) event['io'] = drawn
+    this.adopt(event, io.child)
     if (this.metricsError !== undefined) {
       event['metricsError'] = this.metricsError
       this.metricsError = undefined
@@ -277,6 +285,13 @@ export class Recorder<C> implements RunObserver<C> {
       event['writesDropped'] = this.writesDropped
       this.writesDropped = 0
     }
+  }
+
+  /** A nested chain's run: named by the event (`child`), kept by id. */
+  private adopt(event: MutableEvent, child: NestedRun | undefined): void {
+    if (child === undefined) return
+    event['child'] = child.id
+    this.children.set(child.id, child)
   }
 
   /** Appends an event with the current states; the caller gives type, t and the extra fields. */

@@ -2,6 +2,9 @@ import type { Immutable, Patch } from 'immer'
 import { wholeSets } from '../core/diff-states.js'
 import type { RecordedIO, States, TimelineEvent, TimelineEventType } from './events.js'
 import type { LinkInfo, Metrics, Position, SkipReason } from '../core/types.js'
+import type { RunOf } from '../core/chain.js'
+
+const NO_RUNS: ReadonlyMap<string, never> = new Map<string, never>()
 
 /** Selects events; every field given must match. */
 export interface EventQuery {
@@ -64,6 +67,11 @@ export interface LinkRecord<C = unknown> {
   readonly metrics: Immutable<Metrics>
   /** What it drew from `io.now()` / `io.random()`. */
   readonly io?: RecordedIO
+  /**
+   * The run of the chain nested as this link (DESIGN §9): a full `Run` with its own id and
+   * timeline (its last attempt's, for a link with `retry`). Absent for a plain link.
+   */
+  readonly child?: RunOf<unknown>
 }
 
 /** One branch of a parallel step, as `timeline.links()` gives it. */
@@ -82,6 +90,8 @@ export interface BranchRecord {
   readonly patches: readonly Patch[]
   /** Its error, when it failed. */
   readonly error?: unknown
+  /** The run of the chain nested as this branch (DESIGN §9), when the branch is a chain. */
+  readonly child?: RunOf<unknown>
 }
 
 /**
@@ -100,9 +110,14 @@ export class Timeline<C = unknown> {
   #prefixLength: number
   #own: readonly TimelineEvent<C>[]
   #joined: readonly TimelineEvent<C>[] | undefined
+  #nested: ReadonlyMap<string, RunOf<unknown>>
 
-  /** @param events - events in seq order, `events[i].seq === i` */
-  constructor(events: readonly TimelineEvent<C>[]) {
+  /**
+   * @param events - events in seq order, `events[i].seq === i`
+   * @param nested - the runs of nested chains its events name (`child`), by id
+   */
+  constructor(events: readonly TimelineEvent<C>[], nested: ReadonlyMap<string, RunOf<unknown>> = NO_RUNS) {
+    this.#nested = nested
     this.#prefix = []
     this.#prefixLength = 0
     this.#own = events
@@ -110,8 +125,8 @@ export class Timeline<C = unknown> {
   }
 
   /** @internal A fork's timeline: the first `length` events of `prefix`, then `own`. */
-  static afterPrefix<C>(prefix: readonly TimelineEvent<C>[], length: number, own: readonly TimelineEvent<C>[]): Timeline<C> {
-    const timeline = new Timeline<C>(own)
+  static afterPrefix<C>(prefix: readonly TimelineEvent<C>[], length: number, own: readonly TimelineEvent<C>[], nested?: ReadonlyMap<string, RunOf<unknown>>): Timeline<C> {
+    const timeline = new Timeline<C>(own, nested)
     timeline.#prefix = prefix
     timeline.#prefixLength = length
     timeline.#joined = undefined
@@ -136,6 +151,20 @@ export class Timeline<C = unknown> {
       this.#joined = joined
     }
     return this.#joined
+  }
+
+  /**
+   * The runs nested chains made in this run (DESIGN §9), by id: each a full `Run` that a
+   * `link.end`, `link.error`, `link.attempt`, `branch.end` or `branch.error` event names as its
+   * `child`. Empty for a run without nested chains.
+   */
+  get nested(): ReadonlyMap<string, RunOf<unknown>> {
+    return this.#nested
+  }
+
+  /** The nested run of this id (an event's `child`), or `undefined`. */
+  child(id: string): RunOf<unknown> | undefined {
+    return this.#nested.get(id)
   }
 
   /** Number of events. */
@@ -218,6 +247,7 @@ export class Timeline<C = unknown> {
             status: failed ? 'error' : 'ok',
             patches: failed ? [] : event.patches,
             ...(failed && { error: event.error }),
+            ...(event.child !== undefined && this.#nested.has(event.child) && { child: this.#nested.get(event.child) as RunOf<unknown> }),
           }
           ;(branches ??= []).push(record)
           break
@@ -249,6 +279,10 @@ export class Timeline<C = unknown> {
           if (retried > 0) open.attempts = retried + 1
           if (branches !== undefined) open.branches = branches
           if (event.io !== undefined) open.io = event.io
+          if (event.child !== undefined) {
+            const child = this.#nested.get(event.child)
+            if (child !== undefined) open.child = child
+          }
           records.push(open)
           startEvent = undefined
           break

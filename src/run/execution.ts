@@ -7,6 +7,7 @@ import type { Failure, MiddlewareFailure, Stop } from './failures.js'
 import type { LinkOutcome } from './hook-events.js'
 import type { ObservedStates, RunObserver } from './observer.js'
 import { thaw } from './working-states.js'
+import type { NestHost } from '../core/nested.js'
 
 /** Where a fork resumes: the link to start at, and mwctx as it was there. */
 export interface ResumeAt {
@@ -41,6 +42,8 @@ export interface ExecutionPlan<C> {
   readonly observer: RunObserver<C> | undefined
   /** How long an async middleware call may stay pending (ms; `Infinity`: no limit). */
   readonly hookTimeoutMs: number
+  /** What runs the nested chains of this run's links (the engine's; undefined: none can run). */
+  readonly nest: NestHost | undefined
 }
 
 /** What an execution leaves behind; what was observed is the observers' to give. */
@@ -78,6 +81,11 @@ export abstract class ExecutionState<C> implements ObservedStates {
    * clock reading of its own: a traced recording has the same times as an untraced one.
    */
   protected lastReading: bigint
+
+  /** What runs nested chains for this run's links (their io hands it on). */
+  get nest(): NestHost | undefined {
+    return this.plan.nest
+  }
 
   constructor(
     protected readonly plan: ExecutionPlan<C>,

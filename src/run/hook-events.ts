@@ -17,6 +17,7 @@ import type {
   RunInfo,
   RunStatus,
 } from '../core/types.js'
+import { NEST_HOST, type NestedRun, type NestHost, type NestingIO } from '../core/nested.js'
 
 /** The live, writable side of a run that hook events expose. */
 export interface WorkingStates {
@@ -24,6 +25,8 @@ export interface WorkingStates {
   readonly metricsWork: Metrics
   mwTouched: boolean
   metricsTouched: boolean
+  /** What runs a nested chain for this run's links (absent once detached). */
+  readonly nest?: NestHost | undefined
 }
 
 /** What the runner can do with any hook event: cut it off from the run's states. */
@@ -172,8 +175,10 @@ export interface DrawnValues {
   random: number[] | undefined
 }
 
-export class LinkCallIO<C> implements LinkIO<C> {
+export class LinkCallIO<C> implements LinkIO<C>, NestingIO {
   drawn: DrawnValues | undefined = undefined
+  /** The child run a nested chain made in this call, if the link is one. */
+  child: NestedRun | undefined = undefined
   /** Set when, on replay, the link drew more values than the recording holds. */
   overrun = false
   /** Set by `stop()`: the runner reads it once the link returned. */
@@ -193,6 +198,9 @@ export class LinkCallIO<C> implements LinkIO<C> {
   get metrics(): Metrics {
     this.states.metricsTouched = true
     return this.states.metricsWork
+  }
+  get [NEST_HOST](): NestHost | undefined {
+    return this.states.nest
   }
   /** The runner stopped waiting for the link: its later `io.metrics` writes go nowhere. */
   detach(): void {

@@ -223,7 +223,7 @@ export abstract class LinkCalls<C> extends HookCalls<C> {
   /** Reports the failed attempt, waits its delay (unless the run aborts), and tries again. */
   private retryLink(link: CompiledLink<C>, retry: RetryOptions, io: LinkCallIO<C>, t0: bigint, t1: bigint, error: unknown): Promise<void> | undefined {
     const attempt = io.attempt
-    this.observer?.linkAttempt(link.info, attempt, t0, t1, error, this.ctx)
+    this.observer?.linkAttempt(link.info, attempt, t0, t1, error, this.ctx, io.child)
     const ms = delayAfter(retry, attempt)
     if (ms <= 0) return this.attemptLink(link, attempt + 1)
     return wait(ms, this.plan.signal).then((waited) => {

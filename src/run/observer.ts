@@ -9,6 +9,7 @@ import type { HookName } from '../core/compile.js'
 import type { LinkInfo, Metrics, MiddlewareCallInfo, MwCtx, RunStatus, SkipReason } from '../core/types.js'
 import type { Failure, Stop } from './failures.js'
 import type { LinkCallIO, WorkingStates } from './hook-events.js'
+import type { NestedRun } from '../core/nested.js'
 
 /** The working states of a run, as an observer that snapshots them may reset them. */
 export interface ObservedStates extends WorkingStates {
@@ -64,7 +65,7 @@ export interface RunObserver<C> {
    * Attempt `attempt` (from 1) of a link with `retry` failed and will be tried again: its draft
    * is discarded, ctx is unchanged. The next attempt begins with `linkStart`.
    */
-  linkAttempt(link: LinkInfo, attempt: number, t0: bigint, t1: bigint, error: unknown, ctx: Immutable<C>): void
+  linkAttempt(link: LinkInfo, attempt: number, t0: bigint, t1: bigint, error: unknown, ctx: Immutable<C>, child: NestedRun | undefined): void
   /**
    * A branch of a parallel step (after the step's `linkStart`) is about to be called on its own
    * draft of `ctx`, the step's input.
@@ -74,7 +75,7 @@ export interface RunObserver<C> {
    * A branch settled: its patches (against the step's input `ctx`), or, `failed`, its error.
    * Branches end in the order they settle; the step's `linkEnd` / `linkError` follows the last.
    */
-  branchEnd(link: LinkInfo, branch: string, t0: bigint, t1: bigint, patches: readonly Patch[], error: unknown, failed: boolean, ctx: Immutable<C>): void
+  branchEnd(link: LinkInfo, branch: string, t0: bigint, t1: bigint, patches: readonly Patch[], error: unknown, failed: boolean, ctx: Immutable<C>, child: NestedRun | undefined): void
   /** The link threw, rejected, or left a state that cannot be recorded. */
   linkError(link: LinkInfo, t0: bigint, t1: bigint, error: unknown, io: LinkCallIO<C>, ctx: Immutable<C>): void
   /** The step ended (its after-middleware included), at `t`, the step's last reading. */
@@ -147,17 +148,17 @@ class Pair<C> implements RunObserver<C> {
     this.first.linkEnd(link, t0, t1, patches, inversePatches, io, ctx)
     this.second.linkEnd(link, t0, t1, patches, inversePatches, io, ctx)
   }
-  linkAttempt(link: LinkInfo, attempt: number, t0: bigint, t1: bigint, error: unknown, ctx: Immutable<C>): void {
-    this.first.linkAttempt(link, attempt, t0, t1, error, ctx)
-    this.second.linkAttempt(link, attempt, t0, t1, error, ctx)
+  linkAttempt(link: LinkInfo, attempt: number, t0: bigint, t1: bigint, error: unknown, ctx: Immutable<C>, child: NestedRun | undefined): void {
+    this.first.linkAttempt(link, attempt, t0, t1, error, ctx, child)
+    this.second.linkAttempt(link, attempt, t0, t1, error, ctx, child)
   }
   branchStart(link: LinkInfo, branch: string, t0: bigint, ctx: Immutable<C>): void {
     this.first.branchStart(link, branch, t0, ctx)
     this.second.branchStart(link, branch, t0, ctx)
   }
-  branchEnd(link: LinkInfo, branch: string, t0: bigint, t1: bigint, patches: readonly Patch[], error: unknown, failed: boolean, ctx: Immutable<C>): void {
-    this.first.branchEnd(link, branch, t0, t1, patches, error, failed, ctx)
-    this.second.branchEnd(link, branch, t0, t1, patches, error, failed, ctx)
+  branchEnd(link: LinkInfo, branch: string, t0: bigint, t1: bigint, patches: readonly Patch[], error: unknown, failed: boolean, ctx: Immutable<C>, child: NestedRun | undefined): void {
+    this.first.branchEnd(link, branch, t0, t1, patches, error, failed, ctx, child)
+    this.second.branchEnd(link, branch, t0, t1, patches, error, failed, ctx, child)
   }
   linkError(link: LinkInfo, t0: bigint, t1: bigint, error: unknown, io: LinkCallIO<C>, ctx: Immutable<C>): void {
     this.first.linkError(link, t0, t1, error, io, ctx)
