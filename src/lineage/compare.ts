@@ -82,10 +82,9 @@ export interface ChildDivergence {
   /** The parent's link that ran the nested chain; `seq`: its `link.end` / `link.error`. */
   readonly link: LinkInfo
   readonly seq: number
-  /** The ids of the expected and of the actual run's nested runs. */
+  /** The ids of the expected and of the actual run's nested runs; `child`: where they differ. */
   readonly expected: string
   readonly actual: string
-  /** Where the nested run first differs (its seq counts in the child's timeline). */
   readonly child: Divergence
 }
 
@@ -361,9 +360,9 @@ export function compareRuns<A, B>(expected: RecordedRun<A>, actual: RecordedRun<
     }
     const errorA = errorMessage(a)
     const errorB = errorMessage(b)
-    // Both ran a nested chain: its runs are compared too (a stubbed link made none).
     const child = a.child !== undefined && b.child !== undefined ? compareRuns(a.child, b.child) : undefined
     if (errorA !== errorB) {
+      // Both ran a nested chain: its runs are compared too (a stubbed link made none).
       const branch = branchDiverging(a, b)
       return { reason: 'error', link: b.link, seq: b.endSeq, expected: a.error, actual: b.error, ...(branch !== undefined && { branch }), ...(child !== undefined && { child }) }
     }
