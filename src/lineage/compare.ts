@@ -2,8 +2,8 @@ import type { Patch } from 'immer'
 import { diffStates } from '../core/diff-states.js'
 import { describeError } from '../core/errors.js'
 import type { RecordedIO, TimelineEvent } from '../record/events.js'
-import type { RecordedRun } from './recorded-run.js'
 import type { LinkRecord, Timeline } from '../record/timeline.js'
+import type { RecordedRun } from './recorded-run.js'
 import type { LinkInfo, RunStatus, SkipReason } from '../core/types.js'
 
 /**
@@ -360,9 +360,8 @@ export function compareRuns<A, B>(expected: RecordedRun<A>, actual: RecordedRun<
     }
     const errorA = errorMessage(a)
     const errorB = errorMessage(b)
-    const child = a.child !== undefined && b.child !== undefined ? compareRuns(a.child, b.child) : undefined
+    const child = a.child !== undefined && b.child !== undefined ? compareRuns(a.child, b.child) : undefined // a stub makes none
     if (errorA !== errorB) {
-      // Both ran a nested chain: its runs are compared too (a stubbed link made none).
       const branch = branchDiverging(a, b)
       return { reason: 'error', link: b.link, seq: b.endSeq, expected: a.error, actual: b.error, ...(branch !== undefined && { branch }), ...(child !== undefined && { child }) }
     }
