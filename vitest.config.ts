@@ -13,6 +13,8 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts', 'examples/**/*.test.ts'],
+    // The store tests need PostgreSQL: found, or started (and stopped) here. See the file.
+    globalSetup: ['test/global-setup-postgres.ts'],
     // Guards, not timing assertions: child processes and a browser are slow on a loaded 2-core
     // machine, and a test should fail because it is wrong, not because the machine was busy.
     testTimeout: 30_000,

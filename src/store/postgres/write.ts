@@ -1,0 +1,68 @@
+// The PostgreSQL store's bulk statements: runs written a thousand at a time through unnest(), and
+// the retention query.
+import type pg from 'pg'
+import type { StoredRunSummary, StoredRun } from '../types.js'
+
+/** Rows per INSERT when writing a batch of runs. */
+const CHUNK = 1_000
+
+/** Upserts runs given as one array per column (see {@link upsertParams}). */
+export function upsertRunsSql(s: string): string {
+  return `INSERT INTO ${s}.shadowchain_runs (id, chain, status, started_at, ended_at, duration_ns, failed_link, code, parent_id, links, next_seq)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::integer[], $11::integer[])
+  ON CONFLICT (id) DO UPDATE SET chain = excluded.chain, status = excluded.status, started_at = excluded.started_at, ended_at = excluded.ended_at,
+    duration_ns = excluded.duration_ns, failed_link = excluded.failed_link, code = excluded.code, parent_id = excluded.parent_id,
+    links = excluded.links, next_seq = excluded.next_seq`
+}
+
+/** The parameters of {@link upsertRunsSql}: one array per column. */
+export function upsertParams(summaries: readonly StoredRunSummary[], nextSeqs: readonly (number | null)[]): unknown[] {
+  const column = <T>(f: (s: StoredRunSummary) => T): T[] => summaries.map(f)
+  return [
+    column((x) => x.id),
+    column((x) => x.chain),
+    column((x) => x.status),
+    column((x) => String(x.startedAt)),
+    column((x) => (x.endedAt === undefined ? null : String(x.endedAt))),
+    column((x) => (x.durationNs === undefined ? null : String(x.durationNs))),
+    column((x) => x.failedLink ?? null),
+    column((x) => x.code ?? null),
+    column((x) => x.parentId ?? null),
+    column((x) => x.links),
+    [...nextSeqs],
+  ]
+}
+
+/** Writes finished runs inside the caller's transaction: the same id twice keeps the last. */
+export async function writeRuns(client: pg.PoolClient, s: string, runs: readonly StoredRun[]): Promise<void> {
+  // ON CONFLICT cannot touch one row twice in a statement: the last of an id wins, as in order.
+  const unique = [...new Map(runs.map((r) => [r.summary.id, r])).values()]
+  for (let i = 0; i < unique.length; i += CHUNK) {
+    const chunk = unique.slice(i, i + CHUNK)
+    const ids = chunk.map((r) => r.summary.id)
+    await client.query(upsertRunsSql(s), upsertParams(chunk.map((r) => r.summary), chunk.map(() => null)))
+    await client.query(
+      `INSERT INTO ${s}.shadowchain_documents (id, document) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (id) DO UPDATE SET document = excluded.document`,
+      [ids, chunk.map((r) => JSON.stringify(r.document))],
+    )
+    await client.query(`DELETE FROM ${s}.shadowchain_steps WHERE run_id = ANY($1::text[])`, [ids])
+  }
+}
+
+/**
+ * The ids of up to `$4` runs of chain `$1` that a keep policy (`$2` last, `$3` failed) lets go:
+ * not among the newest `$2`, nor the newest `$3` failed, not interrupted, and not an ancestor
+ * (through `parent_id`) of any run that stays.
+ */
+export function retainSql(s: string): string {
+  return `WITH RECURSIVE
+  kept_last AS (SELECT id FROM ${s}.shadowchain_runs WHERE chain = $1 AND status <> 'interrupted' ORDER BY started_at DESC, id DESC LIMIT $2),
+  kept_failed AS (SELECT id FROM ${s}.shadowchain_runs WHERE chain = $1 AND status IN ('error', 'aborted') ORDER BY started_at DESC, id DESC LIMIT $3),
+  candidate AS (SELECT id FROM ${s}.shadowchain_runs WHERE chain = $1 AND status <> 'interrupted'
+    AND id NOT IN (SELECT id FROM kept_last) AND id NOT IN (SELECT id FROM kept_failed)),
+  needed(id) AS (
+    SELECT parent_id FROM ${s}.shadowchain_runs WHERE parent_id IS NOT NULL AND id NOT IN (SELECT id FROM candidate)
+    UNION
+    SELECT r.parent_id FROM ${s}.shadowchain_runs r JOIN needed n ON r.id = n.id WHERE r.parent_id IS NOT NULL)
+  SELECT id FROM candidate WHERE id NOT IN (SELECT id FROM needed) ORDER BY id LIMIT $4`
+}

@@ -1,0 +1,110 @@
+// Opening an SQLite run store: refuse what is not ours (a damaged file, another program's
+// database, another schema version) before changing anything, then create the tables once.
+import Database from 'better-sqlite3'
+import { StoreError } from '../errors.js'
+
+/** The schema version this shadowchain writes and reads (`shadowchain_meta.schema_version`). */
+export const SQLITE_SCHEMA_VERSION = 1
+
+/** Options of `sqliteStore`. */
+export interface SqliteStoreOptions {
+  /** How long a statement waits for another process's write lock, in ms. Default 5,000. */
+  busyTimeoutMs?: number
+}
+
+const SCHEMA = `
+CREATE TABLE shadowchain_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE shadowchain_runs (
+  id TEXT PRIMARY KEY,
+  chain TEXT NOT NULL,
+  status TEXT NOT NULL,
+  started_at INTEGER NOT NULL,
+  ended_at INTEGER,
+  duration_ns INTEGER,
+  failed_link TEXT,
+  code TEXT,
+  parent_id TEXT,
+  links INTEGER NOT NULL,
+  owner TEXT,
+  next_seq INTEGER
+);
+CREATE INDEX shadowchain_runs_time ON shadowchain_runs (started_at DESC, id DESC);
+CREATE INDEX shadowchain_runs_chain ON shadowchain_runs (chain, started_at DESC, id DESC);
+CREATE INDEX shadowchain_runs_chain_status ON shadowchain_runs (chain, status, started_at DESC, id DESC);
+CREATE INDEX shadowchain_runs_parent ON shadowchain_runs (parent_id) WHERE parent_id IS NOT NULL;
+CREATE TABLE shadowchain_documents (id TEXT PRIMARY KEY, document TEXT NOT NULL);
+CREATE TABLE shadowchain_steps (run_id TEXT NOT NULL, seq INTEGER NOT NULL, batch TEXT NOT NULL, PRIMARY KEY (run_id, seq));
+`
+
+/** A driver error as a StoreError: damaged files are `STORE_CORRUPT`, the rest `STORE_FAILED`. */
+export function sqliteError(error: unknown, where: string, doing: string): StoreError {
+  if (error instanceof StoreError) return error
+  const code = (error as { code?: unknown }).code
+  const message = error instanceof Error ? error.message : String(error)
+  if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT' || (typeof code === 'string' && code.startsWith('SQLITE_CORRUPT'))) {
+    return new StoreError('STORE_CORRUPT', where, `not a usable SQLite database (${message}) while ${doing}; is it a damaged file, or not a database at all?`, error)
+  }
+  // better-sqlite3 says a missing folder with a plain TypeError, without a code.
+  if (code === 'SQLITE_CANTOPEN' || code === 'SQLITE_PERM' || code === 'SQLITE_READONLY' || /cannot open database/i.test(message)) {
+    return new StoreError('STORE_UNREACHABLE', where, `cannot open the SQLite file (${message}) while ${doing}`, error)
+  }
+  return new StoreError('STORE_FAILED', where, `SQLite failed while ${doing}: ${message}`, error)
+}
+
+function tableNames(db: Database.Database): string[] {
+  return (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").pluck().all() as string[])
+}
+
+/** Refuses a file whose tables are not shadowchain's, or whose schema version is another. */
+function check(db: Database.Database, where: string): 'ours' | 'empty' {
+  const tables = tableNames(db)
+  if (tables.length === 0) return 'empty'
+  if (!tables.includes('shadowchain_meta')) {
+    const shown = tables.slice(0, 5).join(', ') + (tables.length > 5 ? `, … (${tables.length} tables)` : '')
+    throw new StoreError('STORE_FOREIGN', where, `this SQLite file is not a shadowchain run store: it has tables (${shown}) and no shadowchain_meta table; shadowchain leaves it untouched`)
+  }
+  const version = db.prepare("SELECT value FROM shadowchain_meta WHERE key = 'schema_version'").pluck().get() as string | undefined
+  if (version !== String(SQLITE_SCHEMA_VERSION)) {
+    throw new StoreError('STORE_VERSION', where, `the run store has schema version ${version === undefined ? '(none)' : `'${version}'`}; this shadowchain reads version ${SQLITE_SCHEMA_VERSION}`)
+  }
+  return 'ours'
+}
+
+/**
+ * Opens (and, when the file is new or empty, creates) an SQLite run store: WAL journal,
+ * `busy_timeout`, `auto_vacuum = INCREMENTAL` set before the first table so retain can give
+ * freed pages back, tables prefixed `shadowchain_` and a schema version in `shadowchain_meta`.
+ */
+export function openSqlite(path: string, options: SqliteStoreOptions = {}): Database.Database {
+  const where = path
+  const timeout = options.busyTimeoutMs ?? 5_000
+  let db: Database.Database
+  try {
+    db = new Database(path, { timeout })
+  } catch (error) {
+    throw sqliteError(error, where, 'opening the file')
+  }
+  try {
+    // Read-only first: a foreign or damaged file is refused before anything is written to it.
+    const state = check(db, where)
+    if (state === 'empty') {
+      db.pragma('auto_vacuum = INCREMENTAL')
+      db.pragma('journal_mode = WAL')
+      db.transaction(() => {
+        // Another process may have created the store since the check above.
+        if (check(db, where) === 'ours') return
+        db.exec(SCHEMA)
+        db.prepare('INSERT INTO shadowchain_meta (key, value) VALUES (?, ?), (?, ?)').run('schema_version', String(SQLITE_SCHEMA_VERSION), 'created_by', 'shadowchain')
+      }).immediate()
+    }
+    db.pragma('journal_mode = WAL')
+    db.pragma('synchronous = NORMAL')
+    db.pragma(`busy_timeout = ${Math.max(0, Math.floor(timeout))}`)
+    // The WAL file is cut back to this size after each checkpoint, so it cannot grow for ever.
+    db.pragma('journal_size_limit = 8388608')
+    return db
+  } catch (error) {
+    db.close()
+    throw sqliteError(error, where, 'opening the run store')
+  }
+}

@@ -1,0 +1,75 @@
+// A run's summary (the columns a store lists) read off its document, and the checks every store
+// makes on what it is given.
+import type { DocumentEvent, RunDocument } from '../files/run-document.js'
+import { StoreError } from './errors.js'
+import type { DurableHead, StoredRunSummary, StoredRun } from './types.js'
+
+/** How many link executions these events record (`link.end` and `link.error`). */
+export function countLinks(events: readonly DocumentEvent[]): number {
+  let n = 0
+  for (const event of events) if (event.type === 'link.end' || event.type === 'link.error') n++
+  return n
+}
+
+/**
+ * The summary of a finished run's document: what `list` returns for it.
+ *
+ * @param doc - a run document (`exportRun(run)` / `run.toJSON()`)
+ */
+export function summarize(doc: RunDocument): StoredRunSummary {
+  const { run } = doc
+  const startedAt = BigInt(run.startedAt)
+  const endedAt = BigInt(run.endedAt)
+  const failed = run.error?.link === undefined ? undefined : doc.links[run.error.link]?.name
+  return {
+    id: run.id,
+    chain: run.chainName,
+    status: run.status,
+    startedAt,
+    endedAt,
+    durationNs: endedAt - startedAt,
+    ...(failed !== undefined && { failedLink: failed }),
+    ...(run.error !== undefined && { code: run.error.code }),
+    ...(run.parent !== undefined && { parentId: run.parent.runId }),
+    links: countLinks(doc.events),
+  }
+}
+
+/**
+ * A finished run as `write` takes it: its document and the summary read off it.
+ *
+ * @param doc - a run document (`exportRun(run)` / `run.toJSON()`)
+ */
+export function storedRun(doc: RunDocument): StoredRun {
+  return { summary: summarize(doc), document: doc }
+}
+
+/**
+ * The summary of a durable run's head: what `begin` takes (status `'interrupted'`, no end).
+ *
+ * @param head - the start of the run's document
+ */
+export function durableSummary(head: DurableHead): StoredRunSummary {
+  const { run } = head
+  return {
+    id: run.id,
+    chain: run.chainName,
+    status: 'interrupted',
+    startedAt: BigInt(run.startedAt),
+    ...(run.parent !== undefined && { parentId: run.parent.runId }),
+    links: countLinks(head.events ?? []),
+  }
+}
+
+/** Refuses a run whose summary names another run than its document (a caller's mix-up). */
+export function checkStored(run: StoredRun, where: string): void {
+  checkSummary(run.summary, run.document.run.id, run.document.run.chainName, where)
+  if (run.summary.status === 'interrupted') throw new StoreError('STORE_INPUT', where, `run ${run.summary.id}: write() stores finished runs; an unfinished one is begun with begin()`)
+}
+
+/** Refuses a summary whose id or chain differ from its document's. */
+export function checkSummary(summary: StoredRunSummary, id: string, chain: string, where: string): void {
+  if (summary.id !== id) throw new StoreError('STORE_INPUT', where, `a summary of run ${summary.id} came with the document of run ${id}`)
+  if (summary.chain !== chain) throw new StoreError('STORE_INPUT', where, `run ${id}: the summary says chain '${summary.chain}', the document '${chain}'`)
+  if (typeof summary.startedAt !== 'bigint') throw new StoreError('STORE_INPUT', where, `run ${id}: startedAt must be a bigint (epoch ns)`)
+}

@@ -1,0 +1,146 @@
+// The SQLite store: the contract suite on a file per test, and what only a file can do wrong.
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { afterAll, describe, expect, it } from 'vitest'
+import { StoreError, storedRun } from '../../src/store/index.js'
+import { sqliteStore } from '../../src/store/sqlite/index.js'
+import { storeContract } from './contract.js'
+import { copyAs, exoticRun } from './fixtures.js'
+import { writer } from './processes.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'shadowchain-sqlite-'))
+let files = 0
+const fresh = (): string => join(dir, `store-${++files}.db`)
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+storeContract('sqlite', async () => ({ store: sqliteStore(fresh()) }))
+
+/** The StoreError that opening `path` throws. */
+function openError(path: string): StoreError {
+  try {
+    sqliteStore(path).close()
+  } catch (error) {
+    expect(error).toBeInstanceOf(StoreError)
+    return error as StoreError
+  }
+  throw new Error(`expected opening ${path} to fail`)
+}
+
+const fileSize = (path: string): number => statSync(path).size + (existsSync(`${path}-wal`) ? statSync(`${path}-wal`).size : 0)
+
+describe('the SQLite store', () => {
+  it('opens in WAL mode with incremental auto-vacuum, prefixed tables and a schema version', async () => {
+    const path = fresh()
+    const store = sqliteStore(path)
+    expect(store.where).toBe(path)
+    await store.close()
+    const db = new Database(path, { readonly: true })
+    try {
+      expect(db.pragma('journal_mode', { simple: true })).toBe('wal')
+      expect(db.pragma('auto_vacuum', { simple: true })).toBe(2)
+      const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all()
+      expect(tables).toEqual(['shadowchain_documents', 'shadowchain_meta', 'shadowchain_runs', 'shadowchain_steps'])
+      expect(db.prepare("SELECT value FROM shadowchain_meta WHERE key = 'schema_version'").pluck().get()).toBe('1')
+    } finally {
+      db.close()
+    }
+    // Opened again: the same store.
+    await sqliteStore(path).close()
+  })
+
+  it('refuses a file of random bytes as STORE_CORRUPT, naming it, and leaves it as it was', () => {
+    const path = fresh()
+    const bytes = randomBytes(16_384)
+    writeFileSync(path, bytes)
+    const error = openError(path)
+    expect(error.code).toBe('STORE_CORRUPT')
+    expect(error.message).toContain(path)
+    expect(error.message).toMatch(/not a usable SQLite database/)
+    expect(readFileSync(path).equals(bytes)).toBe(true)
+  })
+
+  it('refuses another program’s database as STORE_FOREIGN and touches none of it', () => {
+    const path = fresh()
+    const other = new Database(path)
+    other.exec("CREATE TABLE orders (id INTEGER PRIMARY KEY, total REAL); INSERT INTO orders (total) VALUES (9.5)")
+    other.close()
+    const before = readFileSync(path)
+    const error = openError(path)
+    expect(error.code).toBe('STORE_FOREIGN')
+    expect(error.message).toContain(path)
+    expect(error.message).toContain('orders')
+    expect(readFileSync(path).equals(before)).toBe(true)
+    const check = new Database(path, { readonly: true })
+    expect(check.prepare('SELECT total FROM orders').pluck().all()).toEqual([9.5])
+    expect(check.pragma('journal_mode', { simple: true })).toBe('delete')
+    check.close()
+  })
+
+  it('refuses a store of another schema version as STORE_VERSION', async () => {
+    const path = fresh()
+    await sqliteStore(path).close()
+    const db = new Database(path)
+    db.prepare("UPDATE shadowchain_meta SET value = '99' WHERE key = 'schema_version'").run()
+    db.close()
+    const error = openError(path)
+    expect(error.code).toBe('STORE_VERSION')
+    expect(error.message).toContain(path)
+    expect(error.message).toContain("'99'")
+  })
+
+  it('says STORE_UNREACHABLE for a file it cannot create', () => {
+    const error = openError(join(dir, 'no-such-folder', 'runs.db'))
+    expect(error.code).toBe('STORE_UNREACHABLE')
+    expect(error.message).toContain('no-such-folder')
+  })
+
+  it('keeps the file bounded when runs are written and retained over and over', async () => {
+    const path = fresh()
+    const store = sqliteStore(path)
+    const doc = (await exoticRun()).toJSON()
+    const sizes: number[] = []
+    let written = 0
+    for (let cycle = 0; cycle < 30; cycle++) {
+      const batch = Array.from({ length: 200 }, (_, i) => copyAs(doc, `c${cycle}-${i}`, 'bounded', 1_800_000_000_000_000_000n + BigInt(cycle * 1_000 + i)))
+      written += batch.reduce((n, r) => n + JSON.stringify(r.document).length, 0)
+      await store.write(batch)
+      expect(await store.retain('bounded', { last: 100 })).toBe(cycle === 0 ? 100 : 200)
+      sizes.push(fileSize(path))
+    }
+    await store.close()
+    // 100 runs are kept; 6,000 were written. The file (and its WAL) stays near what it needed
+    // after the first cycles instead of growing with everything ever written.
+    expect(sizes[29]).toBeLessThan(Math.max(...sizes.slice(0, 5)) * 1.5)
+    expect(sizes[29]).toBeLessThan(written / 10)
+  }, 60_000)
+
+  it('loses nothing when two processes create and write one file at once', async () => {
+    const path = fresh()
+    const outs = await Promise.all([writer(['sqlite', path, '-', 'a', '300']), writer(['sqlite', path, '-', 'b', '300'])])
+    expect(outs).toEqual(['done\n', 'done\n'])
+    const store = sqliteStore(path)
+    const ids = new Set<string>()
+    for (let before: string | undefined; ; ) {
+      const page = await store.list({ limit: 10_000, ...(before !== undefined && { before }) })
+      if (page.length === 0) break
+      for (const s of page) ids.add(s.id)
+      before = page.at(-1)?.id
+    }
+    expect(ids.size).toBe(600)
+    expect([...ids].filter((id) => id.startsWith('a-')).length).toBe(300)
+    expect((await store.read('b-00299'))?.run.id).toBe('b-00299')
+    await store.close()
+  }, 120_000)
+
+  it('keeps a write batch atomic: a run that cannot be encoded leaves nothing written', async () => {
+    const store = sqliteStore(fresh())
+    const good = storedRun((await exoticRun()).toJSON())
+    const bad = { ...good, summary: { ...good.summary, id: 'bad' }, document: { ...good.document, run: { ...good.document.run, id: 'bad' }, initial: { ctx: 1n, mwctx: {} } } }
+    await expect(store.write([good, bad])).rejects.toThrow(/BigInt/)
+    expect(await store.list()).toEqual([])
+    await store.close()
+  })
+})
