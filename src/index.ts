@@ -15,6 +15,7 @@ export type { ChainRunErrorCode } from './core/errors.js'
 export { Timeline } from './record/timeline.js'
 export type { BranchRecord, EventQuery, LinkRecord } from './record/timeline.js'
 export type { BranchFn, BranchIO, MergeMode, ParallelOptions } from './core/parallel-types.js'
+export type { NestMapping } from './core/nested.js'
 export { systemClock } from './core/clock.js'
 export { formatDuration, formatWaterfall } from './present/waterfall.js'
 export { compareRuns } from './lineage/compare.js'
@@ -22,6 +23,7 @@ export { divergenceChanges, divergenceLines, divergencePlace, formatDivergence, 
 export { describeRun } from './present/describe-run.js'
 export type { RunSummary } from './present/describe-run.js'
 export type {
+  ChildDivergence,
   Divergence,
   DivergenceReason,
   ErrorDivergence,

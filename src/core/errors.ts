@@ -109,3 +109,10 @@ function describeValue(value: unknown, depth: number, ancestors: unknown[]): str
     return '[unreadable value]'
   }
 }
+
+/**
+ * The key of a `true` that errors holding a finished record carry (`ChainRunError`: its run is
+ * complete and frozen, cycles included on purpose): what captures thrown values keeps such an
+ * error as it is, by identity, instead of copying the run it holds.
+ */
+export const SETTLED: unique symbol = Symbol('shadowchain.settled')

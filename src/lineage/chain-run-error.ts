@@ -1,6 +1,6 @@
 // The error a failed run rejects with. It lives with `Run` (which makes it, and which it
 // carries); its code type and `describeError` are core's, used by every layer.
-import type { ChainRunErrorCode } from '../core/errors.js'
+import { SETTLED, type ChainRunErrorCode } from '../core/errors.js'
 import type { LinkInfo } from '../core/types.js'
 import type { RunOf } from '../core/chain.js'
 
@@ -29,6 +29,11 @@ export class ChainRunError<C = unknown> extends Error {
    * @param link - the link concerned, if any
    * @param cause - the underlying error (the link's, the middleware's, the signal's reason)
    */
+  /** @internal Kept as it is when caught again (a nested chain's failure): see `SETTLED`. */
+  get [SETTLED](): true {
+    return true
+  }
+
   constructor(code: ChainRunErrorCode, message: string, run: RunOf<C>, link: LinkInfo | undefined, cause: unknown) {
     super(message, { cause })
     this.code = code

@@ -5,6 +5,7 @@
 // that, so a read-only scan comes first and the value is kept as it is (identity included);
 // only a value that needs it is copied.
 import { current, isDraft } from 'immer'
+import { SETTLED } from '../core/errors.js'
 
 /**
  * Whether a value is a Proxy. Only the engine can tell (no JavaScript can); Node's answer is
@@ -68,9 +69,15 @@ export function captureValue(value: unknown, report: LossReporter | undefined): 
 
 // ---- the scan: true when `value` can be kept as it is ------------------------------------
 
+/** An error that holds a finished record (a nested run's `ChainRunError`): kept by identity. */
+function settled(value: object): boolean {
+  return (value as { readonly [SETTLED]?: unknown })[SETTLED] === true
+}
+
 function isClean(value: unknown, ancestors: object[], depth: number): boolean {
   if (typeof value !== 'object' || value === null) return true
   if (isProxy(value)) return false
+  if (settled(value)) return true
   if (depth >= MAX_DEPTH || ancestors.includes(value)) return false
   if (value instanceof Date) return true
   ancestors.push(value)
@@ -131,6 +138,7 @@ class Copy {
     if (depth >= MAX_DEPTH) return this.lost(`[cut: nested more than ${MAX_DEPTH} levels deep]`)
     try {
       if (isProxy(value)) return this.copyProxy(value, depth)
+      if (settled(value)) return value
       if (value instanceof Date) return value
       ancestors.push(value)
       try {
