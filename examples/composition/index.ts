@@ -1,7 +1,7 @@
 /**
  * Composition: a conditional link (`when`), stopping early (`io.stop`), middleware `priority`,
- * a parallel step, a link with `retry` and `timeoutMs`, and an `around` hook (an
- * AsyncLocalStorage context).
+ * a parallel step, a link with `retry` and `timeoutMs`, an `around` hook (an
+ * AsyncLocalStorage context), and a nested chain of another ctx type (`loyalty`).
  *   npx tsx examples/composition/index.ts [dir]
  *
  * A quote flow: `review` runs only for big orders, `cache` stops the run when a cached quote is
@@ -11,7 +11,10 @@
  * and their changes are merged (strictly: no two of them may write the same path); `charge` calls a payment gateway
  * that is busy on the first try: it is retried (the failed attempt is recorded, its draft
  * discarded) within a deadline per attempt, inside the `idempotency` around hook, which runs all its
- * attempts in an AsyncLocalStorage that carries one idempotency key for the gateway. Two runs are printed as
+ * attempts in an AsyncLocalStorage that carries one idempotency key for the gateway; `loyalty`
+ * is a chain of its own (members and points), nested as a link: it runs as a child run with its
+ * own id and timeline, from what `input` makes of the quote, and `output` writes its points
+ * back. Two runs are printed as
  * waterfalls (skipped links greyed with their reason, the stop in the header) and saved as run
  * files for the viewer: `node devtools/cli.js view <dir>/*.run.json`.
  */
@@ -32,8 +35,22 @@ export interface Quote {
   shipping?: number
   fraud?: 'ok' | 'review'
   charged?: number
+  points?: number
   log: string[]
 }
+
+/** The loyalty programme's own ctx: a chain of its own, nested into the quote flow. */
+export interface Loyalty {
+  member: string
+  spent: number
+  tier?: 'silver' | 'gold'
+  points: number
+}
+
+/** Tiers and points: a small chain that other flows (returns, referrals) nest too. */
+export const loyaltyChain = chain<Loyalty>('loyalty')
+  .link('tier', (ctx) => void (ctx.tier = ctx.spent >= 1_000 ? 'gold' : 'silver'))
+  .link('points', (ctx) => void (ctx.points = Math.floor(ctx.spent / 10) * (ctx.tier === 'gold' ? 2 : 1)))
 
 /** Added first, runs second: its priority is the default, 0. */
 const timing: Middleware = {
@@ -118,6 +135,10 @@ export function quoteChain(bigOrder = 1_000) {
       timeoutMs: 2_000,
       use: [idempotency],
     })
+    .link('loyalty', loyaltyChain, {
+      input: (ctx) => ({ member: ctx.customer, spent: ctx.charged ?? 0, points: 0 }),
+      output: (ctx, loyalty) => void (ctx.points = loyalty.points),
+    })
     .link('notify', (ctx) => void ctx.log.push(`quoted ${ctx.total} to ${ctx.customer}`))
     .use(timing, audit)
 }
@@ -145,6 +166,8 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(p
   const price = big.timeline.links().find((l) => l.name === 'price')
   console.log(`big order: price ran ${price?.branches?.map((b) => b.name).join(', ')} in parallel: tax ${big.ctx.tax}, shipping ${big.ctx.shipping}, fraud ${big.ctx.fraud}`)
   console.log(`big order: charge took ${charged?.attempts ?? 1} attempts; log: ${big.ctx.log.join('; ')}`)
+  const loyalty = big.timeline.links().find((l) => l.name === 'loyalty')?.child
+  console.log(`big order: loyalty ran as nested run ${loyalty?.id} (${loyalty?.timeline.links().map((l) => l.name).join(' → ')}): ${big.ctx.points} points`)
   console.log(`cached order: stopped by '${cached.stoppedBy?.name}' (${cached.stopReason}), skipped: ${cached.timeline.links().filter((l) => l.status === 'skipped').map((l) => `${l.name} (${l.reason})`).join(', ')}`)
   console.log(`\nsaved to ${dir}; look at them with:\n  node devtools/cli.js view ${files.join(' ')}`)
 }
