@@ -36,6 +36,26 @@ describe('replay of runs with parallel steps', () => {
     expect(again.timeline.links()[1]?.branches?.map((b) => b.name)).toEqual(['tax', 'shipping', 'fraud'])
   })
 
+  it('gives each branch back the io values it drew, so a run whose branches use io.random/io.now replays identically', async () => {
+    const drawing = chain<Order>('draw', { clock: steppingClock() }).parallel('quote', {
+      tax: (ctx, io) => void (ctx.tax = Math.round(io.random() * 100)),
+      shipping: async (ctx, io) => {
+        await new Promise((resolve) => setImmediate(resolve))
+        ctx.shipping = io.now() % 1_000
+      },
+      risk: (ctx, io) => void (ctx.risk = io.random() < 2 ? `r${io.random()}` : 'none'),
+    })
+    const run = await drawing.run(order())
+    const branches = run.timeline.links()[0]!.branches!
+    expect(branches.find((b) => b.name === 'tax')!.io?.random).toHaveLength(1)
+    expect(branches.find((b) => b.name === 'risk')!.io?.random).toHaveLength(2)
+    expect(branches.find((b) => b.name === 'shipping')!.io?.now).toHaveLength(1)
+    const { identical, run: again, divergence } = await run.replay()
+    expect(divergence).toBeUndefined()
+    expect(identical).toBe(true)
+    expect(again.ctx).toEqual(run.ctx)
+  })
+
   it('a divergence inside a branch names the branch (divergence.branch)', async () => {
     const run = await flow(0.2).run(order())
     const result = await run.replay({ chain: flow(0.25) })

@@ -8,6 +8,7 @@ import type { RecordedRun } from './recorded-run.js'
 import type { ResumePoint } from '../record/recorder.js'
 import { checkRecorded, findCut, nextLinkIndex } from './fork.js'
 import type { LinkRecord } from '../record/timeline.js'
+import { branchKey } from '../run/parallel.js'
 
 // `ReplayOptions` and `ReplayResult` are declared with `Run` (lineage/run.ts), whose `replay()`
 // names them; re-exported here, where src/testing imports ReplayOptions from.
@@ -108,7 +109,10 @@ export async function replayRun<C>(chain: Chain<C>, original: Run<C>, options: R
  */
 export function replayExtras<C>(original: Run<C>): { recordedIO: Map<string, RecordedIO>; replayOf: { run: Run<unknown>; runId: string }; parsed: boolean } {
   const recordedIO = new Map<string, RecordedIO>()
-  for (const record of original.timeline.links()) if (record.io !== undefined) recordedIO.set(record.name, record.io)
+  for (const record of original.timeline.links()) {
+    if (record.io !== undefined) recordedIO.set(record.name, record.io)
+    for (const branch of record.branches ?? []) if (branch.io !== undefined) recordedIO.set(branchKey(record.name, branch.name), branch.io)
+  }
   // A recorded input was parsed already, unless the schema rejected it: then the recording is
   // the raw input, and the replay must check it again (against the chain replayed on).
   return { recordedIO, replayOf: { run: original as Run<unknown>, runId: original.id }, parsed: original.error?.code !== 'INVALID_INPUT' }

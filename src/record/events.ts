@@ -155,6 +155,8 @@ export interface BranchEndTimelineEvent<C = unknown> extends EventBase<C> {
   readonly durationNs: bigint
   /** The id of the run a nested chain made in this call (DESIGN §9): `timeline.child(id)`. */
   readonly child?: string
+  /** What the branch drew from `io.now()` / `io.random()`, when it called them (replay gives them back). */
+  readonly io?: RecordedIO
 }
 
 /** A branch of a parallel step threw or rejected: its draft was discarded, and the step fails. */
@@ -166,6 +168,8 @@ export interface BranchErrorTimelineEvent<C = unknown> extends EventBase<C> {
   readonly durationNs: bigint
   /** The id of the run a nested chain made in this call (DESIGN §9): `timeline.child(id)`. */
   readonly child?: string
+  /** What the branch drew from `io.now()` / `io.random()`, when it called them (replay gives them back). */
+  readonly io?: RecordedIO
 }
 
 /** `capture: 'writes'`: one write a link made to its draft, stamped as it happened. */

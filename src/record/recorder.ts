@@ -167,11 +167,14 @@ export class Recorder<C> implements RunObserver<C> {
     if (this.full) this.push({ type: 'branch.start', t: t0, link, branch }, ctx)
   }
 
-  branchEnd(link: LinkInfo, branch: string, t0: bigint, t1: bigint, patches: readonly Patch[], error: unknown, failed: boolean, ctx: Immutable<C>, child: NestedRun | undefined): void {
+  branchEnd(link: LinkInfo, branch: string, t0: bigint, t1: bigint, patches: readonly Patch[], error: unknown, failed: boolean, ctx: Immutable<C>, child: NestedRun | undefined, io: LinkCallIO<C>): void {
     if (!this.full) return
     const event: MutableEvent = failed ? { type: 'branch.error', t: t1, link, branch, error, durationNs: t1 - t0 } : { type: 'branch.end', t: t1, link, branch, patches, durationNs: t1 - t0 }
+    const drawn = recordedIO(io)
+    if (drawn !== undefined) event['io'] = drawn
     this.adopt(event, child)
     this.push(event, ctx)
+    if (io.overrun) this.ioOverruns.push({ link, seq: this.seqBase + this.events.length - 1 })
   }
 
   linkError(link: LinkInfo, t0: bigint, t1: bigint, error: unknown, io: LinkCallIO<C>, ctx: Immutable<C>): void {

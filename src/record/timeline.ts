@@ -92,6 +92,8 @@ export interface BranchRecord {
   readonly error?: unknown
   /** The run of the chain nested as this branch (DESIGN §9), when the branch is a chain. */
   readonly child?: RunOf<unknown>
+  /** What it drew from `io.now()` / `io.random()`. */
+  readonly io?: RecordedIO
 }
 
 /**
@@ -247,6 +249,7 @@ export class Timeline<C = unknown> {
             status: failed ? 'error' : 'ok',
             patches: failed ? [] : event.patches,
             ...(failed && { error: event.error }),
+            ...(event.io !== undefined && { io: event.io }),
             ...(event.child !== undefined && this.#nested.has(event.child) && { child: this.#nested.get(event.child) as RunOf<unknown> }),
           }
           ;(branches ??= []).push(record)

@@ -32,7 +32,7 @@ export abstract class LinkCalls<C> extends HookCalls<C> {
     const clock = this.plan.clock
     const t0 = clock.now()
     this.observer?.linkStart(link.info, base, base, t0, 1)
-    const cx = { states: this, run: this.plan.info, link: link.info, signal: this.signal, runSignal: this.plan.signal, clock, observer: this.observer }
+    const cx = { states: this, run: this.plan.info, link: link.info, signal: this.signal, runSignal: this.plan.signal, clock, observer: this.observer, recordedIO: this.plan.recordedIO }
     const settled = runBranches(def, base, cx)
     if (settled instanceof Promise) return settled.then((outcomes) => this.branchesSettled(link, def, base, io, t0, outcomes))
     return this.branchesSettled(link, def, base, io, t0, settled)

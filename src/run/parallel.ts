@@ -5,7 +5,7 @@ import { applyPatches, createDraft, finishDraft, isDraft, isDraftable, isModifie
 import type { Immutable } from 'immer'
 import type { BranchDef, ParallelDef } from '../core/parallel-def.js'
 import type { BranchIO } from '../core/parallel-types.js'
-import type { Clock, LinkInfo, RunInfo } from '../core/types.js'
+import type { Clock, LinkInfo, RecordedIO, RunInfo } from '../core/types.js'
 import { sealPatches, sealState, type StateProblem } from '../core/seal-state.js'
 import { captureThrown } from './capture-thrown.js'
 import { LinkCallIO, NO_PATCHES, isThenable, type WorkingStates } from './hook-events.js'
@@ -15,9 +15,17 @@ import { settle } from './settle.js'
 
 /** A branch's io: a link's, naming its branch. */
 export class BranchCallIO<C> extends LinkCallIO<C> implements BranchIO<C> {
-  constructor(states: WorkingStates, run: RunInfo, link: LinkInfo, signal: AbortSignal, base: Immutable<C>, readonly branch: string) {
-    super(states, run, link, signal, base, undefined)
+  constructor(states: WorkingStates, run: RunInfo, link: LinkInfo, signal: AbortSignal, base: Immutable<C>, readonly branch: string, recorded: RecordedIO | undefined) {
+    super(states, run, link, signal, base, recorded)
   }
+}
+
+/**
+ * The key of a branch's io values among a replay's recorded io (links are keyed by their name,
+ * which holds no NUL; a branch by its step's name and its own).
+ */
+export function branchKey(link: string, branch: string): string {
+  return `${link}\u0000${branch}`
 }
 
 /** How one branch settled: its patches (a replacement is one root `replace`), or its error. */
@@ -40,6 +48,8 @@ export interface BranchContext<C> {
   readonly runSignal: AbortSignal | undefined
   readonly clock: Clock
   readonly observer: RunObserver<C> | undefined
+  /** Replay: the io values links and branches (see {@link branchKey}) drew when recorded. */
+  readonly recordedIO: ReadonlyMap<string, RecordedIO> | undefined
 }
 
 /** Runs every branch on `base`; returns a promise only when one went async. */
@@ -59,7 +69,7 @@ export function runBranches<C>(def: ParallelDef<C>, base: Immutable<C>, cx: Bran
 
 function runBranch<C>(branch: BranchDef<C>, base: Immutable<C>, cx: BranchContext<C>): BranchOutcome | Promise<BranchOutcome> {
   const draft = isDraftable(base) ? createDraft(base as Objectish) : base
-  const io = new BranchCallIO<C>(cx.states, cx.run, cx.link, cx.signal, base, branch.name)
+  const io = new BranchCallIO<C>(cx.states, cx.run, cx.link, cx.signal, base, branch.name, cx.recordedIO?.get(branchKey(cx.link.name, branch.name)))
   const t0 = cx.clock.now()
   cx.observer?.branchStart(cx.link, branch.name, t0, base)
   let returned: unknown
@@ -101,7 +111,7 @@ function branchSettled<C>(branch: BranchDef<C>, draft: unknown, io: BranchCallIO
     }
   }
   const t1 = cx.clock.now()
-  cx.observer?.branchEnd(cx.link, branch.name, t0, t1, failed ? NO_PATCHES : patches, failed ? error : undefined, failed, base, io.child)
+  cx.observer?.branchEnd(cx.link, branch.name, t0, t1, failed ? NO_PATCHES : patches, failed ? error : undefined, failed, base, io.child, io)
   return { name: branch.name, patches, error, failed, stopped: io.stopped, stopReason: io.stopReason }
 }
 
