@@ -1,3 +1,4 @@
+import { expect } from 'vitest'
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base'
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base'
 import type { Tracer } from '@opentelemetry/api'
@@ -46,4 +47,54 @@ export function checkLiveAndExported<C>(exporter: InMemorySpanExporter, tracer: 
   exporter.reset()
   exportRun(run, { tracer, force: true })
   check()
+}
+
+/** One span of a {@link spanTree}: what must match, and its children. */
+export interface SpanNode {
+  readonly name: string
+  readonly attributes: Record<string, unknown>
+  readonly events: readonly { readonly name: string; readonly attributes: unknown; readonly time: bigint }[]
+  readonly status: { readonly code: number; readonly message: string | undefined }
+  readonly start: bigint
+  readonly end: bigint
+  readonly children: readonly SpanNode[]
+}
+
+/**
+ * Spans as trees: each span with its attributes, events (names, attributes, times), status,
+ * times and its child spans (by start time, then name), from the spans whose parent is not among
+ * them. Unlike {@link shape} and {@link spanTimes} it holds when names repeat (a nested chain run
+ * once per attempt, or the same chain nested twice).
+ */
+export function spanTree(spans: readonly ReadableSpan[], ignore: readonly string[] = []): SpanNode[] {
+  const ids = new Set(spans.map((span) => span.spanContext().spanId))
+  const node = (span: ReadableSpan): SpanNode => ({
+    name: span.name,
+    attributes: Object.fromEntries(Object.entries(span.attributes).filter(([key]) => !ignore.includes(key))),
+    events: span.events.map((event) => ({ name: event.name, attributes: event.attributes, time: ns(event.time) })),
+    status: { code: span.status.code, message: span.status.message },
+    start: ns(span.startTime),
+    end: ns(span.endTime),
+    children: level(spans.filter((child) => child.parentSpanContext?.spanId === span.spanContext().spanId)),
+  })
+  const level = (of: readonly ReadableSpan[]): SpanNode[] =>
+    of.map(node).sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : a.name.localeCompare(b.name)))
+  return level(spans.filter((span) => span.parentSpanContext === undefined || !ids.has(span.parentSpanContext.spanId)))
+}
+
+/** A {@link spanTree} as `name` lines indented by depth: the structure alone, for readable checks. */
+export function outline(nodes: readonly SpanNode[], depth = 0): string[] {
+  return nodes.flatMap((n) => [`${'  '.repeat(depth)}${n.name}`, ...outline(n.children, depth + 1)])
+}
+
+/**
+ * Runs `check` on the tree of the spans traced live, then on the tree `exportRun` gives for the
+ * same run (forced), and expects the two trees equal; returns the live tree.
+ */
+export function expectSameTree<C>(exporter: InMemorySpanExporter, tracer: Tracer, run: Run<C>): SpanNode[] {
+  const live = spanTree(exporter.getFinishedSpans())
+  exporter.reset()
+  exportRun(run, { tracer, force: true })
+  expect(spanTree(exporter.getFinishedSpans())).toEqual(live)
+  return live
 }

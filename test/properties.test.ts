@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest'
 import { chain, Run as RunClass } from '../src/index.js'
 import type { AfterEvent, BeforeEvent, Chain, ChainRunError, LinkFn, Middleware, Run, RunOptions, TimelineEvent } from '../src/index.js'
 import { exportRun } from '../src/otel/index.js'
-import { memoryTracer, shape, spanTimes } from './otel-helpers.js'
+import { memoryTracer, spanTree } from './otel-helpers.js'
 
 enablePatches()
 
@@ -499,8 +499,53 @@ function tracedMiddleware(name: string, spec: TracedMiddlewareSpec): Middleware 
   }
 }
 
+/**
+ * A chain nested into a random traced chain (DESIGN §9): as link `at` or, when that link is the
+ * parallel step, as one more branch of it; its links edit the ctx, one may fail, its first
+ * `fails` calls fail (so a retried link makes several child runs), and it may nest a chain itself.
+ */
+interface NestedSpec {
+  readonly at: number
+  readonly links: readonly LinkSpec[]
+  readonly failAt: number | null
+  readonly fails: number
+  readonly deep: boolean
+  /** The random chain's chain-level middleware are the nested chain's too. */
+  readonly middleware: boolean
+}
+
+const nestedSpecArb: fc.Arbitrary<NestedSpec> = fc.record({
+  at: fc.nat(4),
+  links: fc.array(linkSpecArb, { minLength: 1, maxLength: 2 }),
+  failAt: fc.option(fc.nat(3)),
+  fails: fc.nat(3).map((n) => (n === 3 ? 0 : n)),
+  deep: fc.boolean(),
+  middleware: fc.boolean(),
+})
+
+/** The chain a {@link NestedSpec} describes, and how to reset its count of calls between runs. */
+function nestedChain(spec: NestedSpec, middleware: readonly Middleware[]): { readonly chain: Chain<Ctx>; reset(): void } {
+  let calls = 0
+  let c = chain<Ctx>('inner').use(...(spec.middleware ? middleware : []))
+  spec.links.forEach((link, j) => {
+    const fn = linkFn(link)
+    c = c.link(`n${j}`, (ctx, io) => {
+      if (j === 0 && ++calls <= spec.fails) throw new Error(`inner call ${calls} failed`)
+      if (j === spec.failAt) throw new Error(`n${j} failed`)
+      return fn(ctx, io)
+    })
+  })
+  if (spec.deep) c = c.link('n-deep', chain<Ctx>('innermost').link('d0', linkFn({ edits: spec.links[0]?.edits ?? [], replace: false, async: true })))
+  return { chain: c, reset: () => void (calls = 0) }
+}
+
+/** A run and, recursively, the runs of its nested chains. */
+function withNested(run: Run<unknown>): Run<unknown>[] {
+  return [run, ...[...run.timeline.nested.values()].flatMap((child) => withNested(child as Run<unknown>))]
+}
+
 describe('tracing', () => {
-  it('live and exportRun give the same spans, to the nanosecond, for any chain, middleware (around hooks, faulty ones included), failure, skip (when), stop, retries and parallel steps', async () => {
+  it('live and exportRun give the same spans, to the nanosecond, for any chain, middleware (around hooks, faulty ones included), failure, skip (when), stop, retries, parallel steps and nested chains', async () => {
     const { exporter, tracer } = memoryTracer('properties')
     await fc.assert(
       fc.asyncProperty(
@@ -516,11 +561,15 @@ describe('tracing', () => {
         fc.option(fc.nat(4)),
         fc.array(fc.record({ key: keyArb, async: fc.boolean(), throws: fc.nat(4).map((n) => n === 0) }), { minLength: 1, maxLength: 3 }),
         fc.constantFrom('strict' as const, 'ordered' as const),
-        async (links, specs, failAt, fork, skip, stopAt, retries, parallelAt, branchSpecs, merge) => {
+        // One link (or a branch of the parallel step) may be a nested chain.
+        fc.option(nestedSpecArb, { freq: 2 }),
+        async (links, specs, failAt, fork, skip, stopAt, retries, parallelAt, branchSpecs, merge, nestedSpec) => {
           exporter.reset()
           const all = specs.map((spec, i) => ({ spec, mw: tracedMiddleware(`m${i}`, spec) }))
-          let c = chain<Ctx>('traced').use(...all.filter((m) => m.spec.level === 'chain').map((m) => m.mw))
+          const chainLevel = all.filter((m) => m.spec.level === 'chain').map((m) => m.mw)
+          let c = chain<Ctx>('traced').use(...chainLevel)
           const linkLevel = all.filter((m) => m.spec.level === 'link').map((m) => m.mw)
+          const nested = nestedSpec === null ? undefined : nestedChain(nestedSpec, chainLevel)
           links.forEach((spec, i) => {
             const fn = linkFn(spec)
             const stopping: LinkFn<Ctx> = (ctx, io) => {
@@ -548,20 +597,31 @@ describe('tracing', () => {
                   return [`b${j}`, branch]
                 }),
               )
-              c = c.parallel(`l${i}`, branches, { use: linkLevel, when: () => !skip[i], merge })
+              c = c.parallel(`l${i}`, nested !== undefined && nestedSpec?.at === i ? { ...branches, nested: nested.chain } : branches, { use: linkLevel, when: () => !skip[i], merge })
+              return
+            }
+            if (nested !== undefined && nestedSpec?.at === i) {
+              c = c.link(`l${i}`, nested.chain, { use: linkLevel, when: () => !skip[i], ...(attempts > 1 && { retry: { attempts } }) })
               return
             }
             c = c.link(`l${i}`, flaky, { use: linkLevel, when: () => !skip[i], ...(attempts > 1 && { retry: { attempts } }) })
           })
           const settle = (p: Promise<Run<Ctx>>) => p.catch((e: ChainRunError<Ctx>) => e.run)
+          nested?.reset()
           const parent = await settle(c.run({ a: { n: 1 } }))
+          nested?.reset()
           const run = fork && parent.timeline.links().length > 0 ? await settle(parent.fork({ at: 'l0', tracer })) : await settle(c.run({ a: { n: 1 } }, { tracer }))
           const live = exporter.getFinishedSpans()
           exporter.reset()
           exportRun(run, { tracer, force: true })
           const post = exporter.getFinishedSpans()
-          expect(shape(post)).toEqual(shape(live))
-          expect(spanTimes(post)).toEqual(spanTimes(live))
+          // The same trees: names, parents (a nested run's span under its link's or branch's),
+          // attributes, events with their attributes and times, statuses, and times.
+          expect(spanTree(post)).toEqual(spanTree(live))
+          // Every nested run has its run span, under the span of the link or branch that ran it.
+          const runs = fork ? [run as Run<unknown>] : withNested(run as Run<unknown>)
+          const runSpans = live.filter((span) => span.name.startsWith('chain '))
+          if (!fork) expect(runSpans.map((span) => span.attributes['shadowchain.run.id']).sort()).toEqual(runs.map((r) => r.id).sort())
           const attemptEvents = (spans: typeof live) => spans.flatMap((span) => span.events.filter((e) => e.name === 'link.attempt').map((e) => [span.name, e.attributes, e.time]))
           expect(attemptEvents(post)).toEqual(attemptEvents(live))
           // Around calls are span events like every other middleware call, with the same attributes.
@@ -572,7 +632,7 @@ describe('tracing', () => {
           const branchSpans = (spans: typeof live) => spans.filter((span) => span.name.startsWith('branch ')).map((span) => [span.name, span.attributes, span.status.code, span.startTime, span.endTime])
           expect(branchSpans(post)).toEqual(branchSpans(live))
           if (!fork) expect(branchSpans(live)).toHaveLength(run.timeline.filter({ type: 'branch.start' }).length)
-          const arounds = run.timeline.filter((e) => 'middleware' in e && e.middleware.position.endsWith('-around')).length
+          const arounds = runs.reduce((n, r) => n + r.timeline.filter((e) => 'middleware' in e && e.middleware.position.endsWith('-around')).length, 0)
           // (A fork's events before its cut are the parent's, not traced again.)
           if (!fork) {
             const aroundSpanEvents = middlewareEvents(live).filter(([, , attributes]) => String((attributes as Record<string, unknown>)['shadowchain.middleware.position']).endsWith('-around'))

@@ -5,7 +5,7 @@ import type { TimelineEvent } from '../record/events.js'
 import type { Run } from '../lineage/run.js'
 import { mergeRedactPaths, redactor, type Redactor } from '../files/redact.js'
 import type { LinkInfo, RedactPath } from '../core/types.js'
-import { ATTR, addAttemptEvent, addSkipEvent, branchSpanName, branchSpanOptions, endBranchSpan, endRunSpan, setStopAttributes, linkSpanName, linkSpanOptions, middlewareAttributes, nsAttribute, recordFailure, runSpanName, runSpanOptions, setMetricAttributes, timesOf } from './names.js'
+import { ATTR, addAttemptEvent, addSkipEvent, branchSpanName, branchSpanOptions, endBranchSpan, endRunSpan, setStopAttributes, linkSpanName, linkSpanOptions, middlewareAttributes, nsAttribute, recordFailure, runSpanName, runSpanOptions, setChildAttribute, setMetricAttributes, timesOf } from './names.js'
 import { rememberExportedSpan, spanContextOf } from './registry.js'
 import { ownStart } from '../lineage/run.js'
 
@@ -62,7 +62,9 @@ interface Step {
  * at the time each call began; errors as exceptions with status ERROR; a fork's or replay's run
  * span linked to its parent's or original's when that one has spans too). A fork, or a replay of
  * a fork, exports only the links it ran; a run recorded with `capture: 'off'` (no link events)
- * exports as its run span alone, with its status and errors.
+ * exports as its run span alone, with its status and errors. The runs of nested chains (DESIGN
+ * §9) are exported with it, each with its own recorded times under the span of the link or branch
+ * that ran it (a retried link's every attempt's), which names it (`shadowchain.child.run_id`).
  *
  * Exporting is deliberate about repetition: a run that already has spans in this process (traced
  * live by a recording tracer, or exported before; a copy loaded from a file counts as the run it
@@ -84,9 +86,18 @@ interface Step {
  * const result = exportRun(await loadRun('checkout.run.json'), { tracer: provider.getTracer('replay') })
  */
 export function exportRun<C>(run: Run<C>, options: ExportRunOptions): ExportRunResult {
+  const parent = options.parent === undefined ? context.active() : isSpan(options.parent) ? trace.setSpan(ROOT_CONTEXT, options.parent) : options.parent
+  return exportTree(run, options, parent)
+}
+
+/**
+ * One run and, recursively, the runs of its nested chains (each under the span of the link or
+ * branch that ran it), by the same rules: a child that already has spans is not exported again
+ * unless `force`.
+ */
+function exportTree<C>(run: Run<C>, options: ExportRunOptions, parent: Context): ExportRunResult {
   const known = spanContextOf(run, run.id)
   if (known !== undefined && options.force !== true) return { spanContext: known, spans: 0, skipped: true }
-  const parent = options.parent === undefined ? context.active() : isSpan(options.parent) ? trace.setSpan(ROOT_CONTEXT, options.parent) : options.parent
   const { tracer } = options
   // A run recorded with `timestamps: false` has every time 0n: its spans are stamped by the SDK.
   const at = timesOf(run.startedAt !== 0n || run.endedAt !== 0n)
@@ -105,7 +116,15 @@ export function exportRun<C>(run: Run<C>, options: ExportRunOptions): ExportRunR
     // Spans reach a backend from the first one on: a second export is a repeat even if this one
     // stops part-way.
     if (runSpan.isRecording()) rememberExportedSpan(run, spanContext)
-    emitLinkSpans(run, tracer, trace.setSpan(parent, runSpan), runSpan, emitted, at, redact)
+    const nest = (id: string | undefined, span: Span, within: Context): void => {
+      const child = id === undefined ? undefined : (run.timeline.child(id) as Run<unknown> | undefined)
+      if (child === undefined) return
+      const result = exportTree(child, options, trace.setSpan(within, span))
+      emitted.spans += result.spans
+      // The tracer failed inside the child (which ended its own spans): this run stops too.
+      if (result.error !== undefined) throw result.error
+    }
+    emitLinkSpans(run, tracer, trace.setSpan(parent, runSpan), runSpan, emitted, at, redact, nest)
     setStopAttributes(runSpan, run.stoppedBy === undefined ? undefined : { link: run.stoppedBy, reason: run.stopReason }, redact)
     endRunSpan(runSpan, run.status, run.error, at(run.endedAt), redact)
     return { spanContext, spans: emitted.spans, skipped: false }
@@ -136,6 +155,7 @@ function emitLinkSpans<C>(
   emitted: { spans: number; open: Span | undefined },
   at: (ns: bigint) => HrTime | undefined,
   redact: Redactor | undefined,
+  nest: (childId: string | undefined, span: Span, runContext: Context) => void,
 ): void {
   const events = run.timeline.events
   const from = ownStart(run)
@@ -190,13 +210,21 @@ function emitLinkSpans<C>(
         const current = stepFor(event.link)
         current.span.setAttribute(ATTR.linkDuration, nsAttribute(event.durationNs))
         if (event.type === 'link.error') recordFailure(current.span, event.error, at(event.t), redact)
+        // A nested chain's run: named on the link span, exported under it.
+        setChildAttribute(current.span, event.child)
+        nest(event.child, current.span, runContext)
         lastEnd = event.t
         current.metrics = event.metrics as object | undefined
         break
       }
       case 'link.attempt':
         // As live tracing: a failed attempt that was retried is an event on its link's span.
-        if (steps) addAttemptEvent(stepFor(event.link).span, event.attempt, event.error, event.durationNs, at(event.t), redact)
+        if (steps) {
+          const current = stepFor(event.link)
+          addAttemptEvent(current.span, event.attempt, event.error, event.durationNs, at(event.t), redact, event.child)
+          // Each attempt's child run under the link span (the span names the last one only).
+          nest(event.child, current.span, runContext)
+        }
         break
       case 'branch.start':
         // As live tracing: a branch is a span under its step's span.
@@ -211,6 +239,8 @@ function emitLinkSpans<C>(
         const span = branches.get(event.branch)
         if (span === undefined) break
         branches.delete(event.branch)
+        setChildAttribute(span, event.child)
+        nest(event.child, span, runContext)
         endBranchSpan(span, event.durationNs, event.type === 'branch.error', event.type === 'branch.error' ? event.error : undefined, at(event.t), redact)
         break
       }

@@ -5,10 +5,11 @@ import type { Immutable, Patch } from 'immer'
 import type { Failure, Stop } from '../run/failures.js'
 import type { LinkCallIO } from '../run/hook-events.js'
 import type { HookCallType, HookName, ObservedStates, RunObserver } from '../run/observer.js'
+import type { NestedRun } from '../core/nested.js'
 import { rememberSpan } from './registry.js'
 import { redactor, type Redactor, type StateCarrier } from '../files/redact.js'
 import type { LinkInfo, MiddlewareCallInfo, RedactPath, RunInfo, RunStatus, SkipReason } from '../core/types.js'
-import { ATTR, addAttemptEvent, branchSpanName, branchSpanOptions, endBranchSpan, addSkipEvent, endRunSpan, setStopAttributes, linkSpanName, linkSpanOptions, middlewareAttributes, nsAttribute, recordFailure, runSpanName, runSpanOptions, setMetricAttributes, timesOf, type Lineage } from './names.js'
+import { ATTR, addAttemptEvent, branchSpanName, branchSpanOptions, endBranchSpan, addSkipEvent, endRunSpan, setStopAttributes, linkSpanName, linkSpanOptions, middlewareAttributes, nsAttribute, recordFailure, runSpanName, runSpanOptions, setChildAttribute, setMetricAttributes, timesOf, type Lineage } from './names.js'
 
 /** A tracer or SDK that throws is reported through OTel's diag logger and ignored. */
 function skipped(what: string, error: unknown): void {
@@ -24,6 +25,13 @@ function probeIsActive(): boolean {
 function contextPropagates(): boolean {
   return context.with(PROBE, probeIsActive)
 }
+
+// Without a context manager, the link call a trace is making now (its `io`), for the synchronous
+// part of the call: a run started there (a nested chain's, DESIGN §9, whose run begins
+// synchronously inside its link call) takes the link's or branch's span as its parent, as the
+// active context would give it with a context manager. Saved and restored around each call.
+let callingTrace: LiveTrace | undefined
+let callingIO: unknown
 
 /**
  * Live tracing of one run, as an observer of its runner. Every call into the tracer is guarded:
@@ -73,6 +81,7 @@ export class LiveTrace<C = unknown> implements RunObserver<C> {
     this.lastNs = info.startedAt
     this.lastTime = this.at(info.startedAt)
     const options = runSpanOptions(info.chainName, info.id, this.lastTime, lineage)
+    if (callingTrace !== undefined) parent = callingTrace.callContext(callingIO)
     this.runSpan = tracer.startSpan(runSpanName(info.chainName), options, parent)
     try {
       this.runContext = trace.setSpan(parent, this.runSpan)
@@ -126,10 +135,38 @@ export class LiveTrace<C = unknown> implements RunObserver<C> {
    * arguments are passed through rather than closed over: no closure per link.)
    */
   runLink<A, B, R>(fn: (a: A, b: B) => R, a: A, b: B): R {
+    if (!this.propagates) return this.runUnpropagated(fn, a, b)
     // A branch of a parallel step runs in its branch span's context (asked only while branches are open).
     const where = this.branchSpans === undefined || this.branchSpans.size === 0 ? this.linkContext : this.branchContext(b)
     if (this.redact !== undefined) return this.runRedacted(this.redact, fn, a, b, where)
     return where === undefined ? fn(a, b) : context.with(where, fn, undefined, a, b)
+  }
+
+  /**
+   * Without a context manager: the link is called as it is, and a run that starts synchronously
+   * inside the call (a nested chain's) finds its parent span through {@link callContext}.
+   */
+  private runUnpropagated<A, B, R>(fn: (a: A, b: B) => R, a: A, b: B): R {
+    const outerTrace = callingTrace
+    const outerIO = callingIO
+    callingTrace = this
+    callingIO = b
+    try {
+      return this.redact !== undefined ? this.runRedacted(this.redact, fn, a, b, undefined) : fn(a, b)
+    } finally {
+      callingTrace = outerTrace
+      callingIO = outerIO
+    }
+  }
+
+  /**
+   * @internal The context a run started inside the link call `io` nests in: the call's branch
+   * span (a branch of a parallel step), else its link span, else the run span.
+   */
+  callContext(io: unknown): Context {
+    const branch = this.branchSpans === undefined ? undefined : (io as { readonly branch?: unknown } | null)?.branch
+    const span = (typeof branch === 'string' ? this.branchSpans?.get(branch) : undefined) ?? this.linkSpan
+    return span === undefined ? this.runContext : trace.setSpan(this.runContext, span)
   }
 
   private branchContext(io: unknown): Context | undefined {
@@ -184,8 +221,23 @@ export class LiveTrace<C = unknown> implements RunObserver<C> {
 
   linkSettling(_states: ObservedStates): void {}
 
-  /** A link that returned is ended with its step (`stepEnd`), after its after-middleware. */
-  linkEnd(_link: LinkInfo, _t0: bigint, _t1: bigint, _patches: readonly Patch[] | undefined, _inverse: readonly Patch[], _io: LinkCallIO<C>, _ctx: Immutable<C>): void {}
+  /**
+   * A link that returned is ended with its step (`stepEnd`), after its after-middleware; a nested
+   * chain's names its child run now.
+   */
+  linkEnd(_link: LinkInfo, _t0: bigint, _t1: bigint, _patches: readonly Patch[] | undefined, _inverse: readonly Patch[], io: LinkCallIO<C>): void {
+    if (io.child !== undefined) this.nameChild(this.linkSpan, io.child)
+  }
+
+  /** A span (link or branch) that ran a nested chain names its child run. */
+  private nameChild(span: Span | undefined, child: NestedRun | undefined): void {
+    if (span === undefined || child === undefined) return
+    try {
+      setChildAttribute(span, child.id)
+    } catch (error) {
+      skipped('setAttribute', error)
+    }
+  }
 
   /** A branch of a parallel step: a span under the step's span, open until the branch settles. */
   branchStart(link: LinkInfo, branch: string, t0: bigint): void {
@@ -199,10 +251,11 @@ export class LiveTrace<C = unknown> implements RunObserver<C> {
     }
   }
 
-  branchEnd(_link: LinkInfo, branch: string, t0: bigint, t1: bigint, _patches: readonly Patch[], error: unknown, failed: boolean): void {
+  branchEnd(_link: LinkInfo, branch: string, t0: bigint, t1: bigint, _patches: readonly Patch[], error: unknown, failed: boolean, _ctx: Immutable<C>, child: NestedRun | undefined): void {
     const span = this.branchSpans?.get(branch)
     if (span === undefined) return
     this.branchSpans?.delete(branch)
+    this.nameChild(span, child)
     try {
       endBranchSpan(span, t1 - t0, failed, error, this.at(t1), this.redact)
     } catch (caught) {
@@ -211,17 +264,18 @@ export class LiveTrace<C = unknown> implements RunObserver<C> {
   }
 
   /** A failed attempt that is retried: an event on the link span. */
-  linkAttempt(_link: LinkInfo, attempt: number, t0: bigint, t1: bigint, error: unknown): void {
+  linkAttempt(_link: LinkInfo, attempt: number, t0: bigint, t1: bigint, error: unknown, _ctx: Immutable<C>, child: NestedRun | undefined): void {
     if (this.linkSpan === undefined) return
     try {
-      addAttemptEvent(this.linkSpan, attempt, error, t1 - t0, this.at(t1), this.redact)
+      addAttemptEvent(this.linkSpan, attempt, error, t1 - t0, this.at(t1), this.redact, child?.id)
     } catch (caught) {
       skipped('addEvent', caught)
     }
   }
 
   /** The link threw or rejected: recorded when it happens, before its after-middleware. */
-  linkError(_link: LinkInfo, _t0: bigint, t1: bigint, error: unknown): void {
+  linkError(_link: LinkInfo, _t0: bigint, t1: bigint, error: unknown, io: LinkCallIO<C>): void {
+    if (io.child !== undefined) this.nameChild(this.linkSpan, io.child)
     this.linkFailed(error, t1)
   }
 

@@ -52,6 +52,13 @@ export const ATTR = {
   stoppedBy: 'shadowchain.run.stopped_by',
   /** On a run span ended by `io.stop(reason)`: the reason. */
   stopReason: 'shadowchain.run.stop_reason',
+  /**
+   * On a link span or branch span that ran a nested chain (DESIGN §9): the id of the child run,
+   * whose `chain <name>` span is a child of that span (for a retried link, its last attempt's).
+   */
+  childRunId: 'shadowchain.child.run_id',
+  /** On a `link.attempt` link-span event of a nested chain: the id of that attempt's child run. */
+  attemptChildRunId: 'shadowchain.attempt.child.run_id',
 } as const
 
 /**
@@ -67,19 +74,25 @@ export function addSkipEvent(span: Span, link: LinkInfo, reason: string, time: H
  * A failed attempt of a retried link as an event on its link span (live and exported alike), at
  * the time the attempt failed.
  */
-export function addAttemptEvent(span: Span, attempt: number, error: unknown, durationNs: bigint, time: HrTime | undefined, redact?: Redactor): void {
+export function addAttemptEvent(span: Span, attempt: number, error: unknown, durationNs: bigint, time: HrTime | undefined, redact?: Redactor, childRunId?: string): void {
   if (!span.isRecording()) return
   const message = describeError(error)
-  span.addEvent(
-    'link.attempt',
-    {
-      [ATTR.attempt]: attempt,
-      [ATTR.attemptErrorType]: errorType(error),
-      [ATTR.attemptErrorMessage]: redact === undefined ? message : redact.scrubText(message),
-      [ATTR.attemptDuration]: Number(durationNs),
-    },
-    time,
-  )
+  const attributes: Attributes = {
+    [ATTR.attempt]: attempt,
+    [ATTR.attemptErrorType]: errorType(error),
+    [ATTR.attemptErrorMessage]: redact === undefined ? message : redact.scrubText(message),
+    [ATTR.attemptDuration]: Number(durationNs),
+  }
+  if (childRunId !== undefined) attributes[ATTR.attemptChildRunId] = childRunId
+  span.addEvent('link.attempt', attributes, time)
+}
+
+/**
+ * A link or branch that ran a nested chain: names its child run on its span (live and exported
+ * alike; the child's run span is the span's child).
+ */
+export function setChildAttribute(span: Span, childRunId: string | undefined): void {
+  if (childRunId !== undefined && span.isRecording()) span.setAttribute(ATTR.childRunId, childRunId)
 }
 
 /** What a stopped run's span says about the stop (nothing for a run that was not stopped). */
