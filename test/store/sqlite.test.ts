@@ -16,7 +16,20 @@ let files = 0
 const fresh = (): string => join(dir, `store-${++files}.db`)
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-storeContract('sqlite', async () => ({ store: sqliteStore(fresh()) }))
+storeContract('sqlite', async () => {
+  const path = fresh()
+  // What the database holds, committed WAL frames included: pages in use times the page size.
+  const bytes = async (): Promise<number> => {
+    const db = new Database(path, { readonly: true })
+    try {
+      const pages = Number(db.pragma('page_count', { simple: true })) - Number(db.pragma('freelist_count', { simple: true }))
+      return pages * Number(db.pragma('page_size', { simple: true }))
+    } finally {
+      db.close()
+    }
+  }
+  return { store: sqliteStore(path), bytes }
+})
 
 /** The StoreError that opening `path` throws. */
 function openError(path: string): StoreError {
