@@ -18,8 +18,7 @@ export interface InputDivergence {
   readonly seq: number
   /** The reference run's input. */
   readonly expected: unknown
-  /** The other run's input. */
-  readonly actual: unknown
+  readonly actual: unknown // the other run's input
   /** What turns the expected input into the actual one (immer patches). */
   readonly patches: readonly Patch[]
 }
