@@ -26,7 +26,9 @@ function expectFiles(positionals, count, usage, UsageError) {
 
 const replacer = (_key, value) => (typeof value === 'bigint' ? value.toString() : value)
 
-function formatEvent(event, run) {
+// A nested chain's run (DESIGN §9) is listed in place, under the event that names it, indented;
+// its times count from the outermost run's start, as in the waterfall.
+function formatEvent(event, run, depth = 0) {
   const who = [event.middleware && `${event.middleware.name} (${event.middleware.position} #${event.middleware.index})`, event.link && `link '${event.link.name}'`]
     .filter(Boolean)
     .join(' ')
@@ -42,32 +44,49 @@ function formatEvent(event, run) {
   // A branch of a parallel step is named with its step.
   const branch = event.branch === undefined ? '' : `  branch '${event.branch}'`
   const stop = event.stoppedBy === undefined ? '' : `  stopped by link '${event.stoppedBy.name}'${event.stopReason === undefined ? '' : `: ${event.stopReason}`}`
-  return `${String(event.seq).padStart(5)}  ${offset.padEnd(11)}  ${event.type.padEnd(17)}  ${who}${branch}${duration}${attempt}${error}${skip}${stop}`
+  const nested = event.child === undefined ? '' : `  ↳ nested run ${event.child.slice(0, 8)}`
+  return `${'    '.repeat(depth)}${String(event.seq).padStart(5)}  ${offset.padEnd(11)}  ${event.type.padEnd(17)}  ${who}${branch}${duration}${attempt}${error}${skip}${stop}${nested}`
+}
+
+/** Every event of `run`, a nested run's events under the event that names it (unless `flat`). */
+function eventLines(run, root, depth, flat) {
+  const lines = []
+  for (const event of run.timeline.events) {
+    lines.push(formatEvent(event, root, depth))
+    const child = flat || event.child === undefined ? undefined : run.timeline.child(event.child)
+    if (child !== undefined) {
+      lines.push(`${'    '.repeat(depth + 1)} ▾ nested run ${child.id.slice(0, 8)} '${child.chainName}' (${child.status}):`)
+      lines.push(...eventLines(child, root, depth + 1, flat))
+    }
+  }
+  return lines
 }
 
 const inspect = {
-  options: { events: { type: 'boolean' }, json: { type: 'boolean' }, width: { type: 'string' }, 'no-color': { type: 'boolean' } },
-  help: `usage: shadowchain inspect <file> [--events] [--json] [--width N] [--no-color]
+  options: { events: { type: 'boolean' }, json: { type: 'boolean' }, width: { type: 'string' }, 'no-color': { type: 'boolean' }, 'no-nested': { type: 'boolean' } },
+  help: `usage: shadowchain inspect <file> [--events] [--json] [--width N] [--no-color] [--no-nested]
 
 Prints a run as a waterfall: one row per link, a bar scaled to its time (█ the link itself,
 ░ the middleware around it), durations in ns/µs/ms, status, middleware errors and fork parent.
   --events     list every event of the timeline after the waterfall
   --json       print a machine-readable summary instead (JSON on stdout)
   --width N    width of the bars (default 40)
-  --no-color   no ANSI colours (also when NO_COLOR is set or stdout is not a terminal)`,
+  --no-color   no ANSI colours (also when NO_COLOR is set or stdout is not a terminal)
+  --no-nested  name each nested chain's run on one line instead of drawing it (and its
+               events) in place under the link that ran it`,
   async run(values, positionals, UsageError) {
     expectFiles(positionals, 1, 'shadowchain inspect <file>', UsageError)
     const run = await load(positionals[0], UsageError)
     if (values.json) {
-      console.log(JSON.stringify(describeRun(run), replacer, 2))
+      console.log(JSON.stringify(describeRun(run, { nested: !values['no-nested'] }), replacer, 2))
       return 0
     }
     const width = values.width === undefined ? 40 : Number(values.width)
     if (!Number.isInteger(width) || width < 10 || width > 400) throw new UsageError(`--width must be a whole number from 10 to 400, got '${values.width}'`)
-    console.log(formatWaterfall(run, { width, color: color() && !values['no-color'] }))
+    console.log(formatWaterfall(run, { width, color: color() && !values['no-color'], nested: !values['no-nested'] }))
     if (values.events) {
       console.log('')
-      for (const event of run.timeline.events) console.log(formatEvent(event, run))
+      for (const line of eventLines(run, run, 0, values['no-nested'] === true)) console.log(line)
     }
     return 0
   },
@@ -92,7 +111,9 @@ Exit code 0 when the runs do not diverge, 1 when they do, 2 when a file cannot b
       // them. A rejected input's error is a ChainRunError whose code says so ('INVALID_INPUT').
       const plain = (value) =>
         value instanceof Error ? { name: value.name, message: value.message, ...(typeof value.code === 'string' && { code: value.code }) } : value
-      const out = divergence && { ...divergence, link: divergence.link?.name, expected: plain(divergence.expected), actual: plain(divergence.actual) }
+      // A divergence inside a nested run (child) is made plain the same way, at each level.
+      const plainDivergence = (d) => ({ ...d, link: d.link?.name, expected: plain(d.expected), actual: plain(d.actual), ...(d.child !== undefined && { child: plainDivergence(d.child) }) })
+      const out = divergence && plainDivergence(divergence)
       console.log(JSON.stringify({ diverges: divergence !== undefined, ...out }, replacer, 2))
       return divergence === undefined ? 0 : 1
     }
@@ -102,15 +123,23 @@ Exit code 0 when the runs do not diverge, 1 when they do, 2 when a file cannot b
       return 0
     }
     console.log(`runs diverge ${divergencePlace(divergence)} (${divergence.reason}), ${chainNote}`)
-    const block = (title, lines) => {
-      console.log(`  ${title}:`)
-      for (const line of lines) console.log(`    ${line}`)
+    // A divergence inside a nested chain's run (DESIGN §9) follows, indented under its link.
+    const show = (d, indent) => {
+      const block = (title, lines) => {
+        console.log(`${indent}  ${title}:`)
+        for (const line of lines) console.log(`${indent}    ${line}`)
+      }
+      block(`a ${positionals[0]}`, divergenceLines(d.reason, d.expected))
+      block(`b ${positionals[1]}`, divergenceLines(d.reason, d.actual))
+      // Different inputs (or two different fork edits): what turns a's state into b's.
+      const changes = divergenceChanges(d)
+      if (changes.length > 0) block('changes from a to b', changes)
+      if (d.child !== undefined) {
+        console.log(`${indent}  inside the nested run: runs diverge ${divergencePlace(d.child)} (${d.child.reason})`)
+        show(d.child, `${indent}  `)
+      }
     }
-    block(`a ${positionals[0]}`, divergenceLines(divergence.reason, divergence.expected))
-    block(`b ${positionals[1]}`, divergenceLines(divergence.reason, divergence.actual))
-    // Different inputs (or two different fork edits): what turns a's state into b's.
-    const changes = divergenceChanges(divergence)
-    if (changes.length > 0) block('changes from a to b', changes)
+    show(divergence, '')
     return 1
   },
 }

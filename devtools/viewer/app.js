@@ -4,11 +4,14 @@
 // textContent (never innerHTML), so whatever a run recorded is shown as text, never run.
 import {
   attemptsLabel, changedPaths, compareSteps, cutLabel, eventSubject, eventTime, filterEvents, filterOptions, firstDivergence, forkEdit, forkTree, formatDuration,
-  linkDiff, linkWrites, pathKey, prepareRun, rowOfEvent, stateAt, valueText, valueTree,
+  isWithin, linkDiff, linkWrites, nestedIdOf, nestedOfRow, nestedView, nestingDepth, pathKey, prepareRun, rowOfEvent, stateAt, valueText, valueTree, visibleEvents,
 } from './model.js'
 
 const $ = (id) => document.getElementById(id)
-const state = { runs: [], run: undefined, seq: 0, zoom: 1, filters: { type: '', link: '', middleware: '' }, compareId: '', toggled: new Map(), items: new Map() }
+// run: the run chosen (picker, compare); view: the run of the selected event, `run` or a nested
+// chain's run inside it (DESIGN §9); expanded: ids of the nested runs shown in place; stops: the
+// events the slider and the arrow keys step through (run's, with expanded nested runs' in place).
+const state = { runs: [], run: undefined, view: undefined, seq: 0, zoom: 1, filters: { type: '', link: '', middleware: '' }, compareId: '', toggled: new Map(), items: new Map(), expanded: new Set(), stops: [] }
 
 /** createElement with text children only: `h('li', { className: 'x', dataset: { seq: 1 } }, 'text', child)`. */
 function h(tag, props = {}, ...children) {
@@ -80,6 +83,9 @@ const relatedRun = (run) =>
 
 function selectRun(run, seq) {
   state.run = run
+  state.view = run
+  state.expanded = new Set()
+  state.stops = visibleEvents(run, state.expanded)
   state.items = new Map()
   state.filters = { type: '', link: '', middleware: '' }
   if (!runById(state.compareId) || state.compareId === run.id) state.compareId = relatedRun(run)?.id ?? ''
@@ -87,21 +93,52 @@ function selectRun(run, seq) {
   select(seq ?? Math.max(run.forkSeq, 0))
 }
 
-function select(seq) {
-  const run = state.run
+/** Selects event `seq` of `run` (the chosen run, or a nested run inside it). */
+function select(seq, run = state.run) {
+  state.view = run
   state.seq = Math.min(Math.max(seq, 0), run.events.length - 1)
-  $('slider').value = String(state.seq)
+  $('slider').value = String(Math.max(state.stops.findIndex((stop) => stop.run === run && stop.seq === state.seq), 0))
   const event = run.events[state.seq]
-  fill($('position'), `event ${state.seq} / ${run.events.length - 1}`)
+  fill($('position'), `event ${state.seq} / ${run.events.length - 1}`, run.host && ` · nested run ${short(run.id)} '${run.chainName}'`)
   for (const item of document.querySelectorAll('#event-list .selected')) item.classList.remove('selected')
-  const item = state.items.get(state.seq)
+  const item = state.items.get(`${run.id}:${state.seq}`)
   item?.classList.add('selected')
   item?.scrollIntoView({ block: 'nearest' })
   const row = rowOfEvent(run.allRows, state.seq)
-  for (const el of document.querySelectorAll('#waterfall .row')) el.classList.toggle('selected', row !== undefined && el.dataset.link === row.name && event.t >= 0n)
+  for (const el of document.querySelectorAll('#waterfall .row')) el.classList.toggle('selected', row !== undefined && el.dataset.run === run.id && el.dataset.link === row.name && event.t >= 0n)
   placeCursor(event)
   renderInspector(event)
   renderLink(row)
+}
+
+/** Steps through the events shown: the run's, and those of its expanded nested runs in place. */
+function step(delta) {
+  const at = state.stops.findIndex((stop) => stop.run === state.view && stop.seq === state.seq)
+  const next = state.stops[Math.min(Math.max(at + delta, 0), state.stops.length - 1)]
+  if (next !== undefined) select(next.seq, next.run)
+}
+
+/** Expands or collapses nested run `id` of `run` in place (the waterfall and the event list). */
+function toggleNested(run, id) {
+  let [seq, view] = [state.seq, state.view]
+  if (state.expanded.has(id)) {
+    state.expanded.delete(id)
+    // A selection inside the collapsed run moves to the event that names it.
+    const child = nestedView(run, id)
+    if (child !== undefined && isWithin(view, child)) [seq, view] = [child.host.seq, run]
+  } else state.expanded.add(id)
+  state.stops = visibleEvents(state.run, state.expanded)
+  $('slider').max = String(state.stops.length - 1)
+  renderEvents()
+  renderWaterfall()
+  select(seq, view)
+}
+
+/** The ▸/▾ button of a nested run (lazily drawn: nothing of a collapsed run is built). */
+function expander(run, id, label) {
+  const open = state.expanded.has(id)
+  return h('button', { className: `expander${open ? ' open' : ''}`, type: 'button', title: `${open ? 'collapse' : 'expand'} nested run ${short(id)}`, ariaExpanded: String(open), dataset: { testid: 'nested-toggle', child: id }, onclick: (e) => (e.stopPropagation(), toggleNested(run, id)) },
+    open ? '▾' : '▸', label && ` ${label}`)
 }
 
 // ---- run-level panels ----------------------------------------------------------------------------
@@ -117,7 +154,7 @@ function renderRun() {
   renderEvents()
   renderWaterfall()
   renderCompare()
-  $('slider').max = String(run.events.length - 1)
+  $('slider').max = String(state.stops.length - 1)
 }
 
 function renderForkTree() {
@@ -137,7 +174,7 @@ function renderFilters() {
     $(id).onchange = () => {
       state.filters[key] = $(id).value
       renderEvents()
-      select(state.seq)
+      select(state.seq, state.view)
     }
   }
   menu('filter-type', 'type', 'all types', options.types)
@@ -149,19 +186,26 @@ function renderFilters() {
 const listSubject = (event) => (event.middleware ? [event.middleware.name, event.link?.name ?? event.middleware.position].join(' · ') : eventSubject(event))
 
 function renderEvents() {
-  const run = state.run
   state.items = new Map()
-  const items = filterEvents(run, state.filters).map((event) => {
+  const items = eventItems(state.run, 0)
+  fill($('event-list'), items.length > 0 ? items : h('li', { className: 'empty' }, 'no event matches the filters'))
+}
+
+/** The list items of a run's events; an expanded nested run's follow the event that names it, indented. */
+function eventItems(run, depth) {
+  return filterEvents(run, state.filters).flatMap((event) => {
     // A fork's inherited events are timed from the start of the run they were recorded in.
     const time = eventTime(run, event)
-    const li = h('li', { className: `ev ${event.type.replace('.', '-')}${event.error === undefined ? '' : ' failed'}${time.inherited ? ' inherited' : ''}`, dataset: { testid: 'event', seq: event.seq, type: event.type }, onclick: () => select(event.seq) },
-      h('span', { className: 'seq' }, event.seq), h('span', { className: 'time', dataset: { testid: 'event-time' }, title: time.inherited ? 'inherited from the parent: time since the parent run started' : 'time since the run started' }, time.text),
-      h('span', { className: 'type' }, event.type), h('span', { className: 'who', title: eventSubject(event) }, listSubject(event)),
+    const id = nestedIdOf(run, event.seq)
+    const li = h('li', { className: `ev ${event.type.replace('.', '-')}${event.error === undefined ? '' : ' failed'}${time.inherited ? ' inherited' : ''}${depth > 0 ? ' nested' : ''}`, dataset: { testid: 'event', seq: event.seq, type: event.type, run: run.id }, onclick: () => select(event.seq, run) },
+      h('span', { className: 'seq' }, event.seq), h('span', { className: 'time', dataset: { testid: 'event-time' }, title: time.inherited ? 'inherited from the parent: time since the parent run started' : run.host ? 'time since the outermost run started' : 'time since the run started' }, time.text),
+      h('span', { className: 'type' }, event.type), h('span', { className: 'who', title: eventSubject(event) }, id !== undefined && expander(run, id, ''), listSubject(event)),
       event.durationNs !== undefined && h('span', { className: 'dur' }, formatDuration(event.durationNs)))
-    state.items.set(event.seq, li)
-    return li
+    if (depth > 0) li.style.setProperty('--depth', String(depth))
+    state.items.set(`${run.id}:${event.seq}`, li)
+    const child = id !== undefined && state.expanded.has(id) ? nestedView(run, id) : undefined
+    return child === undefined ? [li] : [li, ...eventItems(child, depth + 1)]
   })
-  fill($('event-list'), items.length > 0 ? items : h('li', { className: 'empty' }, 'no event matches the filters'))
 }
 
 // ---- waterfall -----------------------------------------------------------------------------------
@@ -184,10 +228,18 @@ function renderWaterfall() {
     tick.style.left = pct(f)
     return tick
   })
-  const lines = rows.flatMap((row) => {
+  const lines = rowLines(state.run, rows, totalNs)
+  const canvas = h('div', { className: 'canvas' }, h('div', { className: 'row axis' }, h('div', { className: 'label' }, 'time'), h('div', { className: 'track' }, ticks)), lines, h('div', { id: 'cursor' }))
+  canvas.style.setProperty('--zoom', String(state.zoom))
+  fill($('waterfall'), canvas)
+}
+
+/** The waterfall rows of `run` (a nested run's on its outermost run's axis), its expanded nested runs in place. */
+function rowLines(run, rows, totalNs) {
+  return rows.flatMap((row) => {
     // A skipped link never ran: greyed, no bars, its reason in place of its durations.
     if (row.status === 'skipped') {
-      return h('div', { className: 'row skipped', dataset: { testid: 'waterfall-row', link: row.name }, onclick: () => select(row.endSeq) },
+      return h('div', { className: 'row skipped', dataset: { testid: 'waterfall-row', link: row.name, run: run.id }, onclick: () => select(row.endSeq, run) },
         h('div', { className: 'label' },
           h('span', { className: 'idx' }, row.index), h('span', { className: 'name', dataset: { testid: 'link-name' } }, row.name),
           h('span', { className: 'skip', dataset: { testid: 'skip-reason' } }, `skipped: ${row.reason === 'stopped' ? 'stopped' : 'when'}`)),
@@ -195,30 +247,49 @@ function renderWaterfall() {
     }
     const track = h('div', { className: 'track' },
       bar('step', row.stepStart, row.stepEnd, totalNs, `step ${formatDuration(row.stepEnd - row.stepStart)}`),
-      row.segments.map((s) => bar(`mw${s.failed ? ' failed' : ''}`, s.start, s.end, totalNs, `${s.name} (${s.position}) ${formatDuration(s.end - s.start)}${s.failed ? ' ✗ failed' : ''}`, (e) => (e.stopPropagation(), select(s.seq)))),
+      row.segments.map((s) => bar(`mw${s.failed ? ' failed' : ''}`, s.start, s.end, totalNs, `${s.name} (${s.position}) ${formatDuration(s.end - s.start)}${s.failed ? ' ✗ failed' : ''}`, (e) => (e.stopPropagation(), select(s.seq, run)))),
       bar(`link ${row.status}`, row.linkStart, row.linkEnd, totalNs, `${row.name} ${formatDuration(row.linkNs)}`),
       // Each failed attempt of a retried link is its own segment, over the link's bar.
-      row.failedAttempts.map((a) => bar('attempt failed', a.start, a.end, totalNs, `attempt ${a.attempt} ✗ ${valueText(a.error, 60)} ${formatDuration(a.end - a.start)}`, (e) => (e.stopPropagation(), select(a.seq)))))
+      row.failedAttempts.map((a) => bar('attempt failed', a.start, a.end, totalNs, `attempt ${a.attempt} ✗ ${valueText(a.error, 60)} ${formatDuration(a.end - a.start)}`, (e) => (e.stopPropagation(), select(a.seq, run)))))
     // A parallel step's branches: one lane each under its row (click selects the branch's end).
-    const lanes = row.branches.map((lane) =>
-      h('div', { className: `row lane ${lane.status}`, dataset: { testid: 'branch-lane', link: row.name, branch: lane.name }, onclick: () => select(lane.endSeq) },
+    const nested = nestedOfRow(run, row)
+    const under = (place, label) => nested.filter((n) => n.place === place && (label === undefined || n.label === label))
+    const lanes = row.branches.flatMap((lane) => [
+      h('div', { className: `row lane ${lane.status}`, dataset: { testid: 'branch-lane', link: row.name, branch: lane.name, run: run.id }, onclick: () => select(lane.endSeq, run) },
         h('div', { className: 'label' },
           h('span', { className: 'idx' }, lane === row.branches.at(-1) ? '└' : '├'), h('span', { className: 'name', dataset: { testid: 'branch-name' } }, lane.name),
           h('span', { className: 'dur', dataset: { testid: 'branch-duration' } }, formatDuration(lane.end - lane.start)),
-          lane.status === 'error' && h('span', { className: 'err' }, ` ✗ ${valueText(lane.error, 60)}`)),
-        h('div', { className: 'track' }, bar(`branch ${lane.status}`, lane.start, lane.end, totalNs, `branch ${lane.name} ${formatDuration(lane.end - lane.start)}`))))
-    return [h('div', { className: `row ${row.status}`, dataset: { testid: 'waterfall-row', link: row.name }, onclick: () => select(row.startSeq) },
+          lane.status === 'error' && h('span', { className: 'err' }, ` ✗ ${valueText(lane.error, 60)}`), under('branch', lane.name).map((n) => expander(run, n.id, 'nested'))),
+        h('div', { className: 'track' }, bar(`branch ${lane.status}`, lane.start, lane.end, totalNs, `branch ${lane.name} ${formatDuration(lane.end - lane.start)}`))),
+      ...under('branch', lane.name).flatMap((n) => nestedBlock(run, n.id, totalNs))])
+    return [h('div', { className: `row ${row.status}`, dataset: { testid: 'waterfall-row', link: row.name, run: run.id }, onclick: () => select(row.startSeq, run) },
       h('div', { className: 'label' },
         h('span', { className: 'idx' }, row.index), h('span', { className: 'name', dataset: { testid: 'link-name' } }, row.name),
         h('span', { className: 'dur', dataset: { testid: 'link-duration' }, title: 'the link alone' }, formatDuration(row.linkNs)),
         h('span', { className: 'mwdur', dataset: { testid: 'middleware-duration' }, title: 'middleware around it' }, `+${formatDuration(row.middlewareNs)} mw`),
         attemptsLabel(row) && h('span', { className: 'attempts', dataset: { testid: 'attempts' }, title: 'failed attempts were retried' }, ` ↻ ${attemptsLabel(row)}`),
-        row.status === 'error' && h('span', { className: 'err' }, ` ✗ ${valueText(row.error, 60)}`)),
-      track), ...lanes]
+        row.status === 'error' && h('span', { className: 'err' }, ` ✗ ${valueText(row.error, 60)}`),
+        under('link').map((n) => expander(run, n.id, 'nested')), under('attempt').map((n) => expander(run, n.id, `attempt ${n.label}`))),
+      track), ...under('link').flatMap((n) => nestedBlock(run, n.id, totalNs)), ...lanes, ...under('attempt').flatMap((n) => nestedBlock(run, n.id, totalNs))]
   })
-  const canvas = h('div', { className: 'canvas' }, h('div', { className: 'row axis' }, h('div', { className: 'label' }, 'time'), h('div', { className: 'track' }, ticks)), lines, h('div', { id: 'cursor' }))
-  canvas.style.setProperty('--zoom', String(state.zoom))
-  fill($('waterfall'), canvas)
+}
+
+/** An expanded nested run under the row that made it: a head line, then its own rows, indented. */
+function nestedBlock(run, id, totalNs) {
+  if (!state.expanded.has(id)) return []
+  const child = nestedView(run, id)
+  if (child === undefined) return []
+  const first = child.events[0]?.t ?? 0n
+  const last = child.events.at(-1)?.t ?? first
+  const block = h('div', { className: 'nested', dataset: { testid: 'nested-run', run: child.id } },
+    h('div', { className: `row nested-head ${child.status}`, dataset: { testid: 'nested-head', run: child.id }, onclick: () => select(0, child) },
+      h('div', { className: 'label' }, h('span', { className: 'name' }, `↳ ${child.chainName} · ${short(child.id)}`), h('span', { className: `status ${child.status}` }, ` ${child.status}`),
+        h('span', { className: 'dur' }, formatDuration(child.durationNs)), child.error && h('span', { className: 'err', dataset: { testid: 'nested-error' } }, ` ✗ ${child.error.code}: ${child.error.message}`)),
+      h('div', { className: 'track' }, bar(`nested ${child.status}`, first, last, totalNs, `nested run ${short(child.id)} ${formatDuration(child.durationNs)}`))),
+    rowLines(child, child.rows, totalNs))
+  // Indents its labels only: its bars stay on the outermost run's time axis.
+  block.style.setProperty('--depth', String(nestingDepth(child)))
+  return [block]
 }
 
 function placeCursor(event) {
@@ -273,10 +344,11 @@ function treeSection(title, value, changed, scope, testid) {
 
 function renderInspector(event) {
   // At a ctx.write: the ctx as of that write, not as of its link's start.
-  const { ctx, mwctx, metrics, exact } = stateAt(state.run, event.seq)
-  const changed = changedPaths(state.run, event.seq)
-  const time = eventTime(state.run, event)
-  fill($('state-title'), `#${event.seq} ${event.type} ${eventSubject(event)} · ${time.inherited ? 'inherited, ' : ''}${time.text}`)
+  // The run of the event: the chosen run, or a nested run expanded inside it.
+  const { ctx, mwctx, metrics, exact } = stateAt(state.view, event.seq)
+  const changed = changedPaths(state.view, event.seq)
+  const time = eventTime(state.view, event)
+  fill($('state-title'), state.view.host && `in nested run ${short(state.view.id)} '${state.view.chainName}' · `, `#${event.seq} ${event.type} ${eventSubject(event)} · ${time.inherited ? 'inherited, ' : ''}${time.text}`)
   fill($('inspector'),
     event.error !== undefined && h('p', { className: 'err', dataset: { testid: 'event-error' } }, `✗ ${valueText(event.error, 300)}`),
     !exact && h('p', { className: 'none' }, 'this write could not be replayed here: ctx as at the start of its link'),
@@ -287,7 +359,7 @@ function renderInspector(event) {
 
 /** At a fork event, the Link panel shows the fork's edit as a change of its own. */
 function renderEdit(seq) {
-  const edit = forkEdit(state.run, seq)
+  const edit = forkEdit(state.view, seq)
   fill($('link-title'), `fork edit ${cutLabel(edit.cutAfter)}`)
   const side = (title, value) => h('div', { className: 'side' }, h('h3', {}, title), h('ul', { className: 'tree' }, valueTree(value, { changed: edit.changed, open: 0 }).children?.map((c) => renderTree(c, `${title}:fork`)) ?? []))
   fill($('link-panel'),
@@ -296,7 +368,7 @@ function renderEdit(seq) {
 }
 
 function renderLink(row) {
-  const run = state.run
+  const run = state.view
   if (run.events[state.seq]?.type === 'fork') return renderEdit(state.seq)
   if (row === undefined) {
     fill($('link-title'))
@@ -379,9 +451,12 @@ function renderCompare() {
 
 $('run-picker').onchange = () => selectRun(runById($('run-picker').value))
 $('compare-picker').onchange = () => ((state.compareId = $('compare-picker').value), renderCompare())
-$('slider').oninput = () => select(Number($('slider').value))
-$('prev').onclick = () => select(state.seq - 1)
-$('next').onclick = () => select(state.seq + 1)
+$('slider').oninput = () => {
+  const stop = state.stops[Number($('slider').value)]
+  if (stop !== undefined) select(stop.seq, stop.run)
+}
+$('prev').onclick = () => step(-1)
+$('next').onclick = () => step(1)
 $('zoom-in').onclick = () => zoom(2)
 $('zoom-out').onclick = () => zoom(0.5)
 $('zoom-reset').onclick = () => zoom(0)
@@ -389,11 +464,11 @@ $('zoom-reset').onclick = () => zoom(0)
 $('waterfall').addEventListener('wheel', (e) => e.ctrlKey && (e.preventDefault(), zoom(e.deltaY < 0 ? 1.25 : 0.8, e.clientX - $('waterfall').getBoundingClientRect().left)), { passive: false })
 $('file-input').onchange = () => loadFiles($('file-input').files)
 document.addEventListener('keydown', (e) => {
-  const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[e.key]
+  const delta = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[e.key]
   const target = e.target
-  if (step === undefined || state.run === undefined || target.tagName === 'SELECT' || (target.tagName === 'INPUT' && target.type !== 'range')) return
+  if (delta === undefined || state.run === undefined || target.tagName === 'SELECT' || (target.tagName === 'INPUT' && target.type !== 'range')) return
   e.preventDefault()
-  select(state.seq + step)
+  step(delta)
 })
 document.addEventListener('dragover', (e) => (e.preventDefault(), document.body.classList.add('dragging')))
 document.addEventListener('dragleave', () => document.body.classList.remove('dragging'))

@@ -18,6 +18,8 @@ export interface RunSummary {
   /** The link that ended the run with `io.stop()`, and the reason it gave. */
   readonly stoppedBy?: { readonly link: string; readonly reason?: string }
   readonly children: readonly string[]
+  /** A nested run (DESIGN §9): from the outermost run's start to its own; its links' and branches' `offsetNs` count from there too. */
+  readonly offsetNs?: bigint
   readonly links: readonly {
     readonly name: string
     readonly index: number
@@ -37,7 +39,11 @@ export interface RunSummary {
     /** How many times it was called, when more than once (link option `retry`). */
     readonly attempts?: number
     /** A parallel step's branches, in the order they ended. */
-    readonly branches?: readonly { readonly name: string; readonly status: 'ok' | 'error'; readonly offsetNs: bigint; readonly durationNs: bigint; readonly changes: number; readonly error?: string }[]
+    readonly branches?: readonly { readonly name: string; readonly status: 'ok' | 'error'; readonly offsetNs: bigint; readonly durationNs: bigint; readonly changes: number; readonly error?: string; readonly child?: RunSummary }[]
+    /** The run of the chain nested as this link (its last call's), described the same way. */
+    readonly child?: RunSummary
+    /** The runs of a retried nested link's failed attempts, in order. */
+    readonly attemptRuns?: readonly { readonly attempt: number; readonly child: RunSummary }[]
     readonly metrics: unknown
   }[]
   readonly middlewareErrors: readonly {
@@ -49,11 +55,38 @@ export interface RunSummary {
   }[]
 }
 
+/** How {@link describeRun} describes nested runs. */
+export interface DescribeOptions {
+  /**
+   * The runs of nested chains (DESIGN §9), each described under its link (`child`), branch
+   * (`child`) or failed attempt (`attemptRuns`): `true` (default) every level, a number that
+   * many levels, `false` (or 0) none.
+   */
+  readonly nested?: boolean | number
+}
+
 /**
  * Summarises a run: status, timing, one entry per link (its own time apart from its middleware
- * time) and every middleware error.
+ * time) and every middleware error; a nested chain's run under its link, recursively.
  */
-export function describeRun<C>(run: Run<C>): RunSummary {
+export function describeRun<C>(run: Run<C>, options: DescribeOptions = {}): RunSummary {
+  const nested = options.nested
+  const levels = nested === undefined || nested === true ? Infinity : nested === false || !(nested > 0) ? 0 : Math.floor(nested)
+  return summarise(run as Run<unknown>, run.startedAt, levels)
+}
+
+function summarise(run: Run<unknown>, origin: bigint, levels: number): RunSummary {
+  // A nested run, within the levels asked for: described from the outermost run's start.
+  const inner = (id: string | undefined): RunSummary | undefined => {
+    const child = id === undefined || levels < 1 ? undefined : run.timeline.child(id)
+    return child === undefined ? undefined : summarise(child, origin, levels - 1)
+  }
+  const attemptRuns = new Map<string, { attempt: number; child: RunSummary }[]>()
+  for (const event of run.timeline.events) {
+    if (event.type !== 'link.attempt') continue
+    const child = inner(event.child)
+    if (child !== undefined) attemptRuns.set(event.link.name, [...(attemptRuns.get(event.link.name) ?? []), { attempt: event.attempt, child }])
+  }
   const middlewareNs = new Map<string, bigint>()
   const middlewareErrors: RunSummary['middlewareErrors'][number][] = []
   for (const event of run.timeline.events) {
@@ -85,12 +118,13 @@ export function describeRun<C>(run: Run<C>): RunSummary {
     ...(run.replayOf && { replayOf: run.replayOf.runId }),
     ...(run.stoppedBy && { stoppedBy: { link: run.stoppedBy.name, ...(run.stopReason !== undefined && { reason: run.stopReason }) } }),
     children: run.childIds,
+    ...(origin !== run.startedAt && { offsetNs: run.startedAt - origin }),
     links: run.timeline.links().map((link) => ({
       name: link.name,
       index: link.index,
       status: link.status,
       inherited: link.startSeq < forkSeq,
-      offsetNs: link.start - run.startedAt,
+      offsetNs: link.start - origin,
       durationNs: link.durationNs,
       middlewareNs: middlewareNs.get(link.name) ?? 0n,
       changes: link.patches.length,
@@ -101,14 +135,20 @@ export function describeRun<C>(run: Run<C>): RunSummary {
         branches: link.branches.map((b) => ({
           name: b.name,
           status: b.status,
-          offsetNs: b.start - run.startedAt,
+          offsetNs: b.start - origin,
           durationNs: b.durationNs,
           changes: b.patches.length,
           ...(b.status === 'error' && { error: describeError(b.error) }),
+          ...withChild(inner(b.child?.id)),
         })),
       }),
+      ...withChild(inner(link.child?.id)),
+      ...withAttempts(attemptRuns.get(link.name)),
       metrics: link.metrics,
     })),
     middlewareErrors,
   }
 }
+
+const withChild = (child: RunSummary | undefined): { child?: RunSummary } => (child === undefined ? {} : { child })
+const withAttempts = (runs: RunSummary['links'][number]['attemptRuns'] | undefined): { attemptRuns?: NonNullable<RunSummary['links'][number]['attemptRuns']> } => (runs === undefined ? {} : { attemptRuns: runs })

@@ -35,7 +35,7 @@ export interface ViewerRun {
   readonly chainName: string
   readonly status: 'ok' | 'error' | 'aborted'
   readonly error: { readonly code: string; readonly message: string } | undefined
-  /** Epoch ns. */
+  /** Epoch ns: where its times count from (the outermost run's start, for a nested run). */
   readonly startedAt: bigint
   readonly durationNs: bigint
   readonly parent: { readonly runId: string; readonly seq: number } | undefined
@@ -54,8 +54,14 @@ export interface ViewerRun {
   readonly inherited: number
   /** Every link execution, inherited ones included (the same rows). */
   readonly allRows: readonly WaterfallRow[]
-  /** The run's duration: the waterfall's time axis. */
+  /** The run's duration: the waterfall's time axis (the outermost run's, for a nested run). */
   readonly totalNs: bigint
+  /**
+   * A nested chain's run (DESIGN §9, see `nestedView`): the view and the event (seq) that name
+   * it. Its events' `t` and its rows count from the outermost run's start. Absent for a run
+   * the viewer was given.
+   */
+  readonly host?: { readonly run: ViewerRun; readonly seq: number }
 }
 
 /**
@@ -67,8 +73,15 @@ export interface ViewerRun {
  * @throws DocumentError when the document is not a valid run document
  */
 export function prepareRun(doc: unknown): ViewerRun {
-  const run = Run.fromJSON(doc)
-  const startedAt = run.startedAt
+  return viewRun(Run.fromJSON(doc), undefined)
+}
+
+/**
+ * @internal A run made ready for the viewer, its times counted from `host`'s outermost run's
+ * start when it is nested (`nestedView`), else from its own start.
+ */
+export function viewRun(run: Run<unknown>, host: { readonly run: ViewerRun; readonly seq: number } | undefined): ViewerRun {
+  const startedAt = host === undefined ? run.startedAt : host.run.startedAt
   const events: ViewerEvent[] = []
   let lastLink: string | undefined
   for (const event of run.timeline.events) {
@@ -86,7 +99,7 @@ export function prepareRun(doc: unknown): ViewerRun {
     status: run.status,
     error: run.error === undefined ? undefined : { code: run.error.code, message: run.error.message },
     startedAt,
-    durationNs: run.endedAt - startedAt,
+    durationNs: run.endedAt - run.startedAt,
     parent: run.parent === undefined ? undefined : { runId: run.parent.runId, seq: run.parent.seq },
     replayOf: run.replayOf === undefined ? undefined : { runId: run.replayOf.runId },
     stoppedBy: run.stoppedBy === undefined ? undefined : { name: run.stoppedBy.name, index: run.stoppedBy.index, reason: run.stopReason },
@@ -97,7 +110,8 @@ export function prepareRun(doc: unknown): ViewerRun {
     rows,
     inherited: start === 0 ? 0 : waterfallRows(all.slice(0, start)).length,
     allRows,
-    totalNs: run.endedAt - startedAt,
+    totalNs: host === undefined ? run.endedAt - startedAt : host.run.totalNs,
+    ...(host !== undefined && { host }),
   }
 }
 
