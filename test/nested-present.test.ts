@@ -2,8 +2,13 @@
 // describeRun show a nested link's child run in place under the link (or the branch, or the
 // failed attempt) that made it, indented, on the outermost run's time axis; and the viewer's
 // model makes a child ready for the page only when asked, timed from the outermost run's start.
-import { describe, expect, it } from 'vitest'
-import { chain, describeRun, formatWaterfall, type Run } from '../src/index.js'
+import { execFile } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { chain, describeRun, formatWaterfall, saveRun, type Run } from '../src/index.js'
+import { ensureBuilt, ROOT } from './built-dist.js'
 import { waterfallRows } from '../src/present/waterfall.js'
 import { prepareRun } from '../src/present/viewer/run-view.js'
 import { nestedOfRow, nestedView, nestingDepth, visibleEvents } from '../src/present/viewer/nested-view.js'
@@ -183,4 +188,94 @@ describe('the viewer model of nested runs', () => {
     const end = childView.events.findIndex((e) => e.type === 'link.end' && e.link?.name === 'c1')
     expect((stateAt(childView, end).ctx as Order).n).toBe(1)
   }, 10_000)
+})
+
+// ---- the command line, on saved run files (version 8: the nested runs' documents embedded) -----
+
+let dir = ''
+beforeAll(async () => {
+  ensureBuilt()
+  dir = await mkdtemp(join(tmpdir(), 'shadowchain-nested-cli-'))
+}, 180_000)
+afterAll(async () => {
+  if (dir !== '') await rm(dir, { recursive: true, force: true })
+})
+
+/** `node devtools/cli.js ...args`: exit code and stdout (not a TTY: no colours). */
+function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env: NodeJS.ProcessEnv = { ...process.env }
+  delete env['FORCE_COLOR']
+  return new Promise((resolve) => {
+    execFile(process.execPath, [join(ROOT, 'devtools', 'cli.js'), ...args], { cwd: ROOT, env, timeout: 15_000, encoding: 'utf8' }, (error, stdout, stderr) => {
+      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout, stderr })
+    })
+  })
+}
+
+async function saved(run: Run<unknown>, name: string): Promise<string> {
+  const file = join(dir, name)
+  await saveRun(run, file)
+  return file
+}
+
+describe('shadowchain inspect and diff with nested runs', () => {
+  it('inspect draws each nested run in place under its link; --no-nested names it on one line', async () => {
+    const run = await nestedRun()
+    const file = await saved(run as Run<unknown>, 'nested.run.json')
+    const out = await cli('inspect', file, '--no-color')
+    expect(out.code).toBe(0)
+    // The same text as the library draws from the run it saved.
+    expect(out.stdout.trimEnd()).toBe(formatWaterfall(run))
+    const lines = out.stdout.split('\n')
+    expect(lines[lineOf(lines, /^ {2}1 {2}sub /) + 1]).toMatch(/^ {5}▾ nested run [0-9a-f]{8} 'child' {2}ok /)
+    expect(lines[lineOf(lines, /^ {2}4 {2}fails /) + 2]).toMatch(/^ {6}0 {2}b1 .*✗ child boom$/)
+    const flat = await cli('inspect', file, '--no-color', '--no-nested')
+    expect(flat.stdout.trimEnd()).toBe(formatWaterfall(run, { nested: false }))
+    const json = JSON.parse((await cli('inspect', file, '--json')).stdout) as { links: { name: string; child?: { chainName: string; links: { name: string; child?: { chainName: string } }[] } }[] }
+    const sub = json.links.find((link) => link.name === 'sub')
+    expect(sub?.child?.links.map((link) => [link.name, link.child?.chainName])).toEqual([['c1', undefined], ['deep', 'inner']])
+    const none = JSON.parse((await cli('inspect', file, '--json', '--no-nested')).stdout) as { links: { child?: unknown }[] }
+    expect(none.links.every((link) => link.child === undefined)).toBe(true)
+  }, 30_000)
+
+  it('inspect --events lists a nested run\'s events in place, indented, under the event that names it', async () => {
+    const run = await nestedRun()
+    const file = await saved(run as Run<unknown>, 'events.run.json')
+    const out = await cli('inspect', file, '--events', '--no-color')
+    expect(out.code).toBe(0)
+    const events = (out.stdout.trimEnd().split('\n\n')[1] ?? '').split('\n')
+    const subEnd = events.findIndex((line) => /link\.end +link 'sub'/.test(line))
+    const childId = run.timeline.links()[1]?.child?.id ?? ''
+    expect(events[subEnd]).toMatch(new RegExp(`  ↳ nested run ${childId.slice(0, 8)}$`))
+    expect(events[subEnd + 1]).toBe(`     ▾ nested run ${childId.slice(0, 8)} 'child' (ok):`)
+    expect(events[subEnd + 2]).toMatch(/^ {4} {4}0 {2}\+4\.00 µs +run\.start/)
+    expect(events[subEnd + 3]).toMatch(/^ {4} {4}1 {2}\+5\.00 µs +link\.start +link 'c1'$/)
+    // The grandchild two levels in; then the parent's next event, not indented.
+    expect(events.some((line) => /^ {8} {4}1 +\+9\.00 µs +link\.start +link 'i1'$/.test(line))).toBe(true)
+    // Every event of every run, each once: the parent's, then each nested run's (recursively).
+    const count = (r: Run<unknown>): number => r.timeline.length + [...r.timeline.nested.values()].reduce((n, c) => n + count(c), 0)
+    expect(events.filter((line) => /^ *\d+ {2}/.test(line))).toHaveLength(count(run as Run<unknown>))
+    expect(events.filter((line) => /^\s+▾ nested run/.test(line))).toHaveLength(6)
+  }, 30_000)
+
+  it('diff shows where the runs diverge inside a nested run', async () => {
+    const twice = chain<Order>('child').link('c1', (ctx) => void (ctx.n += 2)).link('c2', (ctx) => void (ctx.n -= 1))
+    const once = chain<Order>('child').link('c1', (ctx) => void (ctx.n += 1)).link('c2', () => {})
+    const parent = (c: typeof twice) => chain<Order>('parent', { clock: clock() }).link('a', (ctx) => void ctx.log.push('a')).link('sub', c)
+    const a = await saved((await parent(twice).run({ n: 0, log: [] })) as Run<unknown>, 'a.run.json')
+    const b = await saved((await parent(once).run({ n: 0, log: [] })) as Run<unknown>, 'b.run.json')
+    const out = await cli('diff', a, b)
+    expect(out.code).toBe(1)
+    const lines = out.stdout.trimEnd().split('\n')
+    expect(lines[0]).toMatch(/^runs diverge at link #1 'sub' \(child\), chain 'parent'$/)
+    expect(lines).toContain("  inside the nested run: runs diverge at link #0 'c1' (patches)")
+    expect(lines.slice(lines.indexOf("  inside the nested run: runs diverge at link #0 'c1' (patches)") + 1)).toEqual([
+      `    a ${a}:`,
+      '      replace n = 2',
+      `    b ${b}:`,
+      '      replace n = 1',
+    ])
+    const json = JSON.parse((await cli('diff', a, b, '--json')).stdout) as { reason: string; link: string; child: { reason: string; link: string } }
+    expect([json.reason, json.link, json.child.reason, json.child.link]).toEqual(['child', 'sub', 'patches', 'c1'])
+  }, 30_000)
 })

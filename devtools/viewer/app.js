@@ -258,18 +258,20 @@ function rowLines(run, rows, totalNs) {
       h('div', { className: `row lane ${lane.status}`, dataset: { testid: 'branch-lane', link: row.name, branch: lane.name, run: run.id }, onclick: () => select(lane.endSeq, run) },
         h('div', { className: 'label' },
           h('span', { className: 'idx' }, lane === row.branches.at(-1) ? '└' : '├'), h('span', { className: 'name', dataset: { testid: 'branch-name' } }, lane.name),
+          under('branch', lane.name).map((n) => expander(run, n.id, 'nested')),
           h('span', { className: 'dur', dataset: { testid: 'branch-duration' } }, formatDuration(lane.end - lane.start)),
-          lane.status === 'error' && h('span', { className: 'err' }, ` ✗ ${valueText(lane.error, 60)}`), under('branch', lane.name).map((n) => expander(run, n.id, 'nested'))),
+          lane.status === 'error' && h('span', { className: 'err' }, ` ✗ ${valueText(lane.error, 60)}`)),
         h('div', { className: 'track' }, bar(`branch ${lane.status}`, lane.start, lane.end, totalNs, `branch ${lane.name} ${formatDuration(lane.end - lane.start)}`))),
       ...under('branch', lane.name).flatMap((n) => nestedBlock(run, n.id, totalNs))])
     return [h('div', { className: `row ${row.status}`, dataset: { testid: 'waterfall-row', link: row.name, run: run.id }, onclick: () => select(row.startSeq, run) },
       h('div', { className: 'label' },
         h('span', { className: 'idx' }, row.index), h('span', { className: 'name', dataset: { testid: 'link-name' } }, row.name),
+        // Next to the name: the label clips what does not fit (an error's message).
+        under('link').map((n) => expander(run, n.id, 'nested')), under('attempt').map((n) => expander(run, n.id, `attempt ${n.label}`)),
         h('span', { className: 'dur', dataset: { testid: 'link-duration' }, title: 'the link alone' }, formatDuration(row.linkNs)),
         h('span', { className: 'mwdur', dataset: { testid: 'middleware-duration' }, title: 'middleware around it' }, `+${formatDuration(row.middlewareNs)} mw`),
         attemptsLabel(row) && h('span', { className: 'attempts', dataset: { testid: 'attempts' }, title: 'failed attempts were retried' }, ` ↻ ${attemptsLabel(row)}`),
-        row.status === 'error' && h('span', { className: 'err' }, ` ✗ ${valueText(row.error, 60)}`),
-        under('link').map((n) => expander(run, n.id, 'nested')), under('attempt').map((n) => expander(run, n.id, `attempt ${n.label}`))),
+        row.status === 'error' && h('span', { className: 'err' }, ` ✗ ${valueText(row.error, 60)}`)),
       track), ...under('link').flatMap((n) => nestedBlock(run, n.id, totalNs)), ...lanes, ...under('attempt').flatMap((n) => nestedBlock(run, n.id, totalNs))]
   })
 }
@@ -282,7 +284,7 @@ function nestedBlock(run, id, totalNs) {
   const first = child.events[0]?.t ?? 0n
   const last = child.events.at(-1)?.t ?? first
   const block = h('div', { className: 'nested', dataset: { testid: 'nested-run', run: child.id } },
-    h('div', { className: `row nested-head ${child.status}`, dataset: { testid: 'nested-head', run: child.id }, onclick: () => select(0, child) },
+    h('div', { className: `row nested-head ${child.status}`, dataset: { testid: 'nested-head', run: child.id }, title: `nested run ${child.id} of chain '${child.chainName}': ${child.status}${child.error ? ` (${child.error.code}: ${child.error.message})` : ''}`, onclick: () => select(0, child) },
       h('div', { className: 'label' }, h('span', { className: 'name' }, `↳ ${child.chainName} · ${short(child.id)}`), h('span', { className: `status ${child.status}` }, ` ${child.status}`),
         h('span', { className: 'dur' }, formatDuration(child.durationNs)), child.error && h('span', { className: 'err', dataset: { testid: 'nested-error' } }, ` ✗ ${child.error.code}: ${child.error.message}`)),
       h('div', { className: 'track' }, bar(`nested ${child.status}`, first, last, totalNs, `nested run ${short(child.id)} ${formatDuration(child.durationNs)}`))),
