@@ -11,9 +11,10 @@ import { StoreError } from '../errors.js'
 import { normalizeKeep, normalizeQuery, RETAIN_BATCH, unknownCursor } from '../query.js'
 import { checkStored, checkSummary, countLinks } from '../summary.js'
 import type { DurableHead, KeepPolicy, RunQuery, RunStore, StoredRunSummary, StepBatch, StoredRun, StoredStatus } from '../types.js'
-import { openSqlite, sqliteError, type SqliteStoreOptions } from './schema.js'
+import type { SqliteStoreOptions } from './options.js'
+import { openSqlite, sqliteError } from './schema.js'
 
-export { SQLITE_SCHEMA_VERSION, type SqliteStoreOptions } from './schema.js'
+export { SQLITE_SCHEMA_VERSION, type SqliteStoreOptions } from './options.js'
 export { StoreError } from '../errors.js'
 export type { DurableHead, KeepPolicy, RunQuery, RunStore, StoredRunSummary, StepBatch, StoredRun, StoredStatus } from '../types.js'
 

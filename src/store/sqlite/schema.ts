@@ -2,15 +2,7 @@
 // database, another schema version) before changing anything, then create the tables once.
 import Database from 'better-sqlite3'
 import { StoreError } from '../errors.js'
-
-/** The schema version this shadowchain writes and reads (`shadowchain_meta.schema_version`). */
-export const SQLITE_SCHEMA_VERSION = 1
-
-/** Options of `sqliteStore`. */
-export interface SqliteStoreOptions {
-  /** How long a statement waits for another process's write lock, in ms. Default 5,000. */
-  busyTimeoutMs?: number
-}
+import { SQLITE_SCHEMA_VERSION, type SqliteStoreOptions } from './options.js'
 
 const SCHEMA = `
 CREATE TABLE shadowchain_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
