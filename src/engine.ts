@@ -19,6 +19,7 @@ import { mergeRedactPaths } from './files/redact.js'
 import { Run, type ForkOptions, type ReplayOptions, type ReplayResult, type RunInit } from './lineage/run.js'
 import { recordedChild, replayExtras, replayRun } from './lineage/replay.js'
 import type { NestHost } from './core/nested.js'
+import { RECORDER_PORT, type RecorderPort } from './core/recording.js'
 import { forkRun } from './lineage/fork.js'
 import type { ExecutionOutcome, RunExtras } from './lineage/execution.js'
 import { LiveTrace } from './otel/live.js'
@@ -92,6 +93,10 @@ function executeChain<C, T>(chain: Chain<C>, input: unknown, options: RunOptions
   if (redact !== undefined && redact.length > 0) extras = { ...extras, redact }
   // Traced from the start: a run whose input is rejected is a failed run in the trace too.
   const trace = merged.tracer === undefined ? undefined : startTrace(merged.tracer, info, extras, clock !== zeroClock, input)
+  // A flight recorder keeps the run when it ends, and may watch it meanwhile (its statistics).
+  // Replays and forks are investigations: kept only by a recorder given in their own options.
+  const port = (extras.replayOf === undefined && extras.parent === undefined ? merged.recorder : options?.recorder)?.[RECORDER_PORT]
+  const watcher = port === undefined ? undefined : watch<C>(port, chain, info)
   const schema = defaults.input
   let start: unknown = input
   // A fork resumes from a recorded state and a replay re-runs a recorded (already parsed)
@@ -103,10 +108,10 @@ function executeChain<C, T>(chain: Chain<C>, input: unknown, options: RunOptions
     } catch (error) {
       // A throwing transform or refinement, or an async schema (safeParse cannot await it).
       const message = `invalid input for chain '${chain.name}': the input schema threw: ${describeError(error)}`
-      return settled(rejectInput(chain, info, input, clock.now(), message, captureThrown(error), extras, trace), settle)
+      return settled(rejectInput(chain, info, input, clock.now(), message, captureThrown(error), extras, trace, port), settle)
     }
     if (!parsed.success) {
-      return settled(rejectInput(chain, info, input, clock.now(), formatInputError(chain.name, parsed.error), parsed.error, extras, trace), settle)
+      return settled(rejectInput(chain, info, input, clock.now(), formatInputError(chain.name, parsed.error), parsed.error, extras, trace, port), settle)
     }
     start = parsed.data
   }
@@ -139,7 +144,10 @@ function executeChain<C, T>(chain: Chain<C>, input: unknown, options: RunOptions
   })
   // The recorder first: a state it cannot record turns a call into a failure, which the
   // tracer is then told of instead.
-  const observer = trace === undefined ? recorder : (fanOut<C>([recorder, trace as RunObserver<C>]) as RunObserver<C>)
+  const observer =
+    trace === undefined && watcher === undefined
+      ? recorder
+      : (fanOut<C>(trace === undefined ? [recorder, watcher as RunObserver<C>] : watcher === undefined ? [recorder, trace as RunObserver<C>] : [recorder, trace as RunObserver<C>, watcher]) as RunObserver<C>)
   return new Promise<T>((resolve, reject) => {
     const plan: ExecutionPlan<C> = {
       chain: compiled,
@@ -158,7 +166,7 @@ function executeChain<C, T>(chain: Chain<C>, input: unknown, options: RunOptions
       nest: compiled.nests ? nestHost(merged, extras) : undefined,
     }
     execute<C>(plan, (result) => {
-      const run = finish(chain, info, extras.input ?? start, result, recorder, extras, trace)
+      const run = finish(chain, info, extras.input ?? start, result, recorder, extras, trace, port)
       settle({ run, ioOverruns: recorder.ioOverruns }, resolve, reject)
     })
   })
@@ -172,6 +180,7 @@ function finish<C>(
   recorded: { readonly events: TimelineEvent<C>[]; readonly prefix: Recorder<C>['prefix']; readonly children?: ReadonlyMap<string, unknown> },
   extras: RunExtras<C>,
   trace: LiveTrace | undefined,
+  port: RecorderPort | undefined,
 ): Run<C> {
   const { events, prefix } = recorded
   // Field by field, not spread: one object shape, built once a run.
@@ -196,16 +205,34 @@ function finish<C>(
   // A run traced by a recording tracer has spans: forks link to them, an export is a repeat.
   trace?.remember(run)
   chain._finished(run)
+  if (port !== undefined) {
+    try {
+      port.runFinished(run, chain)
+    } catch (error) {
+      // A recorder reports its own problems; one that throws anyway must not fail the run.
+      diag.warn(`shadowchain: the flight recorder failed to take run ${run.id}: ${describeError(error)}`)
+    }
+  }
   return run
 }
 
-function rejectInput<C>(chain: Chain<C>, info: RunInfo, input: unknown, endedAt: bigint, message: string, cause: unknown, extras: RunExtras<C>, trace: LiveTrace | undefined): ExecutionOutcome<C> {
+function rejectInput<C>(chain: Chain<C>, info: RunInfo, input: unknown, endedAt: bigint, message: string, cause: unknown, extras: RunExtras<C>, trace: LiveTrace | undefined, port: RecorderPort | undefined): ExecutionOutcome<C> {
   const start = { seq: 0, t: info.startedAt, type: 'run.start', ctx: input, mwctx: emptyState(), metrics: undefined, input }
   // The cause is the ZodError (its `issues`), or what a throwing schema threw.
   const failure: Failure = { code: 'INVALID_INPUT', message, link: undefined, cause }
   trace?.runEnd('error', failure, endedAt, endedAt, undefined)
   const result: ExecutionResult<C> = { status: 'error', ctx: input as Immutable<C>, failure, endedAt, stop: undefined }
-  return { run: finish(chain, info, input, result, { events: [start as never], prefix: undefined }, extras, trace), ioOverruns: [] }
+  return { run: finish(chain, info, input, result, { events: [start as never], prefix: undefined }, extras, trace, port), ioOverruns: [] }
+}
+
+/** The recorder's observer of a run (its statistics); a recorder that throws here watches nothing. */
+function watch<C>(port: RecorderPort, chain: Chain<C>, info: RunInfo): RunObserver<C> | undefined {
+  try {
+    return port.runStarted(chain, info) as RunObserver<C> | undefined
+  } catch (error) {
+    diag.warn(`shadowchain: the flight recorder failed to watch run ${info.id}: ${describeError(error)}`)
+    return undefined
+  }
 }
 
 /**

@@ -7,6 +7,7 @@
 import type { Draft, Immutable, Patch } from 'immer'
 import type { ZodType } from 'zod'
 import type { Tracer } from '@opentelemetry/api'
+import type { RunRecorder } from './recording.js'
 
 /**
  * The state shared by every middleware of one run (timers, span handles, counters).
@@ -340,6 +341,16 @@ export interface RunOptions {
    * chain<Order>('checkout', { redact: [['customer', 'card'], ['users', '*', 'password']] })
    */
   redact?: readonly RedactPath[]
+  /**
+   * A flight recorder (`recorder()`, DESIGN §10) that keeps this run (the last runs and the last
+   * failed runs of each chain, a sampled fraction of the rest) and its statistics. Keeping a run
+   * never slows or fails it: writes to a store are batched off the run's path.
+   *
+   * @example
+   * const rec = recorder({ keep: { last: 100, failed: 1_000 }, store: sqliteStore('runs.db') })
+   * const checkout = chain<Order>('checkout', { recorder: rec })
+   */
+  recorder?: RunRecorder
 }
 
 /** Options of a chain: run defaults plus the input schema. */

@@ -1,5 +1,6 @@
 // Build-time checks: bad configuration is a TypeError when the chain is built (or, for run
 // options, when run() is called), never a mystery halfway through a run.
+import { RECORDER_PORT, type RunRecorder } from './recording.js'
 import type { ZodError } from 'zod'
 import type { RedactPath, RetryOptions, RunOptions } from './types.js'
 
@@ -52,7 +53,7 @@ export function checkMiddleware(middleware: unknown, where: string, linkLevel = 
   }
 }
 
-const RUN_OPTIONS: readonly string[] = ['capture', 'timestamps', 'signal', 'safe', 'clock', 'tracer', 'stacks', 'redact', 'hookTimeoutMs', 'maxWritesPerLink']
+const RUN_OPTIONS: readonly string[] = ['capture', 'timestamps', 'signal', 'safe', 'clock', 'tracer', 'stacks', 'redact', 'hookTimeoutMs', 'maxWritesPerLink', 'recorder']
 
 /** Rejects keys nobody reads: a typo (`captrue`) must not silently mean the default. */
 export function checkKeys(options: object, known: readonly string[], where: string): void {
@@ -96,6 +97,9 @@ export function checkRunOptions(options: unknown, where: string, extra: readonly
   }
   if (o.clock !== undefined && typeof (o.clock as { now?: unknown } | null)?.now !== 'function') {
     throw new TypeError(`${where}: clock must be an object with a now() method returning epoch nanoseconds`)
+  }
+  if (o.recorder !== undefined && typeof (o.recorder as Partial<RunRecorder> | null)?.[RECORDER_PORT] !== 'object') {
+    throw new TypeError(`${where}: recorder must be a flight recorder made by recorder(), got ${describe(o.recorder)}`)
   }
 }
 

@@ -1,0 +1,301 @@
+// The flight recorder (DESIGN §10): keeps the last runs and the last failed runs of each chain,
+// a sampled fraction of the successful ones, and statistics of all; in memory, or in a store
+// written in batches off the runs' path. Whatever the store does, runs go on: a failing store is
+// counted and reported once, and memory stays bounded however many runs pass.
+import type { Chain } from '../core/chain.js'
+import { describeError } from '../core/errors.js'
+import { RECORDER_PORT, type RecorderPort, type RunRecorder } from '../core/recording.js'
+import type { RunInfo } from '../core/types.js'
+import { Run } from '../lineage/run.js'
+import { exportRun } from '../files/write-document.js'
+import { StoreError } from './errors.js'
+import { normalizeKeep, normalizeQuery } from './query.js'
+import { MemoryRing } from './memory-ring.js'
+import { Statistics, type ChainStats, type StatsQuery } from './statistics.js'
+import { StatsObserver } from './stats-observer.js'
+import { summarize } from './summary.js'
+import type { KeepPolicy, RunQuery, RunStore, StoredRun, StoredRunSummary } from './types.js'
+import { ExitFlush } from './exit-flush.js'
+
+/** Options of {@link recorder}. */
+export interface RecorderOptions {
+  /**
+   * How many runs of each chain to keep: the last `last` (default 100) and the last `failed`
+   * failed ones (default 100; `'error'` or `'aborted'`). Enforced in the store too.
+   */
+  readonly keep?: KeepPolicy
+  /** The fraction of successful runs kept (0 to 1, default 1); failed runs are always kept. */
+  readonly sample?: number
+  /**
+   * Where runs go: a `RunStore` (`memoryStore()`, `sqliteStore(path)`, `postgresStore(url)`).
+   * Default: the recorder's own memory, which keeps the `Run` objects themselves (no copy).
+   */
+  readonly store?: RunStore
+  /** Statistics of every run (default true). */
+  readonly stats?: boolean
+  /** Runs written to the store in one batch (default 256), at most `delayMs` (default 20) after the first waits. */
+  readonly batch?: { readonly size?: number; readonly delayMs?: number }
+  /** Runs that may wait for a slow or failing store (default 10,000); beyond that the oldest are dropped, and counted. */
+  readonly maxPending?: number
+  /**
+   * Told of the first problem of each kind (a failing store, runs dropped): once, not per run.
+   * Default: `console.warn`.
+   */
+  readonly onWarning?: (warning: RecorderWarning) => void
+  /** Where sampling draws from (default `Math.random`). */
+  readonly random?: () => number
+  /** Flush on `beforeExit` and `SIGTERM`, so a short-lived process loses no run (default true with a store). */
+  readonly flushOnExit?: boolean
+}
+
+/** A problem the recorder reports through `onWarning` (once per kind). */
+export interface RecorderWarning {
+  /** `'STORE_FAILED'`: a write or a retention failed; `'DROPPED'`: runs waited past `maxPending`. */
+  readonly code: 'STORE_FAILED' | 'DROPPED'
+  readonly message: string
+  /** What the store threw, for `'STORE_FAILED'`. */
+  readonly error?: unknown
+}
+
+/** What a recorder has done so far: counters, never reset. */
+export interface RecorderHealth {
+  /** Runs the recorder was given. */
+  readonly seen: number
+  /** Successful runs not kept (sampling). */
+  readonly sampledOut: number
+  /** Runs written to the store. */
+  readonly written: number
+  /** Writes (batches) and retentions that failed. */
+  readonly storeFailures: number
+  /** Runs dropped because too many waited for the store. */
+  readonly dropped: number
+  /** Runs waiting to be written now. */
+  readonly pending: number
+}
+
+const DEFAULT_KEEP = 100
+
+/**
+ * A flight recorder: give it as the run option or chain default `recorder`.
+ *
+ * @example
+ * const rec = recorder({ keep: { last: 1_000, failed: 1_000 }, sample: 0.1, store: sqliteStore('runs.db') })
+ * const checkout = chain<Order>('checkout', { recorder: rec })
+ * await rec.runs({ status: 'error', limit: 20 })   // the last failures, newest first
+ * const run = await rec.get(id)                     // a full Run: replay, fork, export
+ * rec.stats()                                       // count, errors, p50/p95/p99/max per chain, link, middleware
+ */
+export function recorder(options: RecorderOptions = {}): FlightRecorder {
+  return new FlightRecorder(options)
+}
+
+/** See {@link recorder}. */
+export class FlightRecorder implements RunRecorder {
+  readonly #keep: { readonly last: number; readonly failed: number }
+  readonly #sample: number
+  readonly #random: () => number
+  readonly #store: RunStore | undefined
+  readonly #memory: MemoryRing | undefined
+  readonly #stats: Statistics | undefined
+  readonly #batchSize: number
+  readonly #delayMs: number
+  readonly #maxPending: number
+  readonly #warn: (warning: RecorderWarning) => void
+  readonly #warned = new Set<string>()
+  /** The chain value last seen by name: `get` attaches it, so replay and fork work. */
+  readonly #chains = new Map<string, Chain<unknown>>()
+  #pending: Run<unknown>[] = []
+  #timer: ReturnType<typeof setTimeout> | undefined
+  #writing: Promise<void> | undefined
+  #closed = false
+  readonly #exit: ExitFlush | undefined
+  #seen = 0
+  #sampledOut = 0
+  #written = 0
+  #storeFailures = 0
+  #dropped = 0
+
+  /** @internal What the engine calls (see `RunRecorder`). */
+  readonly [RECORDER_PORT]: RecorderPort
+
+  constructor(options: RecorderOptions) {
+    if (typeof options !== 'object' || options === null) throw new TypeError(`recorder(options): options must be an object, got ${options === null ? 'null' : typeof options}`)
+    const keep = normalizeKeepOption(options.keep)
+    this.#keep = keep
+    const sample = options.sample ?? 1
+    if (typeof sample !== 'number' || !(sample >= 0 && sample <= 1)) throw new TypeError(`recorder(options): sample must be a number from 0 to 1, got ${String(sample)}`)
+    this.#sample = sample
+    this.#random = options.random ?? Math.random
+    this.#store = options.store
+    if (this.#store !== undefined && typeof this.#store.write !== 'function') throw new TypeError('recorder(options): store must be a RunStore (memoryStore(), sqliteStore(path), postgresStore(url))')
+    this.#memory = this.#store === undefined ? new MemoryRing(keep.last, keep.failed) : undefined
+    this.#stats = options.stats === false ? undefined : new Statistics()
+    this.#batchSize = positive(options.batch?.size ?? 256, 'batch.size')
+    this.#delayMs = nonNegative(options.batch?.delayMs ?? 20, 'batch.delayMs')
+    this.#maxPending = positive(options.maxPending ?? 10_000, 'maxPending')
+    this.#warn = options.onWarning ?? ((w) => console.warn(`shadowchain recorder: ${w.message}`))
+    this.#exit = this.#store !== undefined && options.flushOnExit !== false ? new ExitFlush(() => this.flush()) : undefined
+    this[RECORDER_PORT] = {
+      runStarted: (chain, info) => this.#runStarted(chain as Chain<unknown>, info),
+      runFinished: (run, chain) => this.#runFinished(run as Run<unknown>, chain as Chain<unknown>),
+    }
+  }
+
+  /** What the recorder has done so far. */
+  get health(): RecorderHealth {
+    return { seen: this.#seen, sampledOut: this.#sampledOut, written: this.#written, storeFailures: this.#storeFailures, dropped: this.#dropped, pending: this.#pending.length }
+  }
+
+  /** Where the runs go: the store's kind and place, or `'memory'`. */
+  get where(): string {
+    return this.#store === undefined ? 'memory (runs kept as they are)' : `${this.#store.kind} ${this.#store.where}`
+  }
+
+  /**
+   * Summaries of the kept runs that match, newest first (waiting runs are written first). Filters:
+   * `chain`, `status`, `link` (that failed), `since` / `until`, `limit` (default 50), `before` (paging).
+   */
+  async runs(query?: RunQuery): Promise<StoredRunSummary[]> {
+    if (this.#store === undefined) return (this.#memory as MemoryRing).list(normalizeQuery(query, this.where))
+    await this.#drain(false)
+    return this.#store.list(query)
+  }
+
+  /** A kept run, in full (replay, fork and export work on it), or `undefined`. */
+  async get(id: string): Promise<Run<unknown> | undefined> {
+    if (this.#store === undefined) return (this.#memory as MemoryRing).get(id)
+    const waiting = this.#pending.find((run) => run.id === id)
+    if (waiting !== undefined) return waiting
+    const doc = await this.#store.read(id)
+    if (doc === undefined) return undefined
+    const chain = this.#chains.get(doc.run.chainName)
+    return Run.fromJSON(doc, chain === undefined ? {} : { chain })
+  }
+
+  /** Count, errors and p50 / p95 / p99 / max (ns) per chain, link and middleware call. */
+  stats(query?: StatsQuery): ChainStats[] {
+    return this.#stats?.summary(query) ?? []
+  }
+
+  /** Writes every waiting run to the store; rejects with the store's error when it fails. */
+  async flush(): Promise<void> {
+    await this.#drain(true)
+    await this.#store?.flush?.()
+  }
+
+  /** Flushes, then closes the store; the recorder keeps no more runs. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    try {
+      await this.flush()
+    } finally {
+      this.#closed = true
+      this.#exit?.remove()
+      if (this.#timer !== undefined) clearTimeout(this.#timer)
+      this.#stats?.destroy()
+      await this.#store?.close()
+    }
+  }
+
+  #runStarted(chain: Chain<unknown>, info: RunInfo): StatsObserver | undefined {
+    if (this.#closed || this.#stats === undefined) return undefined
+    return new StatsObserver(this.#stats, this.#stats.chain(chain.name), info.startedAt)
+  }
+
+  #runFinished(run: Run<unknown>, chain: Chain<unknown>): void {
+    if (this.#closed) return
+    this.#seen++
+    if (run.status === 'ok' && this.#sample < 1 && !(this.#random() < this.#sample)) {
+      this.#sampledOut++
+      return
+    }
+    this.#chains.set(chain.name, chain)
+    if (this.#memory !== undefined) {
+      this.#memory.add(run)
+      return
+    }
+    if (this.#pending.length >= this.#maxPending) {
+      this.#pending.shift()
+      this.#dropped++
+      this.#warnOnce('DROPPED', `more than ${this.#maxPending} runs waited for ${this.where}: the oldest are dropped (see health.dropped)`)
+    }
+    this.#pending.push(run)
+    if (this.#pending.length >= this.#batchSize) this.#schedule(0)
+    else if (this.#timer === undefined) this.#schedule(this.#delayMs)
+  }
+
+  #schedule(ms: number): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined
+      void this.#drain(false).catch(() => {})
+    }, ms)
+    this.#timer.unref()
+  }
+
+  /** Writes batches until nothing waits; one writer at a time. `strict`: a failure rejects. */
+  async #drain(strict: boolean): Promise<void> {
+    while (this.#writing !== undefined) await this.#writing.catch(() => {})
+    while (this.#pending.length > 0) {
+      const batch = this.#pending.slice(0, this.#batchSize)
+      this.#writing = this.#write(batch)
+      try {
+        await this.#writing
+        this.#pending.splice(0, batch.length)
+      } catch (error) {
+        // The batch stays first in line (bounded by maxPending) for the next flush.
+        this.#storeFailures++
+        this.#warnOnce('STORE_FAILED', `writing runs to ${this.where} failed (runs go on; they wait, up to maxPending): ${describeError(error)}`, error)
+        if (strict) throw error
+        if (this.#timer === undefined && !this.#closed) this.#schedule(Math.max(this.#delayMs, 1_000))
+        return
+      } finally {
+        this.#writing = undefined
+      }
+    }
+  }
+
+  async #write(batch: readonly Run<unknown>[]): Promise<void> {
+    const store = this.#store as RunStore
+    const stored: StoredRun[] = []
+    const chains = new Set<string>()
+    for (const run of batch) {
+      const document = exportRun(run)
+      stored.push({ summary: summarize(document), document })
+      chains.add(run.chainName)
+    }
+    await store.write(stored)
+    this.#written += stored.length
+    for (const chain of chains) await store.retain(chain, this.#keep)
+  }
+
+  #warnOnce(code: RecorderWarning['code'], message: string, error?: unknown): void {
+    if (this.#warned.has(code)) return
+    this.#warned.add(code)
+    try {
+      this.#warn(error === undefined ? { code, message } : { code, message, error })
+    } catch {
+      // A warning hook that throws is not the run's problem.
+    }
+  }
+}
+
+
+function normalizeKeepOption(keep: KeepPolicy | undefined): { last: number; failed: number } {
+  if (keep === undefined) return { last: DEFAULT_KEEP, failed: DEFAULT_KEEP }
+  try {
+    return normalizeKeep({ last: keep.last ?? DEFAULT_KEEP, failed: keep.failed ?? DEFAULT_KEEP }, 'recorder(options)')
+  } catch (error) {
+    throw new TypeError(`recorder(options): ${error instanceof StoreError ? error.message.slice(error.where.length + 2) : describeError(error)}`)
+  }
+}
+
+function positive(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value < 1) throw new TypeError(`recorder(options): ${name} must be a whole number ≥ 1, got ${String(value)}`)
+  return value
+}
+
+function nonNegative(value: number, name: string): number {
+  if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value)) throw new TypeError(`recorder(options): ${name} must be a number of milliseconds ≥ 0, got ${String(value)}`)
+  return value
+}

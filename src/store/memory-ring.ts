@@ -1,0 +1,101 @@
+// The recorder's own memory (no store given): per chain, the last runs and the last failed runs,
+// as the `Run` objects themselves. Two bounded rings per chain, one index by id.
+import type { Run } from '../lineage/run.js'
+import type { NormalQuery } from './query.js'
+import { newestFirst } from './query.js'
+import type { StoredRunSummary } from './types.js'
+
+/** What listing shows of a run kept in memory (the same fields a store lists). */
+export function runSummary(run: Run<unknown>): StoredRunSummary {
+  let links = 0
+  for (const event of run.timeline.events) if (event.type === 'link.end' || event.type === 'link.error') links++
+  const failedLink = run.error?.link?.name
+  return {
+    id: run.id,
+    chain: run.chainName,
+    status: run.status,
+    startedAt: run.startedAt,
+    endedAt: run.endedAt,
+    durationNs: run.endedAt - run.startedAt,
+    ...(failedLink !== undefined && { failedLink }),
+    ...(run.error !== undefined && { code: run.error.code }),
+    ...(run.parent !== undefined && { parentId: run.parent.runId }),
+    links,
+  }
+}
+
+/** A fixed-size FIFO of runs: adding past its size evicts the oldest (returned). */
+class Ring {
+  readonly #items: (Run<unknown> | undefined)[]
+  #next = 0
+
+  constructor(size: number) {
+    this.#items = new Array<Run<unknown> | undefined>(size)
+  }
+
+  add(run: Run<unknown>): Run<unknown> | undefined {
+    if (this.#items.length === 0) return run
+    const evicted = this.#items[this.#next]
+    this.#items[this.#next] = run
+    this.#next = (this.#next + 1) % this.#items.length
+    return evicted
+  }
+
+  *[Symbol.iterator](): Generator<Run<unknown>> {
+    for (const run of this.#items) if (run !== undefined) yield run
+  }
+}
+
+/** The kept runs of every chain. */
+export class MemoryRing {
+  readonly #chains = new Map<string, { readonly last: Ring; readonly failed: Ring }>()
+  /** Every kept run by id, with how many rings hold it (1 or 2). */
+  readonly #byId = new Map<string, { readonly run: Run<unknown>; held: number }>()
+
+  constructor(
+    private readonly last: number,
+    private readonly failed: number,
+  ) {}
+
+  /** Keeps `run` (a failed one in both rings); what falls out of both rings is forgotten. */
+  add(run: Run<unknown>): void {
+    let rings = this.#chains.get(run.chainName)
+    if (rings === undefined) this.#chains.set(run.chainName, (rings = { last: new Ring(this.last), failed: new Ring(this.failed) }))
+    const entry = { run, held: 0 }
+    this.#byId.set(run.id, entry)
+    this.#hold(entry, rings.last.add(run))
+    if (run.status === 'error' || run.status === 'aborted') this.#hold(entry, rings.failed.add(run))
+  }
+
+  /** Counts `entry` as held by the ring it went into, and releases what that ring evicted. */
+  #hold(entry: { readonly run: Run<unknown>; held: number }, evicted: Run<unknown> | undefined): void {
+    if (evicted !== entry.run) entry.held++
+    const out = evicted === undefined || evicted === entry.run ? undefined : this.#byId.get(evicted.id)
+    if (out !== undefined && --out.held === 0) this.#byId.delete(evicted!.id)
+    if (entry.held === 0) this.#byId.delete(entry.run.id)
+  }
+
+  get(id: string): Run<unknown> | undefined {
+    return this.#byId.get(id)?.run
+  }
+
+  /** Summaries that match, newest first. */
+  list(q: NormalQuery): StoredRunSummary[] {
+    let all = [...this.#byId.values()].map((e) => runSummary(e.run)).sort(newestFirst)
+    if (q.before !== undefined) {
+      const at = all.findIndex((s) => s.id === q.before)
+      all = at === -1 ? [] : all.slice(at + 1)
+    }
+    const out: StoredRunSummary[] = []
+    for (const s of all) {
+      if (out.length === q.limit) break
+      if (q.chain !== undefined && s.chain !== q.chain) continue
+      if (q.statuses !== undefined && !q.statuses.includes(s.status)) continue
+      if (q.link !== undefined && s.failedLink !== q.link) continue
+      if (q.since !== undefined && s.startedAt < q.since) continue
+      if (q.until !== undefined && s.startedAt >= q.until) continue
+      out.push(s)
+    }
+    return out
+  }
+}

@@ -1,0 +1,145 @@
+// Statistics of runs (DESIGN §10): count, errors and duration percentiles per chain, per link and
+// per middleware call, from HDR histograms (hdr-histogram-js: a well-kept implementation, with a
+// WebAssembly build that records a value in ~20 ns; its plain JavaScript build, the fallback where
+// WebAssembly cannot start, in ~100–250 ns).
+import * as hdr from 'hdr-histogram-js'
+
+/** Durations of one thing (a chain's runs, a link, a middleware call), in nanoseconds. */
+export interface DurationStats {
+  /** How many were recorded. */
+  readonly count: number
+  /** How many of them failed (a run that did not end `'ok'`, a link or a middleware call that failed). */
+  readonly errors: number
+  /** Percentiles and maximum, in ns (HDR: 3 significant digits); `0n` when nothing was recorded. */
+  readonly p50: bigint
+  readonly p95: bigint
+  readonly p99: bigint
+  readonly max: bigint
+  /** The mean, in ns. */
+  readonly mean: number
+}
+
+/** The statistics of one chain: its runs, each link by name, each middleware call by name and position. */
+export interface ChainStats extends DurationStats {
+  /** The chain's name. */
+  readonly chain: string
+  /** Per link name: the link alone (middleware excluded), as `durationNs` on its events. */
+  readonly links: Readonly<Record<string, DurationStats>>
+  /** Per middleware call, keyed `'<name> <position>'` (e.g. `'timing chain-before'`). */
+  readonly middleware: Readonly<Record<string, DurationStats>>
+}
+
+/** A filter for statistics: one chain's, or every chain's. */
+export interface StatsQuery {
+  /** Only this chain. */
+  readonly chain?: string | undefined
+}
+
+/** Durations above this (an hour) are recorded as this: a histogram must have a top. */
+const HIGHEST_NS = 3_600_000_000_000
+
+let wasmReady: boolean | undefined
+
+/** A histogram in the fastest build that starts here (WebAssembly once it could be loaded). */
+function newHistogram(): hdr.Histogram {
+  if (wasmReady === undefined) {
+    try {
+      hdr.initWebAssemblySync()
+      wasmReady = true
+    } catch {
+      wasmReady = false
+    }
+  }
+  return hdr.build({ bitBucketSize: 32, numberOfSignificantValueDigits: 3, autoResize: false, lowestDiscernibleValue: 1, highestTrackableValue: HIGHEST_NS, useWebAssembly: wasmReady })
+}
+
+/** One series: a histogram of durations and a count of failures. */
+export class Series {
+  readonly #histogram = newHistogram()
+  errors = 0
+
+  /** Records one duration (ns); `failed` counts it among the errors too. */
+  record(durationNs: bigint | number, failed: boolean): void {
+    const ns = typeof durationNs === 'bigint' ? Number(durationNs) : durationNs
+    this.#histogram.recordValue(ns < 0 ? 0 : ns > HIGHEST_NS ? HIGHEST_NS : Math.round(ns))
+    if (failed) this.errors++
+  }
+
+  /** What has been recorded so far. */
+  summary(): DurationStats {
+    const h = this.#histogram
+    const count = h.totalCount
+    if (count === 0) return { count: 0, errors: this.errors, p50: 0n, p95: 0n, p99: 0n, max: 0n, mean: 0 }
+    const max = Math.round(h.maxValue)
+    // A percentile is the top of its HDR bucket, which may lie above the largest value recorded.
+    const at = (p: number) => BigInt(Math.min(Math.round(h.getValueAtPercentile(p)), max))
+    return { count, errors: this.errors, p50: at(50), p95: at(95), p99: at(99), max: BigInt(max), mean: h.mean }
+  }
+
+  /** Frees the histogram (WebAssembly memory is not garbage-collected). */
+  destroy(): void {
+    this.#histogram.destroy()
+  }
+}
+
+
+/** The series of one chain: its runs, its links by name, its middleware calls by key. */
+export class ChainSeries {
+  readonly runs = new Series()
+  readonly links = new Map<string, Series>()
+  readonly middleware = new Map<string, Series>()
+}
+
+/**
+ * Statistics of every chain seen: what a flight recorder keeps (`rec.stats()`) and what
+ * `shadowchain stats <store>` computes from stored runs.
+ */
+export class Statistics {
+  readonly #chains = new Map<string, ChainSeries>()
+
+  /** The series of a chain, made on first use. */
+  chain(name: string): ChainSeries {
+    let series = this.#chains.get(name)
+    if (series === undefined) this.#chains.set(name, (series = new ChainSeries()))
+    return series
+  }
+
+  /** One link execution of `chain`. */
+  link(chain: ChainSeries, link: string, durationNs: bigint | number, failed: boolean): void {
+    let series = chain.links.get(link)
+    if (series === undefined) chain.links.set(link, (series = new Series()))
+    series.record(durationNs, failed)
+  }
+
+  /** One middleware call of `chain` (`key`: `'<name> <position>'`). */
+  middleware(chain: ChainSeries, key: string, durationNs: bigint | number, failed: boolean): void {
+    let series = chain.middleware.get(key)
+    if (series === undefined) chain.middleware.set(key, (series = new Series()))
+    series.record(durationNs, failed)
+  }
+
+  /** Per chain (sorted by name): runs, links and middleware calls. */
+  summary(query: StatsQuery = {}): ChainStats[] {
+    const out: ChainStats[] = []
+    for (const [name, series] of [...this.#chains].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      if (query.chain !== undefined && query.chain !== name) continue
+      out.push({
+        chain: name,
+        ...series.runs.summary(),
+        links: Object.fromEntries([...series.links].map(([key, s]) => [key, s.summary()])),
+        middleware: Object.fromEntries([...series.middleware].map(([key, s]) => [key, s.summary()])),
+      })
+    }
+    return out
+  }
+
+  /** Frees every histogram. */
+  destroy(): void {
+    for (const series of this.#chains.values()) {
+      series.runs.destroy()
+      for (const s of series.links.values()) s.destroy()
+      for (const s of series.middleware.values()) s.destroy()
+    }
+    this.#chains.clear()
+  }
+}
