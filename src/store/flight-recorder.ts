@@ -5,7 +5,6 @@
 import type { Chain } from '../core/chain.js'
 import { describeError } from '../core/errors.js'
 import { RECORDER_PORT, type RecorderPort, type RunRecorder } from '../core/recording.js'
-import type { RunInfo } from '../core/types.js'
 import { Run } from '../lineage/run.js'
 import { exportRun } from '../files/write-document.js'
 import { StoreError } from './errors.js'
@@ -197,7 +196,7 @@ export class FlightRecorder implements RunRecorder {
     }
   }
 
-  #runStarted(chain: Chain<unknown>, info: RunInfo): StatsObserver | undefined {
+  #runStarted(chain: Chain<unknown>, info: { readonly startedAt: bigint }): StatsObserver | undefined {
     if (this.#closed || this.#stats === undefined) return undefined
     return new StatsObserver(this.#stats, this.#stats.chain(chain.name), info.startedAt)
   }
