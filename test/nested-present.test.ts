@@ -13,6 +13,7 @@ import { waterfallRows } from '../src/present/waterfall.js'
 import { prepareRun } from '../src/present/viewer/run-view.js'
 import { nestedOfRow, nestedView, nestingDepth, visibleEvents } from '../src/present/viewer/nested-view.js'
 import { stateAt } from '../src/present/viewer/writes.js'
+import { firstDivergence } from '../src/present/viewer/compare-view.js'
 import { steppingClock } from './helpers.js'
 
 interface Order {
@@ -188,6 +189,24 @@ describe('the viewer model of nested runs', () => {
     const end = childView.events.findIndex((e) => e.type === 'link.end' && e.link?.name === 'c1')
     expect((stateAt(childView, end).ctx as Order).n).toBe(1)
   }, 10_000)
+})
+
+describe('the viewer\'s comparison of runs that diverge inside a nested run', () => {
+  it('places the divergence at the nested link and says where the nested runs differ', async () => {
+    const twice = chain<Order>('child').link('c1', (ctx) => void (ctx.n += 2)).link('c2', (ctx) => void (ctx.n -= 1))
+    const once = chain<Order>('child').link('c1', (ctx) => void (ctx.n += 1)).link('c2', () => {})
+    const parent = (c: typeof twice) => chain<Order>('parent', { clock: clock() }).link('a', (ctx) => void ctx.log.push('a')).link('sub', c)
+    const a = prepareRun((await parent(twice).run({ n: 0, log: [] })).toJSON())
+    const b = prepareRun((await parent(once).run({ n: 0, log: [] })).toJSON())
+    const divergence = firstDivergence(a, b)
+    expect(divergence).toMatchObject({ reason: 'child', index: 1, link: 'sub' })
+    expect(divergence?.nested).toEqual([
+      "diverged at link #0 'c1' (patches)",
+      '  this run:  replace n = 2',
+      '  the other: replace n = 1',
+    ])
+    expect(firstDivergence(a, a)).toBeUndefined()
+  })
 })
 
 // ---- the command line, on saved run files (version 8: the nested runs' documents embedded) -----

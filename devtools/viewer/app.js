@@ -446,6 +446,8 @@ function renderCompare() {
     h('p', { className: divergence ? 'verdict diverged' : 'verdict', dataset: { testid: 'divergence' } }, verdict(divergence, run, other)),
     divergence?.lines?.length > 0 && h('small', {}, 'what turns this run’s ctx there into the other’s:'),
     divergence?.lines?.length > 0 && h('ul', { className: 'patches', dataset: { testid: 'divergence-lines' } }, divergence.lines.map((line) => h('li', {}, line))),
+    // A divergence inside a nested chain's run: where, and what each side did there.
+    divergence?.nested && h('pre', { className: 'nested-divergence', dataset: { testid: 'nested-divergence' } }, `inside the nested run: ${divergence.nested.join('\n')}`),
     h('div', { className: 'diff' }, column(run, 'a'), column(other, 'b')))
 }
 

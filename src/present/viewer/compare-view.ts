@@ -9,7 +9,7 @@ import type { Patch } from 'immer'
 import { describeError } from '../../core/errors.js'
 import { compareRuns, type DivergenceReason } from '../../lineage/compare.js'
 import type { LinkRecord } from '../../record/timeline.js'
-import { formatPatch } from '../format-patch.js'
+import { formatDivergence, formatPatch } from '../format-patch.js'
 import { valueText } from '../value-text.js'
 import type { WaterfallRow } from '../waterfall.js'
 import type { ViewerRun } from './run-view.js'
@@ -70,6 +70,11 @@ export interface ViewerDivergence {
   readonly b: CompareStep | undefined
   /** `'input'` and `'fork'`: what turns a's state there into b's, as patch lines. */
   readonly lines: readonly string[] | undefined
+  /**
+   * At a nested chain's link (`'child'`, or `'patches'` / `'error'` with a child divergence):
+   * where the nested runs first differ, as `formatDivergence` lines (recursively indented).
+   */
+  readonly nested?: readonly string[]
 }
 
 const linesOf = (patches: readonly Patch[]): string[] => patches.map(formatPatch)
@@ -136,7 +141,9 @@ export function firstDivergence(a: ViewerRun, b: ViewerRun): ViewerDivergence | 
       // At b's link that ended at seq, or past b's last link when b has none there.
       const found = linksB.findIndex((step) => step.row.endSeq === divergence.seq)
       const index = found === -1 ? linksB.length : found
-      return { reason: divergence.reason, index, link, a: linksA[index], b: linksB[index], lines: undefined }
+      const child = 'child' in divergence && typeof divergence.child === 'object' ? divergence.child : undefined
+      const nested = child === undefined ? {} : { nested: formatDivergence(child, ['this run', 'the other']).split('\n') }
+      return { reason: divergence.reason, index, link, a: linksA[index], b: linksB[index], lines: undefined, ...nested }
     }
   }
 }
