@@ -9,7 +9,8 @@ const USAGE = `shadowchain: look at recorded runs
 usage: shadowchain <command> [options]
 
 commands:
-  inspect <file>           a run as a waterfall (--events: every event, --json: a summary)
+  inspect <file>           a run as a waterfall, nested chains' runs in place (--events: every
+                           event, --json: a summary)
   diff <a> <b>             where two runs of one chain diverge (exit 1 when they do)
   export <file> --out <f>  rewrite a run file, with --redact <path> to hide values
   view <file...>           the devtools viewer for runs, on 127.0.0.1 (--port N, --no-open)

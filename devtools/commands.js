@@ -68,6 +68,8 @@ const inspect = {
 
 Prints a run as a waterfall: one row per link, a bar scaled to its time (█ the link itself,
 ░ the middleware around it), durations in ns/µs/ms, status, middleware errors and fork parent.
+A nested chain's run is drawn in place under the link (or branch, or failed attempt) that ran
+it, indented, with its own links on the same time axis.
   --events     list every event of the timeline after the waterfall
   --json       print a machine-readable summary instead (JSON on stdout)
   --width N    width of the bars (default 40)
