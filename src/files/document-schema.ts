@@ -55,6 +55,8 @@ const linkNotes = {
     .refine((n) => Number.isSafeInteger(n) && n >= 0, { error: 'expected a count: a whole number from 0 to 2^53 - 1' })
     .optional(),
 }
+// Version 8: the id of the run a nested chain made in this call (one of the document's `nested`).
+const childRef = { child: name.min(1, 'a run id is not empty').optional() }
 const base = {
   seq: z.number().int().nonnegative(),
   t: nsOffset,
@@ -89,6 +91,7 @@ const eventDoc = z.discriminatedUnion('type', [
     durationNs: nsOffset,
     io: ioDoc.optional(),
     ...linkNotes,
+    ...childRef,
   }) satisfies z.ZodType<DocumentLinkEnd>,
   z.strictObject({
     ...base,
@@ -98,6 +101,7 @@ const eventDoc = z.discriminatedUnion('type', [
     durationNs: nsOffset,
     io: ioDoc.optional(),
     ...linkNotes,
+    ...childRef,
   }) satisfies z.ZodType<DocumentLinkError>,
   z.strictObject({ ...base, type: z.literal('link.skip'), link: tableRef, reason: z.enum(['when', 'stopped']) }) satisfies z.ZodType<DocumentLinkSkip>,
   z.strictObject({
@@ -107,10 +111,11 @@ const eventDoc = z.discriminatedUnion('type', [
     attempt: z.number().int().positive(),
     error: z.unknown(),
     durationNs: nsOffset,
+    ...childRef,
   }) satisfies z.ZodType<DocumentLinkAttempt>,
   z.strictObject({ ...base, type: z.literal('branch.start'), link: tableRef, branch: branchName }) satisfies z.ZodType<DocumentBranchStart>,
-  z.strictObject({ ...base, type: z.literal('branch.end'), link: tableRef, branch: branchName, patches: patchList.optional(), durationNs: nsOffset }) satisfies z.ZodType<DocumentBranchEnd>,
-  z.strictObject({ ...base, type: z.literal('branch.error'), link: tableRef, branch: branchName, error: z.unknown(), durationNs: nsOffset }) satisfies z.ZodType<DocumentBranchError>,
+  z.strictObject({ ...base, type: z.literal('branch.end'), link: tableRef, branch: branchName, patches: patchList.optional(), durationNs: nsOffset, ...childRef }) satisfies z.ZodType<DocumentBranchEnd>,
+  z.strictObject({ ...base, type: z.literal('branch.error'), link: tableRef, branch: branchName, error: z.unknown(), durationNs: nsOffset, ...childRef }) satisfies z.ZodType<DocumentBranchError>,
   z.strictObject({
     ...base,
     type: z.literal('ctx.write'),
@@ -152,13 +157,17 @@ const runDoc = z.strictObject({
 
 const documentShape = z.strictObject({
   format: z.literal(FORMAT),
-  version: z.union([z.literal(1), z.literal(2), z.literal(3), z.literal(4), z.literal(5), z.literal(6), z.literal(7)]),
+  version: z.union([z.literal(1), z.literal(2), z.literal(3), z.literal(4), z.literal(5), z.literal(6), z.literal(7), z.literal(8)]),
   run: runDoc,
   redacted: z.strictObject({ paths: z.array(z.array(z.union([z.string(), z.number()]))), placeholder: z.string() }).optional(),
   links: z.array(z.strictObject({ name, index: z.number().int().nonnegative(), meta: z.unknown().optional() })),
   middleware: z.array(middlewareDoc),
   initial: z.strictObject({ ctx: z.unknown(), mwctx: z.unknown() }),
   events: z.array(eventDoc).min(2, 'a run has at least run.start and run.end'),
+  // Version 8: the nested runs' own documents, recursively (the reader bounds the depth first).
+  get nested(): z.ZodOptional<z.ZodArray<z.ZodType<RunDocument>>> {
+    return z.array(documentShape).optional()
+  },
 }) satisfies z.ZodType<RunDocument>
 
 // Both ways: the schema produces a RunDocument (above), and a RunDocument has no field the schema
@@ -167,7 +176,7 @@ true satisfies MutuallyAssignable<z.output<typeof documentShape>, RunDocument>
 type MutuallyAssignable<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
 
 /**
- * The shape of a run document, version 1 to 7 (integrity and limits are checked after it),
+ * The shape of a run document, version 1 to 8 (integrity and limits are checked after it),
  * typed as the hand-written `RunDocument`.
  */
 export const runDocumentSchema: z.ZodType<RunDocument> = documentShape

@@ -3,14 +3,15 @@
 // DocumentError naming the path of the first one.
 import type { Patch } from 'immer'
 import type * as z from 'zod'
-import { childPath, DEFAULT_LIMITS, DocumentError, quote, type DecodeLimits } from './codec.js'
+import { childPath, DEFAULT_LIMITS, DocumentError, type DecodeLimits } from './codec.js'
 import { decodeValue } from './decode.js'
 import { diffStates } from '../core/diff-states.js'
 import { applyDocumentPatches, freezeDeep, PatchError, sameValue } from './patch-apply.js'
 import type { MiddlewareCallInfo, TimelineEvent } from '../record/events.js'
 import type { LinkInfo } from '../core/types.js'
 import { runDocumentSchema } from './document-schema.js'
-import { EVENT_TYPE_SINCE, FORMAT, VERSION, type DocumentPatch, type DocumentVersion, type ImportOptions, type RunDocument } from './run-document.js'
+import { checkChildren, checkDocumentTree, withinNested } from './read-nested.js'
+import { EVENT_TYPE_SINCE, MAX_NESTING, type DocumentPatch, type DocumentVersion, type ImportOptions, type RunDocument } from './run-document.js'
 
 /** What the importer rebuilds; `run.ts` turns it into a `Run`. */
 export interface ImportedRun {
@@ -20,30 +21,48 @@ export interface ImportedRun {
   readonly input: unknown
   readonly ctx: unknown
   readonly errorCause: unknown
+  /** The nested runs' documents (version 8), rebuilt, in the order of `doc.nested`. */
+  readonly nested: readonly ImportedRun[]
 }
 
 function zodPath(path: readonly PropertyKey[]): string {
   return path.reduce<string>((out, key) => childPath(out, typeof key === 'number' ? key : String(key)), '$')
 }
 
-/** Validates a parsed document and rebuilds its events and states. */
+/**
+ * Validates a parsed document and rebuilds its events and states, and those of every nested
+ * run's document (version 8) in `nested`, recursively.
+ */
 export function importRun(input: unknown, options: ImportOptions = {}): ImportedRun {
   const limits: DecodeLimits = { ...DEFAULT_LIMITS, ...options }
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    throw new DocumentError('$', `a run document must be a JSON object, got ${input === null ? 'null' : Array.isArray(input) ? 'an array' : typeof input}`)
-  }
-  const head = input as { format?: unknown; version?: unknown }
-  // A bad value is quoted, never stringified whole: it may be 50 MB, or 100,000 levels deep.
-  if (head.format !== FORMAT) throw new DocumentError('$.format', `expected '${FORMAT}', got ${quote(head.format)}: this is not a shadowchain run document`)
-  if (head.version !== 1 && head.version !== 2 && head.version !== 3 && head.version !== 4 && head.version !== 5 && head.version !== 6 && head.version !== 7) {
-    throw new DocumentError('$.version', `unsupported version ${quote(head.version)}: this shadowchain reads versions 1 to ${VERSION}`)
-  }
+  // Every document of the tree: an object of this format and a known version, nested within the
+  // limit. A bad value is quoted, never stringified whole: it may be 50 MB, or 100,000 levels deep.
+  checkDocumentTree(input, options.maxNesting ?? MAX_NESTING)
   const parsed = runDocumentSchema.safeParse(input)
   if (!parsed.success) {
     const issue = parsed.error.issues[0] as z.core.$ZodIssue
     throw new DocumentError(zodPath(issue.path), issue.message)
   }
-  const doc = parsed.data
+  return importTree(parsed.data, limits, new Set())
+}
+
+/** A document and its nested documents; a problem in one is reported at its path in this one. */
+function importTree(doc: RunDocument, limits: DecodeLimits, enclosing: ReadonlySet<string>): ImportedRun {
+  const own = importOne(doc, limits)
+  checkChildren(doc, enclosing)
+  const inner = new Set([...enclosing, doc.run.id])
+  const nested = (doc.nested ?? []).map((child, k) => {
+    try {
+      return importTree(child, limits, inner)
+    } catch (error) {
+      throw withinNested(error, k)
+    }
+  })
+  return { ...own, nested }
+}
+
+/** One document, its shape checked: integrity, then its events and states rebuilt. */
+function importOne(doc: RunDocument, limits: DecodeLimits): Omit<ImportedRun, 'nested'> {
   checkIntegrity(doc)
   checkHeaderStrings(doc, limits)
   const version = doc.version
@@ -183,6 +202,8 @@ export function importRun(input: unknown, options: ImportOptions = {}): Imported
         if (doc.run.stopReason !== undefined) event['stopReason'] = doc.run.stopReason
         break
     }
+    // Version 8: the nested run this call made (checkChildren: it is embedded).
+    if ('child' in e && e.child !== undefined) event['child'] = e.child
     event['ctx'] = ctx
     event['mwctx'] = mwctx
     event['metrics'] = metrics

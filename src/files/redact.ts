@@ -68,6 +68,13 @@ export interface Redactor {
   scrubNumbers<T extends { readonly [K in keyof T]?: readonly number[] | undefined }>(lists: T): T
   /** How many distinct secrets are known. */
   readonly secrets: number
+  /** The known secrets, as text (what {@link Redactor.learnSecrets} of another redactor takes). */
+  secretTexts(): readonly string[]
+  /**
+   * Learns secrets found elsewhere (the other documents of a run with nested runs): they are
+   * scrubbed here too, and a redactor without paths that learns one becomes active.
+   */
+  learnSecrets(texts: Iterable<string>): void
 }
 
 const NO_PATHS: readonly RedactPath[] = Object.freeze([])
@@ -102,7 +109,7 @@ export function redactor(paths: readonly RedactPath[]): Redactor {
 }
 
 class PathRedactor implements Redactor {
-  readonly active: boolean
+  #active: boolean
   readonly paths: readonly RedactPath[]
   readonly placeholder = PLACEHOLDER
   readonly #scrubber = new Scrubber()
@@ -111,7 +118,23 @@ class PathRedactor implements Redactor {
 
   constructor(paths: readonly RedactPath[]) {
     this.paths = paths
-    this.active = paths.length > 0
+    this.#active = paths.length > 0
+  }
+
+  get active(): boolean {
+    return this.#active
+  }
+
+  secretTexts(): readonly string[] {
+    return [...this.#scrubber.texts]
+  }
+
+  learnSecrets(texts: Iterable<string>): void {
+    for (const text of texts) {
+      if (!this.#scrubber.learn(text)) continue
+      this.#active = true
+      this.#applied = new WeakMap()
+    }
   }
 
   get secrets(): number {

@@ -1,4 +1,4 @@
-// The run document, versions 1 to 7, as TypeScript types: docs/run-format.md, section by section.
+// The run document, versions 1 to 8, as TypeScript types: docs/run-format.md, section by section.
 // The zod schema that validates documents (document-schema.ts) is checked against these types.
 import type { WriteOp } from '../record/write-capture.js'
 import type { RedactPath, RunStatus, SkipReason } from '../core/types.js'
@@ -13,13 +13,23 @@ export const FORMAT = 'shadowchain/run'
  * (a link event's `metricsError` or `writesDropped`) or version 4 (a `link.skip` event, or a run
  * ended by `io.stop()`) or version 5 (a `link.attempt` event: a retried link) or version 6 (an
  * around call: a middleware position `chain-around` / `link-around`) or version 7 (a parallel
- * step's `branch.start` / `branch.end` / `branch.error` events), so older readers still read
- * every other document.
+ * step's `branch.start` / `branch.end` / `branch.error` events) or version 8 (nested chains: an
+ * event's `child` and the embedded `nested` documents), so older readers still read every other
+ * document.
  */
-export const VERSION = 7
+export const VERSION = 8
 
 /** The document versions this module reads. */
-export type DocumentVersion = 1 | 2 | 3 | 4 | 5 | 6 | 7
+export type DocumentVersion = 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8
+
+/** The version that added nested chains: an event's `child` and the document's `nested`. */
+export const NESTED_SINCE = 8
+
+/** The event types that may name a nested chain's run (`child`, version 8). */
+export const CHILD_EVENT_TYPES: ReadonlySet<string> = new Set(['link.end', 'link.error', 'link.attempt', 'branch.end', 'branch.error'])
+
+/** How many levels of nested documents a reader accepts by default (`maxNesting`). */
+export const MAX_NESTING = 100
 
 /** Event types newer than version 2, and the version each appeared in (writers raise a document's version to it, readers refuse the type below it). */
 export const EVENT_TYPE_SINCE: Partial<Record<string, DocumentVersion>> = {
@@ -41,7 +51,13 @@ export interface ExportOptions {
 }
 
 /** Options of `Run.fromJSON()` and `loadRun()`. */
-export interface ImportOptions extends Partial<DecodeLimits> {}
+export interface ImportOptions extends Partial<DecodeLimits> {
+  /**
+   * Most levels of nested documents (`nested`, version 8) accepted: a child's document is level
+   * 1, its own child's level 2, … Default {@link MAX_NESTING} (100).
+   */
+  maxNesting?: number
+}
 
 /**
  * A value as the codec writes it (run-format §5): JSON, where bigint, Map, Set, Date, undefined,
@@ -55,7 +71,7 @@ export type EncodedValue = unknown
 export type Nanoseconds = number | string
 
 /**
- * A run document (`*.run.json`), version 1 to 7, as JSON: one finished run, its initial
+ * A run document (`*.run.json`), version 1 to 8, as JSON: one finished run, its initial
  * states, and its timeline as events that carry only the patches that changed the states.
  * Made by `run.toJSON()` and `saveRun()`, read by `Run.fromJSON()` and `loadRun()`. Every object
  * in it is closed: a reader rejects keys not listed here. See `docs/run-format.md`.
@@ -63,7 +79,10 @@ export type Nanoseconds = number | string
 export interface RunDocument {
   /** Exactly `'shadowchain/run'`. */
   format: typeof FORMAT
-  /** 1; 2 when it holds a sparse array (`$holes`); 3 when a link event has `metricsError` or `writesDropped`. */
+  /**
+   * The oldest version that holds the document: 1; 2 when it holds a sparse array (`$holes`); 3
+   * when a link event has `metricsError` or `writesDropped`; … 8 when it embeds nested runs.
+   */
   version: DocumentVersion
   /** The run's metadata (§1.1). */
   run: DocumentRun
@@ -77,6 +96,12 @@ export interface RunDocument {
   redacted?: DocumentRedaction | undefined
   /** The timeline in order (§2): `seq` 0, 1, 2, …, first `run.start`, last `run.end`. */
   events: DocumentEvent[]
+  /**
+   * Version 8: the complete documents of the runs nested chains made (§2.1), each named by an
+   * event's `child`, in the order their ids are first named; recursively, a nested document may
+   * have `nested` of its own.
+   */
+  nested?: RunDocument[] | undefined
 }
 
 /** §1.1: who the run is, how it ended, and how it relates to other runs. */
@@ -228,6 +253,12 @@ export interface DocumentLinkStart extends DocumentEventBase {
   link: number
 }
 
+/** Version 8: the event of a call that ran a nested chain names the run it made (§2.1). */
+export interface DocumentChildRef {
+  /** The id of the nested run: one of the document's `nested` documents has it. */
+  child?: string | undefined
+}
+
 /** What a link's `io` recorded (what replay feeds back), and what it could not record (version 3). */
 export interface DocumentLinkOutcome {
   /** The link's own duration: this `t` minus its `link.start`'s `t`. */
@@ -241,7 +272,7 @@ export interface DocumentLinkOutcome {
 }
 
 /** The link returned; its patches are this event's `ctx` patch list. */
-export interface DocumentLinkEnd extends DocumentEventBase, DocumentLinkOutcome {
+export interface DocumentLinkEnd extends DocumentEventBase, DocumentLinkOutcome, DocumentChildRef {
   type: 'link.end'
   /** Link ref (§1.2). */
   link: number
@@ -250,7 +281,7 @@ export interface DocumentLinkEnd extends DocumentEventBase, DocumentLinkOutcome 
 }
 
 /** The link threw (in place of `link.end`); its changes were discarded. */
-export interface DocumentLinkError extends DocumentEventBase, DocumentLinkOutcome {
+export interface DocumentLinkError extends DocumentEventBase, DocumentLinkOutcome, DocumentChildRef {
   type: 'link.error'
   /** Link ref (§1.2). */
   link: number
@@ -271,7 +302,7 @@ export interface DocumentLinkSkip extends DocumentEventBase {
  * Version 5: a failed attempt of a link with `retry` that was tried again (between the link's
  * `link.start` and its `link.end` / `link.error`); its changes were discarded.
  */
-export interface DocumentLinkAttempt extends DocumentEventBase {
+export interface DocumentLinkAttempt extends DocumentEventBase, DocumentChildRef {
   type: 'link.attempt'
   /** Link ref (§1.2). */
   link: number
@@ -296,7 +327,7 @@ export interface DocumentBranchStart extends DocumentEventBase {
 }
 
 /** Version 7: a branch returned; `patches` are its own, against the step's input. */
-export interface DocumentBranchEnd extends DocumentEventBase {
+export interface DocumentBranchEnd extends DocumentEventBase, DocumentChildRef {
   type: 'branch.end'
   link: number
   branch: string
@@ -306,7 +337,7 @@ export interface DocumentBranchEnd extends DocumentEventBase {
 }
 
 /** Version 7: a branch threw or rejected; its draft was discarded. */
-export interface DocumentBranchError extends DocumentEventBase {
+export interface DocumentBranchError extends DocumentEventBase, DocumentChildRef {
   type: 'branch.error'
   link: number
   branch: string

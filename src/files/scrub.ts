@@ -24,6 +24,11 @@ export class Scrubber {
     return this.#secrets.size
   }
 
+  /** The known secrets (to share them with another scrubber: a nested run's document). */
+  get texts(): ReadonlySet<string> {
+    return this.#secrets
+  }
+
   /** Learns a secret; false when it is too short, the placeholder, or known already. */
   learn(text: string): boolean {
     if (text.length < MIN_SECRET_LENGTH || text === PLACEHOLDER || this.#secrets.has(text)) return false

@@ -7,10 +7,10 @@ import { diffStates, setsInOrder, wholeSets } from '../core/diff-states.js'
 import type { MiddlewareCallInfo, TimelineEvent } from '../record/events.js'
 import { mergeRedactPaths, redactor, type RedactPath, type Redactor } from './redact.js'
 import type { LinkInfo, RunStatus } from '../core/types.js'
-import { EVENT_TYPE_SINCE, FORMAT, type DocumentEvent, type DocumentPatch, type DocumentRunError, type DocumentVersion, type ExportOptions, type RunDocument } from './run-document.js'
+import { EVENT_TYPE_SINCE, FORMAT, NESTED_SINCE, type DocumentEvent, type DocumentPatch, type DocumentRunError, type DocumentVersion, type ExportOptions, type RunDocument } from './run-document.js'
 
-/** A document without its events: what is written before them. */
-export type DocumentHeader = Omit<RunDocument, 'events'>
+/** A document without its events and nested documents: what is written before them. */
+export type DocumentHeader = Omit<RunDocument, 'events' | 'nested'>
 
 /** What the exporter needs of a run (kept structural so this module does not import `Run`). */
 export interface ExportableRun {
@@ -26,7 +26,8 @@ export interface ExportableRun {
   /** The link that ended the run with `io.stop()`, and its reason (version 4). */
   readonly stoppedBy?: LinkInfo | undefined
   readonly stopReason?: string | undefined
-  readonly timeline: { readonly events: readonly TimelineEvent<unknown>[] }
+  /** Its events, and the runs of nested chains they name (`child`), by id. */
+  readonly timeline: { readonly events: readonly TimelineEvent<unknown>[]; readonly nested?: ReadonlyMap<string, ExportableRun> }
   /** The run's own redaction (`Run.redact`): always applied, `options.redact` adds to it. */
   readonly redact?: readonly RedactPath[]
 }
@@ -88,20 +89,31 @@ function offset(t: bigint, origin: bigint): number | string {
   return Number.isSafeInteger(ns) ? ns : String(t - origin)
 }
 
-/** The document's header (everything but the events) and a generator of its events, in order. */
-export function exportParts(run: ExportableRun, options: ExportOptions = {}): { header: DocumentHeader; events: Iterable<DocumentEvent> } {
+/**
+ * The document's header (everything but the events and nested documents), a generator of its
+ * events, in order, and one of the nested runs' documents (version 8), in the order their ids are
+ * first named. Each nested document is exported with the same `options` (and its run's own
+ * `redact`); the header's version is at least 8 when there is one, and at least each one's.
+ */
+export function exportParts(
+  run: ExportableRun,
+  options: ExportOptions = {},
+  tree: ReadonlyMap<ExportableRun, Redactor> | undefined = treeRedactors(run, options),
+): { header: DocumentHeader; events: Iterable<DocumentEvent>; nested: Iterable<RunDocument> } {
   const events = run.timeline.events
-  const redact = redactor(mergeRedactPaths(run.redact, options.redact))
+  const redact = tree?.get(run) ?? redactor(mergeRedactPaths(run.redact, options.redact))
   // Every value at a redacted path, in any state, is scrubbed wherever else it was copied: all of
   // them are known before anything is written.
   redact.collectEvents(events)
   const links = table<LinkInfo>()
   const middleware = table<MiddlewareCallInfo>()
-  // Both tables are filled before the header is written: events stream out after it.
+  // Both tables are filled before the header is written: events stream out after it. So are the
+  // nested runs, in the order events first name them (an id whose run is unknown is not written).
   for (const event of events) {
     if ('link' in event && event.link !== undefined) links.ref(event.link)
     if ('middleware' in event) middleware.ref(event.middleware)
   }
+  const children = namedChildren(run)
   // Capture 'off' records no link events: the stopping link is referenced by the run alone.
   if (run.stoppedBy !== undefined) links.ref(run.stoppedBy)
   const first = events[0] as TimelineEvent<unknown>
@@ -140,7 +152,59 @@ export function exportParts(run: ExportableRun, options: ExportOptions = {}): { 
     header.run.stoppedBy = links.ref(run.stoppedBy)
     if (run.stopReason !== undefined) header.run.stopReason = redact.scrubText(run.stopReason)
   }
-  return { header, events: eventDocs(events, run.startedAt, redact, links.ref, middleware.ref, header) }
+  if (children.size > 0 && header.version < NESTED_SINCE) header.version = NESTED_SINCE
+  return { header, events: eventDocs(events, run.startedAt, redact, links.ref, middleware.ref, header, children), nested: nestedDocs(children, options, header, tree) }
+}
+
+/** The id of the nested run an event names (`child`), if it names one. */
+function childOf(event: TimelineEvent<unknown>): string | undefined {
+  return 'child' in event && typeof event.child === 'string' ? event.child : undefined
+}
+
+/** The runs of nested chains a run's events name, by id, in the order first named (known runs only). */
+function namedChildren(run: ExportableRun): Map<string, ExportableRun> {
+  const children = new Map<string, ExportableRun>()
+  const nested = run.timeline.nested
+  if (nested === undefined || nested.size === 0) return children
+  for (const event of run.timeline.events) {
+    const id = childOf(event)
+    const child = id === undefined ? undefined : nested.get(id)
+    if (id !== undefined && child !== undefined) children.set(id, child)
+  }
+  return children
+}
+
+/**
+ * For a run with nested runs: a redactor for each run of the tree (its own paths and the
+ * export's), each knowing the secrets found in all of them, so a value redacted in one document
+ * is scrubbed wherever the others copied it (a mapped child's input, a child's error in its
+ * parent's `link.error`). Undefined for a run without nested runs.
+ */
+function treeRedactors(run: ExportableRun, options: ExportOptions): ReadonlyMap<ExportableRun, Redactor> | undefined {
+  if (namedChildren(run).size === 0) return undefined
+  const all = new Map<ExportableRun, Redactor>()
+  const visit = (each: ExportableRun): void => {
+    if (all.has(each)) return
+    const redact = redactor(mergeRedactPaths(each.redact, options.redact))
+    redact.collectEvents(each.timeline.events)
+    all.set(each, redact)
+    for (const child of namedChildren(each).values()) visit(child)
+  }
+  visit(run)
+  const secrets = new Set<string>()
+  for (const redact of all.values()) for (const text of redact.secretTexts()) secrets.add(text)
+  if (secrets.size > 0) for (const redact of all.values()) redact.learnSecrets(secrets)
+  return all
+}
+
+/** The nested runs' documents, one at a time: the parent's version covers each one's. */
+function* nestedDocs(children: ReadonlyMap<string, ExportableRun>, options: ExportOptions, header: DocumentHeader, tree: ReadonlyMap<ExportableRun, Redactor> | undefined): Generator<RunDocument> {
+  for (const child of children.values()) {
+    const { header: childHeader, events, nested } = exportParts(child, options, tree)
+    const doc = wholeDocument(childHeader, events, nested)
+    if (header.version < doc.version) header.version = doc.version
+    yield doc
+  }
 }
 
 function* eventDocs(
@@ -150,6 +214,7 @@ function* eventDocs(
   linkRef: (link: LinkInfo) => number,
   middlewareRef: (call: MiddlewareCallInfo) => number,
   header: DocumentHeader,
+  children: ReadonlyMap<string, unknown>,
 ): Generator<DocumentEvent> {
   // The header learns the document's version as events go: a sparse array anywhere needs
   // version 2, a link event's metricsError or writesDropped version 3 (which has $holes too), a
@@ -275,6 +340,9 @@ function* eventDocs(
         doc['status'] = event.status
         break
     }
+    // A nested chain's run, embedded in `nested` (version 8).
+    const child = childOf(event)
+    if (child !== undefined && children.has(child)) doc['child'] = child
     prev = event
     yield doc as unknown as DocumentEvent
   }
@@ -290,11 +358,16 @@ function branchPatches(patches: readonly Patch[], ctx: unknown, redact: Redactor
   return encodePatches(diffStates(redact.apply(ctx), redact.apply(after)), redact.apply(after), notes)
 }
 
-/** The whole document as one object (what `run.toJSON()` returns). */
+/** The whole document as one object (what `run.toJSON()` returns), nested runs embedded. */
 export function exportRun(run: ExportableRun, options?: ExportOptions): RunDocument {
-  const { header, events } = exportParts(run, options)
-  // Events first: one of them may raise the header's version (to 2 or 3).
+  const { header, events, nested } = exportParts(run, options)
+  return wholeDocument(header, events, nested)
+}
+
+function wholeDocument(header: DocumentHeader, events: Iterable<DocumentEvent>, nested: Iterable<RunDocument>): RunDocument {
+  // Events and nested documents first: one of them may raise the header's version.
   const list = [...events]
-  return { ...header, events: list }
+  const docs = [...nested]
+  return docs.length === 0 ? { ...header, events: list } : { ...header, events: list, nested: docs }
 }
 

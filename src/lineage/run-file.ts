@@ -26,7 +26,7 @@ export interface LoadRunOptions<C> extends ImportOptions {
  * @param options - `redact`: paths whose values become `'[REDACTED]'` everywhere
  */
 export async function saveRun<C>(run: Run<C>, path: string, options?: ExportOptions): Promise<void> {
-  const { header, events } = exportParts(run, options)
+  const { header, events, nested } = exportParts(run, options)
   const temporary = `${path}.${randomUUID()}.tmp`
   const out = createWriteStream(temporary, { encoding: 'utf8' })
   let done = false
@@ -42,12 +42,15 @@ export async function saveRun<C>(run: Run<C>, path: string, options?: ExportOpti
       await write(`${first ? '' : ',\n'}${JSON.stringify(event)}`)
       first = false
     }
+    // Nested runs (version 8) follow the events, one whole document a line.
+    let docs = 0
+    for (const doc of nested) await write(`${docs++ === 0 ? '\n],"nested":[\n' : ',\n'}${JSON.stringify(doc)}`)
     await write('\n]}\n')
     out.end()
     await once(out, 'finish')
     if (header.version !== written) {
-      // An event needed a newer version (2: a sparse array; 3: a link event's metricsError or
-      // writesDropped). The one digit is rewritten in place (the header is ASCII up to it), so
+      // An event or a nested run needed a newer version (2: a sparse array; 3: a link event's
+      // metricsError or writesDropped; …). The one digit is rewritten in place (the header is ASCII up to it), so
       // events are still written as they are encoded.
       const file = await open(temporary, 'r+')
       try {

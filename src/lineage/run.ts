@@ -7,7 +7,7 @@ import type { ChainRunErrorCode } from '../core/errors.js'
 import { ChainRunError } from './chain-run-error.js'
 import type { ExportOptions, ImportOptions, RunDocument } from '../files/run-document.js'
 import { exportRun } from '../files/write-document.js'
-import { importRun } from '../files/read-document.js'
+import { importRun, type ImportedRun } from '../files/read-document.js'
 import type { TimelineEvent } from '../record/events.js'
 import type { Failure } from '../run/runner.js'
 import { emptyState } from '../record/snapshot.js'
@@ -302,7 +302,8 @@ export class Run<C = unknown> implements RecordedRun<C> {
   /**
    * The run as a versioned, self-describing JSON document (`format: 'shadowchain/run'`,
    * `version: 1`): initial states plus per-event patches; bigint, Map, Set, Date, undefined and
-   * non-finite numbers tagged. See `docs/run-format.md`.
+   * non-finite numbers tagged; the runs of nested chains embedded (`nested`, version 8). See
+   * `docs/run-format.md`.
    *
    * @param options - `redact`: more paths whose values become `'[REDACTED]'` everywhere, on top
    *   of the run's own {@link Run.redact}
@@ -314,7 +315,9 @@ export class Run<C = unknown> implements RecordedRun<C> {
   /**
    * Rebuilds a run from a document made by {@link Run.toJSON}: the same events, times, states
    * and lineage. The document is validated first; a bad one throws a `DocumentError` naming the
-   * path of the first problem (a truncated document is rejected, never half-loaded).
+   * path of the first problem (a truncated document is rejected, never half-loaded). The runs of
+   * nested chains it embeds (version 8) are rebuilt too, without a chain: `timeline.nested`,
+   * `timeline.child(id)` and `links()` give them.
    *
    * @param doc - the parsed JSON document
    * @param options - `chain`: the chain to attach (replay and fork need it); limits on depth and
@@ -326,32 +329,43 @@ export class Run<C = unknown> implements RecordedRun<C> {
     if (options.chain !== undefined && options.chain.name !== meta.chainName) {
       throw new DocumentError('$.run.chainName', `the document is a run of chain '${meta.chainName}', not of '${options.chain.name}'`)
     }
-    const error = meta.error
-    const init: RunInit<C> = {
-      info: Object.freeze({ id: meta.id, chainName: meta.chainName, startedAt: BigInt(meta.startedAt) }),
-      status: meta.status,
-      input: imported.input,
-      ctx: imported.ctx as Immutable<C>,
-      failure:
-        error === undefined
-          ? undefined
-          : {
-              code: error.code as ChainRunErrorCode,
-              message: error.message,
-              link: error.link === undefined ? undefined : imported.links[error.link],
-              cause: imported.errorCause,
-            },
-      endedAt: BigInt(meta.endedAt),
-      events: imported.events as TimelineEvent<C>[],
-      chain: options.chain,
-      childIds: meta.children,
-      ...(imported.doc.redacted !== undefined && { redact: imported.doc.redacted.paths }),
-    }
-    const parent = meta.parent
-    return new Run<C>({
-      ...init,
-      ...(parent !== undefined && { parent: { run: undefined, runId: parent.runId, seq: parent.seq } }),
-      ...(meta.replayOf !== undefined && { replayOf: { run: undefined, runId: meta.replayOf.runId } }),
-    })
+    return loadedRun<C>(imported, options.chain)
   }
+}
+
+/**
+ * A run rebuilt from an imported document, with the runs of its nested documents (version 8)
+ * rebuilt the same way, without a chain (like any loaded run), as its `timeline.nested`.
+ */
+function loadedRun<C>(imported: ImportedRun, chain: Chain<C> | undefined): Run<C> {
+  const meta = imported.doc.run
+  const error = meta.error
+  const nested = imported.nested.length === 0 ? undefined : new Map(imported.nested.map((child) => [child.doc.run.id, loadedRun<unknown>(child, undefined)] as const))
+  const init: RunInit<C> = {
+    info: Object.freeze({ id: meta.id, chainName: meta.chainName, startedAt: BigInt(meta.startedAt) }),
+    status: meta.status,
+    input: imported.input,
+    ctx: imported.ctx as Immutable<C>,
+    failure:
+      error === undefined
+        ? undefined
+        : {
+            code: error.code as ChainRunErrorCode,
+            message: error.message,
+            link: error.link === undefined ? undefined : imported.links[error.link],
+            cause: imported.errorCause,
+          },
+    endedAt: BigInt(meta.endedAt),
+    events: imported.events as TimelineEvent<C>[],
+    chain,
+    childIds: meta.children,
+    ...(imported.doc.redacted !== undefined && { redact: imported.doc.redacted.paths }),
+    ...(nested !== undefined && { nested }),
+  }
+  const parent = meta.parent
+  return new Run<C>({
+    ...init,
+    ...(parent !== undefined && { parent: { run: undefined, runId: parent.runId, seq: parent.seq } }),
+    ...(meta.replayOf !== undefined && { replayOf: { run: undefined, runId: meta.replayOf.runId } }),
+  })
 }
