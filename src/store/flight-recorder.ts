@@ -114,7 +114,7 @@ export class FlightRecorder implements RunRecorder {
   #storeFailures = 0
   #dropped = 0
 
-  /** @internal What the engine calls (see `RunRecorder`). */
+  /** What the engine calls (see `RunRecorder`): not for application code. */
   readonly [RECORDER_PORT]: RecorderPort
 
   constructor(options: RecorderOptions) {
