@@ -54,6 +54,16 @@ describe('replay of runs with parallel steps', () => {
     expect(divergence).toBeUndefined()
     expect(identical).toBe(true)
     expect(again.ctx).toEqual(run.ctx)
+    // The file keeps them (version 8) and a loaded run replays the same way.
+    const doc = JSON.parse(JSON.stringify(run.toJSON())) as RunDocument
+    expect(doc.version).toBe(8)
+    const loaded = Run.fromJSON<Order>(doc, { chain: drawing })
+    expect(loaded.timeline.links()[0]!.branches!.map((b) => b.io)).toEqual(branches.map((b) => b.io))
+    expect((await loaded.replay()).identical).toBe(true)
+    // An older version cannot carry them: rejected with the path.
+    const old = { ...doc, version: 7 }
+    const at = doc.events.findIndex((e) => e.type === 'branch.end' && 'io' in e && e.io !== undefined)
+    expect(() => Run.fromJSON(old)).toThrow(`$.events[${at}].io: a branch event's io needs version 8 or later; this document says version 7`)
   })
 
   it('a divergence inside a branch names the branch (divergence.branch)', async () => {

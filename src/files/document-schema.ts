@@ -114,8 +114,8 @@ const eventDoc = z.discriminatedUnion('type', [
     ...childRef,
   }) satisfies z.ZodType<DocumentLinkAttempt>,
   z.strictObject({ ...base, type: z.literal('branch.start'), link: tableRef, branch: branchName }) satisfies z.ZodType<DocumentBranchStart>,
-  z.strictObject({ ...base, type: z.literal('branch.end'), link: tableRef, branch: branchName, patches: patchList.optional(), durationNs: nsOffset, ...childRef }) satisfies z.ZodType<DocumentBranchEnd>,
-  z.strictObject({ ...base, type: z.literal('branch.error'), link: tableRef, branch: branchName, error: z.unknown(), durationNs: nsOffset, ...childRef }) satisfies z.ZodType<DocumentBranchError>,
+  z.strictObject({ ...base, type: z.literal('branch.end'), link: tableRef, branch: branchName, patches: patchList.optional(), durationNs: nsOffset, io: ioDoc.optional(), ...childRef }) satisfies z.ZodType<DocumentBranchEnd>,
+  z.strictObject({ ...base, type: z.literal('branch.error'), link: tableRef, branch: branchName, error: z.unknown(), durationNs: nsOffset, io: ioDoc.optional(), ...childRef }) satisfies z.ZodType<DocumentBranchError>,
   z.strictObject({
     ...base,
     type: z.literal('ctx.write'),

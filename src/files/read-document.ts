@@ -182,6 +182,10 @@ function importOne(doc: RunDocument, limits: DecodeLimits): Omit<ImportedRun, 'n
         if (e.type === 'branch.end') event['patches'] = e.patches === undefined ? Object.freeze([]) : applyAt(ctx, decodePatches(e.patches, `${at}.patches`, limits, version), `${at}.patches`).patches
         if (e.type === 'branch.error') event['error'] = decodeValue(e.error, `${at}.error`, limits, version)
         if (e.type !== 'branch.start') event['durationNs'] = BigInt(e.durationNs)
+        if (e.type !== 'branch.start' && e.io !== undefined) {
+          if (version < 8) throw new DocumentError(`${at}.io`, `a branch event's io needs version 8 or later; this document says version ${version}`)
+          event['io'] = Object.freeze({ ...e.io })
+        }
         break
       case 'ctx.write':
         event['link'] = linkAt(e.link, `${at}.link`)

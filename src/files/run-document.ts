@@ -326,8 +326,13 @@ export interface DocumentBranchStart extends DocumentEventBase {
   branch: string
 }
 
+/** Version 8: what a branch drew from its `io` (replay gives it back), like a link's `io`. */
+export interface DocumentBranchIO {
+  io?: { now?: number[] | undefined; random?: number[] | undefined } | undefined
+}
+
 /** Version 7: a branch returned; `patches` are its own, against the step's input. */
-export interface DocumentBranchEnd extends DocumentEventBase, DocumentChildRef {
+export interface DocumentBranchEnd extends DocumentEventBase, DocumentChildRef, DocumentBranchIO {
   type: 'branch.end'
   link: number
   branch: string
@@ -337,7 +342,7 @@ export interface DocumentBranchEnd extends DocumentEventBase, DocumentChildRef {
 }
 
 /** Version 7: a branch threw or rejected; its draft was discarded. */
-export interface DocumentBranchError extends DocumentEventBase, DocumentChildRef {
+export interface DocumentBranchError extends DocumentEventBase, DocumentChildRef, DocumentBranchIO {
   type: 'branch.error'
   link: number
   branch: string

@@ -318,6 +318,11 @@ function* eventDocs(
         if (event.type === 'branch.end' && event.patches.length > 0) doc['patches'] = branchPatches(event.patches, event.ctx, redact, notes)
         if (event.type === 'branch.error') doc['error'] = encodeLenient(redact.scrub(event.error), notes)
         if (event.type !== 'branch.start') doc['durationNs'] = offset(event.durationNs, 0n)
+        // What a branch drew from its io: version 8, like the nested runs.
+        if (event.type !== 'branch.start' && event.io !== undefined) {
+          needs(8)
+          doc['io'] = { ...redact.scrubNumbers(event.io) }
+        }
         break
       case 'ctx.write':
         doc['link'] = linkRef(event.link)
