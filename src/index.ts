@@ -21,7 +21,7 @@ export { formatDuration, formatWaterfall } from './present/waterfall.js'
 export { compareRuns } from './lineage/compare.js'
 export { divergenceChanges, divergenceLines, divergencePlace, formatDivergence, formatPatch } from './present/format-patch.js'
 export { describeRun } from './present/describe-run.js'
-export type { RunSummary } from './present/describe-run.js'
+export type { DescribeOptions, RunSummary } from './present/describe-run.js'
 export type {
   ChildDivergence,
   Divergence,
