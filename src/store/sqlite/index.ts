@@ -222,9 +222,10 @@ export function sqliteStore(path: string, options?: SqliteStoreOptions): RunStor
           deleted += n
         }
         if (deleted > 0) {
-          // Freed pages go back to the file system, and the WAL is cut back: the file stays bounded.
+          // Freed pages go back to the file system once checkpointed; a passive checkpoint never waits
+          // for another process's readers (journal_size_limit cuts the WAL back when it restarts).
           db.pragma('incremental_vacuum')
-          db.pragma('wal_checkpoint(TRUNCATE)')
+          db.pragma('wal_checkpoint(PASSIVE)')
         }
         return deleted
       }),
