@@ -30,6 +30,20 @@ describe('the store drivers', () => {
     expect(reachable('src/store/postgres/index.ts').some((path) => /node_modules\/pg\//.test(path))).toBe(true)
   }, 60_000)
 
+  it("are used through 'shadowchain/store/sqlite' and 'shadowchain/store/postgres' as a user imports them", async () => {
+    const sqlite = await import('shadowchain/store/sqlite')
+    const postgres = await import('shadowchain/store/postgres')
+    const { memoryStore, StoreError, chain } = await import('shadowchain')
+    expect(postgres.StoreError).toBe(StoreError)
+    expect(typeof postgres.postgresStore).toBe('function')
+    const run = await chain<{ n: number }>('sub').link('inc', (ctx) => void (ctx.n += 1)).run({ n: 1 })
+    for (const store of [sqlite.sqliteStore(':memory:'), memoryStore()]) {
+      await store.write([sqlite.storedRun(run.toJSON())])
+      expect((await store.list()).map((s) => [s.id, s.chain, s.status])).toEqual([[run.id, 'sub', 'ok']])
+      await store.close()
+    }
+  })
+
   it('are optional peer dependencies, with subpath exports of their own', () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
       exports: Record<string, { types: string; import: string }>

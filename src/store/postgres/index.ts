@@ -16,6 +16,7 @@ import { retainSql, upsertParams, upsertRunsSql, writeRuns } from './write.js'
 
 export { POSTGRES_SCHEMA_VERSION, type PostgresStoreOptions } from './schema.js'
 export { StoreError } from '../errors.js'
+export { storedRun, summarize } from '../summary.js'
 export type { DurableHead, KeepPolicy, RunQuery, RunStore, StoredRunSummary, StepBatch, StoredRun, StoredStatus } from '../types.js'
 
 /** A PostgreSQL run store: a {@link RunStore} that can be awaited open. */

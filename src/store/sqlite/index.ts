@@ -16,6 +16,7 @@ import { openSqlite, sqliteError } from './schema.js'
 
 export { SQLITE_SCHEMA_VERSION, type SqliteStoreOptions } from './options.js'
 export { StoreError } from '../errors.js'
+export { storedRun, summarize } from '../summary.js'
 export type { DurableHead, KeepPolicy, RunQuery, RunStore, StoredRunSummary, StepBatch, StoredRun, StoredStatus } from '../types.js'
 
 interface SummaryRow {
