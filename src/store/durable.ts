@@ -2,7 +2,8 @@
 // read back as one valid run document. The run format has no 'interrupted' status, so the reader
 // side ends an unfinished run with a run.end of its own: status 'aborted', code 'INTERRUPTED'.
 import type { DocumentEvent, DocumentRunEnd, DocumentVersion, RunDocument } from '../files/run-document.js'
-import type { DurableHead, StepBatch } from './types.js'
+import { StoreError } from './errors.js'
+import type { DurableHead, StepBatch, StoredStatus } from './types.js'
 
 /** The error code of the `run.end` a store puts at the end of an unfinished durable run. */
 export const INTERRUPTED_CODE = 'INTERRUPTED'
@@ -62,4 +63,25 @@ function metricsOpen(events: readonly DocumentEvent[]): boolean {
 export function nextSeq(head: DurableHead): number {
   const events = head.events ?? []
   return events.length === 0 ? 1 : (events[events.length - 1] as DocumentEvent).seq + 1
+}
+
+/** Parses JSON text a store kept; text that is not JSON means the store is damaged. */
+function parseStored<T>(text: string, id: string, what: string, where: string): T {
+  try {
+    return JSON.parse(text) as T
+  } catch (error) {
+    throw new StoreError('STORE_CORRUPT', where, `run ${id}: its stored ${what} is not valid JSON (${(error as Error).message}); the store is damaged`, error)
+  }
+}
+
+/**
+ * The document `read` returns from what a store kept: a finished run's document, or for an
+ * interrupted run its head and batches made into one ({@link interruptedDocument}).
+ */
+export function storedDocument(id: string, status: StoredStatus, text: string, batches: readonly string[], where: string): RunDocument {
+  if (status !== 'interrupted') return parseStored<RunDocument>(text, id, 'document', where)
+  return interruptedDocument(
+    parseStored<DurableHead>(text, id, 'head', where),
+    batches.map((batch) => parseStored<StepBatch>(batch, id, 'step batch', where)),
+  )
 }

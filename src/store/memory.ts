@@ -2,7 +2,7 @@
 // as the other stores keep them, so a stored run shares nothing with the caller's objects.
 import type { RunDocument } from '../files/run-document.js'
 import { StoreError } from './errors.js'
-import { interruptedDocument, nextSeq } from './durable.js'
+import { nextSeq, storedDocument } from './durable.js'
 import { newestFirst, normalizeKeep, normalizeQuery, RETAIN_BATCH, unknownCursor, type NormalQuery } from './query.js'
 import { checkStored, checkSummary, countLinks } from './summary.js'
 import type { DurableHead, KeepPolicy, RunQuery, RunStore, StoredRunSummary, StepBatch, StoredRun } from './types.js'
@@ -69,8 +69,7 @@ export function memoryStore(): RunStore {
       open()
       const entry = runs.get(id)
       if (entry === undefined) return undefined
-      if (entry.steps === undefined) return JSON.parse(entry.text) as RunDocument
-      return interruptedDocument(JSON.parse(entry.text) as DurableHead, entry.steps.batches.map((b) => JSON.parse(b) as StepBatch))
+      return storedDocument(id, entry.summary.status, entry.text, entry.steps?.batches ?? [], where)
     },
     async begin(summary: StoredRunSummary, head: DurableHead): Promise<void> {
       open()

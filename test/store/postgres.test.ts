@@ -121,6 +121,18 @@ describe('the PostgreSQL store', () => {
     await beside.close()
   })
 
+  it('reports a stored document that is not JSON as STORE_CORRUPT', async () => {
+    const schema = newSchema()
+    const store = postgresStore(url, { schema })
+    const doc = (await exoticRun()).toJSON()
+    await store.write([storedRun(doc)])
+    await admin.query(`UPDATE "${schema}".shadowchain_documents SET document = left(document, 100)`)
+    const error = await rejection(store.read(doc.run.id))
+    expect(error.code).toBe('STORE_CORRUPT')
+    expect(error.message).toContain(doc.run.id)
+    await store.close()
+  })
+
   it('loses nothing when two processes create the tables and write at once', async () => {
     const schema = newSchema()
     const outs = await Promise.all([writer(['postgres', url, schema, 'a', '300']), writer(['postgres', url, schema, 'b', '300'])])

@@ -7,7 +7,7 @@ import Database from 'better-sqlite3'
 import { afterAll, describe, expect, it } from 'vitest'
 import { StoreError, storedRun } from '../../src/store/index.js'
 import { sqliteStore } from '../../src/store/sqlite/index.js'
-import { storeContract } from './contract.js'
+import { rejection, storeContract } from './contract.js'
 import { copyAs, exoticRun } from './fixtures.js'
 import { writer } from './processes.js'
 
@@ -73,6 +73,31 @@ describe('the SQLite store', () => {
     expect(error.message).toContain(path)
     expect(error.message).toMatch(/not a usable SQLite database/)
     expect(readFileSync(path).equals(bytes)).toBe(true)
+  })
+
+  it('reports a database damaged inside (valid header, garbled pages) as STORE_CORRUPT', async () => {
+    const path = fresh()
+    const store = sqliteStore(path)
+    const doc = (await exoticRun()).toJSON()
+    const ids = Array.from({ length: 300 }, (_, i) => `d${i}`)
+    await store.write(ids.map((id, i) => copyAs(doc, id, 'damaged', 1_800_000_000_000_000_000n + BigInt(i))))
+    await store.close()
+    const bytes = readFileSync(path)
+    // Pages from a quarter to three quarters of the file: b-tree pages and document pages.
+    randomBytes(bytes.length / 2).copy(bytes, Math.floor(bytes.length / 4 / 4096) * 4096)
+    writeFileSync(path, bytes)
+    const use = async (): Promise<void> => {
+      const damaged = sqliteStore(path)
+      try {
+        await damaged.list({ limit: 10_000 })
+        for (const id of ids) await damaged.read(id)
+      } finally {
+        await damaged.close()
+      }
+    }
+    const error = await rejection(use())
+    expect(error.code).toBe('STORE_CORRUPT')
+    expect(error.message).toContain(path)
   })
 
   it('refuses another program’s database as STORE_FOREIGN and touches none of it', () => {

@@ -6,7 +6,7 @@
  */
 import pg from 'pg'
 import type { RunDocument } from '../../files/run-document.js'
-import { interruptedDocument, nextSeq } from '../durable.js'
+import { nextSeq, storedDocument } from '../durable.js'
 import { redactUrl, StoreError } from '../errors.js'
 import { normalizeKeep, normalizeQuery, RETAIN_BATCH, unknownCursor } from '../query.js'
 import { checkStored, checkSummary, countLinks } from '../summary.js'
@@ -160,8 +160,7 @@ export function postgresStore(urlOrPool: string | pg.Pool, options: PostgresStor
         )
       )[0]
       if (row === undefined) return undefined
-      if (row.status !== 'interrupted') return JSON.parse(row.document) as RunDocument
-      return interruptedDocument(JSON.parse(row.document) as DurableHead, (row.batches ?? []).map((b) => JSON.parse(b) as StepBatch))
+      return storedDocument(id, row.status, row.document, row.batches ?? [], where)
     },
     begin: async (summary: StoredRunSummary, head: DurableHead) => {
       checkSummary(summary, head.run.id, head.run.chainName, where)

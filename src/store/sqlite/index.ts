@@ -6,7 +6,7 @@
  */
 import type Database from 'better-sqlite3'
 import type { RunDocument } from '../../files/run-document.js'
-import { interruptedDocument, nextSeq } from '../durable.js'
+import { nextSeq, storedDocument } from '../durable.js'
 import { StoreError } from '../errors.js'
 import { normalizeKeep, normalizeQuery, RETAIN_BATCH, unknownCursor } from '../query.js'
 import { checkStored, checkSummary, countLinks } from '../summary.js'
@@ -164,13 +164,19 @@ export function sqliteStore(path: string, options?: SqliteStoreOptions): RunStor
       }),
     read: (id: string) =>
       run(`reading run ${id}`, (): RunDocument | undefined => {
-        const row = prepare('SELECT r.status, d.document FROM shadowchain_runs r JOIN shadowchain_documents d ON d.id = r.id WHERE r.id = ?').get(id) as
-          | { status: StoredStatus; document: string }
-          | undefined
-        if (row === undefined) return undefined
-        if (row.status !== 'interrupted') return JSON.parse(row.document) as RunDocument
-        const batches = prepare('SELECT batch FROM shadowchain_steps WHERE run_id = ? ORDER BY seq').pluck().all(id) as string[]
-        return interruptedDocument(JSON.parse(row.document) as DurableHead, batches.map((b) => JSON.parse(b) as StepBatch))
+        // One read transaction: the run and its steps from one snapshot, even while another
+        // process finishes it.
+        const found = live()
+          .transaction(() => {
+            const row = prepare('SELECT r.status, d.document FROM shadowchain_runs r JOIN shadowchain_documents d ON d.id = r.id WHERE r.id = ?').get(id) as
+              | { status: StoredStatus; document: string }
+              | undefined
+            if (row === undefined) return undefined
+            const batches = row.status === 'interrupted' ? (prepare('SELECT batch FROM shadowchain_steps WHERE run_id = ? ORDER BY seq').pluck().all(id) as string[]) : []
+            return { ...row, batches }
+          })
+          .deferred()
+        return found === undefined ? undefined : storedDocument(id, found.status, found.document, found.batches, where)
       }),
     begin: (summary: StoredRunSummary, head: DurableHead) =>
       run(`beginning run ${summary.id}`, () => {
