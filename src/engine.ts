@@ -19,7 +19,7 @@ import { mergeRedactPaths } from './files/redact.js'
 import { Run, type ForkOptions, type ReplayOptions, type ReplayResult, type RunInit } from './lineage/run.js'
 import { recordedChild, replayExtras, replayRun } from './lineage/replay.js'
 import type { NestHost } from './core/nested.js'
-import { RECORDER_PORT, type RecorderPort } from './core/recording.js'
+import { RECORDER_PORT, type DurableSink, type DurableStart, type RecorderPort } from './core/recording.js'
 import { forkRun } from './lineage/fork.js'
 import type { ExecutionOutcome, RunExtras } from './lineage/execution.js'
 import { LiveTrace } from './otel/live.js'
@@ -97,6 +97,14 @@ function executeChain<C, T>(chain: Chain<C>, input: unknown, options: RunOptions
   // Replays and forks are investigations: kept only by a recorder given in their own options.
   const port = (extras.replayOf === undefined && extras.parent === undefined ? merged.recorder : options?.recorder)?.[RECORDER_PORT]
   const watcher = port === undefined ? undefined : watch<C>(port, chain, info)
+  let sink: DurableSink | undefined
+  if (merged.durable === true) {
+    sink = merged.capture === 'off' || port === undefined ? undefined : durableSink(port, info, extras)
+    if (sink === undefined) {
+      const why = merged.capture === 'off' ? "capture 'off' records no steps" : port === undefined ? 'it has no recorder' : 'its recorder has no store'
+      return Promise.reject(new TypeError(`chain '${chain.name}': durable: true needs a recorder with a store (recorder({ store })) and a capture level other than 'off': ${why}`))
+    }
+  }
   const schema = defaults.input
   let start: unknown = input
   // A fork resumes from a recorded state and a replay re-runs a recorded (already parsed)
@@ -164,6 +172,7 @@ function executeChain<C, T>(chain: Chain<C>, input: unknown, options: RunOptions
       hookTimeoutMs: merged.hookTimeoutMs ?? DEFAULT_HOOK_TIMEOUT_MS,
       // Made only for a chain that nests one: other runs pay nothing for nesting.
       nest: compiled.nests ? nestHost(merged, extras) : undefined,
+      checkpoint: sink === undefined ? undefined : checkpointOf(sink as DurableSink, recorder),
     }
     execute<C>(plan, (result) => {
       const run = finish(chain, info, extras.input ?? start, result, recorder, extras, trace, port)
@@ -223,6 +232,22 @@ function rejectInput<C>(chain: Chain<C>, info: RunInfo, input: unknown, endedAt:
   trace?.runEnd('error', failure, endedAt, endedAt, undefined)
   const result: ExecutionResult<C> = { status: 'error', ctx: input as Immutable<C>, failure, endedAt, stop: undefined }
   return { run: finish(chain, info, input, result, { events: [start as never], prefix: undefined }, extras, trace, port), ioOverruns: [] }
+}
+
+/** What keeps a durable run's steps: the recorder's, for this run (its lineage and redaction). */
+function durableSink<C>(port: RecorderPort, info: RunInfo, extras: RunExtras<C>): DurableSink | undefined {
+  const start: Mutable<DurableStart> = { id: info.id, chainName: info.chainName, startedAt: info.startedAt }
+  if (extras.parent !== undefined) start.parent = { runId: extras.parent.runId, seq: extras.parent.seq }
+  if (extras.replayOf !== undefined) start.replayOf = { runId: extras.replayOf.runId }
+  if (extras.redact !== undefined) start.redact = extras.redact
+  return port.durable(start)
+}
+
+/** The runner's checkpoint of a durable run: the events recorded so far, to its sink. */
+function checkpointOf<C>(sink: DurableSink, recorder: Recorder<C>): () => Promise<void> | undefined {
+  const prefix = recorder.prefix
+  const shared = prefix === undefined ? [] : prefix.events.slice(0, prefix.length)
+  return () => sink.checkpoint(shared, recorder.events)
 }
 
 /** The recorder's observer of a run (its statistics); a recorder that throws here watches nothing. */

@@ -100,3 +100,5 @@ export type { ChainStats, DurationStats, StatsQuery } from './store/statistics.j
 export { memoryStore, StoreError } from './store/index.js'
 export type { KeepPolicy, RunQuery, RunStore, StoreErrorCode, StoredRun, StoredRunSummary, StoredStatus } from './store/index.js'
 export type { RunRecorder } from './core/recording.js'
+export { resume, ResumeError } from './store/resume.js'
+export type { ResumeOptions } from './store/resume.js'

@@ -12,6 +12,31 @@ export interface RecorderPort {
   runStarted(chain: object, info: { readonly id: string; readonly startedAt: bigint }): object | undefined
   /** The run finished (a `Run`): the recorder keeps it, or not. */
   runFinished(run: object, chain: object): void
+  /**
+   * A durable run starts (run option `durable`): what takes its steps as they complete, or
+   * undefined when the recorder has no store to keep them in.
+   */
+  durable(start: DurableStart): DurableSink | undefined
+}
+
+/** A durable run as it begins (a `DurableRunStart` of the run file layer). */
+export interface DurableStart {
+  readonly id: string
+  readonly chainName: string
+  readonly startedAt: bigint
+  readonly parent?: { readonly runId: string; readonly seq: number } | undefined
+  readonly replayOf?: { readonly runId: string } | undefined
+  readonly redact?: readonly (readonly (string | number)[])[] | undefined
+}
+
+/** Where a durable run's steps go as they complete. */
+export interface DurableSink {
+  /**
+   * The run's events so far: a fork's shared `prefix` (its first events) and its `own` events
+   * (timeline events). Stores what is new; resolves once stored, or given up on (reported, never
+   * rejected: the run goes on).
+   */
+  checkpoint(prefix: readonly object[], own: readonly object[]): Promise<void> | undefined
 }
 
 /**

@@ -351,6 +351,13 @@ export interface RunOptions {
    * const checkout = chain<Order>('checkout', { recorder: rec })
    */
   recorder?: RunRecorder
+  /**
+   * A durable run (DESIGN §10): its start and each completed step reach the recorder's store
+   * before the next step begins, so a process that dies mid-run leaves it `'interrupted'` with
+   * every completed step, and `resume(runId, { chain, store })` continues it in any process.
+   * Needs a `recorder` with a `store`, and a capture level other than `'off'`.
+   */
+  durable?: boolean
 }
 
 /** Options of a chain: run defaults plus the input schema. */

@@ -53,7 +53,7 @@ export function checkMiddleware(middleware: unknown, where: string, linkLevel = 
   }
 }
 
-const RUN_OPTIONS: readonly string[] = ['capture', 'timestamps', 'signal', 'safe', 'clock', 'tracer', 'stacks', 'redact', 'hookTimeoutMs', 'maxWritesPerLink', 'recorder']
+const RUN_OPTIONS: readonly string[] = ['capture', 'timestamps', 'signal', 'safe', 'clock', 'tracer', 'stacks', 'redact', 'hookTimeoutMs', 'maxWritesPerLink', 'recorder', 'durable']
 
 /** Rejects keys nobody reads: a typo (`captrue`) must not silently mean the default. */
 export function checkKeys(options: object, known: readonly string[], where: string): void {
@@ -77,7 +77,7 @@ export function checkRunOptions(options: unknown, where: string, extra: readonly
   if (o.capture !== undefined && !CAPTURE_LEVELS.includes(o.capture as string)) {
     throw new TypeError(`${where}: capture must be one of ${CAPTURE_LEVELS.map((c) => `'${c}'`).join(', ')}, got ${JSON.stringify(o.capture)}`)
   }
-  for (const flag of ['timestamps', 'safe', 'stacks'] as const) {
+  for (const flag of ['timestamps', 'safe', 'stacks', 'durable'] as const) {
     if (o[flag] !== undefined && typeof o[flag] !== 'boolean') {
       throw new TypeError(`${where}: ${flag} must be a boolean, got ${describe(o[flag])}`)
     }

@@ -66,7 +66,7 @@ function readKey(node: unknown, key: string | number): unknown {
 }
 
 /** Interns objects into a table, so events refer to links and middleware calls by index. */
-function table<T>(): { readonly items: T[]; ref(item: T): number } {
+export function table<T>(): { readonly items: T[]; ref(item: T): number } {
   const items: T[] = []
   const index = new Map<T, number>()
   return {
@@ -207,8 +207,13 @@ function* nestedDocs(children: ReadonlyMap<string, ExportableRun>, options: Expo
   }
 }
 
-function* eventDocs(
-  events: readonly TimelineEvent<unknown>[],
+/**
+ * The documents of `events`, one per event as they are pulled (a durable run's encoder feeds it
+ * events as steps complete): each against the event before it. The tables grow as events name
+ * links and middleware calls; `header.version` rises to what the events need.
+ */
+export function* eventDocs(
+  events: Iterable<TimelineEvent<unknown>>,
   origin: bigint,
   redact: ReturnType<typeof redactor>,
   linkRef: (link: LinkInfo) => number,

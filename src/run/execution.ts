@@ -44,6 +44,11 @@ export interface ExecutionPlan<C> {
   readonly hookTimeoutMs: number
   /** What runs the nested chains of this run's links (the engine's; undefined: none can run). */
   readonly nest: NestHost | undefined
+  /**
+   * A durable run (DESIGN §10): called once the run's start and each completed step are
+   * recorded, before the next step begins; a promise returned is waited for (never rejects).
+   */
+  readonly checkpoint: (() => Promise<void> | undefined) | undefined
 }
 
 /** What an execution leaves behind; what was observed is the observers' to give. */

@@ -78,7 +78,14 @@ class Execution<C> extends AroundCalls<C> {
       this.end()
       return
     }
-    this.loop()
+    // A durable fork (a resumed run) reaches its store with its shared prefix before it goes on.
+    const pending = this.plan.resume === undefined ? undefined : this.plan.checkpoint?.()
+    if (pending === undefined) this.loop()
+    else
+      pending.then(
+        () => this.loop(),
+        (error: unknown) => this.abandon(error),
+      )
   }
 
   // Whatever user code does is caught where it is called; an error that still reaches here is
@@ -125,7 +132,8 @@ class Execution<C> extends AroundCalls<C> {
         if (this.hookIndex < chain.runStart.length) return this.callRunHook(chain.runStart[this.hookIndex++] as HookCall, 'ok', undefined)
         this.hookIndex = 0
         this.phase = Phase.LinkBegin
-        return undefined
+        // A durable run's start reaches its store before the first link runs.
+        return this.plan.checkpoint?.()
       case Phase.LinkBegin:
         this.beginLink()
         return undefined
@@ -158,6 +166,8 @@ class Execution<C> extends AroundCalls<C> {
         } else {
           this.linkIndex++
           this.phase = Phase.LinkBegin
+          // A durable run's completed step reaches its store before the next one starts.
+          return this.plan.checkpoint?.()
         }
         return undefined
       }

@@ -15,6 +15,8 @@ import { StatsObserver } from './stats-observer.js'
 import { summarize } from './summary.js'
 import type { KeepPolicy, RunQuery, RunStore, StoredRun, StoredRunSummary } from './types.js'
 import { ExitFlush } from './exit-flush.js'
+import { DurableWriter } from './durable-writer.js'
+import type { DurableStart } from '../core/recording.js'
 
 /** Options of {@link recorder}. */
 export interface RecorderOptions {
@@ -45,6 +47,11 @@ export interface RecorderOptions {
   readonly random?: () => number
   /** Flush on `beforeExit` and `SIGTERM`, so a short-lived process loses no run (default true with a store). */
   readonly flushOnExit?: boolean
+  /**
+   * How long a durable run waits for the store to take a step (ms, default 5,000); past it, or
+   * when the store fails, the run goes on without durability (reported, counted).
+   */
+  readonly durableTimeoutMs?: number
 }
 
 /** A problem the recorder reports through `onWarning` (once per kind). */
@@ -103,6 +110,9 @@ export class FlightRecorder implements RunRecorder {
   readonly #warned = new Set<string>()
   /** The chain value last seen by name: `get` attaches it, so replay and fork work. */
   readonly #chains = new Map<string, Chain<unknown>>()
+  readonly #durableTimeoutMs: number
+  /** Durable runs begun in the store and not yet written whole: kept whatever the sampling. */
+  readonly #durable = new Set<string>()
   #pending: Run<unknown>[] = []
   #timer: ReturnType<typeof setTimeout> | undefined
   #writing: Promise<void> | undefined
@@ -132,11 +142,13 @@ export class FlightRecorder implements RunRecorder {
     this.#batchSize = positive(options.batch?.size ?? 256, 'batch.size')
     this.#delayMs = nonNegative(options.batch?.delayMs ?? 20, 'batch.delayMs')
     this.#maxPending = positive(options.maxPending ?? 10_000, 'maxPending')
+    this.#durableTimeoutMs = nonNegative(options.durableTimeoutMs ?? 5_000, 'durableTimeoutMs')
     this.#warn = options.onWarning ?? ((w) => console.warn(`shadowchain recorder: ${w.message}`))
     this.#exit = this.#store !== undefined && options.flushOnExit !== false ? new ExitFlush(() => this.flush()) : undefined
     this[RECORDER_PORT] = {
       runStarted: (chain, info) => this.#runStarted(chain as Chain<unknown>, info),
       runFinished: (run, chain) => this.#runFinished(run as Run<unknown>, chain as Chain<unknown>),
+      durable: (start) => this.#durableRun(start),
     }
   }
 
@@ -201,10 +213,22 @@ export class FlightRecorder implements RunRecorder {
     return new StatsObserver(this.#stats, this.#stats.chain(chain.name), info.startedAt)
   }
 
+  #durableRun(start: DurableStart): DurableWriter | undefined {
+    const store = this.#store
+    if (store === undefined || this.#closed) return undefined
+    this.#durable.add(start.id)
+    return new DurableWriter(store, start, this.#durableTimeoutMs, (error) => {
+      this.#storeFailures++
+      this.#warnOnce('STORE_FAILED', `a durable run's step did not reach ${this.where} (the run goes on, no longer durable): ${describeError(error)}`, error)
+    })
+  }
+
   #runFinished(run: Run<unknown>, chain: Chain<unknown>): void {
     if (this.#closed) return
     this.#seen++
-    if (run.status === 'ok' && this.#sample < 1 && !(this.#random() < this.#sample)) {
+    // A durable run begun in the store is always written whole (else it would stay 'interrupted').
+    const begun = this.#durable.delete(run.id)
+    if (!begun && run.status === 'ok' && this.#sample < 1 && !(this.#random() < this.#sample)) {
       this.#sampledOut++
       return
     }
@@ -219,7 +243,8 @@ export class FlightRecorder implements RunRecorder {
       this.#warnOnce('DROPPED', `more than ${this.#maxPending} runs waited for ${this.where}: the oldest are dropped (see health.dropped)`)
     }
     this.#pending.push(run)
-    if (this.#pending.length >= this.#batchSize) this.#schedule(0)
+    // A finished durable run replaces its 'interrupted' row at once, not a batch later.
+    if (this.#pending.length >= this.#batchSize || begun) this.#schedule(0)
     else if (this.#timer === undefined) this.#schedule(this.#delayMs)
   }
 

@@ -1,0 +1,103 @@
+// A durable run's document, written as the run goes (DESIGN §10 "Durable runs"): its head (what
+// comes before the events, with the events so far) when it begins, then each batch of completed
+// steps as the events they add, with the link and middleware table entries they name first.
+// The same per-event encoding as a whole document's (write-document.ts), fed one event at a time.
+import { encodeLenient, encodeValue, type EncodeNotes } from './codec.js'
+import type { LinkInfo, MiddlewareCallInfo, RedactPath } from '../core/types.js'
+import type { TimelineEvent } from '../record/events.js'
+import { mergeRedactPaths, redactor, type Redactor } from './redact.js'
+import { FORMAT, type DocumentEvent, type DocumentLink, type DocumentMiddleware, type DocumentVersion } from './run-document.js'
+import { eventDocs, table, type DocumentHeader } from './write-document.js'
+
+/** What a durable run's document starts from: the run as it begins. */
+export interface DurableRunStart {
+  readonly id: string
+  readonly chainName: string
+  readonly startedAt: bigint
+  readonly parent?: { readonly runId: string; readonly seq: number } | undefined
+  readonly replayOf?: { readonly runId: string } | undefined
+  readonly redact?: readonly RedactPath[] | undefined
+}
+
+/** Events encoded since the last batch, and the table entries they named first. */
+export interface EncodedSteps {
+  readonly events: DocumentEvent[]
+  readonly links: DocumentLink[]
+  readonly middleware: DocumentMiddleware[]
+  readonly version: DocumentVersion
+}
+
+/**
+ * Encodes one run's events in order, a batch at a time. Redaction applies the run's paths; a
+ * value seen at a redacted path is scrubbed from copies elsewhere in the events that come after
+ * it (a whole document, written at the end, scrubs earlier copies too).
+ */
+export class StepEncoder {
+  readonly #redact: Redactor
+  readonly #links = table<LinkInfo>()
+  readonly #middleware = table<MiddlewareCallInfo>()
+  readonly #header: DocumentHeader
+  readonly #queue: TimelineEvent<unknown>[] = []
+  readonly #docs: Generator<DocumentEvent>
+  #linksSent = 0
+  #middlewareSent = 0
+
+  /**
+   * @param run - the run as it begins
+   * @param first - its first event (`run.start`, or a fork's events up to its `fork` event): the
+   *   initial states of the document
+   */
+  constructor(run: DurableRunStart, first: TimelineEvent<unknown>) {
+    this.#redact = redactor(mergeRedactPaths(run.redact))
+    this.#redact.collect(first.ctx)
+    this.#redact.collect(first.mwctx)
+    const notes: EncodeNotes = { sparse: false }
+    const initial = { ctx: encodeValue(this.#redact.apply(first.ctx), notes), mwctx: encodeValue(this.#redact.apply(first.mwctx), notes) }
+    this.#header = {
+      format: FORMAT,
+      version: notes.sparse ? 2 : 1,
+      // Placeholders until the run ends: a reader of the unfinished run replaces them.
+      run: { id: run.id, chainName: run.chainName, status: 'aborted', startedAt: String(run.startedAt), endedAt: String(run.startedAt), children: [] },
+      links: [],
+      middleware: [],
+      initial,
+    }
+    if (run.parent !== undefined) this.#header.run.parent = { runId: run.parent.runId, seq: run.parent.seq }
+    if (run.replayOf !== undefined) this.#header.run.replayOf = { runId: run.replayOf.runId }
+    if (this.#redact.active) this.#header.redacted = { paths: this.#redact.paths.map((p) => [...p]), placeholder: this.#redact.placeholder }
+    const queue = this.#queue
+    const source: Iterable<TimelineEvent<unknown>> = {
+      *[Symbol.iterator]() {
+        for (;;) {
+          const next = queue.shift()
+          if (next === undefined) return
+          yield next
+        }
+      },
+    }
+    // Nested runs are not embedded in a durable run's steps (the whole document, at the end, has them).
+    this.#docs = eventDocs(source, run.startedAt, this.#redact, this.#links.ref, this.#middleware.ref, this.#header, new Map())
+  }
+
+  /** The document's head: everything before the events (the tables as the events so far named them). */
+  head(): Omit<DocumentHeader, 'links' | 'middleware'> & { links: DocumentLink[]; middleware: DocumentMiddleware[] } {
+    return { ...this.#header, links: [], middleware: [] }
+  }
+
+  /** Encodes the next events, in seq order, each against the one before it. */
+  encode(events: readonly TimelineEvent<unknown>[]): EncodedSteps {
+    this.#redact.collectEvents(events)
+    const out: DocumentEvent[] = []
+    for (const event of events) {
+      this.#queue.push(event)
+      const next = this.#docs.next()
+      if (next.done === true) throw new Error('the step encoder ended early (an internal error of shadowchain)')
+      out.push(next.value)
+    }
+    const links = this.#links.items.slice(this.#linksSent).map((link): DocumentLink => (Object.keys(link.meta).length === 0 ? { name: link.name, index: link.index } : { name: link.name, index: link.index, meta: encodeLenient(this.#redact.scrub(link.meta)) }))
+    this.#linksSent = this.#links.items.length
+    const middleware = this.#middleware.items.slice(this.#middlewareSent).map(({ name, position, index }): DocumentMiddleware => ({ name, position, index }))
+    this.#middlewareSent = this.#middleware.items.length
+    return { events: out, links, middleware, version: this.#header.version }
+  }
+}
