@@ -14,9 +14,18 @@ commands:
   diff <a> <b>             where two runs of one chain diverge (exit 1 when they do)
   export <file> --out <f>  rewrite a run file, with --redact <path> to hide values
   view <file...>           the devtools viewer for runs, on 127.0.0.1 (--port N, --no-open)
+  runs <store>             the runs kept in a store, newest first (--chain, --status, --link,
+                           --since, --until, --limit, --before, --json)
+  stats <store>            count, errors and p50/p95/p99/max per chain, link and middleware call
+  inspect <store> <id>     inspect, diff and view also take a store and run ids:
+  diff <store> <a> <b>       diff <store> <id-a> <id-b>, view <store> [<id>...] (no id: the
+  view <store> [<id>...]     latest 20 runs)
+
+A store is an SQLite file or a postgres:// URL (?schema=NAME for a schema other than public);
+a run id is a full id or a unique prefix of at least 8 characters.
 
 Run 'shadowchain <command> --help' for a command's options.
-Exit codes: 0 ok, 1 runs diverge (diff), 2 bad usage or a file that cannot be read.`
+Exit codes: 0 ok, 1 runs diverge (diff), 2 bad usage, or a file or store that cannot be read.`
 
 /** Thrown for anything the user should fix: printed as one line, exit code 2. */
 export class UsageError extends Error {}

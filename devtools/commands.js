@@ -2,6 +2,8 @@
 // run(values, positionals, UsageError) → exit code.
 import { spawn } from 'node:child_process'
 import { compareRuns, describeRun, divergenceChanges, divergenceLines, divergencePlace, formatDuration, formatWaterfall, loadRun, Run, saveRun } from '../dist/index.js'
+import { formatStats } from '../dist/present/stats-table.js'
+import { isStoreArg, parseLimit, parseStatuses, parseTime, readRunDocument, resolveRunId, withStore } from './store.js'
 
 const color = () => process.stdout.isTTY === true && process.env.NO_COLOR === undefined
 
@@ -25,6 +27,132 @@ function expectFiles(positionals, count, usage, UsageError) {
 }
 
 const replacer = (_key, value) => (typeof value === 'bigint' ? value.toString() : value)
+
+// ---- runs from a store (DESIGN §10) ---------------------------------------------------------------
+
+const STORE_HELP = `A store is an SQLite file (sqliteStore) or a postgres:// URL (postgresStore; ?schema=NAME for a
+schema other than public). A run id is a full id or a unique prefix of at least 8 characters.`
+
+/** A stored run document as a Run, redacted as a file's would be. */
+const fromDocument = (doc) => redacted(Run.fromJSON(doc))
+
+/**
+ * The runs a command is given: `count` run files, or a store followed by `count` run ids.
+ * Every store is closed before this returns.
+ */
+async function loadRuns(positionals, count, usage, UsageError) {
+  if (positionals.length === count + 1) {
+    return withStore(positionals[0], UsageError, async (store) => {
+      const docs = []
+      for (const id of positionals.slice(1)) docs.push(await readRunDocument(store, id, UsageError))
+      return docs.map(fromDocument)
+    })
+  }
+  if (positionals.length === count) {
+    if (await isStoreArg(positionals[0])) throw new UsageError(`${positionals[0]} is a run store: give ${count === 1 ? 'a run id' : `${count} run ids`} after it: ${usage}`)
+    return Promise.all(positionals.map((file) => load(file, UsageError)))
+  }
+  throw new UsageError(`expected ${count === 1 ? 'one file' : `${count} files`}, or a store and ${count === 1 ? 'a run id' : `${count} run ids`}: ${usage}`)
+}
+
+/** An epoch-ns time as ISO (milliseconds). */
+const isoTime = (ns) => new Date(Number(ns / 1_000_000n)).toISOString()
+
+/** A plain table: columns left-aligned, two spaces apart, no trailing spaces. */
+function table(rows) {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => [...row[i]].length)))
+  return rows.map((row) => row.map((cell, i) => cell + ' '.repeat(widths[i] - [...cell].length)).join('  ').trimEnd()).join('\n')
+}
+
+const runsCommand = {
+  options: {
+    chain: { type: 'string' },
+    status: { type: 'string', multiple: true },
+    link: { type: 'string' },
+    since: { type: 'string' },
+    until: { type: 'string' },
+    limit: { type: 'string' },
+    before: { type: 'string' },
+    json: { type: 'boolean' },
+  },
+  help: `usage: shadowchain runs <store> [--chain C] [--status S] [--link L] [--since T] [--until T]
+                        [--limit N] [--before ID] [--json]
+
+Lists the runs kept in a store, newest first: id, chain, status, start time, duration, links
+run, and the link that failed with the error code. Reads metadata only, never a timeline.
+  --chain C     only runs of chain C
+  --status S    only runs with this status: ok, error, aborted, interrupted (repeat it, or
+                separate with commas: --status error,aborted)
+  --link L      only runs whose error names link L (the link that failed)
+  --since T     only runs started at or after T: an ISO date or time (2026-12-01,
+                2026-12-01T09:30:00Z), or a time ago (30s, 30m, 1h, 2d, 1w)
+  --until T     only runs started before T (same forms)
+  --limit N     at most N runs, 1 to 10,000 (default 50)
+  --before ID   the page after run ID (the last id of the previous page; a unique prefix will do)
+  --json        the summaries as JSON (times in epoch ns, as strings)
+${STORE_HELP}`,
+  async run(values, positionals, UsageError) {
+    if (positionals.length !== 1) throw new UsageError('expected one store: shadowchain runs <store> [options]')
+    const query = {
+      ...(values.chain !== undefined && { chain: values.chain }),
+      ...(values.status !== undefined && { status: parseStatuses(values.status, UsageError) }),
+      ...(values.link !== undefined && { link: values.link }),
+      ...(values.since !== undefined && { since: parseTime('since', values.since, UsageError) }),
+      ...(values.until !== undefined && { until: parseTime('until', values.until, UsageError) }),
+      limit: values.limit === undefined ? 50 : parseLimit(values.limit, 10_000, UsageError),
+    }
+    if (values.before !== undefined && values.before.trim() === '') throw new UsageError('--before needs a run id')
+    return withStore(positionals[0], UsageError, async (store) => {
+      const before = values.before === undefined ? undefined : await resolveRunId(store, values.before, UsageError)
+      const summaries = await store.list({ ...query, ...(before !== undefined && { before }) })
+      if (values.json) {
+        console.log(JSON.stringify(summaries, replacer, 2))
+        return 0
+      }
+      if (summaries.length === 0) {
+        console.log(`no runs${Object.keys(query).length > 1 || before !== undefined ? ' match' : ''} in ${store.where}`)
+        return 0
+      }
+      const rows = [['id', 'chain', 'status', 'started', 'duration', 'links', 'failed link / code']]
+      for (const s of summaries) {
+        const failed = [s.failedLink, s.code].filter((x) => x !== undefined).join(' / ')
+        rows.push([s.id.slice(0, 8), s.chain, s.status, isoTime(s.startedAt), s.durationNs === undefined ? '–' : formatDuration(s.durationNs), String(s.links), failed])
+      }
+      console.log(table(rows))
+      return 0
+    })
+  },
+}
+
+const statsCommand = {
+  options: { chain: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } },
+  help: `usage: shadowchain stats <store> [--chain C] [--limit N] [--json]
+
+Statistics of the runs kept in a store, computed from their timelines as a flight recorder
+computes them live (rec.stats()): per chain, its runs; per link and per middleware call: count,
+errors and p50 / p95 / p99 / max durations (HDR histograms, 3 significant digits).
+  --chain C   only runs of chain C
+  --limit N   read the newest N runs (default 1,000; at most 1,000,000)
+  --json      the statistics as JSON (ChainStats[], durations in ns as strings)
+${STORE_HELP}`,
+  async run(values, positionals, UsageError) {
+    if (positionals.length !== 1) throw new UsageError('expected one store: shadowchain stats <store> [options]')
+    const limit = values.limit === undefined ? 1_000 : parseLimit(values.limit, 1_000_000, UsageError)
+    // Loaded here: the histograms are needed by this command only.
+    const { storeStatistics } = await import('./store-stats.js')
+    return withStore(positionals[0], UsageError, async (store) => {
+      const { stats, runs } = await storeStatistics(store, { chain: values.chain, limit })
+      if (values.json) {
+        console.log(JSON.stringify(stats, replacer, 2))
+        return 0
+      }
+      console.log(`${runs} run${runs === 1 ? '' : 's'}${values.chain === undefined ? '' : ` of chain '${values.chain}'`} in ${store.where}${runs === limit ? ` (the newest ${limit}; --limit N for more)` : ''}`)
+      console.log('')
+      console.log(formatStats(stats))
+      return 0
+    })
+  },
+}
 
 // A nested chain's run (DESIGN §9) is listed in place, under the event that names it, indented;
 // its times count from the outermost run's start, as in the waterfall.
@@ -65,6 +193,7 @@ function eventLines(run, root, depth, flat) {
 const inspect = {
   options: { events: { type: 'boolean' }, json: { type: 'boolean' }, width: { type: 'string' }, 'no-color': { type: 'boolean' }, 'no-nested': { type: 'boolean' } },
   help: `usage: shadowchain inspect <file> [--events] [--json] [--width N] [--no-color] [--no-nested]
+       shadowchain inspect <store> <run-id> [options]
 
 Prints a run as a waterfall: one row per link, a bar scaled to its time (█ the link itself,
 ░ the middleware around it), durations in ns/µs/ms, status, middleware errors and fork parent.
@@ -75,10 +204,10 @@ it, indented, with its own links on the same time axis.
   --width N    width of the bars (default 40)
   --no-color   no ANSI colours (also when NO_COLOR is set or stdout is not a terminal)
   --no-nested  name each nested chain's run on one line instead of drawing it (and its
-               events) in place under the link that ran it`,
+               events) in place under the link that ran it
+${STORE_HELP}`,
   async run(values, positionals, UsageError) {
-    expectFiles(positionals, 1, 'shadowchain inspect <file>', UsageError)
-    const run = await load(positionals[0], UsageError)
+    const [run] = await loadRuns(positionals, 1, 'shadowchain inspect <file>  or  shadowchain inspect <store> <run-id>', UsageError)
     if (values.json) {
       console.log(JSON.stringify(describeRun(run, { nested: !values['no-nested'] }), replacer, 2))
       return 0
@@ -97,16 +226,18 @@ it, indented, with its own links on the same time axis.
 const diff = {
   options: { json: { type: 'boolean' } },
   help: `usage: shadowchain diff <a> <b> [--json]
+       shadowchain diff <store> <run-id-a> <run-id-b> [--json]
 
 Compares two runs of one chain and shows where they first differ: their inputs (and what
 changed between them), an input only one run rejected, a fork edit between two links, or the
 first link whose outcome differs: its changes (patches) on each side, its errors, or the link
 that ran in its place; last, how the runs ended.
 Exit code 0 when the runs do not diverge, 1 when they do, 2 when a file cannot be read.
-  --json   print the divergence as JSON`,
+  --json   print the divergence as JSON
+${STORE_HELP}`,
   async run(values, positionals, UsageError) {
-    expectFiles(positionals, 2, 'shadowchain diff <a> <b>', UsageError)
-    const [a, b] = await Promise.all(positionals.map((file) => load(file, UsageError)))
+    const [a, b] = await loadRuns(positionals, 2, 'shadowchain diff <a> <b>  or  shadowchain diff <store> <run-id-a> <run-id-b>', UsageError)
+    const names = positionals.length === 3 ? positionals.slice(1) : positionals
     const divergence = compareRuns(a, b)
     if (values.json) {
       // Errors print as { name, message, code? }: their stacks belong to the machine that recorded
@@ -131,8 +262,8 @@ Exit code 0 when the runs do not diverge, 1 when they do, 2 when a file cannot b
         console.log(`${indent}  ${title}:`)
         for (const line of lines) console.log(`${indent}    ${line}`)
       }
-      block(`a ${positionals[0]}`, divergenceLines(d.reason, d.expected))
-      block(`b ${positionals[1]}`, divergenceLines(d.reason, d.actual))
+      block(`a ${names[0]}`, divergenceLines(d.reason, d.expected))
+      block(`b ${names[1]}`, divergenceLines(d.reason, d.actual))
       // Different inputs (or two different fork edits): what turns a's state into b's.
       const changes = divergenceChanges(d)
       if (changes.length > 0) block('changes from a to b', changes)
@@ -183,28 +314,50 @@ function openBrowser(url) {
 const view = {
   options: { port: { type: 'string', short: 'p' }, 'no-open': { type: 'boolean' } },
   help: `usage: shadowchain view <file...> [--port N] [--no-open]
+       shadowchain view <store> [<run-id>...] [--port N] [--no-open]
 
-Serves the devtools viewer for the run files (a run and its forks and replays) on 127.0.0.1
-only, prints its URL and opens it in a browser. The page needs nothing from the network; more
-run files can be dropped onto it. Serves until interrupted (Ctrl-C).
+Serves the devtools viewer for the run files (a run and its forks and replays), or for runs
+kept in a store (with no run id: its latest 20 runs), on 127.0.0.1 only, prints its URL and
+opens it in a browser. The page needs nothing from the network; more run files can be dropped
+onto it. Runs are read again on every page load. Serves until interrupted (Ctrl-C).
   --port N     the port to listen on (default 0: any free port)
-  --no-open    print the URL only, never start a browser`,
+  --no-open    print the URL only, never start a browser
+${STORE_HELP}`,
   async run(values, positionals, UsageError) {
-    if (positionals.length === 0) throw new UsageError('expected at least one file: shadowchain view <file...>')
+    if (positionals.length === 0) throw new UsageError('expected at least one file, or a store: shadowchain view <file...>  or  shadowchain view <store> [<run-id>...]')
     const port = values.port === undefined ? 0 : Number(values.port)
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a whole number from 0 to 65535, got '${values.port}'`)
     // Loaded lazily: the other commands do not need an HTTP server.
     const { startViewer } = await import('./server.js')
-    const viewer = await startViewer({ files: positionals, port, load: (file) => load(file, UsageError) })
-    console.log(`shadowchain viewer: ${viewer.url}`)
-    if (!values['no-open']) openBrowser(viewer.url)
-    await new Promise((stop) => {
-      process.once('SIGINT', stop)
-      process.once('SIGTERM', stop)
+    const serve = async (options) => {
+      const viewer = await startViewer({ port, load: (file) => load(file, UsageError), ...options })
+      console.log(`shadowchain viewer: ${viewer.url}`)
+      if (!values['no-open']) openBrowser(viewer.url)
+      await new Promise((stop) => {
+        process.once('SIGINT', stop)
+        process.once('SIGTERM', stop)
+      })
+      await viewer.close()
+      return 0
+    }
+    if (!(await isStoreArg(positionals[0]))) return serve({ files: positionals })
+    // The store stays open while the viewer serves: each page load reads the runs again.
+    return withStore(positionals[0], UsageError, async (store) => {
+      const ids = []
+      for (const arg of positionals.slice(1)) ids.push(await resolveRunId(store, arg, UsageError))
+      if (positionals.length === 1) ids.push(...(await store.list({ limit: 20 })).map((s) => s.id))
+      if (ids.length === 0) throw new UsageError(`no runs in ${store.where}`)
+      const sources = [...new Set(ids)].map((id) => ({
+        name: `run ${id.slice(0, 8)}`,
+        load: async () => {
+          const doc = await store.read(id)
+          if (doc === undefined) throw new UsageError(`no run '${id}' in ${store.where} (deleted)`)
+          return fromDocument(doc)
+        },
+      }))
+      return serve({ sources })
     })
-    await viewer.close()
-    return 0
   },
 }
 
-export const commands = { inspect, diff, export: exportCommand, view }
+export const commands = { inspect, diff, export: exportCommand, view, runs: runsCommand, stats: statsCommand }

@@ -61,6 +61,16 @@ async function readRun(path, load) {
   }
 }
 
+/** Reads one run from a source (a store) for the page; a failure is named, never quoted. */
+async function readSource(source) {
+  try {
+    return { doc: (await source.load()).toJSON() }
+  } catch (error) {
+    const known = error?.name === 'DocumentError' ? 'it is no longer a valid run document' : typeof error?.code === 'string' ? `the store said ${error.code}` : 'it cannot be read'
+    return { error: `${source.name}: cannot be shown: ${known}` }
+  }
+}
+
 /**
  * Validates the run files (each with `load`, default the library's `loadRun`: a bad file
  * rejects before anything listens), then serves the viewer on 127.0.0.1. `GET /api/runs`
@@ -68,21 +78,24 @@ async function readRun(path, load) {
  * one message for each that no longer is.
  *
  * @param options.files - run files to show; re-read and validated again on every page load
+ * @param options.sources - runs from elsewhere (a run store): `{ name, load }`, `load()` giving
+ *   the Run; called on every page load too, and once before anything listens
  * @param options.port - the port, 0 (default) for any free one
  * @param options.load - the validating loader (the CLI passes one with friendlier messages)
  * @returns the URL and `close()`
  */
-export async function startViewer({ files, port = 0, load = loadRun }) {
+export async function startViewer({ files = [], sources = [], port = 0, load = loadRun }) {
   // The page's model is bundled from the library by `npm run build` (scripts/build-viewer.mjs).
   await stat(join(VIEWER, 'model.js')).catch(() => {
     throw new Error('the devtools viewer is not built (devtools/viewer/model.js is missing): run npm run build')
   })
   for (const file of files) await load(file)
+  for (const source of sources) await source.load()
   const paths = files.map((file) => resolve(file))
   let origin = ''
   const server = createServer((request, response) => {
     // Whatever failed, the answer quotes nothing: an error's message may hold a file's bytes.
-    handle(request, response, paths, origin, load).catch(() => send(response, 500, 'text/plain; charset=utf-8', 'viewer: internal error'))
+    handle(request, response, paths, sources, origin, load).catch(() => send(response, 500, 'text/plain; charset=utf-8', 'viewer: internal error'))
   })
   await new Promise((done, fail) => {
     server.once('error', fail)
@@ -95,7 +108,7 @@ export async function startViewer({ files, port = 0, load = loadRun }) {
   }
 }
 
-async function handle(request, response, paths, origin, load) {
+async function handle(request, response, paths, sources, origin, load) {
   const url = new URL(request.url ?? '/', 'http://localhost')
   // A page on another site that rebinds its DNS name to 127.0.0.1 sends its own Host: refuse it.
   const host = request.headers.host ?? ''
@@ -103,7 +116,7 @@ async function handle(request, response, paths, origin, load) {
   if (request.method !== 'GET' && request.method !== 'HEAD') return send(response, 404, 'text/plain; charset=utf-8', 'not found')
   if (url.pathname === '/') return send(response, 200, TYPES['.html'], await readFile(join(VIEWER, 'index.html')))
   if (url.pathname === '/api/runs') {
-    const read = await Promise.all(paths.map((path) => readRun(path, load)))
+    const read = [...(await Promise.all(paths.map((path) => readRun(path, load)))), ...(await Promise.all(sources.map(readSource)))]
     const body = { runs: read.filter((r) => r.doc !== undefined).map((r) => r.doc), errors: read.filter((r) => r.error !== undefined).map((r) => r.error) }
     return send(response, 200, 'application/json; charset=utf-8', JSON.stringify(body))
   }

@@ -1,0 +1,82 @@
+// Run statistics (DESIGN §10) as a terminal table: what `shadowchain stats <store>` prints. The
+// input is the shape of the store's `ChainStats` (rec.stats()), declared here structurally:
+// present/ is above store/ in the layers and imports nothing from it.
+import { formatDuration } from './waterfall.js'
+
+/** Durations of one thing (a chain's runs, a link, a middleware call), as {@link formatStats} reads them. */
+export interface StatsTableSeries {
+  /** How many were recorded. */
+  readonly count: number
+  /** How many of them failed. */
+  readonly errors: number
+  /** Percentiles and maximum, in ns. */
+  readonly p50: bigint
+  readonly p95: bigint
+  readonly p99: bigint
+  readonly max: bigint
+}
+
+/** One chain's statistics, as {@link formatStats} reads them (a `ChainStats` is one). */
+export interface StatsTableChain extends StatsTableSeries {
+  /** The chain's name. */
+  readonly chain: string
+  /** Per link name. */
+  readonly links: Readonly<Record<string, StatsTableSeries>>
+  /** Per middleware call, keyed `'<name> <position>'`. */
+  readonly middleware: Readonly<Record<string, StatsTableSeries>>
+}
+
+const HEAD = ['count', 'errors', 'p50', 'p95', 'p99', 'max'] as const
+
+/** The cells of one series, after its name: count, errors (with the share), percentiles. */
+function cells(s: StatsTableSeries): string[] {
+  const share = s.count === 0 || s.errors === 0 ? '' : ` (${((s.errors / s.count) * 100).toPrecision(2).replace(/\.0+$/, '')}%)`
+  const time = (ns: bigint) => (s.count === 0 ? '–' : formatDuration(ns))
+  return [String(s.count), `${s.errors}${share}`, time(s.p50), time(s.p95), time(s.p99), time(s.max)]
+}
+
+/**
+ * Formats run statistics as a plain-text table: per chain, a line for its runs, then one per
+ * link (`link <name>`, in the order the links were first seen) and one per middleware call
+ * (`middleware <name> <position>`), each with its count, errors (and their share), and p50 /
+ * p95 / p99 / max durations in readable units (ns, µs, ms, s). Percentiles come from HDR
+ * histograms, so they are exact to 3 significant digits. No colour, no trailing spaces.
+ *
+ * @param stats - per chain, as `rec.stats()` gives them (`ChainStats[]`), or the statistics
+ *   `shadowchain stats <store>` computes from stored runs
+ * @returns the table, lines joined by `\n` (without a final newline); `'no runs'` for none
+ *
+ * @example
+ * const rec = recorder()
+ * // … runs with { recorder: rec } …
+ * console.log(formatStats(rec.stats()))
+ * // checkout               count  errors    p50      p95      p99      max
+ * //   runs                   120  3 (2.5%)  1.20 ms  3.40 ms  5.10 ms  6.00 ms
+ * //   link price             120  3 (2.5%)  410 µs   1.10 ms  2.00 ms  2.20 ms
+ * //   middleware timing …
+ */
+export function formatStats(stats: readonly StatsTableChain[]): string {
+  if (stats.length === 0) return 'no runs'
+  const rows: (string[] | undefined)[] = []
+  for (const chain of stats) {
+    if (rows.length > 0) rows.push(undefined) // a blank line between chains
+    rows.push([chain.chain, ...HEAD])
+    rows.push(['  runs', ...cells(chain)])
+    for (const [name, s] of Object.entries(chain.links)) rows.push([`  link ${name}`, ...cells(s)])
+    for (const [key, s] of Object.entries(chain.middleware)) rows.push([`  middleware ${key}`, ...cells(s)])
+  }
+  const widths = HEAD.map((_, i) => Math.max(...rows.map((row) => (row === undefined ? 0 : [...row[i + 1]!].length))))
+  const nameWidth = Math.max(...rows.map((row) => (row === undefined ? 0 : [...row[0]!].length)))
+  const pad = (text: string, width: number, right: boolean): string => {
+    const fill = ' '.repeat(Math.max(0, width - [...text].length))
+    return right ? fill + text : text + fill
+  }
+  return rows
+    .map((row) => {
+      if (row === undefined) return ''
+      // The name column left-aligned; count and errors right-aligned; durations left-aligned.
+      const line = [pad(row[0]!, nameWidth, false), ...row.slice(1).map((cell, i) => pad(cell, widths[i]!, i < 2))].join('  ')
+      return line.trimEnd()
+    })
+    .join('\n')
+}
