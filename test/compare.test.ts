@@ -35,6 +35,23 @@ function billing() {
 const roundTrip = <C>(run: Run<C>): Run<C> => Run.fromJSON<C>(JSON.parse(JSON.stringify(run.toJSON())))
 
 describe('compareRuns', () => {
+  it('finds a run equal to itself loaded from its file when a link wrote Errors into ctx (compared by name, message, code, cause)', async () => {
+    class Declined extends Error {
+      code = 'E_DECLINED'
+    }
+    const c = chain<{ e?: Error; f?: Error }>('errors')
+      .link('a', (ctx) => void (ctx.e = new TypeError('bad', { cause: new Declined('root') })))
+      .link('b', (ctx) => void (ctx.f = new Declined('declined')))
+    const run = await c.run({})
+    const loaded = Run.fromJSON(JSON.parse(JSON.stringify(run.toJSON())))
+    expect(compareRuns(run, loaded)).toBeUndefined()
+    const other = await chain<{ e?: Error; f?: Error }>('errors')
+      .link('a', (ctx) => void (ctx.e = new TypeError('bad', { cause: new Declined('other root') })))
+      .link('b', (ctx) => void (ctx.f = new Declined('declined')))
+      .run({})
+    expect(compareRuns(run, other)).toMatchObject({ reason: 'patches', link: { name: 'a' } })
+  })
+
   it('reports different inputs as an input divergence, with the patches between them, before blaming any link', async () => {
     const c = billing()
     const a = await c.run({ n: 1 })

@@ -4,7 +4,10 @@ import { describeError } from '../core/errors.js'
 import type { RecordedIO, TimelineEvent } from '../record/events.js'
 import type { LinkRecord, Timeline } from '../record/timeline.js'
 import type { RecordedRun } from './recorded-run.js'
+import { sameData } from './same-data.js'
 import type { LinkInfo, RunStatus, SkipReason } from '../core/types.js'
+
+export { sameData }
 
 /**
  * The runs started from different inputs (compared by content). Reported before any link: every
@@ -189,34 +192,6 @@ export type Divergence =
 
 /** Why two runs differ: `Divergence['reason']`. */
 export type DivergenceReason = Divergence['reason']
-
-/**
- * Equality for recorded values, by content: NaN equals NaN, 0 and -0 differ (as in run files),
- * Maps and Sets compare in order, Dates by time. Shared subtrees (`===`) cost nothing.
- */
-export function sameData(a: unknown, b: unknown, depth = 0): boolean {
-  if (Object.is(a, b)) return true
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null || depth > 1_000) return false
-  if (Array.isArray(a)) {
-    if (!Array.isArray(b) || a.length !== b.length) return false
-    for (let i = 0; i < a.length; i++) if (!sameData(a[i], b[i], depth + 1)) return false
-    return true
-  }
-  if (a instanceof Date || b instanceof Date) return a instanceof Date && b instanceof Date && Object.is(a.getTime(), b.getTime())
-  if (a instanceof Map || a instanceof Set) {
-    if (a.constructor !== b.constructor || a.size !== (b as Map<unknown, unknown>).size) return false
-    const left = [...(a as Map<unknown, unknown>).entries()]
-    const right = [...(b as Map<unknown, unknown>).entries()]
-    return left.every((entry, i) => sameData(entry, right[i], depth + 1))
-  }
-  if (Object.getPrototypeOf(a) !== Object.getPrototypeOf(b)) return false
-  const keys = Object.keys(a)
-  if (keys.length !== Object.keys(b).length) return false
-  for (const key of keys) {
-    if (!Object.hasOwn(b, key) || !sameData((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], depth + 1)) return false
-  }
-  return true
-}
 
 function errorMessage(record: LinkRecord<unknown>): string | undefined {
   return record.status === 'error' ? describeError(record.error) : undefined
