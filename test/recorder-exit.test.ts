@@ -1,0 +1,42 @@
+// The recorder flushes on beforeExit and SIGTERM (DESIGN §10): a short-lived process loses no run.
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, describe, expect, it } from 'vitest'
+import { sqliteStore } from '../src/store/sqlite/index.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'shadowchain-exit-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+const script = fileURLToPath(new URL('./recorder-exit-process.ts', import.meta.url))
+
+/** Runs the process; for `term`, sends SIGTERM once it is ready. Resolves with how it ended. */
+function run(mode: 'exit' | 'term', path: string, count: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', script, mode, path, String(count)], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let err = ''
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()))
+    child.stdout.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('READY')) child.kill('SIGTERM')
+    })
+    child.on('error', reject)
+    child.on('close', (code, signal) => (err.length > 0 && code !== 0 ? reject(new Error(err)) : resolve({ code, signal })))
+  })
+}
+
+describe('a short-lived process', () => {
+  it.each(['exit', 'term'] as const)('keeps every run when it ends (%s)', async (mode) => {
+    const path = join(dir, `${mode}.db`)
+    const ended = await run(mode, path, 250)
+    // On SIGTERM the process still ends as SIGTERM would end it, after the flush.
+    if (mode === 'term') expect(ended.signal).toBe('SIGTERM')
+    else expect(ended.code).toBe(0)
+    const store = sqliteStore(path)
+    try {
+      expect(await store.list({ limit: 1_000 })).toHaveLength(250)
+    } finally {
+      await store.close()
+    }
+  }, 60_000)
+})
