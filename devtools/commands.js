@@ -141,12 +141,13 @@ ${STORE_HELP}`,
     // Loaded here: the histograms are needed by this command only.
     const { storeStatistics } = await import('./store-stats.js')
     return withStore(positionals[0], UsageError, async (store) => {
-      const { stats, runs } = await storeStatistics(store, { chain: values.chain, limit })
+      const { stats, runs, interrupted } = await storeStatistics(store, { chain: values.chain, limit })
       if (values.json) {
         console.log(JSON.stringify(stats, replacer, 2))
         return 0
       }
-      console.log(`${runs} run${runs === 1 ? '' : 's'}${values.chain === undefined ? '' : ` of chain '${values.chain}'`} in ${store.where}${runs === limit ? ` (the newest ${limit}; --limit N for more)` : ''}`)
+      const notes = [runs === limit && `the newest ${limit}; --limit N for more`, interrupted > 0 && `${interrupted} interrupted: their links and middleware only`].filter(Boolean)
+      console.log(`${runs} run${runs === 1 ? '' : 's'}${values.chain === undefined ? '' : ` of chain '${values.chain}'`} in ${store.where}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}`)
       console.log('')
       console.log(formatStats(stats))
       return 0

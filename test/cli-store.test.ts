@@ -15,6 +15,7 @@ import { sqliteStore, storedRun } from '../src/store/sqlite/index.js'
 import { postgresStore } from '../src/store/postgres/index.js'
 import { formatStats } from '../src/present/index.js'
 import { ensureBuilt, ROOT } from './built-dist.js'
+import { durableSummary, splitDurable } from './store/fixtures.js'
 
 const CLI = join(ROOT, 'devtools', 'cli.js')
 
@@ -410,6 +411,29 @@ describe('stores that cannot be read', () => {
     expectUsageError(await cli('runs', url.href), new RegExp(`no shadowchain run store in schema '${schema}'`))
     const tables = await admin.query('SELECT 1 FROM information_schema.tables WHERE table_schema = $1', [schema])
     expect(tables.rowCount).toBe(0)
+  })
+
+  it('an interrupted durable run: listed without a duration, inspected as aborted INTERRUPTED, its steps in the statistics', async () => {
+    const path = join(dir, 'interrupted.db')
+    const store = sqliteStore(path)
+    const finished = [await checkout().run({ fail: false, items: [1], total: 0 }), await checkout().run({ fail: false, items: [2], total: 0 })]
+    await store.write(finished.map((run) => storedRun(run.toJSON())))
+    const cut = await checkout().run({ fail: false, items: [3], total: 0 })
+    const { head, batches } = splitDurable(cut.toJSON(), 2)
+    await store.begin(durableSummary(head), head)
+    for (const batch of batches) await store.appendSteps(cut.id, batch)
+    await store.close()
+    const listed = await cli('runs', path, '--status', 'interrupted')
+    expect(tableRows(listed.stdout)).toEqual([[cut.id.slice(0, 8), 'checkout', 'interrupted', new Date(Number(cut.startedAt / 1_000_000n)).toISOString(), '–', '2']])
+    const inspected = await cli('inspect', path, cut.id, '--no-color')
+    expect(inspected.code).toBe(0)
+    expect(inspected.stdout).toMatch(/^checkout {2}run \S+ {2}aborted/)
+    expect(inspected.stdout).toContain('INTERRUPTED: the run was interrupted')
+    const stats = JSON.parse((await cli('stats', path, '--json')).stdout) as { count: number; links: Record<string, { count: number }> }[]
+    // The interrupted run has no duration: its links count, the run does not.
+    expect(stats[0]!.count).toBe(2)
+    expect(Object.fromEntries(Object.entries(stats[0]!.links).map(([name, s]) => [name, s.count]))).toEqual({ validate: 3, price: 3, ship: 2 })
+    expect((await cli('stats', path)).stdout.split('\n')[0]).toBe(`3 runs in ${path} (1 interrupted: their links and middleware only)`)
   })
 
   it('a run file given as a store, and a store given as a run file', async () => {
