@@ -1,6 +1,7 @@
 // The commands of the `shadowchain` command line. Each: parseArgs options, its --help text, and
 // run(values, positionals, UsageError) → exit code.
 import { spawn } from 'node:child_process'
+import { stat } from 'node:fs/promises'
 import { compareRuns, describeRun, divergenceChanges, divergenceLines, divergencePlace, formatDuration, formatWaterfall, loadRun, Run, saveRun } from '../dist/index.js'
 import { formatStats } from '../dist/present/stats-table.js'
 import { isStoreArg, parseLimit, parseStatuses, parseTime, readRunDocument, resolveRunId, withStore } from './store.js'
@@ -41,7 +42,10 @@ const fromDocument = (doc) => redacted(Run.fromJSON(doc))
  * Every store is closed before this returns.
  */
 async function loadRuns(positionals, count, usage, UsageError) {
+  const wrongCount = () => new UsageError(`expected ${count === 1 ? 'one file' : `${count} files`}, or a store and ${count === 1 ? 'a run id' : `${count} run ids`}: ${usage}`)
   if (positionals.length === count + 1) {
+    // A readable file that is no SQLite database is a run file: one too many of them.
+    if (!(await isStoreArg(positionals[0])) && (await isFile(positionals[0]))) throw wrongCount()
     return withStore(positionals[0], UsageError, async (store) => {
       const docs = []
       for (const id of positionals.slice(1)) docs.push(await readRunDocument(store, id, UsageError))
@@ -52,8 +56,10 @@ async function loadRuns(positionals, count, usage, UsageError) {
     if (await isStoreArg(positionals[0])) throw new UsageError(`${positionals[0]} is a run store: give ${count === 1 ? 'a run id' : `${count} run ids`} after it: ${usage}`)
     return Promise.all(positionals.map((file) => load(file, UsageError)))
   }
-  throw new UsageError(`expected ${count === 1 ? 'one file' : `${count} files`}, or a store and ${count === 1 ? 'a run id' : `${count} run ids`}: ${usage}`)
+  throw wrongCount()
 }
+
+const isFile = (path) => stat(path).then((info) => info.isFile(), () => false)
 
 /** An epoch-ns time as ISO (milliseconds). */
 const isoTime = (ns) => new Date(Number(ns / 1_000_000n)).toISOString()

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto'
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import Database from 'better-sqlite3'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
@@ -436,11 +437,47 @@ describe('stores that cannot be read', () => {
     expect((await cli('stats', path)).stdout.split('\n')[0]).toBe(`3 runs in ${path} (1 interrupted: their links and middleware only)`)
   })
 
+  it('a driver that is not installed: one line saying which package to install; commands on run files never load one', async () => {
+    // A resolve hook that makes better-sqlite3 and pg missing, as on a machine without them.
+    const hooks = join(dir, 'no-drivers-hooks.mjs')
+    const register = join(dir, 'no-drivers.mjs')
+    await writeFile(
+      hooks,
+      `export async function resolve(specifier, context, next) {
+        if (specifier === 'better-sqlite3' || specifier === 'pg') {
+          const error = new Error("Cannot find package '" + specifier + "' imported from " + context.parentURL)
+          error.code = 'ERR_MODULE_NOT_FOUND'
+          throw error
+        }
+        return next(specifier, context)
+      }`,
+    )
+    await writeFile(register, `import { register } from 'node:module'\nregister(${JSON.stringify(pathToFileURL(hooks).href)})\n`)
+    const without = (...args: string[]) =>
+      new Promise<Result>((resolve) => {
+        execFile(process.execPath, ['--import', pathToFileURL(register).href, CLI, ...args], { cwd: ROOT, env: childEnv, timeout: 20_000, encoding: 'utf8' }, (error, stdout, stderr) => {
+          resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout, stderr })
+        })
+      })
+    const path = join(dir, 'driverless.db')
+    const store = sqliteStore(path)
+    await store.close()
+    expectUsageError(await without('runs', path), "reading an SQLite store needs the 'better-sqlite3' package, which is not installed: npm install better-sqlite3")
+    expectUsageError(await without('stats', 'postgres://shadow:shadow@127.0.0.1:1/x'), "reading a PostgreSQL store needs the 'pg' package, which is not installed: npm install pg")
+    const run = await refund().run({ n: 1 })
+    const file = join(dir, 'driverless.run.json')
+    await saveRun(run, file)
+    const inspected = await without('inspect', file, '--json')
+    expect(inspected.stderr).toBe('')
+    expect(inspected.code).toBe(0)
+  })
+
   it('a run file given as a store, and a store given as a run file', async () => {
     const run = await refund().run({ n: 1 })
     const file = join(dir, 'refund.run.json')
     await saveRun(run, file)
     expectUsageError(await cli('runs', file), /not an SQLite database/)
-    expectUsageError(await cli('inspect', file, run.id), /not an SQLite database/)
+    expectUsageError(await cli('inspect', file, run.id), /expected one file, or a store and a run id/)
+    expectUsageError(await cli('diff', file, file, file), /expected 2 files, or a store and 2 run ids/)
   })
 })
