@@ -17,9 +17,9 @@ commands:
   runs <store>             the runs kept in a store, newest first (--chain, --status, --link,
                            --since, --until, --limit, --before, --json)
   stats <store>            count, errors and p50/p95/p99/max per chain, link and middleware call
-  inspect <store> <id>     inspect, diff and view also take a store and run ids:
-  diff <store> <a> <b>       diff <store> <id-a> <id-b>, view <store> [<id>...] (no id: the
-  view <store> [<id>...]     latest 20 runs)
+  inspect <store> <id>     inspect, diff and view take a store and run ids as well as files:
+  diff <store> <a> <b>     two stored runs
+  view <store> [<id>...]   stored runs in the viewer (no id: the latest 20)
 
 A store is an SQLite file or a postgres:// URL (?schema=NAME for a schema other than public);
 a run id is a full id or a unique prefix of at least 8 characters.

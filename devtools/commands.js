@@ -96,6 +96,7 @@ run, and the link that failed with the error code. Reads metadata only, never a 
   --limit N     at most N runs, 1 to 10,000 (default 50)
   --before ID   the page after run ID (the last id of the previous page; a unique prefix will do)
   --json        the summaries as JSON (times in epoch ns, as strings)
+
 ${STORE_HELP}`,
   async run(values, positionals, UsageError) {
     if (positionals.length !== 1) throw new UsageError('expected one store: shadowchain runs <store> [options]')
@@ -140,6 +141,7 @@ errors and p50 / p95 / p99 / max durations (HDR histograms, 3 significant digits
   --chain C   only runs of chain C
   --limit N   read the newest N runs (default 1,000; at most 1,000,000)
   --json      the statistics as JSON (ChainStats[], durations in ns as strings)
+
 ${STORE_HELP}`,
   async run(values, positionals, UsageError) {
     if (positionals.length !== 1) throw new UsageError('expected one store: shadowchain stats <store> [options]')
@@ -212,6 +214,7 @@ it, indented, with its own links on the same time axis.
   --no-color   no ANSI colours (also when NO_COLOR is set or stdout is not a terminal)
   --no-nested  name each nested chain's run on one line instead of drawing it (and its
                events) in place under the link that ran it
+
 ${STORE_HELP}`,
   async run(values, positionals, UsageError) {
     const [run] = await loadRuns(positionals, 1, 'shadowchain inspect <file>  or  shadowchain inspect <store> <run-id>', UsageError)
@@ -241,6 +244,7 @@ first link whose outcome differs: its changes (patches) on each side, its errors
 that ran in its place; last, how the runs ended.
 Exit code 0 when the runs do not diverge, 1 when they do, 2 when a file cannot be read.
   --json   print the divergence as JSON
+
 ${STORE_HELP}`,
   async run(values, positionals, UsageError) {
     const [a, b] = await loadRuns(positionals, 2, 'shadowchain diff <a> <b>  or  shadowchain diff <store> <run-id-a> <run-id-b>', UsageError)
@@ -329,6 +333,7 @@ opens it in a browser. The page needs nothing from the network; more run files c
 onto it. Runs are read again on every page load. Serves until interrupted (Ctrl-C).
   --port N     the port to listen on (default 0: any free port)
   --no-open    print the URL only, never start a browser
+
 ${STORE_HELP}`,
   async run(values, positionals, UsageError) {
     if (positionals.length === 0) throw new UsageError('expected at least one file, or a store: shadowchain view <file...>  or  shadowchain view <store> [<run-id>...]')
