@@ -50,10 +50,11 @@ function cells(s: StatsTableSeries): string[] {
  * const rec = recorder()
  * // … runs with { recorder: rec } …
  * console.log(formatStats(rec.stats()))
- * // checkout               count  errors    p50      p95      p99      max
- * //   runs                   120  3 (2.5%)  1.20 ms  3.40 ms  5.10 ms  6.00 ms
- * //   link price             120  3 (2.5%)  410 µs   1.10 ms  2.00 ms  2.20 ms
- * //   middleware timing …
+ * // checkout                        count    errors  p50      p95      p99      max
+ * //   runs                            265  80 (30%)  819 µs   64.7 ms  64.9 ms  65.0 ms
+ * //   link validate                   265         0  151 ns   371 ns   3.15 µs  68.1 µs
+ * //   link charge                     265  80 (30%)  792 µs   64.7 ms  64.9 ms  65.0 ms
+ * //   middleware timing chain-before 1165         0  50 ns    70 ns    320 ns   33.4 µs
  */
 export function formatStats(stats: readonly StatsTableChain[]): string {
   if (stats.length === 0) return 'no runs'
