@@ -37,8 +37,8 @@ function cells(s: StatsTableSeries): string[] {
 
 /**
  * Formats run statistics as a plain-text table: per chain, a line for its runs, then one per
- * link (`link <name>`, in the order the links were first seen) and one per middleware call
- * (`middleware <name> <position>`), each with its count, errors (and their share), and p50 /
+ * link (`link <name>`) and one per middleware call (`middleware <name> <position>`), in the
+ * order `links` and `middleware` list them, each with its count, errors (and their share), and p50 /
  * p95 / p99 / max durations in readable units (ns, µs, ms, s). Percentiles come from HDR
  * histograms, so they are exact to 3 significant digits. No colour, no trailing spaces.
  *
@@ -51,10 +51,10 @@ function cells(s: StatsTableSeries): string[] {
  * // … runs with { recorder: rec } …
  * console.log(formatStats(rec.stats()))
  * // checkout                        count    errors  p50      p95      p99      max
- * //   runs                            265  80 (30%)  819 µs   64.7 ms  64.9 ms  65.0 ms
- * //   link validate                   265         0  151 ns   371 ns   3.15 µs  68.1 µs
- * //   link charge                     265  80 (30%)  792 µs   64.7 ms  64.9 ms  65.0 ms
- * //   middleware timing chain-before 1165         0  50 ns    70 ns    320 ns   33.4 µs
+ * //   runs                             265  80 (30%)  819 µs   64.7 ms  64.9 ms  65.0 ms
+ * //   link validate                    265         0  151 ns   371 ns   3.15 µs  68.1 µs
+ * //   link charge                      265  80 (30%)  792 µs   64.7 ms  64.9 ms  65.0 ms
+ * //   middleware timing chain-before  1165         0  50 ns    70 ns    320 ns   33.4 µs
  */
 export function formatStats(stats: readonly StatsTableChain[]): string {
   if (stats.length === 0) return 'no runs'
