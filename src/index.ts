@@ -22,6 +22,8 @@ export { compareRuns } from './lineage/compare.js'
 export { divergenceChanges, divergenceLines, divergencePlace, formatDivergence, formatPatch } from './present/format-patch.js'
 export { describeRun } from './present/describe-run.js'
 export type { DescribeOptions, RunSummary } from './present/describe-run.js'
+export { formatStats } from './present/stats-table.js'
+export type { StatsTableChain, StatsTableSeries } from './present/stats-table.js'
 export type {
   ChildDivergence,
   Divergence,

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { chain, ChainRunError, recorder, saveRun, type ChainStats, type Middleware, type Run, type RunStore } from '../src/index.js'
 import { sqliteStore, storedRun } from '../src/store/sqlite/index.js'
 import { postgresStore } from '../src/store/postgres/index.js'
-import { formatStats } from '../src/present/index.js'
+import { formatStats } from '../src/index.js'
 import { ensureBuilt, ROOT } from './built-dist.js'
 import { durableSummary, splitDurable } from './store/fixtures.js'
 
