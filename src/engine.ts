@@ -2,7 +2,7 @@
 // replay, fork and live tracing, composed. The one place that knows all the layers (DESIGN §8); core's
 // `Chain` only holds it, so the chain builder imports nothing beneath it.
 import { freeze, type Immutable } from 'immer'
-import { context, diag, type Tracer } from '@opentelemetry/api'
+import { context, diag, type Context, type Tracer } from '@opentelemetry/api'
 import { newChain, type Chain, type Engine } from './core/chain.js'
 import type { CompiledChain } from './core/compile.js'
 import { describeError } from './core/errors.js'
@@ -23,6 +23,7 @@ import { RECORDER_PORT, type DurableSink, type DurableStart, type RecorderPort }
 import { forkRun } from './lineage/fork.js'
 import type { ExecutionOutcome, RunExtras } from './lineage/execution.js'
 import { LiveTrace } from './otel/live.js'
+import { RunTraceContext } from './otel/run-trace.js'
 
 /** Default of `hookTimeoutMs` (DESIGN §4). */
 const DEFAULT_HOOK_TIMEOUT_MS = 5_000
@@ -30,6 +31,13 @@ const DEFAULT_HOOK_TIMEOUT_MS = 5_000
 const DEFAULT_MAX_WRITES_PER_LINK = 10_000
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
+
+/** Who is told of a run besides its recorder: its live trace, its flight recorder, its trace context. */
+interface Watchers {
+  readonly live: LiveTrace | undefined
+  readonly port: RecorderPort | undefined
+  readonly tracing: RunTraceContext
+}
 
 /** How a finished execution settles the promise its caller holds. */
 type Settle<C, T> = (outcome: ExecutionOutcome<C>, resolve: (value: T) => void, reject: (reason: unknown) => void) => void
@@ -92,7 +100,10 @@ function executeChain<C, T>(chain: Chain<C>, input: unknown, options: RunOptions
       : mergeRedactPaths(defaults.redact, options?.redact, extras.parent?.run?.redact, extras.replayOf?.run?.redact)
   if (redact !== undefined && redact.length > 0) extras = { ...extras, redact }
   // Traced from the start: a run whose input is rejected is a failed run in the trace too.
-  const trace = merged.tracer === undefined ? undefined : startTrace(merged.tracer, info, extras, clock !== zeroClock, input)
+  // The run's parent context: what a handler extracted from W3C headers, else the active one.
+  const traceParent = merged.traceContext ?? context.active()
+  const trace = merged.tracer === undefined ? undefined : startTrace(merged.tracer, info, extras, clock !== zeroClock, input, traceParent)
+  const tracing = new RunTraceContext(traceParent, trace)
   // A flight recorder keeps the run when it ends, and may watch it meanwhile (its statistics).
   // Replays and forks are investigations: kept only by a recorder given in their own options.
   const port = (extras.replayOf === undefined && extras.parent === undefined ? merged.recorder : options?.recorder)?.[RECORDER_PORT]
@@ -116,10 +127,10 @@ function executeChain<C, T>(chain: Chain<C>, input: unknown, options: RunOptions
     } catch (error) {
       // A throwing transform or refinement, or an async schema (safeParse cannot await it).
       const message = `invalid input for chain '${chain.name}': the input schema threw: ${describeError(error)}`
-      return settled(rejectInput(chain, info, input, clock.now(), message, captureThrown(error), extras, trace, port), settle)
+      return settled(rejectInput(chain, info, input, clock.now(), message, captureThrown(error), extras, { live: trace, port, tracing }), settle)
     }
     if (!parsed.success) {
-      return settled(rejectInput(chain, info, input, clock.now(), formatInputError(chain.name, parsed.error), parsed.error, extras, trace, port), settle)
+      return settled(rejectInput(chain, info, input, clock.now(), formatInputError(chain.name, parsed.error), parsed.error, extras, { live: trace, port, tracing }), settle)
     }
     start = parsed.data
   }
@@ -173,9 +184,10 @@ function executeChain<C, T>(chain: Chain<C>, input: unknown, options: RunOptions
       // Made only for a chain that nests one: other runs pay nothing for nesting.
       nest: compiled.nests ? nestHost(merged, extras) : undefined,
       checkpoint: sink === undefined ? undefined : checkpointOf(sink as DurableSink, recorder),
+      tracing,
     }
     execute<C>(plan, (result) => {
-      const run = finish(chain, info, extras.input ?? start, result, recorder, extras, trace, port)
+      const run = finish(chain, info, extras.input ?? start, result, recorder, extras, { live: trace, port, tracing })
       settle({ run, ioOverruns: recorder.ioOverruns }, resolve, reject)
     })
   })
@@ -188,9 +200,9 @@ function finish<C>(
   result: ExecutionResult<C>,
   recorded: { readonly events: TimelineEvent<C>[]; readonly prefix: Recorder<C>['prefix']; readonly children?: ReadonlyMap<string, unknown> },
   extras: RunExtras<C>,
-  trace: LiveTrace | undefined,
-  port: RecorderPort | undefined,
+  watchers: Watchers,
 ): Run<C> {
+  const { live: trace, port } = watchers
   const { events, prefix } = recorded
   // Field by field, not spread: one object shape, built once a run.
   const init: Mutable<RunInit<C>> = {
@@ -208,6 +220,8 @@ function finish<C>(
   if (extras.parent !== undefined) init.parent = extras.parent
   if (extras.replayOf !== undefined) init.replayOf = extras.replayOf
   if (extras.redact !== undefined) init.redact = extras.redact
+  const runTrace = watchers.tracing.trace()
+  if (runTrace !== undefined) init.trace = runTrace
   const nested = nestedRuns(recorded.children, extras)
   if (nested !== undefined) init.nested = nested
   const run = new Run<C>(init)
@@ -225,13 +239,13 @@ function finish<C>(
   return run
 }
 
-function rejectInput<C>(chain: Chain<C>, info: RunInfo, input: unknown, endedAt: bigint, message: string, cause: unknown, extras: RunExtras<C>, trace: LiveTrace | undefined, port: RecorderPort | undefined): ExecutionOutcome<C> {
+function rejectInput<C>(chain: Chain<C>, info: RunInfo, input: unknown, endedAt: bigint, message: string, cause: unknown, extras: RunExtras<C>, watchers: Watchers): ExecutionOutcome<C> {
   const start = { seq: 0, t: info.startedAt, type: 'run.start', ctx: input, mwctx: emptyState(), metrics: undefined, input }
   // The cause is the ZodError (its `issues`), or what a throwing schema threw.
   const failure: Failure = { code: 'INVALID_INPUT', message, link: undefined, cause }
-  trace?.runEnd('error', failure, endedAt, endedAt, undefined)
+  watchers.live?.runEnd('error', failure, endedAt, endedAt, undefined)
   const result: ExecutionResult<C> = { status: 'error', ctx: input as Immutable<C>, failure, endedAt, stop: undefined }
-  return { run: finish(chain, info, input, result, { events: [start as never], prefix: undefined }, extras, trace, port), ioOverruns: [] }
+  return { run: finish(chain, info, input, result, { events: [start as never], prefix: undefined }, extras, watchers), ioOverruns: [] }
 }
 
 /** What keeps a durable run's steps: the recorder's, for this run (its lineage and redaction). */
@@ -305,9 +319,9 @@ const INHERITED = ['capture', 'timestamps', 'clock', 'safe', 'hookTimeoutMs', 's
  * A live trace for a run: the caller's active context is its parent. A tracer that throws here
  * leaves the run untraced (and says so through OTel's diag logger), never failed.
  */
-function startTrace<C>(tracer: Tracer, info: RunInfo, extras: RunExtras<C>, stamped: boolean, input: unknown): LiveTrace | undefined {
+function startTrace<C>(tracer: Tracer, info: RunInfo, extras: RunExtras<C>, stamped: boolean, input: unknown, parent: Context): LiveTrace | undefined {
   try {
-    return new LiveTrace(tracer, info, context.active(), extras, stamped, extras.redact, input)
+    return new LiveTrace(tracer, info, parent, extras, stamped, extras.redact, input)
   } catch (error) {
     diag.warn(`shadowchain: OpenTelemetry startSpan failed, run ${info.id} is not traced: ${describeError(error)}`)
     return undefined

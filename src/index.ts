@@ -85,6 +85,8 @@ export type {
   LinkIO,
   LinkOptions,
   RetryOptions,
+  RunTrace,
+  TraceCarrier,
   Metrics,
   Middleware,
   MwCtx,

@@ -123,7 +123,7 @@ beforeAll(async () => {
     // Valid JSON, but the last events are gone: the integrity check must refuse it.
     writeFile(files.cut, JSON.stringify({ ...doc, events: doc.events.slice(0, -2) })),
     writeFile(files.wrongFormat, JSON.stringify({ format: 'other/thing', version: 1, events: [] })),
-    writeFile(files.version2, JSON.stringify({ ...doc, version: 9 })),
+    writeFile(files.version2, JSON.stringify({ ...doc, version: 10 })),
   ])
 }, 180_000)
 

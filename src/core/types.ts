@@ -6,7 +6,7 @@
  */
 import type { Draft, Immutable, Patch } from 'immer'
 import type { ZodType } from 'zod'
-import type { Tracer } from '@opentelemetry/api'
+import type { Context, Tracer } from '@opentelemetry/api'
 import type { RunRecorder } from './recording.js'
 
 /**
@@ -85,6 +85,37 @@ export interface LinkIO<C = unknown> {
    * whose earlier attempts failed.
    */
   readonly attempt: number
+  /**
+   * Writes this link's trace context (W3C `traceparent`, `tracestate`, `baggage`: whatever
+   * propagators are registered with OpenTelemetry) into an outbound request's headers, so the
+   * service it calls continues this run's trace under this link (DESIGN §11). The span is the
+   * link's (or branch's) live span, or, without a recording tracer, a span id of the run's own,
+   * recorded on the link's event (`span`) so the runs of both services can be stitched into one
+   * tree. Works with `fetch` (`Headers` or a plain object), `undici` and `node:http` headers.
+   *
+   * @throws TypeError when `carrier` is not an object (so the link fails)
+   * @example
+   * const headers: Record<string, string> = { 'content-type': 'application/json' }
+   * io.inject(headers)
+   * await fetch(paymentsUrl, { method: 'POST', headers, body })
+   */
+  inject(carrier: TraceCarrier): void
+}
+
+/** Where `io.inject` writes: a `Headers` (or anything with `set`), a plain object, or an array of pairs. */
+export type TraceCarrier = { set(name: string, value: string): unknown } | Record<string, unknown> | [string, string][]
+
+/**
+ * A run's place in a distributed trace (DESIGN §11): its trace id, its own span id, and, when its
+ * parent came from another process (W3C headers), that caller's span id.
+ */
+export interface RunTrace {
+  /** 32 lowercase hex digits. */
+  readonly traceId: string
+  /** 16 lowercase hex digits: the run span's id, or the run's own when it had no recording tracer. */
+  readonly spanId: string
+  /** The caller's span id (16 hex), when the run's parent context was remote (extracted from headers). */
+  readonly remoteParent?: string
 }
 
 /**
@@ -351,6 +382,12 @@ export interface RunOptions {
    * const checkout = chain<Order>('checkout', { recorder: rec })
    */
   recorder?: RunRecorder
+  /**
+   * The run's parent trace context (an OpenTelemetry `Context`), instead of the context active
+   * when the run starts: what an HTTP handler extracted from the request's W3C headers. The run
+   * span is its child, and the run records it (`run.trace`).
+   */
+  traceContext?: Context
   /**
    * A durable run (DESIGN §10): its start and each completed step reach the recorder's store
    * before the next step begins, so a process that dies mid-run leaves it `'interrupted'` with

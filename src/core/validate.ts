@@ -53,7 +53,7 @@ export function checkMiddleware(middleware: unknown, where: string, linkLevel = 
   }
 }
 
-const RUN_OPTIONS: readonly string[] = ['capture', 'timestamps', 'signal', 'safe', 'clock', 'tracer', 'stacks', 'redact', 'hookTimeoutMs', 'maxWritesPerLink', 'recorder', 'durable']
+const RUN_OPTIONS: readonly string[] = ['capture', 'timestamps', 'signal', 'safe', 'clock', 'tracer', 'stacks', 'redact', 'hookTimeoutMs', 'maxWritesPerLink', 'recorder', 'durable', 'traceContext']
 
 /** Rejects keys nobody reads: a typo (`captrue`) must not silently mean the default. */
 export function checkKeys(options: object, known: readonly string[], where: string): void {
@@ -97,6 +97,9 @@ export function checkRunOptions(options: unknown, where: string, extra: readonly
   }
   if (o.clock !== undefined && typeof (o.clock as { now?: unknown } | null)?.now !== 'function') {
     throw new TypeError(`${where}: clock must be an object with a now() method returning epoch nanoseconds`)
+  }
+  if (o.traceContext !== undefined && typeof (o.traceContext as { getValue?: unknown } | null)?.getValue !== 'function') {
+    throw new TypeError(`${where}: traceContext must be an OpenTelemetry Context (propagation.extract gives one), got ${describe(o.traceContext)}`)
   }
   if (o.recorder !== undefined && typeof (o.recorder as Partial<RunRecorder> | null)?.[RECORDER_PORT] !== 'object') {
     throw new TypeError(`${where}: recorder must be a flight recorder made by recorder(), got ${describe(o.recorder)}`)

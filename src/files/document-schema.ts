@@ -56,7 +56,8 @@ const linkNotes = {
     .optional(),
 }
 // Version 8: the id of the run a nested chain made in this call (one of the document's `nested`).
-const childRef = { child: name.min(1, 'a run id is not empty').optional() }
+const spanId = z.string().regex(/^(?!0{16})[0-9a-f]{16}$/, 'a span id is 16 lowercase hex digits, not all zero')
+const childRef = { child: name.min(1, 'a run id is not empty').optional(), span: spanId.optional() }
 const base = {
   seq: z.number().int().nonnegative(),
   t: nsOffset,
@@ -153,11 +154,18 @@ const runDoc = z.strictObject({
   stoppedBy: tableRef.optional(),
   stopReason: z.string().optional(),
   children: z.array(name),
+  trace: z
+    .strictObject({
+      traceId: z.string().regex(/^(?!0{32})[0-9a-f]{32}$/, 'a trace id is 32 lowercase hex digits, not all zero'),
+      spanId,
+      remoteParent: spanId.optional(),
+    })
+    .optional(),
 }) satisfies z.ZodType<DocumentRun>
 
 const documentShape = z.strictObject({
   format: z.literal(FORMAT),
-  version: z.union([z.literal(1), z.literal(2), z.literal(3), z.literal(4), z.literal(5), z.literal(6), z.literal(7), z.literal(8)]),
+  version: z.union([z.literal(1), z.literal(2), z.literal(3), z.literal(4), z.literal(5), z.literal(6), z.literal(7), z.literal(8), z.literal(9)]),
   run: runDoc,
   redacted: z.strictObject({ paths: z.array(z.array(z.union([z.string(), z.number()]))), placeholder: z.string() }).optional(),
   links: z.array(z.strictObject({ name, index: z.number().int().nonnegative(), meta: z.unknown().optional() })),

@@ -11,7 +11,7 @@ import type { MiddlewareCallInfo, TimelineEvent } from '../record/events.js'
 import type { LinkInfo } from '../core/types.js'
 import { runDocumentSchema } from './document-schema.js'
 import { checkChildren, checkDocumentTree, withinNested } from './read-nested.js'
-import { EVENT_TYPE_SINCE, MAX_NESTING, type DocumentPatch, type DocumentVersion, type ImportOptions, type RunDocument } from './run-document.js'
+import { EVENT_TYPE_SINCE, MAX_NESTING, TRACE_SINCE, type DocumentPatch, type DocumentVersion, type ImportOptions, type RunDocument } from './run-document.js'
 
 /** What the importer rebuilds; `run.ts` turns it into a `Run`. */
 export interface ImportedRun {
@@ -149,6 +149,10 @@ function importOne(doc: RunDocument, limits: DecodeLimits): Omit<ImportedRun, 'n
         }
         event['durationNs'] = BigInt(e.durationNs)
         if (e.io !== undefined) event['io'] = Object.freeze({ ...e.io })
+        if (e.span !== undefined) {
+          fromVersion(TRACE_SINCE, version, `${at}.span`)
+          event['span'] = e.span
+        }
         if (e.metricsError !== undefined) {
           fromVersion(3, version, `${at}.metricsError`)
           event['metricsError'] = decodeValue(e.metricsError, `${at}.metricsError`, limits, version)
@@ -185,6 +189,10 @@ function importOne(doc: RunDocument, limits: DecodeLimits): Omit<ImportedRun, 'n
         if (e.type !== 'branch.start' && e.io !== undefined) {
           if (version < 8) throw new DocumentError(`${at}.io`, `a branch event's io needs version 8 or later; this document says version ${version}`)
           event['io'] = Object.freeze({ ...e.io })
+        }
+        if (e.type !== 'branch.start' && e.span !== undefined) {
+          fromVersion(TRACE_SINCE, version, `${at}.span`)
+          event['span'] = e.span
         }
         break
       case 'ctx.write':
@@ -241,6 +249,7 @@ function checkIntegrity(doc: RunDocument): void {
   if (end.status !== doc.run.status) throw new DocumentError(`$.events[${last}].status`, `run.end says '${end.status}' but the run says '${doc.run.status}'`)
   const ends = doc.events.filter((event) => event.type === 'run.end').length
   if (ends !== 1) throw new DocumentError('$.events', `expected exactly one run.end event, found ${ends}`)
+  if (doc.run.trace !== undefined) fromVersion(TRACE_SINCE, doc.version, '$.run.trace')
   const { stoppedBy, stopReason, status } = doc.run
   if (stoppedBy !== undefined || stopReason !== undefined) {
     const at = stoppedBy === undefined ? '$.run.stopReason' : '$.run.stoppedBy'

@@ -14,13 +14,17 @@ export const FORMAT = 'shadowchain/run'
  * ended by `io.stop()`) or version 5 (a `link.attempt` event: a retried link) or version 6 (an
  * around call: a middleware position `chain-around` / `link-around`) or version 7 (a parallel
  * step's `branch.start` / `branch.end` / `branch.error` events) or version 8 (nested chains: an
- * event's `child` and the embedded `nested` documents), so older readers still read every other
+ * event's `child` and the embedded `nested` documents) or version 9 (distributed traces: the run's
+ * `trace` and a link or branch event's injected `span`), so older readers still read every other
  * document.
  */
-export const VERSION = 8
+export const VERSION = 9
 
 /** The document versions this module reads. */
-export type DocumentVersion = 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8
+export type DocumentVersion = 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9
+
+/** The version that added distributed traces: the run's `trace`, an event's `span`. */
+export const TRACE_SINCE = 9
 
 /** The version that added nested chains: an event's `child` and the document's `nested`. */
 export const NESTED_SINCE = 8
@@ -128,6 +132,11 @@ export interface DocumentRun {
   stopReason?: string | undefined
   /** Ids of runs forked from this one (they may be in no file). */
   children: string[]
+  /**
+   * Version 9: the run's place in a distributed trace (DESIGN §11): its trace id (32 lowercase
+   * hex), its own span id (16), and the caller's span id when its parent came from another process.
+   */
+  trace?: { traceId: string; spanId: string; remoteParent?: string | undefined } | undefined
 }
 
 /** §1.1 `run.error`: the run's failure (also the `error` of its `run.end` event). */
@@ -257,6 +266,8 @@ export interface DocumentLinkStart extends DocumentEventBase {
 export interface DocumentChildRef {
   /** The id of the nested run: one of the document's `nested` documents has it. */
   child?: string | undefined
+  /** Version 9: the span id `io.inject` wrote into an outbound request (16 lowercase hex). */
+  span?: string | undefined
 }
 
 /** What a link's `io` recorded (what replay feeds back), and what it could not record (version 3). */

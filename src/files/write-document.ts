@@ -7,7 +7,7 @@ import { diffStates, setsInOrder, wholeSets } from '../core/diff-states.js'
 import type { MiddlewareCallInfo, TimelineEvent } from '../record/events.js'
 import { mergeRedactPaths, redactor, type RedactPath, type Redactor } from './redact.js'
 import type { LinkInfo, RunStatus } from '../core/types.js'
-import { EVENT_TYPE_SINCE, FORMAT, NESTED_SINCE, type DocumentEvent, type DocumentPatch, type DocumentRunError, type DocumentVersion, type ExportOptions, type RunDocument } from './run-document.js'
+import { EVENT_TYPE_SINCE, FORMAT, NESTED_SINCE, TRACE_SINCE, type DocumentEvent, type DocumentPatch, type DocumentRunError, type DocumentVersion, type ExportOptions, type RunDocument } from './run-document.js'
 
 /** A document without its events and nested documents: what is written before them. */
 export type DocumentHeader = Omit<RunDocument, 'events' | 'nested'>
@@ -22,6 +22,8 @@ export interface ExportableRun {
   readonly error: { readonly code: string; readonly message: string; readonly link: LinkInfo | undefined; readonly cause?: unknown } | undefined
   readonly parent: { readonly runId: string; readonly seq: number } | undefined
   readonly replayOf: { readonly runId: string } | undefined
+  /** Its place in a distributed trace (version 9). */
+  readonly trace?: { readonly traceId: string; readonly spanId: string; readonly remoteParent?: string } | undefined
   readonly childIds: readonly string[]
   /** The link that ended the run with `io.stop()`, and its reason (version 4). */
   readonly stoppedBy?: LinkInfo | undefined
@@ -144,6 +146,7 @@ export function exportParts(
   header.links = links.items.map((link) => (Object.keys(link.meta).length === 0 ? { name: link.name, index: link.index } : { name: link.name, index: link.index, meta: encodeLenient(redact.scrub(link.meta), notes) }))
   if (run.parent !== undefined) header.run.parent = { runId: run.parent.runId, seq: run.parent.seq }
   if (run.replayOf !== undefined) header.run.replayOf = { runId: run.replayOf.runId }
+  if (run.trace !== undefined) header.run.trace = { ...run.trace }
   if (redact.active) header.redacted = { paths: redact.paths.map((p) => [...p]), placeholder: redact.placeholder }
   if (notes.sparse) header.version = 2
   // A stopped run (like a link.skip event, below) needs version 4.
@@ -153,6 +156,7 @@ export function exportParts(
     if (run.stopReason !== undefined) header.run.stopReason = redact.scrubText(run.stopReason)
   }
   if (children.size > 0 && header.version < NESTED_SINCE) header.version = NESTED_SINCE
+  if (run.trace !== undefined && header.version < TRACE_SINCE) header.version = TRACE_SINCE
   return { header, events: eventDocs(events, run.startedAt, redact, links.ref, middleware.ref, header, children), nested: nestedDocs(children, options, header, tree) }
 }
 
@@ -353,6 +357,11 @@ export function* eventDocs(
     // A nested chain's run, embedded in `nested` (version 8).
     const child = childOf(event)
     if (child !== undefined && children.has(child)) doc['child'] = child
+    // The span an outbound request carried (version 9).
+    if ('span' in event && typeof event.span === 'string') {
+      needs(TRACE_SINCE)
+      doc['span'] = event.span
+    }
     prev = event
     yield doc as unknown as DocumentEvent
   }

@@ -12,7 +12,7 @@ import type { TimelineEvent } from '../record/events.js'
 import type { Failure } from '../run/runner.js'
 import { emptyState } from '../record/snapshot.js'
 import { Timeline } from '../record/timeline.js'
-import type { LinkInfo, RedactPath, RunInfo, RunOptions, RunStatus } from '../core/types.js'
+import type { LinkInfo, RedactPath, RunInfo, RunOptions, RunStatus, RunTrace } from '../core/types.js'
 
 const NO_REDACTION: readonly RedactPath[] = Object.freeze([])
 
@@ -156,6 +156,8 @@ export interface RunInit<C> {
   readonly redact?: readonly RedactPath[]
   /** The runs of nested chains its events name (`child`), by id (a fork's include its parent's). */
   readonly nested?: ReadonlyMap<string, Run<unknown>>
+  /** Its place in a distributed trace (DESIGN §11), when it has one. */
+  readonly trace?: RunTrace
 }
 
 /**
@@ -197,6 +199,12 @@ export class Run<C = unknown> implements RecordedRun<C> {
   readonly parent: RunParent | undefined
   /** The run this one replays, when it is a replay. */
   readonly replayOf: RunRef | undefined
+  /**
+   * Its place in a distributed trace (DESIGN §11): trace id, its own span id, and the caller's
+   * span id when its parent context came from another process (W3C headers). `undefined` for a
+   * run with no tracer, no parent trace context and no `io.inject` call.
+   */
+  readonly trace: RunTrace | undefined
   /** Runs forked from this one that are in memory (the lineage tree grows as forks are made). */
   readonly children: readonly Run<unknown>[] = []
   /**
@@ -224,6 +232,7 @@ export class Run<C = unknown> implements RecordedRun<C> {
     this.source = init.chain
     this.parent = init.parent
     this.replayOf = init.replayOf
+    this.trace = init.trace
     this.#childIds = init.childIds ?? []
     this.redact = init.redact ?? NO_REDACTION
     // The run.end event carries the run's error, which refers to the run: so the run writes it.
@@ -337,6 +346,11 @@ export class Run<C = unknown> implements RecordedRun<C> {
  * A run rebuilt from an imported document, with the runs of its nested documents (version 8)
  * rebuilt the same way, without a chain (like any loaded run), as its `timeline.nested`.
  */
+/** A document's `run.trace` as a run has it (no `remoteParent: undefined` key). */
+function traceOf(trace: { traceId: string; spanId: string; remoteParent?: string | undefined }): RunTrace {
+  return trace.remoteParent === undefined ? { traceId: trace.traceId, spanId: trace.spanId } : { traceId: trace.traceId, spanId: trace.spanId, remoteParent: trace.remoteParent }
+}
+
 function loadedRun<C>(imported: ImportedRun, chain: Chain<C> | undefined): Run<C> {
   const meta = imported.doc.run
   const error = meta.error
@@ -367,5 +381,6 @@ function loadedRun<C>(imported: ImportedRun, chain: Chain<C> | undefined): Run<C
     ...init,
     ...(parent !== undefined && { parent: { run: undefined, runId: parent.runId, seq: parent.seq } }),
     ...(meta.replayOf !== undefined && { replayOf: { run: undefined, runId: meta.replayOf.runId } }),
+    ...(meta.trace !== undefined && { trace: traceOf(meta.trace) }),
   })
 }

@@ -70,6 +70,8 @@ export interface LinkEndTimelineEvent<C = unknown> extends EventBase<C> {
   readonly durationNs: bigint
   /** The id of the run a nested chain made in this call (DESIGN §9): `timeline.child(id)`. */
   readonly child?: string
+  /** The span id `io.inject` wrote into an outbound request (DESIGN §11): a called service's run names it as its `remoteParent`. */
+  readonly span?: string
   /** What the link drew from `io.now()` / `io.random()`, when it called them. */
   readonly io?: RecordedIO
   /**
@@ -93,6 +95,8 @@ export interface LinkErrorTimelineEvent<C = unknown> extends EventBase<C> {
   readonly durationNs: bigint
   /** The id of the run a nested chain made in this call (DESIGN §9): `timeline.child(id)`. */
   readonly child?: string
+  /** The span id `io.inject` wrote into an outbound request (DESIGN §11): a called service's run names it as its `remoteParent`. */
+  readonly span?: string
   /** What the link drew from `io.now()` / `io.random()`, when it called them. */
   readonly io?: RecordedIO
   /**
@@ -155,6 +159,8 @@ export interface BranchEndTimelineEvent<C = unknown> extends EventBase<C> {
   readonly durationNs: bigint
   /** The id of the run a nested chain made in this call (DESIGN §9): `timeline.child(id)`. */
   readonly child?: string
+  /** The span id `io.inject` wrote into an outbound request (DESIGN §11): a called service's run names it as its `remoteParent`. */
+  readonly span?: string
   /** What the branch drew from `io.now()` / `io.random()`, when it called them (replay gives them back). */
   readonly io?: RecordedIO
 }
@@ -168,6 +174,8 @@ export interface BranchErrorTimelineEvent<C = unknown> extends EventBase<C> {
   readonly durationNs: bigint
   /** The id of the run a nested chain made in this call (DESIGN §9): `timeline.child(id)`. */
   readonly child?: string
+  /** The span id `io.inject` wrote into an outbound request (DESIGN §11): a called service's run names it as its `remoteParent`. */
+  readonly span?: string
   /** What the branch drew from `io.now()` / `io.random()`, when it called them (replay gives them back). */
   readonly io?: RecordedIO
 }

@@ -172,6 +172,7 @@ export class Recorder<C> implements RunObserver<C> {
     const event: MutableEvent = failed ? { type: 'branch.error', t: t1, link, branch, error, durationNs: t1 - t0 } : { type: 'branch.end', t: t1, link, branch, patches, durationNs: t1 - t0 }
     const drawn = recordedIO(io)
     if (drawn !== undefined) event['io'] = drawn
+    if (io.spanId !== undefined) event['span'] = io.spanId
     this.adopt(event, child)
     this.push(event, ctx)
     if (io.overrun) this.ioOverruns.push({ link, seq: this.seqBase + this.events.length - 1 })
@@ -279,6 +280,7 @@ export class Recorder<C> implements RunObserver<C> {
   private addLinkEventFields(event: MutableEvent, io: LinkCallIO<C>): void {
     const drawn = recordedIO(io)
     if (drawn !== undefined) event['io'] = drawn
+    if (io.spanId !== undefined) event['span'] = io.spanId
     this.adopt(event, io.child)
     if (this.metricsError !== undefined) {
       event['metricsError'] = this.metricsError

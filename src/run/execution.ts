@@ -4,7 +4,7 @@ import type { Immutable } from 'immer'
 import type { CompiledChain, CompiledLink } from '../core/compile.js'
 import type { Clock, Metrics, MwCtx, RecordedIO, RunInfo, RunStatus } from '../core/types.js'
 import type { Failure, MiddlewareFailure, Stop } from './failures.js'
-import type { LinkOutcome } from './hook-events.js'
+import type { LinkOutcome, TraceInjector } from './hook-events.js'
 import type { ObservedStates, RunObserver } from './observer.js'
 import { thaw } from './working-states.js'
 import type { NestHost } from '../core/nested.js'
@@ -49,6 +49,8 @@ export interface ExecutionPlan<C> {
    * recorded, before the next step begins; a promise returned is waited for (never rejects).
    */
   readonly checkpoint: (() => Promise<void> | undefined) | undefined
+  /** What `io.inject` writes with: the run's trace context (the engine's). */
+  readonly tracing: TraceInjector | undefined
 }
 
 /** What an execution leaves behind; what was observed is the observers' to give. */
@@ -86,6 +88,11 @@ export abstract class ExecutionState<C> implements ObservedStates {
    * clock reading of its own: a traced recording has the same times as an untraced one.
    */
   protected lastReading: bigint
+
+  /** What `io.inject` of this run's links writes with (their io hands it on). */
+  get tracing(): TraceInjector | undefined {
+    return this.plan.tracing
+  }
 
   /** What runs nested chains for this run's links (their io hands it on). */
   get nest(): NestHost | undefined {

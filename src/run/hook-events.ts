@@ -16,6 +16,7 @@ import type {
   RunEndEvent,
   RunInfo,
   RunStatus,
+  TraceCarrier,
 } from '../core/types.js'
 import { NEST_HOST, type NestedRun, type NestHost, type NestingIO } from '../core/nested.js'
 
@@ -27,6 +28,13 @@ export interface WorkingStates {
   metricsTouched: boolean
   /** What runs a nested chain for this run's links (absent once detached). */
   readonly nest?: NestHost | undefined
+  /** What writes a link's trace context into a carrier (`io.inject`; absent once detached). */
+  readonly tracing?: TraceInjector | undefined
+}
+
+/** Writes the trace context of a link call into a carrier (the engine's, per run: otel/run-trace.ts). */
+export interface TraceInjector {
+  inject(io: LinkCallIO<unknown>, carrier: TraceCarrier): void
 }
 
 /** What the runner can do with any hook event: cut it off from the run's states. */
@@ -179,6 +187,8 @@ export class LinkCallIO<C> implements LinkIO<C>, NestingIO {
   drawn: DrawnValues | undefined = undefined
   /** The child run a nested chain made in this call, if the link is one. */
   child: NestedRun | undefined = undefined
+  /** The span id `inject` wrote (recorded as the event's `span`). */
+  spanId: string | undefined = undefined
   /** Set when, on replay, the link drew more values than the recording holds. */
   overrun = false
   /** Set by `stop()`: the runner reads it once the link returned. */
@@ -201,6 +211,10 @@ export class LinkCallIO<C> implements LinkIO<C>, NestingIO {
   }
   get [NEST_HOST](): NestHost | undefined {
     return this.states.nest
+  }
+  inject(carrier: TraceCarrier): void {
+    if (typeof carrier !== 'object' || carrier === null) throw new TypeError(`io.inject(carrier): carrier must be headers (a Headers, an object or an array of pairs), got ${carrier === null ? 'null' : typeof carrier}`)
+    this.states.tracing?.inject(this as LinkCallIO<unknown>, carrier)
   }
   /** The runner stopped waiting for the link: its later `io.metrics` writes go nowhere. */
   detach(): void {
