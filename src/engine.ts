@@ -116,6 +116,11 @@ function executeChain<C, T>(chain: Chain<C>, input: unknown, options: RunOptions
       return Promise.reject(new TypeError(`chain '${chain.name}': durable: true needs a recorder with a store (recorder({ store })) and a capture level other than 'off': ${why}`))
     }
   }
+  // An input refused before it could be made (an HTTP body that is not JSON): a rejected run.
+  if (extras.reject !== undefined) {
+    const message = `invalid input for chain '${chain.name}': ${extras.reject.message}`
+    return settled(rejectInput(chain, info, input, clock.now(), message, captureThrown(extras.reject.cause), extras, { live: trace, port, tracing }), settle)
+  }
   const schema = defaults.input
   let start: unknown = input
   // A fork resumes from a recorded state and a replay re-runs a recorded (already parsed)

@@ -99,7 +99,7 @@ export type {
   SkipReason,
 } from './core/types.js'
 export { recorder, FlightRecorder } from './store/flight-recorder.js'
-export type { RecorderHealth, RecorderOptions, RecorderWarning } from './store/flight-recorder.js'
+export type { RecorderEvent, RecorderHealth, RecorderOptions, RecorderWarning } from './store/flight-recorder.js'
 export type { ChainStats, DurationStats, StatsQuery } from './store/statistics.js'
 export { memoryStore, StoreError } from './store/index.js'
 export type { KeepPolicy, RunQuery, RunStore, StoreErrorCode, StoredRun, StoredRunSummary, StoredStatus } from './store/index.js'

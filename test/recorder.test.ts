@@ -185,6 +185,26 @@ describe('a store never hurts a run', () => {
   }, 120_000)
 })
 
+describe('subscribers (a live view)', () => {
+  it('are told of each kept run as it finishes and of each durable step as the store takes it; a throwing one is ignored', async () => {
+    const rec = recorder({ store: memoryStore(), sample: 0, random: () => 0.5 })
+    const events: string[] = []
+    rec.subscribe(() => {
+      throw new Error('a broken viewer')
+    })
+    const stop = rec.subscribe((e) => void events.push(e.type === 'run' ? `run ${e.run.status}` : `step ${e.document.events.filter((x) => x.type === 'link.end').length}`))
+    const c = jobs(rec)
+    await c.run({ n: 1 }) // successful and sampled out: not kept, not told
+    await c.run({ n: 5 }).catch(() => {}) // failed: kept
+    await c.run({ n: 2 }, { durable: true }) // durable: each step, then the run (always kept)
+    expect(events).toEqual(['run error', 'step 0', 'step 1', 'step 2', 'run ok'])
+    stop()
+    await c.run({ n: 10 }).catch(() => {})
+    expect(events).toHaveLength(5)
+    await rec.close()
+  })
+})
+
 describe('bad options', () => {
   it('are TypeErrors that say what was wrong', () => {
     expect(() => recorder({ sample: 2 })).toThrow('recorder(options): sample must be a number from 0 to 1, got 2')

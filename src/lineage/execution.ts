@@ -18,6 +18,11 @@ export interface RunExtras<C> {
   readonly parsed?: boolean
   /** Set by the engine: the run's redaction (chain default, run option, and a fork's or replay's original's). */
   readonly redact?: readonly RedactPath[]
+  /**
+   * The input could not be made (an HTTP body that is not JSON, or too large): the run is recorded
+   * as rejected (`'INVALID_INPUT'`, this message after the chain's name, this cause), no link runs.
+   */
+  readonly reject?: { readonly message: string; readonly cause: unknown }
 }
 
 /** @internal What an execution gives replay and fork: the run, and the links that overran their recorded io. */

@@ -8,19 +8,26 @@ import { describeError } from '../core/errors.js'
 import type { TimelineEvent } from '../record/events.js'
 import { StepEncoder, type EncodedSteps } from '../files/step-encoder.js'
 import { durableSummary } from './summary.js'
-import type { DurableHead, RunStore } from './types.js'
+import type { DurableHead, RunStore, StepBatch } from './types.js'
+import type { RunDocument } from '../files/run-document.js'
+import { interruptedDocument } from './durable.js'
 
 /** Takes one durable run's steps to a store. */
 export class DurableWriter implements DurableSink {
   #encoder: StepEncoder | undefined
   #sentOwn = 0
   #broken = false
+  /** With a watcher: the head and batches so far, to show the unfinished run as a document. */
+  #head: DurableHead | undefined
+  readonly #batches: StepBatch[] = []
 
   constructor(
     private readonly store: RunStore,
     private readonly start: DurableStart,
     private readonly timeoutMs: number,
     private readonly report: (error: unknown) => void,
+    /** Told of the run as stored so far, after each step the store took (a live view). */
+    private readonly stored?: (document: RunDocument) => void,
   ) {}
 
   checkpoint(prefix: readonly object[], own: readonly object[]): Promise<void> | undefined {
@@ -33,10 +40,12 @@ export class DurableWriter implements DurableSink {
         const events = [...(prefix as TimelineEvent<unknown>[]), ...fresh]
         this.#encoder = new StepEncoder(this.start, events[0] as TimelineEvent<unknown>)
         const head = headOf(this.#encoder, this.#encoder.encode(events))
+        if (this.stored !== undefined) this.#head = head
         write = this.store.begin(durableSummary(head), head)
       } else {
         if (fresh.length === 0) return undefined
         const steps = this.#encoder.encode(fresh)
+        if (this.stored !== undefined) this.#batches.push(steps)
         write = this.store.appendSteps(this.start.id, steps)
       }
     } catch (error) {
@@ -44,9 +53,18 @@ export class DurableWriter implements DurableSink {
       return undefined
     }
     return bounded(write, this.timeoutMs, this.start.id).then(
-      () => undefined,
+      () => this.#tell(),
       (error: unknown) => this.#fail(error),
     )
+  }
+
+  #tell(): void {
+    if (this.stored === undefined || this.#head === undefined) return
+    try {
+      this.stored(interruptedDocument(this.#head, this.#batches))
+    } catch {
+      // A watcher that throws is not the run's problem.
+    }
   }
 
   #fail(error: unknown): void {

@@ -15,6 +15,7 @@ import { StatsObserver } from './stats-observer.js'
 import { summarize } from './summary.js'
 import type { KeepPolicy, RunQuery, RunStore, StoredRun, StoredRunSummary } from './types.js'
 import { ExitFlush } from './exit-flush.js'
+import type { RunDocument } from '../files/run-document.js'
 import { DurableWriter } from './durable-writer.js'
 import type { DurableStart } from '../core/recording.js'
 
@@ -53,6 +54,12 @@ export interface RecorderOptions {
    */
   readonly durableTimeoutMs?: number
 }
+
+/**
+ * What a recorder tells its subscribers (a live view): a run it kept, as it finished; or a durable
+ * run as stored so far, after each step (a document ending in a synthesised 'INTERRUPTED' end).
+ */
+export type RecorderEvent = { readonly type: 'run'; readonly run: Run<unknown> } | { readonly type: 'step'; readonly runId: string; readonly document: RunDocument }
 
 /** A problem the recorder reports through `onWarning` (once per kind). */
 export interface RecorderWarning {
@@ -118,6 +125,7 @@ export class FlightRecorder implements RunRecorder {
   #writing: Promise<void> | undefined
   #closed = false
   readonly #exit: ExitFlush | undefined
+  readonly #subscribers = new Set<(event: RecorderEvent) => void>()
   #seen = 0
   #sampledOut = 0
   #written = 0
@@ -188,6 +196,27 @@ export class FlightRecorder implements RunRecorder {
     return this.#stats?.summary(query) ?? []
   }
 
+  /**
+   * Calls `listener` with each run the recorder keeps, as it finishes, and with each step of
+   * durable runs as the store takes it (what a live view shows). Synchronous: a listener that
+   * must do slow work buffers it (a listener that throws is ignored). Returns the unsubscribe.
+   */
+  subscribe(listener: (event: RecorderEvent) => void): () => void {
+    if (typeof listener !== 'function') throw new TypeError(`recorder.subscribe(listener): listener must be a function, got ${typeof listener}`)
+    this.#subscribers.add(listener)
+    return () => void this.#subscribers.delete(listener)
+  }
+
+  #tell(event: RecorderEvent): void {
+    for (const listener of this.#subscribers) {
+      try {
+        listener(event)
+      } catch {
+        // A subscriber's problem is not the run's.
+      }
+    }
+  }
+
   /** Writes every waiting run to the store; rejects with the store's error when it fails. */
   async flush(): Promise<void> {
     await this.#drain(true)
@@ -217,10 +246,13 @@ export class FlightRecorder implements RunRecorder {
     const store = this.#store
     if (store === undefined || this.#closed) return undefined
     this.#durable.add(start.id)
-    return new DurableWriter(store, start, this.#durableTimeoutMs, (error) => {
+    const report = (error: unknown): void => {
       this.#storeFailures++
       this.#warnOnce('STORE_FAILED', `a durable run's step did not reach ${this.where} (the run goes on, no longer durable): ${describeError(error)}`, error)
-    })
+    }
+    // Steps are shown only while someone watches: no documents are made for nobody.
+    const stored = this.#subscribers.size === 0 ? undefined : (document: RunDocument) => this.#tell({ type: 'step', runId: start.id, document })
+    return new DurableWriter(store, start, this.#durableTimeoutMs, report, stored)
   }
 
   #runFinished(run: Run<unknown>, chain: Chain<unknown>): void {
@@ -233,6 +265,7 @@ export class FlightRecorder implements RunRecorder {
       return
     }
     this.#chains.set(chain.name, chain)
+    if (this.#subscribers.size > 0) this.#tell({ type: 'run', run })
     if (this.#memory !== undefined) {
       this.#memory.add(run)
       return
