@@ -22,7 +22,8 @@ function matches(summary: StoredRunSummary, q: NormalQuery): boolean {
     (q.statuses === undefined || q.statuses.includes(summary.status)) &&
     (q.link === undefined || summary.failedLink === q.link) &&
     (q.since === undefined || summary.startedAt >= q.since) &&
-    (q.until === undefined || summary.startedAt < q.until)
+    (q.until === undefined || summary.startedAt < q.until) &&
+    (q.trace === undefined || summary.traceId === q.trace)
   )
 }
 

@@ -11,6 +11,7 @@ export interface NormalQuery {
   readonly until: bigint | undefined
   readonly limit: number
   readonly before: string | undefined
+  readonly trace: string | undefined
 }
 
 /** The page size when a query gives none. */
@@ -50,6 +51,7 @@ export function normalizeQuery(query: RunQuery = {}, where: string): NormalQuery
     until: query.until === undefined ? undefined : epochNs(query.until, 'until', where),
     limit,
     before: query.before,
+    trace: query.trace,
   }
 }
 

@@ -32,6 +32,7 @@ export function summarize(doc: RunDocument): StoredRunSummary {
     ...(run.error !== undefined && { code: run.error.code }),
     ...(run.parent !== undefined && { parentId: run.parent.runId }),
     links: countLinks(doc.events),
+    ...(run.trace !== undefined && { traceId: run.trace.traceId }),
   }
 }
 
@@ -58,6 +59,7 @@ export function durableSummary(head: DurableHead): StoredRunSummary {
     startedAt: BigInt(run.startedAt),
     ...(run.parent !== undefined && { parentId: run.parent.runId }),
     links: countLinks(head.events ?? []),
+    ...(run.trace !== undefined && { traceId: run.trace.traceId }),
   }
 }
 

@@ -35,6 +35,8 @@ export interface StoredRunSummary {
   readonly parentId?: string | undefined
   /** How many link executions the run recorded (`link.end` and `link.error` events). */
   readonly links: number
+  /** The W3C trace id of the run's distributed trace (`run.trace.traceId`, 32 lowercase hex), when it has one. */
+  readonly traceId?: string | undefined
 }
 
 /** A run as a store keeps it: its summary (the columns) and its document (the JSON text). */
@@ -61,6 +63,8 @@ export interface RunQuery {
   readonly limit?: number | undefined
   /** Paging: only runs listed after this run id (the last id of the previous page). */
   readonly before?: string | undefined
+  /** Only runs of this distributed trace (`StoredRunSummary.traceId`, a W3C trace id). */
+  readonly trace?: string | undefined
 }
 
 /** How many runs of one chain {@link RunStore.retain} keeps. */

@@ -153,6 +153,29 @@ export function storeContract(name: string, make: StoreFactory): void {
       expect((await store.list({ chain: 'shop', status: 'ok', before: 'r10', limit: 2 })).map((s) => s.id)).toEqual(['r08', 'r04'])
     })
 
+    it('keeps each run’s trace id as a column and lists the runs of one trace (query.trace)', async () => {
+      await open()
+      const ok = (await okRun('shop')).toJSON()
+      const traced = (id: string, traceId: string | undefined, at: bigint): StoredRun => {
+        const stored = copyAs(ok, id, 'shop', at)
+        const run = { ...stored.document.run, ...(traceId !== undefined && { trace: { traceId, spanId: '00f067aa0ba902b7' } }) }
+        return storedRun({ ...stored.document, version: traceId !== undefined ? Math.max(9, stored.document.version) : stored.document.version, run } as RunDocument)
+      }
+      const A = '4bf92f3577b34da6a3ce929d0e0e4736'
+      const B = '0af7651916cd43dd8448eb211c80319c'
+      await store.write([traced('t1', A, T0), traced('t2', B, T0 + SECOND), traced('t3', A, T0 + 2n * SECOND), traced('t4', undefined, T0 + 3n * SECOND)])
+      const all = await store.list()
+      expect(all.find((s) => s.id === 't1')?.traceId).toBe(A)
+      expect(all.find((s) => s.id === 't4')).not.toHaveProperty('traceId')
+      expect((await store.list({ trace: A })).map((s) => s.id)).toEqual(['t3', 't1'])
+      expect((await store.list({ trace: B, chain: 'shop' })).map((s) => s.id)).toEqual(['t2'])
+      expect(await store.list({ trace: 'ffffffffffffffffffffffffffffffff' })).toEqual([])
+      // A durable run's trace id is listed while it is unfinished.
+      const head = traced('d1', B, T0 + 4n * SECOND).document
+      await store.begin(durableSummary({ ...head, events: [] }), { ...head, events: head.events.slice(0, 1) })
+      expect((await store.list({ trace: B })).map((s) => s.id)).toEqual(['d1', 't2'])
+    })
+
     it('refuses bad queries and unknown cursors with STORE_QUERY', async () => {
       await open()
       expect((await rejection(store.list({ limit: 0 }))).code).toBe('STORE_QUERY')

@@ -40,6 +40,7 @@ interface SummaryRow {
   code: string | null
   parent_id: string | null
   links: number
+  trace_id: string | null
 }
 
 function toSummary(row: SummaryRow): StoredRunSummary {
@@ -54,6 +55,7 @@ function toSummary(row: SummaryRow): StoredRunSummary {
     ...(row.code !== null && { code: row.code }),
     ...(row.parent_id !== null && { parentId: row.parent_id }),
     links: row.links,
+    ...(row.trace_id !== null && { traceId: row.trace_id }),
   }
 }
 
@@ -139,13 +141,14 @@ export function postgresStore(urlOrPool: string | pg.Pool, options: PostgresStor
       if (q.link !== undefined) add((n) => `failed_link = ${n()}`, q.link)
       if (q.since !== undefined) add((n) => `started_at >= ${n()}`, String(q.since))
       if (q.until !== undefined) add((n) => `started_at < ${n()}`, String(q.until))
+      if (q.trace !== undefined) add((n) => `trace_id = ${n()}`, q.trace)
       if (q.before !== undefined) {
         const at = (await query<{ started_at: string }>('listing runs', `SELECT started_at FROM ${s}.shadowchain_runs WHERE id = $1`, [q.before]))[0]
         if (at === undefined) throw unknownCursor(q.before, where)
         add((n) => `(started_at, id) < (${n()}, ${n()})`, at.started_at, q.before)
       }
       params.push(q.limit)
-      const sql = `SELECT id, chain, status, started_at, ended_at, duration_ns, failed_link, code, parent_id, links FROM ${s}.shadowchain_runs
+      const sql = `SELECT id, chain, status, started_at, ended_at, duration_ns, failed_link, code, parent_id, links, trace_id FROM ${s}.shadowchain_runs
         ${conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : ''} ORDER BY started_at DESC, id DESC LIMIT $${params.length}`
       return (await query<SummaryRow>('listing runs', sql, params)).map(toSummary)
     },

@@ -62,6 +62,7 @@ CREATE TABLE ${s}.shadowchain_runs (
   code text,
   parent_id text COLLATE "C",
   links integer NOT NULL,
+  trace_id text COLLATE "C",
   owner text,
   next_seq integer
 );
@@ -69,6 +70,7 @@ CREATE INDEX shadowchain_runs_time ON ${s}.shadowchain_runs (started_at DESC, id
 CREATE INDEX shadowchain_runs_chain ON ${s}.shadowchain_runs (chain, started_at DESC, id DESC);
 CREATE INDEX shadowchain_runs_chain_status ON ${s}.shadowchain_runs (chain, status, started_at DESC, id DESC);
 CREATE INDEX shadowchain_runs_parent ON ${s}.shadowchain_runs (parent_id) WHERE parent_id IS NOT NULL;
+CREATE INDEX shadowchain_runs_trace ON ${s}.shadowchain_runs (trace_id, started_at DESC, id DESC) WHERE trace_id IS NOT NULL;
 CREATE TABLE ${s}.shadowchain_documents (id text COLLATE "C" PRIMARY KEY, document text NOT NULL);
 CREATE TABLE ${s}.shadowchain_steps (run_id text COLLATE "C" NOT NULL, seq integer NOT NULL, batch text NOT NULL, PRIMARY KEY (run_id, seq));
 `

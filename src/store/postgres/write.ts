@@ -8,11 +8,11 @@ const CHUNK = 1_000
 
 /** Upserts runs given as one array per column (see {@link upsertParams}). */
 export function upsertRunsSql(s: string): string {
-  return `INSERT INTO ${s}.shadowchain_runs (id, chain, status, started_at, ended_at, duration_ns, failed_link, code, parent_id, links, next_seq)
-  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::integer[], $11::integer[])
+  return `INSERT INTO ${s}.shadowchain_runs (id, chain, status, started_at, ended_at, duration_ns, failed_link, code, parent_id, links, trace_id, next_seq)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::integer[], $11::text[], $12::integer[])
   ON CONFLICT (id) DO UPDATE SET chain = excluded.chain, status = excluded.status, started_at = excluded.started_at, ended_at = excluded.ended_at,
     duration_ns = excluded.duration_ns, failed_link = excluded.failed_link, code = excluded.code, parent_id = excluded.parent_id,
-    links = excluded.links, next_seq = excluded.next_seq`
+    links = excluded.links, trace_id = excluded.trace_id, next_seq = excluded.next_seq`
 }
 
 /** The parameters of {@link upsertRunsSql}: one array per column. */
@@ -29,6 +29,7 @@ export function upsertParams(summaries: readonly StoredRunSummary[], nextSeqs: r
     column((x) => x.code ?? null),
     column((x) => x.parentId ?? null),
     column((x) => x.links),
+    column((x) => x.traceId ?? null),
     [...nextSeqs],
   ]
 }

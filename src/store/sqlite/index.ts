@@ -30,9 +30,10 @@ interface SummaryRow {
   code: string | null
   parent_id: string | null
   links: bigint
+  trace_id: string | null
 }
 
-const COLUMNS = 'id, chain, status, started_at, ended_at, duration_ns, failed_link, code, parent_id, links'
+const COLUMNS = 'id, chain, status, started_at, ended_at, duration_ns, failed_link, code, parent_id, links, trace_id'
 
 function toSummary(row: SummaryRow): StoredRunSummary {
   return {
@@ -46,6 +47,7 @@ function toSummary(row: SummaryRow): StoredRunSummary {
     ...(row.code !== null && { code: row.code }),
     ...(row.parent_id !== null && { parentId: row.parent_id }),
     links: Number(row.links),
+    ...(row.trace_id !== null && { traceId: row.trace_id }),
   }
 }
 
@@ -62,14 +64,15 @@ function summaryParams(s: StoredRunSummary, status: StoredStatus): Record<string
     code: s.code ?? null,
     parent_id: s.parentId ?? null,
     links: s.links,
+    trace_id: s.traceId ?? null,
   }
 }
 
-const UPSERT_RUN = `INSERT INTO shadowchain_runs (id, chain, status, started_at, ended_at, duration_ns, failed_link, code, parent_id, links, next_seq)
-  VALUES (@id, @chain, @status, @started_at, @ended_at, @duration_ns, @failed_link, @code, @parent_id, @links, @next_seq)
+const UPSERT_RUN = `INSERT INTO shadowchain_runs (id, chain, status, started_at, ended_at, duration_ns, failed_link, code, parent_id, links, trace_id, next_seq)
+  VALUES (@id, @chain, @status, @started_at, @ended_at, @duration_ns, @failed_link, @code, @parent_id, @links, @trace_id, @next_seq)
   ON CONFLICT (id) DO UPDATE SET chain = excluded.chain, status = excluded.status, started_at = excluded.started_at, ended_at = excluded.ended_at,
     duration_ns = excluded.duration_ns, failed_link = excluded.failed_link, code = excluded.code, parent_id = excluded.parent_id,
-    links = excluded.links, next_seq = excluded.next_seq`
+    links = excluded.links, trace_id = excluded.trace_id, next_seq = excluded.next_seq`
 
 const RETAIN = `WITH RECURSIVE
   kept_last AS (SELECT id FROM shadowchain_runs WHERE chain = @chain AND status <> 'interrupted' ORDER BY started_at DESC, id DESC LIMIT @last),
@@ -153,6 +156,7 @@ export function sqliteStore(path: string, options?: SqliteStoreOptions): RunStor
         if (q.link !== undefined) add('failed_link = ?', q.link)
         if (q.since !== undefined) add('started_at >= ?', q.since)
         if (q.until !== undefined) add('started_at < ?', q.until)
+        if (q.trace !== undefined) add('trace_id = ?', q.trace)
         if (q.before !== undefined) {
           const at = prepare('SELECT started_at FROM shadowchain_runs WHERE id = ?').safeIntegers(true).pluck().get(q.before) as bigint | undefined
           if (at === undefined) throw unknownCursor(q.before, where)

@@ -17,6 +17,7 @@ CREATE TABLE shadowchain_runs (
   code TEXT,
   parent_id TEXT,
   links INTEGER NOT NULL,
+  trace_id TEXT,
   owner TEXT,
   next_seq INTEGER
 );
@@ -24,6 +25,7 @@ CREATE INDEX shadowchain_runs_time ON shadowchain_runs (started_at DESC, id DESC
 CREATE INDEX shadowchain_runs_chain ON shadowchain_runs (chain, started_at DESC, id DESC);
 CREATE INDEX shadowchain_runs_chain_status ON shadowchain_runs (chain, status, started_at DESC, id DESC);
 CREATE INDEX shadowchain_runs_parent ON shadowchain_runs (parent_id) WHERE parent_id IS NOT NULL;
+CREATE INDEX shadowchain_runs_trace ON shadowchain_runs (trace_id, started_at DESC, id DESC) WHERE trace_id IS NOT NULL;
 CREATE TABLE shadowchain_documents (id TEXT PRIMARY KEY, document TEXT NOT NULL);
 CREATE TABLE shadowchain_steps (run_id TEXT NOT NULL, seq INTEGER NOT NULL, batch TEXT NOT NULL, PRIMARY KEY (run_id, seq));
 `
