@@ -44,6 +44,8 @@ export interface WaterfallBranch {
   error: unknown
   /** The id of the nested run of a branch that is a chain: `timeline.child(id)`. */
   child?: string
+  /** The span id the branch's `io.inject` wrote into an outbound request (a remote run's `remoteParent`). */
+  span?: string
 }
 
 /**
@@ -84,6 +86,8 @@ export interface WaterfallRow {
    * `timeline.child(id)`; `undefined` for a plain link.
    */
   child: string | undefined
+  /** The span id its last call's `io.inject` wrote into an outbound request (a remote run's `trace.remoteParent`). */
+  span: string | undefined
 }
 
 /**
@@ -123,6 +127,7 @@ export function waterfallRows(events: readonly TimelineEvent<unknown>[], origin 
         failedAttempts: [],
         branches: [],
         child: undefined,
+        span: undefined,
       }
       rows.set(event.link, row)
     }
@@ -153,6 +158,7 @@ export function waterfallRows(events: readonly TimelineEvent<unknown>[], origin 
         lane.status = event.type === 'branch.end' ? 'ok' : 'error'
         if (event.type === 'branch.error') lane.error = event.error
         if (event.child !== undefined) lane.child = event.child
+        if (event.span !== undefined) lane.span = event.span
       }
     }
     if (event.type === 'link.start') {
@@ -164,6 +170,7 @@ export function waterfallRows(events: readonly TimelineEvent<unknown>[], origin 
       row.linkNs = event.durationNs
       row.endSeq = event.seq
       row.child = event.child
+      row.span = event.span
       if (event.type === 'link.error') {
         row.status = 'error'
         row.error = event.error

@@ -20,6 +20,12 @@ export interface WaterfallOptions {
    * named on one line (`▸`).
    */
   nested?: boolean | number
+  /**
+   * Remote runs (DESIGN §11): the runs of other services called by the link or branch whose
+   * `io.inject` wrote this span id, drawn in place under it like nested runs (`⇢ remote run`), on
+   * this run's time axis. `stitchRuns(runs)` gives them (`formatTrace` draws a whole trace).
+   */
+  remote?: ((span: string) => readonly { readonly run: Run<unknown>; readonly source?: string | undefined }[]) | undefined
 }
 
 /** `850 ns`, `12.3 µs`, `4.56 ms`, `1.20 s`: readable units for nanoseconds. */
@@ -87,6 +93,11 @@ export function formatWaterfall<C>(run: Run<C>, options: WaterfallOptions = {}):
   // The label column: indent, index and name (a loop, not Math.max(...rows): spreading 150,000
   // arguments overflows the stack). Four spaces per level of nesting.
   let labelWidth = 9
+  const remoteOf = (span: string | undefined): readonly { readonly run: Run<unknown>; readonly source?: string | undefined }[] =>
+    span === undefined || options.remote === undefined ? [] : options.remote(span)
+  // The remote runs being drawn: a caller that answers with a run already on the path (a cycle) is not followed.
+  const measuring = new Set<Run<unknown>>([run as Run<unknown>])
+  const drawing = new Set<Run<unknown>>([run as Run<unknown>])
   const measure = (parent: Run<unknown>, measured: readonly WaterfallRow[], depth: number): void => {
     for (const row of measured) {
       labelWidth = Math.max(labelWidth, 4 * depth + 5 + row.link.name.length)
@@ -95,6 +106,14 @@ export function formatWaterfall<C>(run: Run<C>, options: WaterfallOptions = {}):
       for (const id of nestedIds(row)) {
         const child = parent.timeline.child(id)
         if (child !== undefined) measure(child, rowsOf(child), depth + 1)
+      }
+      for (const span of [row.span, ...row.branches.map((lane) => lane.span)]) {
+        for (const { run: called } of remoteOf(span)) {
+          if (measuring.has(called)) continue
+          measuring.add(called)
+          measure(called, rowsOf(called), depth + 1)
+          measuring.delete(called)
+        }
       }
     }
   }
@@ -124,6 +143,22 @@ export function formatWaterfall<C>(run: Run<C>, options: WaterfallOptions = {}):
     lines.push(`${pad}${open ? '▾' : '▸'} nested run ${child.id.slice(0, 8)} '${child.chainName}'  ${statusText(child.status)}  ${offset(child.startedAt)}  ${formatDuration(child.endedAt - child.startedAt)}  ${links}`)
     if (open) drawRows(child, child.timeline.events, childRows, depth)
   }
+  /** The runs of other services that a call (its injected span) reached: each named, then (within `levels`) its rows. */
+  const drawRemote = (span: string | undefined, depth: number): void => {
+    for (const { run: called, source } of remoteOf(span)) {
+      if (drawing.has(called)) continue
+      const pad = ' '.repeat(4 * depth + 1)
+      const open = depth <= levels
+      const calledRows = rowsOf(called)
+      const links = `${calledRows.length} link${calledRows.length === 1 ? '' : 's'}`
+      const from = source === undefined ? '' : ` (${source})`
+      lines.push(`${pad}${open ? '▾' : '▸'} ⇢ remote run ${called.id.slice(0, 8)} '${called.chainName}'${from}  ${statusText(called.status)}  ${offset(called.startedAt)}  ${formatDuration(called.endedAt - called.startedAt)}  ${links}`)
+      if (!open) continue
+      drawing.add(called)
+      drawRows(called, called.timeline.events, calledRows, depth)
+      drawing.delete(called)
+    }
+  }
   const drawRows = (owner: Run<unknown>, drawn: readonly TimelineEvent<unknown>[], drawnRows: readonly WaterfallRow[], depth: number): void => {
     const pad = ' '.repeat(4 * depth)
     const label = (index: string, name: string): string => `${pad}${index.padStart(3)}  ${name}`.padEnd(labelWidth)
@@ -144,6 +179,7 @@ export function formatWaterfall<C>(run: Run<C>, options: WaterfallOptions = {}):
       lines.push(`${label(String(row.link.index), row.link.name)}  ${offset(row.linkStart).padEnd(10)} ${formatDuration(row.linkNs).padStart(9)}  |${cells.join('')}|  ${mark}`)
       // The run its last call nested, right under it.
       drawNested(owner, row.child, depth + 1)
+      drawRemote(row.span, depth + 1)
       // A parallel step's branches: one lane each under its row, on the same time axis.
       row.branches.forEach((lane, i) => {
         const bar = new Array<string>(width).fill(' ')
@@ -152,6 +188,7 @@ export function formatWaterfall<C>(run: Run<C>, options: WaterfallOptions = {}):
         const laneMark = lane.status === 'ok' ? paint('32', '✓') : lane.status === 'error' ? paint('31', `✗ ${describeError(lane.error)}`) : paint('33', '… never settled')
         lines.push(`${label('', `${tree} ${lane.name}`)}  ${offset(lane.start).padEnd(10)} ${formatDuration(lane.end - lane.start).padStart(9)}  |${bar.join('')}|  ${laneMark}`)
         drawNested(owner, lane.child, depth + 1)
+        drawRemote(lane.span, depth + 1)
       })
       for (const failed of row.failedAttempts) {
         lines.push(paint('31', `${pad}       ↻ attempt ${failed.attempt} failed after ${formatDuration(failed.end - failed.start)}: ${describeError(failed.error)}`))
