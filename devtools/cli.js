@@ -20,6 +20,10 @@ commands:
   inspect <store> <id>     inspect, diff and view take a store and run ids as well as files:
   diff <store> <a> <b>     two stored runs
   view <store> [<id>...]   stored runs in the viewer (no id: the latest 20)
+  inspect <a> <b>...       several files and stores (each followed by run ids), or --trace <id>:
+  view <a> <b>...          the runs of one distributed trace as one tree, each service's run
+                           under the link that called it
+  view --live <store>      the viewer, pushed each new run (and durable run step) as it is stored
 
 A store is an SQLite file or a postgres:// URL (?schema=NAME for a schema other than public);
 a run id is a full id or a unique prefix of at least 8 characters.

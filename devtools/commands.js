@@ -4,6 +4,9 @@ import { spawn } from 'node:child_process'
 import { stat } from 'node:fs/promises'
 import { compareRuns, describeRun, divergenceChanges, divergenceLines, divergencePlace, formatDuration, formatWaterfall, loadRun, Run, saveRun } from '../dist/index.js'
 import { formatStats } from '../dist/present/stats-table.js'
+import { describeTrace, formatTrace } from '../dist/present/format-trace.js'
+import { stitchRuns } from '../dist/present/stitch.js'
+import { gatherSources, loadSources, parseTraceId } from './gather.js'
 import { isStoreArg, parseLimit, parseStatuses, parseTime, readRunDocument, resolveRunId, withStore } from './store.js'
 
 const color = () => process.stdout.isTTY === true && process.env.NO_COLOR === undefined
@@ -199,10 +202,57 @@ function eventLines(run, root, depth, flat) {
   return lines
 }
 
+/** The runs of a stitched trace, callers before the runs they called. */
+function* treeRuns(nodes) {
+  for (const node of nodes) {
+    yield node
+    yield* treeRuns(node.remote)
+  }
+}
+
+/** `inspect` of several runs (files, stores and run ids, `--trace`): one stitched tree per trace. */
+async function inspectMany(values, positionals, trace, width, UsageError) {
+  const usage = 'shadowchain inspect <file|store [run-id...]>... [--trace <id>]'
+  const { sources, close } = await gatherSources(positionals, { trace, loadFile: (file) => load(file, UsageError), fromDocument, usage, UsageError })
+  let entries
+  try {
+    entries = await loadSources(sources, trace)
+  } finally {
+    await close()
+  }
+  if (entries.length === 0) throw new UsageError(trace === undefined ? `no runs: ${usage}` : `no runs of trace ${trace} in ${positionals.join(', ')}`)
+  const traces = stitchRuns(entries)
+  if (values.json) {
+    console.log(JSON.stringify({ traces: traces.map(describeTrace) }, replacer, 2))
+    return 0
+  }
+  const options = { width, color: color() && !values['no-color'], nested: !values['no-nested'] }
+  console.log(traces.map((t) => formatTrace(t, options)).join('\n\n'))
+  if (values.events) {
+    for (const t of traces) {
+      for (const node of treeRuns(t.roots)) {
+        console.log('')
+        const root = t.roots.find((r) => [...treeRuns([r])].includes(node))?.run ?? node.run
+        console.log(`${node.calledBy === undefined ? 'run' : '⇢ remote run'} ${node.run.id.slice(0, 8)} '${node.run.chainName}'${node.source === undefined ? '' : ` (${node.source})`}${node.calledBy === undefined ? '' : ` called by link '${node.calledBy.link.name}' of run ${node.calledBy.runId.slice(0, 8)}`}:`)
+        for (const line of eventLines(node.run, root, 0, values['no-nested'] === true)) console.log(line)
+      }
+    }
+  }
+  return 0
+}
+
 const inspect = {
-  options: { events: { type: 'boolean' }, json: { type: 'boolean' }, width: { type: 'string' }, 'no-color': { type: 'boolean' }, 'no-nested': { type: 'boolean' } },
+  options: {
+    events: { type: 'boolean' },
+    json: { type: 'boolean' },
+    width: { type: 'string' },
+    'no-color': { type: 'boolean' },
+    'no-nested': { type: 'boolean' },
+    trace: { type: 'string' },
+  },
   help: `usage: shadowchain inspect <file> [--events] [--json] [--width N] [--no-color] [--no-nested]
        shadowchain inspect <store> <run-id> [options]
+       shadowchain inspect <file|store [run-id...]>... [--trace <trace-id>] [options]
 
 Prints a run as a waterfall: one row per link, a bar scaled to its time (█ the link itself,
 ░ the middleware around it), durations in ns/µs/ms, status, middleware errors and fork parent.
@@ -214,16 +264,25 @@ it, indented, with its own links on the same time axis.
   --no-color   no ANSI colours (also when NO_COLOR is set or stdout is not a terminal)
   --no-nested  name each nested chain's run on one line instead of drawing it (and its
                events) in place under the link that ran it
+  --trace ID   the runs of one distributed trace (a W3C trace id): every run of it in each
+               store given, and those of the files given
+
+Several runs (files, stores each followed by run ids, or --trace) are stitched: runs that share
+a trace are one tree, each run another service made for a link drawn under that link
+(⇢ remote run, with where it was read), on the caller's time axis (--json: the trees).
 
 ${STORE_HELP}`,
   async run(values, positionals, UsageError) {
+    const width = values.width === undefined ? 40 : Number(values.width)
+    if (!Number.isInteger(width) || width < 10 || width > 400) throw new UsageError(`--width must be a whole number from 10 to 400, got '${values.width}'`)
+    const trace = values.trace === undefined ? undefined : parseTraceId(values.trace, UsageError)
+    const single = positionals.length === 1 || (positionals.length === 2 && (await isStoreArg(positionals[0])))
+    if (trace !== undefined || (positionals.length > 1 && !single)) return inspectMany(values, positionals, trace, width, UsageError)
     const [run] = await loadRuns(positionals, 1, 'shadowchain inspect <file>  or  shadowchain inspect <store> <run-id>', UsageError)
     if (values.json) {
       console.log(JSON.stringify(describeRun(run, { nested: !values['no-nested'] }), replacer, 2))
       return 0
     }
-    const width = values.width === undefined ? 40 : Number(values.width)
-    if (!Number.isInteger(width) || width < 10 || width > 400) throw new UsageError(`--width must be a whole number from 10 to 400, got '${values.width}'`)
     console.log(formatWaterfall(run, { width, color: color() && !values['no-color'], nested: !values['no-nested'] }))
     if (values.events) {
       console.log('')
@@ -323,9 +382,11 @@ function openBrowser(url) {
 }
 
 const view = {
-  options: { port: { type: 'string', short: 'p' }, 'no-open': { type: 'boolean' } },
+  options: { port: { type: 'string', short: 'p' }, 'no-open': { type: 'boolean' }, trace: { type: 'string' }, live: { type: 'boolean' }, interval: { type: 'string' } },
   help: `usage: shadowchain view <file...> [--port N] [--no-open]
        shadowchain view <store> [<run-id>...] [--port N] [--no-open]
+       shadowchain view <file|store [run-id...]>... [--trace <trace-id>] [--port N] [--no-open]
+       shadowchain view --live <store> [--interval MS] [--port N] [--no-open]
 
 Serves the devtools viewer for the run files (a run and its forks and replays), or for runs
 kept in a store (with no run id: its latest 20 runs), on 127.0.0.1 only, prints its URL and
@@ -333,26 +394,68 @@ opens it in a browser. The page needs nothing from the network; more run files c
 onto it. Runs are read again on every page load. Serves until interrupted (Ctrl-C).
   --port N     the port to listen on (default 0: any free port)
   --no-open    print the URL only, never start a browser
+  --trace ID   the runs of one distributed trace (a W3C trace id) from every store and file given
+  --live       serve the newest runs of one store and push each run stored after the page
+               opened (server-sent events; the store is polled, --interval MS, default 250),
+               and each new step of a durable run as its stored document grows
+
+Runs that share a trace are shown as one tree: a run another service made for a link opens in
+place under that link (⇢ remote), like a nested chain's run.
 
 ${STORE_HELP}`,
   async run(values, positionals, UsageError) {
     if (positionals.length === 0) throw new UsageError('expected at least one file, or a store: shadowchain view <file...>  or  shadowchain view <store> [<run-id>...]')
     const port = values.port === undefined ? 0 : Number(values.port)
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a whole number from 0 to 65535, got '${values.port}'`)
+    const trace = values.trace === undefined ? undefined : parseTraceId(values.trace, UsageError)
+    const waitForSignal = () =>
+      new Promise((stop) => {
+        process.once('SIGINT', stop)
+        process.once('SIGTERM', stop)
+      })
+    if (values.live) {
+      if (positionals.length !== 1 || !(await isStoreArg(positionals[0]))) throw new UsageError('--live takes one store: shadowchain view --live <store>')
+      const interval = values.interval === undefined ? 250 : Number(values.interval)
+      if (!Number.isInteger(interval) || interval < 20 || interval > 60_000) throw new UsageError(`--interval must be a whole number of ms from 20 to 60,000, got '${values.interval}'`)
+      const { startLiveViewer } = await import('./live.js')
+      return withStore(positionals[0], UsageError, async (store) => {
+        const viewer = await startLiveViewer({ store, port, intervalMs: interval, fromDocument })
+        console.log(`shadowchain live viewer: ${viewer.url}`)
+        if (!values['no-open']) openBrowser(viewer.url)
+        await waitForSignal()
+        await viewer.close()
+        return 0
+      })
+    }
     // Loaded lazily: the other commands do not need an HTTP server.
     const { startViewer } = await import('./server.js')
     const serve = async (options) => {
       const viewer = await startViewer({ port, load: (file) => load(file, UsageError), ...options })
       console.log(`shadowchain viewer: ${viewer.url}`)
       if (!values['no-open']) openBrowser(viewer.url)
-      await new Promise((stop) => {
-        process.once('SIGINT', stop)
-        process.once('SIGTERM', stop)
-      })
+      await waitForSignal()
       await viewer.close()
       return 0
     }
-    if (!(await isStoreArg(positionals[0]))) return serve({ files: positionals })
+    const stores = []
+    for (const arg of positionals) if (await isStoreArg(arg)) stores.push(arg)
+    const mixed = trace !== undefined || stores.length > 1 || (stores.length === 1 && !(await isStoreArg(positionals[0])))
+    if (mixed) {
+      const usage = 'shadowchain view <file|store [run-id...]>... [--trace <id>]'
+      const { sources, close } = await gatherSources(positionals, { trace, loadFile: (file) => load(file, UsageError), fromDocument, usage, UsageError })
+      try {
+        const shown = []
+        for (const s of sources) {
+          const run = await s.load()
+          if (trace === undefined || run.trace?.traceId === trace) shown.push(s)
+        }
+        if (shown.length === 0) throw new UsageError(trace === undefined ? `no runs: ${usage}` : `no runs of trace ${trace} in ${positionals.join(', ')}`)
+        return await serve({ sources: shown })
+      } finally {
+        await close()
+      }
+    }
+    if (stores.length === 0) return serve({ files: positionals })
     // The store stays open while the viewer serves: each page load reads the runs again.
     return withStore(positionals[0], UsageError, async (store) => {
       const ids = []

@@ -7,6 +7,8 @@ import { createServer } from 'node:http'
 import { basename, dirname, extname, join, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { loadRun } from '../dist/index.js'
+import { describeTrace } from '../dist/present/format-trace.js'
+import { stitchRuns } from '../dist/present/stitch.js'
 
 const VIEWER = join(dirname(fileURLToPath(import.meta.url)), 'viewer')
 const TYPES = {
@@ -52,7 +54,8 @@ async function readRun(path, load) {
     return { error: `${basename(path)}: cannot be shown: ${unreadable(error) ?? 'it cannot be read'}` }
   }
   try {
-    return { doc: (await load(path)).toJSON() }
+    const run = await load(path)
+    return { doc: run.toJSON(), run, source: basename(path) }
   } catch (error) {
     // Only the document's own structure (`$.events[12]`): deeper keys are the file's data.
     const at = error?.name === 'DocumentError' && typeof error.path === 'string' ? /^\$(\.(run|links|middleware|initial|events)(\[\d+\])?)?/.exec(error.path)?.[0] : undefined
@@ -64,7 +67,8 @@ async function readRun(path, load) {
 /** Reads one run from a source (a store) for the page; a failure is named, never quoted. */
 async function readSource(source) {
   try {
-    return { doc: (await source.load()).toJSON() }
+    const run = await source.load()
+    return { doc: run.toJSON(), run, source: source.source ?? source.name }
   } catch (error) {
     const known = error?.name === 'DocumentError' ? 'it is no longer a valid run document' : typeof error?.code === 'string' ? `the store said ${error.code}` : 'it cannot be read'
     return { error: `${source.name}: cannot be shown: ${known}` }
@@ -78,7 +82,10 @@ async function readSource(source) {
  * one message for each that no longer is.
  *
  * @param options.files - run files to show; re-read and validated again on every page load
- * @param options.sources - runs from elsewhere (a run store): `{ name, load }`, `load()` giving
+ * `traces` lists the runs that share a distributed trace as trees (`describeTrace`), `sources`
+ * where each run was read (a file or store name, for labels).
+ *
+ * @param options.sources - runs from elsewhere (a run store): `{ name, source?, load }`, `load()` giving
  *   the Run; called on every page load too, and once before anything listens
  * @param options.port - the port, 0 (default) for any free one
  * @param options.load - the validating loader (the CLI passes one with friendlier messages)
@@ -117,7 +124,12 @@ async function handle(request, response, paths, sources, origin, load) {
   if (url.pathname === '/') return send(response, 200, TYPES['.html'], await readFile(join(VIEWER, 'index.html')))
   if (url.pathname === '/api/runs') {
     const read = [...(await Promise.all(paths.map((path) => readRun(path, load)))), ...(await Promise.all(sources.map(readSource)))]
-    const body = { runs: read.filter((r) => r.doc !== undefined).map((r) => r.doc), errors: read.filter((r) => r.error !== undefined).map((r) => r.error) }
+    const ok = read.filter((r) => r.doc !== undefined)
+    // Runs that share a trace (DESIGN §11): one tree, each remote run under the link that called it.
+    const traces = stitchRuns(ok.map((r) => ({ run: r.run, source: r.source })))
+      .filter((t) => t.size > 1)
+      .map(describeTrace)
+    const body = { runs: ok.map((r) => r.doc), sources: ok.map((r) => r.source), traces, errors: read.filter((r) => r.error !== undefined).map((r) => r.error) }
     return send(response, 200, 'application/json; charset=utf-8', JSON.stringify(body))
   }
   const file = url.pathname.startsWith('/viewer/') ? viewerFile(url.pathname) : undefined
