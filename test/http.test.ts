@@ -47,7 +47,7 @@ async function runOf(rec: FlightRecorder, response: Response): Promise<Run<unkno
   return run!
 }
 
-const checkout = chain<Order>('checkout', { input: OrderSchema }).link('price', (ctx) => {
+const checkout = chain('checkout', { input: OrderSchema }).link('price', (ctx) => {
   ctx.total = ctx.items.reduce((s, i) => s + i.price, 0)
 })
 
