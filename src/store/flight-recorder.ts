@@ -87,6 +87,8 @@ export interface RecorderHealth {
 }
 
 const DEFAULT_KEEP = 100
+/** How often, at most, `keep` is applied in the store while runs are being written. */
+const RETAIN_EVERY_MS = 1_000
 
 /**
  * A flight recorder: give it as the run option or chain default `recorder`.
@@ -126,6 +128,9 @@ export class FlightRecorder implements RunRecorder {
   #closed = false
   readonly #exit: ExitFlush | undefined
   readonly #subscribers = new Set<(event: RecorderEvent) => void>()
+  /** Chains written to the store since `keep` was last applied there, and when that was. */
+  readonly #unretained = new Set<string>()
+  #retainedAt = 0
   #seen = 0
   #sampledOut = 0
   #written = 0
@@ -220,6 +225,7 @@ export class FlightRecorder implements RunRecorder {
   /** Writes every waiting run to the store; rejects with the store's error when it fails. */
   async flush(): Promise<void> {
     await this.#drain(true)
+    await this.#retain(true)
     await this.#store?.flush?.()
   }
 
@@ -315,14 +321,29 @@ export class FlightRecorder implements RunRecorder {
   async #write(batch: readonly Run<unknown>[]): Promise<void> {
     const store = this.#store as RunStore
     const stored: StoredRun[] = []
-    const chains = new Set<string>()
     for (const run of batch) {
       const document = exportRun(run)
       stored.push({ summary: summarize(document), document })
-      chains.add(run.chainName)
+      this.#unretained.add(run.chainName)
     }
     await store.write(stored)
     this.#written += stored.length
+    await this.#retain(false)
+  }
+
+  /**
+   * Applies `keep` in the store to the chains written since the last time: at most once a second
+   * while runs are written (a store holds at most a second of runs beyond `keep`; retention scans
+   * a chain's rows, so doing it every batch cost ~30 µs a run), and always on `flush()`.
+   */
+  async #retain(now: boolean): Promise<void> {
+    const store = this.#store
+    if (store === undefined || this.#unretained.size === 0) return
+    const t = performance.now()
+    if (!now && t - this.#retainedAt < RETAIN_EVERY_MS) return
+    this.#retainedAt = t
+    const chains = [...this.#unretained]
+    this.#unretained.clear()
     for (const chain of chains) await store.retain(chain, this.#keep)
   }
 

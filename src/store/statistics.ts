@@ -35,6 +35,11 @@ export interface StatsQuery {
   readonly chain?: string | undefined
 }
 
+/** A middleware call's key in the statistics: its name and position (`'timing chain-before'`). */
+export function middlewareKey(call: { readonly name: string; readonly position: string }): string {
+  return `${call.name} ${call.position}`
+}
+
 /** Durations above this (an hour) are recorded as this: a histogram must have a top. */
 const HIGHEST_NS = 3_600_000_000_000
 
@@ -88,6 +93,11 @@ export class ChainSeries {
   readonly runs = new Series()
   readonly links = new Map<string, Series>()
   readonly middleware = new Map<string, Series>()
+  /**
+   * The series of a link or middleware call by its info object (frozen and shared by every run of
+   * a chain value): found without building or hashing a key string on every call.
+   */
+  readonly byInfo = new WeakMap<object, Series>()
 }
 
 /**
@@ -109,6 +119,29 @@ export class Statistics {
     let series = chain.links.get(link)
     if (series === undefined) chain.links.set(link, (series = new Series()))
     series.record(durationNs, failed)
+  }
+
+  /** The series of a link (by its `LinkInfo`), found by identity after the first call. */
+  linkSeries(chain: ChainSeries, info: { readonly name: string }): Series {
+    let series = chain.byInfo.get(info)
+    if (series === undefined) {
+      series = chain.links.get(info.name) ?? new Series()
+      chain.links.set(info.name, series)
+      chain.byInfo.set(info, series)
+    }
+    return series
+  }
+
+  /** The series of a middleware call site (by its `MiddlewareCallInfo`), found by identity after the first call. */
+  middlewareSeries(chain: ChainSeries, call: { readonly name: string; readonly position: string }): Series {
+    let series = chain.byInfo.get(call)
+    if (series === undefined) {
+      const name = middlewareKey(call)
+      series = chain.middleware.get(name) ?? new Series()
+      chain.middleware.set(name, series)
+      chain.byInfo.set(call, series)
+    }
+    return series
   }
 
   /** One middleware call of `chain` (`key`: `'<name> <position>'`). */

@@ -16,20 +16,20 @@ export class StatsObserver implements RunObserver<unknown> {
   ) {}
 
   hookDone(_type: string, call: MiddlewareCallInfo, _link: LinkInfo | undefined, _t0: bigint, durationNs: bigint): undefined {
-    this.stats.middleware(this.series, middlewareKey(call), durationNs, false)
+    this.stats.middlewareSeries(this.series, call).record(durationNs, false)
     return undefined
   }
 
   hookFailed(call: MiddlewareCallInfo, _hook: string, _link: LinkInfo | undefined, _t0: bigint, durationNs: bigint): void {
-    this.stats.middleware(this.series, middlewareKey(call), durationNs, true)
+    this.stats.middlewareSeries(this.series, call).record(durationNs, true)
   }
 
   linkEnd(link: LinkInfo, t0: bigint, t1: bigint): void {
-    this.stats.link(this.series, link.name, t1 - t0, false)
+    this.stats.linkSeries(this.series, link).record(t1 - t0, false)
   }
 
   linkError(link: LinkInfo, t0: bigint, t1: bigint): void {
-    this.stats.link(this.series, link.name, t1 - t0, true)
+    this.stats.linkSeries(this.series, link).record(t1 - t0, true)
   }
 
   runEnd(status: RunStatus, _failure: unknown, _stepEnd: bigint, t: bigint): void {
@@ -54,9 +54,4 @@ export class StatsObserver implements RunObserver<unknown> {
   stepEnd(): void {}
   stepCut(): void {}
   linkSkip(): void {}
-}
-
-/** A middleware call's key in the statistics: its name and position (`'timing chain-before'`). */
-export function middlewareKey(call: MiddlewareCallInfo): string {
-  return `${call.name} ${call.position}`
 }
