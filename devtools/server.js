@@ -7,8 +7,7 @@ import { createServer } from 'node:http'
 import { basename, dirname, extname, join, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { loadRun } from '../dist/index.js'
-import { describeTrace } from '../dist/present/format-trace.js'
-import { stitchRuns } from '../dist/present/stitch.js'
+import { describeTrace, stitchRuns } from '../dist/present/stitch.js'
 
 const VIEWER = join(dirname(fileURLToPath(import.meta.url)), 'viewer')
 const TYPES = {

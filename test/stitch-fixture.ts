@@ -29,7 +29,7 @@ export async function twoServices(): Promise<{ orders: Run<Order>; payment: Run<
       const headers: Record<string, string> = {}
       io.inject(headers)
       payment = await payments.run({ amount: ctx.total }, { traceContext: propagation.extract(ROOT_CONTEXT, headers) })
-      ctx.receipt = payment.ctx.receipt
+      if (payment.ctx.receipt !== undefined) ctx.receipt = payment.ctx.receipt
     })
     .link('notify', async (ctx, io) => {
       const headers: Record<string, string> = {}

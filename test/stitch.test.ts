@@ -1,8 +1,7 @@
 // One tree across services (DESIGN §11): stitchRuns places a remote run under the link that called it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Run, type RunDocument } from '../src/index.js'
-import { stitchRuns } from '../src/present/stitch.js'
-import { describeTrace, formatTrace } from '../src/present/format-trace.js'
+import { describeTrace, formatTrace, stitchRuns } from '../src/present/stitch.js'
 import { twoServices, useW3C } from './stitch-fixture.js'
 
 let stop: () => void

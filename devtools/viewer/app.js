@@ -4,14 +4,14 @@
 // textContent (never innerHTML), so whatever a run recorded is shown as text, never run.
 import {
   attemptsLabel, changedPaths, compareSteps, cutLabel, eventSubject, eventTime, filterEvents, filterOptions, firstDivergence, forkEdit, forkTree, formatDuration,
-  isWithin, linkDiff, linkWrites, nestedIdOf, nestedOfRow, nestedView, nestingDepth, pathKey, prepareRun, rowOfEvent, stateAt, valueText, valueTree, visibleEvents,
+  isWithin, linkDiff, linkWrites, nestedIdOf, nestedOfRow, nestedView, nestingDepth, pathKey, prepareRun, remoteInfo, rowOfEvent, setRemoteRuns, stateAt, valueText, valueTree, visibleEvents,
 } from './model.js'
 
 const $ = (id) => document.getElementById(id)
 // run: the run chosen (picker, compare); view: the run of the selected event, `run` or a nested
 // chain's run inside it (DESIGN §9); expanded: ids of the nested runs shown in place; stops: the
 // events the slider and the arrow keys step through (run's, with expanded nested runs' in place).
-const state = { runs: [], run: undefined, view: undefined, seq: 0, zoom: 1, filters: { type: '', link: '', middleware: '' }, compareId: '', toggled: new Map(), items: new Map(), expanded: new Set(), stops: [] }
+const state = { runs: [], sources: new Map(), live: { on: false, runs: 0, dropped: 0 }, run: undefined, view: undefined, seq: 0, zoom: 1, filters: { type: '', link: '', middleware: '' }, compareId: '', toggled: new Map(), items: new Map(), expanded: new Set(), stops: [] }
 
 /** createElement with text children only: `h('li', { className: 'x', dataset: { seq: 1 } }, 'text', child)`. */
 function h(tag, props = {}, ...children) {
@@ -44,6 +44,7 @@ function addDocuments(entries, errors = []) {
   for (const { source, load } of entries) {
     try {
       const run = prepareRun(load())
+      state.sources.set(run.id, source)
       const at = state.runs.findIndex((other) => other.id === run.id)
       if (at === -1) state.runs.push(run)
       else state.runs[at] = run
@@ -53,8 +54,11 @@ function addDocuments(entries, errors = []) {
   }
   showErrors(errors)
   if (state.runs.length === 0) return
+  // Runs of several services that share a trace: each remote run opens under the link that called it.
+  setRemoteRuns(state.runs.map((run) => ({ run, source: state.sources.get(run.id) })))
   const keep = state.run && runById(state.run.id)
-  selectRun(keep ?? forkTree(state.runs)[0].run, keep ? state.seq : undefined)
+  const roots = forkTree(state.runs).map((node) => node.run)
+  selectRun(keep ?? roots.find((run) => remoteInfo(run.id) === undefined) ?? roots[0], keep ? state.seq : undefined)
 }
 
 async function loadServed() {
@@ -62,11 +66,47 @@ async function loadServed() {
     const response = await fetch('/api/runs')
     if (!response.ok) throw new Error(`the server answered ${response.status}`)
     // The server validated each file again; the ones that no longer are run files come as errors.
-    const { runs, errors } = await response.json()
-    addDocuments(runs.map((doc, i) => ({ source: `run ${i + 1}`, load: () => doc })), errors)
+    const { runs, errors, sources, live } = await response.json()
+    addDocuments(runs.map((doc, i) => ({ source: sources?.[i] ?? `run ${i + 1}`, load: () => doc })), errors)
+    if (live === true) listen()
   } catch (error) {
     showErrors([`could not load the served runs: ${error?.message ?? error}`])
   }
+}
+
+// ---- live view (DESIGN §11): runs, and durable runs' steps, pushed as server-sent events ----------
+
+/** Connects to the live stream: the recent runs come first, then each run as it happens. */
+function listen() {
+  state.live.on = true
+  const pending = new Map()
+  let timer
+  const flush = () => {
+    timer = undefined
+    const docs = [...pending.values()]
+    pending.clear()
+    addDocuments(docs.map((doc) => ({ source: `live run ${short(String(doc?.run?.id ?? ''))}`, load: () => doc })), [])
+    renderLive()
+  }
+  // Several pushes in a burst are drawn once.
+  const take = (doc) => {
+    pending.set(String(doc?.run?.id), doc)
+    timer ??= setTimeout(flush, 50)
+  }
+  const events = new EventSource('/api/live')
+  events.addEventListener('run', (e) => ((state.live.runs += 1), take(JSON.parse(e.data))))
+  events.addEventListener('step', (e) => take(JSON.parse(e.data).document))
+  events.addEventListener('dropped', (e) => ((state.live.dropped = JSON.parse(e.data).dropped), renderLive()))
+  events.onopen = () => (($('live').dataset.state = 'connected'), renderLive())
+  events.onerror = () => (($('live').dataset.state = 'reconnecting'), renderLive())
+  renderLive()
+}
+
+function renderLive() {
+  const el = $('live')
+  el.hidden = !state.live.on
+  const dropped = state.live.dropped > 0 ? ` · ${state.live.dropped} dropped (this page was too slow)` : ''
+  fill(el, `● live${el.dataset.state === 'reconnecting' ? ' (reconnecting)' : ''} · ${state.runs.length} run${state.runs.length === 1 ? '' : 's'}${dropped}`)
 }
 
 async function loadFiles(files) {
@@ -258,34 +298,39 @@ function rowLines(run, rows, totalNs) {
       h('div', { className: `row lane ${lane.status}`, dataset: { testid: 'branch-lane', link: row.name, branch: lane.name, run: run.id }, onclick: () => select(lane.endSeq, run) },
         h('div', { className: 'label' },
           h('span', { className: 'idx' }, lane === row.branches.at(-1) ? '└' : '├'), h('span', { className: 'name', dataset: { testid: 'branch-name' } }, lane.name),
-          under('branch', lane.name).map((n) => expander(run, n.id, 'nested')),
+          under('branch', lane.name).map((n) => expander(run, n.id, 'nested')), under('remote', lane.name).map((n) => expander(run, n.id, remoteLabel(n.id))),
           h('span', { className: 'dur', dataset: { testid: 'branch-duration' } }, formatDuration(lane.end - lane.start)),
           lane.status === 'error' && h('span', { className: 'err' }, ` ✗ ${valueText(lane.error, 60)}`)),
         h('div', { className: 'track' }, bar(`branch ${lane.status}`, lane.start, lane.end, totalNs, `branch ${lane.name} ${formatDuration(lane.end - lane.start)}`))),
-      ...under('branch', lane.name).flatMap((n) => nestedBlock(run, n.id, totalNs))])
+      ...under('branch', lane.name).flatMap((n) => nestedBlock(run, n.id, totalNs)), ...under('remote', lane.name).flatMap((n) => nestedBlock(run, n.id, totalNs))])
     return [h('div', { className: `row ${row.status}`, dataset: { testid: 'waterfall-row', link: row.name, run: run.id }, onclick: () => select(row.startSeq, run) },
       h('div', { className: 'label' },
         h('span', { className: 'idx' }, row.index), h('span', { className: 'name', dataset: { testid: 'link-name' } }, row.name),
         // Next to the name: the label clips what does not fit (an error's message).
-        under('link').map((n) => expander(run, n.id, 'nested')), under('attempt').map((n) => expander(run, n.id, `attempt ${n.label}`)),
+        under('link').map((n) => expander(run, n.id, 'nested')), under('remote', '').map((n) => expander(run, n.id, remoteLabel(n.id))), under('attempt').map((n) => expander(run, n.id, `attempt ${n.label}`)),
         h('span', { className: 'dur', dataset: { testid: 'link-duration' }, title: 'the link alone' }, formatDuration(row.linkNs)),
         h('span', { className: 'mwdur', dataset: { testid: 'middleware-duration' }, title: 'middleware around it' }, `+${formatDuration(row.middlewareNs)} mw`),
         attemptsLabel(row) && h('span', { className: 'attempts', dataset: { testid: 'attempts' }, title: 'failed attempts were retried' }, ` ↻ ${attemptsLabel(row)}`),
         row.status === 'error' && h('span', { className: 'err' }, ` ✗ ${valueText(row.error, 60)}`)),
-      track), ...under('link').flatMap((n) => nestedBlock(run, n.id, totalNs)), ...lanes, ...under('attempt').flatMap((n) => nestedBlock(run, n.id, totalNs))]
+      track), ...under('link').flatMap((n) => nestedBlock(run, n.id, totalNs)), ...under('remote', '').flatMap((n) => nestedBlock(run, n.id, totalNs)), ...lanes, ...under('attempt').flatMap((n) => nestedBlock(run, n.id, totalNs))]
   })
 }
 
-/** An expanded nested run under the row that made it: a head line, then its own rows, indented. */
+/** The expander's words for a remote run: another service's run that the link called. */
+const remoteLabel = (id) => `⇢ remote${remoteInfo(id)?.source ? ` (${remoteInfo(id).source})` : ''}`
+
+/** An expanded nested (or remote) run under the row that made it: a head line, then its own rows, indented. */
 function nestedBlock(run, id, totalNs) {
   if (!state.expanded.has(id)) return []
   const child = nestedView(run, id)
   if (child === undefined) return []
   const first = child.events[0]?.t ?? 0n
   const last = child.events.at(-1)?.t ?? first
-  const block = h('div', { className: 'nested', dataset: { testid: 'nested-run', run: child.id } },
-    h('div', { className: `row nested-head ${child.status}`, dataset: { testid: 'nested-head', run: child.id }, title: `nested run ${child.id} of chain '${child.chainName}': ${child.status}${child.error ? ` (${child.error.code}: ${child.error.message})` : ''}`, onclick: () => select(0, child) },
-      h('div', { className: 'label' }, h('span', { className: 'name' }, `↳ ${child.chainName} · ${short(child.id)}`), h('span', { className: `status ${child.status}` }, ` ${child.status}`),
+  const far = remoteInfo(child.id)
+  const kind = far === undefined ? 'nested run' : 'remote run'
+  const block = h('div', { className: `nested${far === undefined ? '' : ' remote'}`, dataset: { testid: far === undefined ? 'nested-run' : 'remote-run', run: child.id } },
+    h('div', { className: `row nested-head ${child.status}`, dataset: { testid: far === undefined ? 'nested-head' : 'remote-head', run: child.id }, title: `${kind} ${child.id} of chain '${child.chainName}'${far?.source ? ` (${far.source})` : ''}: ${child.status}${child.error ? ` (${child.error.code}: ${child.error.message})` : ''}`, onclick: () => select(0, child) },
+      h('div', { className: 'label' }, h('span', { className: 'name' }, far === undefined ? `↳ ${child.chainName} · ${short(child.id)}` : `⇢ remote run ${short(child.id)} '${child.chainName}'${far.source ? ` (${far.source})` : ''}`), h('span', { className: `status ${child.status}` }, ` ${child.status}`),
         h('span', { className: 'dur' }, formatDuration(child.durationNs)), child.error && h('span', { className: 'err', dataset: { testid: 'nested-error' } }, ` ✗ ${child.error.code}: ${child.error.message}`)),
       h('div', { className: 'track' }, bar(`nested ${child.status}`, first, last, totalNs, `nested run ${short(child.id)} ${formatDuration(child.durationNs)}`))),
     rowLines(child, child.rows, totalNs))

@@ -2,10 +2,15 @@
 // placed under the link (or branch) whose `io.inject` call carried the trace to it.
 import type { LinkInfo } from '../core/types.js'
 import type { Run } from '../lineage/run.js'
+import { formatWaterfall, type WaterfallOptions } from './waterfall.js'
+
+/** Any run, whatever its ctx type (`Run<C>` is invariant in `C`). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyRun = Run<any>
 
 /** A run given to {@link stitchRuns}, with where it came from (a file, a store: shown as its service). */
 export interface StitchInput {
-  readonly run: Run<unknown>
+  readonly run: AnyRun
   /** A name for where the run was read (a file name, a store): shown next to a remote run. */
   readonly source?: string | undefined
 }
@@ -71,7 +76,7 @@ type Node = { run: Run<unknown>; source?: string | undefined; calledBy?: RemoteC
  * @param runs - runs, or `{ run, source }` entries naming where each was read
  * @returns one {@link StitchedTrace} per trace id (runs without a trace each alone), by first start time
  */
-export function stitchRuns(runs: Iterable<Run<unknown> | StitchInput>): StitchedTrace[] {
+export function stitchRuns(runs: Iterable<AnyRun | StitchInput>): StitchedTrace[] {
   const notes = new Map<string | undefined, string[]>()
   const note = (trace: string | undefined, text: string): void => {
     const list = notes.get(trace) ?? []
@@ -81,7 +86,7 @@ export function stitchRuns(runs: Iterable<Run<unknown> | StitchInput>): Stitched
   const nodes = new Map<string, Node>()
   for (const entry of runs) {
     const input: StitchInput = 'timeline' in entry ? { run: entry } : entry
-    const { run } = input
+    const run = input.run as Run<unknown>
     if (nodes.has(run.id)) {
       note(run.trace?.traceId, `run ${run.id.slice(0, 8)} given twice: the first kept`)
       continue
@@ -194,4 +199,51 @@ function breakCycles(nodes: ReadonlyMap<string, Node>, parent: Map<string, Site>
     }
     for (const id of path) done.add(id)
   }
+}
+
+// ---- a stitched trace in the terminal, and as plain data ----------------------------------------
+
+/**
+ * Draws one trace of {@link stitchRuns}: a header line (`trace <id>  N runs`), then each root
+ * run's waterfall, every remote run indented under the link (or branch) that called it
+ * (`⇢ remote run <id> '<chain>' (<source>)`), on the root's time axis, then what was set aside.
+ *
+ * @example
+ * for (const trace of stitchRuns([ordersRun, paymentsRun])) console.log(formatTrace(trace))
+ */
+export function formatTrace(trace: StitchedTrace, options: Omit<WaterfallOptions, 'remote'> = {}): string {
+  const remote = (span: string): readonly StitchedRun[] => trace.calls.get(span) ?? []
+  const head = trace.traceId === undefined ? `run without a trace` : `trace ${trace.traceId}  ${trace.size} run${trace.size === 1 ? '' : 's'}`
+  const blocks = [head]
+  for (const root of trace.roots) {
+    const drawn = formatWaterfall(root.run, { ...options, remote })
+    blocks.push(root.source === undefined ? drawn : `${drawn.split('\n')[0]}  (${root.source})\n${drawn.split('\n').slice(1).join('\n')}`.trimEnd())
+  }
+  for (const note of trace.notes) blocks.push(`! ${note}`)
+  return blocks.join('\n')
+}
+
+/** A stitched run as JSON-friendly data: ids, chains, sources and where each remote run was called. */
+export interface TraceTreeNode {
+  readonly id: string
+  readonly chain: string
+  readonly status: string
+  readonly source?: string | undefined
+  readonly calledBy?: { readonly runId: string; readonly link: string; readonly branch?: string | undefined; readonly seq: number; readonly span: string } | undefined
+  readonly remote: readonly TraceTreeNode[]
+}
+
+/** {@link StitchedTrace} as plain data (`inspect --json` prints it). */
+export function describeTrace(trace: StitchedTrace): { traceId: string | undefined; size: number; roots: TraceTreeNode[]; notes: readonly string[] } {
+  const node = (n: StitchedRun): TraceTreeNode => ({
+    id: n.run.id,
+    chain: n.run.chainName,
+    status: n.run.status,
+    ...(n.source !== undefined && { source: n.source }),
+    ...(n.calledBy !== undefined && {
+      calledBy: { runId: n.calledBy.runId, link: n.calledBy.link.name, ...(n.calledBy.branch !== undefined && { branch: n.calledBy.branch }), seq: n.calledBy.seq, span: n.calledBy.span },
+    }),
+    remote: n.remote.map(node),
+  })
+  return { traceId: trace.traceId, size: trace.size, roots: trace.roots.map(node), notes: trace.notes }
 }

@@ -12,7 +12,7 @@ export { compareSteps, firstDivergence, forkEdit, forkTree, linkDiff } from './c
 export type { Change, CompareStep, EditStep, ForkNode, InputStep, LinkStep, ViewerDivergence } from './compare-view.js'
 export { attemptsLabel, cutLabel, eventSubject, eventTime, filterEvents, filterOptions, prepareRun, rowOfEvent } from './run-view.js'
 export type { EventFilters, ViewerEvent, ViewerRun } from './run-view.js'
-export { isWithin, nestedIdOf, nestedOfRow, nestedView, nestingDepth, visibleEvents } from './nested-view.js'
+export { isWithin, nestedIdOf, nestedOfRow, nestedView, nestingDepth, remoteInfo, setRemoteRuns, visibleEvents } from './nested-view.js'
 export type { EventStop, NestedEntry } from './nested-view.js'
 export { changedPaths, pathKey, valueTree } from './values.js'
 export type { TreeNode, TreeOptions } from './values.js'

@@ -5,15 +5,70 @@
  *
  * @module
  */
+import type { Run } from '../../lineage/run.js'
 import type { WaterfallRow } from '../waterfall-rows.js'
+import { stitchRuns, type StitchedTrace } from '../stitch.js'
 import { viewRun, type ViewerRun } from './run-view.js'
+
+// ---- remote runs (DESIGN §11): runs of other services, opened in place like nested runs -----------
+
+interface RemoteRuns {
+  /** By the span id of the call that reached them. */
+  readonly bySpan: ReadonlyMap<string, readonly Run<unknown>[]>
+  /** Each placed remote run: where it was read and the span of its call. */
+  readonly byId: ReadonlyMap<string, { readonly run: Run<unknown>; readonly source: string | undefined; readonly span: string }>
+}
+
+let remote: RemoteRuns = { bySpan: new Map(), byId: new Map() }
+
+/**
+ * Tells the model which runs the page holds, so that a run another service made for a link is
+ * shown under that link (`nestedOfRow` place `'remote'`, `nestedView`, `visibleEvents`), on the
+ * caller's time axis: the runs are stitched by trace (`stitchRuns`). Call it again whenever
+ * the runs change (a dropped file, a live update).
+ *
+ * @param runs - the runs shown, with where each was read
+ * @returns the stitched traces that hold more than one run
+ */
+export function setRemoteRuns(runs: readonly { readonly run: ViewerRun; readonly source?: string | undefined }[]): StitchedTrace[] {
+  const traces = stitchRuns(runs.map((r) => ({ run: r.run.run, source: r.source })))
+  const bySpan = new Map<string, Run<unknown>[]>()
+  const byId = new Map<string, { run: Run<unknown>; source: string | undefined; span: string }>()
+  for (const trace of traces) {
+    for (const [span, placed] of trace.calls) {
+      bySpan.set(span, placed.map((p) => p.run))
+      for (const p of placed) byId.set(p.run.id, { run: p.run, source: p.source, span })
+    }
+  }
+  remote = { bySpan, byId }
+  views = new WeakMap()
+  return traces.filter((t) => t.size > 1)
+}
+
+/** A remote run placed under a call (see {@link setRemoteRuns}): where it was read; `undefined` for others. */
+export function remoteInfo(id: string): { readonly source: string | undefined } | undefined {
+  const found = remote.byId.get(id)
+  return found === undefined ? undefined : { source: found.source }
+}
+
+/** The remote runs reached by a call whose `io.inject` wrote `span`. */
+const remoteOf = (span: string | undefined): readonly Run<unknown>[] => (span === undefined ? [] : (remote.bySpan.get(span) ?? []))
+
+/** Whether `id` is `run` or an outer run of `view` (a remote run is never drawn inside itself). */
+function onPath(view: ViewerRun, id: string): boolean {
+  for (let at: ViewerRun | undefined = view; at !== undefined; at = at.host?.run) if (at.id === id) return true
+  return false
+}
 
 /** A nested run that a row's link, one of its branches or one of its failed attempts made. */
 export interface NestedEntry {
   /** The nested run's id (the event's `child`). */
   readonly id: string
-  /** Where it hangs: under the link's row, a branch's lane, or a failed attempt. */
-  readonly place: 'link' | 'branch' | 'attempt'
+  /**
+   * Where it hangs: under the link's row, a branch's lane, or a failed attempt; `'remote'`: a run
+   * of another service that the link (label `''`) or a branch (label: its name) called.
+   */
+  readonly place: 'link' | 'branch' | 'attempt' | 'remote'
   /** The branch's name, or the attempt's number as text; `''` for the link's own call. */
   readonly label: string
   /** The event that names it (`link.end` / `link.error`, `branch.*`, `link.attempt`). */
@@ -27,6 +82,8 @@ export function nestedOfRow(run: ViewerRun, row: WaterfallRow): NestedEntry[] {
   if (known(row.child)) out.push({ id: row.child, place: 'link', label: '', seq: row.endSeq })
   for (const lane of row.branches) if (known(lane.child)) out.push({ id: lane.child, place: 'branch', label: lane.name, seq: lane.endSeq })
   for (const failed of row.failedAttempts) if (known(failed.child)) out.push({ id: failed.child, place: 'attempt', label: String(failed.attempt), seq: failed.seq })
+  for (const called of remoteOf(row.span)) if (!onPath(run, called.id)) out.push({ id: called.id, place: 'remote', label: '', seq: row.endSeq })
+  for (const lane of row.branches) for (const called of remoteOf(lane.span)) if (!onPath(run, called.id)) out.push({ id: called.id, place: 'remote', label: lane.name, seq: lane.endSeq })
   return out
 }
 
@@ -34,10 +91,14 @@ export function nestedOfRow(run: ViewerRun, row: WaterfallRow): NestedEntry[] {
 export function nestedIdOf(run: ViewerRun, seq: number): string | undefined {
   const event = run.events[seq]?.event
   const id = event !== undefined && 'child' in event ? event.child : undefined
-  return id !== undefined && run.run.timeline.child(id) !== undefined ? id : undefined
+  if (id !== undefined && run.run.timeline.child(id) !== undefined) return id
+  // A remote run its call reached (the first, when a request was retried).
+  const span = event !== undefined && 'span' in event ? event.span : undefined
+  const called = remoteOf(span).find((r) => !onPath(run, r.id))
+  return called?.id
 }
 
-const views = new WeakMap<ViewerRun, Map<string, ViewerRun>>()
+let views = new WeakMap<ViewerRun, Map<string, ViewerRun>>()
 
 /**
  * The nested run `id` of `run`, made ready for the viewer on first use (then cached): its events
@@ -49,9 +110,12 @@ export function nestedView(run: ViewerRun, id: string): ViewerRun | undefined {
   if (byId === undefined) views.set(run, (byId = new Map()))
   const cached = byId.get(id)
   if (cached !== undefined) return cached
-  const child = run.run.timeline.child(id)
-  if (child === undefined) return undefined
-  const seq = run.events.findIndex((e) => 'child' in e.event && e.event.child === id)
+  const nested = run.run.timeline.child(id) as Run<unknown> | undefined
+  const called = nested === undefined ? remote.byId.get(id) : undefined
+  const child = nested ?? called?.run
+  if (child === undefined || onPath(run, id)) return undefined
+  const seq = run.events.findIndex((e) => ('child' in e.event && e.event.child === id) || (called !== undefined && 'span' in e.event && e.event.span === called.span))
+  if (called !== undefined && seq === -1) return undefined
   const view = viewRun(child, { run, seq: Math.max(seq, 0) })
   byId.set(id, view)
   return view
