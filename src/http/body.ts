@@ -88,11 +88,14 @@ export function saysJson(contentType: string | null): boolean {
   return type === 'application/json' || type.endsWith('+json')
 }
 
+/** One decoder for every request (`decode` without `stream` keeps no state between calls). */
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
 /** The body parsed as JSON, or the parser's complaint. */
 export function parseJson(bytes: Uint8Array): { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly reason: string } {
   let text: string
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
+    text = utf8.decode(bytes)
   } catch {
     return { ok: false, reason: 'it is not UTF-8 text' }
   }

@@ -4,6 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { diag } from '@opentelemetry/api'
 import { describeError } from '../core/errors.js'
+import { knownText } from './responses.js'
 
 /** A fetch-standard handler: what {@link handler} returns, or any other. */
 export type FetchHandler = (request: Request) => Response | Promise<Response>
@@ -94,7 +95,15 @@ async function writeResponse(response: Response, res: ServerResponse, closeAfter
   const cookies = response.headers.getSetCookie()
   if (cookies.length > 0) headers['set-cookie'] = cookies
   if (closeAfter) headers['connection'] = 'close'
-  res.writeHead(response.status, response.statusText === '' ? undefined : response.statusText, headers)
+  const statusText = response.statusText === '' ? undefined : response.statusText
+  const text = knownText(response)
+  if (text !== undefined) {
+    // A response the handler made: its text at once, no stream to read back.
+    headers['content-length'] = String(Buffer.byteLength(text))
+    res.writeHead(response.status, statusText, headers).end(text)
+    return
+  }
+  res.writeHead(response.status, statusText, headers)
   if (response.body === null) {
     res.end()
     return

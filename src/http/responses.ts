@@ -25,12 +25,30 @@ export interface ErrorBody {
   }
 }
 
+/**
+ * The text of the responses this module made, by response: `nodeListener` writes it at once
+ * (with a content-length) instead of reading the body back through its stream.
+ */
+const TEXTS = new WeakMap<Response, string>()
+
+/** The body text of a response made here, if it is one (and its body was not read since). */
+export function knownText(response: Response): string | undefined {
+  const text = TEXTS.get(response)
+  return text === undefined || response.bodyUsed ? undefined : text
+}
+
+function textResponse(text: string, status: number, headers: Headers): Response {
+  const response = new Response(text, { status, headers })
+  TEXTS.set(response, text)
+  return response
+}
+
 /** A JSON response (`application/json; charset=utf-8`, `cache-control: no-store` for errors). */
 export function json(status: number, body: unknown, runId: string | undefined): Response {
   const headers = new Headers({ 'content-type': 'application/json; charset=utf-8' })
   if (status >= 400) headers.set('cache-control', 'no-store')
   if (runId !== undefined) headers.set(RUN_ID_HEADER, runId)
-  return new Response(JSON.stringify(body), { status, headers })
+  return textResponse(JSON.stringify(body), status, headers)
 }
 
 /** An error response: `{ error: { code, message, runId, … } }`. */
@@ -64,7 +82,7 @@ export function defaultResponse(run: Run<unknown>): Response {
       diag.warn(`shadowchain/http: run ${run.id} of chain '${run.chainName}' succeeded but its ctx is not JSON (${error instanceof Error ? error.name : typeof error}); give handler() an output()`)
       return problem(500, 'OUTPUT_FAILED', 'the run succeeded but its result could not be written as JSON', run.id)
     }
-    return new Response(body, { status: 200, headers: { 'content-type': 'application/json; charset=utf-8', [RUN_ID_HEADER]: run.id } })
+    return textResponse(body, 200, new Headers({ 'content-type': 'application/json; charset=utf-8', [RUN_ID_HEADER]: run.id }))
   }
   const code = run.error?.code ?? 'INTERNAL'
   if (run.status === 'aborted') return problem(503, code, 'the run was aborted', run.id)
