@@ -1,0 +1,81 @@
+// `shadowchain view --live <store>` (DESIGN §11): the store is polled and each new run, and each
+// step a durable run stores, is pushed to open pages; SIGTERM stops it cleanly. The BUILT CLI.
+import { spawn } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { chain } from '../src/index.js'
+import { sqliteStore, storedRun } from '../src/store/sqlite/index.js'
+import { durableSummary, splitDurable } from './store/fixtures.js'
+import { ensureBuilt, ROOT } from './built-dist.js'
+import { openSse, runIds } from './live-helpers.js'
+
+let dir: string
+beforeAll(async () => {
+  ensureBuilt()
+  dir = await mkdtemp(join(tmpdir(), 'shadowchain-live-cli-'))
+})
+afterAll(async () => {
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true })
+})
+
+const c = chain<{ n: number }>('polled').link('a', (ctx) => void (ctx.n += 1)).link('b', (ctx) => void (ctx.n += 1))
+
+describe('view --live <store>', () => {
+  it('pushes the recent runs first, then each run stored later and each durable step; SIGTERM exits 0', async () => {
+    const path = join(dir, 'live.db')
+    const store = sqliteStore(path)
+    const old = await c.run({ n: 0 })
+    await store.write([storedRun(old.toJSON())])
+    const child = spawn(process.execPath, [join(ROOT, 'devtools', 'cli.js'), 'view', '--live', path, '--interval', '50', '--no-open'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stderr = ''
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = ''
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString()
+          const m = /shadowchain live viewer: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out)
+          if (m !== null) resolve(m[1]!)
+        })
+        void exited.then((code) => reject(new Error(`view --live exited (${code}): ${stderr}`)))
+      })
+      const page = await openSse(new URL('/api/live', url).href)
+      try {
+        await page.waitFor((events) => runIds(events).includes(old.id))
+        const fresh = await c.run({ n: 10 })
+        await store.write([storedRun(fresh.toJSON())])
+        await page.waitFor((events) => runIds(events).includes(fresh.id))
+        // A durable run: begun, then a step appended: its document so far is pushed as a step.
+        const durable = await c.run({ n: 20 })
+        const { head, batches } = splitDurable(durable.toJSON())
+        await store.begin(durableSummary(head), head)
+        await store.appendSteps(durable.id, batches[0]!)
+        await page.waitFor((events) => events.some((e) => e.event === 'step' && (JSON.parse(e.data) as { runId: string }).runId === durable.id))
+        await store.write([storedRun(durable.toJSON())])
+        await page.waitFor((events) => runIds(events).includes(durable.id))
+        expect(runIds(page.events)).toEqual([old.id, fresh.id, durable.id])
+      } finally {
+        page.close()
+      }
+    } finally {
+      child.kill('SIGTERM')
+      expect(await exited).toBe(0)
+      await store.close()
+    }
+    expect(stderr).toBe('')
+  })
+
+  it('refuses --live without exactly one store', async () => {
+    const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [join(ROOT, 'devtools', 'cli.js'), 'view', '--live', join(dir, 'none.run.json')], { cwd: ROOT })
+      let stderr = ''
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+      child.once('exit', (code) => resolve({ code, stderr }))
+    })
+    expect(result.code).toBe(2)
+    expect(result.stderr).toMatch(/--live takes one store/)
+  })
+})
