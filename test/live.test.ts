@@ -115,7 +115,7 @@ describe('serveDevtools: the live view', () => {
     expect(runIds(reader.events)).toEqual(ids)
     await new Promise((r) => setTimeout(r, 100))
     expect(server.stats().dropped).toBeGreaterThan(0)
-    expect((await (await fetch(new URL('/api/live/stats', server.url))).json()).dropped).toBe(server.stats().dropped)
+    expect(((await (await fetch(new URL('/api/live/stats', server.url))).json()) as { dropped: number }).dropped).toBe(server.stats().dropped)
     expect(took).toBeLessThan(15_000)
     expect(reader.events.some((e) => e.event === 'dropped')).toBe(false)
     stuck.destroy()
