@@ -43,7 +43,11 @@ export interface HandlerOptions<C> {
    * that is not a Response, the answer is a 500 `OUTPUT_FAILED` (reported through OTel's `diag`).
    */
   output?(run: Run<C>, request: Request): Response | undefined | Promise<Response | undefined>
-  /** Live tracing of every run (a span per run and link, children of the caller's span). */
+  /**
+   * Live tracing of every run (a span per run and link; the run span is a child of the caller's
+   * span from `traceparent`). With an HTTP server instrumentation as well, the run span and the
+   * instrumentation's server span are both children of the caller's span.
+   */
   tracer?: Tracer
   /**
    * The largest body read, in bytes (default 1 MiB; `Infinity`: no limit). A `content-length`
@@ -66,20 +70,24 @@ const getter: TextMapGetter<Headers> = {
 }
 
 /**
- * The run's parent: the span already active (an HTTP server instrumentation's), else the
- * caller's context extracted from the request's `traceparent`, `tracestate` and `baggage`
- * through the globally registered propagator (none registered: no parent).
+ * The run's parent: the caller's context extracted from the request's `traceparent`,
+ * `tracestate` and `baggage` through the globally registered propagator (so `run.trace` names
+ * the caller's span as `remoteParent`, which is how runs of several services are stitched).
+ * Without a valid `traceparent` (none, malformed, or duplicated), the context active in the
+ * handler (an HTTP server instrumentation's span, say), with any extracted baggage.
  */
 function incomingContext(request: Request): Context {
-  const active = context.active()
-  const span = trace.getSpanContext(active)
-  if (span !== undefined && isSpanContextValid(span)) return active
+  let extracted: Context
   try {
-    return propagation.extract(ROOT_CONTEXT, request.headers, getter)
+    extracted = propagation.extract(ROOT_CONTEXT, request.headers, getter)
   } catch (error) {
     diag.warn(`shadowchain/http: trace context could not be extracted: ${describeError(error)}`)
-    return ROOT_CONTEXT
+    return context.active()
   }
+  const span = trace.getSpanContext(extracted)
+  if (span !== undefined && isSpanContextValid(span)) return extracted
+  const baggage = propagation.getBaggage(extracted)
+  return baggage === undefined ? context.active() : propagation.setBaggage(context.active(), baggage)
 }
 
 function checkOptions<C>(chain: Chain<C>, options: HandlerOptions<C>): void {
