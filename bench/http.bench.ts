@@ -13,6 +13,7 @@
 import { createServer, request, Agent, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { mkdtempSync, rmSync } from 'node:fs'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
@@ -135,12 +136,18 @@ const ORDER: Which[] = ['recorded', 'unrecorded', 'bare']
 for (const which of ORDER) await batch(which, WARMUP, undefined)
 await rec.flush()
 const wall: Record<Which, number> = { recorded: 0, unrecorded: 0, bare: 0 }
+/** The longest the event loop was blocked during each server's batches (ms). */
+const stall: Record<Which, number> = { recorded: 0, unrecorded: 0, bare: 0 }
 for (let done = 0, round = 0; done < REQUESTS; done += BATCH, round++) {
   const n = Math.min(BATCH, REQUESTS - done)
   // Alternate which goes first, so neither always follows the other's garbage.
   for (const which of round % 2 === 0 ? ORDER : [...ORDER].reverse()) {
+    const loop = monitorEventLoopDelay({ resolution: 1 })
+    loop.enable()
     const t0 = process.hrtime.bigint()
     await batch(which, n, tallies[which])
+    loop.disable()
+    stall[which] = Math.max(stall[which], loop.max / 1e6)
     // The recorder's last batch written now, counted in its own time, not in the next server's.
     if (which === 'recorded') await rec.flush()
     wall[which] += Number(process.hrtime.bigint() - t0)
@@ -191,6 +198,8 @@ const table = [
   `Recorded handler vs bare: **p50 ${ratio('recorded', 0.5)}×, p99 ${ratio('recorded', 0.99)}×**; the handler without a recorder vs bare: p50 ${ratio('unrecorded', 0.5)}×, p99 ${ratio('unrecorded', 0.99)}×.`,
   '',
   `Per request, from the throughputs (one process, the client included): the handler and \`nodeListener\` add ${perRequest('unrecorded', 'bare')} µs to the bare handler (a fetch \`Request\` and \`Response\` per request, the body read through a web stream, trace context extracted: undici's \`Request\` constructor alone is ~16 µs on this machine); the flight recorder adds ${perRequest('recorded', 'unrecorded')} µs (writing the run's document to SQLite on the event loop, in batches: the figure of \`bench/results/recorder.md\`'s sustained SQLite writes). At concurrency ${CONCURRENCY} latency is mostly queueing: p50 ratios follow the throughput ratios; p99 moves with garbage-collection pauses and the shared machine's load (±2× between runs).`,
+  '',
+  `The longest the event loop was blocked during each server's batches: ${ORDER.map((which) => `${which} ${fmt(stall[which], 0)} ms`).join(', ')}. The recorder writes a batch of up to ${RECORDER_BATCH} runs to SQLite synchronously (better-sqlite3): every request in flight waits for it (a smaller \`batch.size\` gives shorter stalls; BENCH_RECORDER_BATCH). The stalls of the two servers that do not record show what the host itself adds (scheduling on a loaded 2-core machine, garbage collection): p99 and max are the host's as much as the code's.`,
   '',
   `Runs: ${named.length.toLocaleString('en-US')} responses named a run (${unnamed} did not); **lost runs: ${lost}** (ids named by a response and not in the SQLite store after \`rec.flush()\`, ${fmt(flushMs, 0)} ms); ${inStore.toLocaleString('en-US')} runs in the store (warm-up included, keep.last ${(2 * (REQUESTS + WARMUP)).toLocaleString('en-US')}); recorder health: seen ${health.seen.toLocaleString('en-US')}, written ${health.written.toLocaleString('en-US')}, dropped ${health.dropped}, store failures ${health.storeFailures}.${warnings.length > 0 ? ` Warnings: ${warnings.join('; ')}.` : ''}`,
   '',
