@@ -35,7 +35,11 @@ export interface RecorderOptions {
   readonly store?: RunStore
   /** Statistics of every run (default true). */
   readonly stats?: boolean
-  /** Runs written to the store in one batch (default 256), at most `delayMs` (default 20) after the first waits. */
+  /**
+   * Runs written to the store in one batch (default 64: a store that writes synchronously holds
+   * the event loop for a batch; the recorder yields to it between batches), at most `delayMs`
+   * (default 20) after the first waits.
+   */
   readonly batch?: { readonly size?: number; readonly delayMs?: number }
   /** Runs that may wait for a slow or failing store (default 10,000); beyond that the oldest are dropped, and counted. */
   readonly maxPending?: number
@@ -87,6 +91,7 @@ export interface RecorderHealth {
 }
 
 const DEFAULT_KEEP = 100
+const NO_RUNS: readonly Run<unknown>[] = Object.freeze([])
 /** How often, at most, `keep` is applied in the store while runs are being written. */
 const RETAIN_EVERY_MS = 1_000
 
@@ -123,6 +128,8 @@ export class FlightRecorder implements RunRecorder {
   /** Durable runs begun in the store and not yet written whole: kept whatever the sampling. */
   readonly #durable = new Set<string>()
   #pending: Run<unknown>[] = []
+  /** The batch being written now. */
+  #inFlight: readonly Run<unknown>[] = NO_RUNS
   #timer: ReturnType<typeof setTimeout> | undefined
   #writing: Promise<void> | undefined
   #closed = false
@@ -152,7 +159,7 @@ export class FlightRecorder implements RunRecorder {
     if (this.#store !== undefined && typeof this.#store.write !== 'function') throw new TypeError('recorder(options): store must be a RunStore (memoryStore(), sqliteStore(path), postgresStore(url))')
     this.#memory = this.#store === undefined ? new MemoryRing(keep.last, keep.failed) : undefined
     this.#stats = options.stats === false ? undefined : new Statistics()
-    this.#batchSize = positive(options.batch?.size ?? 256, 'batch.size')
+    this.#batchSize = positive(options.batch?.size ?? 64, 'batch.size')
     this.#delayMs = nonNegative(options.batch?.delayMs ?? 20, 'batch.delayMs')
     this.#maxPending = positive(options.maxPending ?? 10_000, 'maxPending')
     this.#durableTimeoutMs = nonNegative(options.durableTimeoutMs ?? 5_000, 'durableTimeoutMs')
@@ -167,7 +174,7 @@ export class FlightRecorder implements RunRecorder {
 
   /** What the recorder has done so far. */
   get health(): RecorderHealth {
-    return { seen: this.#seen, sampledOut: this.#sampledOut, written: this.#written, storeFailures: this.#storeFailures, dropped: this.#dropped, pending: this.#pending.length }
+    return { seen: this.#seen, sampledOut: this.#sampledOut, written: this.#written, storeFailures: this.#storeFailures, dropped: this.#dropped, pending: this.#pending.length + this.#inFlight.length }
   }
 
   /** Where the runs go: the store's kind and place, or `'memory'`. */
@@ -188,7 +195,7 @@ export class FlightRecorder implements RunRecorder {
   /** A kept run, in full (replay, fork and export work on it), or `undefined`. */
   async get(id: string): Promise<Run<unknown> | undefined> {
     if (this.#store === undefined) return (this.#memory as MemoryRing).get(id)
-    const waiting = this.#pending.find((run) => run.id === id)
+    const waiting = this.#pending.find((run) => run.id === id) ?? this.#inFlight.find((run) => run.id === id)
     if (waiting !== undefined) return waiting
     const doc = await this.#store.read(id)
     if (doc === undefined) return undefined
@@ -300,13 +307,18 @@ export class FlightRecorder implements RunRecorder {
   async #drain(strict: boolean): Promise<void> {
     while (this.#writing !== undefined) await this.#writing.catch(() => {})
     while (this.#pending.length > 0) {
-      const batch = this.#pending.slice(0, this.#batchSize)
+      const batch = this.#pending.splice(0, this.#batchSize)
+      this.#inFlight = batch
       this.#writing = this.#write(batch)
       try {
         await this.#writing
-        this.#pending.splice(0, batch.length)
       } catch (error) {
-        // The batch stays first in line (bounded by maxPending) for the next flush.
+        // The batch goes back first in line (bounded by maxPending) for the next flush.
+        this.#pending.unshift(...batch)
+        while (this.#pending.length > this.#maxPending) {
+          this.#pending.shift()
+          this.#dropped++
+        }
         this.#storeFailures++
         this.#warnOnce('STORE_FAILED', `writing runs to ${this.where} failed (runs go on; they wait, up to maxPending): ${describeError(error)}`, error)
         if (strict) throw error
@@ -314,7 +326,11 @@ export class FlightRecorder implements RunRecorder {
         return
       } finally {
         this.#writing = undefined
+        this.#inFlight = NO_RUNS
       }
+      // A store that writes synchronously (SQLite) holds the event loop for a batch: let the
+      // requests and runs that waited meanwhile go first.
+      if (this.#pending.length > 0) await new Promise<void>((resolve) => setImmediate(resolve))
     }
   }
 
