@@ -232,7 +232,7 @@ async function inspectMany(values, positionals, trace, width, UsageError) {
       for (const node of treeRuns(t.roots)) {
         console.log('')
         const root = t.roots.find((r) => [...treeRuns([r])].includes(node))?.run ?? node.run
-        console.log(`${node.calledBy === undefined ? 'run' : '⇢ remote run'} ${node.run.id.slice(0, 8)} '${node.run.chainName}'${node.source === undefined ? '' : ` (${node.source})`}${node.calledBy === undefined ? '' : ` called by link '${node.calledBy.link.name}' of run ${node.calledBy.runId.slice(0, 8)}`}:`)
+        console.log(`${node.calledBy === undefined ? 'run' : '⇢ remote run'} ${node.run.id.slice(0, 8)} '${node.run.chainName}'${node.origin === undefined ? '' : ` (${node.origin})`}${node.calledBy === undefined ? '' : ` called by link '${node.calledBy.link.name}' of run ${node.calledBy.runId.slice(0, 8)}`}:`)
         for (const line of eventLines(node.run, root, 0, values['no-nested'] === true)) console.log(line)
       }
     }

@@ -21,7 +21,7 @@ const storeName = (arg, store) => (store.kind === 'sqlite' ? basename(arg) : sto
 
 /**
  * Opens what the positionals name and says which runs they give, without reading them:
- * `{ sources: [{ name, source, load() }], stores }`, `load()` resolving to a Run (read again on
+ * `{ sources: [{ name, origin, load() }], stores }`, `load()` resolving to a Run (read again on
  * each call); `stores` are open until `close()`.
  *
  * @param positionals - run files, and stores each followed by zero or more run ids
@@ -48,7 +48,7 @@ export async function gatherSources(positionals, { trace, loadFile, fromDocument
     for (const group of groups) {
       if (group.file !== undefined) {
         const name = basename(group.file)
-        sources.push({ name, source: name, file: group.file, load: () => loadFile(group.file) })
+        sources.push({ name, origin: name, file: group.file, load: () => loadFile(group.file) })
         continue
       }
       if (group.ids.length === 0 && trace === undefined) throw new UsageError(`${group.store} is a run store: give a run id after it (or --trace <id>): ${usage}`)
@@ -61,7 +61,7 @@ export async function gatherSources(positionals, { trace, loadFile, fromDocument
       for (const id of [...new Set(ids)]) {
         sources.push({
           name: `run ${id.slice(0, 8)}`,
-          source: name,
+          origin: name,
           load: async () => {
             const doc = await store.read(id)
             if (doc === undefined) throw new UsageError(`no run '${id}' in ${store.where} (deleted)`)
@@ -77,12 +77,12 @@ export async function gatherSources(positionals, { trace, loadFile, fromDocument
   }
 }
 
-/** Loads every source: `[{ run, source }]`, only the runs of `trace` when one is given. */
+/** Loads every source: `[{ run, origin }]`, only the runs of `trace` when one is given. */
 export async function loadSources(sources, trace) {
   const entries = []
   for (const s of sources) {
     const run = await s.load()
-    if (trace === undefined || run.trace?.traceId === trace) entries.push({ run, source: s.source })
+    if (trace === undefined || run.trace?.traceId === trace) entries.push({ run, origin: s.origin })
   }
   return entries
 }

@@ -9,8 +9,8 @@ export interface Viewer {
 /** Serves the viewer for run files on 127.0.0.1; `load` validates a file (default: the library's `loadRun`). */
 export function startViewer(options: {
   files?: readonly string[]
-  /** Runs from elsewhere (a store): `load()` gives the run; `source` names where it was read. */
-  sources?: readonly { name: string; source?: string; load(): Promise<{ toJSON(): unknown }> }[]
+  /** Runs from elsewhere (a store): `load()` gives the run; `origin` names where it was read. */
+  sources?: readonly { name: string; origin?: string; load(): Promise<{ toJSON(): unknown }> }[]
   port?: number
   load?: (file: string) => Promise<{ toJSON(): unknown }>
 }): Promise<Viewer>

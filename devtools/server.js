@@ -54,7 +54,7 @@ async function readRun(path, load) {
   }
   try {
     const run = await load(path)
-    return { doc: run.toJSON(), run, source: basename(path) }
+    return { doc: run.toJSON(), run, origin: basename(path) }
   } catch (error) {
     // Only the document's own structure (`$.events[12]`): deeper keys are the file's data.
     const at = error?.name === 'DocumentError' && typeof error.path === 'string' ? /^\$(\.(run|links|middleware|initial|events)(\[\d+\])?)?/.exec(error.path)?.[0] : undefined
@@ -67,7 +67,7 @@ async function readRun(path, load) {
 async function readSource(source) {
   try {
     const run = await source.load()
-    return { doc: run.toJSON(), run, source: source.source ?? source.name }
+    return { doc: run.toJSON(), run, origin: source.origin ?? source.name }
   } catch (error) {
     const known = error?.name === 'DocumentError' ? 'it is no longer a valid run document' : typeof error?.code === 'string' ? `the store said ${error.code}` : 'it cannot be read'
     return { error: `${source.name}: cannot be shown: ${known}` }
@@ -84,7 +84,7 @@ async function readSource(source) {
  * `traces` lists the runs that share a distributed trace as trees (`describeTrace`), `sources`
  * where each run was read (a file or store name, for labels).
  *
- * @param options.sources - runs from elsewhere (a run store): `{ name, source?, load }`, `load()` giving
+ * @param options.sources - runs from elsewhere (a run store): `{ name, origin?, load }`, `load()` giving
  *   the Run; called on every page load too, and once before anything listens
  * @param options.port - the port, 0 (default) for any free one
  * @param options.load - the validating loader (the CLI passes one with friendlier messages)
@@ -125,10 +125,10 @@ async function handle(request, response, paths, sources, origin, load) {
     const read = [...(await Promise.all(paths.map((path) => readRun(path, load)))), ...(await Promise.all(sources.map(readSource)))]
     const ok = read.filter((r) => r.doc !== undefined)
     // Runs that share a trace (DESIGN §11): one tree, each remote run under the link that called it.
-    const traces = stitchRuns(ok.map((r) => ({ run: r.run, source: r.source })))
+    const traces = stitchRuns(ok.map((r) => ({ run: r.run, origin: r.origin })))
       .filter((t) => t.size > 1)
       .map(describeTrace)
-    const body = { runs: ok.map((r) => r.doc), sources: ok.map((r) => r.source), traces, errors: read.filter((r) => r.error !== undefined).map((r) => r.error) }
+    const body = { runs: ok.map((r) => r.doc), sources: ok.map((r) => r.origin), traces, errors: read.filter((r) => r.error !== undefined).map((r) => r.error) }
     return send(response, 200, 'application/json; charset=utf-8', JSON.stringify(body))
   }
   const file = url.pathname.startsWith('/viewer/') ? viewerFile(url.pathname) : undefined

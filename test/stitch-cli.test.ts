@@ -117,11 +117,11 @@ describe('the viewer serves the stitched trace', () => {
       const body = (await (await fetch(new URL('/api/runs', viewer.url))).json()) as {
         runs: { run: { id: string } }[]
         sources: string[]
-        traces: { traceId: string; roots: { id: string; source: string; remote: { id: string; calledBy: { link: string } }[] }[] }[]
+        traces: { traceId: string; roots: { id: string; origin: string; remote: { id: string; calledBy: { link: string } }[] }[] }[]
       }
       expect(body.runs.map((d) => d.run.id)).toEqual([runs.payment.id, runs.orders.id])
       expect(body.sources).toEqual(['payment.run.json', 'orders.run.json'])
-      expect(body.traces).toMatchObject([{ traceId: runs.orders.trace!.traceId, roots: [{ id: runs.orders.id, source: 'orders.run.json', remote: [{ id: runs.payment.id, calledBy: { link: 'charge' } }] }] }])
+      expect(body.traces).toMatchObject([{ traceId: runs.orders.trace!.traceId, roots: [{ id: runs.orders.id, origin: 'orders.run.json', remote: [{ id: runs.payment.id, calledBy: { link: 'charge' } }] }] }])
     } finally {
       await viewer.close()
     }
@@ -142,9 +142,9 @@ describe('the viewer serves the stitched trace', () => {
         })
         void exited.then((code) => reject(new Error(`view exited (${code}): ${stderr}`)))
       })
-      const body = (await (await fetch(new URL('/api/runs', url))).json()) as { runs: { run: { id: string } }[]; traces: { roots: { id: string; source: string; remote: { id: string; source: string }[] }[] }[] }
+      const body = (await (await fetch(new URL('/api/runs', url))).json()) as { runs: { run: { id: string } }[]; traces: { roots: { id: string; origin: string; remote: { id: string; origin: string }[] }[] }[] }
       expect(body.runs.map((d) => d.run.id).sort()).toEqual([runs.orders.id, runs.payment.id, runs.audit.id].sort())
-      expect(body.traces[0]?.roots[0]).toMatchObject({ id: runs.orders.id, source: 'orders.db', remote: [{ id: runs.payment.id, source: 'payments.db' }, { id: runs.audit.id }] })
+      expect(body.traces[0]?.roots[0]).toMatchObject({ id: runs.orders.id, origin: 'orders.db', remote: [{ id: runs.payment.id, origin: 'payments.db' }, { id: runs.audit.id }] })
     } finally {
       child.kill('SIGTERM')
       expect(await exited).toBe(0)

@@ -18,13 +18,13 @@ describe('stitchRuns', () => {
   it('places each remote run under the link whose io.inject carried the trace, whatever order the runs come in', async () => {
     const { orders, payment, audit } = await twoServices()
     expect(payment.trace?.traceId).toBe(orders.trace?.traceId)
-    const [trace, ...others] = stitchRuns([{ run: audit, source: 'audit.db' }, { run: payment, source: 'payments.db' }, { run: orders, source: 'orders.db' }])
+    const [trace, ...others] = stitchRuns([{ run: audit, origin: 'audit.db' }, { run: payment, origin: 'payments.db' }, { run: orders, origin: 'orders.db' }])
     expect(others).toEqual([])
     expect(trace?.traceId).toBe(orders.trace?.traceId)
     expect(trace?.size).toBe(3)
     expect(describeTrace(trace!)).toMatchObject({
-      roots: [{ id: orders.id, chain: 'orders', source: 'orders.db', remote: [
-        { id: payment.id, chain: 'payments', source: 'payments.db', calledBy: { runId: orders.id, link: 'charge' }, remote: [] },
+      roots: [{ id: orders.id, chain: 'orders', origin: 'orders.db', remote: [
+        { id: payment.id, chain: 'payments', origin: 'payments.db', calledBy: { runId: orders.id, link: 'charge' }, remote: [] },
         { id: audit.id, chain: 'audit', calledBy: { runId: orders.id, link: 'notify' } },
       ] }],
       notes: [],
@@ -35,7 +35,7 @@ describe('stitchRuns', () => {
 
   it('draws the remote runs indented under their calling links, on the caller\'s time axis', async () => {
     const { orders, payment, audit } = await twoServices()
-    const [trace] = stitchRuns([orders, { run: payment, source: 'payments' }, audit])
+    const [trace] = stitchRuns([orders, { run: payment, origin: 'payments' }, audit])
     const text = formatTrace(trace!)
     const lines = text.split('\n')
     expect(lines[0]).toBe(`trace ${orders.trace?.traceId}  3 runs`)

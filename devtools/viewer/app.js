@@ -55,7 +55,7 @@ function addDocuments(entries, errors = []) {
   showErrors(errors)
   if (state.runs.length === 0) return
   // Runs of several services that share a trace: each remote run opens under the link that called it.
-  setRemoteRuns(state.runs.map((run) => ({ run, source: state.sources.get(run.id) })))
+  setRemoteRuns(state.runs.map((run) => ({ run, origin: state.sources.get(run.id) })))
   const keep = state.run && runById(state.run.id)
   const roots = forkTree(state.runs).map((node) => node.run)
   selectRun(keep ?? roots.find((run) => remoteInfo(run.id) === undefined) ?? roots[0], keep ? state.seq : undefined)
@@ -317,7 +317,7 @@ function rowLines(run, rows, totalNs) {
 }
 
 /** The expander's words for a remote run: another service's run that the link called. */
-const remoteLabel = (id) => `⇢ remote${remoteInfo(id)?.source ? ` (${remoteInfo(id).source})` : ''}`
+const remoteLabel = (id) => `⇢ remote${remoteInfo(id)?.origin ? ` (${remoteInfo(id).origin})` : ''}`
 
 /** An expanded nested (or remote) run under the row that made it: a head line, then its own rows, indented. */
 function nestedBlock(run, id, totalNs) {
@@ -329,8 +329,8 @@ function nestedBlock(run, id, totalNs) {
   const far = remoteInfo(child.id)
   const kind = far === undefined ? 'nested run' : 'remote run'
   const block = h('div', { className: `nested${far === undefined ? '' : ' remote'}`, dataset: { testid: far === undefined ? 'nested-run' : 'remote-run', run: child.id } },
-    h('div', { className: `row nested-head ${child.status}`, dataset: { testid: far === undefined ? 'nested-head' : 'remote-head', run: child.id }, title: `${kind} ${child.id} of chain '${child.chainName}'${far?.source ? ` (${far.source})` : ''}: ${child.status}${child.error ? ` (${child.error.code}: ${child.error.message})` : ''}`, onclick: () => select(0, child) },
-      h('div', { className: 'label' }, h('span', { className: 'name' }, far === undefined ? `↳ ${child.chainName} · ${short(child.id)}` : `⇢ remote run ${short(child.id)} '${child.chainName}'${far.source ? ` (${far.source})` : ''}`), h('span', { className: `status ${child.status}` }, ` ${child.status}`),
+    h('div', { className: `row nested-head ${child.status}`, dataset: { testid: far === undefined ? 'nested-head' : 'remote-head', run: child.id }, title: `${kind} ${child.id} of chain '${child.chainName}'${far?.origin ? ` (${far.origin})` : ''}: ${child.status}${child.error ? ` (${child.error.code}: ${child.error.message})` : ''}`, onclick: () => select(0, child) },
+      h('div', { className: 'label' }, h('span', { className: 'name' }, far === undefined ? `↳ ${child.chainName} · ${short(child.id)}` : `⇢ remote run ${short(child.id)} '${child.chainName}'${far.origin ? ` (${far.origin})` : ''}`), h('span', { className: `status ${child.status}` }, ` ${child.status}`),
         h('span', { className: 'dur' }, formatDuration(child.durationNs)), child.error && h('span', { className: 'err', dataset: { testid: 'nested-error' } }, ` ✗ ${child.error.code}: ${child.error.message}`)),
       h('div', { className: 'track' }, bar(`nested ${child.status}`, first, last, totalNs, `nested run ${short(child.id)} ${formatDuration(child.durationNs)}`))),
     rowLines(child, child.rows, totalNs))

@@ -12,7 +12,7 @@ export type AnyRun = Run<any>
 export interface StitchInput {
   readonly run: AnyRun
   /** A name for where the run was read (a file name, a store): shown next to a remote run. */
-  readonly source?: string | undefined
+  readonly origin?: string | undefined
 }
 
 /** The link call (or branch) of another run that called a remote run over the wire. */
@@ -32,7 +32,7 @@ export interface RemoteCall {
 /** A run in a stitched trace, with the remote runs its links called. */
 export interface StitchedRun {
   readonly run: Run<unknown>
-  readonly source?: string | undefined
+  readonly origin?: string | undefined
   /** Where it was called from; `undefined` for a root (its caller is not among the runs given). */
   readonly calledBy?: RemoteCall | undefined
   /** The runs its links (and its nested runs' links) called, by the calling event's seq, then start time. */
@@ -58,7 +58,7 @@ interface Site {
   readonly caller: string
 }
 
-type Node = { run: Run<unknown>; source?: string | undefined; calledBy?: RemoteCall | undefined; remote: Node[] }
+type Node = { run: Run<unknown>; origin?: string | undefined; calledBy?: RemoteCall | undefined; remote: Node[] }
 
 /**
  * Groups runs by trace id and places each run whose `trace.remoteParent` is the `span` recorded
@@ -73,7 +73,7 @@ type Node = { run: Run<unknown>; source?: string | undefined; calledBy?: RemoteC
  *   run that started first (then the smallest id) becomes a root (noted);
  * - several runs naming one span (a retried request): all are placed under it, by start time.
  *
- * @param runs - runs, or `{ run, source }` entries naming where each was read
+ * @param runs - runs, or `{ run, origin }` entries naming where each was read
  * @returns one {@link StitchedTrace} per trace id (runs without a trace each alone), by first start time
  */
 export function stitchRuns(runs: Iterable<AnyRun | StitchInput>): StitchedTrace[] {
@@ -91,7 +91,7 @@ export function stitchRuns(runs: Iterable<AnyRun | StitchInput>): StitchedTrace[
       note(run.trace?.traceId, `run ${run.id.slice(0, 8)} given twice: the first kept`)
       continue
     }
-    nodes.set(run.id, { run, source: input.source, remote: [] })
+    nodes.set(run.id, { run, origin: input.origin, remote: [] })
   }
   // The call sites of each trace: span → the event that recorded it (the first one).
   const sites = new Map<string, Map<string, Site>>()
@@ -206,7 +206,7 @@ function breakCycles(nodes: ReadonlyMap<string, Node>, parent: Map<string, Site>
 /**
  * Draws one trace of {@link stitchRuns}: a header line (`trace <id>  N runs`), then each root
  * run's waterfall, every remote run indented under the link (or branch) that called it
- * (`⇢ remote run <id> '<chain>' (<source>)`), on the root's time axis, then what was set aside.
+ * (`⇢ remote run <id> '<chain>' (<origin>)`), on the root's time axis, then what was set aside.
  *
  * @example
  * for (const trace of stitchRuns([ordersRun, paymentsRun])) console.log(formatTrace(trace))
@@ -217,7 +217,7 @@ export function formatTrace(trace: StitchedTrace, options: Omit<WaterfallOptions
   const blocks = [head]
   for (const root of trace.roots) {
     const drawn = formatWaterfall(root.run, { ...options, remote })
-    blocks.push(root.source === undefined ? drawn : `${drawn.split('\n')[0]}  (${root.source})\n${drawn.split('\n').slice(1).join('\n')}`.trimEnd())
+    blocks.push(root.origin === undefined ? drawn : `${drawn.split('\n')[0]}  (${root.origin})\n${drawn.split('\n').slice(1).join('\n')}`.trimEnd())
   }
   for (const note of trace.notes) blocks.push(`! ${note}`)
   return blocks.join('\n')
@@ -228,7 +228,7 @@ export interface TraceTreeNode {
   readonly id: string
   readonly chain: string
   readonly status: string
-  readonly source?: string | undefined
+  readonly origin?: string | undefined
   readonly calledBy?: { readonly runId: string; readonly link: string; readonly branch?: string | undefined; readonly seq: number; readonly span: string } | undefined
   readonly remote: readonly TraceTreeNode[]
 }
@@ -239,7 +239,7 @@ export function describeTrace(trace: StitchedTrace): { traceId: string | undefin
     id: n.run.id,
     chain: n.run.chainName,
     status: n.run.status,
-    ...(n.source !== undefined && { source: n.source }),
+    ...(n.origin !== undefined && { origin: n.origin }),
     ...(n.calledBy !== undefined && {
       calledBy: { runId: n.calledBy.runId, link: n.calledBy.link.name, ...(n.calledBy.branch !== undefined && { branch: n.calledBy.branch }), seq: n.calledBy.seq, span: n.calledBy.span },
     }),

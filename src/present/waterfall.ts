@@ -25,7 +25,7 @@ export interface WaterfallOptions {
    * `io.inject` wrote this span id, drawn in place under it like nested runs (`⇢ remote run`), on
    * this run's time axis. `stitchRuns(runs)` gives them (`formatTrace` draws a whole trace).
    */
-  remote?: ((span: string) => readonly { readonly run: Run<unknown>; readonly source?: string | undefined }[]) | undefined
+  remote?: ((span: string) => readonly { readonly run: Run<unknown>; readonly origin?: string | undefined }[]) | undefined
 }
 
 /** `850 ns`, `12.3 µs`, `4.56 ms`, `1.20 s`: readable units for nanoseconds. */
@@ -93,7 +93,7 @@ export function formatWaterfall<C>(run: Run<C>, options: WaterfallOptions = {}):
   // The label column: indent, index and name (a loop, not Math.max(...rows): spreading 150,000
   // arguments overflows the stack). Four spaces per level of nesting.
   let labelWidth = 9
-  const remoteOf = (span: string | undefined): readonly { readonly run: Run<unknown>; readonly source?: string | undefined }[] =>
+  const remoteOf = (span: string | undefined): readonly { readonly run: Run<unknown>; readonly origin?: string | undefined }[] =>
     span === undefined || options.remote === undefined ? [] : options.remote(span)
   // The remote runs being drawn: a caller that answers with a run already on the path (a cycle) is not followed.
   const measuring = new Set<Run<unknown>>([run as Run<unknown>])
@@ -145,13 +145,13 @@ export function formatWaterfall<C>(run: Run<C>, options: WaterfallOptions = {}):
   }
   /** The runs of other services that a call (its injected span) reached: each named, then (within `levels`) its rows. */
   const drawRemote = (span: string | undefined, depth: number): void => {
-    for (const { run: called, source } of remoteOf(span)) {
+    for (const { run: called, origin } of remoteOf(span)) {
       if (drawing.has(called)) continue
       const pad = ' '.repeat(4 * depth + 1)
       const open = depth <= levels
       const calledRows = rowsOf(called)
       const links = `${calledRows.length} link${calledRows.length === 1 ? '' : 's'}`
-      const from = source === undefined ? '' : ` (${source})`
+      const from = origin === undefined ? '' : ` (${origin})`
       lines.push(`${pad}${open ? '▾' : '▸'} ⇢ remote run ${called.id.slice(0, 8)} '${called.chainName}'${from}  ${statusText(called.status)}  ${offset(called.startedAt)}  ${formatDuration(called.endedAt - called.startedAt)}  ${links}`)
       if (!open) continue
       drawing.add(called)

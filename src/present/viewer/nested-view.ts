@@ -16,7 +16,7 @@ interface RemoteRuns {
   /** By the span id of the call that reached them. */
   readonly bySpan: ReadonlyMap<string, readonly Run<unknown>[]>
   /** Each placed remote run: where it was read and the span of its call. */
-  readonly byId: ReadonlyMap<string, { readonly run: Run<unknown>; readonly source: string | undefined; readonly span: string }>
+  readonly byId: ReadonlyMap<string, { readonly run: Run<unknown>; readonly origin: string | undefined; readonly span: string }>
 }
 
 let remote: RemoteRuns = { bySpan: new Map(), byId: new Map() }
@@ -30,14 +30,14 @@ let remote: RemoteRuns = { bySpan: new Map(), byId: new Map() }
  * @param runs - the runs shown, with where each was read
  * @returns the stitched traces that hold more than one run
  */
-export function setRemoteRuns(runs: readonly { readonly run: ViewerRun; readonly source?: string | undefined }[]): StitchedTrace[] {
-  const traces = stitchRuns(runs.map((r) => ({ run: r.run.run, source: r.source })))
+export function setRemoteRuns(runs: readonly { readonly run: ViewerRun; readonly origin?: string | undefined }[]): StitchedTrace[] {
+  const traces = stitchRuns(runs.map((r) => ({ run: r.run.run, origin: r.origin })))
   const bySpan = new Map<string, Run<unknown>[]>()
-  const byId = new Map<string, { run: Run<unknown>; source: string | undefined; span: string }>()
+  const byId = new Map<string, { run: Run<unknown>; origin: string | undefined; span: string }>()
   for (const trace of traces) {
     for (const [span, placed] of trace.calls) {
       bySpan.set(span, placed.map((p) => p.run))
-      for (const p of placed) byId.set(p.run.id, { run: p.run, source: p.source, span })
+      for (const p of placed) byId.set(p.run.id, { run: p.run, origin: p.origin, span })
     }
   }
   remote = { bySpan, byId }
@@ -46,9 +46,9 @@ export function setRemoteRuns(runs: readonly { readonly run: ViewerRun; readonly
 }
 
 /** A remote run placed under a call (see {@link setRemoteRuns}): where it was read; `undefined` for others. */
-export function remoteInfo(id: string): { readonly source: string | undefined } | undefined {
+export function remoteInfo(id: string): { readonly origin: string | undefined } | undefined {
   const found = remote.byId.get(id)
-  return found === undefined ? undefined : { source: found.source }
+  return found === undefined ? undefined : { origin: found.origin }
 }
 
 /** The remote runs reached by a call whose `io.inject` wrote `span`. */
