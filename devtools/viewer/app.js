@@ -76,6 +76,9 @@ async function loadServed() {
 
 // ---- live view (DESIGN §11): runs, and durable runs' steps, pushed as server-sent events ----------
 
+/** How many runs a live page keeps. */
+const LIVE_KEEP = 200
+
 /** Connects to the live stream: the recent runs come first, then each run as it happens. */
 function listen() {
   state.live.on = true
@@ -85,6 +88,9 @@ function listen() {
     timer = undefined
     const docs = [...pending.values()]
     pending.clear()
+    // A page left open keeps the latest runs only (the one looked at stays).
+    const over = state.runs.length + docs.length - LIVE_KEEP
+    if (over > 0) state.runs = state.runs.filter((run, i) => i >= over || run === state.run)
     addDocuments(docs.map((doc) => ({ source: `live run ${short(String(doc?.run?.id ?? ''))}`, load: () => doc })), [])
     renderLive()
   }
