@@ -40,6 +40,8 @@ describe('formatWaterfall', () => {
   it('formats durations in readable units, negative ones signed', () => {
     expect([850n, 12_345n, 4_560_000n, 1_200_000_000n].map(formatDuration)).toEqual(['850 ns', '12.3 µs', '4.56 ms', '1.20 s'])
     expect([-850n, -4_560_000n].map(formatDuration)).toEqual(['-850 ns', '-4.56 ms'])
+    // At the edges of a unit, three digits that round up to 1,000 move to the next unit.
+    expect([999n, 999_499n, 999_500n, 999_999n, 999_499_999n, 999_500_000n].map(formatDuration)).toEqual(['999 ns', '999 µs', '1.00 ms', '1.00 ms', '999 ms', '1.00 s'])
   })
 
   it('draws times before the start or after the end of a loaded run at the edges of the bar', async () => {

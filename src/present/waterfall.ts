@@ -34,8 +34,10 @@ export function formatDuration(ns: bigint): string {
   if (ns < 0n) return `-${formatDuration(-ns)}`
   const n = Number(ns)
   if (n < 1_000) return `${n} ns`
-  if (n < 1_000_000) return `${(n / 1e3).toPrecision(3)} µs`
-  if (n < 1_000_000_000) return `${(n / 1e6).toPrecision(3)} ms`
+  // Three digits: a value that rounds up to 1,000 of a unit is shown in the next one (999.7 µs
+  // is `1.00 ms`, never `1.00e+3 µs`).
+  if (n < 999_500) return `${(n / 1e3).toPrecision(3)} µs`
+  if (n < 999_500_000) return `${(n / 1e6).toPrecision(3)} ms`
   return `${(n / 1e9).toFixed(2)} s`
 }
 
