@@ -87,7 +87,7 @@ function naiveBytes(run: Run<Flat>, doc: ReturnType<Run<Flat>['toJSON']>): numbe
   let bytes = Buffer.byteLength(JSON.stringify({ ...header, initial: undefined })) + '"events":[\n'.length + '\n]}\n'.length
   docs.forEach((d, i) => {
     const e = run.timeline.events[i] as TimelineEvent<Flat>
-    const { ctx: _c, mwctx: _m, metrics: _x, ...fields } = d as Record<string, unknown>
+    const { ctx: _c, mwctx: _m, metrics: _x, ...fields } = d as unknown as Record<string, unknown>
     delete fields['inversePatches']
     const full = { ...fields, ctx: encodeValue(e.ctx), mwctx: encodeValue(e.mwctx), metrics: e.metrics === undefined ? null : encodeValue(e.metrics) }
     bytes += Buffer.byteLength(JSON.stringify(full)) + (i === 0 ? 0 : 2)
