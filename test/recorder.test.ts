@@ -158,6 +158,22 @@ describe('a store never hurts a run', () => {
     expect(rec.health).toMatchObject({ written: 5, pending: 0 })
   })
 
+  it('flush() returns only when every run is written, even while a timed write is under way', async () => {
+    const store = faultyStore({ fail: false, delayMs: 5 })
+    const rec = recorder({ store, batch: { size: 4, delayMs: 0 }, keep: { last: 1_000 } })
+    const c = jobs(rec)
+    for (let n = 1; n <= 40; n++) {
+      await c.run({ n: n * 5 + 1 })
+      // Let the timer's drain start writing between runs.
+      if (n % 7 === 0) await new Promise((resolve) => setTimeout(resolve, 1))
+    }
+    await rec.flush()
+    expect(rec.health).toMatchObject({ written: 40, pending: 0, storeFailures: 0 })
+    expect(await store.list({ limit: 100 })).toHaveLength(40)
+    await rec.close()
+    expect(rec.health.storeFailures).toBe(0)
+  })
+
   it('drops the oldest waiting runs past maxPending, counted and reported once', async () => {
     const onWarning = vi.fn()
     const rec = recorder({ store: faultyStore({ fail: true, delayMs: 0 }), maxPending: 10, onWarning, batch: { size: 1_000, delayMs: 10_000 } })

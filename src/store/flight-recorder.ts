@@ -138,7 +138,8 @@ export class FlightRecorder implements RunRecorder {
   /** The batch being written now. */
   #inFlight: readonly Run<unknown>[] = NO_RUNS
   #timer: ReturnType<typeof setTimeout> | undefined
-  #writing: Promise<void> | undefined
+  /** The drain running now, if one is: drains run one after another, never side by side. */
+  #draining: Promise<void> | undefined
   #closed = false
   readonly #exit: ExitFlush | undefined
   readonly #subscribers = new Set<(event: RecorderEvent) => void>()
@@ -310,15 +311,26 @@ export class FlightRecorder implements RunRecorder {
     this.#timer.unref()
   }
 
-  /** Writes batches until nothing waits; one writer at a time. `strict`: a failure rejects. */
-  async #drain(strict: boolean): Promise<void> {
-    while (this.#writing !== undefined) await this.#writing.catch(() => {})
+  /**
+   * Writes batches until nothing waits. One drain at a time: a drain asked for while one runs
+   * starts after it (two side by side once let `flush()` return with a batch still being written,
+   * which `close()` then cut off). `strict`: a failure rejects.
+   */
+  #drain(strict: boolean): Promise<void> {
+    const previous = this.#draining
+    const next = (previous === undefined ? this.#drainNow(strict) : previous.catch(() => {}).then(() => this.#drainNow(strict))).finally(() => {
+      if (this.#draining === next) this.#draining = undefined
+    })
+    this.#draining = next
+    return next
+  }
+
+  async #drainNow(strict: boolean): Promise<void> {
     while (this.#pending.length > 0) {
       const batch = this.#pending.splice(0, this.#batchSize)
       this.#inFlight = batch
-      this.#writing = this.#write(batch)
       try {
-        await this.#writing
+        await this.#write(batch)
       } catch (error) {
         // The batch goes back first in line (bounded by maxPending) for the next flush.
         this.#pending.unshift(...batch)
@@ -332,7 +344,6 @@ export class FlightRecorder implements RunRecorder {
         if (this.#timer === undefined && !this.#closed) this.#schedule(Math.max(this.#delayMs, 1_000))
         return
       } finally {
-        this.#writing = undefined
         this.#inFlight = NO_RUNS
       }
       // A store that writes synchronously (SQLite) holds the event loop for a batch: let the
