@@ -7,7 +7,7 @@
 //
 //   cd bench && node --import ./register.mjs http.bench.ts
 //
-// Environment: BENCH_RECORDER_BATCH (the recorder's batch size, default 256), BENCH_REQUESTS (per server, default 10,000), BENCH_CONCURRENCY (default 100),
+// Environment: BENCH_RECORDER_BATCH (the recorder's batch size, default 64: the recorder's own), BENCH_REQUESTS (per server, default 10,000), BENCH_CONCURRENCY (default 100),
 // BENCH_BATCH (requests per batch, default 1,000), BENCH_OUT (default results/http.md; "-"
 // writes nothing).
 import { createServer, request, Agent, type IncomingMessage, type Server } from 'node:http'
@@ -28,8 +28,8 @@ const REQUESTS = Number(process.env['BENCH_REQUESTS'] ?? 10_000)
 const CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 100)
 const BATCH = Number(process.env['BENCH_BATCH'] ?? 1_000)
 const WARMUP = 1_000
-/** The recorder's batch size (its default: 256). */
-const RECORDER_BATCH = Number(process.env['BENCH_RECORDER_BATCH'] ?? 256)
+/** The recorder's batch size (its default: 64). */
+const RECORDER_BATCH = Number(process.env['BENCH_RECORDER_BATCH'] ?? 64)
 
 enablePatches()
 enableMapSet()
@@ -199,7 +199,7 @@ const table = [
   '',
   `Per request, from the throughputs (one process, the client included): the handler and \`nodeListener\` add ${perRequest('unrecorded', 'bare')} µs to the bare handler (a fetch \`Request\` and \`Response\` per request, the body read through a web stream, trace context extracted: undici's \`Request\` constructor alone is ~16 µs on this machine); the flight recorder adds ${perRequest('recorded', 'unrecorded')} µs (writing the run's document to SQLite on the event loop, in batches: the figure of \`bench/results/recorder.md\`'s sustained SQLite writes). At concurrency ${CONCURRENCY} latency is mostly queueing: p50 ratios follow the throughput ratios; p99 moves with garbage-collection pauses and the shared machine's load (±2× between runs).`,
   '',
-  `The longest the event loop was blocked during each server's batches: ${ORDER.map((which) => `${which} ${fmt(stall[which], 0)} ms`).join(', ')}. The recorder writes a batch of up to ${RECORDER_BATCH} runs to SQLite synchronously (better-sqlite3): every request in flight waits for it (a smaller \`batch.size\` gives shorter stalls; BENCH_RECORDER_BATCH). The stalls of the two servers that do not record show what the host itself adds (scheduling on a loaded 2-core machine, garbage collection): p99 and max are the host's as much as the code's.`,
+  `The longest the event loop was blocked during each server's batches: ${ORDER.map((which) => `${which} ${fmt(stall[which], 0)} ms`).join(', ')}. The recorder writes a batch of up to ${RECORDER_BATCH} runs to SQLite synchronously (better-sqlite3), yielding to the event loop between batches: every request in flight waits for one batch (a smaller \`batch.size\` gives shorter stalls; BENCH_RECORDER_BATCH). The stalls of the two servers that do not record show what the host itself adds (scheduling on a loaded 2-core machine, garbage collection): p99 and max are the host's as much as the code's.`,
   '',
   `Runs: ${named.length.toLocaleString('en-US')} responses named a run (${unnamed} did not); **lost runs: ${lost}** (ids named by a response and not in the SQLite store after \`rec.flush()\`, ${fmt(flushMs, 0)} ms); ${inStore.toLocaleString('en-US')} runs in the store (warm-up included, keep.last ${(2 * (REQUESTS + WARMUP)).toLocaleString('en-US')}); recorder health: seen ${health.seen.toLocaleString('en-US')}, written ${health.written.toLocaleString('en-US')}, dropped ${health.dropped}, store failures ${health.storeFailures}.${warnings.length > 0 ? ` Warnings: ${warnings.join('; ')}.` : ''}`,
   '',
