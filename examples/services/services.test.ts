@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, expect, it } from 'vitest'
-import { loadRun } from 'shadowchain'
+import { formatTrace, loadRun, stitchRuns } from 'shadowchain'
 import { runServices, spanTreeText, type Order, type Payment } from './index.js'
 
 let dir: string | undefined
@@ -44,4 +44,21 @@ it('orders calls payments over HTTP: one trace, the payments run under the order
   const [ordersFile, paymentsFile] = await Promise.all([loadRun<Order>(files[0]!), loadRun<Payment>(files[1]!)])
   expect(paymentsFile.trace).toEqual(payments.trace)
   expect((ordersFile.timeline.filter({ type: 'link.end', link: 'charge' })[0] as { span?: string }).span).toBe(chargeEnd.span)
+
+  // Stitched from the two files, as the viewer and `inspect` show them: one trace, the payments
+  // run under the orders charge link.
+  const traces = stitchRuns([
+    { run: ordersFile, origin: 'orders' },
+    { run: paymentsFile, origin: 'payments' },
+  ])
+  expect(traces).toHaveLength(1)
+  const [trace] = traces
+  expect(trace).toMatchObject({ traceId: orders.trace!.traceId, size: 2, notes: [] })
+  expect(trace!.roots.map((r) => r.run.id)).toEqual([orders.id])
+  expect(trace!.calls.get(chargeEnd.span!)?.map((r) => r.run.id)).toEqual([payments.id])
+  const text = formatTrace(trace!)
+  const chargeRow = text.split('\n').findIndex((line) => / charge /.test(line) && !line.includes('charge-card'))
+  const remoteRow = text.split('\n').findIndex((line) => line.includes('remote run') && line.includes("'charge-card'"))
+  expect(chargeRow).toBeGreaterThan(0)
+  expect(remoteRow).toBeGreaterThan(chargeRow)
 })
