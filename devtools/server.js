@@ -2,39 +2,13 @@
 // model.js, the library's viewer model bundled for the browser by `npm run build`) and the run
 // files given to `shadowchain view`, on 127.0.0.1 only. Nothing else is served, nothing is
 // fetched elsewhere.
-import { readFile, stat } from 'node:fs/promises'
+import { stat } from 'node:fs/promises'
 import { createServer } from 'node:http'
-import { basename, dirname, extname, join, resolve, sep } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { basename, resolve } from 'node:path'
 import { loadRun } from '../dist/index.js'
 import { describeTrace, stitchRuns } from '../dist/present/stitch.js'
-
-const VIEWER = join(dirname(fileURLToPath(import.meta.url)), 'viewer')
-const TYPES = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-}
-// Run files hold business data: no inline script, no other origin, no framing, no referrer.
-const HEADERS = {
-  'Content-Security-Policy': "default-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-  'X-Content-Type-Options': 'nosniff',
-  'Referrer-Policy': 'no-referrer',
-  'Cache-Control': 'no-store',
-}
-
-/** The file under devtools/viewer/ that a URL path names, or undefined (traversal, unknown type). */
-function viewerFile(urlPath) {
-  let relative
-  try {
-    relative = decodeURIComponent(urlPath.slice('/viewer/'.length))
-  } catch {
-    return undefined
-  }
-  const file = resolve(VIEWER, relative)
-  return file.startsWith(VIEWER + sep) && TYPES[extname(file)] !== undefined ? file : undefined
-}
+// The page's files, the security headers, the Host check: shared with the live view (src/http).
+import { admitted, assertViewerBuilt, send, sendText, servePage } from '../dist/http/viewer-files.js'
 
 /**
  * Reads one run file for the page, validated by `load` on every read (a file replaced or
@@ -92,16 +66,14 @@ async function readSource(source) {
  */
 export async function startViewer({ files = [], sources = [], port = 0, load = loadRun }) {
   // The page's model is bundled from the library by `npm run build` (scripts/build-viewer.mjs).
-  await stat(join(VIEWER, 'model.js')).catch(() => {
-    throw new Error('the devtools viewer is not built (devtools/viewer/model.js is missing): run npm run build')
-  })
+  await assertViewerBuilt()
   for (const file of files) await load(file)
   for (const source of sources) await source.load()
   const paths = files.map((file) => resolve(file))
   let origin = ''
   const server = createServer((request, response) => {
     // Whatever failed, the answer quotes nothing: an error's message may hold a file's bytes.
-    handle(request, response, paths, sources, origin, load).catch(() => send(response, 500, 'text/plain; charset=utf-8', 'viewer: internal error'))
+    handle(request, response, paths, sources, origin, load).catch(() => sendText(response, 500, 'viewer: internal error'))
   })
   await new Promise((done, fail) => {
     server.once('error', fail)
@@ -116,11 +88,7 @@ export async function startViewer({ files = [], sources = [], port = 0, load = l
 
 async function handle(request, response, paths, sources, origin, load) {
   const url = new URL(request.url ?? '/', 'http://localhost')
-  // A page on another site that rebinds its DNS name to 127.0.0.1 sends its own Host: refuse it.
-  const host = request.headers.host ?? ''
-  if (host !== origin && host !== origin.replace('127.0.0.1', 'localhost')) return send(response, 403, 'text/plain; charset=utf-8', 'forbidden host')
-  if (request.method !== 'GET' && request.method !== 'HEAD') return send(response, 404, 'text/plain; charset=utf-8', 'not found')
-  if (url.pathname === '/') return send(response, 200, TYPES['.html'], await readFile(join(VIEWER, 'index.html')))
+  if (!admitted(request, response, origin)) return
   if (url.pathname === '/api/runs') {
     const read = [...(await Promise.all(paths.map((path) => readRun(path, load)))), ...(await Promise.all(sources.map(readSource)))]
     const ok = read.filter((r) => r.doc !== undefined)
@@ -131,19 +99,6 @@ async function handle(request, response, paths, sources, origin, load) {
     const body = { runs: ok.map((r) => r.doc), sources: ok.map((r) => r.origin), traces, errors: read.filter((r) => r.error !== undefined).map((r) => r.error) }
     return send(response, 200, 'application/json; charset=utf-8', JSON.stringify(body))
   }
-  const file = url.pathname.startsWith('/viewer/') ? viewerFile(url.pathname) : undefined
-  if (file === undefined) return send(response, 404, 'text/plain; charset=utf-8', 'not found')
-  let body
-  try {
-    body = await readFile(file)
-  } catch {
-    return send(response, 404, 'text/plain; charset=utf-8', 'not found')
-  }
-  return send(response, 200, TYPES[extname(file)], body)
+  if (!(await servePage(url.pathname, response))) sendText(response, 404, 'not found')
 }
 
-function send(response, status, type, body) {
-  if (response.headersSent) return response.end()
-  response.writeHead(status, { ...HEADERS, 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) })
-  response.end(response.req.method === 'HEAD' ? undefined : body)
-}

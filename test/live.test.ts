@@ -37,7 +37,7 @@ describe('serveDevtools: the live view', () => {
     const page = await stream(new URL('/api/live', server.url).href)
     expect(page.status).toBe(200)
     expect(page.headers.get('content-type')).toMatch(/^text\/event-stream/)
-    expect(page.headers.get('content-security-policy')).toBe("default-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+    expect(page.headers.get('content-security-policy')).toBe("default-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
     const run = await c.run({ n: 1 })
     await page.waitFor((events) => runIds(events).includes(run.id))
     const doc = JSON.parse(page.events.find((e) => e.event === 'run')!.data)

@@ -2,11 +2,9 @@
 // recorder keeps (and each step of a durable run) pushed to open pages as server-sent events.
 // Nothing here is ever awaited by a run: the recorder's listener only queues; encoding and
 // writing happen later, and a page that reads slowly loses messages (counted), never time.
-import { readFile, stat } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { dirname, extname, join, resolve, sep } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { admitted, assertViewerBuilt, SECURITY_HEADERS, send, sendText, servePage } from './viewer-files.js'
 import type { RunDocument } from '../files/run-document.js'
 import type { FlightRecorder } from '../store/flight-recorder.js'
 
@@ -54,20 +52,6 @@ export interface LiveServer extends DevtoolsServer {
   publish(kind: 'run' | 'step', runId: string, document: () => RunDocument): void
 }
 
-const VIEWER = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'devtools', 'viewer')
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-}
-// The devtools server's policy (devtools/server.js); EventSource is `connect-src`, 'self' by default-src.
-const HEADERS = {
-  'Content-Security-Policy': "default-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-  'X-Content-Type-Options': 'nosniff',
-  'Referrer-Policy': 'no-referrer',
-  'Cache-Control': 'no-store',
-}
 /** Runs queued faster than they can be encoded: beyond this many, the oldest are dropped. */
 const MAX_QUEUED = 10_000
 
@@ -132,9 +116,7 @@ export async function startLiveServer(options: ServeDevtoolsOptions = {}): Promi
   const recent = whole(options.recent, 'recent', 50, 1, 1_000)
   const limit = whole(options.bufferBytes, 'bufferBytes', 4 * 1024 * 1024, 1_024, 1024 * 1024 * 1024)
   const maxClients = whole(options.maxClients, 'maxClients', 32, 1, 1_000)
-  await stat(join(VIEWER, 'model.js')).catch(() => {
-    throw new Error(`the devtools viewer is not built (${join(VIEWER, 'model.js')} is missing): run npm run build`)
-  })
+  await assertViewerBuilt()
   // The last message of each of the `recent` latest runs: what a page that connects late gets first.
   const ring = new Map<string, string>()
   const clients = new Set<Client>()
@@ -176,32 +158,20 @@ export async function startLiveServer(options: ServeDevtoolsOptions = {}): Promi
 
   let origin = ''
   const server = createServer((request, response) => {
-    void handle(request, response).catch(() => send(response, 500, 'text/plain; charset=utf-8', 'devtools: internal error'))
+    void handle(request, response).catch(() => sendText(response, 500, 'devtools: internal error'))
   })
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const url = new URL(request.url ?? '/', 'http://localhost')
-    // A page on another site that rebinds its DNS name to 127.0.0.1 sends its own Host: refuse it.
-    const host = request.headers.host ?? ''
-    if (host !== origin && host !== origin.replace('127.0.0.1', 'localhost')) return send(response, 403, 'text/plain; charset=utf-8', 'forbidden host')
-    if (request.method !== 'GET' && request.method !== 'HEAD') return send(response, 404, 'text/plain; charset=utf-8', 'not found')
-    if (url.pathname === '/') return send(response, 200, TYPES['.html'] as string, await readFile(join(VIEWER, 'index.html')))
+    if (!admitted(request, response, origin)) return
     // The page asks what is served: nothing up front, the stream brings the recent runs first.
     if (url.pathname === '/api/runs') return send(response, 200, 'application/json; charset=utf-8', JSON.stringify({ runs: [], errors: [], live: true }))
     if (url.pathname === '/api/live/stats') return send(response, 200, 'application/json; charset=utf-8', JSON.stringify(stats()))
     if (url.pathname === '/api/live') return stream(request, response)
-    const file = url.pathname.startsWith('/viewer/') ? viewerFile(url.pathname) : undefined
-    if (file === undefined) return send(response, 404, 'text/plain; charset=utf-8', 'not found')
-    let body: Buffer
-    try {
-      body = await readFile(file)
-    } catch {
-      return send(response, 404, 'text/plain; charset=utf-8', 'not found')
-    }
-    return send(response, 200, TYPES[extname(file)] as string, body)
+    if (!(await servePage(url.pathname, response))) sendText(response, 404, 'not found')
   }
   const stream = (request: IncomingMessage, response: ServerResponse): void => {
-    if (closed || clients.size >= maxClients) return send(response, 503, 'text/plain; charset=utf-8', 'too many live pages')
-    response.writeHead(200, { ...HEADERS, 'Content-Type': 'text/event-stream; charset=utf-8', Connection: 'keep-alive' })
+    if (closed || clients.size >= maxClients) return sendText(response, 503, 'too many live pages')
+    response.writeHead(200, { ...SECURITY_HEADERS, 'Content-Type': 'text/event-stream; charset=utf-8', Connection: 'keep-alive' })
     if (request.method === 'HEAD') return void response.end()
     response.socket?.setNoDelay(true)
     const client = new Client(response, limit, () => void dropped++)
@@ -271,22 +241,4 @@ export async function serveDevtools(recorder: FlightRecorder, options: ServeDevt
       await live.close()
     },
   }
-}
-
-/** The file under devtools/viewer/ that a URL path names, or undefined (traversal, unknown type). */
-function viewerFile(urlPath: string): string | undefined {
-  let relative: string
-  try {
-    relative = decodeURIComponent(urlPath.slice('/viewer/'.length))
-  } catch {
-    return undefined
-  }
-  const file = resolve(VIEWER, relative)
-  return file.startsWith(VIEWER + sep) && TYPES[extname(file)] !== undefined ? file : undefined
-}
-
-function send(response: ServerResponse, status: number, type: string, body: string | Buffer): void {
-  if (response.headersSent) return void response.end()
-  response.writeHead(status, { ...HEADERS, 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) })
-  response.end(response.req.method === 'HEAD' ? undefined : body)
 }
