@@ -7,7 +7,7 @@ import type { LinkInfo, MiddlewareCallInfo, RedactPath } from '../core/types.js'
 import type { TimelineEvent } from '../record/events.js'
 import { mergeRedactPaths, redactor, type Redactor } from './redact.js'
 import { FORMAT, type DocumentEvent, type DocumentLink, type DocumentMiddleware, type DocumentVersion } from './run-document.js'
-import { eventDocs, table, type DocumentHeader } from './write-document.js'
+import { eventEncoder, table, type DocumentHeader } from './write-document.js'
 
 /** What a durable run's document starts from: the run as it begins. */
 export interface DurableRunStart {
@@ -37,8 +37,7 @@ export class StepEncoder {
   readonly #links = table<LinkInfo>()
   readonly #middleware = table<MiddlewareCallInfo>()
   readonly #header: DocumentHeader
-  readonly #queue: TimelineEvent<unknown>[] = []
-  readonly #docs: Generator<DocumentEvent>
+  readonly #encode: (event: TimelineEvent<unknown>) => DocumentEvent
   #linksSent = 0
   #middlewareSent = 0
 
@@ -65,18 +64,8 @@ export class StepEncoder {
     if (run.parent !== undefined) this.#header.run.parent = { runId: run.parent.runId, seq: run.parent.seq }
     if (run.replayOf !== undefined) this.#header.run.replayOf = { runId: run.replayOf.runId }
     if (this.#redact.active) this.#header.redacted = { paths: this.#redact.paths.map((p) => [...p]), placeholder: this.#redact.placeholder }
-    const queue = this.#queue
-    const source: Iterable<TimelineEvent<unknown>> = {
-      *[Symbol.iterator]() {
-        for (;;) {
-          const next = queue.shift()
-          if (next === undefined) return
-          yield next
-        }
-      },
-    }
     // Nested runs are not embedded in a durable run's steps (the whole document, at the end, has them).
-    this.#docs = eventDocs(source, run.startedAt, this.#redact, this.#links.ref, this.#middleware.ref, this.#header, new Map())
+    this.#encode = eventEncoder(run.startedAt, this.#redact, this.#links.ref, this.#middleware.ref, this.#header, new Map())
   }
 
   /** The document's head: everything before the events (the tables as the events so far named them). */
@@ -88,12 +77,7 @@ export class StepEncoder {
   encode(events: readonly TimelineEvent<unknown>[]): EncodedSteps {
     this.#redact.collectEvents(events)
     const out: DocumentEvent[] = []
-    for (const event of events) {
-      this.#queue.push(event)
-      const next = this.#docs.next()
-      if (next.done === true) throw new Error('the step encoder ended early (an internal error of shadowchain)')
-      out.push(next.value)
-    }
+    for (const event of events) out.push(this.#encode(event))
     const links = this.#links.items.slice(this.#linksSent).map((link): DocumentLink => (Object.keys(link.meta).length === 0 ? { name: link.name, index: link.index } : { name: link.name, index: link.index, meta: encodeLenient(this.#redact.scrub(link.meta)) }))
     this.#linksSent = this.#links.items.length
     const middleware = this.#middleware.items.slice(this.#middlewareSent).map(({ name, position, index }): DocumentMiddleware => ({ name, position, index }))

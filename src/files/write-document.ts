@@ -157,7 +157,7 @@ export function exportParts(
   }
   if (children.size > 0 && header.version < NESTED_SINCE) header.version = NESTED_SINCE
   if (run.trace !== undefined && header.version < TRACE_SINCE) header.version = TRACE_SINCE
-  return { header, events: eventDocs(events, run.startedAt, redact, links.ref, middleware.ref, header, children), nested: nestedDocs(children, options, header, tree) }
+  return { header, events: new EncodedEvents(events, eventEncoder(run.startedAt, redact, links.ref, middleware.ref, header, children)), nested: nestedDocs(children, options, header, tree) }
 }
 
 /** The id of the nested run an event names (`child`), if it names one. */
@@ -201,6 +201,27 @@ function treeRedactors(run: ExportableRun, options: ExportOptions): ReadonlyMap<
   return all
 }
 
+/**
+ * A run's events as documents, encoded when read: one at a time by iterating (`saveRun` streams
+ * them), or all at once into an array (`exportRun`: a plain loop, no generator to resume per event).
+ */
+class EncodedEvents implements Iterable<DocumentEvent> {
+  constructor(
+    private readonly events: readonly TimelineEvent<unknown>[],
+    private readonly encode: (event: TimelineEvent<unknown>) => DocumentEvent,
+  ) {}
+
+  *[Symbol.iterator](): Generator<DocumentEvent> {
+    for (const event of this.events) yield this.encode(event)
+  }
+
+  all(): DocumentEvent[] {
+    const out = new Array<DocumentEvent>(this.events.length)
+    for (let i = 0; i < this.events.length; i++) out[i] = this.encode(this.events[i] as TimelineEvent<unknown>)
+    return out
+  }
+}
+
 /** The nested runs' documents, one at a time: the parent's version covers each one's. */
 function* nestedDocs(children: ReadonlyMap<string, ExportableRun>, options: ExportOptions, header: DocumentHeader, tree: ReadonlyMap<ExportableRun, Redactor> | undefined): Generator<RunDocument> {
   for (const child of children.values()) {
@@ -212,19 +233,18 @@ function* nestedDocs(children: ReadonlyMap<string, ExportableRun>, options: Expo
 }
 
 /**
- * The documents of `events`, one per event as they are pulled (a durable run's encoder feeds it
- * events as steps complete): each against the event before it. The tables grow as events name
+ * Encodes events one at a time, each against the one before it: what a whole document, a file
+ * written as a stream (`saveRun`) and a durable run's steps are made of. The tables grow as events name
  * links and middleware calls; `header.version` rises to what the events need.
  */
-export function* eventDocs(
-  events: Iterable<TimelineEvent<unknown>>,
+export function eventEncoder(
   origin: bigint,
   redact: ReturnType<typeof redactor>,
   linkRef: (link: LinkInfo) => number,
   middlewareRef: (call: MiddlewareCallInfo) => number,
   header: DocumentHeader,
   children: ReadonlyMap<string, unknown>,
-): Generator<DocumentEvent> {
+): (event: TimelineEvent<unknown>) => DocumentEvent {
   // The header learns the document's version as events go: a sparse array anywhere needs
   // version 2, a link event's metricsError or writesDropped version 3 (which has $holes too), a
   // link.skip version 4, a link.attempt version 5, an around call version 6 (each has all of the
@@ -241,7 +261,7 @@ export function* eventDocs(
     },
   }
   let prev: TimelineEvent<unknown> | undefined
-  for (const event of events) {
+  return (event) => {
     const doc: Record<string, unknown> = { seq: event.seq, t: offset(event.t, origin), type: event.type }
     const prevCtx = prev === undefined ? event.ctx : prev.ctx
     // For a link.end or fork: the structural diff from after back to before. It decides whether
@@ -363,7 +383,7 @@ export function* eventDocs(
       doc['span'] = event.span
     }
     prev = event
-    yield doc as unknown as DocumentEvent
+    return doc as unknown as DocumentEvent
   }
 }
 
@@ -385,7 +405,7 @@ export function exportRun(run: ExportableRun, options?: ExportOptions): RunDocum
 
 function wholeDocument(header: DocumentHeader, events: Iterable<DocumentEvent>, nested: Iterable<RunDocument>): RunDocument {
   // Events and nested documents first: one of them may raise the header's version.
-  const list = [...events]
+  const list = events instanceof EncodedEvents ? events.all() : [...events]
   const docs = [...nested]
   return docs.length === 0 ? { ...header, events: list } : { ...header, events: list, nested: docs }
 }
