@@ -7,7 +7,8 @@ import type { LinkInfo, MiddlewareCallInfo, RedactPath } from '../core/types.js'
 import type { TimelineEvent } from '../record/events.js'
 import { mergeRedactPaths, redactor, type Redactor } from './redact.js'
 import { FORMAT, type DocumentEvent, type DocumentLink, type DocumentMiddleware, type DocumentVersion } from './run-document.js'
-import { eventEncoder, table, type DocumentHeader } from './write-document.js'
+import { table } from './encode-parts.js'
+import { eventEncoder, type DocumentHeader } from './write-document.js'
 
 /** What a durable run's document starts from: the run as it begins. */
 export interface DurableRunStart {

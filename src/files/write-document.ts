@@ -2,8 +2,9 @@
 // encoded by the codec, redaction applied on the way out. Events are produced one at a time, so
 // `saveRun` streams them to a file.
 import { applyPatches, type Objectish, type Patch } from 'immer'
+import { encodePatches, offset, table } from './encode-parts.js'
 import { encodeLenient, encodeValue, type EncodeNotes } from './codec.js'
-import { diffStates, setsInOrder, wholeSets } from '../core/diff-states.js'
+import { diffStates, setsInOrder } from '../core/diff-states.js'
 import type { MiddlewareCallInfo, TimelineEvent } from '../record/events.js'
 import { mergeRedactPaths, redactor, type RedactPath, type Redactor } from './redact.js'
 import type { LinkInfo, RunStatus } from '../core/types.js'
@@ -35,61 +36,6 @@ export interface ExportableRun {
 }
 
 // ---- export ------------------------------------------------------------------------------------
-
-const RESERVED_KEYS: ReadonlySet<unknown> = new Set(['__proto__', 'constructor', 'prototype'])
-
-/**
- * Encodes patches. `state` is the state the patches produce: a patch whose path goes through a
- * key that readers must refuse in paths (`constructor`, `prototype`) is written as a replace of
- * the nearest ancestor above that key, taken from `state`, so the document still loads.
- */
-function encodePatches(patches: readonly Patch[], state: unknown, notes: EncodeNotes): DocumentPatch[] {
-  // Object members of a Set are named by identity, which no reader can match: such patches are
-  // written as a replace of the whole Set.
-  return wholeSets(patches, state).map((original) => {
-    let patch = original
-    // Reserved keys are refused by readers; object Map keys would come back as new objects that
-    // match no key: both are written as a replace of the ancestor above them.
-    const reserved = patch.path.findIndex((key) => RESERVED_KEYS.has(key) || (typeof key === 'object' && key !== null))
-    if (reserved !== -1) {
-      const path = patch.path.slice(0, reserved)
-      patch = { op: 'replace', path, value: path.reduce<unknown>((node, key) => readKey(node, key), state) }
-    }
-    const out: DocumentPatch = { op: patch.op, path: patch.path.map((key) => encodeValue(key)) }
-    // A Set member's removal names the member in `value`.
-    if (patch.op !== 'remove' || patch.value !== undefined) out.value = encodeValue(patch.value, notes)
-    return out
-  })
-}
-
-function readKey(node: unknown, key: string | number): unknown {
-  if (node instanceof Map) return node.get(key)
-  return typeof node === 'object' && node !== null ? (node as Record<string, unknown>)[key] : undefined
-}
-
-/** Interns objects into a table, so events refer to links and middleware calls by index. */
-export function table<T>(): { readonly items: T[]; ref(item: T): number } {
-  const items: T[] = []
-  const index = new Map<T, number>()
-  return {
-    items,
-    ref(item) {
-      let at = index.get(item)
-      if (at === undefined) {
-        at = items.push(item) - 1
-        index.set(item, at)
-      }
-      return at
-    },
-  }
-}
-
-/** ns from `origin` as a JSON number, or as a decimal string past 2^53 ns (104 days): a fork
- * made long after its parent carries the parent's events, far before its own start. */
-function offset(t: bigint, origin: bigint): number | string {
-  const ns = Number(t - origin)
-  return Number.isSafeInteger(ns) ? ns : String(t - origin)
-}
 
 /**
  * The document's header (everything but the events and nested documents), a generator of its
