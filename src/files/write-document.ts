@@ -38,7 +38,7 @@ export interface ExportableRun {
 // ---- export ------------------------------------------------------------------------------------
 
 /**
- * The document's header (everything but the events and nested documents), a generator of its
+ * The document's header (everything but the events and nested documents), an iterable of its
  * events, in order, and one of the nested runs' documents (version 8), in the order their ids are
  * first named. Each nested document is exported with the same `options` (and its run's own
  * `redact`); the header's version is at least 8 when there is one, and at least each one's.
