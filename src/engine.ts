@@ -187,7 +187,7 @@ function executeChain<C, T>(chain: Chain<C>, input: unknown, options: RunOptions
       observer,
       hookTimeoutMs: merged.hookTimeoutMs ?? DEFAULT_HOOK_TIMEOUT_MS,
       // Made only for a chain that nests one: other runs pay nothing for nesting.
-      nest: compiled.nests ? nestHost(merged, extras) : undefined,
+      nest: compiled.nests ? nestHost(merged, extras, tracing) : undefined,
       checkpoint: sink === undefined ? undefined : checkpointOf(sink as DurableSink, recorder),
       tracing,
     }
@@ -294,7 +294,7 @@ function nestedRuns<C>(own: ReadonlyMap<string, unknown> | undefined, extras: Ru
  * chain's own defaults) and the link call's signal; on replay, each child as a replay of the
  * child the same call made in the recording (its io values, and its own nested children).
  */
-function nestHost<C>(merged: RunOptions, extras: RunExtras<C>): NestHost {
+function nestHost<C>(merged: RunOptions, extras: RunExtras<C>, tracing: RunTraceContext): NestHost {
   const inherited: RunOptions = {}
   for (const key of INHERITED) if (merged[key] !== undefined) (inherited as Record<string, unknown>)[key] = merged[key]
   if (extras.redact !== undefined) inherited.redact = extras.redact
@@ -312,7 +312,11 @@ function nestHost<C>(merged: RunOptions, extras: RunExtras<C>): NestHost {
         const recorded = recordedChild(recording, io.link.name, named, n)
         if (recorded !== undefined) childExtras = replayExtras(recorded)
       }
-      return (child as Chain<unknown>)._execute(input, { ...inherited, signal: io.signal }, childExtras).then((outcome) => outcome.run)
+      // A traced child's run span nests under the link's (or branch's) span, whether or not a
+      // context manager carries the active context into the link call.
+      const parent = tracing.callContext(io)
+      const options: RunOptions = parent === undefined ? { ...inherited, signal: io.signal } : { ...inherited, signal: io.signal, traceContext: parent }
+      return (child as Chain<unknown>)._execute(input, options, childExtras).then((outcome) => outcome.run)
     },
   }
 }

@@ -26,13 +26,6 @@ function contextPropagates(): boolean {
   return context.with(PROBE, probeIsActive)
 }
 
-// Without a context manager, the link call a trace is making now (its `io`), for the synchronous
-// part of the call: a run started there (a nested chain's, DESIGN §9, whose run begins
-// synchronously inside its link call) takes the link's or branch's span as its parent, as the
-// active context would give it with a context manager. Saved and restored around each call.
-let callingTrace: LiveTrace | undefined
-let callingIO: unknown
-
 /**
  * Live tracing of one run, as an observer of its runner. Every call into the tracer is guarded:
  * observability never throws into a run. (try/catch inline, not a closure per call: this runs
@@ -81,7 +74,6 @@ export class LiveTrace<C = unknown> implements RunObserver<C> {
     this.lastNs = info.startedAt
     this.lastTime = this.at(info.startedAt)
     const options = runSpanOptions(info.chainName, info.id, this.lastTime, lineage)
-    if (callingTrace !== undefined) parent = callingTrace.callContext(callingIO)
     this.runSpan = tracer.startSpan(runSpanName(info.chainName), options, parent)
     try {
       this.runContext = trace.setSpan(parent, this.runSpan)
@@ -135,7 +127,9 @@ export class LiveTrace<C = unknown> implements RunObserver<C> {
    * arguments are passed through rather than closed over: no closure per link.)
    */
   runLink<A, B, R>(fn: (a: A, b: B) => R, a: A, b: B): R {
-    if (!this.propagates) return this.runUnpropagated(fn, a, b)
+    // Without a context manager entering a context does nothing: the link is called as it is (a
+    // nested chain's run is given its link's context by the engine, see callContext).
+    if (!this.propagates) return this.redact !== undefined ? this.runRedacted(this.redact, fn, a, b, undefined) : fn(a, b)
     // A branch of a parallel step runs in its branch span's context (asked only while branches are open).
     const where = this.branchSpans === undefined || this.branchSpans.size === 0 ? this.linkContext : this.branchContext(b)
     if (this.redact !== undefined) return this.runRedacted(this.redact, fn, a, b, where)
@@ -143,25 +137,9 @@ export class LiveTrace<C = unknown> implements RunObserver<C> {
   }
 
   /**
-   * Without a context manager: the link is called as it is, and a run that starts synchronously
-   * inside the call (a nested chain's) finds its parent span through {@link callContext}.
-   */
-  private runUnpropagated<A, B, R>(fn: (a: A, b: B) => R, a: A, b: B): R {
-    const outerTrace = callingTrace
-    const outerIO = callingIO
-    callingTrace = this
-    callingIO = b
-    try {
-      return this.redact !== undefined ? this.runRedacted(this.redact, fn, a, b, undefined) : fn(a, b)
-    } finally {
-      callingTrace = outerTrace
-      callingIO = outerIO
-    }
-  }
-
-  /**
    * @internal The context a run started inside the link call `io` nests in: the call's branch
-   * span (a branch of a parallel step), else its link span, else the run span.
+   * span (a branch of a parallel step), else its link span, else the run span. The engine gives it
+   * to a nested chain's run as its `traceContext`, with or without a context manager.
    */
   callContext(io: unknown): Context {
     const branch = this.branchSpans === undefined ? undefined : (io as { readonly branch?: unknown } | null)?.branch

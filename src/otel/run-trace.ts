@@ -52,6 +52,11 @@ export class RunTraceContext {
     this.#live = live
   }
 
+  /** The context of the live span of `io`'s call (its branch's or link's), when the run is traced live. */
+  callContext(io: object): Context | undefined {
+    return this.#live?.callContext(io)
+  }
+
   /** The run's trace: undefined for a run with no tracer, no parent, and nothing injected. */
   trace(): RunTrace | undefined {
     const recorded = this.#live?.spanContext
