@@ -229,11 +229,11 @@ export class LiveTrace<C = unknown> implements RunObserver<C> {
     }
   }
 
-  branchEnd(_link: LinkInfo, branch: string, t0: bigint, t1: bigint, _patches: readonly Patch[], error: unknown, failed: boolean, _ctx: Immutable<C>, child: NestedRun | undefined): void {
+  branchEnd(_link: LinkInfo, branch: string, t0: bigint, t1: bigint, _patches: readonly Patch[], error: unknown, failed: boolean, _ctx: Immutable<C>, io: LinkCallIO<C>): void {
     const span = this.branchSpans?.get(branch)
     if (span === undefined) return
     this.branchSpans?.delete(branch)
-    this.nameChild(span, child)
+    this.nameChild(span, io.child)
     try {
       endBranchSpan(span, t1 - t0, failed, error, this.at(t1), this.redact)
     } catch (caught) {

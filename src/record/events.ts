@@ -60,24 +60,22 @@ export interface LinkStartTimelineEvent<C = unknown> extends EventBase<C> {
   readonly link: LinkInfo
 }
 
-/** Stamped as soon as the link returned (or its promise settled). */
-export interface LinkEndTimelineEvent<C = unknown> extends EventBase<C> {
-  readonly type: 'link.end'
-  readonly link: LinkInfo
-  readonly patches: readonly Patch[]
-  readonly inversePatches: readonly Patch[]
-  /** `t` of this event minus `t` of its `link.start`. */
-  readonly durationNs: bigint
+/** What the end of a link or branch call may carry besides its outcome (each absent when unused). */
+export interface CallFields {
   /** The id of the run a nested chain made in this call (DESIGN §9): `timeline.child(id)`. */
   readonly child?: string
   /** The span id `io.inject` wrote into an outbound request (DESIGN §11): a called service's run names it as its `remoteParent`. */
   readonly span?: string
-  /** What the link drew from `io.now()` / `io.random()`, when it called them. */
+  /** What the call drew from `io.now()` / `io.random()`, when it called them (replay gives them back). */
   readonly io?: RecordedIO
+}
+
+/** What a link's `link.end` / `link.error` may carry besides its outcome. */
+export interface LinkCallFields extends CallFields {
   /**
-   * Set when the link left something in `io.metrics` that could not be recorded as it was (a
-   * cycle, a getter that threw, nesting past 100 levels…): an `Error` naming what. The recorded
-   * metrics hold a marker in its place. Absent when everything was recorded.
+   * Set when the link left something in `io.metrics` (before it returned or threw) that could not
+   * be recorded as it was (a cycle, a getter that threw, nesting past 100 levels…): an `Error`
+   * naming what. The recorded metrics hold a marker in its place. Absent when everything was recorded.
    */
   readonly metricsError?: unknown
   /**
@@ -87,29 +85,22 @@ export interface LinkEndTimelineEvent<C = unknown> extends EventBase<C> {
   readonly writesDropped?: number
 }
 
+/** Stamped as soon as the link returned (or its promise settled). */
+export interface LinkEndTimelineEvent<C = unknown> extends EventBase<C>, LinkCallFields {
+  readonly type: 'link.end'
+  readonly link: LinkInfo
+  readonly patches: readonly Patch[]
+  readonly inversePatches: readonly Patch[]
+  /** `t` of this event minus `t` of its `link.start`. */
+  readonly durationNs: bigint
+}
+
 /** Replaces `link.end` when the link threw or rejected; its changes were discarded. */
-export interface LinkErrorTimelineEvent<C = unknown> extends EventBase<C> {
+export interface LinkErrorTimelineEvent<C = unknown> extends EventBase<C>, LinkCallFields {
   readonly type: 'link.error'
   readonly link: LinkInfo
   readonly error: unknown
   readonly durationNs: bigint
-  /** The id of the run a nested chain made in this call (DESIGN §9): `timeline.child(id)`. */
-  readonly child?: string
-  /** The span id `io.inject` wrote into an outbound request (DESIGN §11): a called service's run names it as its `remoteParent`. */
-  readonly span?: string
-  /** What the link drew from `io.now()` / `io.random()`, when it called them. */
-  readonly io?: RecordedIO
-  /**
-   * Set when the link left something in `io.metrics` (before it threw) that could not be
-   * recorded as it was (a cycle, a getter that threw…): an `Error` naming what. The recorded
-   * metrics hold a marker in its place. Absent when everything was recorded.
-   */
-  readonly metricsError?: unknown
-  /**
-   * With `capture: 'writes'`: how many writes of this link execution were made but not recorded
-   * as `ctx.write` events, past the run's `maxWritesPerLink`. Absent when none was dropped.
-   */
-  readonly writesDropped?: number
 }
 
 /**
@@ -127,15 +118,13 @@ export interface LinkSkipTimelineEvent<C = unknown> extends EventBase<C> {
  * A failed attempt of a link with `retry` that is tried again (DESIGN §9): its draft was
  * discarded, so ctx is the link's input. The link's `link.start` comes before its first attempt.
  */
-export interface LinkAttemptTimelineEvent<C = unknown> extends EventBase<C> {
+export interface LinkAttemptTimelineEvent<C = unknown> extends EventBase<C>, Pick<CallFields, 'child'> {
   readonly type: 'link.attempt'
   readonly link: LinkInfo
   /** Which attempt failed, from 1. */
   readonly attempt: number
   readonly error: unknown
   readonly durationNs: bigint
-  /** The id of the run a nested chain made in this call (DESIGN §9): `timeline.child(id)`. */
-  readonly child?: string
 }
 
 /**
@@ -150,34 +139,22 @@ export interface BranchStartTimelineEvent<C = unknown> extends EventBase<C> {
 }
 
 /** A branch of a parallel step returned: its own patches against the step's input (ctx is still that input). */
-export interface BranchEndTimelineEvent<C = unknown> extends EventBase<C> {
+export interface BranchEndTimelineEvent<C = unknown> extends EventBase<C>, CallFields {
   readonly type: 'branch.end'
   readonly link: LinkInfo
   readonly branch: string
   readonly patches: readonly Patch[]
   /** `t` of this event minus `t` of its `branch.start`. */
   readonly durationNs: bigint
-  /** The id of the run a nested chain made in this call (DESIGN §9): `timeline.child(id)`. */
-  readonly child?: string
-  /** The span id `io.inject` wrote into an outbound request (DESIGN §11): a called service's run names it as its `remoteParent`. */
-  readonly span?: string
-  /** What the branch drew from `io.now()` / `io.random()`, when it called them (replay gives them back). */
-  readonly io?: RecordedIO
 }
 
 /** A branch of a parallel step threw or rejected: its draft was discarded, and the step fails. */
-export interface BranchErrorTimelineEvent<C = unknown> extends EventBase<C> {
+export interface BranchErrorTimelineEvent<C = unknown> extends EventBase<C>, CallFields {
   readonly type: 'branch.error'
   readonly link: LinkInfo
   readonly branch: string
   readonly error: unknown
   readonly durationNs: bigint
-  /** The id of the run a nested chain made in this call (DESIGN §9): `timeline.child(id)`. */
-  readonly child?: string
-  /** The span id `io.inject` wrote into an outbound request (DESIGN §11): a called service's run names it as its `remoteParent`. */
-  readonly span?: string
-  /** What the branch drew from `io.now()` / `io.random()`, when it called them (replay gives them back). */
-  readonly io?: RecordedIO
 }
 
 /** `capture: 'writes'`: one write a link made to its draft, stamped as it happened. */

@@ -148,12 +148,8 @@ export class Recorder<C> implements RunObserver<C> {
   }
 
   linkEnd(link: LinkInfo, t0: bigint, t1: bigint, patches: readonly Patch[] | undefined, inversePatches: readonly Patch[], io: LinkCallIO<C>, ctx: Immutable<C>): void {
-    if (this.full) {
-      const event: MutableEvent = { type: 'link.end', t: t1, link, patches, inversePatches, durationNs: t1 - t0 }
-      this.addLinkEventFields(event, io)
-      this.push(event, ctx)
-    }
-    if (io.overrun) this.ioOverruns.push({ link, seq: this.seqBase + this.events.length - 1 })
+    if (this.full) this.pushLinkCall({ type: 'link.end', t: t1, link, patches, inversePatches, durationNs: t1 - t0 }, io, ctx)
+    else if (io.overrun) this.ioOverruns.push({ link, seq: this.seqBase + this.events.length - 1 })
   }
 
   linkAttempt(link: LinkInfo, attempt: number, t0: bigint, t1: bigint, error: unknown, ctx: Immutable<C>, child: NestedRun | undefined): void {
@@ -167,22 +163,13 @@ export class Recorder<C> implements RunObserver<C> {
     if (this.full) this.push({ type: 'branch.start', t: t0, link, branch }, ctx)
   }
 
-  branchEnd(link: LinkInfo, branch: string, t0: bigint, t1: bigint, patches: readonly Patch[], error: unknown, failed: boolean, ctx: Immutable<C>, child: NestedRun | undefined, io: LinkCallIO<C>): void {
+  branchEnd(link: LinkInfo, branch: string, t0: bigint, t1: bigint, patches: readonly Patch[], error: unknown, failed: boolean, ctx: Immutable<C>, io: LinkCallIO<C>): void {
     if (!this.full) return
-    const event: MutableEvent = failed ? { type: 'branch.error', t: t1, link, branch, error, durationNs: t1 - t0 } : { type: 'branch.end', t: t1, link, branch, patches, durationNs: t1 - t0 }
-    const drawn = recordedIO(io)
-    if (drawn !== undefined) event['io'] = drawn
-    if (io.spanId !== undefined) event['span'] = io.spanId
-    this.adopt(event, child)
-    this.push(event, ctx)
-    if (io.overrun) this.ioOverruns.push({ link, seq: this.seqBase + this.events.length - 1 })
+    this.pushCall(failed ? { type: 'branch.error', t: t1, link, branch, error, durationNs: t1 - t0 } : { type: 'branch.end', t: t1, link, branch, patches, durationNs: t1 - t0 }, io, ctx)
   }
 
   linkError(link: LinkInfo, t0: bigint, t1: bigint, error: unknown, io: LinkCallIO<C>, ctx: Immutable<C>): void {
-    const event: MutableEvent = { type: 'link.error', t: t1, link, error, durationNs: t1 - t0 }
-    this.addLinkEventFields(event, io)
-    this.push(event, ctx)
-    if (io.overrun) this.ioOverruns.push({ link, seq: this.seqBase + this.events.length - 1 })
+    this.pushLinkCall({ type: 'link.error', t: t1, link, error, durationNs: t1 - t0 }, io, ctx)
   }
 
   stepEnd(): void {
@@ -277,11 +264,21 @@ export class Recorder<C> implements RunObserver<C> {
   }
 
   /** The optional fields of `link.end` / `link.error`: drawn io, lost metrics, dropped writes. */
-  private addLinkEventFields(event: MutableEvent, io: LinkCallIO<C>): void {
+  /**
+   * Pushes the end of a link or branch call with what its io carries (`CallFields`): the values
+   * it drew, the span it injected, the run a nested chain made; notes a replay's io overrun.
+   */
+  private pushCall(event: MutableEvent, io: LinkCallIO<C>, ctx: Immutable<C>): void {
     const drawn = recordedIO(io)
     if (drawn !== undefined) event['io'] = drawn
     if (io.spanId !== undefined) event['span'] = io.spanId
     this.adopt(event, io.child)
+    this.push(event, ctx)
+    if (io.overrun) this.ioOverruns.push({ link: event['link'] as LinkInfo, seq: this.seqBase + this.events.length - 1 })
+  }
+
+  /** `pushCall` for a link's `link.end` / `link.error`, with what its metrics and write capture lost. */
+  private pushLinkCall(event: MutableEvent, io: LinkCallIO<C>, ctx: Immutable<C>): void {
     if (this.metricsError !== undefined) {
       event['metricsError'] = this.metricsError
       this.metricsError = undefined
@@ -290,6 +287,7 @@ export class Recorder<C> implements RunObserver<C> {
       event['writesDropped'] = this.writesDropped
       this.writesDropped = 0
     }
+    this.pushCall(event, io, ctx)
   }
 
   /** A nested chain's run: named by the event (`child`), kept by id. */

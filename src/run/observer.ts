@@ -75,7 +75,7 @@ export interface RunObserver<C> {
    * A branch settled: its patches (against the step's input `ctx`), or, `failed`, its error.
    * Branches end in the order they settle; the step's `linkEnd` / `linkError` follows the last.
    */
-  branchEnd(link: LinkInfo, branch: string, t0: bigint, t1: bigint, patches: readonly Patch[], error: unknown, failed: boolean, ctx: Immutable<C>, child: NestedRun | undefined, io: LinkCallIO<C>): void
+  branchEnd(link: LinkInfo, branch: string, t0: bigint, t1: bigint, patches: readonly Patch[], error: unknown, failed: boolean, ctx: Immutable<C>, io: LinkCallIO<C>): void
   /** The link threw, rejected, or left a state that cannot be recorded. */
   linkError(link: LinkInfo, t0: bigint, t1: bigint, error: unknown, io: LinkCallIO<C>, ctx: Immutable<C>): void
   /** The step ended (its after-middleware included), at `t`, the step's last reading. */
@@ -156,9 +156,9 @@ class Pair<C> implements RunObserver<C> {
     this.first.branchStart(link, branch, t0, ctx)
     this.second.branchStart(link, branch, t0, ctx)
   }
-  branchEnd(link: LinkInfo, branch: string, t0: bigint, t1: bigint, patches: readonly Patch[], error: unknown, failed: boolean, ctx: Immutable<C>, child: NestedRun | undefined, io: LinkCallIO<C>): void {
-    this.first.branchEnd(link, branch, t0, t1, patches, error, failed, ctx, child, io)
-    this.second.branchEnd(link, branch, t0, t1, patches, error, failed, ctx, child, io)
+  branchEnd(link: LinkInfo, branch: string, t0: bigint, t1: bigint, patches: readonly Patch[], error: unknown, failed: boolean, ctx: Immutable<C>, io: LinkCallIO<C>): void {
+    this.first.branchEnd(link, branch, t0, t1, patches, error, failed, ctx, io)
+    this.second.branchEnd(link, branch, t0, t1, patches, error, failed, ctx, io)
   }
   linkError(link: LinkInfo, t0: bigint, t1: bigint, error: unknown, io: LinkCallIO<C>, ctx: Immutable<C>): void {
     this.first.linkError(link, t0, t1, error, io, ctx)

@@ -111,7 +111,7 @@ function branchSettled<C>(branch: BranchDef<C>, draft: unknown, io: BranchCallIO
     }
   }
   const t1 = cx.clock.now()
-  cx.observer?.branchEnd(cx.link, branch.name, t0, t1, failed ? NO_PATCHES : patches, failed ? error : undefined, failed, base, io.child, io)
+  cx.observer?.branchEnd(cx.link, branch.name, t0, t1, failed ? NO_PATCHES : patches, failed ? error : undefined, failed, base, io)
   return { name: branch.name, patches, error, failed, stopped: io.stopped, stopReason: io.stopReason }
 }
 
