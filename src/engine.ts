@@ -17,7 +17,8 @@ import type { TimelineEvent } from './record/events.js'
 import { emptyState } from './record/snapshot.js'
 import { mergeRedactPaths } from './files/redact.js'
 import { Run, type ForkOptions, type ReplayOptions, type ReplayResult, type RunInit } from './lineage/run.js'
-import { recordedChild, replayExtras, replayRun } from './lineage/replay.js'
+import { recordedChildren, replayExtras, replayRun } from './lineage/replay.js'
+import { branchKey } from './run/parallel.js'
 import type { NestHost } from './core/nested.js'
 import { RECORDER_PORT, type DurableSink, type DurableStart, type RecorderPort } from './core/recording.js'
 import { forkRun } from './lineage/fork.js'
@@ -299,18 +300,18 @@ function nestHost<C>(merged: RunOptions, extras: RunExtras<C>, tracing: RunTrace
   for (const key of INHERITED) if (merged[key] !== undefined) (inherited as Record<string, unknown>)[key] = merged[key]
   if (extras.redact !== undefined) inherited.redact = extras.redact
   const recording = extras.replayOf?.run
+  let recorded: Map<string, Run<unknown>[]> | undefined
   const calls = new Map<string, number>()
   return {
     run(child: object, input: unknown, io: LinkIO<unknown>): Promise<Run<unknown>> {
       let childExtras: RunExtras<unknown> = {}
       if (recording !== undefined) {
         const branch: unknown = (io as { readonly branch?: unknown }).branch
-        const named = typeof branch === 'string' ? branch : undefined
-        const key = named === undefined ? io.link.name : `${io.link.name}\u0000${named}`
+        const key = typeof branch === 'string' ? branchKey(io.link.name, branch) : io.link.name
         const n = calls.get(key) ?? 0
         calls.set(key, n + 1)
-        const recorded = recordedChild(recording, io.link.name, named, n)
-        if (recorded !== undefined) childExtras = replayExtras(recorded)
+        const same = (recorded ??= recordedChildren(recording)).get(key)?.[n]
+        if (same !== undefined) childExtras = replayExtras(same)
       }
       // A traced child's run span nests under the link's (or branch's) span, whether or not a
       // context manager carries the active context into the link call.

@@ -119,15 +119,20 @@ export function replayExtras<C>(original: Run<C>): { recordedIO: Map<string, Rec
 }
 
 /**
- * @internal The `n`-th run (from 0) a nested chain made in `original` for a link (and branch):
- * what the same call of a replay is compared with and draws its io from.
+ * @internal The runs nested chains made in `original`, by call site (`branchKey(link, branch)`
+ * for a branch, the link's name for a link), in the order they were made: the `n`-th call of a
+ * replay at that site is compared with the `n`-th and draws its io from it. One pass.
  */
-export function recordedChild(original: Run<unknown>, link: string, branch: string | undefined, n: number): Run<unknown> | undefined {
-  let seen = 0
+export function recordedChildren(original: Run<unknown>): Map<string, Run<unknown>[]> {
+  const out = new Map<string, Run<unknown>[]>()
   for (const event of original.timeline.events) {
     const named = event as { readonly link?: { readonly name: string }; readonly branch?: string; readonly child?: string }
-    if (named.child === undefined || named.link?.name !== link || named.branch !== branch) continue
-    if (seen++ === n) return original.timeline.child(named.child)
+    const child = named.child === undefined ? undefined : original.timeline.child(named.child)
+    if (child === undefined || named.link === undefined) continue
+    const key = named.branch === undefined ? named.link.name : branchKey(named.link.name, named.branch)
+    const list = out.get(key)
+    if (list === undefined) out.set(key, [child])
+    else list.push(child)
   }
-  return undefined
+  return out
 }

@@ -164,6 +164,11 @@ export class Timeline<C = unknown> {
     return this.#nested
   }
 
+  /** The nested run an event names, when this timeline holds it. */
+  #childOf(event: { readonly child?: string }): RunOf<unknown> | undefined {
+    return event.child === undefined ? undefined : this.#nested.get(event.child)
+  }
+
   /** The nested run of this id (an event's `child`), or `undefined`. */
   child(id: string): RunOf<unknown> | undefined {
     return this.#nested.get(id)
@@ -250,8 +255,9 @@ export class Timeline<C = unknown> {
             patches: failed ? [] : event.patches,
             ...(failed && { error: event.error }),
             ...(event.io !== undefined && { io: event.io }),
-            ...(event.child !== undefined && this.#nested.has(event.child) && { child: this.#nested.get(event.child) as RunOf<unknown> }),
           }
+          const child = this.#childOf(event)
+          if (child !== undefined) (record as { child?: RunOf<unknown> }).child = child
           ;(branches ??= []).push(record)
           break
         }
@@ -282,10 +288,8 @@ export class Timeline<C = unknown> {
           if (retried > 0) open.attempts = retried + 1
           if (branches !== undefined) open.branches = branches
           if (event.io !== undefined) open.io = event.io
-          if (event.child !== undefined) {
-            const child = this.#nested.get(event.child)
-            if (child !== undefined) open.child = child
-          }
+          const child = this.#childOf(event)
+          if (child !== undefined) open.child = child
           records.push(open)
           startEvent = undefined
           break
