@@ -25,7 +25,6 @@ export type { DescribeOptions, RunSummary } from './present/describe-run.js'
 export { formatStats } from './present/stats-table.js'
 export { describeTrace, formatTrace, stitchRuns } from './present/stitch.js'
 export type { AnyRun, RemoteCall, StitchedRun, StitchedTrace, StitchInput, TraceTreeNode } from './present/stitch.js'
-export type { StatsTableChain, StatsTableSeries } from './present/stats-table.js'
 export type {
   ChildDivergence,
   Divergence,

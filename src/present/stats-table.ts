@@ -1,35 +1,12 @@
-// Run statistics (DESIGN §10) as a terminal table: what `shadowchain stats <store>` prints. The
-// input is the shape of the store's `ChainStats` (rec.stats()), declared here structurally:
-// present/ is above store/ in the layers and imports nothing from it.
+// Run statistics (DESIGN §10) as a terminal table: what `shadowchain stats <store>` prints, and
+// `formatStats(rec.stats())` in a program. The types are core's, shared with the store layer.
+import type { ChainStats, DurationStats } from '../core/stats-types.js'
 import { formatDuration } from './waterfall.js'
-
-/** Durations of one thing (a chain's runs, a link, a middleware call), as {@link formatStats} reads them. */
-export interface StatsTableSeries {
-  /** How many were recorded. */
-  readonly count: number
-  /** How many of them failed. */
-  readonly errors: number
-  /** Percentiles and maximum, in ns. */
-  readonly p50: bigint
-  readonly p95: bigint
-  readonly p99: bigint
-  readonly max: bigint
-}
-
-/** One chain's statistics, as {@link formatStats} reads them (a `ChainStats` is one). */
-export interface StatsTableChain extends StatsTableSeries {
-  /** The chain's name. */
-  readonly chain: string
-  /** Per link name. */
-  readonly links: Readonly<Record<string, StatsTableSeries>>
-  /** Per middleware call, keyed `'<name> <position>'`. */
-  readonly middleware: Readonly<Record<string, StatsTableSeries>>
-}
 
 const HEAD = ['count', 'errors', 'p50', 'p95', 'p99', 'max'] as const
 
 /** The cells of one series, after its name: count, errors (with the share), percentiles. */
-function cells(s: StatsTableSeries): string[] {
+function cells(s: DurationStats): string[] {
   const share = s.count === 0 || s.errors === 0 ? '' : ` (${((s.errors / s.count) * 100).toPrecision(2).replace(/\.0+$/, '')}%)`
   const time = (ns: bigint) => (s.count === 0 ? '–' : formatDuration(ns))
   return [String(s.count), `${s.errors}${share}`, time(s.p50), time(s.p95), time(s.p99), time(s.max)]
@@ -56,7 +33,7 @@ function cells(s: StatsTableSeries): string[] {
  * //   link charge                      265  80 (30%)  792 µs   64.7 ms  64.9 ms  65.0 ms
  * //   middleware timing chain-before  1165         0  50 ns    70 ns    320 ns   33.4 µs
  */
-export function formatStats(stats: readonly StatsTableChain[]): string {
+export function formatStats(stats: readonly ChainStats[]): string {
   if (stats.length === 0) return 'no runs'
   const rows: (string[] | undefined)[] = []
   for (const chain of stats) {
