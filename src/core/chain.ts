@@ -171,23 +171,16 @@ export class Chain<C> {
     if (options !== undefined && (typeof options !== 'object' || options === null)) throw new TypeError(`${where}: options must be an object { merge?, use?, meta?, when? }`)
     if (options !== undefined) checkKeys(options, ['merge', 'use', 'meta', 'when'], `${where} options`)
     // A branch may be a chain of the same ctx type: it runs nested, on the branch's draft.
-    let fns: unknown = branches
-    if (typeof branches === 'object' && branches !== null && Object.values(branches).some((b) => b instanceof Chain)) {
-      fns = Object.fromEntries(
-        Object.entries(branches).map(([branch, b]) => {
-          if (!(b instanceof Chain)) return [branch, b]
-          const fn = this.#nest(`${String(name)}' branch '${branch}`, b as Chain<unknown>, undefined)
-          nestedBranches.add(fn)
-          return [branch, fn]
-        }),
-      )
-    }
+    const nests = typeof branches === 'object' && branches !== null && Object.values(branches).some((b) => b instanceof Chain)
+    const fns: unknown = !nests
+      ? branches
+      : Object.fromEntries(Object.entries(branches).map(([branch, b]) => [branch, b instanceof Chain ? this.#nest(`${String(name)}' branch '${branch}`, b as Chain<unknown>, undefined) : b]))
     const parallel = checkParallel<C>(fns, options?.merge, where)
     const linkOptions: LinkOptions<C> = {}
     if (options?.use !== undefined) linkOptions.use = options.use
     if (options?.meta !== undefined) linkOptions.meta = options.meta
     if (options?.when !== undefined) linkOptions.when = options.when
-    return this.#withLinks(this.#links.length, name, parallelStep, linkOptions, parallel)
+    return this.#withLinks(this.#links.length, name, parallelStep, linkOptions, { def: parallel, nests })
   }
 
   /**
@@ -261,8 +254,9 @@ export class Chain<C> {
     name: string,
     fnOrChain: unknown,
     given: unknown,
-    parallel?: ParallelDef<C>,
+    step?: { readonly def: ParallelDef<C>; readonly nests: boolean },
   ): Chain<C> {
+    const parallel = step?.def
     const options = given as (LinkOptions<C> & Partial<NestMapping<C, unknown>>) | undefined
     const where = `chain '${this.name}'`
     checkLinkName(name, where)
@@ -278,7 +272,7 @@ export class Chain<C> {
       checkKeys(options, child === undefined ? ['use', 'meta', 'when', 'retry', 'timeoutMs'] : ['use', 'meta', 'when', 'retry', 'timeoutMs', 'input', 'output'], `${where}: link '${name}' options`)
     }
     const fn = child === undefined ? (fnOrChain as LinkFn<C>) : this.#nest(name, child, options)
-    const nests = child !== undefined || (parallel?.branches.some((branch) => nestedBranches.has(branch.fn)) ?? false)
+    const nests = child !== undefined || step?.nests === true
     const when = options?.when
     if (when !== undefined && typeof when !== 'function') {
       throw new TypeError(`${where}: link '${name}': options.when must be a function (ctx) => boolean, got ${when === null ? 'null' : typeof when}`)
@@ -311,9 +305,6 @@ export class Chain<C> {
     return (this.#compiled ??= compileChain(this.name, this.#links.toArray(), this.#middleware))
   }
 }
-
-/** The link functions made for chains nested as branches (so a step knows it nests). */
-const nestedBranches = new WeakSet<object>()
 
 /** The fn a parallel step's definition carries: the runner runs its branches instead. */
 function parallelStep(): never {
