@@ -19,7 +19,7 @@ export interface RecorderPort {
   durable(start: DurableStart): DurableSink | undefined
 }
 
-/** A durable run as it begins (a `DurableRunStart` of the run file layer). */
+/** A durable run as it begins: what its document's head is made from (files/step-encoder.ts). */
 export interface DurableStart {
   readonly id: string
   readonly chainName: string

@@ -3,22 +3,14 @@
 // steps as the events they add, with the link and middleware table entries they name first.
 // The same per-event encoding as a whole document's (write-document.ts), fed one event at a time.
 import { encodeLenient, encodeValue, type EncodeNotes } from './codec.js'
-import type { LinkInfo, MiddlewareCallInfo, RedactPath } from '../core/types.js'
+import type { LinkInfo, MiddlewareCallInfo } from '../core/types.js'
+import type { DurableStart } from '../core/recording.js'
 import type { TimelineEvent } from '../record/events.js'
 import { mergeRedactPaths, redactor, type Redactor } from './redact.js'
 import { FORMAT, type DocumentEvent, type DocumentLink, type DocumentMiddleware, type DocumentVersion } from './run-document.js'
 import { table } from './encode-parts.js'
 import { eventEncoder, type DocumentHeader } from './write-document.js'
 
-/** What a durable run's document starts from: the run as it begins. */
-export interface DurableRunStart {
-  readonly id: string
-  readonly chainName: string
-  readonly startedAt: bigint
-  readonly parent?: { readonly runId: string; readonly seq: number } | undefined
-  readonly replayOf?: { readonly runId: string } | undefined
-  readonly redact?: readonly RedactPath[] | undefined
-}
 
 /** Events encoded since the last batch, and the table entries they named first. */
 export interface EncodedSteps {
@@ -47,7 +39,7 @@ export class StepEncoder {
    * @param first - its first event (`run.start`, or a fork's events up to its `fork` event): the
    *   initial states of the document
    */
-  constructor(run: DurableRunStart, first: TimelineEvent<unknown>) {
+  constructor(run: DurableStart, first: TimelineEvent<unknown>) {
     this.#redact = redactor(mergeRedactPaths(run.redact))
     this.#redact.collect(first.ctx)
     this.#redact.collect(first.mwctx)
