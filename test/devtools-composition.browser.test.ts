@@ -6,11 +6,11 @@ import type { ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { recordCompositionRuns } from '../examples/composition/index.js'
 import { ensureBuilt } from './built-dist.js'
-import { CHROMIUM, FLAGS, haveChromium, startView } from './view-server.js'
+import { haveChromium, openPage, startView } from './view-server.js'
 
 const skip = !haveChromium && process.env['CI'] === undefined
 
@@ -32,10 +32,7 @@ beforeAll(async () => {
   ;({ server, url } = await startView([files[1] as string]))
   // The big order (its charge was retried), on a server of its own.
   ;({ server: bigServer, url: bigUrl } = await startView([files[0] as string]))
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS })
-  page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
-  page.on('console', (message) => void (message.type() === 'error' && problems.push(`console: ${message.text()}`)))
-  page.on('pageerror', (error) => void problems.push(`page error: ${error.message}`))
+  ;({ browser, page } = await openPage(problems))
 }, 60_000)
 
 afterAll(async () => {

@@ -5,13 +5,13 @@ import type { ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { chain, recorder, saveRun, type FlightRecorder } from '../src/index.js'
 import { serveDevtools, type DevtoolsServer } from '../src/http/serve-devtools.js'
 import { ensureBuilt } from './built-dist.js'
 import { twoServices, useW3C } from './stitch-fixture.js'
-import { CHROMIUM, FLAGS, haveChromium, startView } from './view-server.js'
+import { haveChromium, openPage, startView } from './view-server.js'
 
 const skip = !haveChromium && process.env['CI'] === undefined
 
@@ -31,10 +31,7 @@ beforeAll(async () => {
   rec = recorder({ keep: { last: 100 } })
   live = await serveDevtools(rec)
   dir = await mkdtemp(join(tmpdir(), 'shadowchain-live-view-'))
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS })
-  page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
-  page.on('console', (message) => void (message.type() === 'error' && problems.push(`console: ${message.text()}`)))
-  page.on('pageerror', (error) => void problems.push(`page error: ${error.message}`))
+  ;({ browser, page } = await openPage(problems))
 }, 60_000)
 
 afterAll(async () => {

@@ -8,11 +8,11 @@ import type { ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { chain, saveRun, type Run } from '../src/index.js'
 import { ensureBuilt } from './built-dist.js'
-import { CHROMIUM, FLAGS, haveChromium, startView } from './view-server.js'
+import { haveChromium, openPage, startView } from './view-server.js'
 
 const skip = !haveChromium && process.env['CI'] === undefined
 
@@ -48,10 +48,7 @@ beforeAll(async () => {
   const file = join(dir, 'nested.run.json')
   await saveRun(run, file)
   ;({ server, url } = await startView([file]))
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS })
-  page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
-  page.on('console', (message) => void (message.type() === 'error' && problems.push(`console: ${message.text()}`)))
-  page.on('pageerror', (error) => void problems.push(`page error: ${error.message}`))
+  ;({ browser, page } = await openPage(problems))
 }, 60_000)
 
 afterAll(async () => {

@@ -5,12 +5,12 @@ import type { ChildProcess } from 'node:child_process'
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { checkoutChain, HOSTILE_NOTE, input, recordExampleRuns } from '../examples/devtools/index.js'
 import { formatDuration, loadRun, saveRun, type Run } from '../src/index.js'
 import { ensureBuilt, ROOT } from './built-dist.js'
-import { CHROMIUM, FLAGS, haveChromium, startView } from './view-server.js'
+import { CHROMIUM, haveChromium, openPage, startView } from './view-server.js'
 
 // On CI a missing browser is a failure (beforeAll throws); on a workstation the suite is skipped.
 const skip = !haveChromium && process.env['CI'] === undefined
@@ -36,10 +36,7 @@ beforeAll(async () => {
   files = await recordExampleRuns(dir)
   ;[original, fork] = await Promise.all([loadRun(files.original), loadRun(files.fork)])
   ;({ server, url } = await startView([files.original, files.fork, files.replay]))
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS })
-  page = await browser.newPage({ viewport: { width: 1440, height: 900 } })
-  page.on('console', (message) => void (message.type() === 'error' && problems.push(`console: ${message.text()}`)))
-  page.on('pageerror', (error) => void problems.push(`page error: ${error.message}`))
+  ;({ browser, page } = await openPage(problems, 1440, 900))
   page.on('dialog', (dialog) => void (dialogs.push(dialog.message()), dialog.dismiss()))
   page.on('request', (request) => void requests.push(request.url()))
 }, 60_000)

@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
+import { chromium, type Browser, type Page } from 'playwright-core'
 import { ROOT } from './built-dist.js'
 
 export const CHROMIUM = '/usr/bin/chromium'
@@ -27,4 +28,16 @@ export function startView(files: string[]): Promise<{ server: ChildProcess; url:
     server.stderr.on('data', read)
     server.once('exit', (code) => reject(new Error(`view exited with ${code}: ${out}`)))
   })
+}
+
+/**
+ * Debian's chromium with one page of `width` × `height`, whose console errors and page errors are
+ * added to `problems` (a test checks it stays empty).
+ */
+export async function openPage(problems: string[], width = 1280, height = 800): Promise<{ browser: Browser; page: Page }> {
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS })
+  const page = await browser.newPage({ viewport: { width, height } })
+  page.on('console', (message) => void (message.type() === 'error' && problems.push(`console: ${message.text()}`)))
+  page.on('pageerror', (error) => void problems.push(`page error: ${error.message}`))
+  return { browser, page }
 }
