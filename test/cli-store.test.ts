@@ -2,7 +2,7 @@
 // `inspect` / `diff` / `view` of stored runs, run as a user runs it (`node devtools/cli.js ...`,
 // on the BUILT library) against a real SQLite file and a real PostgreSQL server (found or started
 // by test/global-setup-postgres.ts; each store here lives in a schema of its own, dropped at the end).
-import { execFile, spawn } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -16,31 +16,8 @@ import { sqliteStore, storedRun } from '../src/store/sqlite/index.js'
 import { postgresStore } from '../src/store/postgres/index.js'
 import { formatStats } from '../src/index.js'
 import { ensureBuilt, ROOT } from './built-dist.js'
+import { childEnv, CLI, cli, startCliView, type CliResult as Result } from './cli-helpers.js'
 import { durableSummary, splitDurable } from './store/fixtures.js'
-
-const CLI = join(ROOT, 'devtools', 'cli.js')
-
-interface Result {
-  readonly code: number
-  readonly stdout: string
-  readonly stderr: string
-}
-
-const childEnv = (() => {
-  const env: NodeJS.ProcessEnv = { ...process.env }
-  delete env['NO_COLOR']
-  delete env['FORCE_COLOR']
-  return env
-})()
-
-function cli(...args: string[]): Promise<Result> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { cwd: ROOT, env: childEnv, timeout: 20_000, encoding: 'utf8' }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1
-      resolve({ code, stdout, stderr })
-    })
-  })
-}
 
 /** Bad usage or an unreadable store: exit 2, nothing on stdout, one `shadowchain: ` line on stderr. */
 function expectUsageError(result: Result, ...patterns: (string | RegExp)[]): void {
@@ -318,20 +295,8 @@ for (const { kind, make } of STORES) {
 
 /** Starts `view <args> --no-open`, reads what `/api/runs` serves, stops the viewer (it exits 0). */
 async function served(...args: string[]): Promise<{ run: { id: string } }[]> {
-  const child = spawn(process.execPath, [CLI, 'view', ...args, '--no-open'], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stderr = ''
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  const { url, child, exited } = await startCliView(args)
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      let stdout = ''
-      child.stdout.on('data', (chunk: Buffer) => {
-        stdout += chunk.toString()
-        const m = /shadowchain viewer: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(stdout)
-        if (m !== null) resolve(m[1]!)
-      })
-      void exited.then((code) => reject(new Error(`view exited (${code}) before serving: ${stderr}`)))
-    })
     const response = await fetch(new URL('/api/runs', url))
     expect(response.status).toBe(200)
     const body = (await response.json()) as { runs: { run: { id: string } }[]; errors: string[] }

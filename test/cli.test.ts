@@ -1,42 +1,16 @@
 // The `shadowchain` command line, run as a user runs it: `node devtools/cli.js ...` in a child
 // process, on run files recorded by the library. The CLI imports the BUILT library (dist/), so
 // dist is rebuilt first when it is missing or older than src/.
-import { execFile } from 'node:child_process'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, it, type ExpectStatic } from 'vitest'
 import { z } from 'zod'
 import { chain, ChainRunError, loadRun, saveRun, type Middleware, type Run } from '../src/index.js'
-import { ensureBuilt, ROOT } from './built-dist.js'
+import { ensureBuilt } from './built-dist.js'
+import { cli, type CliResult as Result } from './cli-helpers.js'
 
-const CLI = join(ROOT, 'devtools', 'cli.js')
-
-// ---- running the CLI -----------------------------------------------------------------------------
-
-interface Result {
-  readonly code: number
-  readonly stdout: string
-  readonly stderr: string
-}
-
-/** The child's environment: no NO_COLOR, so "no ANSI escapes" is decided by stdout not being a TTY. */
-const childEnv = (() => {
-  const env: NodeJS.ProcessEnv = { ...process.env }
-  delete env['NO_COLOR']
-  delete env['FORCE_COLOR']
-  return env
-})()
-
-function cli(...args: string[]): Promise<Result> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { cwd: ROOT, env: childEnv, timeout: 10_000, encoding: 'utf8' }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1
-      resolve({ code, stdout, stderr })
-    })
-  })
-}
-
+// ---- running the CLI: test/cli-helpers.ts ------------------------------------------------------
 
 // ---- recorded runs -------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ import { sqliteStore, storedRun } from '../src/store/sqlite/index.js'
 import { durableSummary, splitDurable } from './store/fixtures.js'
 import { ensureBuilt, ROOT } from './built-dist.js'
 import { openSse, runIds } from './live-helpers.js'
+import { startCliView } from './cli-helpers.js'
 
 let dir: string
 beforeAll(async () => {
@@ -28,20 +29,8 @@ describe('view --live <store>', () => {
     const store = sqliteStore(path)
     const old = await c.run({ n: 0 })
     await store.write([storedRun(old.toJSON())])
-    const child = spawn(process.execPath, [join(ROOT, 'devtools', 'cli.js'), 'view', '--live', path, '--interval', '50', '--no-open'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stderr = ''
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+    const { url, child, exited, stderr } = await startCliView(['--live', path, '--interval', '50'])
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        let out = ''
-        child.stdout.on('data', (d: Buffer) => {
-          out += d.toString()
-          const m = /shadowchain live viewer: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out)
-          if (m !== null) resolve(m[1]!)
-        })
-        void exited.then((code) => reject(new Error(`view --live exited (${code}): ${stderr}`)))
-      })
       const page = await openSse(new URL('/api/live', url).href)
       try {
         await page.waitFor((events) => runIds(events).includes(old.id))
@@ -65,7 +54,7 @@ describe('view --live <store>', () => {
       expect(await exited).toBe(0)
       await store.close()
     }
-    expect(stderr).toBe('')
+    expect(stderr()).toBe('')
   })
 
   it('refuses --live without exactly one store', async () => {

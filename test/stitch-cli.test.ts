@@ -1,7 +1,6 @@
 // One tree across services on the command line and in the viewer's server (DESIGN §11): the runs of
 // two "services" (made in-process: test/stitch-fixture.ts) saved to files and to two SQLite
 // stores, inspected and served as one trace. Runs the BUILT command line as a user does.
-import { execFile, spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -9,23 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Viewer } from '../devtools/server.js'
 import { saveRun, type Run } from '../src/index.js'
 import { sqliteStore, storedRun } from '../src/store/sqlite/index.js'
-import { ensureBuilt, ROOT } from './built-dist.js'
+import { ensureBuilt } from './built-dist.js'
+import { cli, startCliView } from './cli-helpers.js'
 import { twoServices, useW3C } from './stitch-fixture.js'
-
-const CLI = join(ROOT, 'devtools', 'cli.js')
-const env = (() => {
-  const e: NodeJS.ProcessEnv = { ...process.env }
-  delete e['FORCE_COLOR']
-  return e
-})()
-
-function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { cwd: ROOT, env, timeout: 20_000, encoding: 'utf8' }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout, stderr })
-    })
-  })
-}
 
 let dir: string
 let stop: () => void
@@ -128,20 +113,8 @@ describe('the viewer serves the stitched trace', () => {
   })
 
   it('view <storeA> <storeB> --trace <id> serves the runs of that trace, stitched', async () => {
-    const child = spawn(process.execPath, [CLI, 'view', ordersDb, paymentsDb, '--trace', runs.orders.trace!.traceId, '--no-open'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stderr = ''
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()))
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+    const { url, child, exited } = await startCliView([ordersDb, paymentsDb, '--trace', runs.orders.trace!.traceId])
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        let out = ''
-        child.stdout.on('data', (c: Buffer) => {
-          out += c.toString()
-          const m = /shadowchain viewer: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out)
-          if (m !== null) resolve(m[1]!)
-        })
-        void exited.then((code) => reject(new Error(`view exited (${code}): ${stderr}`)))
-      })
       const body = (await (await fetch(new URL('/api/runs', url))).json()) as { runs: { run: { id: string } }[]; traces: { roots: { id: string; origin: string; remote: { id: string; origin: string }[] }[] }[] }
       expect(body.runs.map((d) => d.run.id).sort()).toEqual([runs.orders.id, runs.payment.id, runs.audit.id].sort())
       expect(body.traces[0]?.roots[0]).toMatchObject({ id: runs.orders.id, origin: 'orders.db', remote: [{ id: runs.payment.id, origin: 'payments.db' }, { id: runs.audit.id }] })
