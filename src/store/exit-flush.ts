@@ -1,29 +1,39 @@
-// Flushing a recorder when the process ends on its own (`beforeExit`) or is asked to (`SIGTERM`),
-// so a short-lived process loses no run. A SIGTERM listener replaces Node's default (exit at
-// once): after the flush, if nobody else listens, the signal is raised again to end as Node would.
+// Flushing recorders when the process ends on its own (`beforeExit`) or is asked to (`SIGTERM`),
+// so a short-lived process loses no run. One pair of process listeners serves every open recorder
+// (a listener per recorder would pass Node's limit of 10 and warn). A SIGTERM listener replaces
+// Node's default (exit at once): after the flushes, if nobody else listens, the signal is raised
+// again to end as Node would.
+
+/** The flushes of the recorders open now. */
+const flushes = new Set<() => Promise<void>>()
+
+function onBeforeExit(): void {
+  for (const flush of flushes) void flush().catch(() => {})
+}
+
+function onTerm(): void {
+  process.removeListener('SIGTERM', onTerm)
+  const done = (): void => {
+    if (process.listenerCount('SIGTERM') === 0) process.kill(process.pid, 'SIGTERM')
+  }
+  void Promise.allSettled([...flushes].map((flush) => flush())).then(done)
+}
 
 /** The process hooks of one recorder; `remove()` takes them away (on `close()`). */
 export class ExitFlush {
   readonly #flush: () => Promise<void>
-  readonly #onBeforeExit = (): void => {
-    void this.#flush().catch(() => {})
-  }
-  readonly #onTerm = (): void => {
-    process.removeListener('SIGTERM', this.#onTerm)
-    const done = (): void => {
-      if (process.listenerCount('SIGTERM') === 0) process.kill(process.pid, 'SIGTERM')
-    }
-    this.#flush().then(done, done)
-  }
 
   constructor(flush: () => Promise<void>) {
     this.#flush = flush
-    process.on('beforeExit', this.#onBeforeExit)
-    process.on('SIGTERM', this.#onTerm)
+    flushes.add(flush)
+    if (!process.listeners('beforeExit').includes(onBeforeExit)) process.on('beforeExit', onBeforeExit)
+    if (!process.listeners('SIGTERM').includes(onTerm)) process.on('SIGTERM', onTerm)
   }
 
   remove(): void {
-    process.removeListener('beforeExit', this.#onBeforeExit)
-    process.removeListener('SIGTERM', this.#onTerm)
+    flushes.delete(this.#flush)
+    if (flushes.size > 0) return
+    process.removeListener('beforeExit', onBeforeExit)
+    process.removeListener('SIGTERM', onTerm)
   }
 }
