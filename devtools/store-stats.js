@@ -2,7 +2,7 @@
 // from stored run documents with the same Statistics class and the same keys: a run's duration
 // (endedAt - startedAt, failed unless 'ok'), each link execution (link.end / link.error durationNs),
 // each middleware call (middleware.before / .after / .error durationNs, keyed '<name> <position>').
-import { Statistics } from '../dist/store/statistics.js'
+import { middlewareKey, Statistics } from '../dist/store/statistics.js'
 
 // Middleware keys are listed in the order their hooks run around a link.
 const POSITIONS = ['run-start', 'chain-before', 'link-before', 'chain-around', 'link-around', 'link-after', 'chain-after', 'run-end']
@@ -29,7 +29,7 @@ export function addDocument(stats, doc, interrupted = false, order = new Map()) 
       case 'middleware.after':
       case 'middleware.error': {
         const call = doc.middleware[event.middleware]
-        stats.middleware(series, `${call.name} ${call.position}`, BigInt(event.durationNs), event.type === 'middleware.error')
+        stats.middleware(series, middlewareKey(call), BigInt(event.durationNs), event.type === 'middleware.error')
         break
       }
     }

@@ -8,7 +8,7 @@ import { dirname, extname, join, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 /** devtools/viewer/ of the package (from src/http/ and from dist/http/ alike). */
-export const VIEWER_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'devtools', 'viewer')
+const VIEWER_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'devtools', 'viewer')
 
 const TYPES: Readonly<Record<string, string>> = {
   '.html': 'text/html; charset=utf-8',

@@ -161,7 +161,7 @@ export function stitchRuns(runs: Iterable<AnyRun | StitchInput>): StitchedTrace[
 }
 
 /** The spans a run's link and branch events recorded, its nested runs' included. */
-export function callSites(run: Run<unknown>, seen = new Set<Run<unknown>>()): RemoteCall[] {
+function callSites(run: Run<unknown>, seen = new Set<Run<unknown>>()): RemoteCall[] {
   if (seen.has(run)) return []
   seen.add(run)
   const out: RemoteCall[] = []

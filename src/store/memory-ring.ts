@@ -6,7 +6,7 @@ import { newestFirst } from './query.js'
 import type { StoredRunSummary } from './types.js'
 
 /** What listing shows of a run kept in memory (the same fields a store lists). */
-export function runSummary(run: Run<unknown>): StoredRunSummary {
+function runSummary(run: Run<unknown>): StoredRunSummary {
   let links = 0
   for (const event of run.timeline.events) if (event.type === 'link.end' || event.type === 'link.error') links++
   const failedLink = run.error?.link?.name
