@@ -12,14 +12,14 @@ import { nonNegative, normalizeKeepOption, positive, type RecorderEvent, type Re
 import { MemoryRing } from './memory-ring.js'
 import { Statistics, type ChainStats, type StatsQuery } from './statistics.js'
 import { StatsObserver } from './stats-observer.js'
-import { summarize } from './summary.js'
-import type { RunQuery, RunStore, StoredRun, StoredRunSummary } from './types.js'
+import { EncodedRun } from './summary.js'
+import type { RunQuery, RunStore, StoredRunSummary } from './types.js'
 import { ExitFlush } from './exit-flush.js'
 import type { RunDocument } from '../files/run-document.js'
 import { DurableWriter } from './durable-writer.js'
 import type { DurableStart } from '../core/recording.js'
 
-const NO_RUNS: readonly Run<unknown>[] = Object.freeze([])
+const NO_RUNS: readonly EncodedRun[] = Object.freeze([])
 /** How often, at most, `keep` is applied in the store while runs are being written. */
 const RETAIN_EVERY_MS = 1_000
 
@@ -55,9 +55,16 @@ export class FlightRecorder implements RunRecorder {
   readonly #durableTimeoutMs: number
   /** Durable runs begun in the store and not yet written whole: kept whatever the sampling. */
   readonly #durable = new Set<string>()
-  #pending: Run<unknown>[] = []
+  /**
+   * Runs finished since the last turn of the event loop, waiting to be encoded. Encoding them
+   * right after the turn they finished in (not when their batch is written) lets their objects
+   * die young: a waiting run then costs the collector one string.
+   */
+  #finished: Run<unknown>[] = []
+  /** Encoded runs waiting for the store, oldest first. */
+  #pending: EncodedRun[] = []
   /** The batch being written now. */
-  #inFlight: readonly Run<unknown>[] = NO_RUNS
+  #inFlight: readonly EncodedRun[] = NO_RUNS
   #timer: ReturnType<typeof setTimeout> | undefined
   /** The drain running now, if one is: drains run one after another, never side by side. */
   #draining: Promise<void> | undefined
@@ -103,7 +110,7 @@ export class FlightRecorder implements RunRecorder {
 
   /** What the recorder has done so far. */
   get health(): RecorderHealth {
-    return { seen: this.#seen, sampledOut: this.#sampledOut, written: this.#written, storeFailures: this.#storeFailures, dropped: this.#dropped, pending: this.#pending.length + this.#inFlight.length }
+    return { seen: this.#seen, sampledOut: this.#sampledOut, written: this.#written, storeFailures: this.#storeFailures, dropped: this.#dropped, pending: this.#finished.length + this.#pending.length + this.#inFlight.length }
   }
 
   /** Where the runs go: the store's kind and place, or `'memory'`. */
@@ -124,9 +131,9 @@ export class FlightRecorder implements RunRecorder {
   /** A kept run, in full (replay, fork and export work on it), or `undefined`. */
   async get(id: string): Promise<Run<unknown> | undefined> {
     if (this.#store === undefined) return (this.#memory as MemoryRing).get(id)
-    const waiting = this.#pending.find((run) => run.id === id) ?? this.#inFlight.find((run) => run.id === id)
-    if (waiting !== undefined) return waiting
-    const doc = await this.#store.read(id)
+    const finished = this.#finished.find((run) => run.id === id)
+    if (finished !== undefined) return finished
+    const doc = (this.#pending.find((run) => run.summary.id === id) ?? this.#inFlight.find((run) => run.summary.id === id))?.document ?? (await this.#store.read(id))
     if (doc === undefined) return undefined
     const chain = this.#chains.get(doc.run.chainName)
     return Run.fromJSON(doc, chain === undefined ? {} : { chain })
@@ -212,14 +219,15 @@ export class FlightRecorder implements RunRecorder {
       this.#memory.add(run)
       return
     }
-    if (this.#pending.length >= this.#maxPending) {
-      this.#pending.shift()
+    if (this.#pending.length + this.#finished.length >= this.#maxPending) {
+      if (this.#pending.length > 0) this.#pending.shift()
+      else this.#finished.shift()
       this.#dropped++
       this.#warnOnce('DROPPED', `more than ${this.#maxPending} runs waited for ${this.where}: the oldest are dropped (see health.dropped)`)
     }
-    this.#pending.push(run)
+    if (this.#finished.push(run) === 1) setImmediate(() => this.#encode())
     // A finished durable run replaces its 'interrupted' row at once, not a batch later.
-    if (this.#pending.length >= this.#batchSize || begun) this.#schedule(0)
+    if (this.#pending.length + this.#finished.length >= this.#batchSize || begun) this.#schedule(0)
     else if (this.#timer === undefined) this.#schedule(this.#delayMs)
   }
 
@@ -246,7 +254,27 @@ export class FlightRecorder implements RunRecorder {
     return next
   }
 
+  /**
+   * Encodes the finished runs into documents for the store. A run whose document cannot be made
+   * is not kept, and said once: it must not hold up the runs behind it.
+   */
+  #encode(): void {
+    const finished = this.#finished
+    if (finished.length === 0) return
+    this.#finished = []
+    for (const run of finished) {
+      try {
+        this.#pending.push(new EncodedRun(exportRun(run)))
+        this.#unretained.add(run.chainName)
+      } catch (error) {
+        this.#dropped++
+        this.#warnOnce('ENCODE_FAILED', `run ${run.id} of chain '${run.chainName}' could not be encoded as a document, so it is not kept (see health.dropped): ${describeError(error)}`, error)
+      }
+    }
+  }
+
   async #drainNow(strict: boolean): Promise<void> {
+    this.#encode()
     while (this.#pending.length > 0) {
       const batch = this.#pending.splice(0, this.#batchSize)
       this.#inFlight = batch
@@ -269,20 +297,14 @@ export class FlightRecorder implements RunRecorder {
       }
       // A store that writes synchronously (SQLite) holds the event loop for a batch: let the
       // requests and runs that waited meanwhile go first.
-      if (this.#pending.length > 0) await new Promise<void>((resolve) => setImmediate(resolve))
+      if (this.#pending.length > 0 || this.#finished.length > 0) await new Promise<void>((resolve) => setImmediate(resolve))
+      this.#encode()
     }
   }
 
-  async #write(batch: readonly Run<unknown>[]): Promise<void> {
-    const store = this.#store as RunStore
-    const stored: StoredRun[] = []
-    for (const run of batch) {
-      const document = exportRun(run)
-      stored.push({ summary: summarize(document), document })
-      this.#unretained.add(run.chainName)
-    }
-    await store.write(stored)
-    this.#written += stored.length
+  async #write(batch: readonly EncodedRun[]): Promise<void> {
+    await (this.#store as RunStore).write(batch)
+    this.#written += batch.length
     await this.#retain(false)
   }
 

@@ -4,7 +4,7 @@ import type { RunDocument } from '../files/run-document.js'
 import { StoreError } from './errors.js'
 import { nextSeq, storedDocument } from './durable.js'
 import { newestFirst, normalizeKeep, normalizeQuery, RETAIN_BATCH, unknownCursor, type NormalQuery } from './query.js'
-import { checkStored, checkSummary, countLinks } from './summary.js'
+import { checkSummary, countLinks, documentText } from './summary.js'
 import type { DurableHead, KeepPolicy, RunQuery, RunStore, StoredRunSummary, StepBatch, StoredRun } from './types.js'
 
 interface Entry {
@@ -45,9 +45,8 @@ export function memoryStore(): RunStore {
     where,
     async write(batch: readonly StoredRun[]): Promise<void> {
       open()
-      for (const run of batch) checkStored(run, where)
-      // Encoded first: a document that cannot be encoded changes nothing (one transaction).
-      const entries = batch.map((run): Entry => ({ summary: { ...run.summary }, text: JSON.stringify(run.document) }))
+      // Checked and encoded first: a run that cannot be stored changes nothing (one transaction).
+      const entries = batch.map((run): Entry => ({ summary: { ...run.summary }, text: documentText(run, where) }))
       for (const entry of entries) runs.set(entry.summary.id, entry)
     },
     async list(query?: RunQuery): Promise<StoredRunSummary[]> {

@@ -55,8 +55,11 @@ export type RecorderEvent = { readonly type: 'run'; readonly run: Run<unknown> }
 
 /** A problem the recorder reports through `onWarning` (once per kind). */
 export interface RecorderWarning {
-  /** `'STORE_FAILED'`: a write or a retention failed; `'DROPPED'`: runs waited past `maxPending`. */
-  readonly code: 'STORE_FAILED' | 'DROPPED'
+  /**
+   * `'STORE_FAILED'`: a write or a retention failed; `'DROPPED'`: runs waited past `maxPending`;
+   * `'ENCODE_FAILED'`: a run's document could not be made, so that run is not kept.
+   */
+  readonly code: 'STORE_FAILED' | 'DROPPED' | 'ENCODE_FAILED'
   readonly message: string
   /** What the store threw, for `'STORE_FAILED'`. */
   readonly error?: unknown

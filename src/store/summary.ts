@@ -63,6 +63,38 @@ export function durableSummary(head: DurableHead): StoredRunSummary {
   }
 }
 
+/**
+ * A finished run as the flight recorder hands it to its store: the summary and the document's
+ * JSON text, both made once from one document when the run ended. The document object is not
+ * kept: a run waiting for the store costs the collector one string, not a graph of objects.
+ * `document` parses the text again, for a store that wants the object.
+ */
+export class EncodedRun implements StoredRun {
+  readonly summary: StoredRunSummary
+  /** `JSON.stringify` of the document. */
+  readonly text: string
+
+  constructor(document: RunDocument) {
+    this.summary = summarize(document)
+    this.text = JSON.stringify(document)
+  }
+
+  /** The document, parsed from {@link EncodedRun.text} (a new object each time). */
+  get document(): RunDocument {
+    return JSON.parse(this.text) as RunDocument
+  }
+}
+
+/**
+ * The JSON text a store keeps for a finished run, after the checks `write` makes on it. An
+ * {@link EncodedRun}'s summary and text were made from one document, so its text is taken as is.
+ */
+export function documentText(run: StoredRun, where: string): string {
+  if (run instanceof EncodedRun) return run.text
+  checkStored(run, where)
+  return JSON.stringify(run.document)
+}
+
 /** Refuses a run whose summary names another run than its document (a caller's mix-up). */
 export function checkStored(run: StoredRun, where: string): void {
   checkSummary(run.summary, run.document.run.id, run.document.run.chainName, where)

@@ -9,7 +9,7 @@ import type { RunDocument } from '../../files/run-document.js'
 import { nextSeq, storedDocument } from '../durable.js'
 import { redactUrl, StoreError } from '../errors.js'
 import { normalizeKeep, normalizeQuery, RETAIN_BATCH, unknownCursor } from '../query.js'
-import { checkStored, checkSummary, countLinks } from '../summary.js'
+import { checkSummary, countLinks, documentText } from '../summary.js'
 import type { DurableHead, KeepPolicy, RunQuery, RunStore, StoredRunSummary, StepBatch, StoredRun, StoredStatus } from '../types.js'
 import { ident, migrate, poolWhere, postgresError, type PostgresStoreOptions } from './schema.js'
 import { retainSql, upsertParams, upsertRunsSql, writeRuns } from './write.js'
@@ -123,9 +123,9 @@ export function postgresStore(urlOrPool: string | pg.Pool, options: PostgresStor
     where,
     ready,
     write: async (runs: readonly StoredRun[]) => {
-      for (const r of runs) checkStored(r, where)
+      const texts = runs.map((r) => documentText(r, where))
       if (runs.length === 0) return ready()
-      await transaction('writing runs', (client) => writeRuns(client, s, runs))
+      await transaction('writing runs', (client) => writeRuns(client, s, runs, texts))
     },
     list: async (filter?: RunQuery) => {
       const q = normalizeQuery(filter, where)

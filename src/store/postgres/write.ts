@@ -34,17 +34,20 @@ export function upsertParams(summaries: readonly StoredRunSummary[], nextSeqs: r
   ]
 }
 
-/** Writes finished runs inside the caller's transaction: the same id twice keeps the last. */
-export async function writeRuns(client: pg.PoolClient, s: string, runs: readonly StoredRun[]): Promise<void> {
+/**
+ * Writes finished runs inside the caller's transaction: the same id twice keeps the last.
+ * `texts[i]` is the JSON text of `runs[i]`'s document.
+ */
+export async function writeRuns(client: pg.PoolClient, s: string, runs: readonly StoredRun[], texts: readonly string[]): Promise<void> {
   // ON CONFLICT cannot touch one row twice in a statement: the last of an id wins, as in order.
-  const unique = [...new Map(runs.map((r) => [r.summary.id, r])).values()]
+  const unique = [...new Map(runs.map((r, i) => [r.summary.id, { summary: r.summary, text: texts[i] as string }])).values()]
   for (let i = 0; i < unique.length; i += CHUNK) {
     const chunk = unique.slice(i, i + CHUNK)
     const ids = chunk.map((r) => r.summary.id)
     await client.query(upsertRunsSql(s), upsertParams(chunk.map((r) => r.summary), chunk.map(() => null)))
     await client.query(
       `INSERT INTO ${s}.shadowchain_documents (id, document) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (id) DO UPDATE SET document = excluded.document`,
-      [ids, chunk.map((r) => JSON.stringify(r.document))],
+      [ids, chunk.map((r) => r.text)],
     )
     await client.query(`DELETE FROM ${s}.shadowchain_steps WHERE run_id = ANY($1::text[])`, [ids])
   }

@@ -9,7 +9,7 @@ import type { RunDocument } from '../../files/run-document.js'
 import { nextSeq, storedDocument } from '../durable.js'
 import { StoreError } from '../errors.js'
 import { normalizeKeep, normalizeQuery, RETAIN_BATCH, unknownCursor } from '../query.js'
-import { checkStored, checkSummary, countLinks } from '../summary.js'
+import { checkSummary, countLinks, documentText } from '../summary.js'
 import type { DurableHead, KeepPolicy, RunQuery, RunStore, StoredRunSummary, StepBatch, StoredRun, StoredStatus } from '../types.js'
 import type { SqliteStoreOptions } from './options.js'
 import { openSqlite, sqliteError } from './schema.js'
@@ -131,8 +131,7 @@ export function sqliteStore(path: string, options?: SqliteStoreOptions): RunStor
     where,
     write: (runs: readonly StoredRun[]) =>
       run('writing runs', () => {
-        for (const r of runs) checkStored(r, where)
-        const texts = runs.map((r) => JSON.stringify(r.document))
+        const texts = runs.map((r) => documentText(r, where))
         live()
           .transaction(() => {
             runs.forEach((r, i) => {
