@@ -12,9 +12,9 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 const script = fileURLToPath(new URL('./recorder-exit-process.ts', import.meta.url))
 
 /** Runs the process; for `term`, sends SIGTERM once it is ready. Resolves with how it ended. */
-function run(mode: 'exit' | 'term', path: string, count: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+function run(mode: 'exit' | 'term', path: string, count: number, thread: boolean): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, mode, path, String(count)], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, ['--import', 'tsx', script, mode, path, String(count), thread ? 'thread' : 'inline'], { stdio: ['ignore', 'pipe', 'pipe'] })
     let err = ''
     child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()))
     child.stdout.on('data', (chunk: Buffer) => {
@@ -26,9 +26,15 @@ function run(mode: 'exit' | 'term', path: string, count: number): Promise<{ code
 }
 
 describe('a short-lived process', () => {
-  it.each(['exit', 'term'] as const)('keeps every run when it ends (%s)', async (mode) => {
-    const path = join(dir, `${mode}.db`)
-    const ended = await run(mode, path, 250)
+  it.each([
+    ['exit', false],
+    ['term', false],
+    ['exit', true],
+    ['term', true],
+  ] as const)('keeps every run when it ends (%s; writer thread: %s)', async (mode, thread) => {
+    // With a writer thread: the idle thread does not keep the process alive, the flush waits for it.
+    const path = join(dir, `${mode}-${thread}.db`)
+    const ended = await run(mode, path, 250, thread)
     // On SIGTERM the process still ends as SIGTERM would end it, after the flush.
     if (mode === 'term') expect(ended.signal).toBe('SIGTERM')
     else expect(ended.code).toBe(0)

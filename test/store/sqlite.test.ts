@@ -16,20 +16,22 @@ let files = 0
 const fresh = (): string => join(dir, `store-${++files}.db`)
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-storeContract('sqlite', async () => {
-  const path = fresh()
-  // What the database holds, committed WAL frames included: pages in use times the page size.
-  const bytes = async (): Promise<number> => {
-    const db = new Database(path, { readonly: true })
-    try {
-      const pages = Number(db.pragma('page_count', { simple: true })) - Number(db.pragma('freelist_count', { simple: true }))
-      return pages * Number(db.pragma('page_size', { simple: true }))
-    } finally {
-      db.close()
+for (const thread of [false, true]) {
+  storeContract(thread ? 'sqlite (writer thread)' : 'sqlite', async () => {
+    const path = fresh()
+    // What the database holds, committed WAL frames included: pages in use times the page size.
+    const bytes = async (): Promise<number> => {
+      const db = new Database(path, { readonly: true })
+      try {
+        const pages = Number(db.pragma('page_count', { simple: true })) - Number(db.pragma('freelist_count', { simple: true }))
+        return pages * Number(db.pragma('page_size', { simple: true }))
+      } finally {
+        db.close()
+      }
     }
-  }
-  return { store: sqliteStore(path), bytes }
-})
+    return { store: sqliteStore(path, { thread }), bytes }
+  })
+}
 
 /** The StoreError that opening `path` throws. */
 function openError(path: string): StoreError {
@@ -172,6 +174,28 @@ describe('the SQLite store', () => {
     expect((await store.read('b-00299'))?.run.id).toBe('b-00299')
     await store.close()
   }, 120_000)
+
+  it('refuses a writer thread for an in-memory database, whose connection cannot be shared', () => {
+    expect(() => sqliteStore(':memory:', { thread: true })).toThrow(/a writer thread needs a database file/)
+  })
+
+  it('gives the writer thread\'s failures as the store\'s own, named like the store\'s own', async () => {
+    const path = fresh()
+    const store = sqliteStore(path, { thread: true })
+    const error = await rejection(store.appendSteps('never-begun', { version: 1, events: [{ seq: 1, type: 'link.start', t: '1', link: 0 }] } as never))
+    expect(error).toMatchObject({ code: 'STORE_NOT_FOUND', where: path })
+    expect(error.message).toBe(`${path}: steps appended to run never-begun, which was never begun`)
+    // A driver error crosses as the driver's code and is named like any other.
+    const db = new Database(path)
+    db.exec('CREATE TRIGGER no_runs BEFORE INSERT ON shadowchain_runs BEGIN SELECT RAISE(ABORT, \'no more runs\'); END')
+    db.close()
+    const run = storedRun((await exoticRun()).toJSON())
+    const failed = await rejection(store.write([run]))
+    expect(failed.code).toBe('STORE_FAILED')
+    expect(failed.message).toMatch(/SQLite failed while writing runs: no more runs/)
+    await store.close()
+    await expect(store.write([run])).rejects.toMatchObject({ code: 'STORE_CLOSED' })
+  })
 
   it('keeps a write batch atomic: a run that cannot be encoded leaves nothing written', async () => {
     const store = sqliteStore(fresh())

@@ -8,11 +8,13 @@ import type Database from 'better-sqlite3'
 import type { RunDocument } from '../../files/run-document.js'
 import { nextSeq, storedDocument } from '../durable.js'
 import { StoreError } from '../errors.js'
-import { normalizeKeep, normalizeQuery, RETAIN_BATCH, unknownCursor } from '../query.js'
+import { normalizeKeep, normalizeQuery, unknownCursor } from '../query.js'
 import { checkSummary, countLinks, documentText } from '../summary.js'
 import type { DurableHead, KeepPolicy, RunQuery, RunStore, StoredRunSummary, StepBatch, StoredRun, StoredStatus } from '../types.js'
 import type { SqliteStoreOptions } from './options.js'
 import { openSqlite, sqliteError } from './schema.js'
+import { WriterThread, type Changes } from './thread.js'
+import { SqliteWrites, type RunRow } from './writes.js'
 
 export { SQLITE_SCHEMA_VERSION, type SqliteStoreOptions } from './options.js'
 export { StoreError } from '../errors.js'
@@ -51,39 +53,6 @@ function toSummary(row: SummaryRow): StoredRunSummary {
   }
 }
 
-/** The columns of a summary, as named parameters. */
-function summaryParams(s: StoredRunSummary, status: StoredStatus): Record<string, string | bigint | number | null> {
-  return {
-    id: s.id,
-    chain: s.chain,
-    status,
-    started_at: s.startedAt,
-    ended_at: status === 'interrupted' ? null : (s.endedAt ?? null),
-    duration_ns: status === 'interrupted' ? null : (s.durationNs ?? null),
-    failed_link: s.failedLink ?? null,
-    code: s.code ?? null,
-    parent_id: s.parentId ?? null,
-    links: s.links,
-    trace_id: s.traceId ?? null,
-  }
-}
-
-const UPSERT_RUN = `INSERT INTO shadowchain_runs (id, chain, status, started_at, ended_at, duration_ns, failed_link, code, parent_id, links, trace_id, next_seq)
-  VALUES (@id, @chain, @status, @started_at, @ended_at, @duration_ns, @failed_link, @code, @parent_id, @links, @trace_id, @next_seq)
-  ON CONFLICT (id) DO UPDATE SET chain = excluded.chain, status = excluded.status, started_at = excluded.started_at, ended_at = excluded.ended_at,
-    duration_ns = excluded.duration_ns, failed_link = excluded.failed_link, code = excluded.code, parent_id = excluded.parent_id,
-    links = excluded.links, trace_id = excluded.trace_id, next_seq = excluded.next_seq`
-
-const RETAIN = `WITH RECURSIVE
-  kept_last AS (SELECT id FROM shadowchain_runs WHERE chain = @chain AND status <> 'interrupted' ORDER BY started_at DESC, id DESC LIMIT @last),
-  kept_failed AS (SELECT id FROM shadowchain_runs WHERE chain = @chain AND status IN ('error', 'aborted') ORDER BY started_at DESC, id DESC LIMIT @failed),
-  candidate AS (SELECT id FROM shadowchain_runs WHERE chain = @chain AND status <> 'interrupted' AND id NOT IN kept_last AND id NOT IN kept_failed),
-  needed(id) AS (
-    SELECT parent_id FROM shadowchain_runs WHERE parent_id IS NOT NULL AND id NOT IN candidate
-    UNION
-    SELECT r.parent_id FROM shadowchain_runs r JOIN needed n ON r.id = n.id WHERE r.parent_id IS NOT NULL)
-  SELECT id FROM candidate WHERE id NOT IN needed ORDER BY id LIMIT @batch`
-
 /**
  * A run store in one SQLite file, created when missing: the embedded default for keeping runs on
  * disk. WAL journal and a busy timeout, so several processes may write one file; tables prefixed
@@ -98,6 +67,9 @@ const RETAIN = `WITH RECURSIVE
  */
 export function sqliteStore(path: string, options?: SqliteStoreOptions): RunStore {
   const where = path
+  if (options?.thread === true && (path === '' || path === ':memory:' || path.startsWith('file::memory:'))) {
+    throw new TypeError(`sqliteStore('${path}', { thread: true }): a writer thread needs a database file (an in-memory database is private to one connection)`)
+  }
   let db: Database.Database | undefined = openSqlite(path, options)
   const statements = new Map<string, Database.Statement>()
   const prepare = (sql: string): Database.Statement => {
@@ -114,16 +86,19 @@ export function sqliteStore(path: string, options?: SqliteStoreOptions): RunStor
     return db
   }
   // Every call: driver errors become StoreErrors that name the file.
-  const run = async <T>(doing: string, fn: () => T): Promise<T> => {
+  const run = async <T>(doing: string, fn: () => T | Promise<T>): Promise<T> => {
     try {
-      return fn()
+      return await fn()
     } catch (error) {
       throw sqliteError(error, where, doing)
     }
   }
-  const putDocument = (id: string, text: string): void => {
-    prepare('INSERT INTO shadowchain_documents (id, document) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET document = excluded.document').run(id, text)
-    prepare('DELETE FROM shadowchain_steps WHERE run_id = ?').run(id)
+  // The changes: on this connection, or posted to the writer thread's.
+  let inline: SqliteWrites | undefined
+  const thread = options?.thread === true ? new WriterThread(path, options) : undefined
+  const changes = (): Changes => {
+    const open = live()
+    return thread ?? (inline ??= new SqliteWrites(open, where))
   }
 
   return {
@@ -131,15 +106,8 @@ export function sqliteStore(path: string, options?: SqliteStoreOptions): RunStor
     where,
     write: (runs: readonly StoredRun[]) =>
       run('writing runs', () => {
-        const texts = runs.map((r) => documentText(r, where))
-        live()
-          .transaction(() => {
-            runs.forEach((r, i) => {
-              prepare(UPSERT_RUN).run({ ...summaryParams(r.summary, r.summary.status), next_seq: null })
-              putDocument(r.summary.id, texts[i] as string)
-            })
-          })
-          .immediate()
+        const rows = runs.map((r): RunRow => ({ summary: r.summary, text: documentText(r, where) }))
+        return changes().write(rows)
       }),
     list: (query?: RunQuery) =>
       run('listing runs', () => {
@@ -185,66 +153,36 @@ export function sqliteStore(path: string, options?: SqliteStoreOptions): RunStor
       run(`beginning run ${summary.id}`, () => {
         checkSummary(summary, head.run.id, head.run.chainName, where)
         const text = JSON.stringify(head)
-        live()
-          .transaction(() => {
-            prepare(UPSERT_RUN).run({ ...summaryParams({ ...summary, links: countLinks(head.events ?? []) }, 'interrupted'), next_seq: nextSeq(head) })
-            putDocument(summary.id, text)
-          })
-          .immediate()
+        const row = { ...summary, links: countLinks(head.events ?? []) }
+        return changes().begin(row, text, nextSeq(head))
       }),
     appendSteps: (id: string, batch: StepBatch) =>
       run(`appending steps to run ${id}`, () => {
         if (batch.events.length === 0) return
         const first = (batch.events[0] as { seq: number }).seq
         const text = JSON.stringify(batch)
-        live()
-          .transaction(() => {
-            const row = prepare('SELECT status, next_seq FROM shadowchain_runs WHERE id = ?').get(id) as { status: StoredStatus; next_seq: number | null } | undefined
-            if (row === undefined) throw new StoreError('STORE_NOT_FOUND', where, `steps appended to run ${id}, which was never begun`)
-            if (row.status !== 'interrupted' || row.next_seq === null || first < row.next_seq) return
-            if (first > row.next_seq) throw new StoreError('STORE_SEQ', where, `run ${id}: steps appended from seq ${first}, expected seq ${row.next_seq}`)
-            prepare('INSERT INTO shadowchain_steps (run_id, seq, batch) VALUES (?, ?, ?)').run(id, first, text)
-            prepare('UPDATE shadowchain_runs SET next_seq = ?, links = links + ? WHERE id = ?').run(first + batch.events.length, countLinks(batch.events), id)
-          })
-          .immediate()
+        const links = countLinks(batch.events)
+        return changes().appendSteps(id, first, batch.events.length, links, text)
       }),
     claim: (id: string, owner: string) =>
       run(`claiming run ${id}`, () => {
-        const changed = prepare("UPDATE shadowchain_runs SET owner = ? WHERE id = ? AND status = 'interrupted' AND (owner IS NULL OR owner = ?)").run(owner, id, owner)
-        return changed.changes === 1
+        return changes().claim(id, owner)
       }),
     retain: (chain: string, keep: KeepPolicy) =>
       run(`retaining runs of chain '${chain}'`, () => {
         const { last, failed } = normalizeKeep(keep, where)
-        const db = live()
-        let deleted = 0
-        const batch = db.transaction((): number => {
-          const ids = prepare(RETAIN).pluck().all({ chain, last, failed, batch: RETAIN_BATCH }) as string[]
-          for (const id of ids) {
-            prepare('DELETE FROM shadowchain_runs WHERE id = ?').run(id)
-            prepare('DELETE FROM shadowchain_documents WHERE id = ?').run(id)
-            prepare('DELETE FROM shadowchain_steps WHERE run_id = ?').run(id)
-          }
-          return ids.length
-        })
-        for (let n = RETAIN_BATCH; n === RETAIN_BATCH; ) {
-          n = batch.immediate()
-          deleted += n
-        }
-        if (deleted > 0) {
-          // Freed pages go back to the file system once checkpointed; a passive checkpoint never waits
-          // for another process's readers (journal_size_limit cuts the WAL back when it restarts).
-          db.pragma('incremental_vacuum')
-          db.pragma('wal_checkpoint(PASSIVE)')
-        }
-        return deleted
+        return changes().retain(chain, last, failed)
       }),
     flush: () => run('flushing', () => void live()),
     close: async () => {
       const open = db
       db = undefined
       statements.clear()
-      open?.close()
+      try {
+        await thread?.close()
+      } finally {
+        open?.close()
+      }
     },
   }
 }

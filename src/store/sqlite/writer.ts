@@ -1,0 +1,39 @@
+// The writer thread of `sqliteStore(path, { thread: true })`: its own connection to the file, on
+// which it runs the store's changes (SqliteWrites) one message at a time, in the order sent.
+import { parentPort, workerData } from 'node:worker_threads'
+import type Database from 'better-sqlite3'
+import type { SqliteStoreOptions } from './options.js'
+import { StoreError } from '../errors.js'
+import { openSqlite } from './schema.js'
+import { SqliteWrites } from './writes.js'
+import type { WriteReply, WriteRequest } from './thread.js'
+
+const { path, options } = workerData as { path: string; options: SqliteStoreOptions }
+let db: Database.Database | undefined
+let writes: SqliteWrites | undefined
+const port = parentPort
+if (port === null) throw new Error('shadowchain: src/store/sqlite/writer runs as a worker thread only')
+
+port.on('message', (request: WriteRequest) => {
+  if (request.op === 'close') {
+    db?.close()
+    port.close()
+    return
+  }
+  let reply: WriteReply
+  try {
+    if (writes === undefined) {
+      db = openSqlite(path, options)
+      writes = new SqliteWrites(db, path)
+    }
+    const w = writes
+    const result = request.op === 'write' ? w.write(...request.args) : request.op === 'begin' ? w.begin(...request.args) : request.op === 'appendSteps' ? w.appendSteps(...request.args) : request.op === 'claim' ? w.claim(...request.args) : w.retain(...request.args)
+    reply = { n: request.n, result }
+  } catch (error) {
+    const store = error instanceof StoreError
+    const code = (error as { code?: unknown } | null)?.code
+    const message = store ? error.message.slice(path.length + 2) : error instanceof Error ? error.message : String(error)
+    reply = { n: request.n, error: { store, code: typeof code === 'string' ? code : undefined, message } }
+  }
+  port.postMessage(reply)
+})

@@ -1,0 +1,142 @@
+// Everything the SQLite store changes in its file, as synchronous statements on one connection:
+// the store runs them on its own connection, or (`thread: true`) a writer thread runs them on its
+// connection. Their arguments are plain data, so they cross to that thread unchanged.
+import type Database from 'better-sqlite3'
+import { StoreError } from '../errors.js'
+import { RETAIN_BATCH } from '../query.js'
+import type { StoredRunSummary, StoredStatus } from '../types.js'
+
+/** A finished run as the file keeps it: its summary and its document's JSON text. */
+export interface RunRow {
+  readonly summary: StoredRunSummary
+  readonly text: string
+}
+
+/** The columns of a summary, as named parameters. */
+function summaryParams(s: StoredRunSummary, status: StoredStatus): Record<string, string | bigint | number | null> {
+  return {
+    id: s.id,
+    chain: s.chain,
+    status,
+    started_at: s.startedAt,
+    ended_at: status === 'interrupted' ? null : (s.endedAt ?? null),
+    duration_ns: status === 'interrupted' ? null : (s.durationNs ?? null),
+    failed_link: s.failedLink ?? null,
+    code: s.code ?? null,
+    parent_id: s.parentId ?? null,
+    links: s.links,
+    trace_id: s.traceId ?? null,
+  }
+}
+
+const UPSERT_RUN = `INSERT INTO shadowchain_runs (id, chain, status, started_at, ended_at, duration_ns, failed_link, code, parent_id, links, trace_id, next_seq)
+  VALUES (@id, @chain, @status, @started_at, @ended_at, @duration_ns, @failed_link, @code, @parent_id, @links, @trace_id, @next_seq)
+  ON CONFLICT (id) DO UPDATE SET chain = excluded.chain, status = excluded.status, started_at = excluded.started_at, ended_at = excluded.ended_at,
+    duration_ns = excluded.duration_ns, failed_link = excluded.failed_link, code = excluded.code, parent_id = excluded.parent_id,
+    links = excluded.links, trace_id = excluded.trace_id, next_seq = excluded.next_seq`
+
+const RETAIN = `WITH RECURSIVE
+  kept_last AS (SELECT id FROM shadowchain_runs WHERE chain = @chain AND status <> 'interrupted' ORDER BY started_at DESC, id DESC LIMIT @last),
+  kept_failed AS (SELECT id FROM shadowchain_runs WHERE chain = @chain AND status IN ('error', 'aborted') ORDER BY started_at DESC, id DESC LIMIT @failed),
+  candidate AS (SELECT id FROM shadowchain_runs WHERE chain = @chain AND status <> 'interrupted' AND id NOT IN kept_last AND id NOT IN kept_failed),
+  needed(id) AS (
+    SELECT parent_id FROM shadowchain_runs WHERE parent_id IS NOT NULL AND id NOT IN candidate
+    UNION
+    SELECT r.parent_id FROM shadowchain_runs r JOIN needed n ON r.id = n.id WHERE r.parent_id IS NOT NULL)
+  SELECT id FROM candidate WHERE id NOT IN needed ORDER BY id LIMIT @batch`
+
+/** The changes a store makes to its SQLite file, each one transaction (`BEGIN IMMEDIATE`). */
+export class SqliteWrites {
+  readonly #db: Database.Database
+  readonly #where: string
+  readonly #statements = new Map<string, Database.Statement>()
+
+  constructor(db: Database.Database, where: string) {
+    this.#db = db
+    this.#where = where
+  }
+
+  #prepare(sql: string): Database.Statement {
+    let statement = this.#statements.get(sql)
+    if (statement === undefined) {
+      statement = this.#db.prepare(sql)
+      this.#statements.set(sql, statement)
+    }
+    return statement
+  }
+
+  #putDocument(id: string, text: string): void {
+    this.#prepare('INSERT INTO shadowchain_documents (id, document) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET document = excluded.document').run(id, text)
+    this.#prepare('DELETE FROM shadowchain_steps WHERE run_id = ?').run(id)
+  }
+
+  /** Stores finished runs (replacing an unfinished run's head and steps). */
+  write(rows: readonly RunRow[]): void {
+    this.#db
+      .transaction(() => {
+        for (const row of rows) {
+          this.#prepare(UPSERT_RUN).run({ ...summaryParams(row.summary, row.summary.status), next_seq: null })
+          this.#putDocument(row.summary.id, row.text)
+        }
+      })
+      .immediate()
+  }
+
+  /** Stores a durable run's head as `'interrupted'`; `summary.links` counts the head's links. */
+  begin(summary: StoredRunSummary, text: string, nextSeq: number): void {
+    this.#db
+      .transaction(() => {
+        this.#prepare(UPSERT_RUN).run({ ...summaryParams(summary, 'interrupted'), next_seq: nextSeq })
+        this.#putDocument(summary.id, text)
+      })
+      .immediate()
+  }
+
+  /**
+   * Appends a batch of steps (seqs `first` … `first + count - 1`, `links` link executions) to an
+   * unfinished run: steps already there are ignored, a gap is refused.
+   */
+  appendSteps(id: string, first: number, count: number, links: number, text: string): void {
+    this.#db
+      .transaction(() => {
+        const row = this.#prepare('SELECT status, next_seq FROM shadowchain_runs WHERE id = ?').get(id) as { status: StoredStatus; next_seq: number | null } | undefined
+        if (row === undefined) throw new StoreError('STORE_NOT_FOUND', this.#where, `steps appended to run ${id}, which was never begun`)
+        if (row.status !== 'interrupted' || row.next_seq === null || first < row.next_seq) return
+        if (first > row.next_seq) throw new StoreError('STORE_SEQ', this.#where, `run ${id}: steps appended from seq ${first}, expected seq ${row.next_seq}`)
+        this.#prepare('INSERT INTO shadowchain_steps (run_id, seq, batch) VALUES (?, ?, ?)').run(id, first, text)
+        this.#prepare('UPDATE shadowchain_runs SET next_seq = ?, links = links + ? WHERE id = ?').run(first + count, links, id)
+      })
+      .immediate()
+  }
+
+  /** Takes an unfinished run for `owner`: false when another owner has it, or it is finished. */
+  claim(id: string, owner: string): boolean {
+    const changed = this.#prepare("UPDATE shadowchain_runs SET owner = ? WHERE id = ? AND status = 'interrupted' AND (owner IS NULL OR owner = ?)").run(owner, id, owner)
+    return changed.changes === 1
+  }
+
+  /** Deletes the runs of `chain` that the keep policy lets go; returns how many. */
+  retain(chain: string, last: number, failed: number): number {
+    let deleted = 0
+    const batch = this.#db.transaction((): number => {
+      const ids = this.#prepare(RETAIN).pluck().all({ chain, last, failed, batch: RETAIN_BATCH }) as string[]
+      for (const id of ids) {
+        this.#prepare('DELETE FROM shadowchain_runs WHERE id = ?').run(id)
+        this.#prepare('DELETE FROM shadowchain_documents WHERE id = ?').run(id)
+        this.#prepare('DELETE FROM shadowchain_steps WHERE run_id = ?').run(id)
+      }
+      return ids.length
+    })
+    for (let n = RETAIN_BATCH; n === RETAIN_BATCH; ) {
+      n = batch.immediate()
+      deleted += n
+    }
+    if (deleted > 0) {
+      // Freed pages go back to the file system once checkpointed; a passive checkpoint never waits
+      // for another process's readers (journal_size_limit cuts the WAL back when it restarts).
+      this.#db.pragma('incremental_vacuum')
+      this.#db.pragma('wal_checkpoint(PASSIVE)')
+    }
+    return deleted
+  }
+}
