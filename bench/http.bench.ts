@@ -38,6 +38,7 @@ setAutoFreeze(true)
 const started = Date.now()
 const dir = mkdtempSync(join(tmpdir(), 'shadowchain-bench-http-'))
 const dbPath = join(dir, 'runs.db')
+const threadDbPath = join(dir, 'runs-thread.db')
 const body = JSON.stringify(makeOrder())
 
 function build(options: ChainOptions<Order> = {}): Chain<Order> {
@@ -50,6 +51,9 @@ function build(options: ChainOptions<Order> = {}): Chain<Order> {
 const warnings: string[] = []
 const rec = recorder({ store: sqliteStore(dbPath), keep: { last: 2 * (REQUESTS + WARMUP), failed: 1_000 }, batch: { size: RECORDER_BATCH }, flushOnExit: false, onWarning: (w) => void warnings.push(w.message) })
 const recorded = createServer(nodeListener(handler(build(), { runOptions: { recorder: rec } })))
+// The same recorder, its SQLite store writing on a thread of its own.
+const threadRec = recorder({ store: sqliteStore(threadDbPath, { thread: true }), keep: { last: 2 * (REQUESTS + WARMUP), failed: 1_000 }, batch: { size: RECORDER_BATCH }, flushOnExit: false, onWarning: (w) => void warnings.push(w.message) })
+const threaded = createServer(nodeListener(handler(build(), { runOptions: { recorder: threadRec } })))
 // The same handler without a recorder: what the handler and nodeListener cost, apart from recording.
 const unrecorded = createServer(nodeListener(handler(build())))
 
@@ -79,9 +83,9 @@ async function listen(server: Server): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   return (server.address() as AddressInfo).port
 }
-const ports = { recorded: await listen(recorded), unrecorded: await listen(unrecorded), bare: await listen(bare) }
+const ports = { recorded: await listen(recorded), threaded: await listen(threaded), unrecorded: await listen(unrecorded), bare: await listen(bare) }
 const agent = () => new Agent({ keepAlive: true, maxSockets: CONCURRENCY })
-const agents = { recorded: agent(), unrecorded: agent(), bare: agent() }
+const agents = { recorded: agent(), threaded: agent(), unrecorded: agent(), bare: agent() }
 type Which = keyof typeof ports
 
 // ---- the client -------------------------------------------------------------------------------
@@ -91,7 +95,7 @@ interface Tally {
   ids: string[]
 }
 const tally = (): Tally => ({ latencies: [], failed: 0, ids: [] })
-const tallies: Record<Which, Tally> = { recorded: tally(), unrecorded: tally(), bare: tally() }
+const tallies: Record<Which, Tally> = { recorded: tally(), threaded: tally(), unrecorded: tally(), bare: tally() }
 
 function once(which: Which, tally: Tally | undefined): Promise<void> {
   return new Promise((resolve) => {
@@ -132,12 +136,14 @@ async function batch(which: Which, n: number, tally: Tally | undefined): Promise
 }
 
 log(`http: ${REQUESTS} requests per server at concurrency ${CONCURRENCY}, batches of ${BATCH}, alternating`)
-const ORDER: Which[] = ['recorded', 'unrecorded', 'bare']
+const ORDER: Which[] = ['recorded', 'threaded', 'unrecorded', 'bare']
+const recorders: Partial<Record<Which, typeof rec>> = { recorded: rec, threaded: threadRec }
 for (const which of ORDER) await batch(which, WARMUP, undefined)
 await rec.flush()
-const wall: Record<Which, number> = { recorded: 0, unrecorded: 0, bare: 0 }
+await threadRec.flush()
+const wall: Record<Which, number> = { recorded: 0, threaded: 0, unrecorded: 0, bare: 0 }
 /** The longest the event loop was blocked during each server's batches (ms). */
-const stall: Record<Which, number> = { recorded: 0, unrecorded: 0, bare: 0 }
+const stall: Record<Which, number> = { recorded: 0, threaded: 0, unrecorded: 0, bare: 0 }
 for (let done = 0, round = 0; done < REQUESTS; done += BATCH, round++) {
   const n = Math.min(BATCH, REQUESTS - done)
   // Alternate which goes first, so neither always follows the other's garbage.
@@ -149,27 +155,37 @@ for (let done = 0, round = 0; done < REQUESTS; done += BATCH, round++) {
     loop.disable()
     stall[which] = Math.max(stall[which], loop.max / 1e6)
     // The recorder's last batch written now, counted in its own time, not in the next server's.
-    if (which === 'recorded') await rec.flush()
+    await recorders[which]?.flush()
     wall[which] += Number(process.hrtime.bigint() - t0)
   }
 }
 const flushT0 = process.hrtime.bigint()
 await rec.flush()
+await threadRec.flush()
 const flushMs = Number(process.hrtime.bigint() - flushT0) / 1e6
 const health = rec.health
+const threadHealth = threadRec.health
 await rec.close()
+await threadRec.close()
 for (const agent of Object.values(agents)) agent.destroy()
-await Promise.all([recorded, unrecorded, bare].map((server) => new Promise<void>((resolve) => server.close(() => resolve()))))
+await Promise.all([recorded, threaded, unrecorded, bare].map((server) => new Promise<void>((resolve) => server.close(() => resolve()))))
 
 // ---- lost runs: every id a response named, looked for in the store --------------------------
-const db = new Database(dbPath, { readonly: true })
-const stored = new Set((db.prepare('SELECT id FROM shadowchain_runs').all() as { id: string }[]).map((row) => row.id))
-const inStore = stored.size
-db.close()
+function storedIds(path: string): Set<string> {
+  const db = new Database(path, { readonly: true })
+  try {
+    return new Set((db.prepare('SELECT id FROM shadowchain_runs').all() as { id: string }[]).map((row) => row.id))
+  } finally {
+    db.close()
+  }
+}
+const stored = storedIds(dbPath)
+const threadStored = storedIds(threadDbPath)
+const inStore = stored.size + threadStored.size
 rmSync(dir, { recursive: true, force: true })
-const named = tallies.recorded.ids
-const lost = named.filter((id) => !stored.has(id)).length
-const unnamed = REQUESTS - named.length
+const named = [...tallies.recorded.ids, ...tallies.threaded.ids]
+const lost = tallies.recorded.ids.filter((id) => !stored.has(id)).length + tallies.threaded.ids.filter((id) => !threadStored.has(id)).length
+const unnamed = 2 * REQUESTS - named.length
 
 // ---- the table --------------------------------------------------------------------------------
 const pct = (values: number[], q: number): number => {
@@ -187,21 +203,22 @@ const table = [
   '',
   machineLine(),
   '',
-  `${REQUESTS.toLocaleString('en-US')} POST requests to each of three servers over loopback (keep-alive, ${CONCURRENCY} in flight), in alternating batches of ${BATCH.toLocaleString('en-US')} (the recorder flushed at the end of each of its batches, in its time) after ${WARMUP.toLocaleString('en-US')} warm-up requests each, one process. The chain: the runner suite's 10 synchronous links on a 10-key order with 2 chain middleware, \`capture: 'timeline'\`. Latency: from the client's request to the end of its response (the client runs in the same process, so queueing at concurrency ${CONCURRENCY} is in it).`,
+  `${REQUESTS.toLocaleString('en-US')} POST requests to each of four servers over loopback (keep-alive, ${CONCURRENCY} in flight), in alternating batches of ${BATCH.toLocaleString('en-US')} (the recorder flushed at the end of each of its batches, in its time) after ${WARMUP.toLocaleString('en-US')} warm-up requests each, one process. The chain: the runner suite's 10 synchronous links on a 10-key order with 2 chain middleware, \`capture: 'timeline'\`. Latency: from the client's request to the end of its response (the client runs in the same process, so queueing at concurrency ${CONCURRENCY} is in it).`,
   '',
   '| server | requests | failed | p50 ms | p99 ms | max ms | requests/s (in its batches) |',
   '|---|--:|--:|--:|--:|--:|--:|',
   row(`\`nodeListener(handler(chain))\`, flight recorder on SQLite (batches of ${RECORDER_BATCH})`, tallies.recorded, 'recorded'),
+  row(`the same, the SQLite store on a writer thread (\`sqliteStore(file, { thread: true })\`)`, tallies.threaded, 'threaded'),
   row('`nodeListener(handler(chain))`, no recorder', tallies.unrecorded, 'unrecorded'),
   row('bare `node:http`: JSON.parse, `chain.run` (no recorder), JSON response', tallies.bare, 'bare'),
   '',
-  `Recorded handler vs bare: **p50 ${ratio('recorded', 0.5)}×, p99 ${ratio('recorded', 0.99)}×**; the handler without a recorder vs bare: p50 ${ratio('unrecorded', 0.5)}×, p99 ${ratio('unrecorded', 0.99)}×.`,
+  `Recorded handler vs bare: **p50 ${ratio('recorded', 0.5)}×, p99 ${ratio('recorded', 0.99)}×**; with the writer thread: **p50 ${ratio('threaded', 0.5)}×, p99 ${ratio('threaded', 0.99)}×**; the handler without a recorder vs bare: p50 ${ratio('unrecorded', 0.5)}×, p99 ${ratio('unrecorded', 0.99)}×.`,
   '',
-  `Per request, from the throughputs (one process, the client included): the handler and \`nodeListener\` add ${perRequest('unrecorded', 'bare')} µs to the bare handler (a fetch \`Request\` and \`Response\` per request, the body read through a web stream, trace context extracted: undici's \`Request\` constructor alone is ~16 µs on this machine); the flight recorder adds ${perRequest('recorded', 'unrecorded')} µs (writing the run's document to SQLite on the event loop, in batches: the figure of \`bench/results/recorder.md\`'s sustained SQLite writes). At concurrency ${CONCURRENCY} latency is mostly queueing: p50 ratios follow the throughput ratios; p99 moves with garbage-collection pauses and the shared machine's load (±2× between runs).`,
+  `Per request, from the throughputs (one process, the client included): the handler and \`nodeListener\` add ${perRequest('unrecorded', 'bare')} µs to the bare handler (a fetch \`Request\` and \`Response\` per request, the body read through a web stream, trace context extracted: undici's \`Request\` constructor alone is ~16 µs on this machine); the flight recorder adds ${perRequest('recorded', 'unrecorded')} µs (${perRequest('threaded', 'unrecorded')} µs with the writer thread, whose SQLite work runs on the other core) (writing the run's document to SQLite on the event loop, in batches: the figure of \`bench/results/recorder.md\`'s sustained SQLite writes). At concurrency ${CONCURRENCY} latency is mostly queueing: p50 ratios follow the throughput ratios; p99 moves with garbage-collection pauses and the shared machine's load (±2× between runs).`,
   '',
-  `The longest the event loop was blocked during each server's batches: ${ORDER.map((which) => `${which} ${fmt(stall[which], 0)} ms`).join(', ')}. The recorder writes a batch of up to ${RECORDER_BATCH} runs to SQLite synchronously (better-sqlite3), yielding to the event loop between batches: every request in flight waits for one batch (a smaller \`batch.size\` gives shorter stalls; BENCH_RECORDER_BATCH). The stalls of the two servers that do not record show what the host itself adds (scheduling on a loaded 2-core machine, garbage collection): p99 and max are the host's as much as the code's.`,
+  `The longest the event loop was blocked during each server's batches: ${ORDER.map((which) => `${which} ${fmt(stall[which], 0)} ms`).join(', ')}. The recorder writes a batch of up to ${RECORDER_BATCH} runs to SQLite synchronously (better-sqlite3), yielding to the event loop between batches: every request in flight waits for one batch (a smaller \`batch.size\` gives shorter stalls; BENCH_RECORDER_BATCH). With \`thread: true\` the event loop only encodes each run (its document and JSON text) and posts each batch to the writer thread. The stalls of the two servers that do not record show what the host itself adds (scheduling on a loaded 2-core machine, garbage collection): p99 and max are the host's as much as the code's.`,
   '',
-  `Runs: ${named.length.toLocaleString('en-US')} responses named a run (${unnamed} did not); **lost runs: ${lost}** (ids named by a response and not in the SQLite store after \`rec.flush()\`, ${fmt(flushMs, 0)} ms); ${inStore.toLocaleString('en-US')} runs in the store (warm-up included, keep.last ${(2 * (REQUESTS + WARMUP)).toLocaleString('en-US')}); recorder health: seen ${health.seen.toLocaleString('en-US')}, written ${health.written.toLocaleString('en-US')}, dropped ${health.dropped}, store failures ${health.storeFailures}.${warnings.length > 0 ? ` Warnings: ${warnings.join('; ')}.` : ''}`,
+  `Runs: ${named.length.toLocaleString('en-US')} responses named a run (${unnamed} did not); **lost runs: ${lost}** (ids named by a response and not in the SQLite store after \`rec.flush()\`, ${fmt(flushMs, 0)} ms); ${inStore.toLocaleString('en-US')} runs in the store (warm-up included, keep.last ${(2 * (REQUESTS + WARMUP)).toLocaleString('en-US')}); recorder health: seen ${health.seen.toLocaleString('en-US')}, written ${health.written.toLocaleString('en-US')}, dropped ${health.dropped}, store failures ${health.storeFailures} (writer thread: seen ${threadHealth.seen.toLocaleString('en-US')}, written ${threadHealth.written.toLocaleString('en-US')}, dropped ${threadHealth.dropped}, store failures ${threadHealth.storeFailures}).${warnings.length > 0 ? ` Warnings: ${warnings.join('; ')}.` : ''}`,
   '',
   `Verdict: failed requests ${failed === 0 ? '0 ✓' : `${failed} ✗`}, lost runs ${lost === 0 && unnamed === 0 ? '0 ✓' : `${lost + unnamed} ✗`}.`,
   '',
