@@ -59,14 +59,14 @@ const SELF = fileURLToPath(import.meta.url)
 
 /** The crash: a durable run killed by its own process in `ship`, after three steps are stored. */
 async function crashingProcess(db: string): Promise<void> {
-  const rec = recorder({ store: sqliteStore(db) })
+  const rec = recorder({ store: sqliteStore(db, { thread: true }) })
   await checkoutChain(rec, () => process.kill(process.pid, 'SIGKILL')).run({ order: 9_001, items: 3, log: [] }, { durable: true })
 }
 
 async function main(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true })
   const db = join(dir, 'runs.db')
-  const rec = recorder({ keep: { last: 200, failed: 100 }, sample: 0.5, store: sqliteStore(db) })
+  const rec = recorder({ keep: { last: 200, failed: 100 }, sample: 0.5, store: sqliteStore(db, { thread: true }) })
   const checkout = checkoutChain(rec)
 
   // 1. A burst of traffic: 2,000 checkouts, 50 at a time.
