@@ -65,4 +65,27 @@ describe('the published package', () => {
       rmSync(dir, { recursive: true, force: true })
     }
   })
+
+  it('starts the SQLite writer thread from the built package (its compiled module, no TypeScript loader)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shadowchain-thread-'))
+    try {
+      const url = (entry: string) => JSON.stringify(new URL(`../dist/${entry}.js`, import.meta.url).href)
+      const code = [
+        `const { chain, recorder } = await import(${url('index')})`,
+        `const { sqliteStore } = await import(${url('store/sqlite/index')})`,
+        `const store = sqliteStore(${JSON.stringify(join(dir, 'runs.db'))}, { thread: true })`,
+        `const rec = recorder({ store })`,
+        `const c = chain('built', { recorder: rec }).link('inc', (ctx) => { ctx.n += 1 })`,
+        `for (let n = 0; n < 5; n++) await c.run({ n })`,
+        `await rec.flush()`,
+        `const runs = await rec.runs()`,
+        `console.log(JSON.stringify({ runs: runs.length, written: rec.health.written }))`,
+        `await rec.close()`,
+      ].join('\n')
+      const out = execFileSync(process.execPath, ['--input-type=module', '-e', code], { cwd: dir, encoding: 'utf8', timeout: 60_000 })
+      expect(JSON.parse(out)).toEqual({ runs: 5, written: 5 })
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
 })

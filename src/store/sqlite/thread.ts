@@ -103,7 +103,8 @@ export class WriterThread implements Changes {
 
   #start(): Worker {
     const { entry, eval: isCode } = writerEntry()
-    const worker = new Worker(entry, { eval: isCode, workerData: { path: this.#path, options: this.#options } })
+    // No execArgv of the process: the thread needs none, and some (`--input-type`, `-e`) would stop it.
+    const worker = new Worker(entry, { eval: isCode, execArgv: [], workerData: { path: this.#path, options: this.#options } })
     worker.unref()
     worker.on('message', (reply: WriteReply) => {
       const waiting = this.#waiting.get(reply.n)
