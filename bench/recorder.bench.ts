@@ -455,6 +455,9 @@ async function durable(lg: LangGraph | undefined): Promise<{ samples: Map<string
     { id: 'sqlite', run: recorded(DURABLE_UNIT, sqliteChain, sqliteRec) },
     { id: 'sqlite-durable', run: recorded(DURABLE_UNIT, sqliteChain, sqliteRec, { durable: true }) },
   ]
+  const threadRec = recorder({ ...quiet, store: sqliteStore(join(dir, 'durable-thread.db'), { thread: true }) })
+  const threadChain = build({ recorder: threadRec })
+  cases.push({ id: 'sqlite-thread', run: recorded(DURABLE_UNIT, threadChain, threadRec) }, { id: 'sqlite-thread-durable', run: recorded(DURABLE_UNIT, threadChain, threadRec, { durable: true }) })
   let pgRec: FlightRecorder | undefined
   if (pgUrl.url !== undefined) {
     const store = postgresStore(pgUrl.url, { schema: freshSchema() })
@@ -473,7 +476,7 @@ async function durable(lg: LangGraph | undefined): Promise<{ samples: Map<string
   const [stored] = await sqliteRec.runs({ limit: 1 })
   if (stored?.id !== probe.id || stored.status !== 'ok' || stored.links !== LINKS) throw new Error('(4): the durable run was not stored whole')
   const samples = perRun(await measure(cases, { rounds: Math.max(10, Math.round(ROUNDS / 2)), batchMs: BATCH_MS, warmupRounds: 2, progress: (t) => log(`(4) durable runs: ${t}`) }), DURABLE_UNIT)
-  for (const rec of [sqliteRec, pgRec]) {
+  for (const rec of [sqliteRec, threadRec, pgRec]) {
     if (rec === undefined) continue
     await rec.close()
     const h = rec.health
@@ -583,6 +586,8 @@ function report(
     durRow('no recorder', 'none'),
     durRow('recorder on SQLite, not durable', 'sqlite'),
     durRow('recorder on SQLite, `durable: true`', 'sqlite-durable', 'sqlite'),
+    durRow('recorder on SQLite with the writer thread (`thread: true`), not durable', 'sqlite-thread'),
+    durRow('recorder on SQLite with the writer thread, `durable: true` (each step a message to the thread and back)', 'sqlite-thread-durable', 'sqlite-thread'),
     durRow('recorder on PostgreSQL, not durable', 'postgres'),
     durRow('recorder on PostgreSQL, `durable: true`', 'postgres-durable', 'postgres'),
   )
