@@ -1,7 +1,7 @@
 // A structural diff between two states, as immer patches. Recorded states share every untouched
 // subtree, so `a === b` cuts the walk short almost everywhere: the cost follows what changed,
 // not the size of the state.
-import type { Patch } from 'immer'
+import { isDraftable, type Patch } from 'immer'
 
 type Path = (string | number)[]
 
@@ -16,6 +16,194 @@ export function diffStates(from: unknown, to: unknown): Patch[] {
     else out.push(item)
   }
   return out
+}
+
+/**
+ * The patches {@link diffStates} gives for `from` and `to`, the same ones in the same order, found
+ * by walking only the paths `patches` name: the patches that turned one of the states into the
+ * other (either way round). Its cost follows those paths, not the width of the containers on them:
+ * one key changed in a 1,000-key ctx is one comparison, not 1,000.
+ *
+ * Exact when whatever lies off those paths is unchanged: the same object in both states, as
+ * `applyDocumentPatches` leaves it, or, for states immer made, a copy equal to it where
+ * {@link mayChangeUnpatched} says so of the state the patches started from. Where a patch replaces,
+ * adds or removes a value, where an array's items shift (a member added or removed), and inside a
+ * Set, a class instance or anything else not a plain object, an array or a Map, the walk is
+ * `diffStates`'s own.
+ */
+export function diffStatesAlong(from: unknown, to: unknown, patches: readonly Patch[]): Patch[] {
+  const out: Patch[] = []
+  const pending: (Along | Walk | Patch)[] = [new Along(from, to, [], pathTree(patches))]
+  for (let item = pending.pop(); item !== undefined; item = pending.pop()) {
+    if (item instanceof Along) expandAlong(item, out, pending)
+    else if (item instanceof Walk) expand(item, out, pending)
+    else out.push(item)
+  }
+  return out
+}
+
+/**
+ * Whether `state` holds something immer may give a new identity, or a new order, without a patch
+ * naming it (a Set whose member was deleted and added back moves it to the end; an `immerable`
+ * class instance changed and changed back is a new object): where it does not, the patches immer
+ * makes from `state` name every place {@link diffStates} finds a change, and
+ * {@link diffStatesAlong} is exact. Walks plain objects, arrays and Map values, as `diffStates` does.
+ */
+export function mayChangeUnpatched(state: unknown): boolean {
+  const stack: unknown[] = [state]
+  const seen = new Set<object>()
+  while (stack.length > 0) {
+    const node = stack.pop()
+    if (typeof node !== 'object' || node === null || seen.has(node)) continue
+    seen.add(node)
+    if (Array.isArray(node)) {
+      for (let i = 0; i < node.length; i++) stack.push(node[i])
+    } else if (isPlainObject(node)) {
+      for (const key of Object.keys(node)) stack.push(node[key])
+    } else if (node instanceof Map) {
+      for (const value of node.values()) stack.push(value)
+    } else if (node instanceof Set || isDraftable(node)) {
+      return true
+    }
+  }
+  return false
+}
+
+/** The places a list of patches names, as a tree of keys from the root. */
+class PathNode {
+  /** A patch ends here: it replaced, added or removed this value. */
+  end = false
+  /** A patch added or removed one of this container's members (an array's items shift). */
+  resized = false
+  children: Map<unknown, PathNode> | undefined = undefined
+
+  child(key: unknown): PathNode {
+    const children = (this.children ??= new Map())
+    let node = children.get(key)
+    if (node === undefined) {
+      node = new PathNode()
+      children.set(key, node)
+    }
+    return node
+  }
+}
+
+function pathTree(patches: readonly Patch[]): PathNode {
+  const root = new PathNode()
+  for (const patch of patches) {
+    let node = root
+    let parent: PathNode | undefined
+    for (const key of patch.path) {
+      parent = node
+      node = node.child(key)
+    }
+    node.end = true
+    if (parent !== undefined && patch.op !== 'replace') parent.resized = true
+  }
+  return root
+}
+
+/** Two values to compare along the paths under `node`. */
+class Along {
+  constructor(
+    readonly from: unknown,
+    readonly to: unknown,
+    readonly path: Path,
+    readonly node: PathNode,
+  ) {}
+}
+
+/**
+ * {@link expand}, restricted to the keys `node` names: the same items, in the same order, for
+ * those keys (every other key holds the same value on both sides). What it cannot restrict goes
+ * to `expand` whole.
+ */
+function expandAlong(item: Along, out: Patch[], pending: (Along | Walk | Patch)[]): void {
+  const { from, to, path, node } = item
+  if (Object.is(from, to)) return
+  const children = node.children
+  // No patch at all (the root of an empty list): whatever differs is a copy of the same value.
+  if (!node.end && children === undefined) return
+  let items: (Along | Walk | Patch)[] | undefined
+  if (!node.end && children !== undefined) {
+    if (isPlainObject(from) && isPlainObject(to)) items = objectItems(from, to, path, children)
+    else if (from instanceof Map && to instanceof Map) items = mapItems(from, to, path, children)
+    else if (Array.isArray(from) && Array.isArray(to) && !node.resized && from.length === to.length) items = arrayItems(from, to, path, children)
+  }
+  if (items === undefined) {
+    expand(new Walk(from, to, path), out, pending)
+    return
+  }
+  for (let i = items.length - 1; i >= 0; i--) pending.push(items[i] as Along | Walk | Patch)
+}
+
+/** The next pair to compare under a key: along the tree, or whole where a patch ends. */
+function pairAt(from: unknown, to: unknown, path: Path, node: PathNode): Along | Walk {
+  return node.end ? new Walk(from, to, path) : new Along(from, to, path, node)
+}
+
+const enumerable = Object.prototype.propertyIsEnumerable
+
+/** Plain objects: `expand`'s removes (in `from`'s key order), then adds and pairs (in `to`'s). */
+function objectItems(from: Record<string, unknown>, to: Record<string, unknown>, path: Path, children: Map<unknown, PathNode>): (Along | Walk | Patch)[] | undefined {
+  for (const key of children.keys()) if (typeof key !== 'string' || key === '__proto__') return undefined
+  const items: (Along | Walk | Patch)[] = []
+  if (children.size === 1) {
+    // One key: no order to find, and no walk over the others' keys.
+    const [key, node] = children.entries().next().value as [string, PathNode]
+    const inTo = enumerable.call(to, key)
+    if (enumerable.call(from, key) && !Object.hasOwn(to, key)) items.push({ op: 'remove', path: [...path, key] })
+    else if (inTo && !Object.hasOwn(from, key)) items.push({ op: 'add', path: [...path, key], value: to[key] })
+    else if (inTo && !Object.is(from[key], to[key])) items.push(pairAt(from[key], to[key], [...path, key], node))
+    return items
+  }
+  for (const key of Object.keys(from)) {
+    if (children.has(key) && !Object.hasOwn(to, key)) items.push({ op: 'remove', path: [...path, key] })
+  }
+  for (const key of Object.keys(to)) {
+    const node = children.get(key)
+    if (node === undefined) continue
+    if (!Object.hasOwn(from, key)) items.push({ op: 'add', path: [...path, key], value: to[key] })
+    else if (!Object.is(from[key], to[key])) items.push(pairAt(from[key], to[key], [...path, key], node))
+  }
+  return items
+}
+
+/** Maps: as for plain objects, in the Maps' own orders. */
+function mapItems(from: Map<unknown, unknown>, to: Map<unknown, unknown>, path: Path, children: Map<unknown, PathNode>): (Along | Walk | Patch)[] | undefined {
+  // A Map holds -0 as 0: a path naming -0 is left to `expand`, which names the key the Map has.
+  for (const key of children.keys()) if (Object.is(key, -0)) return undefined
+  const items: (Along | Walk | Patch)[] = []
+  if (children.size === 1) {
+    const [key, node] = children.entries().next().value as [unknown, PathNode]
+    if (from.has(key) && !to.has(key)) items.push({ op: 'remove', path: [...path, key as string] })
+    else if (to.has(key) && !from.has(key)) items.push({ op: 'add', path: [...path, key as string], value: to.get(key) })
+    else if (to.has(key) && !Object.is(from.get(key), to.get(key))) items.push(pairAt(from.get(key), to.get(key), [...path, key as string], node))
+    return items
+  }
+  for (const key of from.keys()) {
+    if (children.has(key) && !to.has(key)) items.push({ op: 'remove', path: [...path, key as string] })
+  }
+  for (const [key, value] of to) {
+    const node = children.get(key)
+    if (node === undefined) continue
+    if (!from.has(key)) items.push({ op: 'add', path: [...path, key as string], value })
+    else if (!Object.is(from.get(key), value)) items.push(pairAt(from.get(key), value, [...path, key as string], node))
+  }
+  return items
+}
+
+/** Arrays of one length whose items did not shift: the pairs at the indexes named, in order. */
+function arrayItems(from: readonly unknown[], to: readonly unknown[], path: Path, children: Map<unknown, PathNode>): (Along | Walk | Patch)[] | undefined {
+  const indexes: number[] = []
+  for (const key of children.keys()) {
+    if (typeof key !== 'number' || !Number.isInteger(key) || key < 0 || key >= to.length || Object.is(key, -0)) return undefined
+    indexes.push(key)
+  }
+  indexes.sort((a, b) => a - b)
+  const items: (Along | Walk | Patch)[] = []
+  for (const i of indexes) if (!Object.is(from[i], to[i])) items.push(pairAt(from[i], to[i], [...path, i], children.get(i) as PathNode))
+  return items
 }
 
 /** Two values to compare, at a path. */

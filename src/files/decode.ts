@@ -18,6 +18,8 @@ function defineOwn(target: object, key: string, value: unknown): void {
  * @param version - the document's version: `$holes` exists from version 2 on
  */
 export function decodeValue(value: unknown, path: string, limits: DecodeLimits = DEFAULT_LIMITS, version = 2): unknown {
+  // Most values in a document are scalars that decode to themselves: no walk to set up.
+  if (value === null || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value)) || (typeof value === 'string' && value.length <= limits.maxStringLength)) return value
   const walk: DecodeWalk = { limits, holes: version >= 2, base: 0, later: [] }
   try {
     const out = decode(value, { parent: undefined, key: path }, 0, walk)

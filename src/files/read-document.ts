@@ -5,11 +5,12 @@ import type { Patch } from 'immer'
 import type * as z from 'zod'
 import { childPath, DEFAULT_LIMITS, DocumentError, type DecodeLimits } from './codec.js'
 import { decodeValue } from './decode.js'
-import { diffStates } from '../core/diff-states.js'
+import { diffStatesAlong } from '../core/diff-states.js'
 import { applyDocumentPatches, freezeDeep, PatchError, sameValue } from './patch-apply.js'
 import type { MiddlewareCallInfo, TimelineEvent } from '../record/events.js'
 import type { LinkInfo } from '../core/types.js'
 import { runDocumentSchema } from './document-schema.js'
+import { isWellFormed } from './document-check.js'
 import { checkChildren, checkDocumentTree, withinNested } from './read-nested.js'
 import { EVENT_TYPE_SINCE, MAX_NESTING, TRACE_SINCE, type DocumentPatch, type DocumentVersion, type ImportOptions, type RunDocument } from './run-document.js'
 
@@ -38,12 +39,26 @@ export function importRun(input: unknown, options: ImportOptions = {}): Imported
   // Every document of the tree: an object of this format and a known version, nested within the
   // limit. A bad value is quoted, never stringified whole: it may be 50 MB, or 100,000 levels deep.
   checkDocumentTree(input, options.maxNesting ?? MAX_NESTING)
+  // The hand-written check passes well-formed documents at a fraction of the schema's cost; the
+  // schema decides (and names the problem) for every other.
+  if (isWellFormed(input)) return importTree(detached(input), limits, new Set())
   const parsed = runDocumentSchema.safeParse(input)
   if (!parsed.success) {
     const issue = parsed.error.issues[0] as z.core.$ZodIssue
     throw new DocumentError(zodPath(issue.path), issue.message)
   }
   return importTree(parsed.data, limits, new Set())
+}
+
+/**
+ * The caller's document, with its own copies of the parts a run keeps (the schema's output is a
+ * copy throughout): the run's `children` and the redacted paths. Events are read, never kept.
+ */
+function detached(doc: RunDocument): RunDocument {
+  const copy: RunDocument = { ...doc, run: { ...doc.run, children: [...doc.run.children] } }
+  if (doc.redacted !== undefined) copy.redacted = { paths: doc.redacted.paths.map((path) => [...path]), placeholder: doc.redacted.placeholder }
+  if (doc.nested !== undefined) copy.nested = doc.nested.map(detached)
+  return copy
 }
 
 /** A document and its nested documents; a problem in one is reported at its path in this one. */
@@ -143,12 +158,12 @@ function importOne(doc: RunDocument, limits: DecodeLimits): Omit<ImportedRun, 'n
         openStep = undefined
         if (e.type === 'link.end') {
           event['patches'] = Object.freeze(patches)
-          event['inversePatches'] = inverseOf(e.inversePatches, ctx, before, `${at}.inversePatches`, limits, version)
+          event['inversePatches'] = inverseOf(e.inversePatches, ctx, before, patches, `${at}.inversePatches`, limits, version)
         } else {
           event['error'] = decodeValue(e.error, `${at}.error`, limits, version)
         }
         event['durationNs'] = BigInt(e.durationNs)
-        if (e.io !== undefined) event['io'] = Object.freeze({ ...e.io })
+        if (e.io !== undefined) event['io'] = ioOf(e.io)
         if (e.span !== undefined) {
           fromVersion(TRACE_SINCE, version, `${at}.span`)
           event['span'] = e.span
@@ -188,7 +203,7 @@ function importOne(doc: RunDocument, limits: DecodeLimits): Omit<ImportedRun, 'n
         if (e.type !== 'branch.start') event['durationNs'] = BigInt(e.durationNs)
         if (e.type !== 'branch.start' && e.io !== undefined) {
           if (version < 8) throw new DocumentError(`${at}.io`, `a branch event's io needs version 8 or later; this document says version ${version}`)
-          event['io'] = Object.freeze({ ...e.io })
+          event['io'] = ioOf(e.io)
         }
         if (e.type !== 'branch.start' && e.span !== undefined) {
           fromVersion(TRACE_SINCE, version, `${at}.span`)
@@ -205,7 +220,7 @@ function importOne(doc: RunDocument, limits: DecodeLimits): Omit<ImportedRun, 'n
       case 'fork':
         event['parent'] = Object.freeze({ ...e.parent })
         event['patches'] = Object.freeze(patches)
-        event['inversePatches'] = inverseOf(e.inversePatches, ctx, before, `${at}.inversePatches`, limits, version)
+        event['inversePatches'] = inverseOf(e.inversePatches, ctx, before, patches, `${at}.inversePatches`, limits, version)
         break
       case 'run.end':
         event['status'] = e.status
@@ -223,6 +238,14 @@ function importOne(doc: RunDocument, limits: DecodeLimits): Omit<ImportedRun, 'n
   })
   const cause = doc.run.error?.cause === undefined ? undefined : decodeValue(doc.run.error.cause, '$.run.error.cause', limits, version)
   return { doc, events, links, input: input0, ctx, errorCause: cause }
+}
+
+/** What a link or branch drew from its io, in arrays of its own (the document's are the caller's). */
+function ioOf(io: { now?: number[] | undefined; random?: number[] | undefined }): object {
+  const out = { ...io }
+  if (out.now !== undefined) out.now = out.now.slice()
+  if (out.random !== undefined) out.random = out.random.slice()
+  return Object.freeze(out)
 }
 
 /** A `chain-around` or `link-around` call site (version 6). */
@@ -270,8 +293,10 @@ function checkIntegrity(doc: RunDocument): void {
  * omits them; when it gives them, they must turn the state after the event back into the state
  * before it, or `timeline.diff` backwards would lie.
  */
-function inverseOf(list: readonly DocumentPatch[] | undefined, after: unknown, before: unknown, at: string, limits: DecodeLimits, version: number): readonly Patch[] {
-  if (list === undefined) return Object.freeze(diffStates(after, before).map((p) => Object.freeze(p)))
+function inverseOf(list: readonly DocumentPatch[] | undefined, after: unknown, before: unknown, applied: readonly Patch[], at: string, limits: DecodeLimits, version: number): readonly Patch[] {
+  // `after` is `before` with `applied` applied copy-on-write: off their paths the two states are
+  // one, so the diff back is walked along those paths only.
+  if (list === undefined) return Object.freeze(diffStatesAlong(after, before, applied).map((p) => Object.freeze(p)))
   const { state, patches } = applyAt(after, decodePatches(list, at, limits, version), at)
   if (!sameValue(state, before)) throw new DocumentError(at, "inverse patches do not turn the event's state back into the state before it")
   return Object.freeze(patches)
@@ -288,18 +313,46 @@ function pathKey(decoded: unknown, where: string): string | number {
   return decoded as string | number
 }
 
+// Most path keys and many values are strings and numbers that decode to themselves: their paths
+// in the document (for errors) are built only for what goes through decodeValue.
 function decodePatches(list: readonly DocumentPatch[], at: string, limits: DecodeLimits, version: number): Patch[] {
-  return list.map((patch, i) => {
-    const where = childPath(at, i)
-    const path = patch.path.map((key, k) => {
-      const here = childPath(childPath(where, 'path'), k)
-      return pathKey(decodeValue(key, here, limits, version), here)
-    })
-    if (patch.op !== 'remove' && !('value' in patch)) throw new DocumentError(where, `a '${patch.op}' patch needs a value`)
-    const out: Patch = { op: patch.op, path }
-    if ('value' in patch) out.value = freezeDeep(decodeValue(patch.value, childPath(where, 'value'), limits, version))
-    return Object.freeze(out)
-  })
+  const out = new Array<Patch>(list.length)
+  for (let i = 0; i < list.length; i++) {
+    const patch = list[i] as DocumentPatch
+    const keys = patch.path
+    const path = new Array<string | number>(keys.length)
+    for (let k = 0; k < keys.length; k++) {
+      const key = keys[k]
+      if (isScalar(key, limits) && !RESERVED_KEYS.has(key)) {
+        path[k] = key as string | number
+      } else {
+        const here = childPath(childPath(childPath(at, i), 'path'), k)
+        path[k] = pathKey(decodeValue(key, here, limits, version), here)
+      }
+    }
+    const hasValue = 'value' in patch
+    if (patch.op !== 'remove' && !hasValue) throw new DocumentError(childPath(at, i), `a '${patch.op}' patch needs a value`)
+    const decoded: Patch = { op: patch.op, path }
+    if (hasValue) decoded.value = isScalar(patch.value, limits) ? patch.value : freezeDeep(decodeValue(patch.value, childPath(childPath(at, i), 'value'), limits, version))
+    out[i] = Object.freeze(decoded)
+  }
+  return out
+}
+
+const RESERVED_KEYS: ReadonlySet<unknown> = new Set(['__proto__', 'constructor', 'prototype'])
+
+/** A string, finite number, boolean or null that `decodeValue` would hand back as it is. */
+function isScalar(value: unknown, limits: DecodeLimits): boolean {
+  switch (typeof value) {
+    case 'string':
+      return value.length <= limits.maxStringLength
+    case 'number':
+      return Number.isFinite(value)
+    case 'boolean':
+      return true
+    default:
+      return value === null
+  }
 }
 
 function applyAt(state: unknown, patches: readonly Patch[], at: string): { state: unknown; patches: readonly Patch[] } {

@@ -4,7 +4,7 @@
 import { applyPatches, type Objectish, type Patch } from 'immer'
 import { encodePatches, offset, table } from './encode-parts.js'
 import { encodeLenient, encodeValue, type EncodeNotes } from './codec.js'
-import { diffStates, setsInOrder } from '../core/diff-states.js'
+import { diffStates, diffStatesAlong, mayChangeUnpatched, setsInOrder } from '../core/diff-states.js'
 import type { MiddlewareCallInfo, TimelineEvent } from '../record/events.js'
 import { mergeRedactPaths, redactor, type RedactPath, type Redactor } from './redact.js'
 import type { LinkInfo, RunStatus } from '../core/types.js'
@@ -207,6 +207,10 @@ export function eventEncoder(
     },
   }
   let prev: TimelineEvent<unknown> | undefined
+  // Whether the previous event's ctx holds nothing immer may copy or reorder without a patch
+  // (mayChangeUnpatched): then a link's diff back is walked along its patches alone, not over the
+  // whole state. Decided at the first change, then kept up with what each change brings in.
+  let along: boolean | undefined
   return (event) => {
     const doc: Record<string, unknown> = { seq: event.seq, t: offset(event.t, origin), type: event.type }
     const prevCtx = prev === undefined ? event.ctx : prev.ctx
@@ -214,15 +218,15 @@ export function eventEncoder(
     // inverse patches can be omitted, and its Set replaces name every Set the event changed.
     let back: Patch[] | undefined
     if (event.ctx !== prevCtx) {
+      along ??= !redact.active && !mayChangeUnpatched(prevCtx)
       // A link's own patches are exact and already computed (but for the order of Sets);
       // redaction needs a fresh diff.
       const own = (event.type === 'link.end' || event.type === 'fork') && !redact.active
-      if (own) back = diffStates(event.ctx, prevCtx)
-      doc['ctx'] = encodePatches(
-        own ? setsInOrder(event.patches, event.ctx, back as Patch[]) : diffStates(redact.apply(prevCtx), redact.apply(event.ctx)),
-        redact.apply(event.ctx),
-        notes,
-      )
+      if (own) back = along ? diffStatesAlong(event.ctx, prevCtx, event.patches) : diffStates(event.ctx, prevCtx)
+      const forward = own ? setsInOrder(event.patches, event.ctx, back as Patch[]) : diffStates(redact.apply(prevCtx), redact.apply(event.ctx))
+      // What the change brings in is all the next state holds that this one did not.
+      if (along) along = !forward.some((patch) => mayChangeUnpatched(patch.value))
+      doc['ctx'] = encodePatches(forward, redact.apply(event.ctx), notes)
     }
     const prevMw = prev === undefined ? event.mwctx : prev.mwctx
     if (event.mwctx !== prevMw) doc['mwctx'] = encodePatches(diffStates(redact.apply(prevMw), redact.apply(event.mwctx)), redact.apply(event.mwctx), notes)
