@@ -50,12 +50,15 @@ export function diffStatesAlong(from: unknown, to: unknown, patches: readonly Pa
  * {@link diffStatesAlong} is exact. Walks plain objects, arrays and Map values, as `diffStates` does.
  */
 export function mayChangeUnpatched(state: unknown): boolean {
+  if (typeof state !== 'object' || state === null) return false
   const stack: unknown[] = [state]
-  const seen = new Set<object>()
+  // Recorded states have no cycles, but a value could: past this many containers the answer is
+  // "may" (the whole-state diff is always right).
+  let budget = 1_000_000
   while (stack.length > 0) {
     const node = stack.pop()
-    if (typeof node !== 'object' || node === null || seen.has(node)) continue
-    seen.add(node)
+    if (typeof node !== 'object' || node === null) continue
+    if (--budget < 0) return true
     if (Array.isArray(node)) {
       for (let i = 0; i < node.length; i++) stack.push(node[i])
     } else if (isPlainObject(node)) {

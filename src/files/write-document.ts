@@ -259,11 +259,8 @@ export function eventEncoder(
         doc['link'] = linkRef(event.link)
         if (event.type === 'link.end') {
           // Omitted when a reader can derive them: the structural diff from after back to before.
-          const derived = encodePatches(back ?? diffStates(redact.apply(event.ctx), redact.apply(prevCtx)), redact.apply(prevCtx), notes)
-          if (!redact.active) {
-            const recorded = encodePatches(event.inversePatches, prevCtx, notes)
-            if (JSON.stringify(recorded) !== JSON.stringify(derived)) doc['inversePatches'] = recorded
-          }
+          const inverse = inverseUnlessDerived(event.inversePatches, event.ctx, prevCtx, back, redact, notes)
+          if (inverse !== undefined) doc['inversePatches'] = inverse
         } else {
           doc['error'] = encodeLenient(redact.scrub(event.error), notes)
         }
@@ -313,11 +310,8 @@ export function eventEncoder(
         break
       case 'fork': {
         doc['parent'] = { runId: event.parent.runId, seq: event.parent.seq }
-        const derived = encodePatches(back ?? diffStates(redact.apply(event.ctx), redact.apply(prevCtx)), redact.apply(prevCtx), notes)
-        if (!redact.active) {
-          const recorded = encodePatches(event.inversePatches, prevCtx, notes)
-          if (JSON.stringify(recorded) !== JSON.stringify(derived)) doc['inversePatches'] = recorded
-        }
+        const inverse = inverseUnlessDerived(event.inversePatches, event.ctx, prevCtx, back, redact, notes)
+        if (inverse !== undefined) doc['inversePatches'] = inverse
         break
       }
       case 'run.end':
@@ -335,6 +329,37 @@ export function eventEncoder(
     prev = event
     return doc as unknown as DocumentEvent
   }
+}
+
+/**
+ * A link's or fork's inverse patches as the document writes them, or `undefined` when a reader
+ * derives the same ones (the structural diff from `after` back to `before`; `back` when the
+ * encoder has it). Never written under redaction.
+ */
+function inverseUnlessDerived(inverse: readonly Patch[], after: unknown, before: unknown, back: readonly Patch[] | undefined, redact: Redactor, notes: EncodeNotes): DocumentPatch[] | undefined {
+  if (redact.active) {
+    // Encoded for its notes only, as it always was.
+    encodePatches(back ?? diffStates(redact.apply(after), redact.apply(before)), redact.apply(before), notes)
+    return undefined
+  }
+  const derived = back ?? diffStates(after, before)
+  // The same patches, value for value, encode the same: no need to encode and compare them. (Every
+  // value they hold is in `before`, encoded earlier: encoding them again notes nothing new.)
+  if (samePatches(inverse, derived)) return undefined
+  const encoded = encodePatches(derived, before, notes)
+  const recorded = encodePatches(inverse, before, notes)
+  return JSON.stringify(recorded) === JSON.stringify(encoded) ? undefined : recorded
+}
+
+function samePatches(a: readonly Patch[], b: readonly Patch[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as Patch
+    const y = b[i] as Patch
+    if (x.op !== y.op || x.path.length !== y.path.length || !Object.is(x.value, y.value)) return false
+    for (let k = 0; k < x.path.length; k++) if (!Object.is(x.path[k], y.path[k])) return false
+  }
+  return true
 }
 
 /**
