@@ -14,6 +14,7 @@ import { execute, type ExecutionPlan, type ExecutionResult, type Failure } from 
 import { fanOut, type RunObserver } from './run/observer.js'
 import { Recorder } from './record/recorder.js'
 import type { TimelineEvent } from './record/events.js'
+import { Times, type EventLog } from './record/event-log.js'
 import { emptyState } from './record/snapshot.js'
 import { mergeRedactPaths } from './files/redact.js'
 import { Run, type ForkOptions, type ReplayOptions, type ReplayResult, type RunInit } from './lineage/run.js'
@@ -165,7 +166,10 @@ function executeChain<C, T>(chain: Chain<C>, input: unknown, options: RunOptions
     stacks: merged.stacks === true,
     maxWritesPerLink: merged.maxWritesPerLink ?? DEFAULT_MAX_WRITES_PER_LINK,
     clock,
+    times: clock === systemClock ? Times.Int64 : clock === zeroClock ? Times.Zero : Times.Checked,
     resume: extras.resume,
+    size: compiled.recordSize,
+    links: chain.links,
   })
   // The recorder first: a state it cannot record turns a call into a failure, which the
   // tracer is then told of instead.
@@ -193,6 +197,7 @@ function executeChain<C, T>(chain: Chain<C>, input: unknown, options: RunOptions
       tracing,
     }
     execute<C>(plan, (result) => {
+      recorder.log.seal()
       const run = finish(chain, info, extras.input ?? start, result, recorder, extras, { live: trace, port, tracing })
       settle({ run, ioOverruns: recorder.ioOverruns }, resolve, reject)
     })
@@ -204,13 +209,17 @@ function finish<C>(
   info: RunInfo,
   input: unknown,
   result: ExecutionResult<C>,
-  recorded: { readonly events: TimelineEvent<C>[]; readonly prefix: Recorder<C>['prefix']; readonly children?: ReadonlyMap<string, unknown> },
+  recorded: { readonly log: EventLog<C> | TimelineEvent<C>[]; readonly prefix: Recorder<C>['prefix']; readonly children?: ReadonlyMap<string, unknown> },
   extras: RunExtras<C>,
   watchers: Watchers,
 ): Run<C> {
   const { live: trace, port } = watchers
-  const { events, prefix } = recorded
-  // Field by field, not spread: one object shape, built once a run.
+  const { log, prefix } = recorded
+  // Field by field, not spread: one object shape, built once a run. The recorder's log stands in
+  // for the events array: `Run` reads its last event and appends its run.end (`at`, `length`,
+  // `push`, which the log has), and hands it to its `Timeline`, which builds the events from it
+  // when they are first read.
+  const events = log as TimelineEvent<C>[]
   const init: Mutable<RunInit<C>> = {
     info,
     status: result.status,
@@ -251,7 +260,7 @@ function rejectInput<C>(chain: Chain<C>, info: RunInfo, input: unknown, endedAt:
   const failure: Failure = { code: 'INVALID_INPUT', message, link: undefined, cause }
   watchers.live?.runEnd('error', failure, endedAt, endedAt, undefined)
   const result: ExecutionResult<C> = { status: 'error', ctx: input as Immutable<C>, failure, endedAt, stop: undefined }
-  return { run: finish(chain, info, input, result, { events: [start as never], prefix: undefined }, extras, watchers), ioOverruns: [] }
+  return { run: finish(chain, info, input, result, { log: [start as never], prefix: undefined }, extras, watchers), ioOverruns: [] }
 }
 
 /** What keeps a durable run's steps: the recorder's, for this run (its lineage and redaction). */
@@ -267,7 +276,7 @@ function durableSink<C>(port: RecorderPort, info: RunInfo, extras: RunExtras<C>)
 function checkpointOf<C>(sink: DurableSink, recorder: Recorder<C>): () => Promise<void> | undefined {
   const prefix = recorder.prefix
   const shared = prefix === undefined ? [] : prefix.events.slice(0, prefix.length)
-  return () => sink.checkpoint(shared, recorder.events)
+  return () => sink.checkpoint(shared, recorder.log.toArray())
 }
 
 /** The recorder's observer of a run (its statistics); a recorder that throws here watches nothing. */

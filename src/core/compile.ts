@@ -56,6 +56,8 @@ export interface CompiledChain<C> {
   readonly seal: SealHint
   /** Some link or branch is a nested chain (its runs need a host to run them). */
   readonly nests: boolean
+  /** About how many slots a recorded run of the chain takes in its event log (record/event-log.ts). */
+  readonly recordSize: number
 }
 
 function calls<C>(list: readonly Middleware<C>[], hook: HookName, position: Position): HookCall[] {
@@ -88,9 +90,8 @@ export function compileChain<C>(
   const chainBefore = calls(middleware, 'before', 'chain-before')
   const chainAfter = calls(middleware, 'after', 'chain-after')
   const chainAround = calls(middleware, 'around', 'chain-around')
-  return {
-    name,
-    links: links.map((def, index) => ({
+  const compiled = links.map(
+    (def, index): CompiledLink<C> => ({
       info: Object.freeze({ name: def.name, index, meta: def.meta }),
       fn: def.fn,
       when: def.when,
@@ -100,10 +101,20 @@ export function compileChain<C>(
       before: [...chainBefore, ...calls(def.use, 'before', 'link-before')],
       around: [...chainAround, ...calls(def.use, 'around', 'link-around')],
       after: [...calls(def.use, 'after', 'link-after'), ...chainAfter],
-    })),
-    runStart: calls(middleware, 'runStart', 'run-start'),
-    runEnd: calls(middleware, 'runEnd', 'run-end'),
+    }),
+  )
+  const runStart = calls(middleware, 'runStart', 'run-start')
+  const runEnd = calls(middleware, 'runEnd', 'run-end')
+  // A middleware call that returned is ~3 slots, a link's start and end ~7 (see event-log.ts).
+  let recordSize = 8 + 3 * (runStart.length + runEnd.length)
+  for (const link of compiled) recordSize += 7 + 3 * (link.before.length + link.after.length + 2 * link.around.length)
+  return {
+    name,
+    links: compiled,
+    runStart,
+    runEnd,
     seal: { usePatches: false },
     nests: links.some((def) => def.nests === true),
+    recordSize,
   }
 }

@@ -12,6 +12,7 @@ import { captureThrown } from '../run/capture-thrown.js'
 import { thaw } from '../run/working-states.js'
 import type { TimelineEvent } from './events.js'
 import type { NestedRun } from '../core/nested.js'
+import { EventLog, type Times } from './event-log.js'
 import { emptyState, snapshot, snapshotCarefully } from './snapshot.js'
 import { callSite, recordWrites, type WriteListener } from './write-capture.js'
 
@@ -39,8 +40,14 @@ export interface RecorderOptions<C> {
   /** With `writes`: `ctx.write` events kept per link execution; later writes are only counted. */
   readonly maxWritesPerLink: number
   readonly clock: Clock
+  /** How the clock's times can be kept (see {@link Times}). */
+  readonly times: Times
   /** Fork: the shared prefix and the fork event. */
   readonly resume: ResumePoint<C> | undefined
+  /** Slots the log makes room for at once: about what the run will use (see event-log.ts). */
+  readonly size: number
+  /** The chain's links, in order (the log names the next link without a slot). */
+  readonly links: readonly LinkInfo[]
 }
 
 // Events are built field by field here and frozen in type only (readonly) once pushed.
@@ -49,15 +56,13 @@ type MutableEvent = Record<string, unknown>
 /** Records one run (see the file comment). */
 export class Recorder<C> implements RunObserver<C> {
   /** Own events; a fork's shared prefix is not copied, its events' seqs start after it. */
-  readonly events: TimelineEvent<C>[] = []
+  readonly log: EventLog<C>
   /** The runs nested chains made (by id), as events name them (`child`). */
   readonly children = new Map<string, NestedRun>()
   /** Replay: links that drew more io values than were recorded, with the seq of their end. */
   readonly ioOverruns: { link: LinkInfo; seq: number }[] = []
   private readonly seqBase: number
   private readonly full: boolean
-  private mwState: Immutable<MwCtx>
-  private metricsState: Immutable<Metrics> | undefined = undefined
   /** What the current link's metrics could not record (see `metricsError` on link events). */
   private metricsError: Error | undefined = undefined
   /** `ctx.write` events of the current link not recorded past `maxWritesPerLink`. */
@@ -67,7 +72,8 @@ export class Recorder<C> implements RunObserver<C> {
     this.full = options.full
     const resume = options.resume
     this.seqBase = resume === undefined ? 0 : resume.prefixLength
-    this.mwState = resume === undefined ? emptyState() : resume.mwctx
+    this.log = new EventLog<C>(this.seqBase, options.times, options.links, options.full ? options.size : 8)
+    this.log.mw.set(resume === undefined ? emptyState() : resume.mwctx)
   }
 
   /** A fork's shared prefix: the first `length` events of the run's timeline. */
@@ -84,19 +90,18 @@ export class Recorder<C> implements RunObserver<C> {
 
   linkBegin(): void {
     this.metricsError = undefined
-    this.metricsState = emptyState()
+    this.log.metrics.set(emptyState())
   }
 
   hookDone(type: HookCallType, call: MiddlewareCallInfo, link: LinkInfo | undefined, t0: bigint, durationNs: bigint, ctx: Immutable<C>, states: ObservedStates): Error | undefined {
     if (!this.full) return undefined
     // A state that cannot be recorded in full turns the call into a middleware error that
     // says what was lost (the state is recorded with markers in its place).
-    const lost = this.takeSnapshots(states, true)
-    if (lost !== undefined) return lost
-    const event: MutableEvent = { type, t: t0, middleware: call }
-    if (link !== undefined) event['link'] = link
-    event['durationNs'] = durationNs
-    this.push(event, ctx)
+    if (states.mwTouched || states.metricsTouched) {
+      const lost = this.takeSnapshots(states, true)
+      if (lost !== undefined) return lost
+    }
+    this.log.hook(type === 'middleware.after', call, link, t0, durationNs, ctx)
     return undefined
   }
 
@@ -116,7 +121,7 @@ export class Recorder<C> implements RunObserver<C> {
     this.writesDropped = 0
     if (!this.full) return draft
     // A retry goes on with the step its first attempt started.
-    if (attempt === 1) this.push({ type: 'link.start', t: t0, link }, base)
+    if (attempt === 1) this.log.start(link, t0, base)
     // callLink drafts whatever it can: what is not the base is a draft.
     return this.options.writes && draft !== base ? recordWrites(draft as object, this.writeListener(link, base)) : draft
   }
@@ -136,20 +141,29 @@ export class Recorder<C> implements RunObserver<C> {
   linkSettling(states: ObservedStates): void {
     if (!states.metricsTouched) return
     states.metricsTouched = false
+    const metrics = this.log.metrics
     try {
-      this.metricsState = snapshot(states.metricsWork, this.metricsState) as Immutable<Metrics>
+      if (!metrics.change(states.metricsWork)) metrics.set(snapshot(states.metricsWork, this.metricsObject()))
     } catch {
-      const careful = snapshotCarefully(states.metricsWork, this.metricsState, 'metrics')
-      this.metricsState = careful.state as Immutable<Metrics>
+      const careful = snapshotCarefully(states.metricsWork, this.metricsObject(), 'metrics')
+      metrics.set(careful.state)
       // Drafts resolved, markers in place: what the after-middleware see is what was recorded.
-      states.metricsWork = thaw(this.metricsState) as Metrics
+      states.metricsWork = thaw(careful.state) as Metrics
       this.metricsError = careful.error
     }
   }
 
   linkEnd(link: LinkInfo, t0: bigint, t1: bigint, patches: readonly Patch[] | undefined, inversePatches: readonly Patch[], io: LinkCallIO<C>, ctx: Immutable<C>): void {
-    if (this.full) this.pushLinkCall({ type: 'link.end', t: t1, link, patches, inversePatches, durationNs: t1 - t0 }, io, ctx)
-    else if (io.overrun) this.ioOverruns.push({ link, seq: this.seqBase + this.events.length - 1 })
+    if (!this.full) {
+      if (io.overrun) this.ioOverruns.push({ link, seq: this.seqBase + this.log.length - 1 })
+      return
+    }
+    // The usual end (nothing drawn, injected, nested or lost) is a few slots of the log.
+    if (io.drawn === undefined && io.spanId === undefined && io.child === undefined && !io.overrun && this.metricsError === undefined && this.writesDropped === 0 && patches !== undefined) {
+      this.log.end(link, t0, t1, patches, inversePatches, ctx)
+      return
+    }
+    this.pushLinkCall({ type: 'link.end', t: t1, link, patches, inversePatches, durationNs: t1 - t0 }, io, ctx)
   }
 
   linkAttempt(link: LinkInfo, attempt: number, t0: bigint, t1: bigint, error: unknown, ctx: Immutable<C>, child: NestedRun | undefined): void {
@@ -173,11 +187,11 @@ export class Recorder<C> implements RunObserver<C> {
   }
 
   stepEnd(): void {
-    this.metricsState = undefined
+    this.log.metrics.set(undefined)
   }
 
   stepCut(): void {
-    this.metricsState = undefined
+    this.log.metrics.set(undefined)
   }
 
   /** A skip is part of the timeline (not an error: `capture: 'off'` keeps none). */
@@ -199,26 +213,30 @@ export class Recorder<C> implements RunObserver<C> {
    */
   private takeSnapshots(states: ObservedStates, keepLosses: boolean): Error | undefined {
     let lost: Error | undefined
+    // The usual change (one key of a flat object) is kept as that key (`change`); anything
+    // else is a snapshot sharing what did not change with the state before.
     if (states.mwTouched) {
       states.mwTouched = false
+      const mw = this.log.mw
       try {
-        this.mwState = snapshot(states.mwWork, this.mwState) as Immutable<MwCtx>
+        if (!mw.change(states.mwWork)) mw.set(snapshot(states.mwWork, this.mwObject()))
       } catch {
-        const careful = snapshotCarefully(states.mwWork, this.mwState, 'mwctx')
-        if (keepLosses || careful.error === undefined) this.mwState = careful.state as Immutable<MwCtx>
-        resetInPlace(states.mwWork, thaw(this.mwState) as MwCtx)
+        const careful = snapshotCarefully(states.mwWork, this.mwObject(), 'mwctx')
+        if (keepLosses || careful.error === undefined) mw.set(careful.state)
+        resetInPlace(states.mwWork, thaw(this.mwObject()) as MwCtx)
         lost = careful.error
       }
     }
     if (states.metricsTouched) {
       states.metricsTouched = false
-      if (this.metricsState !== undefined) {
+      const metrics = this.log.metrics
+      if (metrics.defined) {
         try {
-          this.metricsState = snapshot(states.metricsWork, this.metricsState) as Immutable<Metrics>
+          if (!metrics.change(states.metricsWork)) metrics.set(snapshot(states.metricsWork, this.metricsObject()))
         } catch {
-          const careful = snapshotCarefully(states.metricsWork, this.metricsState, 'metrics')
-          if (keepLosses || careful.error === undefined) this.metricsState = careful.state as Immutable<Metrics>
-          states.metricsWork = thaw(this.metricsState) as Metrics
+          const careful = snapshotCarefully(states.metricsWork, this.metricsObject(), 'metrics')
+          if (keepLosses || careful.error === undefined) metrics.set(careful.state)
+          states.metricsWork = thaw(this.metricsObject()) as Metrics
           lost ??= careful.error
         }
       }
@@ -226,13 +244,23 @@ export class Recorder<C> implements RunObserver<C> {
     return lost
   }
 
+  private mwObject(): unknown {
+    return this.log.stateObjects().mwctx
+  }
+
+  private metricsObject(): unknown {
+    return this.log.stateObjects().metrics
+  }
+
   /** Pushes one `ctx.write` event per write, stamped as it happens. */
   private writeListener(link: LinkInfo, ctx: Immutable<C>): WriteListener {
-    const events = this.events
+    const log = this.log
     const base = this.seqBase
     const clock = this.options.clock
     const stacks = this.options.stacks
     let room = this.options.maxWritesPerLink
+    // The states do not change while the link runs: taken at its first write.
+    let states: { readonly mwctx: unknown; readonly metrics: unknown } | undefined
     return (op, path, value) => {
       // Bounded: a hot loop inside a link must not grow the timeline without limit.
       if (room <= 0) {
@@ -240,16 +268,17 @@ export class Recorder<C> implements RunObserver<C> {
         return
       }
       room--
+      states ??= log.stateObjects()
       // Built whole (one shape, one allocation): this runs once per single write. The path
       // array is the capture layer's own and never reused; it is read-only by type (freezing
       // it cost ~85 ns a write, measured).
       const event: MutableEvent = {
-        seq: base + events.length,
+        seq: base + log.length,
         t: clock.now(),
         type: 'ctx.write',
         ctx,
-        mwctx: this.mwState,
-        metrics: this.metricsState,
+        mwctx: states.mwctx,
+        metrics: states.metrics,
         link,
         op,
         path,
@@ -259,7 +288,7 @@ export class Recorder<C> implements RunObserver<C> {
         const site = callSite()
         if (site !== undefined) event['stack'] = site
       }
-      events.push(event as unknown as TimelineEvent<C>)
+      log.append(event as unknown as TimelineEvent<C>)
     }
   }
 
@@ -274,7 +303,7 @@ export class Recorder<C> implements RunObserver<C> {
     if (io.spanId !== undefined) event['span'] = io.spanId
     this.adopt(event, io.child)
     this.push(event, ctx)
-    if (io.overrun) this.ioOverruns.push({ link: event['link'] as LinkInfo, seq: this.seqBase + this.events.length - 1 })
+    if (io.overrun) this.ioOverruns.push({ link: event['link'] as LinkInfo, seq: this.seqBase + this.log.length - 1 })
   }
 
   /** `pushCall` for a link's `link.end` / `link.error`, with what its metrics and write capture lost. */
@@ -299,11 +328,12 @@ export class Recorder<C> implements RunObserver<C> {
 
   /** Appends an event with the current states; the caller gives type, t and the extra fields. */
   private push(fields: MutableEvent, ctx: Immutable<C>): void {
-    fields['seq'] = this.seqBase + this.events.length
+    const { mwctx, metrics } = this.log.stateObjects()
+    fields['seq'] = this.seqBase + this.log.length
     fields['ctx'] = ctx
-    fields['mwctx'] = this.mwState
-    fields['metrics'] = this.metricsState
-    this.events.push(fields as unknown as TimelineEvent<C>)
+    fields['mwctx'] = mwctx
+    fields['metrics'] = metrics
+    this.log.append(fields as unknown as TimelineEvent<C>)
   }
 }
 

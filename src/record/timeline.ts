@@ -3,6 +3,7 @@ import { wholeSets } from '../core/diff-states.js'
 import type { RecordedIO, States, TimelineEvent, TimelineEventType } from './events.js'
 import type { LinkInfo, Metrics, Position, SkipReason } from '../core/types.js'
 import type { RunOf } from '../core/chain.js'
+import { EventLog } from './event-log.js'
 
 const NO_RUNS: ReadonlyMap<string, never> = new Map<string, never>()
 
@@ -107,10 +108,11 @@ export interface BranchRecord {
  */
 export class Timeline<C = unknown> {
   // A fork's timeline is its parent's first events plus its own. The two are joined into one
-  // array only when `events` is first read, so a fork costs only the links it re-runs.
+  // array only when `events` is first read, so a fork costs only the links it re-runs. A live
+  // run's own events are its recorder's log (event-log.ts), built when first read.
   #prefix: readonly TimelineEvent<C>[]
   #prefixLength: number
-  #own: readonly TimelineEvent<C>[]
+  #own: readonly TimelineEvent<C>[] | EventLog<C>
   #joined: readonly TimelineEvent<C>[] | undefined
   #nested: ReadonlyMap<string, RunOf<unknown>>
 
@@ -122,8 +124,9 @@ export class Timeline<C = unknown> {
     this.#nested = nested
     this.#prefix = []
     this.#prefixLength = 0
-    this.#own = events
-    this.#joined = events
+    // `Run` hands over its recorder's log where the type says an array (engine.ts).
+    this.#own = events as readonly TimelineEvent<C>[] | EventLog<C>
+    this.#joined = events instanceof EventLog ? undefined : events
   }
 
   /** @internal A fork's timeline: the first `length` events of `prefix`, then `own`. */
@@ -147,10 +150,8 @@ export class Timeline<C = unknown> {
    */
   get events(): readonly TimelineEvent<C>[] {
     if (this.#joined === undefined) {
-      const joined = new Array<TimelineEvent<C>>(this.length)
-      for (let i = 0; i < this.#prefixLength; i++) joined[i] = this.#prefix[i] as TimelineEvent<C>
-      for (let i = 0; i < this.#own.length; i++) joined[this.#prefixLength + i] = this.#own[i] as TimelineEvent<C>
-      this.#joined = joined
+      const own = this.#own instanceof EventLog ? this.#own.toArray() : this.#own
+      this.#joined = this.#prefixLength === 0 ? own : this.#prefix.slice(0, this.#prefixLength).concat(own)
     }
     return this.#joined
   }
@@ -183,7 +184,9 @@ export class Timeline<C = unknown> {
   at(seq: number): TimelineEvent<C> | undefined {
     const index = this.#index(seq)
     if (index === -1) return undefined
-    return index < this.#prefixLength ? this.#prefix[index] : this.#own[index - this.#prefixLength]
+    if (index < this.#prefixLength) return this.#prefix[index]
+    const own = this.#own
+    return own instanceof EventLog ? own.at(index - this.#prefixLength) : own[index - this.#prefixLength]
   }
 
   /** The index of a seq (negative from the end), or -1 when out of range. */

@@ -18,6 +18,16 @@ import { resolveDrafts } from './working-states.js'
 import { findConflict, mergeBranches, runBranches, type BranchOutcome } from './parallel.js'
 import type { ParallelDef } from '../core/parallel-def.js'
 
+/**
+ * Where `finishDraft` hands a link's patches (it calls its listener before it returns): one
+ * listener for every link, instead of a closure made for each.
+ */
+const taken: { patches: readonly Patch[]; inversePatches: readonly Patch[] } = { patches: NO_PATCHES, inversePatches: NO_PATCHES }
+function takePatches(patches: Patch[], inversePatches: Patch[]): void {
+  taken.patches = patches
+  taken.inversePatches = inversePatches
+}
+
 /** An execution that can call links (and, through its base, hooks). */
 export abstract class LinkCalls<C> extends HookCalls<C> {
   /** Calls the current link (every attempt of it); returns a promise only when it went async. */
@@ -144,16 +154,17 @@ export abstract class LinkCalls<C> extends HookCalls<C> {
       // Finishing reads and freezes what the link wrote: a value it cannot finish (a getter
       // that throws, say) is the link's failure, not the runner's.
       try {
-        next = (
-          viaPatches
-            ? finishDraft(draft, (p, inverse) => {
-                patches = p
-                inversePatches = inverse
-              })
-            : finishDraft(draft)
-        ) as Immutable<C>
+        if (viaPatches) {
+          next = finishDraft(draft, takePatches) as Immutable<C>
+          patches = taken.patches
+          inversePatches = taken.inversePatches
+        } else {
+          next = finishDraft(draft) as Immutable<C>
+        }
       } catch (error) {
         return this.linkFailed(link, draft, io, t0, t1, error, false)
+      } finally {
+        taken.patches = taken.inversePatches = NO_PATCHES
       }
       if (next !== base) {
         const problem = viaPatches ? sealPatches(patches ?? NO_PATCHES, next, base, 'ctx') : sealState(next, base, 'ctx', hint)

@@ -1,0 +1,154 @@
+// The recorder's compact log (src/record/event-log.ts, issue #15): events are built when first
+// read, identical on every later read, with the fields (in order), states and sharing the
+// recorder used to build eagerly.
+import { describe, expect, it } from 'vitest'
+import { chain } from '../src/index.js'
+import { EventLog, Times } from '../src/record/event-log.js'
+import { emptyState } from '../src/record/snapshot.js'
+import { steppingClock } from './helpers.js'
+
+interface Order {
+  n: number
+  tags: string[]
+  customer: { tier: string }
+  gone?: number
+  added?: { x: number }
+}
+
+const order = (): Order => ({ n: 0, tags: ['a'], customer: { tier: 'silver' }, gone: 1 })
+
+const counted = () =>
+  chain<Order>('c', { clock: steppingClock(0n, 10n) })
+    .link('inc', (ctx) => void ctx.n++)
+    .link('nested', (ctx, io) => {
+      ctx.customer.tier = 'gold'
+      io.metrics.seen = true
+    })
+    .link('push', (ctx) => void ctx.tags.push('b'))
+    .link('delete', (ctx) => {
+      delete ctx.gone
+      ctx.added = { x: 1 }
+    })
+    .link('nothing', () => {})
+    .use(
+      { name: 'counter', before: (e) => void (e.mwctx.links = ((e.mwctx.links as number | undefined) ?? 0) + 1) },
+      { name: 'timing', after: (e) => void (e.metrics.ms = Number(e.durationNs)) },
+    )
+
+describe('the event log', () => {
+  it('builds the events once: every read gives the same objects, whatever is read first', async () => {
+    for (const first of ['events', 'at', 'links', 'length'] as const) {
+      const run = await counted().run(order())
+      const t = run.timeline
+      const early = first === 'at' ? t.at(-2) : first === 'links' ? t.links()[2]?.metrics : first === 'events' ? t.events : t.length
+      expect(early).toBeDefined()
+      const events = t.events
+      expect(t.events).toBe(events)
+      expect(events).toHaveLength(t.length)
+      events.forEach((event, i) => {
+        expect(event.seq).toBe(i)
+        expect(t.at(i)).toBe(event)
+      })
+      if (first === 'at') expect(early).toBe(events.at(-2))
+      if (first === 'links') expect(early).toBe(events.find((e) => e.type === 'middleware.after' && e.link?.name === 'push')?.metrics)
+    }
+  })
+
+  it('gives each event the fields, in order, and the shared states the recorder always gave', async () => {
+    const run = await counted().run(order())
+    const events = run.timeline.events
+    const keys = (type: string) => events.filter((e) => e.type === type).map((e) => Object.keys(e).join(','))
+    expect(new Set(keys('middleware.before'))).toEqual(new Set(['type,t,middleware,link,durationNs,seq,ctx,mwctx,metrics']))
+    expect(new Set(keys('link.start'))).toEqual(new Set(['type,t,link,seq,ctx,mwctx,metrics']))
+    expect(new Set(keys('link.end'))).toEqual(new Set(['type,t,link,patches,inversePatches,durationNs,seq,ctx,mwctx,metrics']))
+    const [inc, nested, push, del, nothing] = run.timeline.links()
+    expect(inc?.patches).toEqual([{ op: 'replace', path: ['n'], value: 1 }])
+    expect(inc?.inversePatches).toEqual([{ op: 'replace', path: ['n'], value: 0 }])
+    // immer gives a key's patch and inverse patch one path array: so does the log.
+    expect(inc?.patches[0]?.path).toBe(inc?.inversePatches[0]?.path)
+    expect(nested?.patches).toEqual([{ op: 'replace', path: ['customer', 'tier'], value: 'gold' }])
+    expect(push?.patches).toEqual([{ op: 'add', path: ['tags', 1], value: 'b' }])
+    expect(push?.inversePatches).toEqual([{ op: 'remove', path: ['tags', 1] }])
+    expect(del?.patches).toEqual([
+      { op: 'remove', path: ['gone'] },
+      { op: 'add', path: ['added'], value: { x: 1 } },
+    ])
+    expect(nothing?.patches).toEqual([])
+    expect(nested?.metrics).toEqual({ seen: true, ms: 10 })
+    expect(Object.isFrozen(nested?.metrics)).toBe(true)
+    // A state that did not change is the same object from one event to the next.
+    for (let i = 1; i < events.length; i++) {
+      const [a, b] = [events[i - 1], events[i]]
+      if (b?.type === 'middleware.before') expect(b.metrics).toBe(emptyState())
+      if (b?.type === 'link.start' || b?.type === 'link.end') expect(b.mwctx).toBe(a?.mwctx)
+    }
+    expect(events.filter((e) => e.type === 'middleware.after').map((e) => e.mwctx)).toEqual([1, 2, 3, 4, 5].map((links) => ({ links })))
+    expect(events.at(-1)?.mwctx).toBe(events.at(-2)?.mwctx)
+    expect(run.timeline.stateAt(events.length - 2).mwctx).toEqual({ links: 5 })
+  })
+
+  it('reads on from where an earlier read stopped, keeping what it built (a durable run reads as it goes)', () => {
+    const links = [
+      { name: 'a', index: 0, meta: {} },
+      { name: 'b', index: 1, meta: {} },
+    ]
+    const call = Object.freeze({ name: 'm', position: 'chain-before' as const, index: 0 })
+    const log = new EventLog<{ n: number }>(0, Times.Int64, links, 4)
+    log.mw.set(emptyState())
+    const start = { type: 'run.start', t: 1n, input: { n: 0 }, seq: 0, ctx: { n: 0 }, ...log.stateObjects() }
+    log.append(start as never)
+    const step = (i: number): void => {
+      log.metrics.set(emptyState())
+      expect(log.mw.change({ k: i + 1 })).toBe(true)
+      log.hook(false, call, links[i] as never, 10n * BigInt(i), 1n, { n: i })
+      log.start(links[i] as never, 10n * BigInt(i) + 2n, { n: i })
+      log.end(links[i] as never, 10n * BigInt(i) + 2n, 10n * BigInt(i) + 5n, [], [], { n: i })
+      log.metrics.set(undefined)
+    }
+    step(0)
+    const before = log.toArray().slice()
+    expect(before.map((e) => e.type)).toEqual(['run.start', 'middleware.before', 'link.start', 'link.end'])
+    step(1)
+    const all = log.toArray()
+    before.forEach((event, i) => expect(all[i]).toBe(event))
+    expect(all.map((e) => [e.type, e.t, e.mwctx])).toEqual([
+      ['run.start', 1n, {}],
+      ['middleware.before', 0n, { k: 1 }],
+      ['link.start', 2n, { k: 1 }],
+      ['link.end', 5n, { k: 1 }],
+      ['middleware.before', 10n, { k: 2 }],
+      ['link.start', 12n, { k: 2 }],
+      ['link.end', 15n, { k: 2 }],
+    ])
+    expect((all[6] as { durationNs: bigint }).durationNs).toBe(3n)
+    expect(all[2]?.mwctx).toBe(all[1]?.mwctx)
+    expect(log.at(-1)).toBe(all[6])
+  })
+
+  it('keeps times a clock gives past 64 bits, and none with timestamps: false', async () => {
+    let t = 2n ** 70n
+    const wide = await counted().run(order(), { clock: { now: () => (t += 1n) } })
+    expect(wide.timeline.events.every((e, i, all) => i === 0 || e.t > (all[i - 1] as { t: bigint }).t || e.type === 'run.end')).toBe(true)
+    expect(wide.timeline.events[1]?.t).toBeGreaterThan(2n ** 70n)
+    const zero = await counted().run(order(), { timestamps: false })
+    expect(zero.timeline.events.every((e) => e.t === 0n)).toBe(true)
+  })
+
+  it('records a long run whole (its times packed), with the states of every step', async () => {
+    let c = chain<{ k: number[] }>('long', { clock: steppingClock(0n, 1n) })
+    for (let i = 0; i < 1_500; i++) c = c.link(`l${i}`, (ctx) => void (ctx.k[i % 4] = i))
+    const run = await c
+      .use({ name: 'm', before: (e) => void (e.mwctx.at = (e.link as { index: number }).index), after: (e) => void (e.metrics.ms = 0.5) })
+      .run({ k: [0, 0, 0, 0] })
+    const events = run.timeline.events
+    expect(events).toHaveLength(2 + 4 * 1_500)
+    // The stepping clock moves 1 ns a reading: before, its end, the link, its end, after, its end.
+    const steps = { 'middleware.before': 2n, 'link.start': 2n, 'link.end': 1n, 'middleware.after': 1n } as Record<string, bigint>
+    events.forEach((event, i) => i > 1 && event.type !== 'run.end' && expect(event.t).toBe((events[i - 1] as { t: bigint }).t + (steps[event.type] as bigint)))
+    expect(events.filter((e) => e.type === 'middleware.after').every((e) => (e as { durationNs: bigint }).durationNs === 1n)).toBe(true)
+    const last = run.timeline.links().at(-1)
+    expect(last?.after).toEqual({ k: [1496, 1497, 1498, 1499] })
+    expect(last?.metrics).toEqual({ ms: 0.5 })
+    expect(events.at(-2)?.mwctx).toEqual({ at: 1_499 })
+  })
+})
