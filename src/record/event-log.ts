@@ -70,7 +70,8 @@ export class EventLog<C = unknown> {
     size = 8,
   ) {
     this.slots = new Array<unknown>(size)
-    this.times = new LogTimes(times)
+    // A middleware call is ~3 slots and 2 times, a link's start and end ~7 slots and 2 times.
+    this.times = new LogTimes(times, Math.ceil(size * 0.6))
   }
 
   /** Number of events. */

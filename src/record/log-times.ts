@@ -27,9 +27,11 @@ export class LogTimes {
   private readonly zero: boolean
   private readonly checked: boolean
 
-  constructor(times: Times) {
+  /** @param expected - about how many times the run will keep: many, and they are packed as they come */
+  constructor(times: Times, expected: number) {
     this.zero = times === Times.Zero
     this.checked = times === Times.Checked
+    if (!this.zero && !this.checked && expected >= SEAL_PACK) this.packed = new BigInt64Array(expected)
   }
 
   /** Number of times kept (none with `timestamps: false`). */
@@ -40,6 +42,12 @@ export class LogTimes {
   add(t: bigint): void {
     if (this.zero) return
     const list = this.list
+    const packed = this.packed
+    // Packed as they come while the array has room and nothing waits in the list.
+    if (packed !== undefined && list.length === 0 && this.packedLength < packed.length) {
+      packed[this.packedLength++] = t
+      return
+    }
     list.push(t)
     if (list.length === PACK_EVERY) this.pack(false)
   }
