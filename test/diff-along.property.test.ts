@@ -173,6 +173,8 @@ function patchOf(state: unknown, spec: PatchSpec): Patch {
   else {
     const keys = node instanceof Map ? [...node.keys()] : Object.keys(node)
     key = spec.op === 'add' || keys.length === 0 ? spec.key : (keys[spec.index % keys.length] as string)
+    // An object key may come as a number in a document ('1' as 1): diffStates names it '1'.
+    if (!(node instanceof Map) && /^\d+$/.test(key) && spec.index % 2 === 0) key = Number(key)
   }
   const value = node instanceof Set && spec.op === 'remove' ? [...node][spec.index % Math.max(node.size, 1)] : spec.value
   return spec.op === 'remove' && !(node instanceof Set) ? { op: 'remove', path: [...path, key] } : { op: spec.op, path: [...path, key], value }

@@ -7,12 +7,17 @@ type Path = (string | number)[]
 
 /** Patches that turn `from` into `to` (apply with immer's `applyPatches`). */
 export function diffStates(from: unknown, to: unknown): Patch[] {
+  return drain(new Walk(from, to, []))
+}
+
+function drain(first: Along | Walk): Patch[] {
   const out: Patch[] = []
   // A loop over pending work, not recursion: a change 20,000 levels down is diffed on a fixed
   // stack. Work is popped last-first, so each container's items are pushed in reverse.
-  const pending: (Walk | Patch)[] = [new Walk(from, to, [])]
+  const pending: (Along | Walk | Patch)[] = [first]
   for (let item = pending.pop(); item !== undefined; item = pending.pop()) {
     if (item instanceof Walk) expand(item, out, pending)
+    else if (item instanceof Along) expandAlong(item, out, pending)
     else out.push(item)
   }
   return out
@@ -32,14 +37,9 @@ export function diffStates(from: unknown, to: unknown): Patch[] {
  * `diffStates`'s own.
  */
 export function diffStatesAlong(from: unknown, to: unknown, patches: readonly Patch[]): Patch[] {
-  const out: Patch[] = []
-  const pending: (Along | Walk | Patch)[] = [new Along(from, to, [], pathTree(patches))]
-  for (let item = pending.pop(); item !== undefined; item = pending.pop()) {
-    if (item instanceof Along) expandAlong(item, out, pending)
-    else if (item instanceof Walk) expand(item, out, pending)
-    else out.push(item)
-  }
-  return out
+  // One patch (most links): its path is followed as it is, no tree of paths built.
+  const first = patches.length === 1 ? alongOnePath(from, to, patches[0] as Patch) : new Along(from, to, [], pathTree(patches))
+  return Array.isArray(first) ? first : drain(first)
 }
 
 /**
@@ -52,22 +52,16 @@ export function diffStatesAlong(from: unknown, to: unknown, patches: readonly Pa
 export function mayChangeUnpatched(state: unknown): boolean {
   if (typeof state !== 'object' || state === null) return false
   const stack: unknown[] = [state]
-  // Recorded states have no cycles, but a value could: past this many containers the answer is
-  // "may" (the whole-state diff is always right).
+  // No cycles in recorded states; past this many containers, "may" (a whole diff is always right).
   let budget = 1_000_000
   while (stack.length > 0) {
     const node = stack.pop()
     if (typeof node !== 'object' || node === null) continue
     if (--budget < 0) return true
-    if (Array.isArray(node)) {
-      for (let i = 0; i < node.length; i++) stack.push(node[i])
-    } else if (isPlainObject(node)) {
-      for (const key of Object.keys(node)) stack.push(node[key])
-    } else if (node instanceof Map) {
-      for (const value of node.values()) stack.push(value)
-    } else if (node instanceof Set || isDraftable(node)) {
-      return true
-    }
+    if (Array.isArray(node)) for (let i = 0; i < node.length; i++) stack.push(node[i])
+    else if (isPlainObject(node)) for (const key of Object.keys(node)) stack.push(node[key])
+    else if (node instanceof Map) for (const value of node.values()) stack.push(value)
+    else if (node instanceof Set || isDraftable(node)) return true
   }
   return false
 }
@@ -133,11 +127,50 @@ function expandAlong(item: Along, out: Patch[], pending: (Along | Walk | Patch)[
     else if (from instanceof Map && to instanceof Map) items = mapItems(from, to, path, children)
     else if (Array.isArray(from) && Array.isArray(to) && !node.resized && from.length === to.length) items = arrayItems(from, to, path, children)
   }
-  if (items === undefined) {
-    expand(new Walk(from, to, path), out, pending)
-    return
+  if (items === undefined) expand(new Walk(from, to, path), out, pending)
+  else for (let i = items.length - 1; i >= 0; i--) pending.push(items[i] as Along | Walk | Patch)
+}
+
+/**
+ * {@link expandAlong} down the one path of `patch`: the patches, once they are known, or the pair
+ * left to diff whole (where the path ends, or where expandAlong would hand over to expand).
+ */
+function alongOnePath(from: unknown, to: unknown, patch: Patch): Patch[] | Walk {
+  const keys = patch.path
+  const path: Path = []
+  let a = from
+  let b = to
+  for (let k = 0; k < keys.length; k++) {
+    if (Object.is(a, b)) return []
+    const key = keys[k] as string | number
+    if (isPlainObject(a) && isPlainObject(b)) {
+      if (typeof key !== 'string' || key === '__proto__') break
+      const inTo = enumerable.call(b, key)
+      if (enumerable.call(a, key) && !Object.hasOwn(b, key)) return [{ op: 'remove', path: [...path, key] }]
+      if (inTo && !Object.hasOwn(a, key)) return [{ op: 'add', path: [...path, key], value: b[key] }]
+      if (!inTo || Object.is(a[key], b[key])) return []
+      a = a[key]
+      b = b[key]
+    } else if (a instanceof Map && b instanceof Map) {
+      if (Object.is(key, -0)) break
+      if (a.has(key) && !b.has(key)) return [{ op: 'remove', path: [...path, key] }]
+      if (!b.has(key)) return []
+      if (!a.has(key)) return [{ op: 'add', path: [...path, key], value: b.get(key) }]
+      if (Object.is(a.get(key), b.get(key))) return []
+      a = a.get(key)
+      b = b.get(key)
+    } else if (Array.isArray(a) && Array.isArray(b)) {
+      // One patch that adds or removes an item here changes the length (the items shift): whole.
+      if (a.length !== b.length || typeof key !== 'number' || !Number.isInteger(key) || key < 0 || key >= b.length || Object.is(key, -0)) break
+      if (Object.is(a[key], b[key])) return []
+      a = a[key]
+      b = b[key]
+    } else {
+      break
+    }
+    path.push(key)
   }
-  for (let i = items.length - 1; i >= 0; i--) pending.push(items[i] as Along | Walk | Patch)
+  return new Walk(a, b, path)
 }
 
 /** The next pair to compare under a key: along the tree, or whole where a patch ends. */
@@ -177,13 +210,6 @@ function mapItems(from: Map<unknown, unknown>, to: Map<unknown, unknown>, path: 
   // A Map holds -0 as 0: a path naming -0 is left to `expand`, which names the key the Map has.
   for (const key of children.keys()) if (Object.is(key, -0)) return undefined
   const items: (Along | Walk | Patch)[] = []
-  if (children.size === 1) {
-    const [key, node] = children.entries().next().value as [unknown, PathNode]
-    if (from.has(key) && !to.has(key)) items.push({ op: 'remove', path: [...path, key as string] })
-    else if (to.has(key) && !from.has(key)) items.push({ op: 'add', path: [...path, key as string], value: to.get(key) })
-    else if (to.has(key) && !Object.is(from.get(key), to.get(key))) items.push(pairAt(from.get(key), to.get(key), [...path, key as string], node))
-    return items
-  }
   for (const key of from.keys()) {
     if (children.has(key) && !to.has(key)) items.push({ op: 'remove', path: [...path, key as string] })
   }
