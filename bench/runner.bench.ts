@@ -8,16 +8,21 @@ import { cpus, loadavg } from 'node:os'
 import compose from 'koa-compose'
 import { applyPatches, createDraft, enableMapSet, enablePatches, finishDraft, setAutoFreeze, type Objectish, type Patch } from 'immer'
 import { chain, type Chain, type ChainOptions, type Middleware } from '../src/index.ts'
-import { canCollect, heapUsedAfterGc, measure, median, pairedRatio, type Case, type Samples } from './lib/harness.ts'
+import { canCollect, measure, median, pairedRatio, quantile, retainedAfterGc, type Case, type Samples } from './lib/harness.ts'
 import { fmt, log, publish, sourceRevision, times, us } from './lib/report.ts'
-import { counter, flatLinks, immerLoop, makeFlat, makeOrder, makeRecords, orderLinks, recordLinks, timing } from './lib/workload.ts'
+import { counter, flatLinks, immerLoop, immerStates, longOrderLinks, makeFlat, makeOrder, makeRecords, orderLinks, recordLinks, timing } from './lib/workload.ts'
 import type { Flat, Order, Records, Step } from './lib/workload.ts'
 
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 50)
 const BATCH_MS = Number(process.env['BENCH_BATCH_MS'] ?? 40)
 const LINKS = orderLinks.length
 const WIDE = 1_000
-const TARGETS = { off: 1.2, timeline: 2 } as const
+/** The 1,000-link chain: the order ctx, link i making the change of order link i % 10. */
+const LONG = 1_000
+const TARGETS = { off: 1, timeline: 1.2, long: 1.3, wide: 1.3 } as const
+/** A recorded step's memory × the immer state it records; 1,000 record states: structuredClone ÷ timeline. */
+const MEMORY_TARGET = 2
+const CLONE_TARGET = 40
 
 enablePatches()
 enableMapSet()
@@ -111,6 +116,15 @@ async function check(): Promise<void> {
       if ((name === 'nots') !== events.every((e) => e.t === 0n)) throw new Error(`${name}: unexpected timestamps`)
     }
   }
+  const long = longOrderLinks(LONG)
+  const longExpected = JSON.stringify(await immerLoop(long.map(([, fn]) => fn))(makeOrder()))
+  for (const options of [{ capture: 'off' }, {}] as ChainOptions<Order>[]) {
+    const run = await build<Order>('long', long, options).run(makeOrder())
+    if (JSON.stringify(run.ctx) !== longExpected) throw new Error('the 1,000-link chain computes a different ctx than its immer loop')
+    if (options.capture === undefined && run.timeline.filter({ type: 'link.end' }).some((e) => e.type === 'link.end' && e.patches.length !== 1)) {
+      throw new Error('a link of the 1,000-link chain changed nothing')
+    }
+  }
   const branchSteps = branchLinks.map(([, fn]) => fn)
   const sequential = JSON.stringify(await immerLoop(branchSteps)(makeOrder()))
   got['parallel-loop'] = JSON.stringify(await parallelLoop(branchSteps)(makeOrder()))
@@ -126,8 +140,8 @@ async function check(): Promise<void> {
 
 // ---- the timed cases ---------------------------------------------------------------------
 
-/** The narrow cases (the targets), then the flat 1,000-key ones: measured in two phases. */
-function cases(): [Case[], Case[]] {
+/** The narrow cases (the targets), the flat 1,000-key ones, the 1,000-link ones: three phases. */
+function cases(): [Case[], Case[], Case[]] {
   const steps = orderLinks.map(([, fn]) => fn)
   const input = makeOrder()
   const plain = plainLoop(steps)
@@ -158,6 +172,11 @@ function cases(): [Case[], Case[]] {
   const wideOff = build<Flat>('flat', wideLinks, { capture: 'off' })
   const wideTimeline = build<Flat>('flat', wideLinks, {})
 
+  const longLinks = longOrderLinks(LONG)
+  const longImmer = immerLoop(longLinks.map(([, fn]) => fn))
+  const longOff = build<Order>('long', longLinks, { capture: 'off' })
+  const longTimeline = build<Order>('long', longLinks, {})
+
   return [[
     { id: 'plain', run: () => plain(plainCtx) },
     { id: 'koa', run: () => koa(koaCtx) },
@@ -178,6 +197,10 @@ function cases(): [Case[], Case[]] {
     { id: 'wide-immer', run: () => wideImmer(wideInput) },
     { id: 'wide-off', run: () => wideOff.run(wideInput) },
     { id: 'wide-timeline', run: () => wideTimeline.run(wideInput) },
+  ], [
+    { id: 'long-immer', run: () => longImmer(input) },
+    { id: 'long-off', run: () => longOff.run(input) },
+    { id: 'long-timeline', run: () => longTimeline.run(input) },
   ]]
 }
 
@@ -186,6 +209,8 @@ function cases(): [Case[], Case[]] {
 interface HeapResult {
   readonly timelineBytes: number
   readonly cloneBytes: number
+  /** The hand-written immer loop keeping its 1,000 states: what any recording of them keeps at least. */
+  readonly statesBytes: number
   readonly events: number
   readonly states: number
 }
@@ -203,19 +228,98 @@ async function retainedHeap<C>(name: string, input: C, links: readonly (readonly
   const long = build<C>(name, links, {})
   void long.links // compiled before the measurement starts
 
-  const before = heapUsedAfterGc()
+  const before = retainedAfterGc()
   const run = await runKept(long)
-  const timelineBytes = heapUsedAfterGc() - before
+  const timelineBytes = retainedAfterGc() - before
 
   // The same states (ctx after each link), kept as structuredClone snapshots instead.
   const states = run.timeline.events.filter((e) => e.type === 'link.end').map((e) => e.ctx)
-  const before2 = heapUsedAfterGc()
+  const before2 = retainedAfterGc()
   const clones = states.map((state) => structuredClone(state))
-  const cloneBytes = heapUsedAfterGc() - before2
+  const cloneBytes = retainedAfterGc() - before2
   if (clones.length !== links.length || JSON.stringify(clones.at(-1)) !== JSON.stringify(run.ctx)) {
     throw new Error('heap: unexpected states')
   }
-  return { timelineBytes, cloneBytes, events: run.timeline.length, states: states.length }
+  const loop = immerStates(links.map(([, fn]) => fn))
+  const keepStates = async (): Promise<number> => {
+    const before3 = retainedAfterGc()
+    const kept = loop(input)
+    const used = retainedAfterGc() - before3
+    if (kept.length !== links.length) throw new Error('heap: unexpected states')
+    return used
+  }
+  await keepStates()
+  const statesBytes = await keepStates()
+  return { timelineBytes, cloneBytes, statesBytes, events: run.timeline.length, states: states.length }
+}
+
+// ---- memory of a recorded step --------------------------------------------------------------
+
+interface StepMemory {
+  /** Bytes a step of the 1,000-link chain keeps: in the run's timeline, and in the immer loop keeping its states. */
+  readonly timeline: number
+  readonly states: number
+  /** The immer loop keeping its states and each step's patches and inverse patches (for information). */
+  readonly statesPatches: number
+  /** The per-measurement ratios timeline ÷ states (median, p25, p75). */
+  readonly ratio: { median: number; p25: number; p75: number }
+}
+
+/**
+ * What one recorded step keeps, against the immer state it records: KEPT runs of the 1,000-link
+ * chain (timelines kept, never read) against KEPT runs of the immer loop keeping its 1,000 states
+ * (an array of them), on the same input; memory in use after full GCs, heap and ArrayBuffers,
+ * ÷ (KEPT × 1,000). Repeated, alternating; medians.
+ */
+async function stepMemory(): Promise<StepMemory> {
+  const KEPT = 8
+  const links = longOrderLinks(LONG)
+  const steps = links.map(([, fn]) => fn)
+  const input = makeOrder()
+  const loop = immerStates(steps)
+  const withPatches = (state: Order): unknown[] => {
+    const kept: unknown[] = []
+    for (const step of steps) {
+      const draft = createDraft(state as Objectish)
+      step(draft as Order)
+      state = finishDraft(draft, (patches, inversePatches) => void kept.push(patches, inversePatches)) as Order
+      kept.push(state)
+    }
+    return kept
+  }
+  const c = build<Order>('long', links, {})
+  void c.links // compiled before anything is measured
+  const keepRuns = async (): Promise<unknown[]> => {
+    const kept: unknown[] = []
+    for (let i = 0; i < KEPT; i++) kept.push(await c.run(input))
+    return kept
+  }
+  const keepStates = async (make: () => unknown): Promise<unknown[]> => Array.from({ length: KEPT }, make)
+  // Measured in helpers (see retainedHeap: a same-frame `await` keeps its last value alive).
+  const bytes = async (keep: () => Promise<unknown[]>): Promise<number> => {
+    const before = retainedAfterGc()
+    const kept = await keep()
+    const used = retainedAfterGc() - before
+    if (kept.length !== KEPT) throw new Error('memory: unexpected count')
+    return used / (KEPT * LONG)
+  }
+  await bytes(keepRuns)
+  await bytes(() => keepStates(() => loop(input)))
+  const timeline: number[] = []
+  const states: number[] = []
+  const statesPatches: number[] = []
+  for (let r = 0; r < 5; r++) {
+    states.push(await bytes(() => keepStates(() => loop(input))))
+    timeline.push(await bytes(keepRuns))
+    statesPatches.push(await bytes(() => keepStates(() => withPatches(input))))
+  }
+  const ratios = timeline.map((t, i) => t / (states[i] as number))
+  return {
+    timeline: median(timeline),
+    states: median(states),
+    statesPatches: median(statesPatches),
+    ratio: { median: median(ratios), p25: quantile(ratios, 0.25), p75: quantile(ratios, 0.75) },
+  }
 }
 
 // ---- report --------------------------------------------------------------------------------
@@ -224,7 +328,7 @@ const mib = (bytes: number): string => fmt(bytes / 2 ** 20, 1)
 
 const heapCell = (bytes: number, states: number): string => `${mib(bytes)} MiB (${fmt(bytes / states / 1024, 1)} KiB a state)`
 
-function report(samples: Map<string, Samples>, flat: HeapResult, records: HeapResult, loadAverage: string): string {
+function report(samples: Map<string, Samples>, flat: HeapResult, records: HeapResult, memory: StepMemory, loadAverage: string): string {
   const s = (id: string): Samples => samples.get(id) as Samples
   interface RowOptions {
     /** The immer loop this row is compared with (the narrow or the flat 1,000-key one). */
@@ -232,12 +336,14 @@ function report(samples: Map<string, Samples>, flat: HeapResult, records: HeapRe
     /** A shadowchain case (not a baseline): show the spread and the overhead per link. */
     readonly shadow?: boolean
     readonly target?: keyof typeof TARGETS
+    /** Links a run makes (10; the 1,000-link chain's 1,000). */
+    readonly links?: number
   }
-  const row = (label: string, id: string, { vs, shadow = false, target }: RowOptions): string => {
+  const row = (label: string, id: string, { vs, shadow = false, target, links = LINKS }: RowOptions): string => {
     const ns = median(s(id).ns)
     const immer = pairedRatio(s(id), s(vs))
-    const overhead = (ns - median(s(vs).ns)) / LINKS
-    const perLink = `${fmt(ns / LINKS, 0)}${shadow ? ` (${overhead < 0 ? '−' : '+'}${fmt(Math.abs(overhead), 0)})` : ''}`
+    const overhead = (ns - median(s(vs).ns)) / links
+    const perLink = `${fmt(ns / links, 0)}${shadow ? ` (${overhead < 0 ? '−' : '+'}${fmt(Math.abs(overhead), 0)})` : ''}`
     const narrow = vs === 'immer'
     let verdict = ''
     if (target !== undefined) {
@@ -269,7 +375,10 @@ function report(samples: Map<string, Samples>, flat: HeapResult, records: HeapRe
     row("shadowchain `'timeline'`, `timestamps: false`", 'nots', { vs: 'immer', shadow: true }),
     row('flat 1,000-key ctx: immer loop', 'wide-immer', { vs: 'wide-immer' }),
     row("flat 1,000-key ctx: shadowchain `'off'`", 'wide-off', { vs: 'wide-immer', shadow: true }),
-    row("flat 1,000-key ctx: shadowchain `'timeline'`", 'wide-timeline', { vs: 'wide-immer', shadow: true }),
+    row("flat 1,000-key ctx: shadowchain `'timeline'`", 'wide-timeline', { vs: 'wide-immer', shadow: true, target: 'wide' }),
+    row('1,000 links (10-key ctx): immer loop', 'long-immer', { vs: 'long-immer', links: LONG }),
+    row("1,000 links: shadowchain `'off'`", 'long-off', { vs: 'long-immer', shadow: true, target: 'off', links: LONG }),
+    row("1,000 links: shadowchain `'timeline'`", 'long-timeline', { vs: 'long-immer', shadow: true, target: 'long', links: LONG }),
     '',
     `Every link with \`retry: { attempts: 3 }\`, never failing, × the same chain without it: ${times(pairedRatio(s('retry-off'), s('off')), true)} \`'off'\` (${times(pairedRatio(s('retry-off'), s('immer')), true)} the immer loop), ${times(pairedRatio(s('retry-timeline'), s('timeline')), true)} \`'timeline'\`.`,
     '',
@@ -279,11 +388,21 @@ function report(samples: Map<string, Samples>, flat: HeapResult, records: HeapRe
     '',
     `Wall-clock × immer loop (less robust under load): ${wall('off', 'immer')} \`'off'\`, ${wall('timeline', 'immer')} \`'timeline'\`, ${wall('nots', 'immer')} \`timestamps: false\`.`,
     '',
-    '| retained heap of ONE 1,000-link run (1,000-key ctx, each link changes one key) | flat ctx (numbers, strings) | ctx of 1,000 small records |',
+    '| memory kept (heap + ArrayBuffers, after full GCs) by ONE 1,000-link run (1,000-key ctx, each link changes one key) | flat ctx (numbers, strings) | ctx of 1,000 small records |',
     '|---|--:|--:|',
     `| shadowchain \`run.timeline\` (${fmt(flat.events, 0)} events, ${fmt(flat.states, 0)} ctx states) | ${heapCell(flat.timelineBytes, flat.states)} | ${heapCell(records.timelineBytes, records.states)} |`,
     `| ${fmt(flat.states, 0)} \`structuredClone\` snapshots of the same states | ${heapCell(flat.cloneBytes, flat.states)} | ${heapCell(records.cloneBytes, records.states)} |`,
-    `| structuredClone ÷ timeline | ${fmt(flat.cloneBytes / flat.timelineBytes, 1)}× | ${fmt(records.cloneBytes / records.timelineBytes, 1)}× |`,
+    `| the hand-written immer loop keeping its ${fmt(flat.states, 0)} states (the floor of any recording of them) | ${heapCell(flat.statesBytes, flat.states)} | ${heapCell(records.statesBytes, records.states)} |`,
+    `| structuredClone ÷ the immer loop's states (the most a recording can reach) | ${fmt(flat.cloneBytes / flat.statesBytes, 1)}× | ${fmt(records.cloneBytes / records.statesBytes, 1)}× |`,
+    `| structuredClone ÷ timeline | ${fmt(flat.cloneBytes / flat.timelineBytes, 1)}× | ${fmt(records.cloneBytes / records.timelineBytes, 1)}× (target ≥ ${CLONE_TARGET}×: ${records.cloneBytes / records.timelineBytes >= CLONE_TARGET ? 'PASS' : 'FAIL'}) |`,
+    '',
+    `Memory of a recorded step, against the immer state it records: the 1,000-link chain (10-key ctx, the 2 middleware), ${8} runs kept with their timelines (never read, so never built into event objects), against ${8} runs of the hand-written immer loop keeping every state it makes (an array of 1,000 states a run); heap + ArrayBuffers in use after full GCs, ÷ 8,000 steps; medians of 5 alternating measurements.`,
+    '',
+    '| a step of the 1,000-link chain | bytes | × the immer state |',
+    '|---|--:|--:|',
+    `| the immer loop's state (baseline) | ${fmt(memory.states, 0)} | 1.00× |`,
+    `| the immer loop's state, its patches and inverse patches (information) | ${fmt(memory.statesPatches, 0)} | ${fmt(memory.statesPatches / memory.states, 2)}× |`,
+    `| shadowchain \`'timeline'\`: the state, mwctx, metrics, patches, times, the event log | ${fmt(memory.timeline, 0)} | ${times(memory.ratio, true)} ≤ ${MEMORY_TARGET}× ${memory.ratio.median <= MEMORY_TARGET ? 'PASS' : 'FAIL'} |`,
     '',
   ].join('\n')
 }
@@ -298,14 +417,20 @@ const loadAverage = loadavg().map((l) => l.toFixed(1)).join(' ')
 // Two phases in this one process: the flat 1,000-key cases come second, so that their shapes
 // (1,000-slot objects) do not reach the shared code (immer, the runner, the immer loop) while the
 // targets are measured; interleaved with the narrow cases they moved the flat ratios by ~10%.
-const [narrow, wide] = cases()
+const [narrow, wide, long] = cases()
 const options = { rounds: ROUNDS, batchMs: BATCH_MS, warmupRounds: 3 }
 const samples = await measure(narrow, { ...options, progress: (text) => log(`10-key ctx: ${text}`) })
 for (const [id, sampled] of await measure(wide, { ...options, progress: (text) => log(`1,000-key ctx: ${text}`) })) {
   samples.set(id, sampled)
 }
+// Last: 1,000-link runs keep ~0.4 MB each until the next one, which changes the GC's sizing.
+for (const [id, sampled] of await measure(long, { ...options, progress: (text) => log(`1,000 links: ${text}`) })) {
+  samples.set(id, sampled)
+}
 log('measuring retained heap of one 1,000-link run…')
 const flat = await retainedHeap<Flat>('flat', makeFlat(WIDE), flatLinks(1_000, WIDE))
 const records = await retainedHeap<Records>('records', makeRecords(WIDE), recordLinks(1_000, WIDE))
-const table = report(samples, flat, records, loadAverage)
+log('measuring the memory of a recorded step…')
+const memory = await stepMemory()
+const table = report(samples, flat, records, memory, loadAverage)
 publish('runner', table, started)

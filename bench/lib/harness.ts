@@ -123,3 +123,13 @@ export function pairedDifference(a: Samples, b: Samples, clock: 'ns' | 'wallNs' 
   const diffs = a[clock].map((ns, i) => ns - (b[clock][i] as number))
   return { median: median(diffs), p25: quantile(diffs, 0.25), p75: quantile(diffs, 0.75) }
 }
+
+/**
+ * Memory in use after full collections: the V8 heap plus the memory of ArrayBuffers (typed
+ * arrays larger than 64 bytes live outside the heap: a recorded run packs its times in one).
+ */
+export function retainedAfterGc(): number {
+  for (let i = 0; i < 4; i++) collect()
+  const usage = process.memoryUsage()
+  return usage.heapUsed + usage.arrayBuffers
+}

@@ -147,3 +147,48 @@ export function recordLinks(count: number, width: number): (readonly [string, St
   }
   return links
 }
+
+/**
+ * `count` links over the 10-key order ctx (the runner bench's 1,000-link chain): link i makes the
+ * kind of change `orderLinks[i % 10]` makes (top level, nested, inside arrays), each to a value
+ * no earlier link wrote, so that every link changes its ctx. Values are made here, not in the
+ * links: a link only writes.
+ */
+export function longOrderLinks(count: number): (readonly [string, Step<Order>])[] {
+  const links: (readonly [string, Step<Order>])[] = []
+  for (let i = 0; i < count; i++) {
+    const text = `v${i}`
+    const n = i + 1
+    const x = i * 1.5 + 0.25
+    const item = i % 3
+    const steps: Step<Order>[] = [
+      (ctx) => void (ctx.status = text),
+      (ctx) => void (ctx.count = n),
+      (ctx) => void (ctx.total = x),
+      (ctx) => void (ctx.customer.tier = text),
+      (ctx) => void (ctx.customer.address.zip = text),
+      (ctx) => void ((ctx.items[item] as Order['items'][number]).qty = n),
+      (ctx) => void (ctx.flags.fraudChecked = !ctx.flags.fraudChecked),
+      (ctx) => void (ctx.currency = text),
+      (ctx) => void (ctx.updatedAt = n),
+      (ctx) => void (ctx.tags[0] = text),
+    ]
+    links.push([`${orderLinks[i % 10]?.[0] ?? 'link'}-${i}`, steps[i % 10] as Step<Order>])
+  }
+  return links
+}
+
+/** The hand-written immer loop keeping every state it makes (what a recording must keep at least). */
+export function immerStates<C>(steps: readonly Step<C>[]): (input: C) => C[] {
+  return (input: C): C[] => {
+    const states: C[] = []
+    let state = input
+    for (const step of steps) {
+      const draft = createDraft(state as Objectish)
+      step(draft as C)
+      state = finishDraft(draft, () => {}) as C
+      states.push(state)
+    }
+    return states
+  }
+}
