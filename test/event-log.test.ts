@@ -125,6 +125,27 @@ describe('the event log', () => {
     expect(log.at(-1)).toBe(all[6])
   })
 
+  it('keeps every event it built alone: the last one before run.end is appended, and after', () => {
+    const links = [{ name: 'a', index: 0, meta: {} }]
+    const log = new EventLog<{ n: number }>(0, Times.Int64, links, 4)
+    log.mw.set(emptyState())
+    log.append({ type: 'run.start', t: 1n, input: { n: 0 }, seq: 0, ctx: { n: 0 }, ...log.stateObjects() } as never)
+    log.metrics.set(emptyState())
+    log.start(links[0] as never, 2n, { n: 0 })
+    expect(log.metrics.change({ ms: 1 })).toBe(true)
+    log.end(links[0] as never, 2n, 3n, [], [], { n: 1 })
+    log.metrics.set(undefined)
+    const end = log.at(-1)
+    expect(end?.metrics).toEqual({ ms: 1 })
+    log.push({ type: 'run.end', t: 4n, seq: 3, ctx: { n: 1 }, mwctx: end?.mwctx, metrics: undefined } as never)
+    const runEnd = log.at(-1)
+    expect(runEnd?.type).toBe('run.end')
+    const all = log.toArray()
+    expect(all[2]).toBe(end)
+    expect(all[3]).toBe(runEnd)
+    expect(all[1]?.metrics).toBe(emptyState())
+  })
+
   it('keeps times a clock gives past 64 bits, and none with timestamps: false', async () => {
     let t = 2n ** 70n
     const wide = await counted().run(order(), { clock: { now: () => (t += 1n) } })

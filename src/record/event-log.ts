@@ -54,9 +54,9 @@ export class EventLog<C = unknown> {
   /** Built events (in order), and where the replay stands. */
   private built: TimelineEvent<C>[] | undefined = undefined
   private cursor: Cursor | undefined = undefined
-  /** The last event, when it was built alone (`at(-1)` before anything else was read). */
-  private tail: TimelineEvent<C> | undefined = undefined
-  private tailIndex = -1
+  /** Last events built alone (`at(-1)` before the rest was read) and their indexes: what later reads give. */
+  private readonly tails: TimelineEvent<C>[] = []
+  private readonly tailIndexes: number[] = []
 
   /**
    * @param seqBase - the seq of the first event (a fork's own events come after its prefix)
@@ -237,7 +237,8 @@ export class EventLog<C = unknown> {
     const cursor = (this.cursor ??= { slot: 0, time: 0, ctx: undefined, mw: undefined, metrics: undefined, link: undefined, startT: 0n })
     for (let i = built.length; i < this.count; i++) {
       const event = this.decode(cursor, i, false)
-      built.push(i === this.tailIndex ? (this.tail as TimelineEvent<C>) : event)
+      const alone = this.tails.length === 0 ? -1 : this.tailIndexes.indexOf(i)
+      built.push(alone === -1 ? event : (this.tails[alone] as TimelineEvent<C>))
     }
     return built
   }
@@ -253,14 +254,15 @@ export class EventLog<C = unknown> {
   /** The last event, built alone from the states the log ends with. */
   private last(): TimelineEvent<C> {
     const index = this.count - 1
-    if (this.tailIndex !== index) {
-      const mwctx = this.mw.entryObject(this.cursor, this.forced)
-      const metrics = this.metrics.entryObject(this.cursor, this.forced)
-      const cursor: Cursor = { slot: this.lastSlot, time: this.lastTime, ctx: this.ctx, mw: mwctx, metrics, link: this.link, startT: this.startT }
-      this.tail = this.decode(cursor, index, true)
-      this.tailIndex = index
-    }
-    return this.tail as TimelineEvent<C>
+    const at = this.tailIndexes.indexOf(index)
+    if (at !== -1) return this.tails[at] as TimelineEvent<C>
+    const mwctx = this.mw.entryObject(this.cursor, this.forced)
+    const metrics = this.metrics.entryObject(this.cursor, this.forced)
+    const cursor: Cursor = { slot: this.lastSlot, time: this.lastTime, ctx: this.ctx, mw: mwctx, metrics, link: this.link, startT: this.startT }
+    const tail = this.decode(cursor, index, true)
+    this.tails.push(tail)
+    this.tailIndexes.push(index)
+    return tail
   }
 
   /**
