@@ -306,14 +306,20 @@ function editAt(edits: readonly Edit[], position: number): Edit | undefined {
  * // { reason: 'fork', link: { name: 'price', … }, expected: undefined, actual: [{ op: 'replace', path: ['total'], value: 0 }], … }
  */
 export function compareRuns<A, B>(expected: RecordedRun<A>, actual: RecordedRun<B>): Divergence | undefined {
-  const runA = expected as RecordedRun<unknown>
-  const runB = actual as RecordedRun<unknown>
+  return compareLinks(expected as RecordedRun<unknown>, actual as RecordedRun<unknown>)
+}
+
+/**
+ * @internal `compareRuns`, given the expected run's `timeline.links()` when the caller listed
+ * them already (a replay does, for its stubs and the io it plays back).
+ */
+export function compareLinks(runA: RecordedRun<unknown>, runB: RecordedRun<unknown>, expectedLinks?: readonly LinkRecord<unknown>[]): Divergence | undefined {
   const rejection = compareRejections(runA, runB)
   if (rejection !== undefined || (rejected(runA) && rejected(runB))) return rejection
   if (!sameData(runA.input, runB.input)) {
     return { reason: 'input', link: undefined, seq: 0, expected: runA.input, actual: runB.input, patches: diffStates(runA.input, runB.input) }
   }
-  const want = runA.timeline.links()
+  const want = expectedLinks ?? runA.timeline.links()
   const got = runB.timeline.links()
   const editsA = editsOf(runA.timeline, want)
   const editsB = editsOf(runB.timeline, got)

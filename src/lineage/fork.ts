@@ -2,27 +2,25 @@ import { produce, type Patch } from 'immer'
 import type { Chain } from '../core/chain.js'
 import type { TimelineEvent } from '../record/events.js'
 import { runStartEnd, stepEnd } from './compare.js'
+import { isLinkEnd, lastLinkEnd } from './cut-index.js'
 import type { RecordedRun } from './recorded-run.js'
 import type { ForkOptions, Run } from './run.js'
 import type { Timeline } from '../record/timeline.js'
 
-// A skipped link is a step too (one event): a fork may be cut after it like after a link that ran.
-const isLinkEnd = (event: TimelineEvent<unknown>): event is Extract<TimelineEvent<unknown>, { type: 'link.end' | 'link.error' | 'link.skip' }> =>
-  event.type === 'link.end' || event.type === 'link.error' || event.type === 'link.skip'
-
 /**
  * The cut: the seq of the last shared event, and the name of the last link completed by then.
- * Scans back from the end (or from `at`) through `timeline.at`, so its cost does not grow with
- * the prefix, nor join a fork's shared prefix into one array.
+ * By name, the link's last end comes from an index of the run's timeline (built once per
+ * timeline), so its cost depends neither on where the link is nor on the run's length; by seq,
+ * it scans back from `at` through `timeline.at` to the step before it. Neither joins a fork's
+ * shared prefix into one array.
  */
 export function findCut(run: RecordedRun<unknown>, at: string | number): { seq: number; linkName: string | undefined } {
   const timeline = run.timeline
   const length = timeline.length
   if (typeof at === 'string') {
-    for (let seq = length - 1; seq >= 0; seq--) {
-      const event = timeline.at(seq) as TimelineEvent<unknown>
-      if (isLinkEnd(event) && event.link.name === at) return { seq: stepEnd(timeline, seq), linkName: at }
-    }
+    // A skipped link is a step too (one event): a fork may be cut after it like after a link that ran.
+    const end = lastLinkEnd(run, at)
+    if (end !== undefined) return { seq: stepEnd(timeline, end), linkName: at }
     const ran = [...new Set(timeline.events.filter(isLinkEnd).map((event) => `'${event.link.name}'`))].join(', ') || 'none'
     throw new TypeError(`fork: link '${at}' never ran in run ${run.id} of chain '${run.chainName}' (links that ran: ${ran})`)
   }

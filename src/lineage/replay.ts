@@ -1,6 +1,6 @@
 import { applyPatches, type Draft, type Objectish } from 'immer'
 import type { Chain } from '../core/chain.js'
-import { compareRuns } from './compare.js'
+import { compareLinks } from './compare.js'
 import type { LinkFn } from '../core/types.js'
 import type { RecordedIO } from '../record/events.js'
 import type { ReplayOptions, ReplayResult, Run } from './run.js'
@@ -83,18 +83,20 @@ function forkResume<C>(original: Run<C>, chain: Chain<C>): { resume?: ResumePoin
  */
 export async function replayRun<C>(chain: Chain<C>, original: Run<C>, options: ReplayOptions<C> = {}): Promise<ReplayResult<C>> {
   const { chain: _chosen, stub, ...runOptions } = options
+  // The recording's links, listed once: for the stubs, the io to play back and the comparison.
+  const recordedLinks = original.timeline.links()
   const records = new Map<string, LinkRecord<C>>()
-  for (const record of original.timeline.links()) records.set(record.name, record)
+  for (const record of recordedLinks) records.set(record.name, record)
   checkRecorded(original, chain, 'replay')
   const extras = {
-    ...replayExtras(original),
+    ...replayExtras(original, recordedLinks),
     linkOverrides: stubs(chain, original, records, stub),
     ...forkResume(original, chain),
   }
   // A replay is compared link by link: it always records the links, whatever the defaults.
   const capture = runOptions.capture === 'writes' ? 'writes' : 'timeline'
   const { run, ioOverruns } = await chain._execute(extras.state ?? original.input, { ...runOptions, capture }, extras)
-  let divergence = compareRuns(original, run)
+  let divergence = compareLinks(original as RecordedRun<unknown>, run as RecordedRun<unknown>, recordedLinks as readonly LinkRecord<unknown>[])
   const overrun = ioOverruns[0]
   if (overrun !== undefined && (divergence === undefined || overrun.seq <= divergence.seq)) {
     const drawn = (run.timeline.at(overrun.seq) as { io?: RecordedIO } | undefined)?.io
@@ -105,11 +107,15 @@ export async function replayRun<C>(chain: Chain<C>, original: Run<C>, options: R
 
 /**
  * @internal What a replay of `original` re-executes with: the io values its links drew, and
- * the recording it compares with (a nested chain's run is replayed with these too).
+ * the recording it compares with (a nested chain's run is replayed with these too). `links`:
+ * its `timeline.links()`, when the caller has them already.
  */
-export function replayExtras<C>(original: Run<C>): { recordedIO: Map<string, RecordedIO>; replayOf: { run: Run<unknown>; runId: string }; parsed: boolean } {
+export function replayExtras<C>(
+  original: Run<C>,
+  links: readonly LinkRecord<C>[] = original.timeline.links(),
+): { recordedIO: Map<string, RecordedIO>; replayOf: { run: Run<unknown>; runId: string }; parsed: boolean } {
   const recordedIO = new Map<string, RecordedIO>()
-  for (const record of original.timeline.links()) {
+  for (const record of links) {
     if (record.io !== undefined) recordedIO.set(record.name, record.io)
     for (const branch of record.branches ?? []) if (branch.io !== undefined) recordedIO.set(branchKey(record.name, branch.name), branch.io)
   }
