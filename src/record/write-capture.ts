@@ -6,23 +6,10 @@ import { freezeDate, isFrozenDate } from '../core/frozen-date.js'
 
 /** The kinds of write a `ctx.write` event records. */
 export type WriteOp =
-  | 'set'
-  | 'delete'
-  | 'push'
-  | 'pop'
-  | 'shift'
-  | 'unshift'
-  | 'splice'
-  | 'sort'
-  | 'reverse'
-  | 'fill'
-  | 'copyWithin'
-  | 'map.set'
-  | 'map.delete'
-  | 'map.clear'
-  | 'set.add'
-  | 'set.delete'
-  | 'set.clear'
+  | 'set' | 'delete'
+  | 'push' | 'pop' | 'shift' | 'unshift' | 'splice' | 'sort' | 'reverse' | 'fill' | 'copyWithin'
+  | 'map.set' | 'map.delete' | 'map.clear'
+  | 'set.add' | 'set.delete' | 'set.clear'
 
 /** Receives each write: what, where (path from the ctx root) and the value written. */
 export type WriteListener = (op: WriteOp, path: readonly (string | number)[], value: unknown) => void
@@ -30,6 +17,7 @@ export type WriteListener = (op: WriteOp, path: readonly (string | number)[], va
 const ARRAY_MUTATORS: ReadonlySet<string> = new Set(['push', 'pop', 'shift', 'unshift', 'splice', 'sort', 'reverse', 'fill', 'copyWithin'])
 
 type Key = string | number
+type Members = Record<PropertyKey, unknown>
 
 /** Plain data a link may write into: objects, arrays, Maps, Sets (not frozen states). */
 function isContainer(value: unknown): value is object {
@@ -39,6 +27,44 @@ function isContainer(value: unknown): value is object {
   return proto === Object.prototype || proto === null
 }
 
+/** An array index as immer's patches give it (a number); any other key as a string. */
+function keyOf(prop: string | symbol, isArray: boolean): Key {
+  if (typeof prop !== 'string') return String(prop)
+  if (!isArray) return prop
+  // What /^(0|[1-9]\d*)$/ accepts, without a RegExp (this runs on every write into an array).
+  const n = prop.length
+  const first = prop.charCodeAt(0)
+  if (n === 0 || first < 48 || first > 57 || (first === 48 && n > 1)) return prop
+  for (let i = 1; i < n; i++) {
+    const c = prop.charCodeAt(i)
+    if (c < 48 || c > 57) return prop
+  }
+  return Number(prop)
+}
+
+/** `path` and one more key (measured: concat ~120 ns, spread ~28 ns, this ~15 ns). */
+function pathTo(path: readonly Key[], key: unknown): Key[] {
+  const n = path.length
+  const out = new Array<Key>(n + 1)
+  for (let i = 0; i < n; i++) out[i] = path[i] as Key
+  out[n] = key as Key
+  return out
+}
+
+// What a value read is: not wrapped (a primitive, a frozen state, a class instance, a Date), a
+// draft, or a container the link made. On a draft every question is a trap of immer's (~20-30
+// ns each, `instanceof` two of them), so a draft is asked two: `isDraft`, then its prototype.
+const [NOT_WRAPPED, DRAFT, CONTAINER] = [0, 1, 2] as const
+/** The prototype of the value `classify` last wrapped (a second result, without an allocation). */
+let classified: object | null = null
+
+/** `isDraft(value) || isContainer(value)`, telling which, and setting `classified`. */
+function classify(value: object): number {
+  const kind = isDraft(value) ? DRAFT : isContainer(value) ? CONTAINER : NOT_WRAPPED
+  if (kind !== NOT_WRAPPED) classified = Object.getPrototypeOf(value) as object | null
+  return kind
+}
+
 /**
  * Wraps a draft so that every write through it is reported. Reads return wrapped children, so
  * `ctx.items[0].price = 3` is seen with its full path, also inside objects the link created
@@ -46,167 +72,288 @@ function isContainer(value: unknown): value is object {
  * by their current value, new objects by a copy.
  */
 export function recordWrites<T extends object>(draft: T, listener: WriteListener): T {
-  const wrappers = new WeakMap<object, object>()
-  const targets = new WeakMap<object, object>()
+  return new Capture(listener, draft).root.proxy as T
+}
+
+/**
+ * What a wrapper answers when asked for this key: its traps, so that a wrapper being written is
+ * stored as its target (no second map from wrappers to targets to fill at every read).
+ */
+const TRAPS = Symbol('shadowchain.writeCapture')
+
+/**
+ * One link's capture: its listener, and one wrapper per object read (reading an object twice
+ * gives the same wrapper); the root's apart, so that a link reading no nested object makes no map.
+ */
+class Capture {
+  readonly root: Traps
+  #wrappers: WeakMap<object, Traps> | undefined
+
+  constructor(readonly listener: WriteListener, draft: object) {
+    this.root = this.#make(draft, undefined, undefined, Object.getPrototypeOf(draft) as object | null, isDraft(draft))
+  }
+
+  /** The traps of the wrapper of `target`, if it has one. */
+  wrapperOf(target: object): Traps | undefined {
+    return target === this.root.target ? this.root : this.#wrappers?.get(target)
+  }
+
+  /** A value read from `parent` at `key`: wrapped when it is a draft or a container. */
+  child(value: unknown, parent: Traps, key: unknown): unknown {
+    if (typeof value !== 'object' || value === null) return value
+    const kind = classify(value)
+    if (kind === NOT_WRAPPED) return value
+    return (this.wrapperOf(value) ?? this.wrap(value, parent, key, classified, kind === DRAFT)).proxy
+  }
+
+  /** A new wrapper of `target`, read from `parent` at `key`. */
+  wrap(target: object, parent: Traps, key: unknown, proto: object | null, draft: boolean): Traps {
+    const traps = this.#make(target, parent, key, proto, draft)
+    ;(this.#wrappers ??= new WeakMap()).set(target, traps)
+    return traps
+  }
+
+  #make(target: object, parent: Traps | undefined, key: unknown, proto: object | null, draft: boolean): Traps {
+    // The proxy stands on an empty stand-in and forwards everything to the target. On the
+    // target itself (an immer draft, a proxy too) every trap result would be checked against
+    // immer's own traps for the proxy invariants: ~0.5 µs a write, measured. A plain object's
+    // or an array's prototype rules out Map and Set (no `instanceof`: through immer's trap).
+    const isArray = Array.isArray(target)
+    const plain = proto === Object.prototype || proto === null || proto === Array.prototype
+    const traps =
+      !plain && target instanceof Map
+        ? new MapTraps(this, target, parent, key, false, false)
+        : !plain && target instanceof Set
+          ? new SetTraps(this, target, parent, key, false, false)
+          : new Traps(this, target, parent, key, isArray, draft)
+    const standIn: object = isArray ? [] : proto === Object.prototype ? {} : Object.create(proto)
+    traps.proxy = new Proxy(standIn, traps)
+    return traps
+  }
 
   // Wrappers must never reach immer's tree: a value being written loses them, at any depth.
-  const unwrap = (value: unknown, depth = 0): unknown => {
+  unwrap(value: unknown, depth = 0): unknown {
     if (typeof value !== 'object' || value === null) return value
-    const target = targets.get(value)
-    if (target !== undefined) return target
+    // Only this capture's own wrappers (another link's, or a nested chain's, are values).
+    const traps = (value as Members)[TRAPS] as Traps | undefined
+    if (traps !== undefined && traps.capture === this && traps.proxy === value) return traps.target
     if (depth < 100 && !isDraft(value) && isContainer(value)) {
       if (value instanceof Map) {
         for (const [key, item] of value) {
-          const raw = unwrap(item, depth + 1)
+          const raw = this.unwrap(item, depth + 1)
           if (raw !== item) value.set(key, raw)
         }
       } else if (!(value instanceof Set)) {
         const record = value as Record<string, unknown>
         for (const key of Object.keys(record)) {
-          const raw = unwrap(record[key], depth + 1)
+          const raw = this.unwrap(record[key], depth + 1)
           if (raw !== record[key]) record[key] = raw
         }
       }
     }
     return value
   }
+
   // The value as it is now, never a live draft or an object the link may change later.
-  const snapshotOf = (value: unknown, depth = 0): unknown => {
-    const raw = unwrap(value)
+  snapshotOf(value: unknown, depth = 0): unknown {
+    const raw = this.unwrap(value)
     if (isDraft(raw)) return current(raw)
     // A Date the link may still change before it ends: recorded as it is now.
     if (raw instanceof Date) return isFrozenDate(raw) ? raw : freezeDate(new Date(raw.getTime()))
     if (depth >= 100 || !isContainer(raw)) return raw
-    if (Array.isArray(raw)) return raw.map((item) => snapshotOf(item, depth + 1))
-    if (raw instanceof Map) return new Map([...raw].map(([key, item]) => [key, snapshotOf(item, depth + 1)]))
-    if (raw instanceof Set) return new Set([...raw].map((item) => snapshotOf(item, depth + 1)))
+    if (Array.isArray(raw)) return raw.map((item) => this.snapshotOf(item, depth + 1))
+    if (raw instanceof Map) return new Map([...raw].map(([key, item]) => [key, this.snapshotOf(item, depth + 1)]))
+    if (raw instanceof Set) return new Set([...raw].map((item) => this.snapshotOf(item, depth + 1)))
     const out: Record<string, unknown> = {}
-    for (const key of Object.keys(raw)) out[key] = snapshotOf((raw as Record<string, unknown>)[key], depth + 1)
+    for (const key of Object.keys(raw)) out[key] = this.snapshotOf((raw as Record<string, unknown>)[key], depth + 1)
     return out
   }
+}
 
-  const wrap = (target: object, path: readonly Key[]): object => {
-    const existing = wrappers.get(target)
-    if (existing !== undefined) return existing
-    const isArray = Array.isArray(target)
-    const keyOf = (prop: string | symbol): Key =>
-      typeof prop !== 'string' ? String(prop) : isArray && /^(0|[1-9]\d*)$/.test(prop) ? Number(prop) : prop
-    // A plain loop: this runs on every write and read (measured: concat ~120 ns, spread ~28 ns,
-    // this ~15 ns).
-    const at = (key: unknown): Key[] => {
-      const n = path.length
-      const out = new Array<Key>(n + 1)
-      for (let i = 0; i < n; i++) out[i] = path[i] as Key
-      out[n] = key as Key
-      return out
-    }
-    const child = (value: unknown, key: unknown): unknown => (isDraft(value) || isContainer(value) ? wrap(value as object, at(key)) : value)
-    // The proxy stands on an empty stand-in and forwards everything to the target. On the
-    // target itself (an immer draft, a proxy too) every trap result would be checked against
-    // immer's own traps for the proxy invariants: ~0.5 µs a write, measured.
-    const standIn: object = Array.isArray(target) ? [] : Object.create(Object.getPrototypeOf(target) as object | null)
-    const proxy = new Proxy(standIn, {
-      get(_, prop) {
-        const value: unknown = Reflect.get(target, prop, target)
-        if (target instanceof Map) return mapMember(target, prop, value)
-        if (target instanceof Set) return setMember(target, prop, value)
-        if (typeof prop === 'symbol') return value
-        if (isArray && ARRAY_MUTATORS.has(prop) && typeof value === 'function') {
-          return function recordedArrayMethod(...args: unknown[]) {
-            listener(prop as WriteOp, path, args.map((arg) => snapshotOf(arg)))
-            return (value as (...a: unknown[]) => unknown).apply(target, args.map((arg) => unwrap(arg)))
-          }
-        }
-        return child(value, keyOf(prop))
-      },
-      set(_, prop, value: unknown) {
-        // Primitives (most writes) need no unwrapping or snapshot.
-        if (typeof value !== 'object' || value === null) {
-          listener('set', at(keyOf(prop)), value)
-          return Reflect.set(target, prop, value, target)
-        }
-        listener('set', at(keyOf(prop)), snapshotOf(value))
-        return Reflect.set(target, prop, unwrap(value), target)
-      },
-      deleteProperty(_, prop) {
-        listener('delete', at(keyOf(prop)), undefined)
-        return Reflect.deleteProperty(target, prop)
-      },
-      defineProperty(_, prop, descriptor) {
-        listener('set', at(keyOf(prop)), snapshotOf(descriptor.value))
-        return Reflect.defineProperty(target, prop, descriptor)
-      },
-      has: (_, prop) => Reflect.has(target, prop),
-      ownKeys: () => Reflect.ownKeys(target),
-      getOwnPropertyDescriptor: (_, prop) => Reflect.getOwnPropertyDescriptor(target, prop),
-      getPrototypeOf: () => Reflect.getPrototypeOf(target),
-    })
+/**
+ * The proxy traps of one wrapped object or array: reads wrap, writes are reported, then
+ * forwarded. Methods of one object per wrapper, not closures: a dozen closures per wrapper cost
+ * more than the proxy itself.
+ */
+class Traps implements ProxyHandler<object> {
+  /** The wrapper (set right after it is made). */
+  proxy: object = EMPTY
+  /** The drafts read from this one, a list through `next`: read again, they are known at once. */
+  kids: Traps | undefined
+  next: Traps | undefined
+  #path: readonly Key[] | undefined
 
-    function mapMember(map: Map<unknown, unknown>, prop: string | symbol, value: unknown): unknown {
-      switch (prop) {
-        case 'set':
-          return (key: unknown, item: unknown) => {
-            listener('map.set', at(key), snapshotOf(item))
-            map.set(key, unwrap(item))
-            return proxy
-          }
-        case 'delete':
-          return (key: unknown) => {
-            listener('map.delete', at(key), undefined)
-            return map.delete(key)
-          }
-        case 'clear':
-          return () => {
-            listener('map.clear', path, undefined)
-            map.clear()
-          }
-        case 'get':
-          return (key: unknown) => child(map.get(key), key)
-        // Values reached by iterating are wrapped too, with their key in the path.
-        case 'values':
-          return function* values() {
-            for (const [key, item] of map) yield child(item, key)
-          }
-        case 'entries':
-        case Symbol.iterator:
-          return function* entries() {
-            for (const [key, item] of map) yield [key, child(item, key)]
-          }
-        case 'forEach':
-          return (callback: (item: unknown, key: unknown, self: unknown) => void, thisArg?: unknown) => {
-            for (const [key, item] of map) callback.call(thisArg, child(item, key), key, proxy)
-          }
-      }
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(map) : value
-    }
+  constructor(
+    readonly capture: Capture,
+    readonly target: object,
+    /** Where it was read: its path is made from theirs when a write first needs it. */
+    readonly parent: Traps | undefined,
+    readonly key: unknown,
+    readonly isArray: boolean,
+    /**
+     * An immer proxy draft: its own set and delete traps never answer false, so it is written
+     * to directly (`Reflect.set` costs ~60 ns more, measured). Anything else goes through
+     * `Reflect`, whose `false` the link's own strictness decides on, as without capture.
+     */
+    readonly draft: boolean,
+  ) {}
 
-    function setMember(set: Set<unknown>, prop: string | symbol, value: unknown): unknown {
-      switch (prop) {
-        case 'add':
-          return (item: unknown) => {
-            listener('set.add', path, snapshotOf(item))
-            set.add(unwrap(item))
-            return proxy
-          }
-        case 'delete':
-          return (item: unknown) => {
-            listener('set.delete', path, snapshotOf(item))
-            return set.delete(unwrap(item))
-          }
-        case 'clear':
-          return () => {
-            listener('set.clear', path, undefined)
-            set.clear()
-          }
-      }
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(set) : value
-    }
-
-    wrappers.set(target, proxy)
-    targets.set(proxy, target)
-    return proxy
+  /** Its path from the ctx root. */
+  get path(): readonly Key[] {
+    return (this.#path ??= this.parent === undefined ? [] : pathTo(this.parent.path, this.key))
   }
-  return wrap(draft, []) as T
+
+  get(_: object, prop: string | symbol): unknown {
+    if (prop === TRAPS) return this
+    const value: unknown = (this.target as Members)[prop]
+    if (typeof value !== 'object' || value === null) {
+      if (typeof value === 'function' && this.isArray && typeof prop === 'string' && ARRAY_MUTATORS.has(prop)) {
+        return this.mutator(prop as WriteOp, value as (...a: unknown[]) => unknown)
+      }
+      return value
+    }
+    if (typeof prop === 'symbol') return value
+    // A draft read again from here (`c.address.zip`, then `c.address.city`): it stays a draft.
+    for (let kid = this.kids; kid !== undefined; kid = kid.next) if (kid.target === value) return kid.proxy
+    const kind = classify(value)
+    if (kind === NOT_WRAPPED) return value
+    const capture = this.capture
+    const known = capture.wrapperOf(value)
+    if (known !== undefined) return known.proxy
+    const traps = capture.wrap(value, this, keyOf(prop, this.isArray), classified, kind === DRAFT)
+    // Listed where it was first read (read from elsewhere too, it is found in the capture's map).
+    if (traps.draft) {
+      traps.next = this.kids
+      this.kids = traps
+    }
+    return traps.proxy
+  }
+
+  /** An array method that changes the array: reported with its arguments, then called on the target. */
+  mutator(op: WriteOp, method: (...a: unknown[]) => unknown): (...args: unknown[]) => unknown {
+    const { capture, target, path } = this
+    return (...args: unknown[]) => {
+      capture.listener(op, path, args.map((arg) => capture.snapshotOf(arg)))
+      return method.apply(target, args.map((arg) => capture.unwrap(arg)))
+    }
+  }
+
+  set(_: object, prop: string | symbol, value: unknown): boolean {
+    const capture = this.capture
+    // Primitives (most writes) need no unwrapping or snapshot.
+    if (typeof value !== 'object' || value === null) {
+      capture.listener('set', pathTo(this.path, keyOf(prop, this.isArray)), value)
+    } else {
+      capture.listener('set', pathTo(this.path, keyOf(prop, this.isArray)), capture.snapshotOf(value))
+      value = capture.unwrap(value)
+    }
+    const target = this.target
+    if (!this.draft) return Reflect.set(target, prop, value, target)
+    ;(target as Members)[prop] = value
+    return true
+  }
+
+  deleteProperty(_: object, prop: string | symbol): boolean {
+    this.capture.listener('delete', pathTo(this.path, keyOf(prop, this.isArray)), undefined)
+    return this.draft ? delete (this.target as Members)[prop] : Reflect.deleteProperty(this.target, prop)
+  }
+
+  defineProperty(_: object, prop: string | symbol, descriptor: PropertyDescriptor): boolean {
+    this.capture.listener('set', pathTo(this.path, keyOf(prop, this.isArray)), this.capture.snapshotOf(descriptor.value))
+    return Reflect.defineProperty(this.target, prop, descriptor)
+  }
+
+  has(_: object, prop: string | symbol): boolean {
+    return prop in this.target
+  }
+  ownKeys(): (string | symbol)[] {
+    return Reflect.ownKeys(this.target)
+  }
+  getOwnPropertyDescriptor(_: object, prop: string | symbol): PropertyDescriptor | undefined {
+    return Reflect.getOwnPropertyDescriptor(this.target, prop)
+  }
+  getPrototypeOf(): object | null {
+    return Reflect.getPrototypeOf(this.target)
+  }
+}
+
+const EMPTY: object = Object.freeze({})
+
+/** A Map's traps: its changing methods report, its reading methods wrap what they give. */
+class MapTraps extends Traps {
+  override get(_: object, prop: string | symbol): unknown {
+    if (prop === TRAPS) return this
+    const map = this.target as Map<unknown, unknown>
+    const value: unknown = (map as unknown as Members)[prop]
+    const { capture, proxy } = this
+    const listener = capture.listener
+    const traps = this
+    switch (prop) {
+      case 'set':
+        return (key: unknown, item: unknown) => {
+          listener('map.set', pathTo(this.path, key), capture.snapshotOf(item))
+          map.set(key, capture.unwrap(item))
+          return proxy
+        }
+      case 'delete':
+        return (key: unknown) => {
+          listener('map.delete', pathTo(this.path, key), undefined)
+          return map.delete(key)
+        }
+      case 'clear':
+        return () => {
+          listener('map.clear', this.path, undefined)
+          map.clear()
+        }
+      case 'get':
+        return (key: unknown) => capture.child(map.get(key), traps, key)
+      // Values reached by iterating are wrapped too, with their key in the path.
+      case 'values':
+        return function* () {
+          for (const [key, item] of map) yield capture.child(item, traps, key)
+        }
+      case 'entries':
+      case Symbol.iterator:
+        return function* () {
+          for (const [key, item] of map) yield [key, capture.child(item, traps, key)]
+        }
+      case 'forEach':
+        return (callback: (item: unknown, key: unknown, self: unknown) => void, thisArg?: unknown) => {
+          for (const [key, item] of map) callback.call(thisArg, capture.child(item, traps, key), key, proxy)
+        }
+    }
+    return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(map) : value
+  }
+}
+
+/** A Set's traps: its changing methods report (members are values, not places: the path is the Set's). */
+class SetTraps extends Traps {
+  override get(_: object, prop: string | symbol): unknown {
+    if (prop === TRAPS) return this
+    const set = this.target as Set<unknown>
+    const value: unknown = (set as unknown as Members)[prop]
+    const { capture, proxy } = this
+    const listener = capture.listener
+    switch (prop) {
+      case 'add':
+        return (item: unknown) => {
+          listener('set.add', this.path, capture.snapshotOf(item))
+          set.add(capture.unwrap(item))
+          return proxy
+        }
+      case 'delete':
+        return (item: unknown) => {
+          listener('set.delete', this.path, capture.snapshotOf(item))
+          return set.delete(capture.unwrap(item))
+        }
+      case 'clear':
+        return () => {
+          listener('set.clear', this.path, undefined)
+          set.clear()
+        }
+    }
+    return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(set) : value
+  }
 }
 
 // Frames inside shadowchain (the library's root folder, src/ or dist/, one above this layer's)
