@@ -2,7 +2,7 @@
 //   (a) run.replay() of a 10-link run against a fresh chain.run() of the same chain;
 //   (b) a fork re-running the last link of a run with a 10-link and a 1,000-link prefix;
 //   (c) a fork of one 1,000-link run cut after its link 5 and after its link 995, each re-running
-//       the same 4 links: what a fork costs must not depend on where it cuts;
+//       4 links on a 5-link chain: what a fork costs must not depend on where it cuts;
 //   (d) the cost of one captured write (capture 'writes' against 'timeline'), with and without
 //       stacks, for a link writing 100 keys;
 //   (e) the same for a realistic link: it reads 10 nested values and writes 2.
@@ -129,14 +129,14 @@ async function forkCases(): Promise<Case[]> {
 // ---- (c) fork position ----------------------------------------------------------------------
 
 /**
- * The first `count` links of the POSITION.links-link chain of (c). Link i makes the same changes
+ * Links `from`…`to - 1` of the POSITION.links-link chain of (c). Link i makes the same changes
  * wherever it is (a top-level number and an item's qty, both set to i: a real change every time),
  * so that re-running 4 links costs the same after any cut. (The order links of (b) would not do:
  * after their first round they change nothing, and a fork late in the run would re-run no-ops.)
  */
-function positionChain(count: number): Chain<Order> {
+function positionChain(from: number, to: number): Chain<Order> {
   let c = chain<Order>(`steps-${POSITION.links}`)
-  for (let i = 0; i < count; i++) {
+  for (let i = from; i < to; i++) {
     c = c.link(`step-${i}`, (ctx) => {
       ctx.count = i
       ;(ctx.items[i % ctx.items.length] as Order['items'][number]).qty = i
@@ -146,19 +146,19 @@ function positionChain(count: number): Chain<Order> {
 }
 
 /**
- * One 1,000-link parent, forked after its link 5 and after its link 995, each fork re-running 4
- * links: the cut at 995 on the parent's own chain (its last 4 links), the cut at 5 on a chain of
- * the parent's first 10 links (`fork({ at, chain })`), so that both re-run exactly 4 links doing
- * the same work and differ only in where they cut.
+ * One 1,000-link parent, forked after its link 5 and after its link 995, each onto a chain of 5
+ * links (`fork({ at, chain })`): the link cut after, then the 4 links that follow it in the
+ * parent. Both forks re-run exactly 4 links doing the same work, on chains of the same size
+ * (the runner sizes a run's recording by its chain), and differ only in where they cut.
  */
 async function positionCases(): Promise<Case[]> {
   const input = makeOrder()
-  const full = positionChain(POSITION.links)
+  const full = positionChain(0, POSITION.links)
   const parent = await full.run(input)
   const children = parent.children as Run<unknown>[]
   const cases: Case[] = []
   for (const cut of POSITION.cuts) {
-    const onto = cut + 1 + POSITION.rerun === POSITION.links ? full : positionChain(cut + 1 + POSITION.rerun)
+    const onto = positionChain(cut, cut + 1 + POSITION.rerun)
     const at = full.links[cut]?.name as string
     const child = await parent.fork({ at, chain: onto })
     const own = child.timeline.links().filter((record) => record.startSeq > (child.parent as { seq: number }).seq)
@@ -347,8 +347,8 @@ function report(samples: Map<string, Samples>, loadAverage: string): string {
     '',
     `| (c) fork of one ${fmt(POSITION.links, 0)}-link run (${fmt(events, 0)} events; link i sets a number and an item's qty to i), re-running ${POSITION.rerun} links after the cut | µs | × cut at link ${late} | target |`,
     '|---|--:|--:|---|',
-    `| \`run.fork({ at: <link ${late}> })\`: the parent's own chain, its last ${POSITION.rerun} links | ${us(cpu(`cut-${late}`))} | 1.00× | |`,
-    `| \`run.fork({ at: <link ${early}>, chain })\`: a chain of the parent's first ${early + 1 + POSITION.rerun} links | ${us(cpu(`cut-${early}`))} | ${times(position, true)} | ${within(position, TARGETS.position)} |`,
+    `| \`run.fork({ at: <link ${late}>, chain })\`: a chain of links ${late}…${late + POSITION.rerun} | ${us(cpu(`cut-${late}`))} | 1.00× | |`,
+    `| \`run.fork({ at: <link ${early}>, chain })\`: a chain of links ${early}…${early + POSITION.rerun} | ${us(cpu(`cut-${early}`))} | ${times(position, true)} | ${within(position, TARGETS.position)} |`,
     `| a parent's first fork by name, finding its cut alone: a scan back from the end to link ${early} (as before the index) | ${us(cpu('first-cut'))} | | |`,
     `| its second, once per parent: the scan back again, remembering each link name it meets | ${us(pairedDifference(s('two-cuts'), s('first-cut')).median)} | | |`,
     '',
