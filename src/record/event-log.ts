@@ -36,6 +36,11 @@ interface Cursor extends StateCursor {
 /** Distinct middleware calls a log names by number (beyond: one slot each). */
 const CALLS = 63
 
+/**
+ * A run's events, kept compact as the recorder appends them and built into event objects when
+ * first read (see the file comment). `Run` holds it where it expects an events array: `length`,
+ * `at`, `push`, `slice` and iteration behave as an array's do.
+ */
 export class EventLog<C = unknown> {
   private slots: unknown[]
   private used = 0

@@ -10,6 +10,7 @@
 //   12-14  a link's end: how its patches are kept
 //   15-17  a link's end: the length of its patches' path, kept as its keys (0: the array)
 //   18-23  a call: its middleware call, by number in the log's table (0: its slot follows)
+/** The bits of an entry's header (see above). */
 export const H = {
   Event: 0,
   Hook: 1,

@@ -19,6 +19,7 @@ export const Times = {
 } as const
 export type Times = (typeof Times)[keyof typeof Times]
 
+/** The times of one event log, in the order they were added. */
 export class LogTimes {
   /** Times not yet packed, and the packed ones (`packedLength` of them). */
   private list: bigint[] = []

@@ -38,6 +38,7 @@ interface Slots {
   put(value: unknown): void
 }
 
+/** One recorded working state (mwctx or metrics) of an event log: see the file comment. */
 export class TrackedState {
   private readonly shadow = new FlatShadow()
   /** The frozen object of the state now, or NOT_BUILT while a change holds it. */
