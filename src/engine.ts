@@ -168,7 +168,8 @@ function executeChain<C, T>(chain: Chain<C>, input: unknown, options: RunOptions
     clock,
     times: clock === systemClock ? Times.Int64 : clock === zeroClock ? Times.Zero : Times.Checked,
     resume: extras.resume,
-    size: compiled.recordSize,
+    // A fork or resumed run records only the links from its cut: room for those, not the chain's.
+    size: extras.resume === undefined ? compiled.recordSize : Math.ceil((compiled.recordSize * Math.max(0, compiled.links.length - extras.resume.linkIndex)) / Math.max(1, compiled.links.length)) + 16,
     links: chain.links,
   })
   // The recorder first: a state it cannot record turns a call into a failure, which the
