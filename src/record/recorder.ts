@@ -14,7 +14,8 @@ import type { TimelineEvent } from './events.js'
 import type { NestedRun } from '../core/nested.js'
 import { EventLog, type Times } from './event-log.js'
 import { emptyState, snapshot, snapshotCarefully } from './snapshot.js'
-import { callSite, recordWrites, type WriteListener } from './write-capture.js'
+import { callSite } from './call-site.js'
+import { recordWrites, type WriteListener } from './write-capture.js'
 
 /** Where a fork picks up: the shared prefix, the fork event, and the states to go on from. */
 export interface ResumePoint<C> {

@@ -53,16 +53,29 @@ function pathTo(path: readonly Key[], key: unknown): Key[] {
 
 // What a value read is: not wrapped (a primitive, a frozen state, a class instance, a Date), a
 // draft, or a container the link made. On a draft every question is a trap of immer's (~20-30
-// ns each, `instanceof` two of them), so a draft is asked two: `isDraft`, then its prototype.
+// ns each, `instanceof` two of them), so a draft is asked one: its immer state, which gives its
+// prototype too (what immer's own `getPrototypeOf` trap answers for an object or array draft).
 const [NOT_WRAPPED, DRAFT, CONTAINER] = [0, 1, 2] as const
 /** The prototype of the value `classify` last wrapped (a second result, without an allocation). */
 let classified: object | null = null
+/** What `isDraft` reads (immer's `DRAFT_STATE`, a registered symbol), and the fields of it used here. */
+const DRAFT_STATE = Symbol.for('immer-state')
+type DraftState = { readonly type_?: unknown; readonly base_?: unknown }
 
 /** `isDraft(value) || isContainer(value)`, telling which, and setting `classified`. */
 function classify(value: object): number {
-  const kind = isDraft(value) ? DRAFT : isContainer(value) ? CONTAINER : NOT_WRAPPED
-  if (kind !== NOT_WRAPPED) classified = Object.getPrototypeOf(value) as object | null
-  return kind
+  const state = (value as Members)[DRAFT_STATE] as DraftState | undefined
+  // `isDraft` is this truthiness test.
+  if (state) {
+    // An object or array draft (immer's type 0 or 1) answers its base's prototype; a Map or
+    // Set draft is a class instance (no trap), asked directly.
+    const base = (state.type_ === 0 || state.type_ === 1) && typeof state.base_ === 'object' ? state.base_ : null
+    classified = Object.getPrototypeOf(base ?? value) as object | null
+    return DRAFT
+  }
+  if (!isContainer(value)) return NOT_WRAPPED
+  classified = Object.getPrototypeOf(value) as object | null
+  return CONTAINER
 }
 
 /**
@@ -75,19 +88,26 @@ export function recordWrites<T extends object>(draft: T, listener: WriteListener
   return new Capture(listener, draft).root.proxy as T
 }
 
-/**
- * What a wrapper answers when asked for this key: its traps, so that a wrapper being written is
- * stored as its target (no second map from wrappers to targets to fill at every read).
- */
+// What a wrapper answers when asked for this key: its traps, so that a wrapper being written is
+// stored as its target (no second map from wrappers to targets to fill at every read).
 const TRAPS = Symbol('shadowchain.writeCapture')
 
 /**
  * One link's capture: its listener, and one wrapper per object read (reading an object twice
  * gives the same wrapper); the root's apart, so that a link reading no nested object makes no map.
+ *
+ * A draft read from a wrapper is found again in that wrapper's `kids`: while no object has been
+ * written through the capture, a draft has one place in the tree, so it is read from nowhere
+ * else and needs no entry in the map (a WeakMap entry is ~50-100 ns, most of a wrap). The first
+ * object written (which may put a draft in a second place) puts the drafts wrapped so far in
+ * the map, and every later one as it is wrapped.
  */
 class Capture {
   readonly root: Traps
   #wrappers: WeakMap<object, Traps> | undefined
+  /** Wrappers of drafts found through `kids` alone, until `escaped`. */
+  #listed: Traps[] | undefined
+  #escaped = false // an object was written
 
   constructor(readonly listener: WriteListener, draft: object) {
     this.root = this.#make(draft, undefined, undefined, Object.getPrototypeOf(draft) as object | null, isDraft(draft))
@@ -106,11 +126,26 @@ class Capture {
     return (this.wrapperOf(value) ?? this.wrap(value, parent, key, classified, kind === DRAFT)).proxy
   }
 
-  /** A new wrapper of `target`, read from `parent` at `key`. */
-  wrap(target: object, parent: Traps, key: unknown, proto: object | null, draft: boolean): Traps {
+  /** A new wrapper of `target`, read from `parent` at `key`; `listed`: in `parent.kids` if a draft. */
+  wrap(target: object, parent: Traps, key: unknown, proto: object | null, draft: boolean, listed = false): Traps {
     const traps = this.#make(target, parent, key, proto, draft)
-    ;(this.#wrappers ??= new WeakMap()).set(target, traps)
+    if (listed && traps.draft && !this.#escaped) (this.#listed ??= []).push(traps)
+    else (this.#wrappers ??= new WeakMap()).set(target, traps)
     return traps
+  }
+
+  /** An object written may put a draft in a second place: from now on every wrapper is in the map. */
+  escape(): void {
+    if (this.#escaped) return
+    this.#escaped = true
+    const wrappers = (this.#wrappers ??= new WeakMap())
+    for (const traps of this.#listed ?? []) wrappers.set(traps.target, traps)
+    this.#listed = undefined
+  }
+
+  /** `escape` when `value` is an object (a primitive written puts no draft anywhere). */
+  escapeWith(value: unknown): void {
+    if (typeof value === 'object' && value !== null) this.escape()
   }
 
   #make(target: object, parent: Traps | undefined, key: unknown, proto: object | null, draft: boolean): Traps {
@@ -220,7 +255,7 @@ class Traps implements ProxyHandler<object> {
     const capture = this.capture
     const known = capture.wrapperOf(value)
     if (known !== undefined) return known.proxy
-    const traps = capture.wrap(value, this, keyOf(prop, this.isArray), classified, kind === DRAFT)
+    const traps = capture.wrap(value, this, keyOf(prop, this.isArray), classified, kind === DRAFT, true)
     // Listed where it was first read (read from elsewhere too, it is found in the capture's map).
     if (traps.draft) {
       traps.next = this.kids
@@ -233,6 +268,7 @@ class Traps implements ProxyHandler<object> {
   mutator(op: WriteOp, method: (...a: unknown[]) => unknown): (...args: unknown[]) => unknown {
     const { capture, target, path } = this
     return (...args: unknown[]) => {
+      for (const arg of args) capture.escapeWith(arg)
       capture.listener(op, path, args.map((arg) => capture.snapshotOf(arg)))
       return method.apply(target, args.map((arg) => capture.unwrap(arg)))
     }
@@ -244,6 +280,7 @@ class Traps implements ProxyHandler<object> {
     if (typeof value !== 'object' || value === null) {
       capture.listener('set', pathTo(this.path, keyOf(prop, this.isArray)), value)
     } else {
+      capture.escape()
       capture.listener('set', pathTo(this.path, keyOf(prop, this.isArray)), capture.snapshotOf(value))
       value = capture.unwrap(value)
     }
@@ -259,6 +296,7 @@ class Traps implements ProxyHandler<object> {
   }
 
   defineProperty(_: object, prop: string | symbol, descriptor: PropertyDescriptor): boolean {
+    this.capture.escapeWith(descriptor.value)
     this.capture.listener('set', pathTo(this.path, keyOf(prop, this.isArray)), this.capture.snapshotOf(descriptor.value))
     return Reflect.defineProperty(this.target, prop, descriptor)
   }
@@ -291,6 +329,8 @@ class MapTraps extends Traps {
     switch (prop) {
       case 'set':
         return (key: unknown, item: unknown) => {
+          capture.escapeWith(key)
+          capture.escapeWith(item)
           listener('map.set', pathTo(this.path, key), capture.snapshotOf(item))
           map.set(key, capture.unwrap(item))
           return proxy
@@ -337,6 +377,7 @@ class SetTraps extends Traps {
     switch (prop) {
       case 'add':
         return (item: unknown) => {
+          capture.escapeWith(item)
           listener('set.add', this.path, capture.snapshotOf(item))
           set.add(capture.unwrap(item))
           return proxy
@@ -354,46 +395,4 @@ class SetTraps extends Traps {
     }
     return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(set) : value
   }
-}
-
-// Frames inside shadowchain (the library's root folder, src/ or dist/, one above this layer's)
-// and inside Node are not call sites.
-const OWN_DIR = pathOfUrl(new URL('..', import.meta.url).href)
-const FRAME = /\(?((?:file:\/\/)?[^()\s]+):(\d+):(\d+)\)?$/
-
-/**
- * `file:line:column` of the first stack frame outside shadowchain and Node's internals: where in
- * user code the write happened. Costs a stack capture (~10 µs): only with `stacks: true`.
- */
-export function callSite(): string | undefined {
-  const stack = new Error().stack
-  if (stack === undefined) return undefined
-  for (const line of stack.split('\n').slice(1)) {
-    const match = FRAME.exec(line.trim())
-    if (match === null) continue
-    const file = pathOfUrl(match[1] as string)
-    if (file.startsWith(OWN_DIR) || file.startsWith('node:') || file.includes('/node_modules/immer/')) continue
-    return `${file}:${match[2]}:${match[3]}`
-  }
-  return undefined
-}
-
-/**
- * A `file:` URL as the path Node prints in stack frames (what `node:url`'s `fileURLToPath` gives,
- * without importing Node: this layer also runs in browsers). Anything else (a plain path, an
- * `http:` URL of a bundle) is kept as it is, so frames and this folder compare alike.
- */
-function pathOfUrl(url: string): string {
-  if (!url.startsWith('file://')) return url
-  let path: string
-  try {
-    const parsed = new URL(url)
-    path = decodeURIComponent(parsed.pathname)
-    // file:///C:/dir/ is C:\dir\ on Windows; a host is a UNC share (file://server/share).
-    if (/^\/[A-Za-z]:/.test(path)) return path.slice(1).replaceAll('/', '\\')
-    if (parsed.host !== '') return `\\\\${parsed.host}${path.replaceAll('/', '\\')}`
-  } catch {
-    return url
-  }
-  return path
 }

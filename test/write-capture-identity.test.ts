@@ -1,0 +1,82 @@
+// Write capture without a map entry per draft read: a draft read from a wrapper is found again in
+// that wrapper's own list until an object is written through the capture; from then on every
+// wrapper is also kept by target. Reads give the same wrapper from every place a draft is, as
+// reading the draft itself would, and writes through any of them are reported.
+import { createDraft, enableMapSet, finishDraft, isDraft } from 'immer'
+import { describe, expect, it } from 'vitest'
+import { recordWrites, type WriteOp } from '../src/record/write-capture.js'
+
+enableMapSet()
+
+type Tree = Record<string, any>
+
+function capture(base: Tree): { ctx: Tree; draft: Tree; writes: [WriteOp, string, unknown][] } {
+  const writes: [WriteOp, string, unknown][] = []
+  const draft = createDraft(base) as Tree
+  const ctx = recordWrites(draft, (op, path, value) => writes.push([op, path.join('.'), value]))
+  return { ctx, draft, writes }
+}
+
+describe('write capture: wrappers of drafts', () => {
+  it('reads a nested draft twice as the same wrapper, and reports writes through it with its path', () => {
+    const { ctx, writes } = capture({ a: { b: { c: 1 } }, items: [{ q: 1 }, { q: 2 }] })
+    expect(ctx.a).toBe(ctx.a)
+    expect(ctx.a.b).toBe(ctx.a.b)
+    const items: Tree[] = []
+    for (const item of ctx.items) items.push(item)
+    expect(items[1]).toBe(ctx.items[1])
+    ctx.a.b.c = 2
+    items[1]!.q = 3
+    expect(writes).toEqual([['set', 'a.b.c', 2], ['set', 'items.1.q', 3]])
+  })
+
+  it('gives one wrapper for a draft put in a second place, read before and after', () => {
+    const { ctx, draft, writes } = capture({ a: { v: 1 }, other: { deep: {} } })
+    const a = ctx.a
+    ctx.other.deep.x = a
+    expect(ctx.other.deep.x).toBe(a)
+    expect(ctx.other.deep.x).toBe(ctx.a)
+    ctx.other.deep.x.v = 5
+    expect(draft.a.v).toBe(5)
+    expect(isDraft(draft.other.deep.x)).toBe(true)
+    expect(writes.map(([op, path]) => `${op} ${path}`)).toEqual(['set other.deep.x', 'set a.v'])
+    expect(finishDraft(draft)).toEqual({ a: { v: 5 }, other: { deep: { x: { v: 5 } } } })
+  })
+
+  it('keeps drafts read before the first object write found from a new place (array push, Map set, Set add)', () => {
+    const base = { list: [] as unknown[], a: { v: 1 }, b: { v: 2 }, m: new Map<string, unknown>(), s: new Set<unknown>() }
+    const { ctx, draft } = capture(base)
+    const a = ctx.a
+    const b = ctx.b
+    ctx.list.push(a)
+    expect(ctx.list[0]).toBe(a)
+    ctx.m.set('k', b)
+    expect(ctx.m.get('k')).toBe(b)
+    const c = { fresh: true }
+    ctx.s.add(c)
+    ctx.list[1] = { inner: b }
+    expect(ctx.list[1].inner).toBe(b)
+    expect(ctx.list[1].inner).toBe(ctx.b)
+    finishDraft(draft)
+  })
+
+  it('finds a raw draft written in two places as one wrapper', () => {
+    const { ctx, draft } = capture({ s: new Set([{ id: 1 }]), x: {}, y: { z: {} } })
+    const [member] = [...(draft.s as Set<Tree>)]
+    expect(isDraft(member)).toBe(true)
+    ctx.x.m = member
+    ctx.y.z.m = member
+    expect(ctx.x.m).toBe(ctx.y.z.m)
+    finishDraft(draft)
+  })
+
+  it('tells Map and Set drafts apart from object drafts (their own traps)', () => {
+    const { ctx, writes, draft } = capture({ m: new Map([['k', { v: 1 }]]), s: new Set([1]) })
+    expect(ctx.m instanceof Map).toBe(true)
+    expect(ctx.s instanceof Set).toBe(true)
+    ctx.m.get('k').v = 2
+    ctx.s.add(2)
+    expect(writes).toEqual([['set', 'm.k.v', 2], ['set.add', 's', 2]])
+    expect(finishDraft(draft)).toEqual({ m: new Map([['k', { v: 2 }]]), s: new Set([1, 2]) })
+  })
+})
