@@ -2,9 +2,10 @@
 // run(values, positionals, UsageError) → exit code.
 import { spawn } from 'node:child_process'
 import { stat } from 'node:fs/promises'
-import { compareRuns, describeRun, divergenceChanges, divergenceLines, divergencePlace, formatDuration, formatWaterfall, loadRun, Run, saveRun } from '../dist/index.js'
+import { compareRuns, describeRun, divergenceChanges, divergenceLines, divergencePlace, formatDuration, loadRun, Run, saveRun } from '../dist/index.js'
 import { formatStats } from '../dist/present/stats-table.js'
-import { describeTrace, formatTrace, stitchRuns } from '../dist/present/stitch.js'
+import { describeTrace, stitchRuns, traceLines } from '../dist/present/stitch.js'
+import { waterfallLines } from '../dist/present/waterfall.js'
 import { gatherSources, loadSources, parseTraceId } from './gather.js'
 import { isStoreArg, parseLimit, parseStatuses, parseTime, readRunDocument, resolveRunId, withStore } from './store.js'
 
@@ -30,6 +31,82 @@ function expectFiles(positionals, count, usage, UsageError) {
 }
 
 const replacer = (_key, value) => (typeof value === 'bigint' ? value.toString() : value)
+
+// ---- streamed output: a 100,000-event run is printed as it is made, never as one string --------
+
+/** Bytes gathered before one write to stdout. */
+const CHUNK = 64 * 1024
+
+/**
+ * Writes `lines` to stdout, each followed by a newline, in chunks of about 64 KiB as they come,
+ * waiting when stdout is full. A reader that goes away (`| head`) ends the output quietly.
+ *
+ * @param lines - strings (any iterable: a generator is read as it goes)
+ */
+export async function writeLines(lines, out = process.stdout) {
+  let closed = false
+  const onError = (error) => {
+    if (error?.code === 'EPIPE') closed = true
+  }
+  out.on('error', onError)
+  try {
+    let chunk = ''
+    for (const line of lines) {
+      chunk += `${line}\n`
+      if (chunk.length < CHUNK) continue
+      if (closed) return
+      if (!out.write(chunk)) await new Promise((resume) => out.once('drain', resume))
+      chunk = ''
+    }
+    if (chunk !== '' && !closed) out.write(chunk)
+  } finally {
+    out.off('error', onError)
+  }
+}
+
+/**
+ * The lines of `JSON.stringify(value, replacer, 2)`, one at a time: objects and arrays are opened
+ * and written member by member (a 25,000-link summary is never one string); what is `depth` levels
+ * down, and anything that is not a plain object or array, is stringified whole and indented.
+ */
+export function* jsonLines(value, depth = 4) {
+  yield* jsonMember('', value, '', '', depth, '')
+}
+
+/** What JSON.stringify cannot say (undefined, a function, a symbol): left out of an object, null in an array. */
+function unsaid(key, value) {
+  const shown = replacer(key, typeof value?.toJSON === 'function' ? value.toJSON(key) : value)
+  return shown === undefined || typeof shown === 'function' || typeof shown === 'symbol'
+}
+
+function* jsonMember(prefix, value, pad, comma, depth, key) {
+  const shown = replacer(key, typeof value?.toJSON === 'function' ? value.toJSON(key) : value)
+  const plain = shown !== null && typeof shown === 'object' && (Array.isArray(shown) || Object.getPrototypeOf(shown) === Object.prototype || Object.getPrototypeOf(shown) === null)
+  if (!plain || depth === 0) {
+    const text = JSON.stringify(shown, replacer, 2)
+    const lines = (text ?? 'null').split('\n')
+    for (let i = 0; i < lines.length; i++) yield `${i === 0 ? `${pad}${prefix}` : pad}${lines[i]}${i === lines.length - 1 ? comma : ''}`
+    return
+  }
+  const array = Array.isArray(shown)
+  // What JSON.stringify leaves out of an object: undefined, functions and symbols.
+  const members = array ? shown.map((item, i) => [String(i), item]) : Object.keys(shown).map((k) => [k, shown[k]]).filter(([k, v]) => !unsaid(k, v))
+  const [open, close] = array ? ['[', ']'] : ['{', '}']
+  if (members.length === 0) {
+    yield `${pad}${prefix}${open}${close}${comma}`
+    return
+  }
+  yield `${pad}${prefix}${open}`
+  const inner = `${pad}  `
+  for (let i = 0; i < members.length; i++) {
+    const [k, v] = members[i]
+    const last = i === members.length - 1
+    // In an array, what JSON cannot say is null.
+    const item = array && unsaid(k, v) ? null : v
+    yield* jsonMember(array ? '' : `${JSON.stringify(k)}: `, item, inner, last ? '' : ',', depth - 1, k)
+  }
+  yield `${pad}${close}${comma}`
+}
 
 // ---- runs from a store (DESIGN §10) ---------------------------------------------------------------
 
@@ -187,18 +264,16 @@ function formatEvent(event, run, depth = 0) {
   return `${'    '.repeat(depth)}${String(event.seq).padStart(5)}  ${offset.padEnd(11)}  ${event.type.padEnd(17)}  ${who}${branch}${duration}${attempt}${error}${skip}${stop}${nested}`
 }
 
-/** Every event of `run`, a nested run's events under the event that names it (unless `flat`). */
-function eventLines(run, root, depth, flat) {
-  const lines = []
+/** Every event of `run`, a nested run's events under the event that names it (unless `flat`), line by line. */
+function* eventLines(run, root, depth, flat) {
   for (const event of run.timeline.events) {
-    lines.push(formatEvent(event, root, depth))
+    yield formatEvent(event, root, depth)
     const child = flat || event.child === undefined ? undefined : run.timeline.child(event.child)
     if (child !== undefined) {
-      lines.push(`${'    '.repeat(depth + 1)} ▾ nested run ${child.id.slice(0, 8)} '${child.chainName}' (${child.status}):`)
-      lines.push(...eventLines(child, root, depth + 1, flat))
+      yield `${'    '.repeat(depth + 1)} ▾ nested run ${child.id.slice(0, 8)} '${child.chainName}' (${child.status}):`
+      yield* eventLines(child, root, depth + 1, flat)
     }
   }
-  return lines
 }
 
 /** The runs of a stitched trace, callers before the runs they called. */
@@ -222,22 +297,37 @@ async function inspectMany(values, positionals, trace, width, UsageError) {
   if (entries.length === 0) throw new UsageError(trace === undefined ? `no runs: ${usage}` : `no runs of trace ${trace} in ${positionals.join(', ')}`)
   const traces = stitchRuns(entries)
   if (values.json) {
-    console.log(JSON.stringify({ traces: traces.map(describeTrace) }, replacer, 2))
+    await writeLines(jsonLines({ traces: traces.map(describeTrace) }))
     return 0
   }
   const options = { width, color: color() && !values['no-color'], nested: !values['no-nested'] }
-  console.log(traces.map((t) => formatTrace(t, options)).join('\n\n'))
-  if (values.events) {
-    for (const t of traces) {
-      for (const node of treeRuns(t.roots)) {
-        console.log('')
-        const root = t.roots.find((r) => [...treeRuns([r])].includes(node))?.run ?? node.run
-        console.log(`${node.calledBy === undefined ? 'run' : '⇢ remote run'} ${node.run.id.slice(0, 8)} '${node.run.chainName}'${node.origin === undefined ? '' : ` (${node.origin})`}${node.calledBy === undefined ? '' : ` called by link '${node.calledBy.link.name}' of run ${node.calledBy.runId.slice(0, 8)}`}:`)
-        for (const line of eventLines(node.run, root, 0, values['no-nested'] === true)) console.log(line)
-      }
+  await writeLines(manyLines(traces, options, values))
+  return 0
+}
+
+/** What `inspect` prints of stitched traces, line by line: each trace (a blank line apart), then with --events each run's events. */
+function* manyLines(traces, options, values) {
+  for (let i = 0; i < traces.length; i++) {
+    if (i > 0) yield ''
+    yield* traceLines(traces[i], options)
+  }
+  if (!values.events) return
+  for (const t of traces) {
+    for (const node of treeRuns(t.roots)) {
+      yield ''
+      const root = t.roots.find((r) => [...treeRuns([r])].includes(node))?.run ?? node.run
+      yield `${node.calledBy === undefined ? 'run' : '⇢ remote run'} ${node.run.id.slice(0, 8)} '${node.run.chainName}'${node.origin === undefined ? '' : ` (${node.origin})`}${node.calledBy === undefined ? '' : ` called by link '${node.calledBy.link.name}' of run ${node.calledBy.runId.slice(0, 8)}`}:`
+      yield* eventLines(node.run, root, 0, values['no-nested'] === true)
     }
   }
-  return 0
+}
+
+/** What `inspect` prints of one run, line by line: its waterfall, then with --events every event. */
+function* singleLines(run, width, values) {
+  yield* waterfallLines(run, { width, color: color() && !values['no-color'], nested: !values['no-nested'] })
+  if (!values.events) return
+  yield ''
+  yield* eventLines(run, run, 0, values['no-nested'] === true)
 }
 
 const inspect = {
@@ -278,15 +368,12 @@ ${STORE_HELP}`,
     const single = positionals.length === 1 || (positionals.length === 2 && (await isStoreArg(positionals[0])))
     if (trace !== undefined || (positionals.length > 1 && !single)) return inspectMany(values, positionals, trace, width, UsageError)
     const [run] = await loadRuns(positionals, 1, 'shadowchain inspect <file>  or  shadowchain inspect <store> <run-id>', UsageError)
+    // Streamed: a 100,000-event run is written line by line as it is drawn.
     if (values.json) {
-      console.log(JSON.stringify(describeRun(run, { nested: !values['no-nested'] }), replacer, 2))
+      await writeLines(jsonLines(describeRun(run, { nested: !values['no-nested'] })))
       return 0
     }
-    console.log(formatWaterfall(run, { width, color: color() && !values['no-color'], nested: !values['no-nested'] }))
-    if (values.events) {
-      console.log('')
-      for (const line of eventLines(run, run, 0, values['no-nested'] === true)) console.log(line)
-    }
+    await writeLines(singleLines(run, width, values))
     return 0
   },
 }

@@ -39,13 +39,18 @@ const importsOf = (text: string): string[] => [...text.matchAll(/(?:\bfrom\s*|\b
 describe('the devtools viewer', () => {
   it('is a page that draws, a style sheet and the bundled model: no viewer logic of its own', () => {
     expect(existsSync(join(VIEWER, 'prepare.js'))).toBe(false)
-    expect(readdirSync(VIEWER).filter((file) => /\.(m?js|ts)$/.test(file)).sort()).toEqual(['app.js', 'model.js'])
+    expect(readdirSync(VIEWER).filter((file) => /\.(m?js|ts)$/.test(file)).sort()).toEqual(['app.js', 'check.js', 'model.js'])
     const app = readFileSync(join(VIEWER, 'app.js'), 'utf8')
     expect(importsOf(app)).toEqual(['./model.js'])
+    // The worker that validates a dropped file: the model's checkRun, and nothing else.
+    const check = readFileSync(join(VIEWER, 'check.js'), 'utf8')
+    expect(importsOf(check)).toEqual(['./model.js'])
+    expect(check).toMatch(/checkRun\(JSON\.parse\(text\)\)/)
+    expect(check.replace(/\/\/.*$/gm, '').split('\n').filter((line) => line.trim() !== '').length).toBeLessThan(12)
     // None of the model's functions is written again in the page.
     const entry = readFileSync(join(ROOT, 'src', 'present', 'viewer', 'browser.ts'), 'utf8')
     const names = [...entry.matchAll(/^export \{([^}]+)\} from/gm)].flatMap((m) => m[1]!.split(',').map((name) => name.trim()))
-    expect(names).toEqual(expect.arrayContaining(['prepareRun', 'firstDivergence', 'formatDuration', 'stateAt']))
+    expect(names).toEqual(expect.arrayContaining(['prepareRun', 'openRun', 'checkRun', 'firstDivergence', 'formatDuration', 'stateAt']))
     const redefined = names.filter((name) => new RegExp(`(function\\s+${name}\\b|(const|let|var)\\s+${name}\\s*=)`).test(app))
     expect(redefined).toEqual([])
     // What the page once re-implemented: a decoder, a patch applier, a comparison, a formatter.

@@ -3,15 +3,34 @@
 // formatting are the library's own; this file only draws. Every value reaches the page through
 // textContent (never innerHTML), so whatever a run recorded is shown as text, never run.
 import {
-  attemptsLabel, changedPaths, compareSteps, cutLabel, eventSubject, eventTime, filterEvents, filterOptions, firstDivergence, forkEdit, forkTree, formatDuration,
-  isWithin, linkDiff, linkWrites, nestedIdOf, nestedOfRow, nestedView, nestingDepth, pathKey, prepareRun, remoteInfo, rowOfEvent, setRemoteRuns, stateAt, valueText, valueTree, visibleEvents,
+  attemptsLabel, changedPaths, checkRun, compareSteps, cutLabel, eventSubject, eventTime, filterEvents, filterOptions, firstDivergence, forkEdit, forkTree, formatDuration,
+  isWithin, linkDiff, linkWrites, nestedIdOf, nestedOfRow, nestedView, openRun, pathKey, remoteInfo, rowOfEvent, setRemoteRuns, stateAt, valueText, valueTree, visibleEvents,
 } from './model.js'
 
 const $ = (id) => document.getElementById(id)
 // run: the run chosen (picker, compare); view: the run of the selected event, `run` or a nested
 // chain's run inside it (DESIGN §9); expanded: ids of the nested runs shown in place; stops: the
 // events the slider and the arrow keys step through (run's, with expanded nested runs' in place).
-const state = { runs: [], sources: new Map(), live: { on: false, runs: 0, dropped: 0 }, run: undefined, view: undefined, seq: 0, zoom: 1, filters: { type: '', link: '', middleware: '' }, compareId: '', toggled: new Map(), items: new Map(), expanded: new Set(), stops: [] }
+// The event list and the waterfall are virtual: `entries` and `lines` are everything they hold,
+// the DOM only the rows in view (plus OVERSCAN), drawn again as they scroll: a 100,000-event run
+// costs the page what a 50-event one does.
+const state = {
+  runs: [], sources: new Map(), live: { on: false, runs: 0, dropped: 0 }, run: undefined, view: undefined, seq: 0, zoom: 1, filters: { type: '', link: '', middleware: '' }, compareId: '', toggled: new Map(), items: new Map(), expanded: new Set(), stops: { length: 0, at: () => undefined, indexOf: () => -1 }, stopAt: 0,
+  compared: '', entries: { length: 0, at: () => undefined }, entryOf: () => -1, eventWindow: '', lines: [], lineOf: new Map(), lineWindow: '', selectedLine: undefined,
+}
+
+/** Height of one event of the list and of one waterfall line, px (style.css sets the same). */
+const EVENT_HEIGHT = 20
+const LINE_HEIGHT = 24
+/** Rows drawn above and below what is in view. */
+const OVERSCAN = 24
+/** Most ctx.write events listed for one link, and most steps per side in the comparison. */
+const MOST_WRITES = 500
+const MOST_STEPS = 200
+/** Runs longer than this (events) are compared when asked, not as soon as they are shown. */
+const COMPARE_AT_ONCE = 20_000
+/** Link names suggested by the link filter. */
+const MOST_SUGGESTIONS = 50
 
 /** createElement with text children only: `h('li', { className: 'x', dataset: { seq: 1 } }, 'text', child)`. */
 function h(tag, props = {}, ...children) {
@@ -39,11 +58,19 @@ function showErrors(errors) {
   $('errors').hidden = errors.length === 0
 }
 
-/** Prepares documents (served or dropped: the same path) and shows them; bad ones are reported. */
-function addDocuments(entries, errors = []) {
-  for (const { source, load } of entries) {
+/**
+ * Opens documents (served or dropped: the same path) and shows them; ones that cannot be read are
+ * reported. Served and pushed documents were validated by the server; a dropped file is
+ * validated by the library in a worker (`check`), and taken off the page if it is refused.
+ */
+function addDocuments(entries, errors = [], show = false) {
+  const opened = []
+  let first
+  for (const { source, load, check } of entries) {
     try {
-      const run = prepareRun(load())
+      const run = openRun(load())
+      first ??= run
+      if (check !== undefined) opened.push({ run, source, check })
       state.sources.set(run.id, source)
       const at = state.runs.findIndex((other) => other.id === run.id)
       if (at === -1) state.runs.push(run)
@@ -52,13 +79,61 @@ function addDocuments(entries, errors = []) {
       errors.push(`${source}: ${error?.message ?? error}`)
     }
   }
+  performance.mark('shadowchain:opened')
   showErrors(errors)
   if (state.runs.length === 0) return
   // Runs of several services that share a trace: each remote run opens under the link that called it.
   setRemoteRuns(state.runs.map((run) => ({ run, origin: state.sources.get(run.id) })))
-  const keep = state.run && runById(state.run.id)
+  // A dropped file is shown; a live update keeps what is looked at.
+  const keep = show && first !== undefined ? undefined : state.run && runById(state.run.id)
   const roots = forkTree(state.runs).map((node) => node.run)
-  selectRun(keep ?? roots.find((run) => remoteInfo(run.id) === undefined) ?? roots[0], keep ? state.seq : undefined)
+  selectRun(keep ?? (show ? first : undefined) ?? roots.find((run) => remoteInfo(run.id) === undefined) ?? roots[0], keep ? state.seq : undefined)
+  for (const { run, source, check } of opened) validate(run, source, check)
+}
+
+/** No run left to show (every dropped file was refused). */
+function clearRun() {
+  Object.assign(state, { run: undefined, view: undefined, entries: { length: 0, at: () => undefined }, lines: [], stops: { length: 0, at: () => undefined, indexOf: () => -1 } })
+  for (const id of ['run-picker', 'run-summary', 'fork-tree', 'event-list', 'waterfall', 'waterfall-note', 'position', 'state-title', 'inspector', 'link-title', 'link-panel', 'compare', 'compare-picker']) fill($(id))
+}
+
+// ---- validation of dropped files, off the page's thread ------------------------------------------
+
+let checker
+const checks = new Map()
+
+/** Validates a dropped file's text with the library (`checkRun`, in check.js's worker); a refused run leaves the page. */
+function validate(run, source, text) {
+  const refused = (message) => {
+    if (!state.runs.includes(run)) return
+    state.runs = state.runs.filter((other) => other !== run)
+    const errors = [...$('errors').querySelectorAll('span')].map((span) => span.textContent)
+    showErrors([...errors, `${source}: ${message}`])
+    if (state.runs.length === 0) return clearRun()
+    setRemoteRuns(state.runs.map((r) => ({ run: r, origin: state.sources.get(r.id) })))
+    if (state.run === run) selectRun(state.runs[0])
+    else renderRun()
+  }
+  try {
+    checker ??= new Worker('/viewer/check.js', { type: 'module' })
+    checker.onmessage = ({ data }) => {
+      const pending = checks.get(data.id)
+      checks.delete(data.id)
+      performance.mark('shadowchain:checked')
+      if (pending !== undefined && data.error !== undefined) pending(data.error)
+    }
+    checks.set(run.id + source, refused)
+    checker.postMessage({ id: run.id + source, text })
+  } catch {
+    // No worker here: validated on this thread, after the page has drawn.
+    setTimeout(() => {
+      try {
+        checkRun(JSON.parse(text))
+      } catch (error) {
+        refused(error?.message ?? String(error))
+      }
+    }, 0)
+  }
 }
 
 async function loadServed() {
@@ -66,12 +141,21 @@ async function loadServed() {
     const response = await fetch('/api/runs')
     if (!response.ok) throw new Error(`the server answered ${response.status}`)
     // The server validated each file again; the ones that no longer are run files come as errors.
-    const { runs, errors, sources, live } = await response.json()
+    const text = await response.text()
+    performance.mark('shadowchain:read')
+    const { runs, errors, sources, live } = JSON.parse(text)
+    performance.mark('shadowchain:parsed')
     addDocuments(runs.map((doc, i) => ({ source: sources?.[i] ?? `run ${i + 1}`, load: () => doc })), errors)
+    markInteractive()
     if (live === true) listen()
   } catch (error) {
     showErrors([`could not load the served runs: ${error?.message ?? error}`])
   }
+}
+
+/** Marks (performance.mark) when the page has drawn what it loaded and can take input: after the next frame. */
+function markInteractive() {
+  requestAnimationFrame(() => setTimeout(() => performance.mark('shadowchain:interactive'), 0))
 }
 
 // ---- live view (DESIGN §11): runs, and durable runs' steps, pushed as server-sent events ----------
@@ -117,7 +201,9 @@ function renderLive() {
 
 async function loadFiles(files) {
   const texts = await Promise.all([...files].map(async (file) => ({ name: file.name, text: await file.text() })))
-  addDocuments(texts.map(({ name, text }) => ({ source: name, load: () => JSON.parse(text) })))
+  performance.mark('shadowchain:read')
+  addDocuments(texts.map(({ name, text }) => ({ source: name, load: () => JSON.parse(text), check: text })), [], true)
+  markInteractive()
 }
 
 // ---- selection -----------------------------------------------------------------------------------
@@ -131,36 +217,75 @@ function selectRun(run, seq) {
   state.run = run
   state.view = run
   state.expanded = new Set()
-  state.stops = visibleEvents(run, state.expanded)
+  state.stops = stopsOf(run)
   state.items = new Map()
   state.filters = { type: '', link: '', middleware: '' }
   if (!runById(state.compareId) || state.compareId === run.id) state.compareId = relatedRun(run)?.id ?? ''
+  $('event-list').scrollTop = 0
+  $('waterfall').scrollTop = 0
   renderRun()
   select(seq ?? Math.max(run.forkSeq, 0))
 }
 
+/**
+ * What the slider and the arrow keys step through, as `{ length, at(i), indexOf(run, seq) }`: the
+ * run's events (nothing built for them), or with expanded nested runs, their events in place.
+ */
+function stopsOf(run) {
+  if (state.expanded.size === 0) {
+    const length = run.events.length
+    return { length, at: (i) => (i >= 0 && i < length ? { run, seq: i } : undefined), indexOf: (r, seq) => (r === run ? seq : -1) }
+  }
+  const stops = visibleEvents(run, state.expanded)
+  return { length: stops.length, at: (i) => stops[i], indexOf: (r, seq) => stops.findIndex((stop) => stop.run === r && stop.seq === seq) }
+}
+
+/** Where the stop of event `seq` of `run` is among state.stops (a guess first: the last one, or the next). */
+function stopIndex(run, seq) {
+  const at = (i) => state.stops.at(i)?.run === run && state.stops.at(i)?.seq === seq
+  for (const guess of [state.stopAt, state.stopAt + 1, state.stopAt - 1]) if (at(guess)) return guess
+  return state.stops.indexOf(run, seq)
+}
+
 /** Selects event `seq` of `run` (the chosen run, or a nested run inside it). */
 function select(seq, run = state.run) {
+  // Where the list and the waterfall are, read before anything changes, and both scrolled before
+  // anything is drawn: one layout a step.
+  const seen = { list: sight($('event-list')), box: sight($('waterfall')) }
   state.view = run
   state.seq = Math.min(Math.max(seq, 0), run.events.length - 1)
-  $('slider').value = String(Math.max(state.stops.findIndex((stop) => stop.run === run && stop.seq === state.seq), 0))
+  state.stopAt = Math.max(stopIndex(run, state.seq), 0)
   const event = run.events[state.seq]
-  fill($('position'), `event ${state.seq} / ${run.events.length - 1}`, run.host && ` · nested run ${short(run.id)} '${run.chainName}'`)
-  for (const item of document.querySelectorAll('#event-list .selected')) item.classList.remove('selected')
-  const item = state.items.get(`${run.id}:${state.seq}`)
-  item?.classList.add('selected')
-  item?.scrollIntoView({ block: 'nearest' })
   const row = rowOfEvent(run.allRows, state.seq)
-  for (const el of document.querySelectorAll('#waterfall .row')) el.classList.toggle('selected', row !== undefined && el.dataset.run === run.id && el.dataset.link === row.name && event.t >= 0n)
+  state.selectedLine = row !== undefined && event.t >= 0n ? lineKey(run, row.name) : undefined
+  const listTop = scrolledTo($('event-list'), state.entryOf(run, state.seq), EVENT_HEIGHT, 1, seen.list)
+  const boxTop = scrolledTo($('waterfall'), state.selectedLine === undefined ? -1 : (state.lineOf.get(state.selectedLine) ?? -1), LINE_HEIGHT, 2, seen.box)
+  showEvent(run, state.seq, { top: listTop, height: seen.list.height })
+  showLine(state.selectedLine, { top: boxTop, height: seen.box.height })
+  $('slider').value = String(state.stopAt)
+  fill($('position'), `event ${state.seq} / ${run.events.length - 1}`, run.host && ` · nested run ${short(run.id)} '${run.chainName}'`)
   placeCursor(event)
-  renderInspector(event)
-  renderLink(row)
+  // A state is rebuilt from the document when it is shown: a damaged file fails here, said in place.
+  try {
+    renderInspector(event)
+  } catch (error) {
+    fill($('inspector'), h('p', { className: 'err', dataset: { testid: 'state-error' } }, `cannot show this state: ${error?.message ?? error}`))
+  }
+  try {
+    // Stepping inside one link: its panel is what it was.
+    const shown = `${run.id}:${row?.name}:${row?.startSeq}:${event.type === 'fork' ? state.seq : ''}`
+    if (shown !== state.linkShown) renderLink(row)
+    state.linkShown = shown
+  } catch (error) {
+    state.linkShown = undefined
+    fill($('link-panel'), h('p', { className: 'err' }, `cannot show this link: ${error?.message ?? error}`))
+  }
 }
 
 /** Steps through the events shown: the run's, and those of its expanded nested runs in place. */
 function step(delta) {
-  const at = state.stops.findIndex((stop) => stop.run === state.view && stop.seq === state.seq)
-  const next = state.stops[Math.min(Math.max(at + delta, 0), state.stops.length - 1)]
+  const at = stopIndex(state.view, state.seq)
+  const next = state.stops.at(Math.min(Math.max(at + delta, 0), state.stops.length - 1))
   if (next !== undefined) select(next.seq, next.run)
 }
 
@@ -173,7 +298,7 @@ function toggleNested(run, id) {
     const child = nestedView(run, id)
     if (child !== undefined && isWithin(view, child)) [seq, view] = [child.host.seq, run]
   } else state.expanded.add(id)
-  state.stops = visibleEvents(state.run, state.expanded)
+  state.stops = stopsOf(state.run)
   $('slider').max = String(state.stops.length - 1)
   renderEvents()
   renderWaterfall()
@@ -191,6 +316,7 @@ function expander(run, id, label) {
 
 function renderRun() {
   const run = state.run
+  state.linkShown = undefined
   fill($('run-picker'), state.runs.map((r) => h('option', { value: r.id, selected: r === run }, runLabel(r))))
   const links = run.rows.length + run.inherited
   fill($('run-summary'), h('b', { className: `status ${run.status}` }, run.status), ` ${formatDuration(run.durationNs)} · ${links} links · ${run.events.length} events`, run.error && h('span', { className: 'err' }, ` · ${run.error.code}: ${run.error.message}`),
@@ -199,7 +325,11 @@ function renderRun() {
   renderFilters()
   renderEvents()
   renderWaterfall()
-  renderCompare()
+  try {
+    renderCompare()
+  } catch (error) {
+    fill($('compare'), h('p', { className: 'err' }, `cannot compare: ${error?.message ?? error}`))
+  }
   $('slider').max = String(state.stops.length - 1)
 }
 
@@ -224,34 +354,138 @@ function renderFilters() {
     }
   }
   menu('filter-type', 'type', 'all types', options.types)
-  menu('filter-link', 'link', 'all links', options.links)
   menu('filter-middleware', 'middleware', 'all middleware', options.middleware)
+  // A run may have 25,000 links: a box to type in, its suggestions the first that match.
+  const box = $('filter-link')
+  box.value = state.filters.link
+  const suggest = () => {
+    const text = box.value.trim()
+    const matching = []
+    for (const name of options.links) if (name.includes(text) && matching.push(name) >= MOST_SUGGESTIONS) break
+    fill($('filter-links'), matching.map((name) => h('option', { value: name })))
+  }
+  suggest()
+  box.oninput = suggest
+  box.onchange = () => {
+    state.filters.link = box.value.trim()
+    renderEvents()
+    select(state.seq, state.view)
+  }
 }
 
 /** Shorter than eventSubject for the list: the middleware's name without its position. */
 const listSubject = (event) => (event.middleware ? [event.middleware.name, event.link?.name ?? event.middleware.position].join(' · ') : eventSubject(event))
 
+/** Builds the list's entries (the run's events that match the filters, expanded nested runs' in place) and draws the ones in view. */
 function renderEvents() {
-  state.items = new Map()
-  const items = eventItems(state.run, 0)
-  fill($('event-list'), items.length > 0 ? items : h('li', { className: 'empty' }, 'no event matches the filters'))
+  const run = state.run
+  const { type, link, middleware } = state.filters
+  if (state.expanded.size === 0 && !type && !link && !middleware) {
+    // Every event of the run, in order: nothing to build.
+    const length = run.events.length
+    state.entries = { length, at: (i) => ({ run, event: run.events[i], depth: 0 }) }
+    state.entryOf = (r, seq) => (r === run ? seq : -1)
+  } else {
+    const entries = []
+    const index = new Map()
+    addEntries(run, 0, entries, index)
+    state.entries = { length: entries.length, at: (i) => entries[i] }
+    state.entryOf = (r, seq) => index.get(r)?.[seq] ?? -1
+  }
+  state.eventWindow = ''
+  drawEvents()
 }
 
-/** The list items of a run's events; an expanded nested run's follow the event that names it, indented. */
-function eventItems(run, depth) {
-  return filterEvents(run, state.filters).flatMap((event) => {
-    // A fork's inherited events are timed from the start of the run they were recorded in.
-    const time = eventTime(run, event)
+/** A run's events as list entries; an expanded nested run's follow the event that names it, indented. */
+function addEntries(run, depth, entries, index) {
+  const at = new Int32Array(run.events.length).fill(-1)
+  index.set(run, at)
+  for (const event of filterEvents(run, state.filters)) {
+    at[event.seq] = entries.length
+    entries.push({ run, event, depth })
     const id = nestedIdOf(run, event.seq)
-    const li = h('li', { className: `ev ${event.type.replace('.', '-')}${event.error === undefined ? '' : ' failed'}${time.inherited ? ' inherited' : ''}${depth > 0 ? ' nested' : ''}`, dataset: { testid: 'event', seq: event.seq, type: event.type, run: run.id }, onclick: () => select(event.seq, run) },
-      h('span', { className: 'seq' }, event.seq), h('span', { className: 'time', dataset: { testid: 'event-time' }, title: time.inherited ? 'inherited from the parent: time since the parent run started' : run.host ? 'time since the outermost run started' : 'time since the run started' }, time.text),
-      h('span', { className: 'type' }, event.type), h('span', { className: 'who', title: eventSubject(event) }, id !== undefined && expander(run, id, ''), listSubject(event)),
-      event.durationNs !== undefined && h('span', { className: 'dur' }, formatDuration(event.durationNs)))
-    if (depth > 0) li.style.setProperty('--depth', String(depth))
-    state.items.set(`${run.id}:${event.seq}`, li)
     const child = id !== undefined && state.expanded.has(id) ? nestedView(run, id) : undefined
-    return child === undefined ? [li] : [li, ...eventItems(child, depth + 1)]
-  })
+    if (child !== undefined) addEntries(child, depth + 1, entries, index)
+  }
+}
+
+/**
+ * The rows of a virtual list to draw: [first, end) of `count` rows of `height` px in `box`, the
+ * rows in view and OVERSCAN more each side. The rows drawn (`drawn`: "first:end:count") are kept
+ * while what is in view stays a few rows inside them, so that stepping or scrolling by a row
+ * redraws nothing most of the time.
+ */
+function windowOf(box, count, height, drawn, seen = sight(box)) {
+  const shown = seen.height || 800
+  // Scrolled past what is left (the list just got shorter): as the box will be, at its end.
+  const top = Math.max(0, Math.min(seen.top, count * height - shown))
+  const [from, to] = [Math.floor(top / height), Math.min(count, Math.ceil((top + shown) / height))]
+  const [a, b, n] = drawn.split(':').map(Number)
+  const margin = OVERSCAN / 4
+  if (n === count && (a === 0 || from - a >= margin) && (b === count || b - to >= margin) && a <= from && to <= b) return [a, b]
+  return [Math.max(0, from - OVERSCAN), Math.min(count, to + OVERSCAN)]
+}
+
+/** Where a scrolled box is and how much of it shows (reading it lays the page out if it changed since). */
+const sight = (box) => ({ top: box.scrollTop, height: box.clientHeight })
+
+/** Draws the list's entries in view (again only when what is in view changed). */
+function drawEvents(force = false, seen = undefined) {
+  const list = $('event-list')
+  const count = state.entries.length
+  if (count === 0) {
+    state.items = new Map()
+    return fill(list, h('li', { className: 'empty' }, 'no event matches the filters'))
+  }
+  const [first, end] = windowOf(list, count, EVENT_HEIGHT, force ? '' : state.eventWindow, seen)
+  const key = `${first}:${end}:${count}`
+  if (!force && key === state.eventWindow) return
+  state.eventWindow = key
+  state.items = new Map()
+  // Spacers stand for the events above and below (not padding: it would stretch the list's box).
+  const spacer = (rows) => {
+    const li = h('li', { className: 'spacer', ariaHidden: 'true' })
+    li.style.height = `${rows * EVENT_HEIGHT}px`
+    return li
+  }
+  const items = [first > 0 && spacer(first)]
+  for (let i = first; i < end; i++) items.push(eventItem(state.entries.at(i)))
+  items.push(end < count && spacer(count - end))
+  fill(list, items)
+}
+
+function eventItem({ run, event, depth }) {
+  // A fork's inherited events are timed from the start of the run they were recorded in.
+  const time = eventTime(run, event)
+  const id = nestedIdOf(run, event.seq)
+  const selected = run === state.view && event.seq === state.seq
+  const li = h('li', { className: `ev ${event.type.replace('.', '-')}${event.error === undefined ? '' : ' failed'}${time.inherited ? ' inherited' : ''}${depth > 0 ? ' nested' : ''}${selected ? ' selected' : ''}`, dataset: { testid: 'event', seq: event.seq, type: event.type, run: run.id }, onclick: () => select(event.seq, run) },
+    h('span', { className: 'seq' }, event.seq), h('span', { className: 'time', dataset: { testid: 'event-time' }, title: time.inherited ? 'inherited from the parent: time since the parent run started' : run.host ? 'time since the outermost run started' : 'time since the run started' }, time.text),
+    h('span', { className: 'type' }, event.type), h('span', { className: 'who', title: eventSubject(event) }, id !== undefined && expander(run, id, ''), listSubject(event)),
+    event.durationNs !== undefined && h('span', { className: 'dur' }, formatDuration(event.durationNs)))
+  if (depth > 0) li.style.setProperty('--depth', String(depth))
+  state.items.set(`${run.id}:${event.seq}`, li)
+  return li
+}
+
+/**
+ * Scrolls `box` so that row `at` (of `rows` rows of `height` px) is in view, the least it takes;
+ * returns where it is scrolled to (`seen`: where it was, as read before).
+ */
+function scrolledTo(box, at, height, rows, seen) {
+  if (at < 0) return seen.top
+  const [top, bottom] = [at * height, (at + rows) * height]
+  const to = top < seen.top ? top : bottom > seen.top + seen.height ? bottom - seen.height : seen.top
+  if (to !== seen.top) box.scrollTop = to
+  return to
+}
+
+/** Marks the selected event in the list (scrolled to it: `seen`), drawn first if it was not. */
+function showEvent(run, seq, seen = sight($('event-list'))) {
+  const list = $('event-list')
+  if (state.entryOf(run, seq) >= 0) drawEvents(false, seen)
+  for (const item of list.querySelectorAll('.selected')) item.classList.remove('selected')
+  state.items.get(`${run.id}:${seq}`)?.classList.add('selected')
 }
 
 // ---- waterfall -----------------------------------------------------------------------------------
@@ -274,75 +508,133 @@ function renderWaterfall() {
     tick.style.left = pct(f)
     return tick
   })
-  const lines = rowLines(state.run, rows, totalNs)
-  const canvas = h('div', { className: 'canvas' }, h('div', { className: 'row axis' }, h('div', { className: 'label' }, 'time'), h('div', { className: 'track' }, ticks)), lines, h('div', { id: 'cursor' }))
+  state.lines = []
+  state.lineOf = new Map()
+  addLines(state.run, rows, 0)
+  const canvas = h('div', { className: 'canvas' }, h('div', { className: 'row axis' }, h('div', { className: 'label' }, 'time'), h('div', { className: 'track' }, ticks)), h('div', { id: 'lines' }), h('div', { id: 'cursor' }))
   canvas.style.setProperty('--zoom', String(state.zoom))
   fill($('waterfall'), canvas)
+  state.lineWindow = ''
+  drawLines()
 }
 
-/** The waterfall rows of `run` (a nested run's on its outermost run's axis), its expanded nested runs in place. */
-function rowLines(run, rows, totalNs) {
-  return rows.flatMap((row) => {
-    // A skipped link never ran: greyed, no bars, its reason in place of its durations.
-    if (row.status === 'skipped') {
-      return h('div', { className: 'row skipped', dataset: { testid: 'waterfall-row', link: row.name, run: run.id }, onclick: () => select(row.endSeq, run) },
-        h('div', { className: 'label' },
-          h('span', { className: 'idx' }, row.index), h('span', { className: 'name', dataset: { testid: 'link-name' } }, row.name),
-          h('span', { className: 'skip', dataset: { testid: 'skip-reason' } }, `skipped: ${row.reason === 'stopped' ? 'stopped' : 'when'}`)),
-        h('div', { className: 'track' }))
-    }
-    const track = h('div', { className: 'track' },
-      bar('step', row.stepStart, row.stepEnd, totalNs, `step ${formatDuration(row.stepEnd - row.stepStart)}`),
-      row.segments.map((s) => bar(`mw${s.failed ? ' failed' : ''}`, s.start, s.end, totalNs, `${s.name} (${s.position}) ${formatDuration(s.end - s.start)}${s.failed ? ' ✗ failed' : ''}`, (e) => (e.stopPropagation(), select(s.seq, run)))),
-      bar(`link ${row.status}`, row.linkStart, row.linkEnd, totalNs, `${row.name} ${formatDuration(row.linkNs)}`),
-      // Each failed attempt of a retried link is its own segment, over the link's bar.
-      row.failedAttempts.map((a) => bar('attempt failed', a.start, a.end, totalNs, `attempt ${a.attempt} ✗ ${valueText(a.error, 60)} ${formatDuration(a.end - a.start)}`, (e) => (e.stopPropagation(), select(a.seq, run)))))
+const lineKey = (run, name) => `${run.id}\u0000${name}`
+
+/**
+ * The waterfall's lines of `run` (a nested run's on its outermost run's axis), its expanded nested
+ * runs in place: one line per link, per branch lane, per nested run's head (then its own lines).
+ */
+function addLines(run, rows, depth) {
+  for (const row of rows) {
+    state.lineOf.set(lineKey(run, row.name), state.lines.length)
+    state.lines.push({ kind: row.status === 'skipped' ? 'skipped' : 'row', run, row, depth })
+    if (row.status === 'skipped' || (row.branches.length === 0 && row.child === undefined && row.span === undefined && row.failedAttempts.length === 0)) continue
     // A parallel step's branches: one lane each under its row (click selects the branch's end).
     const nested = nestedOfRow(run, row)
     const under = (place, label) => nested.filter((n) => n.place === place && (label === undefined || n.label === label))
-    const lanes = row.branches.flatMap((lane) => [
-      h('div', { className: `row lane ${lane.status}`, dataset: { testid: 'branch-lane', link: row.name, branch: lane.name, run: run.id }, onclick: () => select(lane.endSeq, run) },
-        h('div', { className: 'label' },
-          h('span', { className: 'idx' }, lane === row.branches.at(-1) ? '└' : '├'), h('span', { className: 'name', dataset: { testid: 'branch-name' } }, lane.name),
-          under('branch', lane.name).map((n) => expander(run, n.id, 'nested')), under('remote', lane.name).map((n) => expander(run, n.id, remoteLabel(n.id))),
-          h('span', { className: 'dur', dataset: { testid: 'branch-duration' } }, formatDuration(lane.end - lane.start)),
-          lane.status === 'error' && h('span', { className: 'err' }, ` ✗ ${valueText(lane.error, 60)}`)),
-        h('div', { className: 'track' }, bar(`branch ${lane.status}`, lane.start, lane.end, totalNs, `branch ${lane.name} ${formatDuration(lane.end - lane.start)}`))),
-      ...under('branch', lane.name).flatMap((n) => nestedBlock(run, n.id, totalNs)), ...under('remote', lane.name).flatMap((n) => nestedBlock(run, n.id, totalNs))])
-    return [h('div', { className: `row ${row.status}`, dataset: { testid: 'waterfall-row', link: row.name, run: run.id }, onclick: () => select(row.startSeq, run) },
+    addNested(run, under('link'), depth)
+    addNested(run, under('remote', ''), depth)
+    for (const lane of row.branches) {
+      state.lines.push({ kind: 'lane', run, row, lane, depth, nested: under('branch', lane.name), remote: under('remote', lane.name) })
+      addNested(run, under('branch', lane.name), depth)
+      addNested(run, under('remote', lane.name), depth)
+    }
+    addNested(run, under('attempt'), depth)
+  }
+}
+
+/** An expanded nested (or remote) run under the line that made it: a head line, then its own lines, indented. */
+function addNested(run, entries, depth) {
+  for (const { id } of entries) {
+    if (!state.expanded.has(id)) continue
+    const child = nestedView(run, id)
+    if (child === undefined) continue
+    state.lines.push({ kind: 'head', run, child, depth: depth + 1 })
+    addLines(child, child.rows, depth + 1)
+  }
+}
+
+/** Draws the waterfall's lines in view (again only when what is in view changed). */
+function drawLines(force = false, seen = undefined) {
+  const box = $('waterfall')
+  const holder = $('lines')
+  if (!holder) return
+  const count = state.lines.length
+  const [first, end] = windowOf(box, count, LINE_HEIGHT, force ? '' : state.lineWindow, seen)
+  const key = `${first}:${end}:${count}`
+  if (!force && key === state.lineWindow) return
+  state.lineWindow = key
+  holder.style.paddingTop = `${first * LINE_HEIGHT}px`
+  holder.style.height = `${count * LINE_HEIGHT}px`
+  const out = []
+  for (let i = first; i < end; i++) out.push(drawLine(state.lines[i]))
+  fill(holder, out)
+}
+
+/** Marks the selected link's line (scrolled to it, below the sticky time axis: `seen`), drawn first if it was not. */
+function showLine(key, seen = sight($('waterfall'))) {
+  const box = $('waterfall')
+  if (key !== undefined && state.lineOf.has(key)) drawLines(false, seen)
+  for (const el of box.querySelectorAll('.row[data-testid="waterfall-row"]')) el.classList.toggle('selected', key !== undefined && lineKey({ id: el.dataset.run }, el.dataset.link) === key)
+}
+
+function drawLine(line) {
+  const { run, row, depth } = line
+  const totalNs = state.run.totalNs
+  const indent = (el) => (depth > 0 && (el.classList.add('in-nested'), el.style.setProperty('--depth', String(depth))), el)
+  if (line.kind === 'head') return indent(nestedHead(line.child, totalNs))
+  if (line.kind === 'skipped') {
+    // A skipped link never ran: greyed, no bars, its reason in place of its durations.
+    return indent(h('div', { className: `row skipped${lineKey(run, row.name) === state.selectedLine ? ' selected' : ''}`, dataset: { testid: 'waterfall-row', link: row.name, run: run.id }, onclick: () => select(row.endSeq, run) },
       h('div', { className: 'label' },
         h('span', { className: 'idx' }, row.index), h('span', { className: 'name', dataset: { testid: 'link-name' } }, row.name),
-        // Next to the name: the label clips what does not fit (an error's message).
-        under('link').map((n) => expander(run, n.id, 'nested')), under('remote', '').map((n) => expander(run, n.id, remoteLabel(n.id))), under('attempt').map((n) => expander(run, n.id, `attempt ${n.label}`)),
-        h('span', { className: 'dur', dataset: { testid: 'link-duration' }, title: 'the link alone' }, formatDuration(row.linkNs)),
-        h('span', { className: 'mwdur', dataset: { testid: 'middleware-duration' }, title: 'middleware around it' }, `+${formatDuration(row.middlewareNs)} mw`),
-        attemptsLabel(row) && h('span', { className: 'attempts', dataset: { testid: 'attempts' }, title: 'failed attempts were retried' }, ` ↻ ${attemptsLabel(row)}`),
-        row.status === 'error' && h('span', { className: 'err' }, ` ✗ ${valueText(row.error, 60)}`)),
-      track), ...under('link').flatMap((n) => nestedBlock(run, n.id, totalNs)), ...under('remote', '').flatMap((n) => nestedBlock(run, n.id, totalNs)), ...lanes, ...under('attempt').flatMap((n) => nestedBlock(run, n.id, totalNs))]
-  })
+        h('span', { className: 'skip', dataset: { testid: 'skip-reason' } }, `skipped: ${row.reason === 'stopped' ? 'stopped' : 'when'}`)),
+      h('div', { className: 'track' })))
+  }
+  if (line.kind === 'lane') {
+    const { lane } = line
+    return indent(h('div', { className: `row lane ${lane.status}`, dataset: { testid: 'branch-lane', link: row.name, branch: lane.name, run: run.id }, onclick: () => select(lane.endSeq, run) },
+      h('div', { className: 'label' },
+        h('span', { className: 'idx' }, lane === row.branches.at(-1) ? '└' : '├'), h('span', { className: 'name', dataset: { testid: 'branch-name' } }, lane.name),
+        line.nested.map((n) => expander(run, n.id, 'nested')), line.remote.map((n) => expander(run, n.id, remoteLabel(n.id))),
+        h('span', { className: 'dur', dataset: { testid: 'branch-duration' } }, formatDuration(lane.end - lane.start)),
+        lane.status === 'error' && h('span', { className: 'err' }, ` ✗ ${valueText(lane.error, 60)}`)),
+      h('div', { className: 'track' }, bar(`branch ${lane.status}`, lane.start, lane.end, totalNs, `branch ${lane.name} ${formatDuration(lane.end - lane.start)}`))))
+  }
+  const nested = nestedOfRow(run, row)
+  const under = (place, label) => nested.filter((n) => n.place === place && (label === undefined || n.label === label))
+  const track = h('div', { className: 'track' },
+    bar('step', row.stepStart, row.stepEnd, totalNs, `step ${formatDuration(row.stepEnd - row.stepStart)}`),
+    row.segments.map((s) => bar(`mw${s.failed ? ' failed' : ''}`, s.start, s.end, totalNs, `${s.name} (${s.position}) ${formatDuration(s.end - s.start)}${s.failed ? ' ✗ failed' : ''}`, (e) => (e.stopPropagation(), select(s.seq, run)))),
+    bar(`link ${row.status}`, row.linkStart, row.linkEnd, totalNs, `${row.name} ${formatDuration(row.linkNs)}`),
+    // Each failed attempt of a retried link is its own segment, over the link's bar.
+    row.failedAttempts.map((a) => bar('attempt failed', a.start, a.end, totalNs, `attempt ${a.attempt} ✗ ${valueText(a.error, 60)} ${formatDuration(a.end - a.start)}`, (e) => (e.stopPropagation(), select(a.seq, run)))))
+  return indent(h('div', { className: `row ${row.status}${lineKey(run, row.name) === state.selectedLine ? ' selected' : ''}`, dataset: { testid: 'waterfall-row', link: row.name, run: run.id }, onclick: () => select(row.startSeq, run) },
+    h('div', { className: 'label' },
+      h('span', { className: 'idx' }, row.index), h('span', { className: 'name', dataset: { testid: 'link-name' } }, row.name),
+      // Next to the name: the label clips what does not fit (an error's message).
+      under('link').map((n) => expander(run, n.id, 'nested')), under('remote', '').map((n) => expander(run, n.id, remoteLabel(n.id))), under('attempt').map((n) => expander(run, n.id, `attempt ${n.label}`)),
+      h('span', { className: 'dur', dataset: { testid: 'link-duration' }, title: 'the link alone' }, formatDuration(row.linkNs)),
+      h('span', { className: 'mwdur', dataset: { testid: 'middleware-duration' }, title: 'middleware around it' }, `+${formatDuration(row.middlewareNs)} mw`),
+      attemptsLabel(row) && h('span', { className: 'attempts', dataset: { testid: 'attempts' }, title: 'failed attempts were retried' }, ` ↻ ${attemptsLabel(row)}`),
+      row.status === 'error' && h('span', { className: 'err' }, ` ✗ ${valueText(row.error, 60)}`)),
+    track))
 }
 
 /** The expander's words for a remote run: another service's run that the link called. */
 const remoteLabel = (id) => `⇢ remote${remoteInfo(id)?.origin ? ` (${remoteInfo(id).origin})` : ''}`
 
-/** An expanded nested (or remote) run under the row that made it: a head line, then its own rows, indented. */
-function nestedBlock(run, id, totalNs) {
-  if (!state.expanded.has(id)) return []
-  const child = nestedView(run, id)
-  if (child === undefined) return []
+/** The head line of an expanded nested (or remote) run; its own lines follow it, indented. */
+function nestedHead(child, totalNs) {
   const first = child.events[0]?.t ?? 0n
   const last = child.events.at(-1)?.t ?? first
   const far = remoteInfo(child.id)
   const kind = far === undefined ? 'nested run' : 'remote run'
-  const block = h('div', { className: `nested${far === undefined ? '' : ' remote'}`, dataset: { testid: far === undefined ? 'nested-run' : 'remote-run', run: child.id } },
+  return h('div', { className: `nested${far === undefined ? '' : ' remote'}`, dataset: { testid: far === undefined ? 'nested-run' : 'remote-run', run: child.id } },
     h('div', { className: `row nested-head ${child.status}`, dataset: { testid: far === undefined ? 'nested-head' : 'remote-head', run: child.id }, title: `${kind} ${child.id} of chain '${child.chainName}'${far?.origin ? ` (${far.origin})` : ''}: ${child.status}${child.error ? ` (${child.error.code}: ${child.error.message})` : ''}`, onclick: () => select(0, child) },
       h('div', { className: 'label' }, h('span', { className: 'name' }, far === undefined ? `↳ ${child.chainName} · ${short(child.id)}` : `⇢ remote run ${short(child.id)} '${child.chainName}'${far.origin ? ` (${far.origin})` : ''}`), h('span', { className: `status ${child.status}` }, ` ${child.status}`),
         h('span', { className: 'dur' }, formatDuration(child.durationNs)), child.error && h('span', { className: 'err', dataset: { testid: 'nested-error' } }, ` ✗ ${child.error.code}: ${child.error.message}`)),
-      h('div', { className: 'track' }, bar(`nested ${child.status}`, first, last, totalNs, `nested run ${short(child.id)} ${formatDuration(child.durationNs)}`))),
-    rowLines(child, child.rows, totalNs))
-  // Indents its labels only: its bars stay on the outermost run's time axis.
-  block.style.setProperty('--depth', String(nestingDepth(child)))
-  return [block]
+      h('div', { className: 'track' }, bar(`nested ${child.status}`, first, last, totalNs, `nested run ${short(child.id)} ${formatDuration(child.durationNs)}`))))
 }
 
 function placeCursor(event) {
@@ -429,7 +721,7 @@ function renderLink(row) {
   }
   const diff = linkDiff(run, row)
   const writes = linkWrites(run, row)
-  const captured = run.events.some((e) => e.type === 'ctx.write')
+  const captured = run.captured
   fill($('link-title'), `#${row.index} ${row.name} · link ${formatDuration(row.linkNs)} · middleware ${formatDuration(row.middlewareNs)} · ${row.status === 'skipped' ? `skipped (${row.reason}): it did not run` : row.status}${attemptsLabel(row) && ` · ${attemptsLabel(row)}`}`)
   const side = (title, value) => h('div', { className: 'side' }, h('h3', {}, title), h('ul', { className: 'tree' }, valueTree(value, { changed: diff.changed, open: 0 }).children?.map((c) => renderTree(c, `${title}:${row.name}`)) ?? []))
   fill($('link-panel'),
@@ -438,9 +730,10 @@ function renderLink(row) {
     h('div', { className: 'diff' }, side('before', diff.before), side('after', diff.after)),
     h('h3', {}, `ctx.write events (${writes.length})`),
     !captured ? h('p', { className: 'none' }, "writes were not captured: record with capture: 'writes' (and stacks: true for call sites)")
-      : h('ul', { className: 'writes', dataset: { testid: 'writes' } }, writes.map((w) => h('li', { onclick: () => select(w.seq) },
+      : h('ul', { className: 'writes', dataset: { testid: 'writes' } }, writes.slice(0, MOST_WRITES).map((w) => h('li', { onclick: () => select(w.seq, run) },
         h('span', { className: 'seq' }, `#${w.seq}`), h('span', { className: 'op' }, w.op), h('span', { className: 'path' }, w.path || '(root)'), ` = ${w.value}`,
-        h('div', { className: 'stack', dataset: { testid: 'call-site' } }, w.stack ? `at ${w.stack}` : 'no call site (record with stacks: true)')))))
+        h('div', { className: 'stack', dataset: { testid: 'call-site' } }, w.stack ? `at ${w.stack}` : 'no call site (record with stacks: true)'))),
+        writes.length > MOST_WRITES && h('li', { className: 'none' }, `… ${writes.length - MOST_WRITES} more: step through them with the arrow keys`)))
 }
 
 // ---- comparison ----------------------------------------------------------------------------------
@@ -465,6 +758,13 @@ function renderCompare() {
   fill($('compare-picker'), h('option', { value: '' }, others.length ? 'choose a run…' : 'load another run to compare'), others.map((r) => h('option', { value: r.id, selected: r.id === state.compareId }, runLabel(r))))
   const other = runById(state.compareId)
   if (other === undefined || other === run) return fill($('compare'))
+  // The comparison is the library's (compareRuns), on both runs as Run.fromJSON rebuilds them: for
+  // long runs that takes a while, so it waits to be asked for.
+  const key = `${run.id}:${other.id}`
+  if (Math.max(run.events.length, other.events.length) > COMPARE_AT_ONCE && state.compared !== key) {
+    return fill($('compare'), h('button', { type: 'button', dataset: { testid: 'compare-now' }, onclick: () => ((state.compared = key), renderCompare()) }, `compare ${short(run.id)} with ${short(other.id)}`),
+      h('small', {}, ` (${(run.events.length + other.events.length).toLocaleString('en-US')} events: both runs are read in full first)`))
+  }
   const divergence = firstDivergence(run, other)
   // Whether a step is where its side diverged (steps are rebuilt per column: matched by place).
   const diverged = (step, side) => {
@@ -489,8 +789,15 @@ function renderCompare() {
     // link at divergence.index, or after its last link.
     const absent = divergence?.reason === 'fork' && divergence[side] === undefined
     const noEdit = () => h('li', { className: 'edit diverged', dataset: { testid: 'compare-step', kind: 'no-edit' } }, h('span', { className: 'name' }, `no edit ${cutLabel(divergence.link)}`))
-    const items = steps.flatMap((step) => (absent && step.kind === 'link' && step.position === divergence.index ? [noEdit(), stepItem(step, side)] : [stepItem(step, side)]))
-    if (absent && !steps.some((step) => step.kind === 'link' && step.position === divergence.index)) items.push(noEdit())
+    // A long run: the steps around the divergence (or the first ones), the others counted.
+    const center = Math.max(steps.findIndex((step) => diverged(step, side) || (divergence !== undefined && step.kind === 'link' && step.position >= divergence.index)), 0)
+    const from = Math.max(0, Math.min(center - MOST_STEPS / 2, steps.length - MOST_STEPS))
+    const shown = steps.slice(from, from + MOST_STEPS)
+    const more = (count, where) => count > 0 && h('li', { className: 'more', dataset: { testid: 'compare-more' } }, `… ${count} step${count === 1 ? '' : 's'} ${where}`)
+    const items = shown.flatMap((step) => (absent && step.kind === 'link' && step.position === divergence.index ? [noEdit(), stepItem(step, side)] : [stepItem(step, side)]))
+    if (absent && from + shown.length === steps.length && !steps.some((step) => step.kind === 'link' && step.position === divergence.index)) items.push(noEdit())
+    items.unshift(more(from, 'before'))
+    items.push(more(steps.length - from - shown.length, 'after'))
     return h('div', { className: 'side', dataset: { testid: `compare-${side}` } }, h('h3', {}, runLabel(r)), h('ol', {}, items))
   }
   fill($('compare'),
@@ -505,9 +812,16 @@ function renderCompare() {
 // ---- wiring --------------------------------------------------------------------------------------
 
 $('run-picker').onchange = () => selectRun(runById($('run-picker').value))
-$('compare-picker').onchange = () => ((state.compareId = $('compare-picker').value), renderCompare())
+$('compare-picker').onchange = () => {
+  state.compareId = $('compare-picker').value
+  try {
+    renderCompare()
+  } catch (error) {
+    fill($('compare'), h('p', { className: 'err' }, `cannot compare: ${error?.message ?? error}`))
+  }
+}
 $('slider').oninput = () => {
-  const stop = state.stops[Number($('slider').value)]
+  const stop = state.stops.at(Number($('slider').value))
   if (stop !== undefined) select(stop.seq, stop.run)
 }
 $('prev').onclick = () => step(-1)
@@ -517,7 +831,20 @@ $('zoom-out').onclick = () => zoom(0.5)
 $('zoom-reset').onclick = () => zoom(0)
 // ctrl+wheel zooms around the mouse.
 $('waterfall').addEventListener('wheel', (e) => e.ctrlKey && (e.preventDefault(), zoom(e.deltaY < 0 ? 1.25 : 0.8, e.clientX - $('waterfall').getBoundingClientRect().left)), { passive: false })
-$('file-input').onchange = () => loadFiles($('file-input').files)
+$('file-input').onchange = () => {
+  const files = [...$('file-input').files]
+  // Emptied, so that choosing the same file again loads it again.
+  $('file-input').value = ''
+  loadFiles(files)
+}
+// The virtual list and waterfall draw what scrolled into view, once a frame.
+const onScroll = (draw) => {
+  let frame
+  return () => (frame ??= requestAnimationFrame(() => ((frame = undefined), draw())))
+}
+$('event-list').addEventListener('scroll', onScroll(() => drawEvents()), { passive: true })
+$('waterfall').addEventListener('scroll', onScroll(() => drawLines()), { passive: true })
+addEventListener('resize', onScroll(() => (drawEvents(), drawLines())))
 document.addEventListener('keydown', (e) => {
   const delta = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[e.key]
   const target = e.target

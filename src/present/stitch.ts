@@ -1,16 +1,28 @@
 // One tree across services (DESIGN §11): runs of several processes that share a W3C trace, each
 // placed under the link (or branch) whose `io.inject` call carried the trace to it.
-import type { LinkInfo } from '../core/types.js'
+import type { LinkInfo, RunTrace } from '../core/types.js'
 import type { Run } from '../lineage/run.js'
-import { formatWaterfall, type WaterfallOptions } from './waterfall.js'
+import type { TimelineEvent } from '../record/events.js'
+import { waterfallLines, type WaterfallOptions } from './waterfall.js'
 
 /** Any run, whatever its ctx type (`Run<C>` is invariant in `C`). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyRun = Run<any>
 
+/**
+ * What stitching reads of a run: a `Run`, or a run the devtools viewer read from its document
+ * (its states not rebuilt).
+ */
+export interface StitchableRun {
+  readonly id: string
+  readonly startedAt: bigint
+  readonly trace: RunTrace | undefined
+  readonly timeline: { readonly events: readonly TimelineEvent<unknown>[]; child(id: string): StitchableRun | undefined }
+}
+
 /** A run given to {@link stitchRuns}, with where it came from (a file, a store: shown as its service). */
-export interface StitchInput {
-  readonly run: AnyRun
+export interface StitchInput<R extends StitchableRun = AnyRun> {
+  readonly run: R
   /** A name for where the run was read (a file name, a store): shown next to a remote run. */
   readonly origin?: string | undefined
 }
@@ -30,23 +42,23 @@ export interface RemoteCall {
 }
 
 /** A run in a stitched trace, with the remote runs its links called. */
-export interface StitchedRun {
-  readonly run: Run<unknown>
+export interface StitchedRun<R extends StitchableRun = Run<unknown>> {
+  readonly run: R
   readonly origin?: string | undefined
   /** Where it was called from; `undefined` for a root (its caller is not among the runs given). */
   readonly calledBy?: RemoteCall | undefined
   /** The runs its links (and its nested runs' links) called, by the calling event's seq, then start time. */
-  readonly remote: readonly StitchedRun[]
+  readonly remote: readonly StitchedRun<R>[]
 }
 
 /** The runs of one distributed trace as trees. */
-export interface StitchedTrace {
+export interface StitchedTrace<R extends StitchableRun = Run<unknown>> {
   /** The W3C trace id; `undefined` for a run that has no trace (it is a trace of its own). */
   readonly traceId: string | undefined
   /** The runs whose caller is not among those given, oldest first. */
-  readonly roots: readonly StitchedRun[]
+  readonly roots: readonly StitchedRun<R>[]
   /** Every run placed under a call, by the span id of that call (for drawing in place). */
-  readonly calls: ReadonlyMap<string, readonly StitchedRun[]>
+  readonly calls: ReadonlyMap<string, readonly StitchedRun<R>[]>
   /** How many runs the trace holds. */
   readonly size: number
   /** What was set aside or decided on hostile input (duplicates, a span recorded twice, a cycle). */
@@ -58,7 +70,7 @@ interface Site {
   readonly caller: string
 }
 
-type Node = { run: Run<unknown>; origin?: string | undefined; calledBy?: RemoteCall | undefined; remote: Node[] }
+type Node = { run: StitchableRun; origin?: string | undefined; calledBy?: RemoteCall | undefined; remote: Node[] }
 
 /**
  * Groups runs by trace id and places each run whose `trace.remoteParent` is the `span` recorded
@@ -76,7 +88,9 @@ type Node = { run: Run<unknown>; origin?: string | undefined; calledBy?: RemoteC
  * @param runs - runs, or `{ run, origin }` entries naming where each was read
  * @returns one {@link StitchedTrace} per trace id (runs without a trace each alone), by first start time
  */
-export function stitchRuns(runs: Iterable<AnyRun | StitchInput>): StitchedTrace[] {
+export function stitchRuns(runs: Iterable<AnyRun | StitchInput>): StitchedTrace[]
+export function stitchRuns<R extends StitchableRun>(runs: Iterable<StitchInput<R>>): StitchedTrace<R>[]
+export function stitchRuns(runs: Iterable<StitchableRun | StitchInput<StitchableRun>>): StitchedTrace<StitchableRun>[] {
   const notes = new Map<string | undefined, string[]>()
   const note = (trace: string | undefined, text: string): void => {
     const list = notes.get(trace) ?? []
@@ -85,8 +99,8 @@ export function stitchRuns(runs: Iterable<AnyRun | StitchInput>): StitchedTrace[
   }
   const nodes = new Map<string, Node>()
   for (const entry of runs) {
-    const input: StitchInput = 'timeline' in entry ? { run: entry } : entry
-    const run = input.run as Run<unknown>
+    const input: StitchInput<StitchableRun> = 'timeline' in entry ? { run: entry } : entry
+    const run = input.run
     if (nodes.has(run.id)) {
       note(run.trace?.traceId, `run ${run.id.slice(0, 8)} given twice: the first kept`)
       continue
@@ -144,7 +158,7 @@ export function stitchRuns(runs: Iterable<AnyRun | StitchInput>): StitchedTrace[
   const byStart = (a: Node, b: Node): number => (a.run.startedAt === b.run.startedAt ? (a.run.id < b.run.id ? -1 : 1) : a.run.startedAt < b.run.startedAt ? -1 : 1)
   for (const node of nodes.values()) node.remote.sort((a, b) => (a.calledBy as RemoteCall).seq - (b.calledBy as RemoteCall).seq || byStart(a, b))
   for (const list of calls.values()) for (const [span, placed] of list) list.set(span, [...placed].sort(byStart))
-  const traces: StitchedTrace[] = []
+  const traces: { traceId: string | undefined; roots: Node[]; calls: ReadonlyMap<string, readonly Node[]>; size: number; notes: readonly string[] }[] = []
   for (const [key, roots] of byTrace) {
     roots.sort(byStart)
     const traceId = (roots[0] as Node).run.trace?.traceId
@@ -161,7 +175,7 @@ export function stitchRuns(runs: Iterable<AnyRun | StitchInput>): StitchedTrace[
 }
 
 /** The spans a run's link and branch events recorded, its nested runs' included. */
-function callSites(run: Run<unknown>, seen = new Set<Run<unknown>>()): RemoteCall[] {
+function callSites(run: StitchableRun, seen = new Set<StitchableRun>()): RemoteCall[] {
   if (seen.has(run)) return []
   seen.add(run)
   const out: RemoteCall[] = []
@@ -172,7 +186,7 @@ function callSites(run: Run<unknown>, seen = new Set<Run<unknown>>()): RemoteCal
       }
     }
     const child = 'child' in event && typeof event.child === 'string' ? run.timeline.child(event.child) : undefined
-    if (child !== undefined) out.push(...callSites(child as Run<unknown>, seen))
+    if (child !== undefined) out.push(...callSites(child, seen))
   }
   return out
 }
@@ -212,15 +226,25 @@ function breakCycles(nodes: ReadonlyMap<string, Node>, parent: Map<string, Site>
  * for (const trace of stitchRuns([ordersRun, paymentsRun])) console.log(formatTrace(trace))
  */
 export function formatTrace(trace: StitchedTrace, options: Omit<WaterfallOptions, 'remote'> = {}): string {
+  return [...traceLines(trace, options)].join('\n')
+}
+
+/** The lines of {@link formatTrace}, one at a time (the CLI writes each as it comes). */
+export function* traceLines(trace: StitchedTrace, options: Omit<WaterfallOptions, 'remote'> = {}): Generator<string, void, undefined> {
   const remote = (span: string): readonly StitchedRun[] => trace.calls.get(span) ?? []
-  const head = trace.traceId === undefined ? `run without a trace` : `trace ${trace.traceId}  ${trace.size} run${trace.size === 1 ? '' : 's'}`
-  const blocks = [head]
+  yield trace.traceId === undefined ? `run without a trace` : `trace ${trace.traceId}  ${trace.size} run${trace.size === 1 ? '' : 's'}`
   for (const root of trace.roots) {
-    const drawn = formatWaterfall(root.run, { ...options, remote })
-    blocks.push(root.origin === undefined ? drawn : `${drawn.split('\n')[0]}  (${root.origin})\n${drawn.split('\n').slice(1).join('\n')}`.trimEnd())
+    // A root read from somewhere says where on its first line (its block's end trimmed).
+    let held: string | undefined
+    let first = true
+    for (const line of waterfallLines(root.run, { ...options, remote })) {
+      if (held !== undefined) yield held
+      held = first && root.origin !== undefined ? `${line}  (${root.origin})` : line
+      first = false
+    }
+    if (held !== undefined) yield root.origin === undefined ? held : held.trimEnd()
   }
-  for (const note of trace.notes) blocks.push(`! ${note}`)
-  return blocks.join('\n')
+  for (const note of trace.notes) yield `! ${note}`
 }
 
 /** A stitched run as JSON-friendly data: ids, chains, sources and where each remote run was called. */

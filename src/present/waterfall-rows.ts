@@ -101,9 +101,10 @@ export function waterfallRows(events: readonly TimelineEvent<unknown>[], origin 
   const rows = new Map<LinkInfo, WaterfallRow>()
   for (const event of events) {
     if (!('link' in event) || event.link === undefined) continue
-    const t = event.t - origin
+    const t = origin === 0n ? event.t : event.t - origin
     const call = event.type === 'middleware.before' || event.type === 'middleware.after' || event.type === 'middleware.error' ? event : undefined
-    const end = t + (call === undefined ? 0n : call.durationNs)
+    const callNs = call === undefined ? 0n : call.durationNs
+    const end = call === undefined ? t : t + callNs
     let row = rows.get(event.link)
     if (row === undefined) {
       row = {
@@ -137,7 +138,7 @@ export function waterfallRows(events: readonly TimelineEvent<unknown>[], origin 
     if (call !== undefined) {
       const { name, position } = call.middleware
       row.segments.push({ name, position, start: t, end, seq: event.seq, failed: call.type === 'middleware.error' })
-      row.middlewareNs += call.durationNs
+      row.middlewareNs += callNs
     }
     if (event.type === 'link.skip') {
       row.status = 'skipped'

@@ -55,6 +55,14 @@ export function formatOffset(ns: bigint): string {
  * console.log(formatWaterfall(checkout.lastRun!, { color: process.stdout.isTTY }))
  */
 export function formatWaterfall<C>(run: Run<C>, options: WaterfallOptions = {}): string {
+  return [...waterfallLines(run, options)].join('\n')
+}
+
+/**
+ * The lines of {@link formatWaterfall}, one at a time: for printing a run of 100,000 links
+ * without building one string of it (the CLI writes each line as it comes).
+ */
+export function* waterfallLines<C>(run: Run<C>, options: WaterfallOptions = {}): Generator<string, void, undefined> {
   // Bounded: a width of Infinity or NaN would make the bar an array that cannot be built.
   const requested = Math.floor(options.width ?? 40)
   const width = Number.isFinite(requested) ? Math.min(Math.max(10, requested), 1_000) : 40
@@ -68,6 +76,7 @@ export function formatWaterfall<C>(run: Run<C>, options: WaterfallOptions = {}):
   const rows = waterfallRows(own)
   const total = run.endedAt - run.startedAt
   const statusText = (status: string): string => (status === 'ok' ? paint('32', 'ok') : paint('31', status))
+  // The header lines: the drawing below streams its lines.
   const lines = [
     `${run.chainName}  run ${run.id.slice(0, 8)}  ${statusText(run.status)}  ${formatDuration(total)}  ${rows.length} link${rows.length === 1 ? '' : 's'}`,
   ]
@@ -131,22 +140,22 @@ export function formatWaterfall<C>(run: Run<C>, options: WaterfallOptions = {}):
     for (let i = Math.min(a, width - 1); i < Math.max(b, a + 1) && i < width; i++) cells[i] = glyph
   }
   /** A nested run under the line that made it: one line naming it, then (within `levels`) its rows. */
-  const drawNested = (parent: Run<unknown>, id: string | undefined, depth: number): void => {
+  function* drawNested(parent: Run<unknown>, id: string | undefined, depth: number): Generator<string, void, undefined> {
     if (id === undefined) return
     const child = parent.timeline.child(id)
     const pad = ' '.repeat(4 * depth + 1)
     if (child === undefined) {
-      lines.push(paint('2', `${pad}▸ nested run ${id.slice(0, 8)} (not recorded)`))
+      yield paint('2', `${pad}▸ nested run ${id.slice(0, 8)} (not recorded)`)
       return
     }
     const open = depth <= levels
     const childRows = rowsOf(child)
     const links = `${childRows.length} link${childRows.length === 1 ? '' : 's'}`
-    lines.push(`${pad}${open ? '▾' : '▸'} nested run ${child.id.slice(0, 8)} '${child.chainName}'  ${statusText(child.status)}  ${offset(child.startedAt)}  ${formatDuration(child.endedAt - child.startedAt)}  ${links}`)
-    if (open) drawRows(child, child.timeline.events, childRows, depth)
+    yield `${pad}${open ? '▾' : '▸'} nested run ${child.id.slice(0, 8)} '${child.chainName}'  ${statusText(child.status)}  ${offset(child.startedAt)}  ${formatDuration(child.endedAt - child.startedAt)}  ${links}`
+    if (open) yield* drawRows(child, child.timeline.events, childRows, depth)
   }
   /** The runs of other services that a call (its injected span) reached: each named, then (within `levels`) its rows. */
-  const drawRemote = (span: string | undefined, depth: number): void => {
+  function* drawRemote(span: string | undefined, depth: number): Generator<string, void, undefined> {
     for (const { run: called, origin } of remoteOf(span)) {
       if (drawing.has(called)) continue
       const pad = ' '.repeat(4 * depth + 1)
@@ -154,21 +163,21 @@ export function formatWaterfall<C>(run: Run<C>, options: WaterfallOptions = {}):
       const calledRows = rowsOf(called)
       const links = `${calledRows.length} link${calledRows.length === 1 ? '' : 's'}`
       const from = origin === undefined ? '' : ` (${origin})`
-      lines.push(`${pad}${open ? '▾' : '▸'} ⇢ remote run ${called.id.slice(0, 8)} '${called.chainName}'${from}  ${statusText(called.status)}  ${offset(called.startedAt)}  ${formatDuration(called.endedAt - called.startedAt)}  ${links}`)
+      yield `${pad}${open ? '▾' : '▸'} ⇢ remote run ${called.id.slice(0, 8)} '${called.chainName}'${from}  ${statusText(called.status)}  ${offset(called.startedAt)}  ${formatDuration(called.endedAt - called.startedAt)}  ${links}`
       if (!open) continue
       drawing.add(called)
-      drawRows(called, called.timeline.events, calledRows, depth)
+      yield* drawRows(called, called.timeline.events, calledRows, depth)
       drawing.delete(called)
     }
   }
-  const drawRows = (owner: Run<unknown>, drawn: readonly TimelineEvent<unknown>[], drawnRows: readonly WaterfallRow[], depth: number): void => {
+  function* drawRows(owner: Run<unknown>, drawn: readonly TimelineEvent<unknown>[], drawnRows: readonly WaterfallRow[], depth: number): Generator<string, void, undefined> {
     const pad = ' '.repeat(4 * depth)
     const label = (index: string, name: string): string => `${pad}${index.padStart(3)}  ${name}`.padEnd(labelWidth)
     for (const row of drawnRows) {
       if (row.status === 'skipped') {
         // Greyed, no bar: it took no time and ran no hook.
         const why = row.reason === 'stopped' ? 'skipped: stopped' : 'skipped: when'
-        lines.push(paint('2', `${label(String(row.link.index), row.link.name)}  ${offset(row.linkStart).padEnd(10)} ${'—'.padStart(9)}  |${' '.repeat(width)}|  – ${why}`))
+        yield paint('2', `${label(String(row.link.index), row.link.name)}  ${offset(row.linkStart).padEnd(10)} ${'—'.padStart(9)}  |${' '.repeat(width)}|  – ${why}`)
         continue
       }
       const cells = new Array<string>(width).fill(' ')
@@ -178,34 +187,35 @@ export function formatWaterfall<C>(run: Run<C>, options: WaterfallOptions = {}):
       for (const failed of row.failedAttempts) fillBar(cells, failed.start, failed.end, paint('31', '▓'))
       const count = row.failedAttempts.length === 0 ? '' : ` (${row.failedAttempts.length + 1} attempts)`
       const mark = row.status === 'ok' ? paint('32', `✓${count}`) : paint('31', `✗${count} ${describeError(row.error)}`)
-      lines.push(`${label(String(row.link.index), row.link.name)}  ${offset(row.linkStart).padEnd(10)} ${formatDuration(row.linkNs).padStart(9)}  |${cells.join('')}|  ${mark}`)
+      yield `${label(String(row.link.index), row.link.name)}  ${offset(row.linkStart).padEnd(10)} ${formatDuration(row.linkNs).padStart(9)}  |${cells.join('')}|  ${mark}`
       // The run its last call nested, right under it.
-      drawNested(owner, row.child, depth + 1)
-      drawRemote(row.span, depth + 1)
+      yield* drawNested(owner, row.child, depth + 1)
+      yield* drawRemote(row.span, depth + 1)
       // A parallel step's branches: one lane each under its row, on the same time axis.
-      row.branches.forEach((lane, i) => {
+      for (let i = 0; i < row.branches.length; i++) {
+        const lane = row.branches[i] as WaterfallRow['branches'][number]
         const bar = new Array<string>(width).fill(' ')
         fillBar(bar, lane.start, lane.end, paint(lane.status === 'error' ? '31' : '36', '▒'))
         const tree = i === row.branches.length - 1 ? '└' : '├'
         const laneMark = lane.status === 'ok' ? paint('32', '✓') : lane.status === 'error' ? paint('31', `✗ ${describeError(lane.error)}`) : paint('33', '… never settled')
-        lines.push(`${label('', `${tree} ${lane.name}`)}  ${offset(lane.start).padEnd(10)} ${formatDuration(lane.end - lane.start).padStart(9)}  |${bar.join('')}|  ${laneMark}`)
-        drawNested(owner, lane.child, depth + 1)
-        drawRemote(lane.span, depth + 1)
-      })
+        yield `${label('', `${tree} ${lane.name}`)}  ${offset(lane.start).padEnd(10)} ${formatDuration(lane.end - lane.start).padStart(9)}  |${bar.join('')}|  ${laneMark}`
+        yield* drawNested(owner, lane.child, depth + 1)
+        yield* drawRemote(lane.span, depth + 1)
+      }
       for (const failed of row.failedAttempts) {
-        lines.push(paint('31', `${pad}       ↻ attempt ${failed.attempt} failed after ${formatDuration(failed.end - failed.start)}: ${describeError(failed.error)}`))
-        drawNested(owner, failed.child, depth + 1)
+        yield paint('31', `${pad}       ↻ attempt ${failed.attempt} failed after ${formatDuration(failed.end - failed.start)}: ${describeError(failed.error)}`)
+        yield* drawNested(owner, failed.child, depth + 1)
       }
     }
     for (const event of drawn) {
       if (event.type !== 'middleware.error') continue
       const where = event.link === undefined ? event.middleware.position : `${event.middleware.position} '${event.link.name}'`
-      lines.push(paint('33', `${pad}  ! middleware '${event.middleware.name}' (${where}): ${describeError(event.error)}`))
+      yield paint('33', `${pad}  ! middleware '${event.middleware.name}' (${where}): ${describeError(event.error)}`)
     }
-    if (owner.error !== undefined) lines.push(paint('31', `${pad}  ${owner.error.code}: ${owner.error.message}`))
+    if (owner.error !== undefined) yield paint('31', `${pad}  ${owner.error.code}: ${owner.error.message}`)
   }
-  drawRows(run as Run<unknown>, own, rows, 0)
-  return lines.join('\n')
+  yield* lines
+  yield* drawRows(run as Run<unknown>, own, rows, 0)
 }
 
 /** How many levels of nested runs to draw: `true` / absent every level, `false` none. */

@@ -10,7 +10,7 @@
 export { JITLESS } from './no-eval.js'
 export { compareSteps, firstDivergence, forkEdit, forkTree, linkDiff } from './compare-view.js'
 export type { Change, CompareStep, EditStep, ForkNode, InputStep, LinkStep, ViewerDivergence } from './compare-view.js'
-export { attemptsLabel, cutLabel, eventSubject, eventTime, filterEvents, filterOptions, prepareRun, rowOfEvent } from './run-view.js'
+export { attemptsLabel, checkRun, cutLabel, eventSubject, eventTime, filterEvents, filterOptions, openRun, prepareRun, rowOfEvent } from './run-view.js'
 export type { EventFilters, ViewerEvent, ViewerRun } from './run-view.js'
 export { isWithin, nestedIdOf, nestedOfRow, nestedView, nestingDepth, remoteInfo, setRemoteRuns, visibleEvents } from './nested-view.js'
 export type { EventStop, NestedEntry } from './nested-view.js'

@@ -159,7 +159,7 @@ export interface Change {
 
 /** Before/after of a link execution: states at its `link.start` and `link.end` / `link.error`, its patches. */
 export function linkDiff(run: ViewerRun, row: WaterfallRow): Change & { readonly error: string | undefined } {
-  const timeline = run.run.timeline
+  const timeline = run.timeline
   const end = timeline.at(row.endSeq)
   const patches = end?.type === 'link.end' ? end.patches : []
   return {
@@ -174,7 +174,7 @@ export function linkDiff(run: ViewerRun, row: WaterfallRow): Change & { readonly
 
 /** A fork's edit, shown like a link's change: the ctx at the cut, after the edit, the edit's patches. */
 export function forkEdit(run: ViewerRun, seq: number): Change & { readonly cutAfter: string | undefined } {
-  const timeline = run.run.timeline
+  const timeline = run.timeline
   const event = timeline.at(seq)
   const patches = event?.type === 'fork' ? event.patches : []
   return {

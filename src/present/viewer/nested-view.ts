@@ -8,15 +8,16 @@
 import type { Run } from '../../lineage/run.js'
 import type { WaterfallRow } from '../waterfall-rows.js'
 import { stitchRuns, type StitchedTrace } from '../stitch.js'
+import type { DocumentRun } from './document-run.js'
 import { viewRun, type ViewerRun } from './run-view.js'
 
 // ---- remote runs (DESIGN §11): runs of other services, opened in place like nested runs -----------
 
 interface RemoteRuns {
   /** By the span id of the call that reached them. */
-  readonly bySpan: ReadonlyMap<string, readonly Run<unknown>[]>
-  /** Each placed remote run: where it was read and the span of its call. */
-  readonly byId: ReadonlyMap<string, { readonly run: Run<unknown>; readonly origin: string | undefined; readonly span: string }>
+  readonly bySpan: ReadonlyMap<string, readonly DocumentRun[]>
+  /** Each placed remote run: its view, where it was read and the span of its call. */
+  readonly byId: ReadonlyMap<string, { readonly view: ViewerRun; readonly origin: string | undefined; readonly span: string }>
 }
 
 let remote: RemoteRuns = { bySpan: new Map(), byId: new Map() }
@@ -30,14 +31,18 @@ let remote: RemoteRuns = { bySpan: new Map(), byId: new Map() }
  * @param runs - the runs shown, with where each was read
  * @returns the stitched traces that hold more than one run
  */
-export function setRemoteRuns(runs: readonly { readonly run: ViewerRun; readonly origin?: string | undefined }[]): StitchedTrace[] {
-  const traces = stitchRuns(runs.map((r) => ({ run: r.run.run, origin: r.origin })))
-  const bySpan = new Map<string, Run<unknown>[]>()
-  const byId = new Map<string, { run: Run<unknown>; origin: string | undefined; span: string }>()
+export function setRemoteRuns(runs: readonly { readonly run: ViewerRun; readonly origin?: string | undefined }[]): StitchedTrace<DocumentRun>[] {
+  const traces = stitchRuns(runs.map((r) => ({ run: r.run.source, origin: r.origin })))
+  const shown = new Map(runs.map((r) => [r.run.source, r.run]))
+  const bySpan = new Map<string, DocumentRun[]>()
+  const byId = new Map<string, { view: ViewerRun; origin: string | undefined; span: string }>()
   for (const trace of traces) {
     for (const [span, placed] of trace.calls) {
       bySpan.set(span, placed.map((p) => p.run))
-      for (const p of placed) byId.set(p.run.id, { run: p.run, origin: p.origin, span })
+      for (const p of placed) {
+        const view = shown.get(p.run)
+        if (view !== undefined) byId.set(p.run.id, { view, origin: p.origin, span })
+      }
     }
   }
   remote = { bySpan, byId }
@@ -52,7 +57,7 @@ export function remoteInfo(id: string): { readonly origin: string | undefined } 
 }
 
 /** The remote runs reached by a call whose `io.inject` wrote `span`. */
-const remoteOf = (span: string | undefined): readonly Run<unknown>[] => (span === undefined ? [] : (remote.bySpan.get(span) ?? []))
+const remoteOf = (span: string | undefined): readonly DocumentRun[] => (span === undefined ? [] : (remote.bySpan.get(span) ?? []))
 
 /** Whether `id` is `run` or an outer run of `view` (a remote run is never drawn inside itself). */
 function onPath(view: ViewerRun, id: string): boolean {
@@ -78,7 +83,7 @@ export interface NestedEntry {
 /** The nested runs a row made: its last call's, then its branches', then its failed attempts'. */
 export function nestedOfRow(run: ViewerRun, row: WaterfallRow): NestedEntry[] {
   const out: NestedEntry[] = []
-  const known = (id: string | undefined): id is string => id !== undefined && run.run.timeline.child(id) !== undefined
+  const known = (id: string | undefined): id is string => id !== undefined && run.timeline.child(id) !== undefined
   if (known(row.child)) out.push({ id: row.child, place: 'link', label: '', seq: row.endSeq })
   for (const lane of row.branches) if (known(lane.child)) out.push({ id: lane.child, place: 'branch', label: lane.name, seq: lane.endSeq })
   for (const failed of row.failedAttempts) if (known(failed.child)) out.push({ id: failed.child, place: 'attempt', label: String(failed.attempt), seq: failed.seq })
@@ -91,7 +96,7 @@ export function nestedOfRow(run: ViewerRun, row: WaterfallRow): NestedEntry[] {
 export function nestedIdOf(run: ViewerRun, seq: number): string | undefined {
   const event = run.events[seq]?.event
   const id = event !== undefined && 'child' in event ? event.child : undefined
-  if (id !== undefined && run.run.timeline.child(id) !== undefined) return id
+  if (id !== undefined && run.timeline.child(id) !== undefined) return id
   // A remote run its call reached (the first, when a request was retried).
   const span = event !== undefined && 'span' in event ? event.span : undefined
   const called = remoteOf(span).find((r) => !onPath(run, r.id))
@@ -110,13 +115,15 @@ export function nestedView(run: ViewerRun, id: string): ViewerRun | undefined {
   if (byId === undefined) views.set(run, (byId = new Map()))
   const cached = byId.get(id)
   if (cached !== undefined) return cached
-  const nested = run.run.timeline.child(id) as Run<unknown> | undefined
+  const nested = run.timeline.child(id)
   const called = nested === undefined ? remote.byId.get(id) : undefined
-  const child = nested ?? called?.run
+  const child = nested ?? called?.view.source
   if (child === undefined || onPath(run, id)) return undefined
   const seq = run.events.findIndex((e) => ('child' in e.event && e.event.child === id) || (called !== undefined && 'span' in e.event && e.event.span === called.span))
   if (called !== undefined && seq === -1) return undefined
-  const view = viewRun(child, { run, seq: Math.max(seq, 0) })
+  // The library's run of it, when asked for: the nested run inside the library's run, or the remote run's own.
+  const library = (): Run<unknown> => (called !== undefined ? called.view.run : (run.run.timeline.child(id) as Run<unknown>))
+  const view = viewRun(child, { run, seq: Math.max(seq, 0) }, library)
   byId.set(id, view)
   return view
 }

@@ -1,14 +1,17 @@
 /**
- * The devtools viewer's model of one run: a run document decoded and validated by
- * `Run.fromJSON` (exactly as the library reads a file), its events on a time axis from the run's
- * start, and its waterfall rows. No DOM: the page (devtools/viewer/app.js) draws what this gives.
+ * The devtools viewer's model of one run: a run document read by `readDocumentRun` (its events at
+ * once, each state rebuilt only when it is shown) and validated by `Run.fromJSON` (exactly as the
+ * library reads a file: `prepareRun` at once, `openRun` when asked, or elsewhere with
+ * `checkRun`), its events on a time axis from the run's start, and its waterfall rows. No DOM:
+ * the page (devtools/viewer/app.js) draws what this gives.
  *
  * @module
  */
 import type { LinkInfo } from '../../core/types.js'
 import type { MiddlewareCallInfo, TimelineEvent, TimelineEventType } from '../../record/events.js'
-import { ownStart, Run } from '../../lineage/run.js'
+import { Run } from '../../lineage/run.js'
 import { formatDuration, formatOffset, waterfallRows, type WaterfallRow } from '../waterfall.js'
+import { documentOwnStart, readDocumentRun, type DocumentEvent, type DocumentRun, type DocumentTimeline } from './document-run.js'
 
 /** One event as the viewer lists it: the library's event, timed from the run's start. */
 export interface ViewerEvent {
@@ -16,21 +19,33 @@ export interface ViewerEvent {
   readonly type: TimelineEventType
   /** ns since the run's start (negative for a fork's inherited events). */
   readonly t: bigint
-  /** The library's event (states, patches, write fields…). */
+  /**
+   * The library's event (write fields…), as read from the document: its states and patches are
+   * rebuilt when read, and its `t` counts from its run's start.
+   */
   readonly event: TimelineEvent<unknown>
-  readonly link?: LinkInfo
-  readonly middleware?: MiddlewareCallInfo
-  readonly durationNs?: bigint
+  readonly link?: LinkInfo | undefined
+  readonly middleware?: MiddlewareCallInfo | undefined
+  readonly durationNs?: bigint | undefined
   /** A failed link or middleware call's error, or a failed run's (`run.end`). */
   readonly error?: unknown
   /** A `fork` event: the link it was cut after (undefined before the first link). */
-  readonly after?: string
+  readonly after?: string | undefined
 }
 
 /** A run made ready for the viewer. */
 export interface ViewerRun {
-  /** The library's run, rebuilt and validated by `Run.fromJSON`. */
+  /**
+   * The library's run, rebuilt and validated by `Run.fromJSON`: at once by `prepareRun`, on first
+   * read after `openRun` (the comparison reads it; it throws a `DocumentError` if the document is bad).
+   */
   readonly run: Run<unknown>
+  /** The run as read from its document: what the page shows, each state rebuilt when asked for. */
+  readonly source: DocumentRun
+  /** Its events and states (the source's timeline). */
+  readonly timeline: DocumentTimeline
+  /** Whether it recorded `ctx.write` events (`capture: 'writes'`). */
+  readonly captured: boolean
   readonly id: string
   readonly chainName: string
   readonly status: 'ok' | 'error' | 'aborted'
@@ -65,64 +80,135 @@ export interface ViewerRun {
 }
 
 /**
- * Makes a parsed run document ready for the viewer. Served and dropped files take this one path:
- * the document is validated and rebuilt by `Run.fromJSON`, so a document the library would refuse
- * is refused here, with the same `DocumentError` naming the path of the first problem.
+ * Makes a parsed run document ready for the viewer, validated first: the document is validated
+ * and rebuilt by `Run.fromJSON`, so a document the library would refuse is refused here, with the
+ * same `DocumentError` naming the path of the first problem. What the viewer shows is read from
+ * the document as `openRun` reads it.
  *
  * @param doc - the parsed JSON document
  * @throws DocumentError when the document is not a valid run document
  */
 export function prepareRun(doc: unknown): ViewerRun {
-  return viewRun(Run.fromJSON(doc), undefined)
+  const run = Run.fromJSON(doc)
+  return viewRun(readDocumentRun(doc), undefined, () => run)
+}
+
+/**
+ * Makes a parsed run document ready for the viewer at once, whatever its size: its events and
+ * waterfall rows are read from the document, each state is rebuilt when it is shown, and the
+ * document is validated by `Run.fromJSON` only when `run` is first read. Give it a document that
+ * was validated elsewhere (the server did, or {@link checkRun} in a worker), or validate it after.
+ *
+ * @throws DocumentError when the document cannot even be read (not a run document, events out of order…)
+ */
+export function openRun(doc: unknown): ViewerRun {
+  let run: Run<unknown> | undefined
+  return viewRun(readDocumentRun(doc), undefined, () => (run ??= Run.fromJSON(doc)))
+}
+
+/**
+ * Validates a parsed run document as the library reads it (`Run.fromJSON`), for a page that
+ * opened it with {@link openRun}: run where it does not hold up the page (a worker).
+ *
+ * @returns how many events it has
+ * @throws DocumentError naming the path of the first problem
+ */
+export function checkRun(doc: unknown): number {
+  return Run.fromJSON(doc).timeline.length
 }
 
 /**
  * @internal A run made ready for the viewer, its times counted from `host`'s outermost run's
  * start when it is nested (`nestedView`), else from its own start.
+ *
+ * @param library - the library's `Run` of the same run (validated), asked for only when needed
  */
-export function viewRun(run: Run<unknown>, host: { readonly run: ViewerRun; readonly seq: number } | undefined): ViewerRun {
-  const startedAt = host === undefined ? run.startedAt : host.run.startedAt
-  const events: ViewerEvent[] = []
-  let lastLink: string | undefined
-  for (const event of run.timeline.events) {
-    if (event.type === 'link.end' || event.type === 'link.error') lastLink = event.link.name
-    events.push(viewerEvent(event, startedAt, lastLink))
+export function viewRun(source: DocumentRun, host: { readonly run: ViewerRun; readonly seq: number } | undefined, library: () => Run<unknown>): ViewerRun {
+  const startedAt = host === undefined ? source.startedAt : host.run.startedAt
+  const all = source.timeline.events
+  // The run's own events are listed as they are (their times count from its start); a nested
+  // run's are read through, timed from its outermost run's start.
+  const origin = startedAt - source.startedAt
+  let events: readonly ViewerEvent[] = all
+  if (host !== undefined) {
+    const timed = new Array<ViewerEvent>(all.length)
+    for (let i = 0; i < all.length; i++) timed[i] = new ListedEvent(all[i] as DocumentEvent, origin)
+    events = timed
   }
-  const start = ownStart(run)
-  const all = run.timeline.events
-  const allRows = waterfallRows(all, startedAt)
-  const rows = start === 0 ? allRows : waterfallRows(all.slice(start), startedAt)
+  let captured = false
+  for (let i = 0; i < all.length && !captured; i++) captured = (all[i] as DocumentEvent).type === 'ctx.write'
+  const start = documentOwnStart(source)
+  const allRows = waterfallRows(all, origin)
+  const rows = start === 0 ? allRows : waterfallRows(all.slice(start), origin)
   return {
-    run,
-    id: run.id,
-    chainName: run.chainName,
-    status: run.status,
-    error: run.error === undefined ? undefined : { code: run.error.code, message: run.error.message },
+    get run() {
+      return library()
+    },
+    source,
+    timeline: source.timeline,
+    captured,
+    id: source.id,
+    chainName: source.chainName,
+    status: source.status,
+    error: source.error === undefined ? undefined : { code: source.error.code, message: source.error.message },
     startedAt,
-    durationNs: run.endedAt - run.startedAt,
-    parent: run.parent === undefined ? undefined : { runId: run.parent.runId, seq: run.parent.seq },
-    replayOf: run.replayOf === undefined ? undefined : { runId: run.replayOf.runId },
-    stoppedBy: run.stoppedBy === undefined ? undefined : { name: run.stoppedBy.name, index: run.stoppedBy.index, reason: run.stopReason },
-    children: run.childIds,
+    durationNs: source.endedAt - source.startedAt,
+    parent: source.parent,
+    replayOf: source.replayOf,
+    stoppedBy: source.stoppedBy === undefined ? undefined : { name: source.stoppedBy.name, index: source.stoppedBy.index, reason: source.stopReason },
+    children: source.childIds,
     events,
     forkSeq: start,
     forkAfter: start > 0 ? events[start]?.after : undefined,
     rows,
     inherited: start === 0 ? 0 : waterfallRows(all.slice(0, start)).length,
     allRows,
-    totalNs: host === undefined ? run.endedAt - startedAt : host.run.totalNs,
+    totalNs: host === undefined ? source.endedAt - startedAt : host.run.totalNs,
     ...(host !== undefined && { host }),
   }
 }
 
-function viewerEvent(event: TimelineEvent<unknown>, startedAt: bigint, lastLink: string | undefined): ViewerEvent {
-  const out: { -readonly [K in keyof ViewerEvent]: ViewerEvent[K] } = { seq: event.seq, type: event.type, t: event.t - startedAt, event }
-  if ('link' in event && event.link !== undefined) out.link = event.link
-  if ('middleware' in event) out.middleware = event.middleware
-  if ('durationNs' in event) out.durationNs = event.durationNs
-  if ('error' in event && event.error !== undefined) out.error = event.error
-  if (event.type === 'fork' && lastLink !== undefined) out.after = lastLink
-  return out
+/** An event of a nested run as the viewer lists it: read through, its time from the outermost run's start. */
+class ListedEvent implements ViewerEvent {
+  readonly event: DocumentEvent
+  readonly #origin: bigint
+
+  constructor(event: DocumentEvent, origin: bigint) {
+    this.event = event
+    this.#origin = origin
+  }
+
+  get seq(): number {
+    return this.event.seq
+  }
+
+  get type(): TimelineEventType {
+    return this.event.type
+  }
+
+  get t(): bigint {
+    return this.event.t - this.#origin
+  }
+
+  get link(): LinkInfo | undefined {
+    return 'link' in this.event ? this.event.link : undefined
+  }
+
+  get middleware(): MiddlewareCallInfo | undefined {
+    return 'middleware' in this.event ? this.event.middleware : undefined
+  }
+
+  get durationNs(): bigint | undefined {
+    return 'durationNs' in this.event ? this.event.durationNs : undefined
+  }
+
+  get error(): unknown {
+    return 'error' in this.event ? this.event.error : undefined
+  }
+
+  get after(): string | undefined {
+    return this.event.after
+  }
 }
 
 /**
@@ -178,12 +264,26 @@ export function filterEvents(run: ViewerRun, filters: EventFilters = {}): Viewer
 
 /** Distinct event types, link names and middleware names of a run, for the filter menus. */
 export function filterOptions(run: ViewerRun): { types: string[]; links: string[]; middleware: string[] } {
-  const unique = (pick: (e: ViewerEvent) => string | undefined): string[] => [...new Set(run.events.map(pick).filter((v): v is string => v !== undefined))]
-  return { types: unique((e) => e.type), links: unique((e) => e.link?.name), middleware: unique((e) => e.middleware?.name) }
+  // One pass, no list of 100,000 names on the way.
+  const [types, links, middleware] = [new Set<string>(), new Set<string>(), new Set<string>()]
+  for (const event of run.events) {
+    types.add(event.type)
+    if (event.link !== undefined) links.add(event.link.name)
+    if (event.middleware !== undefined) middleware.add(event.middleware.name)
+  }
+  return { types: [...types], links: [...links], middleware: [...middleware] }
 }
 
 /** The row of the link an event belongs to, or for an event between links, of the last one before it. */
 export function rowOfEvent(rows: readonly WaterfallRow[], seq: number): WaterfallRow | undefined {
-  for (let i = rows.length - 1; i >= 0; i--) if ((rows[i] as WaterfallRow).firstSeq <= seq) return rows[i]
-  return undefined
+  // Rows are in the order links first appear: their firstSeq grows. The last row at or before seq.
+  let [low, high] = [0, rows.length - 1]
+  let found: WaterfallRow | undefined
+  while (low <= high) {
+    const mid = (low + high) >> 1
+    const row = rows[mid] as WaterfallRow
+    if (row.firstSeq <= seq) [found, low] = [row, mid + 1]
+    else high = mid - 1
+  }
+  return found
 }

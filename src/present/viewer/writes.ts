@@ -27,7 +27,7 @@ const writeCache = new WeakMap<ViewerRun, Map<number, { ctx: unknown; exact: boo
  * replay gives the link's start state, `exact: false`.
  */
 export function stateAt(run: ViewerRun, seq: number): ShownStates {
-  const states = run.run.timeline.stateAt(seq)
+  const states = run.timeline.stateAt(seq)
   if (run.events[seq]?.type !== 'ctx.write') return { ...states, exact: true }
   let cache = writeCache.get(run)
   if (cache === undefined) writeCache.set(run, (cache = new Map()))
@@ -37,7 +37,7 @@ export function stateAt(run: ViewerRun, seq: number): ShownStates {
 }
 
 function replayWrites(run: ViewerRun, seq: number): { ctx: unknown; exact: boolean } {
-  const events = run.run.timeline.events
+  const events = run.timeline.events
   const link = run.events[seq]?.link
   let first = seq
   while (first > 0 && !(events[first - 1]?.type === 'link.start' && run.events[first - 1]?.link === link)) first--
@@ -136,7 +136,7 @@ export interface WriteLine {
 export function linkWrites(run: ViewerRun, row: WaterfallRow): WriteLine[] {
   const out: WriteLine[] = []
   for (let seq = row.startSeq + 1; seq < row.endSeq; seq++) {
-    const event = run.run.timeline.at(seq)
+    const event = run.timeline.at(seq)
     if (event?.type !== 'ctx.write' || event.link.name !== row.name) continue
     out.push({ seq, op: event.op, path: event.path.map(String).join('.'), value: valueText(event.value, 120), stack: event.stack })
   }
