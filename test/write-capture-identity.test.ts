@@ -80,3 +80,40 @@ describe('write capture: wrappers of drafts', () => {
     expect(finishDraft(draft)).toEqual({ m: new Map([['k', { v: 2 }]]), s: new Set([1, 2]) })
   })
 })
+
+describe('write capture: primitives read past immer', () => {
+  it('reads what the draft holds now: before a write, after it, after a delete, inherited, after a nested change', () => {
+    const base = Object.freeze({ n: 1, s: 'a', u: undefined, arr: Object.freeze([1, 2, 3]), o: Object.freeze({ x: 1 }) })
+    const { ctx, draft } = capture(base)
+    expect([ctx.n, ctx.s, ctx.u, ctx.arr.length, ctx.arr[1], ctx.o.x]).toEqual([1, 'a', undefined, 3, 2, 1])
+    ctx.n = 2
+    ctx.arr.push(4)
+    ctx.o.x = 5
+    delete ctx.s
+    expect([ctx.n, ctx.s, ctx.arr.length, ctx.arr[3], ctx.o.x, 's' in ctx]).toEqual([2, undefined, 4, 4, 5, false])
+    expect(typeof ctx.hasOwnProperty).toBe('function')
+    expect(ctx.arr.map((v: number) => v * 2)).toEqual([2, 4, 6, 8])
+    expect(finishDraft(draft)).toEqual({ n: 2, u: undefined, arr: [1, 2, 3, 4], o: { x: 5 } })
+  })
+
+  it('throws on a read once immer revoked the draft, as the draft itself does', () => {
+    const { ctx, draft } = capture({ n: 1, o: { x: 1 } })
+    const o = ctx.o
+    expect(o.x).toBe(1)
+    finishDraft(draft)
+    expect(() => ctx.n).toThrow(TypeError)
+    expect(() => o.x).toThrow(TypeError)
+  })
+
+  it('reads a class instance through immer (its getters see the draft)', () => {
+    class Point {
+      constructor(readonly x: number) {}
+      get double(): number {
+        return this.x * 2
+      }
+    }
+    const { ctx, draft } = capture({ p: new Point(2) })
+    expect(ctx.p.double).toBe(4)
+    finishDraft(draft)
+  })
+})

@@ -3,6 +3,7 @@
 // forwards it to the draft untouched, so the link computes exactly what it would otherwise.
 import { current, isDraft } from 'immer'
 import { freezeDate, isFrozenDate } from '../core/frozen-date.js'
+import { DRAFT, NOT_WRAPPED, classified, classifiedState, classify, isContainer, keyOf, pathTo, primitiveOf, type Key, type ReadableState } from './capture-values.js'
 
 /** The kinds of write a `ctx.write` event records. */
 export type WriteOp =
@@ -16,67 +17,7 @@ export type WriteListener = (op: WriteOp, path: readonly (string | number)[], va
 
 const ARRAY_MUTATORS: ReadonlySet<string> = new Set(['push', 'pop', 'shift', 'unshift', 'splice', 'sort', 'reverse', 'fill', 'copyWithin'])
 
-type Key = string | number
 type Members = Record<PropertyKey, unknown>
-
-/** Plain data a link may write into: objects, arrays, Maps, Sets (not frozen states). */
-function isContainer(value: unknown): value is object {
-  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return false
-  if (Array.isArray(value) || value instanceof Map || value instanceof Set) return true
-  const proto: unknown = Object.getPrototypeOf(value)
-  return proto === Object.prototype || proto === null
-}
-
-/** An array index as immer's patches give it (a number); any other key as a string. */
-function keyOf(prop: string | symbol, isArray: boolean): Key {
-  if (typeof prop !== 'string') return String(prop)
-  if (!isArray) return prop
-  // What /^(0|[1-9]\d*)$/ accepts, without a RegExp (this runs on every write into an array).
-  const n = prop.length
-  const first = prop.charCodeAt(0)
-  if (n === 0 || first < 48 || first > 57 || (first === 48 && n > 1)) return prop
-  for (let i = 1; i < n; i++) {
-    const c = prop.charCodeAt(i)
-    if (c < 48 || c > 57) return prop
-  }
-  return Number(prop)
-}
-
-/** `path` and one more key (measured: concat ~120 ns, spread ~28 ns, this ~15 ns). */
-function pathTo(path: readonly Key[], key: unknown): Key[] {
-  const n = path.length
-  const out = new Array<Key>(n + 1)
-  for (let i = 0; i < n; i++) out[i] = path[i] as Key
-  out[n] = key as Key
-  return out
-}
-
-// What a value read is: not wrapped (a primitive, a frozen state, a class instance, a Date), a
-// draft, or a container the link made. On a draft every question is a trap of immer's (~20-30
-// ns each, `instanceof` two of them), so a draft is asked one: its immer state, which gives its
-// prototype too (what immer's own `getPrototypeOf` trap answers for an object or array draft).
-const [NOT_WRAPPED, DRAFT, CONTAINER] = [0, 1, 2] as const
-/** The prototype of the value `classify` last wrapped (a second result, without an allocation). */
-let classified: object | null = null
-/** What `isDraft` reads (immer's `DRAFT_STATE`, a registered symbol), and the fields of it used here. */
-const DRAFT_STATE = Symbol.for('immer-state')
-type DraftState = { readonly type_?: unknown; readonly base_?: unknown }
-
-/** `isDraft(value) || isContainer(value)`, telling which, and setting `classified`. */
-function classify(value: object): number {
-  const state = (value as Members)[DRAFT_STATE] as DraftState | undefined
-  // `isDraft` is this truthiness test.
-  if (state) {
-    // An object or array draft (immer's type 0 or 1) answers its base's prototype; a Map or
-    // Set draft is a class instance (no trap), asked directly.
-    const base = (state.type_ === 0 || state.type_ === 1) && typeof state.base_ === 'object' ? state.base_ : null
-    classified = Object.getPrototypeOf(base ?? value) as object | null
-    return DRAFT
-  }
-  if (!isContainer(value)) return NOT_WRAPPED
-  classified = Object.getPrototypeOf(value) as object | null
-  return CONTAINER
-}
 
 /**
  * Wraps a draft so that every write through it is reported. Reads return wrapped children, so
@@ -111,6 +52,7 @@ class Capture {
 
   constructor(readonly listener: WriteListener, draft: object) {
     this.root = this.#make(draft, undefined, undefined, Object.getPrototypeOf(draft) as object | null, isDraft(draft))
+    if (this.root.draft && classify(draft) === DRAFT) this.root.immer = classifiedState
   }
 
   /** The traps of the wrapper of `target`, if it has one. */
@@ -129,6 +71,8 @@ class Capture {
   /** A new wrapper of `target`, read from `parent` at `key`; `listed`: in `parent.kids` if a draft. */
   wrap(target: object, parent: Traps, key: unknown, proto: object | null, draft: boolean, listed = false): Traps {
     const traps = this.#make(target, parent, key, proto, draft)
+    // What `classify` found of this draft, just before.
+    if (traps.draft) traps.immer = classifiedState
     if (listed && traps.draft && !this.#escaped) (this.#listed ??= []).push(traps)
     else (this.#wrappers ??= new WeakMap()).set(target, traps)
     return traps
@@ -216,6 +160,8 @@ class Traps implements ProxyHandler<object> {
   /** The drafts read from this one, a list through `next`: read again, they are known at once. */
   kids: Traps | undefined
   next: Traps | undefined
+  /** The immer state of an object or array draft, to read primitives from without its trap. */
+  immer: ReadableState | undefined = undefined
   #path: readonly Key[] | undefined
 
   constructor(
@@ -240,6 +186,11 @@ class Traps implements ProxyHandler<object> {
 
   get(_: object, prop: string | symbol): unknown {
     if (prop === TRAPS) return this
+    const immer = this.immer
+    if (immer !== undefined) {
+      const primitive = primitiveOf(immer, prop)
+      if (primitive !== undefined) return primitive
+    }
     const value: unknown = (this.target as Members)[prop]
     if (typeof value !== 'object' || value === null) {
       if (typeof value === 'function' && this.isArray && typeof prop === 'string' && ARRAY_MUTATORS.has(prop)) {
