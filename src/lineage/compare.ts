@@ -5,6 +5,7 @@ import type { RecordedIO, TimelineEvent } from '../record/events.js'
 import type { LinkRecord, Timeline } from '../record/timeline.js'
 import type { RecordedRun } from './recorded-run.js'
 import { sameData } from './same-data.js'
+import { agreedFromLog } from './agree-from-log.js'
 import type { LinkInfo, RunStatus, SkipReason } from '../core/types.js'
 
 export { sameData }
@@ -320,12 +321,16 @@ export function compareLinks(runA: RecordedRun<unknown>, runB: RecordedRun<unkno
     return { reason: 'input', link: undefined, seq: 0, expected: runA.input, actual: runB.input, patches: diffStates(runA.input, runB.input) }
   }
   const want = expectedLinks ?? runA.timeline.links()
+  // The links that agree, read from runB's log (its events are not built for them): when all
+  // do, so do the runs unless their stop or status differ, found below from the events.
+  const agreed = agreedFromLog(runA, runB, want)
+  if (agreed === want.length && runA.stoppedBy?.name === runB.stoppedBy?.name && runA.status === runB.status) return undefined
   const got = runB.timeline.links()
   const editsA = editsOf(runA.timeline, want)
   const editsB = editsOf(runB.timeline, got)
   const endSeq = runB.timeline.length - 1
   const count = Math.max(want.length, got.length)
-  for (let i = 0; i <= count; i++) {
+  for (let i = Math.max(agreed, 0); i <= count; i++) {
     const fork = compareEdits(runA, runB, want, got, editAt(editsA, i), editAt(editsB, i), i)
     if (fork !== undefined) return fork
     if (i === count) break

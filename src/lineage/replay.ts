@@ -7,7 +7,7 @@ import type { ReplayOptions, ReplayResult, Run } from './run.js'
 import type { RecordedRun } from './recorded-run.js'
 import type { ResumePoint } from '../record/recorder.js'
 import { checkRecorded, findCut, nextLinkIndex } from './fork.js'
-import type { LinkRecord } from '../record/timeline.js'
+import type { LinkRecord, Timeline } from '../record/timeline.js'
 import { branchKey } from '../run/parallel.js'
 
 // `ReplayOptions` and `ReplayResult` are declared with `Run` (lineage/run.ts), whose `replay()`
@@ -76,6 +76,33 @@ function forkResume<C>(original: Run<C>, chain: Chain<C>): { resume?: ResumePoin
   }
 }
 
+/** What a replay reads of its recording: its links (by name too) and the io values they drew. */
+interface Recording<C> {
+  readonly length: number
+  readonly links: readonly LinkRecord<C>[]
+  readonly records: ReadonlyMap<string, LinkRecord<C>>
+  readonly recordedIO: ReadonlyMap<string, RecordedIO>
+}
+
+/** Recordings read by a replay, by timeline: a run replayed again reads them once. */
+const recordings = new WeakMap<Timeline<unknown>, Recording<unknown>>()
+
+/**
+ * The links of `original` and what a replay derives from them, listed once per recording (kept
+ * while its timeline has as many events: they and the links made of them never change).
+ */
+function recordingOf<C>(original: Run<C>): Recording<C> {
+  const timeline = original.timeline as Timeline<unknown>
+  const known = recordings.get(timeline) as Recording<C> | undefined
+  if (known !== undefined && known.length === timeline.length) return known
+  const links = original.timeline.links()
+  const records = new Map<string, LinkRecord<C>>()
+  for (const record of links) records.set(record.name, record)
+  const recording: Recording<C> = { length: timeline.length, links, records, recordedIO: replayExtras(original, links).recordedIO }
+  recordings.set(timeline, recording as Recording<unknown>)
+  return recording
+}
+
 /**
  * Re-executes a recorded run's input on `chain` and reports the first divergence: what
  * `run.replay()` does, reached through the engine (`chain` is the one given in `options`, or the
@@ -84,12 +111,12 @@ function forkResume<C>(original: Run<C>, chain: Chain<C>): { resume?: ResumePoin
 export async function replayRun<C>(chain: Chain<C>, original: Run<C>, options: ReplayOptions<C> = {}): Promise<ReplayResult<C>> {
   const { chain: _chosen, stub, ...runOptions } = options
   // The recording's links, listed once: for the stubs, the io to play back and the comparison.
-  const recordedLinks = original.timeline.links()
-  const records = new Map<string, LinkRecord<C>>()
-  for (const record of recordedLinks) records.set(record.name, record)
+  const { links: recordedLinks, records, recordedIO } = recordingOf(original)
   checkRecorded(original, chain, 'replay')
   const extras = {
-    ...replayExtras(original, recordedLinks),
+    recordedIO,
+    replayOf: { run: original as Run<unknown>, runId: original.id },
+    parsed: original.error?.code !== 'INVALID_INPUT',
     linkOverrides: stubs(chain, original, records, stub),
     ...forkResume(original, chain),
   }

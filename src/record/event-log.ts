@@ -15,11 +15,12 @@
 // along, and caches what it built; `at(-1)` (what `Run` reads) builds only the last event.
 import type { Patch } from 'immer'
 import type { LinkInfo, MiddlewareCallInfo } from '../core/types.js'
-import { NO_PATCHES } from '../run/hook-events.js'
 import type { TimelineEvent } from './events.js'
 import { LogTimes, type Times } from './log-times.js'
 import { Forced, TrackedState, decodeState, type StateCursor } from './tracked-state.js'
+import { NO_PATCHES } from '../run/hook-events.js'
 import { H } from './log-header.js'
+import { decodePatches, linkEnds, type LinkEnd } from './log-ends.js'
 
 export { Times } from './log-times.js'
 
@@ -256,6 +257,11 @@ export class EventLog<C = unknown> {
     return this.toArray()[Symbol.iterator]()
   }
 
+  /** @internal Each link that ran, read from the log without building events (see log-ends.ts). */
+  linkEnds(): LinkEnd[] | undefined {
+    return linkEnds<C>(this.slots, this.count, this.links)
+  }
+
   /** The last event, built alone from the states the log ends with. */
   private last(): TimelineEvent<C> {
     const index = this.count - 1
@@ -318,7 +324,7 @@ export class EventLog<C = unknown> {
       at.startT = t
       event = { type: 'link.start', t, link: at.link, seq, ctx, mwctx, metrics }
     } else {
-      const [patches, inversePatches] = this.decodePatches(at, header)
+      const [patches, inversePatches] = decodePatches(this.slots, at, header)
       const t = times.at(at.time++)
       const t0 = (header & H.T0) !== 0 ? times.at(at.time++) : at.startT
       event = { type: 'link.end', t, link: at.link, patches, inversePatches, durationNs: t - t0, seq, ctx, mwctx, metrics }
@@ -326,26 +332,4 @@ export class EventLog<C = unknown> {
     return event as TimelineEvent<C>
   }
 
-  private decodePatches(at: Cursor, header: number): [readonly Patch[], readonly Patch[]] {
-    const s = this.slots
-    const how = header & H.PatchMask
-    switch (how) {
-      case H.Empty:
-        return [[], []]
-      case H.None:
-        return [NO_PATCHES, NO_PATCHES]
-      case H.Lists:
-        return [s[at.slot++] as readonly Patch[], s[at.slot++] as readonly Patch[]]
-    }
-    const length = (header >> H.PathShift) & H.MaxInline
-    let path: Patch['path']
-    if (length === 0) path = s[at.slot++] as Patch['path']
-    else {
-      path = s.slice(at.slot, at.slot + length) as Patch['path']
-      at.slot += length
-    }
-    if (how === H.Replace) return [[{ op: 'replace', path, value: s[at.slot++] }], [{ op: 'replace', path, value: s[at.slot++] }]]
-    if (how === H.Add) return [[{ op: 'add', path, value: s[at.slot++] }], [{ op: 'remove', path }]]
-    return [[{ op: 'remove', path }], [{ op: 'add', path, value: s[at.slot++] }]]
-  }
 }

@@ -4,6 +4,7 @@ import type { RecordedIO, States, TimelineEvent, TimelineEventType } from './eve
 import type { LinkInfo, Metrics, Position, SkipReason } from '../core/types.js'
 import type { RunOf } from '../core/chain.js'
 import { EventLog } from './event-log.js'
+import type { LinkEnd } from './log-ends.js'
 
 const NO_RUNS: ReadonlyMap<string, never> = new Map<string, never>()
 
@@ -170,6 +171,11 @@ export class Timeline<C = unknown> {
     return event.child === undefined ? undefined : this.#nested.get(event.child)
   }
 
+  /** @internal Each link that ran, read from a run's log without building events (`EventLog.linkEnds`); `undefined` when there is none to read or it cannot say. */
+  linkEnds(): LinkEnd[] | undefined {
+    return this.#prefixLength === 0 && this.#own instanceof EventLog ? this.#own.linkEnds() : undefined
+  }
+
   /** The nested run of this id (an event's `child`), or `undefined`. */
   child(id: string): RunOf<unknown> | undefined {
     return this.#nested.get(id)
@@ -300,21 +306,9 @@ export class Timeline<C = unknown> {
         case 'link.skip':
           open = undefined
           records.push({
-            link: event.link,
-            name: event.link.name,
-            index: event.link.index,
-            startSeq: event.seq,
-            endSeq: event.seq,
-            start: event.t,
-            end: event.t,
-            durationNs: 0n,
-            status: 'skipped',
-            reason: event.reason,
-            patches: [],
-            inversePatches: [],
-            before: event.ctx,
-            after: event.ctx,
-            metrics: {},
+            link: event.link, name: event.link.name, index: event.link.index, startSeq: event.seq, endSeq: event.seq,
+            start: event.t, end: event.t, durationNs: 0n, status: 'skipped', reason: event.reason,
+            patches: [], inversePatches: [], before: event.ctx, after: event.ctx, metrics: {},
           })
           break
         default:
