@@ -51,8 +51,10 @@ class Capture {
   #escaped = false // an object was written
 
   constructor(readonly listener: WriteListener, draft: object) {
-    this.root = this.#make(draft, undefined, undefined, Object.getPrototypeOf(draft) as object | null, isDraft(draft))
-    if (this.root.draft && classify(draft) === DRAFT) this.root.immer = classifiedState
+    // `classify` asks a draft one trap (`isDraft` and `getPrototypeOf` would be two).
+    const isDraftRoot = classify(draft) === DRAFT
+    this.root = this.#make(draft, undefined, undefined, isDraftRoot ? classified : (Object.getPrototypeOf(draft) as object | null), isDraftRoot)
+    if (this.root.draft) this.root.immer = classifiedState
   }
 
   /** The traps of the wrapper of `target`, if it has one. */
