@@ -48,6 +48,27 @@ export function decodePatches(s: readonly unknown[], at: { slot: number }, heade
   return [[{ op: 'remove', path }], [{ op: 'add', path, value: s[at.slot++] }]]
 }
 
+/** The slots of a link's end entry's patches (as `decodePatches` reads them). */
+function patchSlots(header: number): number {
+  const how = header & H.PatchMask
+  if (how === H.Empty || how === H.None) return 0
+  if (how === H.Lists) return 2
+  const length = (header >> H.PathShift) & H.MaxInline
+  return (length === 0 ? 1 : length) + (how === H.Replace ? 2 : 1)
+}
+
+/** The patches alone of a link's end entry whose patch slots begin at `slot` (its inverse patches are not built). */
+function forwardPatches(s: readonly unknown[], slot: number, header: number): readonly Patch[] {
+  const how = header & H.PatchMask
+  if (how === H.Empty) return []
+  if (how === H.None) return NO_PATCHES
+  if (how === H.Lists) return s[slot] as readonly Patch[]
+  const length = (header >> H.PathShift) & H.MaxInline
+  const path = (length === 0 ? s[slot] : s.slice(slot, slot + length)) as Patch['path']
+  const value = s[slot + (length === 0 ? 1 : length)]
+  return how === H.Replace ? [{ op: 'replace', path, value }] : how === H.Add ? [{ op: 'add', path, value }] : [{ op: 'remove', path }]
+}
+
 /**
  * Each link that ran, in order, as `Timeline.links()` pairs a `link.start` with its `link.end`
  * (the link, the ctx its `link.end` holds, its patches: equal by content to the events', not the
@@ -91,9 +112,8 @@ export function linkEnds<C>(s: readonly unknown[], count: number, links: readonl
         started = link
         continue
       }
-      const at = { slot }
-      patches = decodePatches(s, at, header)[0]
-      slot = at.slot
+      patches = forwardPatches(s, slot, header)
+      slot += patchSlots(header)
       ended = link as LinkInfo
     }
     // As `Timeline.links`: a link's end makes a record only after that link's own start.
