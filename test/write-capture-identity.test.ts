@@ -117,3 +117,22 @@ describe('write capture: primitives read past immer', () => {
     finishDraft(draft)
   })
 })
+
+describe('write capture: drafts read again past immer', () => {
+  it('gives the wrapper of the draft a key holds now: after a replace, a move, a null', () => {
+    const { ctx, draft, writes } = capture({ o: { x: 1 }, p: { y: 2 }, q: { z: 3 } })
+    const o1 = ctx.o
+    expect(ctx.o).toBe(o1)
+    ctx.o = { fresh: 1 }
+    expect(ctx.o).not.toBe(o1)
+    expect(ctx.o).toEqual({ fresh: 1 })
+    const p = ctx.p
+    ctx.o = p
+    expect(ctx.o).toBe(p)
+    ctx.o.y = 4
+    ctx.q = null
+    expect(ctx.q).toBe(null)
+    expect(writes.map(([op, path, value]) => `${op} ${path} ${JSON.stringify(value)}`)).toEqual(['set o {"fresh":1}', 'set o {"y":2}', 'set p.y 4', 'set q null'])
+    expect(finishDraft(draft)).toEqual({ o: { y: 4 }, p: { y: 4 }, q: null })
+  })
+})

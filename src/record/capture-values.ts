@@ -50,7 +50,7 @@ const DRAFT_STATE = Symbol.for('immer-state')
 type DraftState = { readonly type_?: unknown; readonly base_?: unknown }
 
 /**
- * The state immer keeps of an object or array draft, as far as {@link primitiveOf} reads it:
+ * The state immer keeps of an object or array draft, as far as {@link latestValue} reads it:
  * its base, its copy once changed, and its scope, whose draft list immer drops when it revokes
  * the drafts (immer 11; {@link readableState} checks the shape before it is relied on).
  */
@@ -65,7 +65,7 @@ export let classifiedState: ReadableState | undefined
 
 /**
  * The state of an object or array draft of plain data (`proto`: its prototype), when it has the
- * shape {@link primitiveOf} reads; else undefined (the draft is then always read through immer).
+ * shape {@link latestValue} reads; else undefined (the draft is then always read through immer).
  */
 function readableState(state: DraftState & Record<string, unknown>, proto: object | null): ReadableState | undefined {
   if (proto !== Object.prototype && proto !== null && proto !== Array.prototype) return undefined
@@ -77,16 +77,18 @@ function readableState(state: DraftState & Record<string, unknown>, proto: objec
   return state as unknown as ReadableState
 }
 
+/** What {@link latestValue} gives for a draft immer revoked. */
+export const REVOKED: unknown = Symbol('revoked')
+
 /**
- * What immer's `get` trap answers for `prop` when that is a primitive other than `undefined`
- * (then it is the value of the draft's latest copy, never drafted), read without the trap (~20
- * ns a read); `undefined` for anything else, and once immer revoked the draft (its trap then
- * throws, as reading the draft must).
+ * The value at `prop` of the draft's latest copy, read without immer's `get` trap (~20 ns a
+ * read), or {@link REVOKED} once immer revoked the draft (its trap then throws, as reading the
+ * draft must). Immer's trap answers this very value when it is a primitive other than
+ * `undefined` (never drafted), or a draft already made for that key (immer only drafts a value
+ * its base still holds); anything else must be read through the trap.
  */
-export function primitiveOf(state: ReadableState, prop: string | symbol): unknown {
-  const value = (state.copy_ ?? state.base_)[prop]
-  if (typeof value === 'object' || typeof value === 'function' || state.scope_.drafts_ === null) return undefined
-  return value
+export function latestValue(state: ReadableState, prop: string | symbol): unknown {
+  return state.scope_.drafts_ === null ? REVOKED : (state.copy_ ?? state.base_)[prop]
 }
 
 /** `isDraft(value) || isContainer(value)`, telling which, and setting `classified`. */

@@ -3,7 +3,7 @@
 // forwards it to the draft untouched, so the link computes exactly what it would otherwise.
 import { current, isDraft } from 'immer'
 import { freezeDate, isFrozenDate } from '../core/frozen-date.js'
-import { DRAFT, NOT_WRAPPED, classified, classifiedState, classify, isContainer, keyOf, pathTo, primitiveOf, type Key, type ReadableState } from './capture-values.js'
+import { DRAFT, NOT_WRAPPED, classified, classifiedState, classify, isContainer, keyOf, pathTo, latestValue, REVOKED, type Key, type ReadableState } from './capture-values.js'
 
 /** The kinds of write a `ctx.write` event records. */
 export type WriteOp =
@@ -190,8 +190,12 @@ class Traps implements ProxyHandler<object> {
     if (prop === TRAPS) return this
     const immer = this.immer
     if (immer !== undefined) {
-      const primitive = primitiveOf(immer, prop)
-      if (primitive !== undefined) return primitive
+      const raw = latestValue(immer, prop)
+      if (typeof raw === 'object') {
+        if (raw === null) return raw
+        // A draft read again from here (`c.address.zip`, then `c.address.city`): it stays a draft.
+        for (let kid = this.kids; kid !== undefined; kid = kid.next) if (kid.target === raw) return kid.proxy
+      } else if (raw !== undefined && typeof raw !== 'function' && raw !== REVOKED) return raw
     }
     const value: unknown = (this.target as Members)[prop]
     if (typeof value !== 'object' || value === null) {
