@@ -257,9 +257,12 @@ export class EventLog<C = unknown> {
     return this.toArray()[Symbol.iterator]()
   }
 
-  /** @internal Each link that ran, read from the log without building events (see log-ends.ts). */
+  /**
+   * @internal Each link that ran, read from the log without building events (see log-ends.ts);
+   * `undefined` once the events are built (the caller reads them: that costs no more).
+   */
   linkEnds(): LinkEnd[] | undefined {
-    return linkEnds<C>(this.slots, this.count, this.links)
+    return this.built !== undefined && this.built.length === this.count ? undefined : linkEnds<C>(this.slots, this.count, this.links)
   }
 
   /** The last event, built alone from the states the log ends with. */
