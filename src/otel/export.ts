@@ -5,7 +5,7 @@ import type { TimelineEvent } from '../record/events.js'
 import type { Run } from '../lineage/run.js'
 import { mergeRedactPaths, redactor, type Redactor } from '../files/redact.js'
 import type { LinkInfo, RedactPath } from '../core/types.js'
-import { ATTR, addAttemptEvent, addSkipEvent, branchSpanName, branchSpanOptions, endBranchSpan, endRunSpan, setStopAttributes, linkSpanName, linkSpanOptions, middlewareAttributes, nsAttribute, recordFailure, runSpanName, runSpanOptions, setChildAttribute, setMetricAttributes, timesOf } from './names.js'
+import { ATTR, addAttemptEvent, addSkipEvent, branchSpanName, branchSpanOptions, endBranchSpan, endRunSpan, setStopAttributes, middlewareAttributes, startLinkSpan, nsAttribute, recordFailure, runSpanName, runSpanOptions, setChildAttribute, setMetricAttributes, timesOf } from './names.js'
 import { rememberExportedSpan, spanContextOf } from './registry.js'
 import { ownStart } from '../lineage/run.js'
 
@@ -176,7 +176,7 @@ function emitLinkSpans<C>(
   const stepFor = (link: LinkInfo): Step => {
     if (step?.link === link) return step
     closeStep()
-    const span = tracer.startSpan(linkSpanName(link.name), linkSpanOptions(link, at(lastEnd)), runContext)
+    const span = startLinkSpan(tracer, link, at(lastEnd), runContext)
     emitted.spans++
     emitted.open = span
     return (step = { link, span, metrics: undefined })

@@ -9,7 +9,7 @@ import type { NestedRun } from '../core/nested.js'
 import { rememberSpan } from './registry.js'
 import { redactor, type Redactor, type StateCarrier } from '../files/redact.js'
 import type { LinkInfo, MiddlewareCallInfo, RedactPath, RunInfo, RunStatus, SkipReason } from '../core/types.js'
-import { ATTR, addAttemptEvent, branchSpanName, branchSpanOptions, endBranchSpan, addSkipEvent, endRunSpan, setStopAttributes, linkSpanName, linkSpanOptions, middlewareAttributes, nsAttribute, recordFailure, runSpanName, runSpanOptions, setChildAttribute, setMetricAttributes, timesOf, type Lineage } from './names.js'
+import { ATTR, addAttemptEvent, branchSpanName, branchSpanOptions, endBranchSpan, addSkipEvent, endRunSpan, setStopAttributes, middlewareAttributes, nsAttribute, recordFailure, runSpanName, runSpanOptions, setChildAttribute, setMetricAttributes, startLinkSpan, timesOf, type Lineage } from './names.js'
 
 /** A tracer or SDK that throws is reported through OTel's diag logger and ignored. */
 function skipped(what: string, error: unknown): void {
@@ -17,13 +17,26 @@ function skipped(what: string, error: unknown): void {
 }
 
 // Whether a context manager is registered: without one, entering a link's context does nothing.
-// Asked once per run (one can be registered at any time), with a context made once: no allocation.
+// Asked by entering a context made once (no allocation) and looking whether it is active. One can
+// be registered (or removed) at any time, but `context.with` costs ~270 ns even with none (its
+// rest arguments, twice): the answer is kept for the manager it was given for, found where every
+// copy of @opentelemetry/api 1.x finds it (the global registry they share: its layout is what
+// keeps two copies of the API in one process agreeing), and asked again when that changes.
 const PROBE = ROOT_CONTEXT.setValue(createContextKey('shadowchain.probe'), true)
+const API_REGISTRY = Symbol.for('opentelemetry.js.api.1')
+const NOT_PROBED = Symbol('not probed')
+let probedManager: unknown = NOT_PROBED
+let probed = false
 function probeIsActive(): boolean {
   return context.active() === PROBE
 }
 function contextPropagates(): boolean {
-  return context.with(PROBE, probeIsActive)
+  const manager = (globalThis as { [API_REGISTRY]?: { readonly context?: unknown } })[API_REGISTRY]?.context
+  if (manager !== probedManager) {
+    probed = context.with(PROBE, probeIsActive)
+    probedManager = manager
+  }
+  return probed
 }
 
 /**
@@ -78,6 +91,7 @@ export class LiveTrace<C = unknown> implements RunObserver<C> {
     try {
       this.runContext = trace.setSpan(parent, this.runSpan)
       this.propagates = contextPropagates()
+      this.wrapsLinks = this.propagates || this.redact !== undefined
       this.spanContext = this.runSpan.isRecording() ? this.runSpan.spanContext() : undefined
     } catch (error) {
       // The run goes on untraced (the caller reports it): end the span begun, or it never ends.
@@ -112,15 +126,18 @@ export class LiveTrace<C = unknown> implements RunObserver<C> {
     this.linkSpan = this.linkContext = undefined
     try {
       const startTime = t === this.lastNs ? this.lastTime : this.at(t)
-      this.linkSpan = this.tracer.startSpan(linkSpanName(link.name), linkSpanOptions(link, startTime), this.runContext)
+      this.linkSpan = startLinkSpan(this.tracer, link, startTime, this.runContext)
       if (this.propagates) this.linkContext = trace.setSpan(this.runContext, this.linkSpan)
     } catch (error) {
       skipped('startSpan', error)
     }
   }
 
-  /** Links run inside their span's context (and, under redaction, are learnt from). */
-  readonly wrapsLinks = true
+  /**
+   * Links run inside their span's context (and, under redaction, are learnt from). With neither
+   * a context manager nor redaction there is nothing to wrap: the runner calls links itself.
+   */
+  readonly wrapsLinks: boolean
 
   /**
    * Calls the link function inside its span's context, so spans it starts nest under it. (Its

@@ -1,6 +1,6 @@
 // The one place span names, attribute keys and conversions are defined, so live tracing and
 // post-hoc export cannot drift apart.
-import { SpanStatusCode, type Attributes, type HrTime, type Link, type Span, type SpanOptions } from '@opentelemetry/api'
+import { SpanStatusCode, type Attributes, type Context, type HrTime, type Span, type SpanOptions, type Tracer } from '@opentelemetry/api'
 import { describeError } from '../core/errors.js'
 import type { MiddlewareCallInfo } from '../record/events.js'
 import type { Redactor } from '../files/redact.js'
@@ -81,7 +81,7 @@ export function addAttemptEvent(span: Span, attempt: number, error: unknown, dur
     [ATTR.attempt]: attempt,
     [ATTR.attemptErrorType]: errorType(error),
     [ATTR.attemptErrorMessage]: redact === undefined ? message : redact.scrubText(message),
-    [ATTR.attemptDuration]: Number(durationNs),
+    [ATTR.attemptDuration]: nsAttribute(durationNs),
   }
   if (childRunId !== undefined) attributes[ATTR.attemptChildRunId] = childRunId
   span.addEvent('link.attempt', attributes, time)
@@ -125,29 +125,71 @@ export function endBranchSpan(span: Span, durationNs: bigint, failed: boolean, e
   span.end(time)
 }
 
-// Epoch ns are bigints past 2^53; HrTime wants [seconds, nanos] numbers. One bigint subtraction
-// from a whole second near now, then number arithmetic (4 bigint divisions measured ~270 ns a
-// link).
+// Epoch ns are bigints past 2^53; HrTime wants [seconds, nanos] numbers. Both bigint arithmetic
+// and Number(bigint) are builtin calls that allocate (a subtraction and a conversion were most of
+// what one time cost, ~25 ns of ~40), three times a link span. Instead the bigint is stored into a
+// 64-bit typed array and read back as two 32-bit halves, less the halves of an anchor (a whole
+// second near now): plain number arithmetic, exact for 2^53 ns (104 days) after the anchor.
+// Anything else (a test clock near 0, a recorded run from before, a far future) takes the bigint
+// path, as exact.
+const SCRATCH = new BigUint64Array(1)
+const HALVES = new Uint32Array(SCRATCH.buffer)
+// Which half is which follows the platform's byte order.
+const LO = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 0 : 1
+const HI = 1 - LO
+const TWO_32 = 4_294_967_296
+/** The high half of the first value past the fast range: 2^53 = 2^21 × 2^32. */
+const FAST_HI = 0x20_0000
+const TWO_53 = 1n << 53n
+
 const ANCHOR_S = Math.floor(Date.now() / 1000)
 const ANCHOR_NS = BigInt(ANCHOR_S) * 1_000_000_000n
+/** Past the fast range: every value from here on (2^64 and more too) takes the bigint path. */
+const FAST_END = ANCHOR_NS + TWO_53
+SCRATCH[0] = ANCHOR_NS
+const ANCHOR_HI = HALVES[HI] as number
+const ANCHOR_LO = HALVES[LO] as number
 
 /**
  * Epoch nanoseconds as an OTel HrTime, exact to the nanosecond. (A run recorded with
  * `timestamps: false` has no times: callers pass no time at all then, and the SDK stamps.)
  */
 export function hrTime(ns: bigint): HrTime {
-  const offset = Number(ns - ANCHOR_NS)
-  if (!Number.isSafeInteger(offset) || offset < 0) return [Number(ns / 1_000_000_000n), Number(ns % 1_000_000_000n)]
-  let seconds = Math.floor(offset / 1e9)
-  let nanos = offset - seconds * 1e9
-  // offset / 1e9 is rounded: next to a whole second, far from the anchor, the floor can be one off.
-  if (nanos < 0) (seconds -= 1), (nanos += 1e9)
-  else if (nanos >= 1e9) (seconds += 1), (nanos -= 1e9)
-  return [ANCHOR_S + seconds, nanos]
+  // One bigint comparison keeps values of 2^64 and more (which the store would wrap) out; values
+  // below the anchor (negative ones wrap to a huge high half) fail the range check.
+  if (ns < FAST_END) {
+    SCRATCH[0] = ns
+    const hi = (HALVES[HI] as number) - ANCHOR_HI
+    if (hi >= 0 && hi < FAST_HI) {
+      // Below 2^53: exact. (The low halves' difference may be negative: the sum is still exact.)
+      const offset = hi * TWO_32 + ((HALVES[LO] as number) - ANCHOR_LO)
+      let seconds = Math.floor(offset / 1e9)
+      let nanos = offset - seconds * 1e9
+      // offset / 1e9 is rounded: next to a whole second, far from the anchor, the floor can be one off.
+      if (nanos < 0) (seconds -= 1), (nanos += 1e9)
+      else if (nanos >= 1e9) (seconds += 1), (nanos -= 1e9)
+      // `| 0` (nanos < 1e9): small integers, as the SDK's own tuples hold, not doubles (V8 keeps
+      // arrays of doubles apart: SDK code reading both kinds would be slower for both).
+      return [ANCHOR_S + seconds, nanos | 0]
+    }
+  }
+  return [Number(ns / 1_000_000_000n), Number(ns % 1_000_000_000n)]
 }
 
-/** Durations as attributes: numbers are exact below 2^53 ns (104 days). */
+/**
+ * Durations as attributes: numbers are exact below 2^53 ns (104 days). Read from the bigint's
+ * halves (see {@link hrTime}): Number(bigint) is a builtin call, three times a link span.
+ */
 export function nsAttribute(ns: bigint): number {
+  if (ns < TWO_53) {
+    SCRATCH[0] = ns
+    const hi = HALVES[HI] as number
+    // Under 2^32 ns (4.3 s, nearly every duration): the low half as it is, a small integer when
+    // it fits one (as Number() gives it), not a double. A negative duration (a clock that went
+    // back) wraps to a huge high half: Number() below.
+    if (hi === 0) return HALVES[LO] as number
+    if (hi < FAST_HI) return hi * TWO_32 + (HALVES[LO] as number)
+  }
   return Number(ns)
 }
 
@@ -181,13 +223,21 @@ interface MetricName {
 const METRIC_NAMES_LIMIT = 10_000
 const metricNames = new Map<string, MetricName>()
 
+// The last key asked, and its name: a link's metrics are mostly the same one or two keys, link
+// after link, and a string compared with itself is one pointer comparison, a Map lookup hashes.
+let lastKey: string | undefined
+let lastName: MetricName | undefined
+
 function metricName(key: string): MetricName {
+  if (key === lastKey) return lastName as MetricName
   let entry = metricNames.get(key)
   if (entry === undefined) {
     const normal = normaliseMetricKey(key)
     entry = { name: `${ATTR.metricsPrefix}${normal}`, renamed: normal !== key }
     if (metricNames.size < METRIC_NAMES_LIMIT) metricNames.set(key, entry)
   }
+  lastKey = key
+  lastName = entry
   return entry
 }
 
@@ -254,7 +304,7 @@ export function middlewareAttributes(call: MiddlewareCallInfo, durationNs: bigin
     'shadowchain.middleware.name': call.name,
     'shadowchain.middleware.position': call.position,
     'shadowchain.middleware.index': call.index,
-    'shadowchain.middleware.duration_ns': Number(durationNs),
+    'shadowchain.middleware.duration_ns': nsAttribute(durationNs),
   }
   if (error !== undefined) {
     const message = describeError(error)
@@ -297,18 +347,33 @@ export function recordFailure(span: Span, error: unknown, time: HrTime | undefin
   span.setStatus({ code: SpanStatusCode.ERROR, message })
 }
 
-// Link attributes never change: built once per link (the SDK copies what it is given).
-const linkAttributesCache = new WeakMap<LinkInfo, Attributes>()
+/** What a link's spans take from the link, which never changes: its span name and attributes. */
+export interface LinkSpanParts {
+  /** `link <name>` ({@link linkSpanName}). */
+  readonly name: string
+  /** The link's name and index (frozen: the SDK copies what it is given). */
+  readonly attributes: Attributes
+}
 
-/** The options of a link span, live or exported alike: the link's attributes and its start. */
-export function linkSpanOptions(link: LinkInfo, startTime: HrTime | undefined): SpanOptions {
-  let attributes = linkAttributesCache.get(link)
-  if (attributes === undefined) {
-    attributes = Object.freeze({ [ATTR.linkName]: link.name, [ATTR.linkIndex]: link.index })
-    linkAttributesCache.set(link, attributes)
+// Built once per link, found again with one lookup a span (a new name string and a second
+// lookup for the attributes were two costs of every link span).
+const linkParts = new WeakMap<LinkInfo, LinkSpanParts>()
+
+/** A link's span name and attributes, made the first time its link is traced or exported. */
+export function linkSpanParts(link: LinkInfo): LinkSpanParts {
+  let parts = linkParts.get(link)
+  if (parts === undefined) {
+    parts = Object.freeze({ name: linkSpanName(link.name), attributes: Object.freeze({ [ATTR.linkName]: link.name, [ATTR.linkIndex]: link.index }) })
+    linkParts.set(link, parts)
   }
+  return parts
+}
+
+/** Starts a link's span, live or exported alike: `link <name>`, the link's attributes, its start. */
+export function startLinkSpan(tracer: Tracer, link: LinkInfo, startTime: HrTime | undefined, parent: Context): Span {
+  const { name, attributes } = linkSpanParts(link)
   // One literal of one shape (not a property added later): cheaper to build, every link.
-  return startTime === undefined ? { attributes } : { attributes, startTime }
+  return tracer.startSpan(name, startTime === undefined ? { attributes } : { attributes, startTime }, parent)
 }
 
 /**
@@ -346,18 +411,16 @@ export interface Lineage {
 export function runSpanOptions(chainName: string, runId: string, startTime: HrTime | undefined, lineage: Lineage): SpanOptions {
   // Literal keys (the values of ATTR.chainName and ATTR.runId): an object shape V8 builds fast.
   const attributes: Attributes = { 'shadowchain.chain.name': chainName, 'shadowchain.run.id': runId }
-  const links: Link[] = []
   const related = lineage.parent ?? lineage.replayOf
-  if (related !== undefined) {
-    const kind = lineage.parent !== undefined ? 'fork' : 'replay'
-    attributes[ATTR.relation] = kind
-    attributes[ATTR.relatedRunId] = related.runId
-    if (lineage.parent !== undefined) attributes[ATTR.forkSeq] = lineage.parent.seq
-    const context = spanContextOf(related.run, related.runId)
-    if (context !== undefined) links.push({ context, attributes: { [ATTR.relation]: kind } })
-  }
+  // A run of its own (most runs): one literal, no links.
+  if (related === undefined) return startTime === undefined ? { attributes } : { attributes, startTime }
+  const kind = lineage.parent !== undefined ? 'fork' : 'replay'
+  attributes[ATTR.relation] = kind
+  attributes[ATTR.relatedRunId] = related.runId
+  if (lineage.parent !== undefined) attributes[ATTR.forkSeq] = lineage.parent.seq
+  const context = spanContextOf(related.run, related.runId)
   // No empty links array: the SDK would copy it.
-  const options: SpanOptions = links.length === 0 ? { attributes } : { attributes, links }
+  const options: SpanOptions = context === undefined ? { attributes } : { attributes, links: [{ context, attributes: { [ATTR.relation]: kind } }] }
   if (startTime !== undefined) options.startTime = startTime
   return options
 }
