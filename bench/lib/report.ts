@@ -49,6 +49,15 @@ export function verdict(r: Ratio, limit: number, unit = '×'): string {
   return `≤ ${limit}${unit} ${r.median <= limit ? 'PASS' : 'FAIL'}${close ? ' (borderline)' : ''}`
 }
 
+/**
+ * "≥ 130× PASS" for a target that is a floor (the other side must be at least this much slower):
+ * PASS when the median ratio is at least `limit`; "(borderline)" as in {@link verdict}.
+ */
+export function atLeast(r: Ratio, limit: number, unit = '×'): string {
+  const close = r.p25 <= limit && limit <= r.p75
+  return `≥ ${limit}${unit} ${r.median >= limit ? 'PASS' : 'FAIL'}${close ? ' (borderline)' : ''}`
+}
+
 /** Where a suite writes its table: BENCH_OUT, else results/<name>.md; undefined for "-". */
 export function outputPath(name: string): string | undefined {
   const out = process.env['BENCH_OUT'] ?? fileURLToPath(new URL(`../results/${name}.md`, import.meta.url))
