@@ -6,6 +6,9 @@ import type { MiddlewareCallInfo } from '../record/events.js'
 import type { Redactor } from '../files/redact.js'
 import type { LinkInfo, RunStatus } from '../core/types.js'
 import { spanContextOf } from './registry.js'
+import { nsAttribute } from './times.js'
+
+export { hrTime, nsAttribute, timesOf } from './times.js'
 
 /**
  * The attribute names shadowchain puts on spans and span events (all under `shadowchain.`), for
@@ -123,74 +126,6 @@ export function endBranchSpan(span: Span, durationNs: bigint, failed: boolean, e
     if (failed) recordFailure(span, error, time, redact)
   }
   span.end(time)
-}
-
-// Epoch ns are bigints past 2^53; HrTime wants [seconds, nanos] numbers. Both bigint arithmetic
-// and Number(bigint) are builtin calls that allocate (a subtraction and a conversion were most of
-// what one time cost, ~25 ns of ~40), three times a link span. Instead the bigint is stored into a
-// 64-bit typed array and read back as two 32-bit halves, less the halves of an anchor (a whole
-// second near now): plain number arithmetic, exact for 2^53 ns (104 days) after the anchor.
-// Anything else (a test clock near 0, a recorded run from before, a far future) takes the bigint
-// path, as exact.
-const SCRATCH = new BigUint64Array(1)
-const HALVES = new Uint32Array(SCRATCH.buffer)
-// Which half is which follows the platform's byte order.
-const LO = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 0 : 1
-const HI = 1 - LO
-const TWO_32 = 4_294_967_296
-/** The high half of the first value past the fast range: 2^53 = 2^21 × 2^32. */
-const FAST_HI = 0x20_0000
-const TWO_53 = 1n << 53n
-
-const ANCHOR_S = Math.floor(Date.now() / 1000)
-const ANCHOR_NS = BigInt(ANCHOR_S) * 1_000_000_000n
-/** Past the fast range: every value from here on (2^64 and more too) takes the bigint path. */
-const FAST_END = ANCHOR_NS + TWO_53
-SCRATCH[0] = ANCHOR_NS
-const ANCHOR_HI = HALVES[HI] as number
-const ANCHOR_LO = HALVES[LO] as number
-
-/**
- * Epoch nanoseconds as an OTel HrTime, exact to the nanosecond. (A run recorded with
- * `timestamps: false` has no times: callers pass no time at all then, and the SDK stamps.)
- */
-export function hrTime(ns: bigint): HrTime {
-  // One bigint comparison keeps values of 2^64 and more (which the store would wrap) out; values
-  // below the anchor (negative ones wrap to a huge high half) fail the range check.
-  if (ns < FAST_END) {
-    SCRATCH[0] = ns
-    const hi = (HALVES[HI] as number) - ANCHOR_HI
-    if (hi >= 0 && hi < FAST_HI) {
-      // Below 2^53: exact. (The low halves' difference may be negative: the sum is still exact.)
-      const offset = hi * TWO_32 + ((HALVES[LO] as number) - ANCHOR_LO)
-      let seconds = Math.floor(offset / 1e9)
-      let nanos = offset - seconds * 1e9
-      // offset / 1e9 is rounded: next to a whole second, far from the anchor, the floor can be one off.
-      if (nanos < 0) (seconds -= 1), (nanos += 1e9)
-      else if (nanos >= 1e9) (seconds += 1), (nanos -= 1e9)
-      // `| 0` (nanos < 1e9): small integers, as the SDK's own tuples hold, not doubles (V8 keeps
-      // arrays of doubles apart: SDK code reading both kinds would be slower for both).
-      return [ANCHOR_S + seconds, nanos | 0]
-    }
-  }
-  return [Number(ns / 1_000_000_000n), Number(ns % 1_000_000_000n)]
-}
-
-/**
- * Durations as attributes: numbers are exact below 2^53 ns (104 days). Read from the bigint's
- * halves (see {@link hrTime}): Number(bigint) is a builtin call, three times a link span.
- */
-export function nsAttribute(ns: bigint): number {
-  if (ns < TWO_53) {
-    SCRATCH[0] = ns
-    const hi = HALVES[HI] as number
-    // Under 2^32 ns (4.3 s, nearly every duration): the low half as it is, a small integer when
-    // it fits one (as Number() gives it), not a double. A negative duration (a clock that went
-    // back) wraps to a huge high half: Number() below.
-    if (hi === 0) return HALVES[LO] as number
-    if (hi < FAST_HI) return hi * TWO_32 + (HALVES[LO] as number)
-  }
-  return Number(ns)
 }
 
 /**
@@ -388,14 +323,6 @@ export function endRunSpan(span: Span, status: RunStatus, failure: { readonly co
     recordFailure(span, { name: 'ChainRunError', message: failure.message }, time, redact)
   }
   span.end(time)
-}
-
-/** `hrTime`, or nothing for a run recorded without timestamps (every time `0n`). */
-export function timesOf(stamped: boolean): (ns: bigint) => HrTime | undefined {
-  return stamped ? hrTime : unstamped
-}
-function unstamped(): undefined {
-  return undefined
 }
 
 /** What a run's lineage says about it: the fork parent or the replayed run. */
