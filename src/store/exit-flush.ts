@@ -8,7 +8,9 @@
 const flushes = new Set<() => Promise<void>>()
 
 function onBeforeExit(): void {
-  for (const flush of flushes) void flush().catch(() => {})
+  // A flush that fails at exit is not tried again at the next beforeExit: its store's failure was
+  // reported already, and trying again would keep the process alive for ever.
+  for (const flush of flushes) void flush().catch(() => flushes.delete(flush))
 }
 
 function onTerm(): void {
