@@ -353,51 +353,13 @@ interface LangGraph {
 /** The same 10 steps as LangGraph nodes returning updates (a node may not share a state key's name). */
 async function langGraph(): Promise<LangGraph | string> {
   try {
-    const { StateGraph, Annotation, START, END } = await import('@langchain/langgraph')
+    const { orderGraph, langGraphVersion } = await import('./lib/langgraph.ts')
     const { SqliteSaver } = await import('@langchain/langgraph-checkpoint-sqlite')
     const { PostgresSaver } = await import('@langchain/langgraph-checkpoint-postgres')
-    const { createRequire } = await import('node:module')
-    const version = (createRequire(import.meta.url)('@langchain/langgraph/package.json') as { version: string }).version
-    const S = Annotation.Root({
-      id: Annotation<string>(),
-      status: Annotation<string>(),
-      count: Annotation<number>(),
-      total: Annotation<number>(),
-      currency: Annotation<string>(),
-      customer: Annotation<Order['customer']>(),
-      items: Annotation<Order['items']>(),
-      flags: Annotation<Order['flags']>(),
-      tags: Annotation<string[]>(),
-      updatedAt: Annotation<number>(),
-    })
-    const nodes: [string, (s: LgState) => Partial<LgState>][] = [
-      ['validate', (s) => (s.items.length > 0 ? { status: 'validated' } : {})],
-      ['count', (s) => ({ count: s.count + 1 })],
-      ['price', (s) => {
-        let sum = 0
-        for (const item of s.items) sum += item.qty * item.price
-        return { total: sum }
-      }],
-      ['tier', (s) => ({ customer: { ...s.customer, tier: 'gold' } })],
-      ['zip', (s) => ({ customer: { ...s.customer, address: { ...s.customer.address, zip: '75002' } } })],
-      ['qty', (s) => ({ items: s.items.map((item, i) => (i === 0 ? { ...item, qty: 2 } : item)) })],
-      ['fraud', (s) => ({ flags: { ...s.flags, fraudChecked: true } })],
-      ['currency', () => ({ currency: 'EUR' })],
-      ['stamp', () => ({ updatedAt: 1_700_000_000_000 })],
-      ['tag', (s) => ({ tags: s.tags.map((t, i) => (i === 0 ? 'priority' : t)) })],
-    ]
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    let g: any = new StateGraph(S)
-    for (const [name, fn] of nodes) g = g.addNode(`n_${name}`, fn)
-    let from: string = START
-    for (const [name] of nodes) {
-      g = g.addEdge(from, `n_${name}`)
-      from = `n_${name}`
-    }
-    g = g.addEdge(from, END)
-    const plain = g.compile()
+    const version = langGraphVersion()
+    const plain = orderGraph()
     const saver = SqliteSaver.fromConnString(join(dir, 'langgraph.db'))
-    const onSqlite = g.compile({ checkpointer: saver })
+    const onSqlite = orderGraph(saver)
     let pgSaver: InstanceType<typeof PostgresSaver> | undefined
     let onPostgres: typeof plain | undefined
     if (pgUrl.url !== undefined) {
@@ -405,7 +367,7 @@ async function langGraph(): Promise<LangGraph | string> {
       await admin((client) => client.query(`CREATE SCHEMA "${schema}"`))
       pgSaver = PostgresSaver.fromConnString(pgUrl.url, { schema })
       await pgSaver.setup()
-      onPostgres = g.compile({ checkpointer: pgSaver })
+      onPostgres = orderGraph(pgSaver)
     }
     let thread = 0
     const sync = (): { configurable: { thread_id: string }; durability: 'sync' } => ({ configurable: { thread_id: `t-${thread++}` }, durability: 'sync' })
