@@ -115,7 +115,9 @@ export class FlightRecorder implements RunRecorder {
 
   /** Where the runs go: the store's kind and place, or `'memory'`. */
   get where(): string {
-    return this.#store === undefined ? 'memory (runs kept as they are)' : `${this.#store.kind} ${this.#store.where}`
+    if (this.#store === undefined) return 'memory (runs kept as they are)'
+    const { kind, where } = this.#store
+    return where === kind ? kind : `${kind} ${where}`
   }
 
   /**
