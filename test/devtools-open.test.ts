@@ -29,15 +29,15 @@ describe('openRun', () => {
     const view = openRun(doc)
     expect(view.events).toHaveLength(run.timeline.length)
     expect(view.rows).toHaveLength(2_000)
-    expect(view.source.statesBuilt).toBe(0)
+    expect(view.opened.statesBuilt).toBe(0)
     expect(stateAt(view, 10).ctx).toStrictEqual(run.timeline.stateAt(10).ctx)
-    expect(view.source.statesBuilt).toBe(11)
+    expect(view.opened.statesBuilt).toBe(11)
     // A step forward applies one event's patches.
     stateAt(view, 11)
-    expect(view.source.statesBuilt).toBe(12)
+    expect(view.opened.statesBuilt).toBe(12)
     // Going back costs nothing: the states rebuilt are kept (copy-on-write).
     stateAt(view, 3)
-    expect(view.source.statesBuilt).toBe(12)
+    expect(view.opened.statesBuilt).toBe(12)
   })
 
   it('shows what Run.fromJSON rebuilds: events, times, states, a link’s change', () => {

@@ -32,8 +32,8 @@ let remote: RemoteRuns = { bySpan: new Map(), byId: new Map() }
  * @returns the stitched traces that hold more than one run
  */
 export function setRemoteRuns(runs: readonly { readonly run: ViewerRun; readonly origin?: string | undefined }[]): StitchedTrace<DocumentRun>[] {
-  const traces = stitchRuns(runs.map((r) => ({ run: r.run.source, origin: r.origin })))
-  const shown = new Map(runs.map((r) => [r.run.source, r.run]))
+  const traces = stitchRuns(runs.map((r) => ({ run: r.run.opened, origin: r.origin })))
+  const shown = new Map(runs.map((r) => [r.run.opened, r.run]))
   const bySpan = new Map<string, DocumentRun[]>()
   const byId = new Map<string, { view: ViewerRun; origin: string | undefined; span: string }>()
   for (const trace of traces) {
@@ -117,7 +117,7 @@ export function nestedView(run: ViewerRun, id: string): ViewerRun | undefined {
   if (cached !== undefined) return cached
   const nested = run.timeline.child(id)
   const called = nested === undefined ? remote.byId.get(id) : undefined
-  const child = nested ?? called?.view.source
+  const child = nested ?? called?.view.opened
   if (child === undefined || onPath(run, id)) return undefined
   const seq = run.events.findIndex((e) => ('child' in e.event && e.event.child === id) || (called !== undefined && 'span' in e.event && e.event.span === called.span))
   if (called !== undefined && seq === -1) return undefined

@@ -41,8 +41,8 @@ export interface ViewerRun {
    */
   readonly run: Run<unknown>
   /** The run as read from its document: what the page shows, each state rebuilt when asked for. */
-  readonly source: DocumentRun
-  /** Its events and states (the source's timeline). */
+  readonly opened: DocumentRun
+  /** Its events and states (the opened run's timeline). */
   readonly timeline: DocumentTimeline
   /** Whether it recorded `ctx.write` events (`capture: 'writes'`). */
   readonly captured: boolean
@@ -144,7 +144,7 @@ export function viewRun(source: DocumentRun, host: { readonly run: ViewerRun; re
     get run() {
       return library()
     },
-    source,
+    opened: source,
     timeline: source.timeline,
     captured,
     id: source.id,
