@@ -110,6 +110,7 @@ function executeChain<C, T>(chain: Chain<C>, input: unknown, options: RunOptions
   // Replays and forks are investigations: kept only by a recorder given in their own options.
   const port = (extras.replayOf === undefined && extras.parent === undefined ? merged.recorder : options?.recorder)?.[RECORDER_PORT]
   const watcher = port === undefined ? undefined : watch<C>(port, chain, info)
+  const watchers: Watchers = { live: trace, port, tracing }
   let sink: DurableSink | undefined
   if (merged.durable === true) {
     sink = merged.capture === 'off' || port === undefined ? undefined : durableSink(port, info, extras)
@@ -121,7 +122,7 @@ function executeChain<C, T>(chain: Chain<C>, input: unknown, options: RunOptions
   // An input refused before it could be made (an HTTP body that is not JSON): a rejected run.
   if (extras.reject !== undefined) {
     const message = `invalid input for chain '${chain.name}': ${extras.reject.message}`
-    return settled(rejectInput(chain, info, input, clock.now(), message, captureThrown(extras.reject.cause), extras, { live: trace, port, tracing }), settle)
+    return settled(rejectInput(chain, info, input, clock.now(), message, captureThrown(extras.reject.cause), extras, watchers), settle)
   }
   const schema = defaults.input
   let start: unknown = input
@@ -134,10 +135,10 @@ function executeChain<C, T>(chain: Chain<C>, input: unknown, options: RunOptions
     } catch (error) {
       // A throwing transform or refinement, or an async schema (safeParse cannot await it).
       const message = `invalid input for chain '${chain.name}': the input schema threw: ${describeError(error)}`
-      return settled(rejectInput(chain, info, input, clock.now(), message, captureThrown(error), extras, { live: trace, port, tracing }), settle)
+      return settled(rejectInput(chain, info, input, clock.now(), message, captureThrown(error), extras, watchers), settle)
     }
     if (!parsed.success) {
-      return settled(rejectInput(chain, info, input, clock.now(), formatInputError(chain.name, parsed.error), parsed.error, extras, { live: trace, port, tracing }), settle)
+      return settled(rejectInput(chain, info, input, clock.now(), formatInputError(chain.name, parsed.error), parsed.error, extras, watchers), settle)
     }
     start = parsed.data
   }
@@ -174,10 +175,10 @@ function executeChain<C, T>(chain: Chain<C>, input: unknown, options: RunOptions
   })
   // The recorder first: a state it cannot record turns a call into a failure, which the
   // tracer is then told of instead.
-  const observer =
-    trace === undefined && watcher === undefined
-      ? recorder
-      : (fanOut<C>(trace === undefined ? [recorder, watcher as RunObserver<C>] : watcher === undefined ? [recorder, trace as RunObserver<C>] : [recorder, trace as RunObserver<C>, watcher]) as RunObserver<C>)
+  const observers: RunObserver<C>[] = [recorder]
+  if (trace !== undefined) observers.push(trace as RunObserver<C>)
+  if (watcher !== undefined) observers.push(watcher)
+  const observer = fanOut<C>(observers) as RunObserver<C>
   return new Promise<T>((resolve, reject) => {
     const plan: ExecutionPlan<C> = {
       chain: compiled,
@@ -199,7 +200,7 @@ function executeChain<C, T>(chain: Chain<C>, input: unknown, options: RunOptions
     }
     execute<C>(plan, (result) => {
       recorder.log.seal()
-      const run = finish(chain, info, extras.input ?? start, result, recorder, extras, { live: trace, port, tracing })
+      const run = finish(chain, info, extras.input ?? start, result, recorder, extras, watchers)
       settle({ run, ioOverruns: recorder.ioOverruns }, resolve, reject)
     })
   })
