@@ -293,7 +293,6 @@ export class Recorder<C> implements RunObserver<C> {
     }
   }
 
-  /** The optional fields of `link.end` / `link.error`: drawn io, lost metrics, dropped writes. */
   /**
    * Pushes the end of a link or branch call with what its io carries (`CallFields`): the values
    * it drew, the span it injected, the run a nested chain made; notes a replay's io overrun.
