@@ -75,8 +75,8 @@ function isIO(value: unknown): boolean {
 const PARENT_KEYS = new Set(['runId', 'seq'])
 const PARENT_REQUIRED = ['runId', 'seq']
 
-/** A fork event's parent: its run id (at most 4,096 characters) and seq. */
-function isForkParent(value: unknown): boolean {
+/** A run's or a fork event's parent: its run id (at most 4,096 characters) and seq. */
+function isParent(value: unknown): boolean {
   return isRecord(value) && hasKeys(value, PARENT_KEYS, PARENT_REQUIRED) && isName(value['runId']) && isCount(value['seq'])
 }
 
@@ -107,7 +107,7 @@ const FIELD_CHECKS: Record<string, ((value: unknown) => boolean) | true> = {
   path: Array.isArray,
   value: true,
   stack: isName,
-  parent: isForkParent,
+  parent: isParent,
   status: isStatus,
 }
 
@@ -179,7 +179,7 @@ function isRun(value: unknown): boolean {
     isNsString(value['endedAt']) &&
     (error === undefined ||
       (isRecord(error) && hasKeys(error, ERROR_KEYS, ['code', 'message']) && isString(error['code']) && isString(error['message']) && (error['link'] === undefined || isCount(error['link'])))) &&
-    (parent === undefined || (isRecord(parent) && hasKeys(parent, PARENT_KEYS, PARENT_REQUIRED) && isName(parent['runId']) && isCount(parent['seq']))) &&
+    (parent === undefined || isParent(parent)) &&
     (replayOf === undefined || (isRecord(replayOf) && hasKeys(replayOf, RUN_ID_KEYS, ['runId']) && isName(replayOf['runId']))) &&
     (stoppedBy === undefined || isCount(stoppedBy)) &&
     (stopReason === undefined || isString(stopReason)) &&
