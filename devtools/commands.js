@@ -313,11 +313,13 @@ function* manyLines(traces, options, values) {
   }
   if (!values.events) return
   for (const t of traces) {
-    for (const node of treeRuns(t.roots)) {
-      yield ''
-      const root = t.roots.find((r) => [...treeRuns([r])].includes(node))?.run ?? node.run
-      yield `${node.calledBy === undefined ? 'run' : '⇢ remote run'} ${node.run.id.slice(0, 8)} '${node.run.chainName}'${node.origin === undefined ? '' : ` (${node.origin})`}${node.calledBy === undefined ? '' : ` called by link '${node.calledBy.link.name}' of run ${node.calledBy.runId.slice(0, 8)}`}:`
-      yield* eventLines(node.run, root, 0, values['no-nested'] === true)
+    // Times count from the start of the root a run is under: known as each root's tree is walked.
+    for (const root of t.roots) {
+      for (const node of treeRuns([root])) {
+        yield ''
+        yield `${node.calledBy === undefined ? 'run' : '⇢ remote run'} ${node.run.id.slice(0, 8)} '${node.run.chainName}'${node.origin === undefined ? '' : ` (${node.origin})`}${node.calledBy === undefined ? '' : ` called by link '${node.calledBy.link.name}' of run ${node.calledBy.runId.slice(0, 8)}`}:`
+        yield* eventLines(node.run, root.run, 0, values['no-nested'] === true)
+      }
     }
   }
 }
