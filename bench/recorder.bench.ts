@@ -8,7 +8,6 @@
 // results/recorder.md; "-" writes nothing), SHADOWCHAIN_BENCH_PG_URL (default
 // postgres://shadow:shadow@127.0.0.1:5432/shadow_test; started as the tests do when it does not
 // answer and we are root). See README.md for what each case means.
-import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -24,6 +23,7 @@ import { Series, Statistics } from '../src/store/statistics.ts'
 import { measure, median, pairedDifference, pairedRatio, quantile, type Case, type Samples } from './lib/harness.ts'
 import { currentLoad, fmt, log, machineLine, publish, times, us, verdict } from './lib/report.ts'
 import { counter, makeOrder, orderLinks, timing, type Order } from './lib/workload.ts'
+import { answers, DEFAULT_URL, systemCluster } from '../test/postgres-server.ts'
 
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 40)
 const BATCH_MS = Number(process.env['BENCH_BATCH_MS'] ?? 40)
@@ -39,7 +39,6 @@ const YIELD_EVERY = 100
 const UNIT = 256
 /** The same in (4) and (5): a durable run on PostgreSQL takes milliseconds. */
 const DURABLE_UNIT = 8
-const PG_DEFAULT = 'postgres://shadow:shadow@127.0.0.1:5432/shadow_test'
 
 enablePatches()
 enableMapSet()
@@ -78,39 +77,16 @@ function perRun(samples: Map<string, Samples>, k: number): Map<string, Samples> 
 
 // ---- PostgreSQL ----------------------------------------------------------------------------
 
-async function answers(url: string): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 })
-  client.on('error', () => undefined)
-  try {
-    await client.connect()
-    await client.query('SELECT 1')
-    return undefined
-  } catch (error) {
-    return error instanceof Error ? error.message || String((error as { code?: unknown }).code) : String(error)
-  } finally {
-    await client.end().catch(() => undefined)
-  }
-}
-
 /** The server's URL, or why there is none (then the PostgreSQL rows are skipped). */
 async function postgresUrl(): Promise<{ url?: string; why?: string }> {
   const given = process.env['SHADOWCHAIN_BENCH_PG_URL']
-  const url = given ?? PG_DEFAULT
+  const url = given ?? DEFAULT_URL
   const problem = await answers(url)
   if (problem === undefined) return { url }
   if (given !== undefined || process.getuid?.() !== 0) return { why: `PostgreSQL at ${url.replace(/:[^:@/]*@/, ':***@')} does not answer (${problem})` }
-  // As test/global-setup-postgres.ts does as root: the system cluster, the role and the database.
+  // As the tests' global setup does as root: the system cluster, the role and the database.
   try {
-    const run = (command: string, args: string[]): string => execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
-    const asPostgres = (sql: string): string => run('su', ['postgres', '-c', `psql -v ON_ERROR_STOP=1 -tAc ${JSON.stringify(sql)}`]).trim()
-    try {
-      run('pg_ctlcluster', ['15', 'main', 'status'])
-    } catch {
-      run('pg_ctlcluster', ['15', 'main', 'start'])
-    }
-    run('/usr/lib/postgresql/15/bin/pg_isready', ['-h', '127.0.0.1', '-p', '5432', '-t', '30'])
-    if (asPostgres("SELECT 1 FROM pg_roles WHERE rolname = 'shadow'") !== '1') asPostgres("CREATE ROLE shadow LOGIN PASSWORD 'shadow'")
-    if (asPostgres("SELECT 1 FROM pg_database WHERE datname = 'shadow_test'") !== '1') run('su', ['postgres', '-c', 'createdb -O shadow shadow_test'])
+    await systemCluster()
   } catch (error) {
     return { why: `could not start PostgreSQL: ${error instanceof Error ? error.message : String(error)}` }
   }
