@@ -375,7 +375,7 @@ export function setsInOrder(patches: readonly Patch[], after: unknown, back: rea
       if (patch.op === 'add') rebuilt.add(patch.value)
       else rebuilt.delete(patch.value)
     }
-    if (sameOrder(rebuilt, now)) continue
+    if (sameMembers(rebuilt, now)) continue
     ;(out ??= patches.slice()).push({ op: 'replace', path: change.path, value: now })
   }
   return out ?? patches
@@ -384,12 +384,5 @@ export function setsInOrder(patches: readonly Patch[], after: unknown, back: rea
 function isMemberPatch(patch: Patch, setPath: readonly (string | number)[]): boolean {
   if (patch.path.length !== setPath.length + 1 || (patch.op !== 'add' && patch.op !== 'remove')) return false
   for (let i = 0; i < setPath.length; i++) if (patch.path[i] !== setPath[i]) return false
-  return true
-}
-
-function sameOrder(a: Set<unknown>, b: Set<unknown>): boolean {
-  if (a.size !== b.size) return false
-  const right = b.values()
-  for (const member of a) if (!Object.is(member, right.next().value)) return false
   return true
 }
