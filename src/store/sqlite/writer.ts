@@ -26,9 +26,9 @@ port.on('message', (request: WriteRequest) => {
       db = openSqlite(path, options)
       writes = new SqliteWrites(db, path)
     }
-    const w = writes
-    const result = request.op === 'write' ? w.write(...request.args) : request.op === 'begin' ? w.begin(...request.args) : request.op === 'appendSteps' ? w.appendSteps(...request.args) : request.op === 'claim' ? w.claim(...request.args) : w.retain(...request.args)
-    reply = { n: request.n, result }
+    // WriteRequest pairs each op with its method's arguments (typed where the store posts it).
+    const change = writes[request.op] as (...args: readonly unknown[]) => unknown
+    reply = { n: request.n, result: change.apply(writes, request.args) }
   } catch (error) {
     const store = error instanceof StoreError
     const code = (error as { code?: unknown } | null)?.code
