@@ -16,8 +16,6 @@ export interface LinkEnd {
 
 /** The slots a state's change takes in an entry, by how it differs (log-header.ts `State`). */
 const STATE_SLOTS: readonly number[] = [0, 1, 2, 2, 0, 0, 2, 0]
-/** `State.Mask`: every index of STATE_SLOTS. */
-const STATE_MASK: number = State.Mask
 
 /** Whole events {@link linkEnds} walks past: they make no link record and change no link's outcome. */
 const PASSED: ReadonlySet<string> = new Set(['run.start', 'run.end', 'middleware.before', 'middleware.after', 'middleware.error'])
@@ -100,7 +98,7 @@ export function linkEnds<C>(s: readonly unknown[], count: number, links: readonl
     } else {
       // Skipped in the order the log wrote them: ctx, mwctx, metrics, link, the entry's own.
       if ((header & H.Ctx) !== 0) ctx = s[slot++]
-      slot += (STATE_SLOTS[(header >> H.MwShift) & STATE_MASK] as number) + (STATE_SLOTS[(header >> H.MetricsShift) & STATE_MASK] as number)
+      slot += (STATE_SLOTS[(header >> H.MwShift) & State.Mask] as number) + (STATE_SLOTS[(header >> H.MetricsShift) & State.Mask] as number)
       const named = header & H.LinkMask
       if (named === H.SomeLink) link = s[slot++] as LinkInfo
       else if (named === H.NextLink) link = links[(link as LinkInfo).index + 1]
