@@ -135,7 +135,7 @@ export function stitchRuns(runs: Iterable<StitchableRun | StitchInput<Stitchable
     }
     parent.set(node.run.id, site)
   }
-  breakCycles(nodes, parent, (traceId, text) => note(traceId, text))
+  breakCycles(nodes, parent, note)
   // Trees.
   const byTrace = new Map<string | undefined, Node[]>()
   const calls = new Map<string | undefined, Map<string, Node[]>>()
@@ -153,11 +153,13 @@ export function stitchRuns(runs: Iterable<StitchableRun | StitchInput<Stitchable
     ;(nodes.get(site.caller) as Node).remote.push(node)
     let bySpan = calls.get(traceId)
     if (bySpan === undefined) calls.set(traceId, (bySpan = new Map()))
-    bySpan.set(site.call.span, [...(bySpan.get(site.call.span) ?? []), node])
+    const placed = bySpan.get(site.call.span)
+    if (placed === undefined) bySpan.set(site.call.span, [node])
+    else placed.push(node)
   }
   const byStart = (a: Node, b: Node): number => (a.run.startedAt === b.run.startedAt ? (a.run.id < b.run.id ? -1 : 1) : a.run.startedAt < b.run.startedAt ? -1 : 1)
   for (const node of nodes.values()) node.remote.sort((a, b) => (a.calledBy as RemoteCall).seq - (b.calledBy as RemoteCall).seq || byStart(a, b))
-  for (const list of calls.values()) for (const [span, placed] of list) list.set(span, [...placed].sort(byStart))
+  for (const list of calls.values()) for (const placed of list.values()) placed.sort(byStart)
   const traces: { traceId: string | undefined; roots: Node[]; calls: ReadonlyMap<string, readonly Node[]>; size: number; notes: readonly string[] }[] = []
   for (const [key, roots] of byTrace) {
     roots.sort(byStart)
