@@ -1,9 +1,11 @@
 // Pieces of the run document writer (write-document.ts): patches as the format writes them, the
 // tables events refer to links and middleware calls through, and times as offsets.
 import type { Patch } from 'immer'
-import { encodeValue, type EncodeNotes } from './codec.js'
+import { encodeLenient, encodeValue, type EncodeNotes } from './codec.js'
 import { wholeSets } from '../core/diff-states.js'
-import type { DocumentPatch } from './run-document.js'
+import type { LinkInfo, MiddlewareCallInfo } from '../core/types.js'
+import type { Redactor } from './redact.js'
+import type { DocumentLink, DocumentMiddleware, DocumentPatch } from './run-document.js'
 
 const RESERVED_KEYS: ReadonlySet<unknown> = new Set(['__proto__', 'constructor', 'prototype'])
 
@@ -51,6 +53,16 @@ export function table<T>(): { readonly items: T[]; ref(item: T): number } {
       return at
     },
   }
+}
+
+/** A link's entry in the document's table: its meta, scrubbed, only when it has any. */
+export function documentLink(link: LinkInfo, redact: Redactor, notes?: EncodeNotes): DocumentLink {
+  return Object.keys(link.meta).length === 0 ? { name: link.name, index: link.index } : { name: link.name, index: link.index, meta: encodeLenient(redact.scrub(link.meta), notes) }
+}
+
+/** A middleware call's entry in the document's table. */
+export function documentMiddleware({ name, position, index }: MiddlewareCallInfo): DocumentMiddleware {
+  return { name, position, index }
 }
 
 /** ns from `origin` as a JSON number, or as a decimal string past 2^53 ns (104 days): a fork

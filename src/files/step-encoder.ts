@@ -2,13 +2,13 @@
 // comes before the events, with the events so far) when it begins, then each batch of completed
 // steps as the events they add, with the link and middleware table entries they name first.
 // The same per-event encoding as a whole document's (write-document.ts), fed one event at a time.
-import { encodeLenient, encodeValue, type EncodeNotes } from './codec.js'
+import { encodeValue, type EncodeNotes } from './codec.js'
 import type { LinkInfo, MiddlewareCallInfo } from '../core/types.js'
 import type { DurableStart } from '../core/recording.js'
 import type { TimelineEvent } from '../record/events.js'
 import { mergeRedactPaths, redactor, type Redactor } from './redact.js'
 import { FORMAT, type DocumentEvent, type DocumentLink, type DocumentMiddleware, type DocumentVersion } from './run-document.js'
-import { table } from './encode-parts.js'
+import { documentLink, documentMiddleware, table } from './encode-parts.js'
 import { eventEncoder, type DocumentHeader } from './write-document.js'
 
 
@@ -71,9 +71,9 @@ export class StepEncoder {
     this.#redact.collectEvents(events)
     const out: DocumentEvent[] = []
     for (const event of events) out.push(this.#encode(event))
-    const links = this.#links.items.slice(this.#linksSent).map((link): DocumentLink => (Object.keys(link.meta).length === 0 ? { name: link.name, index: link.index } : { name: link.name, index: link.index, meta: encodeLenient(this.#redact.scrub(link.meta)) }))
+    const links = this.#links.items.slice(this.#linksSent).map((link) => documentLink(link, this.#redact))
     this.#linksSent = this.#links.items.length
-    const middleware = this.#middleware.items.slice(this.#middlewareSent).map(({ name, position, index }): DocumentMiddleware => ({ name, position, index }))
+    const middleware = this.#middleware.items.slice(this.#middlewareSent).map(documentMiddleware)
     this.#middlewareSent = this.#middleware.items.length
     return { events: out, links, middleware, version: this.#header.version }
   }

@@ -2,7 +2,7 @@
 // encoded by the codec, redaction applied on the way out. Events are produced one at a time, so
 // `saveRun` streams them to a file.
 import { applyPatches, type Objectish, type Patch } from 'immer'
-import { encodePatches, offset, table } from './encode-parts.js'
+import { documentLink, documentMiddleware, encodePatches, offset, table } from './encode-parts.js'
 import { encodeLenient, encodeValue, type EncodeNotes } from './codec.js'
 import { diffStates, diffStatesAlong, mayChangeUnpatched, setsInOrder } from '../core/diff-states.js'
 import type { MiddlewareCallInfo, TimelineEvent } from '../record/events.js'
@@ -80,7 +80,7 @@ export function exportParts(
       children: [...run.childIds],
     },
     links: [],
-    middleware: middleware.items.map(({ name, position, index }) => ({ name, position, index })),
+    middleware: middleware.items.map(documentMiddleware),
     initial,
   }
   if (run.error !== undefined) {
@@ -89,7 +89,7 @@ export function exportParts(
     if (run.error.cause !== undefined) error.cause = encodeLenient(redact.scrub(run.error.cause), notes)
     header.run.error = error
   }
-  header.links = links.items.map((link) => (Object.keys(link.meta).length === 0 ? { name: link.name, index: link.index } : { name: link.name, index: link.index, meta: encodeLenient(redact.scrub(link.meta), notes) }))
+  header.links = links.items.map((link) => documentLink(link, redact, notes))
   if (run.parent !== undefined) header.run.parent = { runId: run.parent.runId, seq: run.parent.seq }
   if (run.replayOf !== undefined) header.run.replayOf = { runId: run.replayOf.runId }
   if (run.trace !== undefined) header.run.trace = { ...run.trace }
