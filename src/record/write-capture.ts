@@ -54,7 +54,6 @@ class Capture {
     // `classify` asks a draft one trap (`isDraft` and `getPrototypeOf` would be two).
     const isDraftRoot = classify(draft) === DRAFT
     this.root = this.#make(draft, undefined, undefined, isDraftRoot ? classified : (Object.getPrototypeOf(draft) as object | null), isDraftRoot)
-    if (this.root.draft) this.root.immer = classifiedState
   }
 
   /** The traps of the wrapper of `target`, if it has one. */
@@ -73,8 +72,6 @@ class Capture {
   /** A new wrapper of `target`, read from `parent` at `key`; `listed`: in `parent.kids` if a draft. */
   wrap(target: object, parent: Traps, key: unknown, proto: object | null, draft: boolean, listed = false): Traps {
     const traps = this.#make(target, parent, key, proto, draft)
-    // What `classify` found of this draft, just before.
-    if (traps.draft) traps.immer = classifiedState
     if (listed && traps.draft && !this.#escaped) (this.#listed ??= []).push(traps)
     else (this.#wrappers ??= new WeakMap()).set(target, traps)
     return traps
@@ -107,6 +104,8 @@ class Capture {
         : !plain && target instanceof Set
           ? new SetTraps(this, target, parent, key, false, false)
           : new Traps(this, target, parent, key, isArray, draft)
+    // What `classify` found of this draft, just before (every wrapper is made right after it).
+    if (traps.draft) traps.immer = classifiedState
     const standIn: object = isArray ? [] : proto === Object.prototype ? {} : Object.create(proto)
     traps.proxy = new Proxy(standIn, traps)
     return traps
