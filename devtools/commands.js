@@ -527,7 +527,7 @@ ${STORE_HELP}`,
     }
     const stores = []
     for (const arg of positionals) if (await isStoreArg(arg)) stores.push(arg)
-    const mixed = trace !== undefined || stores.length > 1 || (stores.length === 1 && !(await isStoreArg(positionals[0])))
+    const mixed = trace !== undefined || stores.length > 1 || (stores.length === 1 && stores[0] !== positionals[0])
     if (mixed) {
       const usage = 'shadowchain view <file|store [run-id...]>... [--trace <id>]'
       const { sources, close } = await gatherSources(positionals, { trace, loadFile: (file) => load(file, UsageError), fromDocument, usage, UsageError })
