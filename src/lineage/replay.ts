@@ -98,7 +98,7 @@ function recordingOf<C>(original: Run<C>): Recording<C> {
   const links = original.timeline.links()
   const records = new Map<string, LinkRecord<C>>()
   for (const record of links) records.set(record.name, record)
-  const recording: Recording<C> = { length: timeline.length, links, records, recordedIO: replayExtras(original, links).recordedIO }
+  const recording: Recording<C> = { length: timeline.length, links, records, recordedIO: recordedIOOf(links) }
   recordings.set(timeline, recording as Recording<unknown>)
   return recording
 }
@@ -115,8 +115,7 @@ export async function replayRun<C>(chain: Chain<C>, original: Run<C>, options: R
   checkRecorded(original, chain, 'replay')
   const extras = {
     recordedIO,
-    replayOf: { run: original as Run<unknown>, runId: original.id },
-    parsed: original.error?.code !== 'INVALID_INPUT',
+    ...replayOrigin(original),
     linkOverrides: stubs(chain, original, records, stub),
     ...forkResume(original, chain),
   }
@@ -134,21 +133,27 @@ export async function replayRun<C>(chain: Chain<C>, original: Run<C>, options: R
 
 /**
  * @internal What a replay of `original` re-executes with: the io values its links drew, and
- * the recording it compares with (a nested chain's run is replayed with these too). `links`:
- * its `timeline.links()`, when the caller has them already.
+ * the recording it compares with (a nested chain's run is replayed with these too).
  */
-export function replayExtras<C>(
-  original: Run<C>,
-  links: readonly LinkRecord<C>[] = original.timeline.links(),
-): { recordedIO: Map<string, RecordedIO>; replayOf: { run: Run<unknown>; runId: string }; parsed: boolean } {
+export function replayExtras<C>(original: Run<C>): { recordedIO: Map<string, RecordedIO>; replayOf: { run: Run<unknown>; runId: string }; parsed: boolean } {
+  return { recordedIO: recordedIOOf(original.timeline.links()), ...replayOrigin(original) }
+}
+
+/** The io values recorded links drew, by link name (and `branchKey` for a branch's). */
+function recordedIOOf<C>(links: readonly LinkRecord<C>[]): Map<string, RecordedIO> {
   const recordedIO = new Map<string, RecordedIO>()
   for (const record of links) {
     if (record.io !== undefined) recordedIO.set(record.name, record.io)
     for (const branch of record.branches ?? []) if (branch.io !== undefined) recordedIO.set(branchKey(record.name, branch.name), branch.io)
   }
+  return recordedIO
+}
+
+/** The recording a replay of `original` compares with, and whether its input is parsed already. */
+function replayOrigin<C>(original: Run<C>): { replayOf: { run: Run<unknown>; runId: string }; parsed: boolean } {
   // A recorded input was parsed already, unless the schema rejected it: then the recording is
   // the raw input, and the replay must check it again (against the chain replayed on).
-  return { recordedIO, replayOf: { run: original as Run<unknown>, runId: original.id }, parsed: original.error?.code !== 'INVALID_INPUT' }
+  return { replayOf: { run: original as Run<unknown>, runId: original.id }, parsed: original.error?.code !== 'INVALID_INPUT' }
 }
 
 /**
