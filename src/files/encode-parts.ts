@@ -5,9 +5,7 @@ import { encodeLenient, encodeValue, type EncodeNotes } from './codec.js'
 import { wholeSets } from '../core/diff-states.js'
 import type { LinkInfo, MiddlewareCallInfo } from '../core/types.js'
 import type { Redactor } from './redact.js'
-import type { DocumentLink, DocumentMiddleware, DocumentPatch } from './run-document.js'
-
-const RESERVED_KEYS: ReadonlySet<unknown> = new Set(['__proto__', 'constructor', 'prototype'])
+import { RESERVED_PATH_KEYS, type DocumentLink, type DocumentMiddleware, type DocumentPatch } from './run-document.js'
 
 /**
  * Encodes patches. `state` is the state the patches produce: a patch whose path goes through a
@@ -21,7 +19,7 @@ export function encodePatches(patches: readonly Patch[], state: unknown, notes: 
     let patch = original
     // Reserved keys are refused by readers; object Map keys would come back as new objects that
     // match no key: both are written as a replace of the ancestor above them.
-    const reserved = patch.path.findIndex((key) => RESERVED_KEYS.has(key) || (typeof key === 'object' && key !== null))
+    const reserved = patch.path.findIndex((key) => RESERVED_PATH_KEYS.has(key) || (typeof key === 'object' && key !== null))
     if (reserved !== -1) {
       const path = patch.path.slice(0, reserved)
       patch = { op: 'replace', path, value: path.reduce<unknown>((node, key) => readKey(node, key), state) }

@@ -12,7 +12,7 @@ import type { LinkInfo } from '../core/types.js'
 import { runDocumentSchema } from './document-schema.js'
 import { isWellFormed } from './document-check.js'
 import { checkChildren, checkDocumentTree, withinNested } from './read-nested.js'
-import { EVENT_TYPE_SINCE, MAX_NESTING, TRACE_SINCE, type DocumentPatch, type DocumentVersion, type ImportOptions, type RunDocument } from './run-document.js'
+import { EVENT_TYPE_SINCE, MAX_NESTING, RESERVED_PATH_KEYS, TRACE_SINCE, type DocumentPatch, type DocumentVersion, type ImportOptions, type RunDocument } from './run-document.js'
 
 /** What the importer rebuilds; `run.ts` turns it into a `Run`. */
 export interface ImportedRun {
@@ -306,7 +306,7 @@ function inverseOf(list: readonly DocumentPatch[] | undefined, after: unknown, b
 // too: it names no object key or array index, and code that turns keys into text (immer's
 // applyPatches does) would read `["constructor"]` as "constructor".
 function pathKey(decoded: unknown, where: string): string | number {
-  if (decoded === '__proto__' || decoded === 'constructor' || decoded === 'prototype') {
+  if (RESERVED_PATH_KEYS.has(decoded)) {
     throw new DocumentError(where, `'${decoded}' is not allowed in a patch path`)
   }
   if (typeof decoded === 'object' && decoded !== null) throw new DocumentError(where, 'a patch path key must be a string, a number or another primitive Map key')
@@ -323,7 +323,7 @@ function decodePatches(list: readonly DocumentPatch[], at: string, limits: Decod
     const path = new Array<string | number>(keys.length)
     for (let k = 0; k < keys.length; k++) {
       const key = keys[k]
-      if (isScalar(key, limits) && !RESERVED_KEYS.has(key)) {
+      if (isScalar(key, limits) && !RESERVED_PATH_KEYS.has(key)) {
         path[k] = key as string | number
       } else {
         const here = childPath(childPath(childPath(at, i), 'path'), k)
@@ -338,8 +338,6 @@ function decodePatches(list: readonly DocumentPatch[], at: string, limits: Decod
   }
   return out
 }
-
-const RESERVED_KEYS: ReadonlySet<unknown> = new Set(['__proto__', 'constructor', 'prototype'])
 
 /** A string, finite number, boolean or null that `decodeValue` would hand back as it is. */
 function isScalar(value: unknown, limits: DecodeLimits): boolean {

@@ -32,6 +32,9 @@ export const NESTED_SINCE = 8
 /** The event types that may name a nested chain's run (`child`, version 8). */
 export const CHILD_EVENT_TYPES: ReadonlySet<string> = new Set(['link.end', 'link.error', 'link.attempt', 'branch.end', 'branch.error'])
 
+/** Keys a patch path may not name: readers refuse them, writers replace the ancestor above them. */
+export const RESERVED_PATH_KEYS: ReadonlySet<unknown> = new Set(['__proto__', 'constructor', 'prototype'])
+
 /** How many levels of nested documents a reader accepts by default (`maxNesting`). */
 export const MAX_NESTING = 100
 
