@@ -58,10 +58,9 @@ function checkChildField(event: unknown, at: string): void {
  *
  * @param doc - the document, its shape checked
  * @param enclosing - the ids of the documents that enclose it (its parent's, its parent's parent's, …)
- * @returns the position of each nested document in `nested`, by id
  * @throws DocumentError at the path of the first problem (`$.events[4].child`, `$.nested[1].run.id`)
  */
-export function checkChildren(doc: RunDocument, enclosing: ReadonlySet<string>): ReadonlyMap<string, number> {
+export function checkChildren(doc: RunDocument, enclosing: ReadonlySet<string>): void {
   const version: DocumentVersion = doc.version
   const byId = new Map<string, number>()
   if (doc.nested !== undefined) {
@@ -87,7 +86,6 @@ export function checkChildren(doc: RunDocument, enclosing: ReadonlySet<string>):
   for (const [id, k] of byId) {
     if (!named.has(id)) throw new DocumentError(`$.nested[${k}].run.id`, `no event names run ${quote(id)} as its child: an embedded run belongs to the call that made it`)
   }
-  return byId
 }
 
 /** A `DocumentError` from an embedded document, at its path within the enclosing one. */
