@@ -5,6 +5,7 @@
 // what the schema refuses: it follows the schema field by field (keep the two in step; the test
 // `document-check.test.ts` compares them on mutated documents), and is stricter where that is
 // simpler (a key present with the value `undefined`, an object with another prototype).
+import { MIDDLEWARE_POSITIONS, WRITE_OPS } from './document-schema.js'
 import { FORMAT, type RunDocument } from './run-document.js'
 
 type Fields = Record<string, unknown>
@@ -103,7 +104,7 @@ const FIELD_CHECKS: Record<string, ((value: unknown) => boolean) | true> = {
   attempt: (value) => isCount(value) && (value as number) >= 1,
   branch: isNonEmptyName,
   patches: isPatchList,
-  op: (value) => WRITE_OPS.has(value as string),
+  op: (value) => WRITE_OP_SET.has(value),
   path: Array.isArray,
   value: true,
   stack: isName,
@@ -115,7 +116,7 @@ function isStatus(value: unknown): boolean {
   return value === 'ok' || value === 'error' || value === 'aborted'
 }
 
-const WRITE_OPS: ReadonlySet<unknown> = new Set(['set', 'delete', 'push', 'pop', 'shift', 'unshift', 'splice', 'sort', 'reverse', 'fill', 'copyWithin', 'map.set', 'map.delete', 'map.clear', 'set.add', 'set.delete', 'set.clear'])
+const WRITE_OP_SET: ReadonlySet<unknown> = new Set(WRITE_OPS)
 
 /** An event type's fields: those it may have, and those it must. */
 interface EventShape {
@@ -199,7 +200,7 @@ const DOCUMENT_REQUIRED = ['format', 'version', 'run', 'links', 'middleware', 'i
 const REDACTED_KEYS = new Set(['paths', 'placeholder'])
 const LINK_KEYS = new Set(['name', 'index', 'meta'])
 const MIDDLEWARE_KEYS = new Set(['name', 'position', 'index'])
-const POSITIONS: ReadonlySet<unknown> = new Set(['chain-before', 'link-before', 'link-after', 'chain-after', 'run-start', 'run-end', 'chain-around', 'link-around'])
+const POSITIONS: ReadonlySet<unknown> = new Set(MIDDLEWARE_POSITIONS)
 const INITIAL_KEYS = new Set(['ctx', 'mwctx'])
 const VERSIONS: ReadonlySet<unknown> = new Set([1, 2, 3, 4, 5, 6, 7, 8, 9])
 

@@ -24,6 +24,10 @@ import {
   type RunDocument,
 } from './run-document.js'
 
+/** A `ctx.write` event's `op`s, and a middleware call's `position`s (document-check.ts reads them too). */
+export const WRITE_OPS = ['set', 'delete', 'push', 'pop', 'shift', 'unshift', 'splice', 'sort', 'reverse', 'fill', 'copyWithin', 'map.set', 'map.delete', 'map.clear', 'set.add', 'set.delete', 'set.clear'] as const
+export const MIDDLEWARE_POSITIONS = ['chain-before', 'link-before', 'link-after', 'chain-after', 'run-start', 'run-end', 'chain-around', 'link-around'] as const
+
 // Names and ids are short; a bound keeps a hostile header from carrying megabytes.
 const name = z.string().max(4096, 'longer than 4096 characters')
 const branchName = name.min(1, 'a branch name is not empty')
@@ -41,7 +45,7 @@ const patchDoc = z.strictObject({
 const patchList = z.array(patchDoc)
 const middlewareDoc = z.strictObject({
   name,
-  position: z.enum(['chain-before', 'link-before', 'link-after', 'chain-after', 'run-start', 'run-end', 'chain-around', 'link-around']),
+  position: z.enum(MIDDLEWARE_POSITIONS),
   index: z.number().int().nonnegative(),
 }) satisfies z.ZodType<DocumentMiddleware>
 const tableRef = z.number().int().nonnegative()
@@ -121,7 +125,7 @@ const eventDoc = z.discriminatedUnion('type', [
     ...base,
     type: z.literal('ctx.write'),
     link: tableRef,
-    op: z.enum(['set', 'delete', 'push', 'pop', 'shift', 'unshift', 'splice', 'sort', 'reverse', 'fill', 'copyWithin', 'map.set', 'map.delete', 'map.clear', 'set.add', 'set.delete', 'set.clear']),
+    op: z.enum(WRITE_OPS),
     path: z.array(z.unknown()),
     value: z.unknown().optional(),
     stack: z.string().max(4096).optional(),
