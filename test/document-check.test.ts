@@ -161,7 +161,11 @@ function places(doc: unknown): [Record<string, unknown>, string | undefined][] {
 function mutate(doc: unknown, mutation: Mutation): void {
   const all = places(doc)
   const [node, key] = all[mutation.at % all.length] as [Record<string, unknown>, string | undefined]
-  if (mutation.action === 'add' || key === undefined) Object.defineProperty(node, mutation.key, { value: mutation.value, enumerable: true, writable: true, configurable: true })
+  if (mutation.action === 'add' || key === undefined) {
+    // An array's `length` cannot be redefined (and JSON has no such key): nothing to add there.
+    if (Object.getOwnPropertyDescriptor(node, mutation.key)?.configurable === false) return
+    Object.defineProperty(node, mutation.key, { value: mutation.value, enumerable: true, writable: true, configurable: true })
+  }
   else if (mutation.action === 'delete') delete node[key]
   else if (mutation.action === 'replace') node[key] = mutation.value
   else {
