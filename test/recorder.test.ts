@@ -174,6 +174,64 @@ describe('a store never hurts a run', () => {
     expect(rec.health.storeFailures).toBe(0)
   })
 
+  it('keeps up to the store\'s writesInFlight batches written at once, never more, and flush() waits for all', async () => {
+    const inner = memoryStore()
+    let now = 0
+    let most = 0
+    const gates: (() => void)[] = []
+    const store: RunStore = {
+      ...inner,
+      writesInFlight: 3,
+      async write(runs) {
+        most = Math.max(most, ++now)
+        // Held until the test lets it go: the recorder must not start a fourth meanwhile.
+        await new Promise<void>((resolve) => gates.push(resolve))
+        now--
+        return inner.write(runs)
+      },
+    }
+    const rec = recorder({ store, batch: { size: 2, delayMs: 0 }, keep: { last: 1_000 } })
+    const c = jobs(rec)
+    for (let n = 1; n <= 20; n++) await c.run({ n: n * 5 + 1 })
+    const flushed = rec.flush()
+    while (rec.health.pending > 0) {
+      await new Promise((resolve) => setTimeout(resolve, 1))
+      gates.splice(0).forEach((open) => open())
+    }
+    await flushed
+    expect(most).toBe(3)
+    expect(rec.health).toMatchObject({ written: 20, pending: 0, storeFailures: 0 })
+    expect(await inner.list({ limit: 100 })).toHaveLength(20)
+    await rec.close()
+  })
+
+  it('with several batches in flight, a failed one goes back first in line and is written when the store recovers', async () => {
+    const inner = memoryStore()
+    let calls = 0
+    const onWarning = vi.fn()
+    const store: RunStore = {
+      ...inner,
+      writesInFlight: 4,
+      async write(runs) {
+        await new Promise((resolve) => setTimeout(resolve, 1))
+        // The second batch fails once; the others are written.
+        if (++calls === 2) throw new Error('disk full')
+        return inner.write(runs)
+      },
+    }
+    const rec = recorder({ store, onWarning, batch: { size: 3, delayMs: 10_000 }, keep: { last: 1_000 } })
+    const c = jobs(rec)
+    for (let n = 1; n <= 12; n++) await c.run({ n: n * 5 + 1 })
+    await expect(rec.flush()).rejects.toThrow('disk full')
+    expect(rec.health).toMatchObject({ written: 9, pending: 3, storeFailures: 1 })
+    expect(onWarning.mock.calls.map((call) => (call[0] as { code: string }).code)).toEqual(['STORE_FAILED'])
+    await rec.flush()
+    expect(rec.health).toMatchObject({ written: 12, pending: 0, storeFailures: 1 })
+    expect((await inner.list({ limit: 100 })).map((s) => s.id).sort()).toEqual((await rec.runs({ limit: 100 })).map((s) => s.id).sort())
+    expect(await inner.list({ limit: 100 })).toHaveLength(12)
+    await rec.close()
+  })
+
   it('drops the oldest waiting runs past maxPending, counted and reported once', async () => {
     const onWarning = vi.fn()
     const rec = recorder({ store: faultyStore({ fail: true, delayMs: 0 }), maxPending: 10, onWarning, batch: { size: 1_000, delayMs: 10_000 } })
@@ -227,6 +285,7 @@ describe('bad options', () => {
     expect(() => recorder({ keep: { last: -1 } })).toThrow(/recorder\(options\): keep.last must be a whole number/)
     expect(() => recorder({ batch: { size: 0 } })).toThrow('recorder(options): batch.size must be a whole number ≥ 1, got 0')
     expect(() => recorder({ store: {} as RunStore })).toThrow('recorder(options): store must be a RunStore')
+    expect(() => recorder({ store: { ...memoryStore(), writesInFlight: 0 } })).toThrow('recorder(options): store.writesInFlight must be a whole number ≥ 1, got 0')
     expect(() => chain<Job>('c', { recorder: {} as never })).toThrow("chain 'c': options: recorder must be a flight recorder made by recorder(), got")
   })
 })

@@ -19,7 +19,6 @@ import type { RunDocument } from '../files/run-document.js'
 import { DurableWriter } from './durable-writer.js'
 import type { DurableStart } from '../core/recording.js'
 
-const NO_RUNS: readonly EncodedRun[] = Object.freeze([])
 /** How often, at most, `keep` is applied in the store while runs are being written. */
 const RETAIN_EVERY_MS = 1_000
 
@@ -46,6 +45,8 @@ export class FlightRecorder implements RunRecorder {
   readonly #memory: MemoryRing | undefined
   readonly #stats: Statistics | undefined
   readonly #batchSize: number
+  /** The store's `writesInFlight`: batches written at once. */
+  readonly #writesInFlight: number
   readonly #delayMs: number
   readonly #maxPending: number
   readonly #warn: (warning: RecorderWarning) => void
@@ -63,8 +64,10 @@ export class FlightRecorder implements RunRecorder {
   #finished: Run<unknown>[] = []
   /** Encoded runs waiting for the store, oldest first. */
   #pending: EncodedRun[] = []
-  /** The batch being written now. */
-  #inFlight: readonly EncodedRun[] = NO_RUNS
+  /** The batches being written now (at most the store's `writesInFlight`). */
+  readonly #inFlight = new Set<readonly EncodedRun[]>()
+  /** How many runs {@link FlightRecorder.#inFlight} holds. */
+  #inFlightRuns = 0
   #timer: ReturnType<typeof setTimeout> | undefined
   /** The drain running now, if one is: drains run one after another, never side by side. */
   #draining: Promise<void> | undefined
@@ -93,6 +96,7 @@ export class FlightRecorder implements RunRecorder {
     this.#random = options.random ?? Math.random
     this.#store = options.store
     if (this.#store !== undefined && typeof this.#store.write !== 'function') throw new TypeError('recorder(options): store must be a RunStore (memoryStore(), sqliteStore(path), postgresStore(url))')
+    this.#writesInFlight = positive(this.#store?.writesInFlight ?? 1, 'store.writesInFlight')
     this.#memory = this.#store === undefined ? new MemoryRing(keep.last, keep.failed) : undefined
     this.#stats = options.stats === false ? undefined : new Statistics()
     this.#batchSize = positive(options.batch?.size ?? 64, 'batch.size')
@@ -110,7 +114,7 @@ export class FlightRecorder implements RunRecorder {
 
   /** What the recorder has done so far. */
   get health(): RecorderHealth {
-    return { seen: this.#seen, sampledOut: this.#sampledOut, written: this.#written, storeFailures: this.#storeFailures, dropped: this.#dropped, pending: this.#finished.length + this.#pending.length + this.#inFlight.length }
+    return { seen: this.#seen, sampledOut: this.#sampledOut, written: this.#written, storeFailures: this.#storeFailures, dropped: this.#dropped, pending: this.#finished.length + this.#pending.length + this.#inFlightRuns }
   }
 
   /** Where the runs go: the store's kind and place, or `'memory'`. */
@@ -135,7 +139,8 @@ export class FlightRecorder implements RunRecorder {
     if (this.#store === undefined) return (this.#memory as MemoryRing).get(id)
     const finished = this.#finished.find((run) => run.id === id)
     if (finished !== undefined) return finished
-    const doc = (this.#pending.find((run) => run.summary.id === id) ?? this.#inFlight.find((run) => run.summary.id === id))?.document ?? (await this.#store.read(id))
+    const waiting = this.#pending.find((run) => run.summary.id === id) ?? this.#writing(id)
+    const doc = waiting?.document ?? (await this.#store.read(id))
     if (doc === undefined) return undefined
     const chain = this.#chains.get(doc.run.chainName)
     return Run.fromJSON(doc, chain === undefined ? {} : { chain })
@@ -275,33 +280,61 @@ export class FlightRecorder implements RunRecorder {
     }
   }
 
+  /** The run of that id in a batch being written, if one holds it. */
+  #writing(id: string): EncodedRun | undefined {
+    for (const batch of this.#inFlight) {
+      const run = batch.find((each) => each.summary.id === id)
+      if (run !== undefined) return run
+    }
+    return undefined
+  }
+
+  /**
+   * Writes batches until nothing waits, up to the store's `writesInFlight` at once (a store that
+   * writes on a thread of its own takes the next batch while it writes one: waiting for each
+   * answer cost a turn of the event loop a batch). After a failure no batch is started; the
+   * failed one goes back first in line once the others are done.
+   */
   async #drainNow(strict: boolean): Promise<void> {
     this.#encode()
-    while (this.#pending.length > 0) {
-      const batch = this.#pending.splice(0, this.#batchSize)
-      this.#inFlight = batch
-      try {
-        await this.#write(batch)
-      } catch (error) {
-        // The batch goes back first in line (bounded by maxPending) for the next flush.
-        this.#pending.unshift(...batch)
-        while (this.#pending.length > this.#maxPending) {
-          this.#pending.shift()
-          this.#dropped++
-        }
-        this.#storeFailures++
-        this.#warnOnce('STORE_FAILED', `writing runs to ${this.where} failed (runs go on; they wait, up to maxPending): ${describeError(error)}`, error)
-        if (strict) throw error
-        if (this.#timer === undefined && !this.#closed) this.#schedule(Math.max(this.#delayMs, 1_000))
-        return
-      } finally {
-        this.#inFlight = NO_RUNS
-      }
+    const most = this.#writesInFlight
+    const writing = new Set<Promise<void>>()
+    let failed: { readonly error: unknown } | undefined
+    const start = (batch: readonly EncodedRun[]): void => {
+      this.#inFlight.add(batch)
+      this.#inFlightRuns += batch.length
+      const done = this.#write(batch)
+        .catch((error: unknown) => {
+          // The batch goes back first in line (bounded by maxPending) for the next flush.
+          this.#pending.unshift(...batch)
+          this.#storeFailures++
+          failed ??= { error }
+        })
+        .finally(() => {
+          this.#inFlight.delete(batch)
+          this.#inFlightRuns -= batch.length
+          writing.delete(done)
+        })
+      writing.add(done)
+    }
+    for (;;) {
+      while (failed === undefined && this.#pending.length > 0 && writing.size < most) start(this.#pending.splice(0, this.#batchSize))
+      if (writing.size === 0) break
+      await Promise.race(writing)
+      if (failed !== undefined) continue
       // A store that writes synchronously (SQLite) holds the event loop for a batch: let the
       // requests and runs that waited meanwhile go first.
-      if (this.#pending.length > 0 || this.#finished.length > 0) await new Promise<void>((resolve) => setImmediate(resolve))
+      if (writing.size === 0 && (this.#pending.length > 0 || this.#finished.length > 0)) await new Promise<void>((resolve) => setImmediate(resolve))
       this.#encode()
     }
+    if (failed === undefined) return
+    while (this.#pending.length > this.#maxPending) {
+      this.#pending.shift()
+      this.#dropped++
+    }
+    this.#warnOnce('STORE_FAILED', `writing runs to ${this.where} failed (runs go on; they wait, up to maxPending): ${describeError(failed.error)}`, failed.error)
+    if (strict) throw failed.error
+    if (this.#timer === undefined && !this.#closed) this.#schedule(Math.max(this.#delayMs, 1_000))
   }
 
   async #write(batch: readonly EncodedRun[]): Promise<void> {

@@ -113,6 +113,12 @@ export interface RunStore {
    * begun as a durable run) is replaced, and a durable run's appended steps are dropped.
    */
   write(runs: readonly StoredRun[]): Promise<void>
+  /**
+   * How many `write` calls the store takes before the first is done (default 1). A store whose
+   * writes are made in the order called, off the caller's event loop (SQLite's writer thread),
+   * says more: the flight recorder then sends the next batch while one is written.
+   */
+  readonly writesInFlight?: number
   /** Summaries of the runs that match, newest first (by `startedAt`, then id); reads no document. */
   list(query?: RunQuery): Promise<StoredRunSummary[]>
   /**

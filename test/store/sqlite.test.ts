@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterAll, describe, expect, it } from 'vitest'
+import { chain, recorder } from '../../src/index.js'
 import { StoreError, storedRun } from '../../src/store/index.js'
 import { sqliteStore } from '../../src/store/sqlite/index.js'
 import { rejection, storeContract } from './contract.js'
@@ -195,6 +196,24 @@ describe('the SQLite store', () => {
     expect(failed.message).toMatch(/SQLite failed while writing runs: no more runs/)
     await store.close()
     await expect(store.write([run])).rejects.toMatchObject({ code: 'STORE_CLOSED' })
+  })
+
+  it('takes several batches at once on the writer thread (a recorder keeps them in flight), and loses none', async () => {
+    expect(sqliteStore(fresh()).writesInFlight).toBeUndefined()
+    const path = fresh()
+    const store = sqliteStore(path, { thread: true })
+    expect(store.writesInFlight).toBeGreaterThan(1)
+    const rec = recorder({ store, batch: { size: 3, delayMs: 0 }, keep: { last: 1_000, failed: 1_000 } })
+    const c = chain<{ n: number }>('many', { recorder: rec }).link('add', (ctx) => void (ctx.n += 1))
+    for (let n = 0; n < 300; n++) await c.run({ n })
+    await rec.close()
+    const db = new Database(path, { readonly: true })
+    try {
+      expect(db.prepare('SELECT count(*) FROM shadowchain_runs').pluck().get()).toBe(300)
+      expect(db.prepare('SELECT count(*) FROM shadowchain_documents').pluck().get()).toBe(300)
+    } finally {
+      db.close()
+    }
   })
 
   it('keeps a write batch atomic: a run that cannot be encoded leaves nothing written', async () => {

@@ -35,6 +35,9 @@ interface SummaryRow {
   trace_id: string | null
 }
 
+/** Batches a flight recorder may have posted to the writer thread at once. */
+const WRITES_IN_FLIGHT = 4
+
 const COLUMNS = 'id, chain, status, started_at, ended_at, duration_ns, failed_link, code, parent_id, links, trace_id'
 
 function toSummary(row: SummaryRow): StoredRunSummary {
@@ -104,6 +107,8 @@ export function sqliteStore(path: string, options?: SqliteStoreOptions): RunStor
   return {
     kind: 'sqlite',
     where,
+    // The thread makes changes in the order they are posted: several batches may wait there.
+    ...(thread !== undefined && { writesInFlight: WRITES_IN_FLIGHT }),
     write: (runs: readonly StoredRun[]) =>
       run('writing runs', () => {
         const rows = runs.map((r): RunRow => ({ summary: r.summary, text: documentText(r, where) }))
