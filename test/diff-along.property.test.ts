@@ -314,3 +314,32 @@ describe('diffStatesAlong', () => {
     expect(diffStatesAlong(before, shifted, named)).toEqual(diffStates(before, shifted))
   })
 })
+
+describe('diffStates of two plain objects (the shortcut a flat mwctx or metrics takes)', () => {
+  // Wrapped in an array, the same pair is diffed by the walk alone: its patches, less the
+  // wrapper's index, are what the shortcut must give.
+  const walked = (from: unknown, to: unknown): Patch[] => diffStates([from], [to]).map((patch) => ({ ...patch, path: patch.path.slice(1) }))
+
+  it('gives what the walk gives, in the same order, for any two objects', () => {
+    const flatArb = fc.dictionary(keyArb, fc.oneof(primitiveArb, valueArb), { maxKeys: 6 })
+    fc.assert(
+      fc.property(flatArb, flatArb, fc.boolean(), (from, to, share) => {
+        // Shared members (as two states immer made share what did not change) as well as equal ones.
+        const next = share ? { ...to, ...Object.fromEntries(Object.entries(from).filter(([key]) => key in to)) } : to
+        expect(diffStates(from, next)).toEqual(walked(from, next))
+        expect(diffStates(next, from)).toEqual(walked(next, from))
+      }),
+      { numRuns: 2_000 },
+    )
+  })
+
+  it('replaces a member that changed type, adds and removes keys, and leaves equal objects to the walk', () => {
+    expect(diffStates({ a: 1, b: { x: 1 }, c: 'k' }, { b: { x: 2 }, c: null, d: 4 })).toEqual([
+      { op: 'remove', path: ['a'] },
+      { op: 'replace', path: ['b', 'x'], value: 2 },
+      { op: 'replace', path: ['c'], value: null },
+      { op: 'add', path: ['d'], value: 4 },
+    ])
+    expect(diffStates({ at: new Date(5) }, { at: new Date(5) })).toEqual([])
+  })
+})

@@ -7,7 +7,31 @@ type Path = (string | number)[]
 
 /** Patches that turn `from` into `to` (apply with immer's `applyPatches`). */
 export function diffStates(from: unknown, to: unknown): Patch[] {
-  return drain(new Walk(from, to, []))
+  return (isPlainObject(from) && isPlainObject(to) && flatDiff(from, to)) || drain(new Walk(from, to, []))
+}
+
+/**
+ * {@link diffStates} of two plain objects whose changed members are not both objects (a
+ * middleware's mwctx and metrics, most of the time), without the walk's pending work and path
+ * copies: the same patches in the same order. `undefined` when a changed member needs the walk.
+ */
+function flatDiff(from: Record<string, unknown>, to: Record<string, unknown>): Patch[] | undefined {
+  const out: Patch[] = []
+  for (const key of Object.keys(from)) {
+    if (!Object.hasOwn(to, key)) out.push({ op: 'remove', path: [key] })
+  }
+  for (const key of Object.keys(to)) {
+    const value = to[key]
+    if (!Object.hasOwn(from, key)) out.push({ op: 'add', path: [key], value })
+    else {
+      const old = from[key]
+      if (Object.is(old, value)) continue
+      // Two objects may be equal containers (the walk goes inside them): not for this path.
+      if (typeof old === 'object' && old !== null && typeof value === 'object' && value !== null) return undefined
+      out.push({ op: 'replace', path: [key], value })
+    }
+  }
+  return out
 }
 
 function drain(first: Along | Walk): Patch[] {
