@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto'
 import { createServer } from 'node:net'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { chain, recorder } from '../../src/index.js'
 import { storedRun } from '../../src/store/index.js'
 import { postgresStore } from '../../src/store/postgres/index.js'
 import { rejection, storeContract } from './contract.js'
@@ -142,6 +143,18 @@ describe('the PostgreSQL store', () => {
     const docs = await admin.query(`SELECT count(*)::int AS n FROM "${schema}".shadowchain_documents`)
     expect(docs.rows).toEqual([{ n: 600 }])
   }, 120_000)
+
+  it('takes two batches at once (a recorder keeps both in flight, each its own transaction), and loses none', async () => {
+    const schema = newSchema()
+    const store = postgresStore(url, { schema })
+    expect(store.writesInFlight).toBe(2)
+    const rec = recorder({ store, batch: { size: 3, delayMs: 0 }, keep: { last: 1_000, failed: 1_000 } })
+    const c = chain<{ n: number }>('many', { recorder: rec }).link('add', (ctx) => void (ctx.n += 1))
+    for (let n = 0; n < 300; n++) await c.run({ n })
+    await rec.close()
+    const count = await admin.query(`SELECT (SELECT count(*) FROM "${schema}".shadowchain_runs)::int AS runs, (SELECT count(*) FROM "${schema}".shadowchain_documents)::int AS docs`)
+    expect(count.rows).toEqual([{ runs: 300, docs: 300 }])
+  })
 
   it('uses a pool it is given and leaves it open on close', async () => {
     const pool = new pg.Pool({ connectionString: url, max: 2 })

@@ -59,6 +59,9 @@ function toSummary(row: SummaryRow): StoredRunSummary {
   }
 }
 
+/** Batches a flight recorder may write at once: two transactions, one waiting while the other is sent. */
+const WRITES_IN_FLIGHT = 2
+
 /**
  * A run store in PostgreSQL, shared by every process that opens it. Tables are prefixed
  * `shadowchain_` in `options.schema` (default `public`), created on first use in one transaction
@@ -121,6 +124,9 @@ export function postgresStore(urlOrPool: string | pg.Pool, options: PostgresStor
   return {
     kind: 'postgres',
     where,
+    // Each batch is a transaction of its own on a connection of the pool: while one waits for the
+    // server, the next is sent (runs are upserted by id, so their order does not matter).
+    writesInFlight: WRITES_IN_FLIGHT,
     ready,
     write: async (runs: readonly StoredRun[]) => {
       const texts = runs.map((r) => documentText(r, where))
