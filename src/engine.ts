@@ -113,7 +113,7 @@ function executeChain<C, T>(chain: Chain<C>, input: unknown, options: RunOptions
   const watchers: Watchers = { live: trace, port, tracing }
   let sink: DurableSink | undefined
   if (merged.durable === true) {
-    sink = merged.capture === 'off' || port === undefined ? undefined : durableSink(port, info, extras)
+    sink = merged.capture === 'off' || port === undefined ? undefined : durableSink(port, info, extras, tracing)
     if (sink === undefined) {
       const why = merged.capture === 'off' ? "capture 'off' records no steps" : port === undefined ? 'it has no recorder' : 'its recorder has no store'
       return Promise.reject(new TypeError(`chain '${chain.name}': durable: true needs a recorder with a store (recorder({ store })) and a capture level other than 'off': ${why}`))
@@ -266,8 +266,10 @@ function rejectInput<C>(chain: Chain<C>, info: RunInfo, input: unknown, endedAt:
 }
 
 /** What keeps a durable run's steps: the recorder's, for this run (its lineage and redaction). */
-function durableSink<C>(port: RecorderPort, info: RunInfo, extras: RunExtras<C>): DurableSink | undefined {
+function durableSink<C>(port: RecorderPort, info: RunInfo, extras: RunExtras<C>, tracing: RunTraceContext): DurableSink | undefined {
   const start: Mutable<DurableStart> = { id: info.id, chainName: info.chainName, startedAt: info.startedAt }
+  const trace = tracing.trace()
+  if (trace !== undefined) start.trace = trace
   if (extras.parent !== undefined) start.parent = { runId: extras.parent.runId, seq: extras.parent.seq }
   if (extras.replayOf !== undefined) start.replayOf = { runId: extras.replayOf.runId }
   if (extras.redact !== undefined) start.redact = extras.redact

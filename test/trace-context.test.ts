@@ -4,7 +4,7 @@
 import { propagation, ROOT_CONTEXT } from '@opentelemetry/api'
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { chain, Run, type RunDocument } from '../src/index.js'
+import { chain, memoryStore, recorder, Run, type RunDocument } from '../src/index.js'
 import { memoryTracer } from './otel-helpers.js'
 
 const CALLER_TRACE = '0af7651916cd43dd8448eb211c80319c'
@@ -117,6 +117,21 @@ describe('the run file (version 9)', () => {
       d.version = 8
     })
     expect(() => Run.fromJSON(older)).toThrow(`$.events[${at}].span: this field exists from version 9 on; the document says version 8`)
+  })
+})
+
+describe('a durable run in a distributed trace', () => {
+  it('is stored with its trace from its start: an unfinished run is listed by its trace id', async () => {
+    const store = memoryStore()
+    const rec = recorder({ store })
+    let whileRunning: { listed: string[]; trace: unknown; version: number } | undefined
+    const c = chain<Call>('orders', { recorder: rec }).link('charge', async (_ctx, io) => {
+      const doc = (await store.read(io.run.id))!
+      whileRunning = { listed: (await store.list({ trace: CALLER_TRACE })).map((s) => `${s.id} ${s.status}`), trace: doc.run.trace, version: doc.version }
+    })
+    const run = await c.run({ sent: [] }, { traceContext: incoming(), durable: true })
+    expect(whileRunning).toEqual({ listed: [`${run.id} interrupted`], trace: run.trace, version: 9 })
+    await rec.close()
   })
 })
 

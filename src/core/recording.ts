@@ -27,6 +27,8 @@ export interface DurableStart {
   readonly parent?: { readonly runId: string; readonly seq: number } | undefined
   readonly replayOf?: { readonly runId: string } | undefined
   readonly redact?: readonly (readonly (string | number)[])[] | undefined
+  /** Its place in a distributed trace, when known as it begins (a caller's context, a tracer). */
+  readonly trace?: { readonly traceId: string; readonly spanId: string; readonly remoteParent?: string } | undefined
 }
 
 /** Where a durable run's steps go as they complete. */

@@ -7,7 +7,7 @@ import type { LinkInfo, MiddlewareCallInfo } from '../core/types.js'
 import type { DurableStart } from '../core/recording.js'
 import type { TimelineEvent } from '../record/events.js'
 import { mergeRedactPaths, redactor, type Redactor } from './redact.js'
-import { FORMAT, type DocumentEvent, type DocumentLink, type DocumentMiddleware, type DocumentVersion } from './run-document.js'
+import { FORMAT, TRACE_SINCE, type DocumentEvent, type DocumentLink, type DocumentMiddleware, type DocumentVersion } from './run-document.js'
 import { documentLink, documentMiddleware, table } from './encode-parts.js'
 import { eventEncoder, type DocumentHeader } from './write-document.js'
 
@@ -56,6 +56,12 @@ export class StepEncoder {
     }
     if (run.parent !== undefined) this.#header.run.parent = { runId: run.parent.runId, seq: run.parent.seq }
     if (run.replayOf !== undefined) this.#header.run.replayOf = { runId: run.replayOf.runId }
+    // Known as it begins: an unfinished run is listed by its trace too (the whole document, at
+    // the end, has it in any case, with a trace made later).
+    if (run.trace !== undefined) {
+      this.#header.run.trace = { ...run.trace }
+      if (this.#header.version < TRACE_SINCE) this.#header.version = TRACE_SINCE
+    }
     if (this.#redact.active) this.#header.redacted = { paths: this.#redact.paths.map((p) => [...p]), placeholder: this.#redact.placeholder }
     // Nested runs are not embedded in a durable run's steps (the whole document, at the end, has them).
     this.#encode = eventEncoder(run.startedAt, this.#redact, this.#links.ref, this.#middleware.ref, this.#header, new Map())
