@@ -54,6 +54,24 @@ describe('a durable run', () => {
     expect((await store.read(run.id))!.events.at(-1)).toMatchObject({ type: 'run.end', status: 'ok' })
   })
 
+  it('can be read back while it runs when a link\'s meta needs a newer version (a sparse array)', async () => {
+    const store = memoryStore()
+    const rec = recorder({ store })
+    const sparse: number[] = []
+    sparse[0] = 1
+    sparse[2] = 3
+    let meta: unknown
+    const c = chain<Order>('order', { recorder: rec })
+      .link('validate', (ctx) => void ctx.steps.push('validate'), { meta: { sparse } })
+      .link('price', async (_ctx, io) => {
+        meta = Run.fromJSON((await store.read(io.run.id))!).timeline.links()[0]?.link.meta
+      })
+    await c.run(order(), { durable: true })
+    expect(meta).toEqual({ sparse })
+    expect(1 in (meta as { sparse: number[] }).sparse).toBe(false)
+    await rec.close()
+  })
+
   it('needs a recorder with a store and a recording capture level: a TypeError that says which', async () => {
     const c = chain<Order>('order').link('a', () => {})
     await expect(c.run(order(), { durable: true })).rejects.toThrow("chain 'order': durable: true needs a recorder with a store (recorder({ store })) and a capture level other than 'off': it has no recorder")

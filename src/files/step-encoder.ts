@@ -32,6 +32,8 @@ export class StepEncoder {
   readonly #header: DocumentHeader
   readonly #encode: (event: TimelineEvent<unknown>) => DocumentEvent
   #linksSent = 0
+  /** What a link's meta needs of the version (a sparse array: 2), noted as the events' encoder notes it. */
+  readonly #notes: EncodeNotes
   #middlewareSent = 0
 
   /**
@@ -63,6 +65,15 @@ export class StepEncoder {
       if (this.#header.version < TRACE_SINCE) this.#header.version = TRACE_SINCE
     }
     if (this.#redact.active) this.#header.redacted = { paths: this.#redact.paths.map((p) => [...p]), placeholder: this.#redact.placeholder }
+    const header = this.#header
+    this.#notes = {
+      set sparse(value: boolean) {
+        if (value && header.version < 2) header.version = 2
+      },
+      get sparse() {
+        return header.version >= 2
+      },
+    }
     // Nested runs are not embedded in a durable run's steps (the whole document, at the end, has them).
     this.#encode = eventEncoder(run.startedAt, this.#redact, this.#links.ref, this.#middleware.ref, this.#header, new Map())
   }
@@ -77,7 +88,7 @@ export class StepEncoder {
     this.#redact.collectEvents(events)
     const out: DocumentEvent[] = []
     for (const event of events) out.push(this.#encode(event))
-    const links = this.#links.items.slice(this.#linksSent).map((link) => documentLink(link, this.#redact))
+    const links = this.#links.items.slice(this.#linksSent).map((link) => documentLink(link, this.#redact, this.#notes))
     this.#linksSent = this.#links.items.length
     const middleware = this.#middleware.items.slice(this.#middlewareSent).map(documentMiddleware)
     this.#middlewareSent = this.#middleware.items.length
