@@ -232,6 +232,34 @@ describe('a store never hurts a run', () => {
     await rec.close()
   })
 
+  it('puts failed batches back in the order they were started, whichever failed first', async () => {
+    const inner = memoryStore()
+    let calls = 0
+    let failing = true
+    const order: number[][] = []
+    const store: RunStore = {
+      ...inner,
+      writesInFlight: 3,
+      async write(runs) {
+        const call = ++calls
+        // The second batch fails first, the third later: both go back, the second still ahead.
+        await new Promise((resolve) => setTimeout(resolve, call === 3 ? 20 : 1))
+        if (failing && call > 1) throw new Error('disk full')
+        order.push(runs.map((run) => (run.document.initial.ctx as { n: number }).n))
+        return inner.write(runs)
+      },
+    }
+    const rec = recorder({ store, onWarning: () => {}, batch: { size: 2, delayMs: 10_000 }, keep: { last: 1_000 } })
+    const c = jobs(rec)
+    for (let n = 1; n <= 6; n++) await c.run({ n: n * 5 + 1 })
+    await expect(rec.flush()).rejects.toThrow('disk full')
+    expect(rec.health).toMatchObject({ written: 2, pending: 4, storeFailures: 2 })
+    failing = false
+    await rec.flush()
+    expect(order).toEqual([[6, 11], [16, 21], [26, 31]])
+    await rec.close()
+  })
+
   it('drops the oldest waiting runs past maxPending, counted and reported once', async () => {
     const onWarning = vi.fn()
     const rec = recorder({ store: faultyStore({ fail: true, delayMs: 0 }), maxPending: 10, onWarning, batch: { size: 1_000, delayMs: 10_000 } })

@@ -300,21 +300,27 @@ export class FlightRecorder implements RunRecorder {
     const most = this.#writesInFlight
     const writing = new Set<Promise<void>>()
     let failed: { readonly error: unknown } | undefined
+    // Batches that failed, by the order they were started in: they go back first in line, in it.
+    const returned: (readonly EncodedRun[])[] = []
+    let started = 0
     const start = (batch: readonly EncodedRun[]): void => {
+      const order = started++
       this.#inFlight.add(batch)
       this.#inFlightRuns += batch.length
       const done = this.#write(batch)
-        .catch((error: unknown) => {
-          // The batch goes back first in line (bounded by maxPending) for the next flush.
-          this.#pending.unshift(...batch)
-          this.#storeFailures++
-          failed ??= { error }
-        })
-        .finally(() => {
-          this.#inFlight.delete(batch)
-          this.#inFlightRuns -= batch.length
-          writing.delete(done)
-        })
+        .then(
+          () => {
+            this.#inFlight.delete(batch)
+            this.#inFlightRuns -= batch.length
+          },
+          (error: unknown) => {
+            // Still waiting (health, get) until it goes back in line, below.
+            returned[order] = batch
+            this.#storeFailures++
+            failed ??= { error }
+          },
+        )
+        .finally(() => writing.delete(done))
       writing.add(done)
     }
     for (;;) {
@@ -328,6 +334,13 @@ export class FlightRecorder implements RunRecorder {
       this.#encode()
     }
     if (failed === undefined) return
+    // Back first in line (bounded by maxPending, the oldest dropped first) for the next flush.
+    for (const batch of returned) {
+      if (batch === undefined) continue
+      this.#inFlight.delete(batch)
+      this.#inFlightRuns -= batch.length
+    }
+    this.#pending.unshift(...returned.flat())
     while (this.#pending.length > this.#maxPending) {
       this.#pending.shift()
       this.#dropped++
