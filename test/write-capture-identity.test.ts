@@ -2,11 +2,12 @@
 // that wrapper's own list until an object is written through the capture; from then on every
 // wrapper is also kept by target. Reads give the same wrapper from every place a draft is, as
 // reading the draft itself would, and writes through any of them are reported.
-import { createDraft, enableMapSet, finishDraft, isDraft } from 'immer'
+import { createDraft, enableMapSet, enablePatches, finishDraft, isDraft, type Patch } from 'immer'
 import { describe, expect, it } from 'vitest'
 import { recordWrites, type WriteOp } from '../src/record/write-capture.js'
 
 enableMapSet()
+enablePatches()
 
 type Tree = Record<string, any>
 
@@ -134,5 +135,77 @@ describe('write capture: drafts read again past immer', () => {
     expect(ctx.q).toBe(null)
     expect(writes.map(([op, path, value]) => `${op} ${path} ${JSON.stringify(value)}`)).toEqual(['set o {"fresh":1}', 'set o {"y":2}', 'set p.y 4', 'set q null'])
     expect(finishDraft(draft)).toEqual({ o: { y: 4 }, p: { y: 4 }, q: null })
+  })
+})
+
+describe('write capture: primitives written past immer into a changed draft', () => {
+  type Script = (ctx: Tree) => void
+  const sharedFn = (): number => 1
+  /** The script on a bare draft and through the capture: results and patches. */
+  function both(base: () => Tree, script: Script): { bare: unknown; captured: unknown } {
+    const run = (wrap: boolean): unknown => {
+      const draft = createDraft(base()) as Tree
+      const writes: string[] = []
+      script(wrap ? recordWrites(draft, (op, path) => writes.push(`${op} ${path.join('.')}`)) : draft)
+      let patches: Patch[] = []
+      let inverse: Patch[] = []
+      const result = finishDraft(draft, (p, q) => {
+        patches = p
+        inverse = q
+      })
+      return { result, patches, inverse, keys: Object.keys(result as object), hasU: Object.hasOwn(result as object, 'u') }
+    }
+    return { bare: run(false), captured: run(true) }
+  }
+  const scripts: [string, Script][] = [
+    ['the same value again, and back to the base value', (c) => { c.a = 2; c.a = 2; c.b = 'x'; c.b = 'b' }],
+    ['undefined to a missing key, then again, and to an existing one', (c) => { c.a = 5; c.u = undefined; c.u = undefined; c.b = undefined; c.b = undefined }],
+    ['NaN over NaN, over a number, and a number over NaN', (c) => { c.a = NaN; c.a = NaN; c.n = 1; c.n = NaN }],
+    ['keys of Object.prototype: toString, constructor, hasOwnProperty', (c) => { c.a = 1; c['toString'] = 'own'; c['constructor'] = 3; c['hasOwnProperty'] = false }],
+    ['__proto__ after a change', (c) => { c.a = 9; c.__proto__ = 5 }],
+    ['a symbol key and a function value', (c) => { c.a = 0; c[Symbol.for('k') as unknown as string] = 1; c.f = sharedFn }],
+    ['a key deleted, then set again', (c) => { c.a = 3; delete c.b; c.b = 'again'; delete c.a; c.a = undefined }],
+    ['a nested draft changed, then its parent written', (c) => { c.o.x = 2; c.o.x = 3; c.a = 7; c.o.y = undefined }],
+    ['a new key, then many writes to it', (c) => { c.z = 1; for (let i = 0; i < 5; i++) c.z = i % 2; c.z = -0; c.z = 0 }],
+  ]
+  for (const [title, script] of scripts) {
+    it(`${title}: the same result and patches as immer's own trap`, () => {
+      const { bare, captured } = both(() => ({ a: 1, b: 'b', n: NaN, o: { x: 1 } }), script)
+      expect(captured).toEqual(bare)
+    })
+  }
+
+  it('on a null-prototype object, __proto__ is an ordinary key', () => {
+    const base = (): Tree => Object.assign(Object.create(null) as Tree, { a: 1 })
+    const { bare, captured } = both(base, (c) => {
+      c.a = 2
+      c.__proto__ = 5
+      c['toString'] = 'mine'
+    })
+    expect(captured).toEqual(bare)
+  })
+
+  it('a setter Object.prototype was given is still called through immer', () => {
+    const seen: unknown[] = []
+    Object.defineProperty(Object.prototype, 'polluted', { configurable: true, set: (v: unknown) => void seen.push(v), get: () => undefined })
+    try {
+      const { bare, captured } = both(() => ({ a: 1, polluted: 0 }), (c) => {
+        c.a = 2
+        c.polluted = 'x'
+      })
+      expect(captured).toEqual(bare)
+      expect(seen).toEqual(['x', 'x'])
+    } finally {
+      delete (Object.prototype as Tree)['polluted']
+    }
+  })
+
+  it('a write to a changed draft once immer revoked it throws, as the draft itself does', () => {
+    const { ctx, draft } = capture({ n: 1 })
+    ctx.n = 2
+    finishDraft(draft)
+    expect(() => {
+      ctx.n = 3
+    }).toThrow(TypeError)
   })
 })

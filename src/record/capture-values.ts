@@ -55,9 +55,13 @@ type DraftState = { readonly type_?: unknown; readonly base_?: unknown }
  * the drafts (immer 11; {@link readableState} checks the shape before it is relied on).
  */
 export interface ReadableState {
+  readonly type_: number
   readonly base_: Record<PropertyKey, unknown>
   readonly copy_: Record<PropertyKey, unknown> | null
   readonly scope_: { readonly drafts_: unknown }
+  /** Changed (by this link): then `copy_` and `assigned_` exist (see {@link assignPrimitive}). */
+  readonly modified_: boolean
+  readonly assigned_: Map<PropertyKey, boolean> | undefined
 }
 
 /** The immer state of the draft `classify` last told, when primitives can be read from it. */
@@ -71,6 +75,7 @@ function readableState(state: DraftState & Record<string, unknown>, proto: objec
   if (proto !== Object.prototype && proto !== null && proto !== Array.prototype) return undefined
   const scope = state['scope_']
   if (!('copy_' in state) || typeof state.base_ !== 'object' || state.base_ === null) return undefined
+  if (typeof state['modified_'] !== 'boolean' || !('assigned_' in state)) return undefined
   if (typeof scope !== 'object' || scope === null || !('drafts_' in scope)) return undefined
   // With immer's array methods plugin on, its trap answers some names of an array's itself.
   if (state.type_ === 1 && (scope as Record<string, unknown>)['arrayMethodsPlugin_']) return undefined
@@ -106,4 +111,28 @@ export function classify(value: object): number {
   if (!isContainer(value)) return NOT_WRAPPED
   classified = Object.getPrototypeOf(value) as object | null
   return CONTAINER
+}
+
+/**
+ * Writes a primitive to an object draft immer already marked changed, as immer 11.2.10's own
+ * `set` trap would (same copy, same `assigned_` entry, so the same patches), without going
+ * through it: a write through the capture would otherwise pay two proxies, ours and immer's, and
+ * immer's looks the key up along the prototype chain for a setter (~100 ns a write together,
+ * measured). Returns false, having done nothing, when the write is not that simple case: an
+ * array, a draft not yet changed (immer then copies and marks it), a value immer may draft
+ * (an object, a function), a key a prototype may have a setter for (`__proto__`, or any name
+ * `Object.prototype` has), a revoked draft (immer's trap must throw).
+ */
+export function assignPrimitive(state: ReadableState, prop: string | symbol, value: unknown): boolean {
+  if (!state.modified_ || state.type_ !== 0 || typeof prop !== 'string' || typeof value === 'function') return false
+  // A plain object or a null-prototype one (readableState): only Object.prototype's own names
+  // can be setters along its chain.
+  if (prop in Object.prototype || state.scope_.drafts_ === null) return false
+  const copy = state.copy_ as Record<PropertyKey, unknown>
+  const now = copy[prop]
+  // immer's no-op cases: the same value (an `undefined` only when the key exists), NaN over NaN.
+  if ((now === value && (value !== undefined || Object.prototype.hasOwnProperty.call(copy, prop))) || (Number.isNaN(value) && Number.isNaN(now))) return true
+  copy[prop] = value
+  ;(state.assigned_ as Map<PropertyKey, boolean>).set(prop, true)
+  return true
 }

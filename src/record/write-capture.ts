@@ -1,9 +1,11 @@
 // Write capture (`capture: 'writes'`): a thin proxy over a link's immer draft that reports every
 // single write (property set and delete, array mutators, Map and Set changes) as it happens, then
-// forwards it to the draft untouched, so the link computes exactly what it would otherwise.
+// forwards it to the draft untouched, so the link computes exactly what it would otherwise. (A
+// primitive written to an object draft already changed is written into immer's copy as immer's
+// own trap would: `assignPrimitive`, capture-values.ts.)
 import { current, isDraft } from 'immer'
 import { freezeDate, isFrozenDate } from '../core/frozen-date.js'
-import { DRAFT, NOT_WRAPPED, classified, classifiedState, classify, isContainer, keyOf, pathTo, latestValue, REVOKED, type Key, type ReadableState } from './capture-values.js'
+import { DRAFT, NOT_WRAPPED, assignPrimitive, classified, classifiedState, classify, isContainer, keyOf, pathTo, latestValue, REVOKED, type Key, type ReadableState } from './capture-values.js'
 
 /** The kinds of write a `ctx.write` event records. */
 export type WriteOp =
@@ -235,6 +237,8 @@ class Traps implements ProxyHandler<object> {
     // Primitives (most writes) need no unwrapping or snapshot.
     if (typeof value !== 'object' || value === null) {
       capture.listener('set', pathTo(this.path, keyOf(prop, this.isArray)), value)
+      const immer = this.immer
+      if (immer !== undefined && assignPrimitive(immer, prop, value)) return true
     } else {
       capture.escape()
       capture.listener('set', pathTo(this.path, keyOf(prop, this.isArray)), capture.snapshotOf(value))
