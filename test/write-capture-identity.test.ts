@@ -167,10 +167,18 @@ describe('write capture: primitives written past immer into a changed draft', ()
     ['a key deleted, then set again', (c) => { c.a = 3; delete c.b; c.b = 'again'; delete c.a; c.a = undefined }],
     ['a nested draft changed, then its parent written', (c) => { c.o.x = 2; c.o.x = 3; c.a = 7; c.o.y = undefined }],
     ['a new key, then many writes to it', (c) => { c.z = 1; for (let i = 0; i < 5; i++) c.z = i % 2; c.z = -0; c.z = 0 }],
+    // A nested read makes immer copy the draft without marking it changed: the first write then
+    // marks it (and its parents).
+    ['after a nested read, the value it holds', (c) => { void c.o; c.a = 1; c.b = 'b' }],
+    ['after a nested read, undefined to a missing key and to an existing one', (c) => { void c.o.x; c.u = undefined; c.b = undefined }],
+    ['after a nested read, -0 over 0 and NaN over NaN', (c) => { void c.o; c.zero = -0; c.n = NaN; c.nested = c.o; c.nested = 1 }],
+    ['after a nested read, a change deep down marks the parents', (c) => { void c.o.deep.v; c.o.deep.v = 2; c.o.deep.w = 3 }],
+    ['after a nested read, a deep write of the value it holds', (c) => { void c.o.deep.v; c.o.deep.v = 1 }],
+    ['after a nested read, a first change then a return to the base value', (c) => { void c.o; c.a = 2; c.a = 1 }],
   ]
   for (const [title, script] of scripts) {
     it(`${title}: the same result and patches as immer's own trap`, () => {
-      const { bare, captured } = both(() => ({ a: 1, b: 'b', n: NaN, o: { x: 1 } }), script)
+      const { bare, captured } = both(() => ({ a: 1, b: 'b', n: NaN, zero: 0, o: { x: 1, deep: { v: 1 } } }), script)
       expect(captured).toEqual(bare)
     })
   }

@@ -75,7 +75,7 @@ function readableState(state: DraftState & Record<string, unknown>, proto: objec
   if (proto !== Object.prototype && proto !== null && proto !== Array.prototype) return undefined
   const scope = state['scope_']
   if (!('copy_' in state) || typeof state.base_ !== 'object' || state.base_ === null) return undefined
-  if (typeof state['modified_'] !== 'boolean' || !('assigned_' in state)) return undefined
+  if (typeof state['modified_'] !== 'boolean' || !('assigned_' in state) || !('parent_' in state)) return undefined
   if (typeof scope !== 'object' || scope === null || !('drafts_' in scope)) return undefined
   // With immer's array methods plugin on, its trap answers some names of an array's itself.
   if (state.type_ === 1 && (scope as Record<string, unknown>)['arrayMethodsPlugin_']) return undefined
@@ -113,22 +113,35 @@ export function classify(value: object): number {
   return CONTAINER
 }
 
+/** What {@link assignPrimitive} changes of immer's state: the flags along the parents. */
+interface ChangedState {
+  modified_: boolean
+  readonly parent_?: ChangedState | null | undefined
+}
+
 /**
- * Writes a primitive to an object draft immer already marked changed, as immer 11.2.10's own
- * `set` trap would (same copy, same `assigned_` entry, so the same patches), without going
- * through it: a write through the capture would otherwise pay two proxies, ours and immer's, and
- * immer's looks the key up along the prototype chain for a setter (~100 ns a write together,
- * measured). Returns false, having done nothing, when the write is not that simple case: an
- * array, a draft not yet changed (immer then copies and marks it), a value immer may draft
- * (an object, a function), a key a prototype may have a setter for (`__proto__`, or any name
- * `Object.prototype` has), a revoked draft (immer's trap must throw).
+ * Writes a primitive to an object draft as immer 11.2.10's own `set` trap would (the same copy,
+ * the same `assigned_` entry, the drafts marked changed up to the root: so the same patches),
+ * without going through it: a write through the capture would otherwise pay two proxies, ours
+ * and immer's, and immer's looks the key up along the prototype chain for a setter (~100 ns a
+ * write together, measured). Returns false, having done nothing, when the write is not that
+ * simple case: an array, a draft immer has not copied yet (its trap makes the copy), a value
+ * immer may draft (an object, a function), a key a prototype may have a setter for
+ * (`__proto__`, or any name `Object.prototype` has), a revoked draft (immer's trap must throw).
  */
 export function assignPrimitive(state: ReadableState, prop: string | symbol, value: unknown): boolean {
-  if (!state.modified_ || state.type_ !== 0 || typeof prop !== 'string' || typeof value === 'function') return false
+  const copy = state.copy_
+  if (copy === null || state.type_ !== 0 || typeof prop !== 'string' || typeof value === 'function') return false
   // A plain object or a null-prototype one (readableState): only Object.prototype's own names
   // can be setters along its chain.
   if (prop in Object.prototype || state.scope_.drafts_ === null) return false
-  const copy = state.copy_ as Record<PropertyKey, unknown>
+  if (!state.modified_) {
+    // The draft's first change: nothing when the key holds that value already (as Object.is
+    // tells; `undefined` only where the base has the key). A key holding a draft never holds
+    // a primitive's base, so immer's test for a draft put back where it was does not apply.
+    if (Object.is(value, copy[prop]) && (value !== undefined || Object.prototype.hasOwnProperty.call(state.base_, prop))) return true
+    for (let changed: ChangedState | null | undefined = state as unknown as ChangedState; changed && !changed.modified_; changed = changed.parent_) changed.modified_ = true
+  }
   const now = copy[prop]
   // immer's no-op cases: the same value (an `undefined` only when the key exists), NaN over NaN.
   if ((now === value && (value !== undefined || Object.prototype.hasOwnProperty.call(copy, prop))) || (Number.isNaN(value) && Number.isNaN(now))) return true
