@@ -4,8 +4,13 @@
 // once, a durable run each time its stored document grew (its steps), then once finished.
 import { startLiveServer } from '../dist/http/serve-devtools.js'
 
-/** How many summaries one poll reads at most. */
+/** Summaries one list call reads. */
 const PAGE = 1_000
+/**
+ * List calls one poll makes at most: a burst of up to PAGE × PAGES runs between two polls is
+ * shown whole (beyond, the newest of them).
+ */
+const PAGES = 10
 
 /**
  * Serves the live viewer for `store` and polls it every `intervalMs`.
@@ -31,8 +36,22 @@ export async function startLiveViewer({ store, port = 0, intervalMs = 250, recen
     live.publish(summary.status === 'interrupted' ? 'step' : 'run', summary.id, () => shown)
   }
 
+  // The runs started since `since`, newest first, page after page (the first poll: the recent ones).
+  const list = async () => {
+    if (since === undefined) return store.list({ limit: recent })
+    const all = []
+    let before
+    for (let n = 0; n < PAGES; n++) {
+      const page = await store.list({ limit: PAGE, since, ...(before !== undefined && { before }) })
+      all.push(...page)
+      if (page.length < PAGE) break
+      before = page.at(-1).id
+    }
+    return all
+  }
+
   const poll = async () => {
-    const summaries = await store.list({ limit: since === undefined ? recent : PAGE, ...(since !== undefined && { since }) })
+    const summaries = await list()
     // Oldest first, so pages receive runs in the order they started.
     for (const summary of summaries.reverse()) {
       const mark = `${summary.status}:${summary.links}`

@@ -57,6 +57,36 @@ describe('view --live <store>', () => {
     expect(stderr()).toBe('')
   })
 
+  it('pushes every run of a burst larger than one page of the store (2,500 runs between two polls)', async () => {
+    const path = join(dir, 'burst.db')
+    const store = sqliteStore(path)
+    const first = await c.run({ n: 0 })
+    await store.write([storedRun(first.toJSON())])
+    const { url, child, exited } = await startCliView(['--live', path, '--interval', '200'])
+    try {
+      const page = await openSse(new URL('/api/live', url).href)
+      try {
+        await page.waitFor((events) => runIds(events).includes(first.id))
+        // Copies of one document under 2,500 ids, all written in one batch between two polls.
+        const doc = (await c.run({ n: 1 })).toJSON()
+        const start = BigInt(doc.run.startedAt)
+        const burst = Array.from({ length: 2_500 }, (_, i) => {
+          const id = `burst-${String(i).padStart(4, '0')}`
+          return storedRun({ ...doc, run: { ...doc.run, id, startedAt: String(start + BigInt(i)), endedAt: String(start + BigInt(i) + 1_000n) } })
+        })
+        await store.write(burst)
+        await page.waitFor((events) => runIds(events).length === 2_501, 30_000)
+        expect(new Set(runIds(page.events)).size).toBe(2_501)
+      } finally {
+        page.close()
+      }
+    } finally {
+      child.kill('SIGTERM')
+      expect(await exited).toBe(0)
+      await store.close()
+    }
+  }, 90_000)
+
   it('refuses --live without exactly one store', async () => {
     const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
       const child = spawn(process.execPath, [join(ROOT, 'devtools', 'cli.js'), 'view', '--live', join(dir, 'none.run.json')], { cwd: ROOT })
