@@ -64,8 +64,44 @@ function seen(value: unknown): unknown {
 type Ctx = State
 type Action = (ctx: Ctx, r: number, i: number) => unknown
 
+/** Objects a script read and holds on to across actions (each capture its own). */
+let held: unknown[] = []
+const heldAt = (i: number): Record<string, unknown> | undefined => {
+  const h = held[i % Math.max(1, held.length)]
+  return typeof h === 'object' && h !== null ? (h as Record<string, unknown>) : undefined
+}
+
 /** Each action reads or writes through the wrapped ctx; what it returns is what the link saw. */
 const ACTIONS: Action[] = [
+  // Objects read and held while their parents are written, replaced, moved or truncated (a
+  // wrapper read and not yet drafted must then be the draft the read would have made).
+  (ctx) => void held.push(ctx.deep.one),
+  (ctx) => void held.push(ctx.items[0]),
+  (ctx) => void held.push(ctx.a.b),
+  (ctx) => void held.push(ctx.a),
+  (ctx) => void held.push(ctx.a.list),
+  (_ctx, _r, i) => {
+    const h = heldAt(i)
+    if (h !== undefined) for (const k of Object.keys(h)) if (typeof h[k] === 'object' && h[k] !== null) held.push(h[k])
+  },
+  (_ctx, r, i) => {
+    const h = heldAt(i)
+    if (h !== undefined) h[Array.isArray(h) ? '0' : 'extra'] = r
+  },
+  (_ctx, r, i) => {
+    const h = heldAt(i)
+    if (h !== undefined) h['c'] = { deeper: r }
+  },
+  (_ctx, _r, i) => seen(heldAt(i)),
+  (_ctx, _r, i) => {
+    const h = heldAt(i)
+    return h === undefined ? undefined : [Object.keys(h), h['v'], (h['two'] as { v?: unknown } | undefined)?.v]
+  },
+  (ctx, _r, i) => void (ctx.alias = heldAt(i)),
+  (ctx) => void (ctx.deep = { one: { two: { v: 7 } } }),
+  (ctx) => void (ctx.a = { b: {}, list: [] }),
+  (ctx, r) => void (ctx.items.length = Math.max(0, r % 2)),
+  (ctx) => void ctx.items.reverse(),
   (ctx) => seen(ctx.a),
   (ctx) => seen(ctx.a.b.c),
   (ctx, r) => void (ctx.a.b.c = r),
@@ -191,6 +227,7 @@ const ACTIONS: Action[] = [
 function perform(record: typeof recordWrites, script: readonly (readonly [number, number, number])[]) {
   const writes: { op: string; path: readonly (string | number)[]; value: unknown }[] = []
   const reads: unknown[] = []
+  held = []
   const draft = createDraft(base())
   const ctx = record(draft as object, (op, path, value) => void writes.push({ op, path: [...path], value })) as Ctx
   for (const [action, r, i] of script) {
@@ -201,8 +238,12 @@ function perform(record: typeof recordWrites, script: readonly (readonly [number
     }
   }
   let patches: Patch[] = []
-  const result = finishDraft(draft, (p) => void (patches = p))
-  return { writes, reads, result, patches }
+  let inverse: Patch[] = []
+  const result = finishDraft(draft, (p, q) => {
+    patches = p
+    inverse = q
+  })
+  return { writes, reads, result, patches, inverse }
 }
 
 describe('write capture: the same as before its rewrite', () => {
@@ -218,6 +259,7 @@ describe('write capture: the same as before its rewrite', () => {
         expect(now.writes.map((w) => w.path.map((k) => typeof k))).toEqual(before.writes.map((w) => w.path.map((k) => typeof k)))
         expect(now.result).toEqual(before.result)
         expect(now.patches).toEqual(before.patches)
+        expect(now.inverse).toEqual(before.inverse)
       }),
       { numRuns: 400 },
     )
@@ -229,11 +271,12 @@ describe('write capture: the same as before its rewrite', () => {
         const script = [[a, 3, 1] as const, [b, 4, 2] as const, [a, 2, 0] as const]
         const now = perform(recordWrites, script)
         const before = perform(recordWritesBefore, script)
-        expect({ reads: now.reads, writes: now.writes, result: now.result, patches: now.patches }, `actions ${a}, ${b}`).toEqual({
+        expect({ reads: now.reads, writes: now.writes, result: now.result, patches: now.patches, inverse: now.inverse }, `actions ${a}, ${b}`).toEqual({
           reads: before.reads,
           writes: before.writes,
           result: before.result,
           patches: before.patches,
+          inverse: before.inverse,
         })
       }
     }

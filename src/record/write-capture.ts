@@ -79,6 +79,12 @@ class Capture {
     return traps
   }
 
+  /** A wrapper of a base object just drafted (`Traps.force`): kept as `wrap` keeps a draft read from a wrapper. */
+  drafted(traps: Traps): void {
+    if (!this.#escaped) (this.#listed ??= []).push(traps)
+    else (this.#wrappers ??= new WeakMap()).set(traps.target, traps)
+  }
+
   /** An object written may put a draft in a second place: from now on every wrapper is in the map. */
   escape(): void {
     if (this.#escaped) return
@@ -86,6 +92,44 @@ class Capture {
     const wrappers = (this.#wrappers ??= new WeakMap())
     for (const traps of this.#listed ?? []) wrappers.set(traps.target, traps)
     this.#listed = undefined
+  }
+
+  /** A pending wrapper of a base object (see `Traps.lazyKid`): in its parent's kids, in no map. */
+  pendingWrap(base: object, parent: Traps, key: unknown, proto: object | null, isArray: boolean): Traps {
+    const traps = new Traps(this, base, parent, key, isArray, true)
+    traps.pending = true
+    traps.proxy = new Proxy(isArray ? [] : proto === Object.prototype ? {} : Object.create(proto), traps)
+    this.#queue.push(traps)
+    return traps
+  }
+
+  /**
+   * Pending wrappers in the order they were read: immer must make their drafts in that order,
+   * as reading the drafts would have, since it writes a change's patches in the reverse order
+   * of its drafts' making (one list of finalisation callbacks for a whole draft tree).
+   */
+  #queue: Traps[] = []
+  #drafted = 0
+
+  /** True while some wrapper read is not drafted yet. */
+  get queued(): boolean {
+    return this.#drafted < this.#queue.length
+  }
+
+  /**
+   * Drafts the pending wrappers read before `last` and `last` itself, in the order they were
+   * read (all of them without `last`): before anything that may have immer make a draft or
+   * queue a finalisation callback, so that its drafts come in the order they would have.
+   */
+  draftPending(last?: Traps): void {
+    const queue = this.#queue
+    while (this.#drafted < queue.length) {
+      const traps = queue[this.#drafted] as Traps
+      // Counted once drafted: a revoked draft throws here, and again at the next attempt.
+      if (traps.pending) traps.draftNow()
+      this.#drafted++
+      if (traps === last) return
+    }
   }
 
   /** `escape` when `value` is an object (a primitive written puts no draft anywhere). */
@@ -118,7 +162,10 @@ class Capture {
     if (typeof value !== 'object' || value === null) return value
     // Only this capture's own wrappers (another link's, or a nested chain's, are values).
     const traps = (value as Members)[TRAPS] as Traps | undefined
-    if (traps !== undefined && traps.capture === this && traps.proxy === value) return traps.target
+    if (traps !== undefined && traps.capture === this && traps.proxy === value) {
+      if (traps.pending) traps.force()
+      return traps.target
+    }
     if (depth < 100 && !isDraft(value) && isContainer(value)) {
       if (value instanceof Map) {
         for (const [key, item] of value) {
@@ -165,11 +212,22 @@ class Traps implements ProxyHandler<object> {
   next: Traps | undefined
   /** The immer state of an object or array draft, to read primitives from without its trap. */
   immer: ReadableState | undefined = undefined
+  /**
+   * Not drafted yet: `target` is the base object immer would draft when it is read from the
+   * parent (`readAs`), and is until the first thing a read of it cannot answer (see `force`).
+   */
+  pending = false
+  /** Some kid is pending: a write to this one drafts it first (see `beforeWrite`). */
+  pendingKids = false
+  readAs: string = ''
+  /** The immer scope of the nearest draft above a pending wrapper (revoked: reads must throw). */
+  scope: ReadableState['scope_'] | undefined = undefined
   #path: readonly Key[] | undefined
 
   constructor(
     readonly capture: Capture,
-    readonly target: object,
+    /** What it forwards to (a pending wrapper's base object, until `force`). */
+    public target: object,
     /** Where it was read: its path is made from theirs when a write first needs it. */
     readonly parent: Traps | undefined,
     readonly key: unknown,
@@ -189,15 +247,34 @@ class Traps implements ProxyHandler<object> {
 
   get(_: object, prop: string | symbol): unknown {
     if (prop === TRAPS) return this
+    if (this.pending) {
+      // Nothing drafted it yet, so it holds what the draft would give. Symbols (immer's own
+      // among them) and array mutators are asked of the draft.
+      const scope = this.scope as ReadableState['scope_']
+      if (scope.drafts_ !== null && (typeof prop === 'string' || prop === Symbol.iterator)) {
+        const base = this.target as Members
+        const raw = base[prop]
+        if (typeof raw === 'object') {
+          if (raw === null) return raw
+          const kid = typeof prop === 'string' ? this.lazyKid(raw, prop, base, scope) : undefined
+          if (kid !== undefined) return kid
+        } else if (typeof raw !== 'function' || !this.isArray || !ARRAY_MUTATORS.has(prop as string)) return raw
+      }
+      this.force()
+    }
     const immer = this.immer
     if (immer !== undefined) {
       const raw = latestValue(immer, prop)
       if (typeof raw === 'object') {
         if (raw === null) return raw
-        // A draft read again from here (`c.address.zip`, then `c.address.city`): it stays a draft.
-        for (let kid = this.kids; kid !== undefined; kid = kid.next) if (kid.target === raw) return kid.proxy
+        const latest = immer.copy_ ?? immer.base_
+        // Only base objects are drafted by immer (it drafts what its base still holds there).
+        const kid = raw === immer.base_[prop] && typeof prop === 'string' ? this.lazyKid(raw, prop, latest, immer.scope_) : this.kidOf(raw, prop)
+        if (kid !== undefined) return kid
       } else if (raw !== undefined && typeof raw !== 'function' && raw !== REVOKED) return raw
     }
+    // Through immer's trap, which may make a draft: the pending ones first, in their order.
+    if (this.capture.queued) this.capture.draftPending()
     const value: unknown = (this.target as Members)[prop]
     if (typeof value !== 'object' || value === null) {
       if (typeof value === 'function' && this.isArray && typeof prop === 'string' && ARRAY_MUTATORS.has(prop)) {
@@ -206,8 +283,8 @@ class Traps implements ProxyHandler<object> {
       return value
     }
     if (typeof prop === 'symbol') return value
-    // A draft read again from here (`c.address.zip`, then `c.address.city`): it stays a draft.
-    for (let kid = this.kids; kid !== undefined; kid = kid.next) if (kid.target === value) return kid.proxy
+    const again = this.kidOf(value, prop)
+    if (again !== undefined) return again
     const kind = classify(value)
     if (kind === NOT_WRAPPED) return value
     const capture = this.capture
@@ -222,10 +299,82 @@ class Traps implements ProxyHandler<object> {
     return traps.proxy
   }
 
+  /** The wrapper of a draft (or of a pending base object at `prop`) read from here before. */
+  kidOf(raw: object, prop: string | symbol): object | undefined {
+    // A draft read again from here (`c.address.zip`, then `c.address.city`): it stays a draft.
+    for (let kid = this.kids; kid !== undefined; kid = kid.next) if (kid.target === raw && (!kid.pending || kid.readAs === prop)) return kid.proxy
+    return undefined
+  }
+
+  /**
+   * The wrapper of an object immer would draft if it were read here (`raw`, own at `prop` of
+   * `holder`, its latest state): read again, the same one; else a pending wrapper of the base
+   * object itself, which immer is asked to draft only when a read needs more than its values
+   * (or something writes). A link reading nested values without writing them then never pays
+   * for immer's draft of each object it passes through; what is recorded and computed is the
+   * same (an object never drafted is the base object a draft of it would finalise to).
+   * Undefined when `raw` is no such plain object or array: then the draft is read as before.
+   */
+  lazyKid(raw: object, prop: string, holder: object, scope: ReadableState['scope_']): object | undefined {
+    const known = this.kidOf(raw, prop)
+    if (known !== undefined) return known
+    const proto = Object.getPrototypeOf(raw) as object | null
+    const isArray = proto === Array.prototype
+    if (!(proto === Object.prototype || proto === null || isArray) || !Object.prototype.hasOwnProperty.call(holder, prop)) return undefined
+    // With immer's array-methods plugin, its trap answers some names of an array itself.
+    if (isArray && (scope as unknown as Members)['arrayMethodsPlugin_']) return undefined
+    if (isArray !== Array.isArray(raw)) return undefined
+    const traps = this.capture.pendingWrap(raw, this, keyOf(prop, this.isArray), proto, isArray)
+    traps.readAs = prop
+    traps.scope = scope
+    traps.next = this.kids
+    this.kids = traps
+    this.pendingKids = true
+    return traps.proxy
+  }
+
+  /** Drafted now, and every wrapper read before it (see `Capture.draftPending`). */
+  force(): void {
+    this.capture.draftPending(this)
+  }
+
+  /**
+   * Has immer draft the base object this wrapper stands for, by reading it from the parent's
+   * draft as the link would have: it is still there, since a write to the parent drafts its
+   * pending kids first (`beforeWrite`), and the parent, read before, is drafted already. Once
+   * revoked, the parent's read throws as a draft's does.
+   */
+  draftNow(): void {
+    const parent = this.parent as Traps
+    const draft = (parent.target as Members)[this.readAs] as object
+    // `classify` gives the draft's immer state; a plain object's or array's draft is readable.
+    if (typeof draft !== 'object' || draft === null || classify(draft) !== DRAFT) throw new Error('shadowchain: write capture lost track of a draft (please report)')
+    this.target = draft
+    this.immer = classifiedState
+    this.pending = false
+    this.capture.drafted(this)
+  }
+
+  /**
+   * Before a write here: this drafted, and its pending kids the write may move or replace. A
+   * write of an object, or any other change (`prop` undefined), may queue an immer callback:
+   * every pending wrapper is drafted first.
+   */
+  beforeWrite(prop: string | symbol | undefined, value?: unknown): void {
+    if (prop === undefined || (typeof value === 'object' && value !== null) || typeof value === 'function') {
+      this.capture.draftPending()
+      return
+    }
+    if (this.pending) this.force()
+    if (!this.pendingKids) return
+    for (let kid = this.kids; kid !== undefined; kid = kid.next) if (kid.pending && (this.isArray || kid.readAs === prop)) kid.force()
+  }
+
   /** An array method that changes the array: reported with its arguments, then called on the target. */
   mutator(op: WriteOp, method: (...a: unknown[]) => unknown): (...args: unknown[]) => unknown {
     const { capture, target, path } = this
     return (...args: unknown[]) => {
+      this.beforeWrite(undefined)
       for (const arg of args) capture.escapeWith(arg)
       capture.listener(op, path, args.map((arg) => capture.snapshotOf(arg)))
       return method.apply(target, args.map((arg) => capture.unwrap(arg)))
@@ -234,6 +383,7 @@ class Traps implements ProxyHandler<object> {
 
   set(_: object, prop: string | symbol, value: unknown): boolean {
     const capture = this.capture
+    if (this.pending || this.pendingKids || ((typeof value === 'object' || typeof value === 'function') && capture.queued)) this.beforeWrite(prop, value)
     // Primitives (most writes) need no unwrapping or snapshot.
     if (typeof value !== 'object' || value === null) {
       capture.listener('set', pathTo(this.path, keyOf(prop, this.isArray)), value)
@@ -251,26 +401,34 @@ class Traps implements ProxyHandler<object> {
   }
 
   deleteProperty(_: object, prop: string | symbol): boolean {
+    if (this.capture.queued) this.beforeWrite(undefined)
     this.capture.listener('delete', pathTo(this.path, keyOf(prop, this.isArray)), undefined)
     return this.draft ? delete (this.target as Members)[prop] : Reflect.deleteProperty(this.target, prop)
   }
 
   defineProperty(_: object, prop: string | symbol, descriptor: PropertyDescriptor): boolean {
+    if (this.capture.queued) this.beforeWrite(undefined)
     this.capture.escapeWith(descriptor.value)
     this.capture.listener('set', pathTo(this.path, keyOf(prop, this.isArray)), this.capture.snapshotOf(descriptor.value))
     return Reflect.defineProperty(this.target, prop, descriptor)
   }
 
+  // What a base object cannot answer as its draft would (immer's descriptors are writable):
+  // drafted first.
   has(_: object, prop: string | symbol): boolean {
+    if (this.capture.queued) this.capture.draftPending()
     return prop in this.target
   }
   ownKeys(): (string | symbol)[] {
+    if (this.capture.queued) this.capture.draftPending()
     return Reflect.ownKeys(this.target)
   }
   getOwnPropertyDescriptor(_: object, prop: string | symbol): PropertyDescriptor | undefined {
+    if (this.capture.queued) this.capture.draftPending()
     return Reflect.getOwnPropertyDescriptor(this.target, prop)
   }
   getPrototypeOf(): object | null {
+    if (this.capture.queued) this.capture.draftPending()
     return Reflect.getPrototypeOf(this.target)
   }
 }
@@ -281,6 +439,7 @@ const EMPTY: object = Object.freeze({})
 class MapTraps extends Traps {
   override get(_: object, prop: string | symbol): unknown {
     if (prop === TRAPS) return this
+    if (this.capture.queued) this.capture.draftPending()
     const map = this.target as Map<unknown, unknown>
     const value: unknown = (map as unknown as Members)[prop]
     const { capture, proxy } = this
@@ -330,6 +489,7 @@ class MapTraps extends Traps {
 class SetTraps extends Traps {
   override get(_: object, prop: string | symbol): unknown {
     if (prop === TRAPS) return this
+    if (this.capture.queued) this.capture.draftPending()
     const set = this.target as Set<unknown>
     const value: unknown = (set as unknown as Members)[prop]
     const { capture, proxy } = this
