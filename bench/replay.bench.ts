@@ -382,8 +382,8 @@ const loadAverage = currentLoad()
 // against 1,010-1,190. What (a)-(c) leave in the process slows a 'writes' run more than a
 // 'timeline' one, and not through the heap they keep: building their cases lazily and dropping
 // them after did not help. With the capture reworked after this was found ((d) about -10 ns
-// here), 4 of 14 such processes still read (d) at 240-345 ns (spreads up to 100-530), the others
-// -10..40: in the slow ones immer's own patch generation (its `each` over a draft's assigned
+// here), 4 of 16 such processes still read (d) at 239-344 ns (p25-p75 as wide as -38..422), the
+// others -16..40: in the slow ones immer's own patch generation (its `each` over a draft's assigned
 // keys) took ~34% of the time instead of ~2%, and garbage collection 10% instead of 3%; what
 // puts a process in that state was not found. A user's process running its chains pays what the
 // fresh process measures; the child still pays its own garbage collection and JIT work.
