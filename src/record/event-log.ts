@@ -60,9 +60,12 @@ export class EventLog<C = unknown> {
   /** Built events (in order), and where the replay stands. */
   private built: TimelineEvent<C>[] | undefined = undefined
   private cursor: Cursor | undefined = undefined
-  /** Last events built alone (`at(-1)` before the rest was read) and their indexes: what later reads give. */
-  private readonly tails: TimelineEvent<C>[] = []
-  private readonly tailIndexes: number[] = []
+  /**
+   * Last events built alone (`at(-1)` before the rest was read) and their indexes: what later
+   * reads give. Made when first needed: most runs never build one (see `last`).
+   */
+  private tails: TimelineEvent<C>[] | undefined = undefined
+  private tailIndexes: number[] | undefined = undefined
 
   /**
    * @param seqBase - the seq of the first event (a fork's own events come after its prefix)
@@ -134,6 +137,14 @@ export class EventLog<C = unknown> {
       this.times.add(t0)
     }
     this.slots[this.lastSlot] = header
+  }
+
+  /**
+   * The mwctx the last entry recorded (what its event's `mwctx` is, the same object): what the
+   * run's `run.end` carries, taken without building that event.
+   */
+  lastMwctx(): unknown {
+    return this.mw.entryObject(this.cursor, this.forced)
   }
 
   /** The frozen mwctx and metrics states now (built, if they were kept as changes). */
@@ -243,8 +254,8 @@ export class EventLog<C = unknown> {
     const cursor = (this.cursor ??= { slot: 0, time: 0, ctx: undefined, mw: undefined, metrics: undefined, link: undefined, startT: 0n })
     for (let i = built.length; i < this.count; i++) {
       const event = this.decode(cursor, i, false)
-      const alone = this.tails.length === 0 ? -1 : this.tailIndexes.indexOf(i)
-      built.push(alone === -1 ? event : (this.tails[alone] as TimelineEvent<C>))
+      const alone = this.tailIndexes === undefined ? -1 : this.tailIndexes.indexOf(i)
+      built.push(alone === -1 ? event : ((this.tails as TimelineEvent<C>[])[alone] as TimelineEvent<C>))
     }
     return built
   }
@@ -268,14 +279,18 @@ export class EventLog<C = unknown> {
   /** The last event, built alone from the states the log ends with. */
   private last(): TimelineEvent<C> {
     const index = this.count - 1
-    const at = this.tailIndexes.indexOf(index)
-    if (at !== -1) return this.tails[at] as TimelineEvent<C>
+    // An event kept whole (the run.end `Run` reads back) is its slot: nothing to build or keep.
+    if (this.slots[this.lastSlot] === H.Event) return this.slots[this.lastSlot + 1] as TimelineEvent<C>
+    const tails = (this.tails ??= [])
+    const tailIndexes = (this.tailIndexes ??= [])
+    const at = tailIndexes.indexOf(index)
+    if (at !== -1) return tails[at] as TimelineEvent<C>
     const mwctx = this.mw.entryObject(this.cursor, this.forced)
     const metrics = this.metrics.entryObject(this.cursor, this.forced)
     const cursor: Cursor = { slot: this.lastSlot, time: this.lastTime, ctx: this.ctx, mw: mwctx, metrics, link: this.link, startT: this.startT }
     const tail = this.decode(cursor, index, true)
-    this.tails.push(tail)
-    this.tailIndexes.push(index)
+    tails.push(tail)
+    tailIndexes.push(index)
     return tail
   }
 

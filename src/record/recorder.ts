@@ -58,8 +58,8 @@ type MutableEvent = Record<string, unknown>
 export class Recorder<C> implements RunObserver<C> {
   /** Own events; a fork's shared prefix is not copied, its events' seqs start after it. */
   readonly log: EventLog<C>
-  /** The runs nested chains made (by id), as events name them (`child`). */
-  readonly children = new Map<string, NestedRun>()
+  /** The runs nested chains made (by id), as events name them (`child`); made for the first. */
+  children: Map<string, NestedRun> | undefined = undefined
   /** Replay: links that drew more io values than were recorded, with the seq of their end. */
   readonly ioOverruns: { link: LinkInfo; seq: number }[] = []
   private readonly seqBase: number
@@ -323,7 +323,7 @@ export class Recorder<C> implements RunObserver<C> {
   private adopt(event: MutableEvent, child: NestedRun | undefined): void {
     if (child === undefined) return
     event['child'] = child.id
-    this.children.set(child.id, child)
+    ;(this.children ??= new Map()).set(child.id, child)
   }
 
   /** Appends an event with the current states; the caller gives type, t and the extra fields. */
