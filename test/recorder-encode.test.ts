@@ -92,4 +92,40 @@ describe('a flight recorder with a store encodes runs as they finish', () => {
     expect(warnings).toEqual(['DROPPED'])
     await rec.close()
   })
+
+  it('keeps at most 16 runs of one turn as they are: older ones are encoded at once', async () => {
+    const { store, open } = gatedStore()
+    const rec = recorder({ store, batch: { size: 1_000, delayMs: 10_000 }, onWarning: () => {} })
+    const c = jobs(rec)
+    const runs = []
+    // No turn of the event loop between these runs.
+    for (let n = 0; n < 20; n++) runs.push(await c.run({ n }))
+    const first = await rec.get(runs[0]!.id)
+    expect(first).not.toBe(runs[0])
+    expect(first?.toJSON()).toEqual(runs[0]!.toJSON())
+    expect(await rec.get(runs[19]!.id)).toBe(runs[19])
+    expect(rec.health.pending).toBe(20)
+    open()
+    await rec.flush()
+    expect(rec.health).toMatchObject({ pending: 0, written: 20 })
+    await rec.close()
+  })
+
+  it('loses nothing in a loop of runs that never yields to the event loop, when the store writes as it is called', async () => {
+    const warnings: string[] = []
+    const rec = recorder({ store: memoryStore(), keep: { last: 20_000 }, maxPending: 1_000, onWarning: (w) => void warnings.push(w.code) })
+    const c = jobs(rec)
+    let most = 0
+    for (let n = 0; n < 5_000; n++) {
+      await c.run({ n })
+      most = Math.max(most, rec.health.pending)
+    }
+    // Written as the loop went, never more than a few batches behind.
+    expect(rec.health.written).toBeGreaterThan(4_500)
+    expect(most).toBeLessThanOrEqual(3 * 64)
+    await rec.flush()
+    expect(rec.health).toMatchObject({ written: 5_000, dropped: 0, pending: 0 })
+    expect(warnings).toEqual([])
+    await rec.close()
+  })
 })

@@ -13,12 +13,15 @@ import { MemoryRing } from './memory-ring.js'
 import { Statistics, type ChainStats, type StatsQuery } from './statistics.js'
 import { StatsObserver } from './stats-observer.js'
 import { EncodedRun } from './summary.js'
+import { InFlight, writeBatches, type Batch } from './batch-writes.js'
 import type { RunQuery, RunStore, StoredRunSummary } from './types.js'
 import { ExitFlush } from './exit-flush.js'
 import type { RunDocument } from '../files/run-document.js'
 import { DurableWriter } from './durable-writer.js'
 import type { DurableStart } from '../core/recording.js'
 
+/** Finished runs kept as they are until the turn they finished in ends; beyond, encoded at once. */
+const FINISHED_AT_MOST = 16
 /** How often, at most, `keep` is applied in the store while runs are being written. */
 const RETAIN_EVERY_MS = 1_000
 
@@ -65,10 +68,10 @@ export class FlightRecorder implements RunRecorder {
   /** Encoded runs waiting for the store, oldest first. */
   #pending: EncodedRun[] = []
   /** The batches being written now (at most the store's `writesInFlight`). */
-  readonly #inFlight = new Set<readonly EncodedRun[]>()
-  /** How many runs {@link FlightRecorder.#inFlight} holds. */
-  #inFlightRuns = 0
+  readonly #inFlight = new InFlight()
   #timer: ReturnType<typeof setTimeout> | undefined
+  /** Resumes the drain now if it waits for a turn of the event loop between two batches. */
+  #turn: (() => void) | undefined
   /** The drain running now, if one is: drains run one after another, never side by side. */
   #draining: Promise<void> | undefined
   #closed = false
@@ -114,7 +117,7 @@ export class FlightRecorder implements RunRecorder {
 
   /** What the recorder has done so far. */
   get health(): RecorderHealth {
-    return { seen: this.#seen, sampledOut: this.#sampledOut, written: this.#written, storeFailures: this.#storeFailures, dropped: this.#dropped, pending: this.#finished.length + this.#pending.length + this.#inFlightRuns }
+    return { seen: this.#seen, sampledOut: this.#sampledOut, written: this.#written, storeFailures: this.#storeFailures, dropped: this.#dropped, pending: this.#finished.length + this.#pending.length + this.#inFlight.runs }
   }
 
   /** Where the runs go: the store's kind and place, or `'memory'`. */
@@ -139,7 +142,7 @@ export class FlightRecorder implements RunRecorder {
     if (this.#store === undefined) return (this.#memory as MemoryRing).get(id)
     const finished = this.#finished.find((run) => run.id === id)
     if (finished !== undefined) return finished
-    const waiting = this.#pending.find((run) => run.summary.id === id) ?? this.#writing(id)
+    const waiting = this.#pending.find((run) => run.summary.id === id) ?? this.#inFlight.find(id)
     const doc = waiting?.document ?? (await this.#store.read(id))
     if (doc === undefined) return undefined
     const chain = this.#chains.get(doc.run.chainName)
@@ -230,12 +233,28 @@ export class FlightRecorder implements RunRecorder {
       if (this.#pending.length > 0) this.#pending.shift()
       else this.#finished.shift()
       this.#dropped++
-      this.#warnOnce('DROPPED', `more than ${this.#maxPending} runs waited for ${this.where}: the oldest are dropped (see health.dropped)`)
+      this.#warnOnce(
+        'DROPPED',
+        `more than ${this.#maxPending} runs waited for ${this.where}: the oldest are dropped (see health.dropped; a loop of runs that never yields to the event loop leaves a store that writes off it no turn: await rec.flush() now and then)`,
+      )
     }
     if (this.#finished.push(run) === 1) setImmediate(() => this.#encode())
+    // Runs finished in one turn (a burst, a loop that does not yield) wait as strings, not as
+    // runs: past a few, the oldest is encoded now (a run's objects kept across a collection
+    // are copied, then promoted).
+    else if (this.#finished.length > FINISHED_AT_MOST) this.#encode(1)
+    const waiting = this.#pending.length + this.#finished.length
     // A finished durable run replaces its 'interrupted' row at once, not a batch later.
-    if (this.#pending.length + this.#finished.length >= this.#batchSize || begun) this.#schedule(0)
+    if (waiting >= this.#batchSize || begun) this.#schedule(0)
     else if (this.#timer === undefined) this.#schedule(this.#delayMs)
+    // Two batches behind: the timers have not had a turn (a loop of runs that never yields to
+    // the event loop). A store that writes as it is called (memory, SQLite without the thread:
+    // one write at a time) is written to now, a batch a run, so such a loop loses nothing. (A
+    // store that writes off the event loop needs turns to hear back: nothing to gain here.)
+    if (waiting >= 2 * this.#batchSize && this.#writesInFlight === 1) {
+      if (this.#draining === undefined) void this.#drain(false).catch(() => {})
+      else this.#turn?.()
+    }
   }
 
   #schedule(ms: number): void {
@@ -265,10 +284,10 @@ export class FlightRecorder implements RunRecorder {
    * Encodes the finished runs into documents for the store. A run whose document cannot be made
    * is not kept, and said once: it must not hold up the runs behind it.
    */
-  #encode(): void {
-    const finished = this.#finished
-    if (finished.length === 0) return
-    this.#finished = []
+  #encode(most = Infinity): void {
+    if (this.#finished.length === 0) return
+    const finished = most >= this.#finished.length ? this.#finished : this.#finished.splice(0, most)
+    if (finished === this.#finished) this.#finished = []
     for (const run of finished) {
       try {
         this.#pending.push(new EncodedRun(exportRun(run)))
@@ -280,67 +299,31 @@ export class FlightRecorder implements RunRecorder {
     }
   }
 
-  /** The run of that id in a batch being written, if one holds it. */
-  #writing(id: string): EncodedRun | undefined {
-    for (const batch of this.#inFlight) {
-      const run = batch.find((each) => each.summary.id === id)
-      if (run !== undefined) return run
-    }
-    return undefined
-  }
-
   /**
-   * Writes batches until nothing waits, up to the store's `writesInFlight` at once (a store that
-   * writes on a thread of its own takes the next batch while it writes one: waiting for each
-   * answer cost a turn of the event loop a batch). After a failure no batch is started; the
-   * failed one goes back first in line once the others are done.
+   * Writes batches until nothing waits, up to the store's `writesInFlight` at once. After a
+   * failure no batch is started; the failed ones go back first in line once the others are done.
    */
   async #drainNow(strict: boolean): Promise<void> {
-    this.#encode()
-    const most = this.#writesInFlight
-    const writing = new Set<Promise<void>>()
-    let failed: { readonly error: unknown } | undefined
-    // Batches that failed, by the order they were started in: they go back first in line, in it.
-    const returned: (readonly EncodedRun[])[] = []
-    let started = 0
-    const start = (batch: readonly EncodedRun[]): void => {
-      const order = started++
-      this.#inFlight.add(batch)
-      this.#inFlightRuns += batch.length
-      const done = this.#write(batch)
-        .then(
-          () => {
-            this.#inFlight.delete(batch)
-            this.#inFlightRuns -= batch.length
-          },
-          (error: unknown) => {
-            // Still waiting (health, get) until it goes back in line, below.
-            returned[order] = batch
-            this.#storeFailures++
-            failed ??= { error }
-          },
-        )
-        .finally(() => writing.delete(done))
-      writing.add(done)
-    }
-    for (;;) {
-      while (failed === undefined && this.#pending.length > 0 && writing.size < most) start(this.#pending.splice(0, this.#batchSize))
-      if (writing.size === 0) break
-      await Promise.race(writing)
-      if (failed !== undefined) continue
-      // A store that writes synchronously (SQLite) holds the event loop for a batch: let the
-      // requests and runs that waited meanwhile go first.
-      if (writing.size === 0 && (this.#pending.length > 0 || this.#finished.length > 0)) await new Promise<void>((resolve) => setImmediate(resolve))
+    const next = (): Batch | undefined => {
       this.#encode()
+      return this.#pending.length === 0 ? undefined : this.#pending.splice(0, this.#batchSize)
     }
+    // A store that writes synchronously (SQLite) holds the event loop for a batch: let the
+    // requests and runs that waited meanwhile go first, the next turn, or sooner when runs keep
+    // finishing without one (see #runFinished).
+    const between = (): Promise<void> | undefined => {
+      if (this.#pending.length === 0 && this.#finished.length === 0) return undefined
+      return new Promise<void>((resolve) => {
+        this.#turn = resolve
+        setImmediate(resolve)
+      }).then(() => void (this.#turn = undefined))
+    }
+    const failed = await writeBatches(next, this.#writesInFlight, (batch) => this.#write(batch), this.#inFlight, between)
     if (failed === undefined) return
-    // Back first in line (bounded by maxPending, the oldest dropped first) for the next flush.
-    for (const batch of returned) {
-      if (batch === undefined) continue
-      this.#inFlight.delete(batch)
-      this.#inFlightRuns -= batch.length
-    }
-    this.#pending.unshift(...returned.flat())
+    this.#storeFailures += failed.batches.length
+    // Back first in line, in the order they were taken (bounded by maxPending, the oldest dropped first).
+    for (const batch of failed.batches) this.#inFlight.delete(batch)
+    this.#pending.unshift(...failed.batches.flat())
     while (this.#pending.length > this.#maxPending) {
       this.#pending.shift()
       this.#dropped++
