@@ -21,6 +21,26 @@ afterAll(async () => {
   if (dir !== undefined) await rm(dir, { recursive: true, force: true })
 })
 
+/**
+ * Serves `view --live <path>`, runs `body` with its event stream open, then stops it with
+ * SIGTERM (it must exit 0); resolves to what it wrote to stderr.
+ */
+async function watching(path: string, interval: string, body: (page: Awaited<ReturnType<typeof openSse>>) => Promise<void>): Promise<string> {
+  const { url, child, exited, stderr } = await startCliView(['--live', path, '--interval', interval])
+  try {
+    const page = await openSse(new URL('/api/live', url).href)
+    try {
+      await body(page)
+    } finally {
+      page.close()
+    }
+  } finally {
+    child.kill('SIGTERM')
+    expect(await exited).toBe(0)
+  }
+  return stderr()
+}
+
 const c = chain<{ n: number }>('polled').link('a', (ctx) => void (ctx.n += 1)).link('b', (ctx) => void (ctx.n += 1))
 
 describe('view --live <store>', () => {
@@ -29,32 +49,22 @@ describe('view --live <store>', () => {
     const store = sqliteStore(path)
     const old = await c.run({ n: 0 })
     await store.write([storedRun(old.toJSON())])
-    const { url, child, exited, stderr } = await startCliView(['--live', path, '--interval', '50'])
-    try {
-      const page = await openSse(new URL('/api/live', url).href)
-      try {
-        await page.waitFor((events) => runIds(events).includes(old.id))
-        const fresh = await c.run({ n: 10 })
-        await store.write([storedRun(fresh.toJSON())])
-        await page.waitFor((events) => runIds(events).includes(fresh.id))
-        // A durable run: begun, then a step appended: its document so far is pushed as a step.
-        const durable = await c.run({ n: 20 })
-        const { head, batches } = splitDurable(durable.toJSON())
-        await store.begin(durableSummary(head), head)
-        await store.appendSteps(durable.id, batches[0]!)
-        await page.waitFor((events) => events.some((e) => e.event === 'step' && (JSON.parse(e.data) as { runId: string }).runId === durable.id))
-        await store.write([storedRun(durable.toJSON())])
-        await page.waitFor((events) => runIds(events).includes(durable.id))
-        expect(runIds(page.events)).toEqual([old.id, fresh.id, durable.id])
-      } finally {
-        page.close()
-      }
-    } finally {
-      child.kill('SIGTERM')
-      expect(await exited).toBe(0)
-      await store.close()
-    }
-    expect(stderr()).toBe('')
+    const stderr = await watching(path, '50', async (page) => {
+      await page.waitFor((events) => runIds(events).includes(old.id))
+      const fresh = await c.run({ n: 10 })
+      await store.write([storedRun(fresh.toJSON())])
+      await page.waitFor((events) => runIds(events).includes(fresh.id))
+      // A durable run: begun, then a step appended: its document so far is pushed as a step.
+      const durable = await c.run({ n: 20 })
+      const { head, batches } = splitDurable(durable.toJSON())
+      await store.begin(durableSummary(head), head)
+      await store.appendSteps(durable.id, batches[0]!)
+      await page.waitFor((events) => events.some((e) => e.event === 'step' && (JSON.parse(e.data) as { runId: string }).runId === durable.id))
+      await store.write([storedRun(durable.toJSON())])
+      await page.waitFor((events) => runIds(events).includes(durable.id))
+      expect(runIds(page.events)).toEqual([old.id, fresh.id, durable.id])
+    }).finally(() => store.close())
+    expect(stderr).toBe('')
   })
 
   it('pushes every run of a burst larger than one page of the store (2,500 runs between two polls)', async () => {
@@ -62,30 +72,20 @@ describe('view --live <store>', () => {
     const store = sqliteStore(path)
     const first = await c.run({ n: 0 })
     await store.write([storedRun(first.toJSON())])
-    const { url, child, exited } = await startCliView(['--live', path, '--interval', '200'])
-    try {
-      const page = await openSse(new URL('/api/live', url).href)
-      try {
-        await page.waitFor((events) => runIds(events).includes(first.id))
-        // Copies of one document under 2,500 ids, all written in one batch between two polls.
-        const doc = (await c.run({ n: 1 })).toJSON()
-        const start = BigInt(doc.run.startedAt)
-        const burst = Array.from({ length: 2_500 }, (_, i) => {
-          const id = `burst-${String(i).padStart(4, '0')}`
-          return storedRun({ ...doc, run: { ...doc.run, id, startedAt: String(start + BigInt(i)), endedAt: String(start + BigInt(i) + 1_000n) } })
-        })
-        await store.write(burst)
-        await page.waitFor((events) => runIds(events).length === 2_501, 30_000)
-        expect(new Set(runIds(page.events)).size).toBe(2_501)
-      } finally {
-        page.close()
-      }
-    } finally {
-      child.kill('SIGTERM')
-      expect(await exited).toBe(0)
-      await store.close()
-    }
-  }, 90_000)
+    await watching(path, '200', async (page) => {
+      await page.waitFor((events) => runIds(events).includes(first.id))
+      // Copies of one document under 2,500 ids, all written in one batch between two polls.
+      const doc = (await c.run({ n: 1 })).toJSON()
+      const start = BigInt(doc.run.startedAt)
+      const burst = Array.from({ length: 2_500 }, (_, i) => {
+        const id = `burst-${String(i).padStart(4, '0')}`
+        return storedRun({ ...doc, run: { ...doc.run, id, startedAt: String(start + BigInt(i)), endedAt: String(start + BigInt(i) + 1_000n) } })
+      })
+      await store.write(burst)
+      await page.waitFor((events) => runIds(events).length === 2_501, 30_000)
+      expect(new Set(runIds(page.events)).size).toBe(2_501)
+    }).finally(() => store.close())
+  }, 60_000)
 
   it('refuses --live without exactly one store', async () => {
     const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
