@@ -93,21 +93,21 @@ describe('a flight recorder with a store encodes runs as they finish', () => {
     await rec.close()
   })
 
-  it('keeps at most 16 runs of one turn as they are: older ones are encoded at once', async () => {
+  it('keeps at most 128 runs of one turn as they are: older ones are encoded at once', async () => {
     const { store, open } = gatedStore()
     const rec = recorder({ store, batch: { size: 1_000, delayMs: 10_000 }, onWarning: () => {} })
     const c = jobs(rec)
     const runs = []
     // No turn of the event loop between these runs.
-    for (let n = 0; n < 20; n++) runs.push(await c.run({ n }))
+    for (let n = 0; n < 130; n++) runs.push(await c.run({ n }))
     const first = await rec.get(runs[0]!.id)
     expect(first).not.toBe(runs[0])
     expect(first?.toJSON()).toEqual(runs[0]!.toJSON())
-    expect(await rec.get(runs[19]!.id)).toBe(runs[19])
-    expect(rec.health.pending).toBe(20)
+    expect(await rec.get(runs[129]!.id)).toBe(runs[129])
+    expect(rec.health.pending).toBe(130)
     open()
     await rec.flush()
-    expect(rec.health).toMatchObject({ pending: 0, written: 20 })
+    expect(rec.health).toMatchObject({ pending: 0, written: 130 })
     await rec.close()
   })
 

@@ -21,7 +21,7 @@ import { DurableWriter } from './durable-writer.js'
 import type { DurableStart } from '../core/recording.js'
 
 /** Finished runs kept as they are until the turn they finished in ends; beyond, encoded at once. */
-const FINISHED_AT_MOST = 16
+const FINISHED_AT_MOST = 128
 /** How often, at most, `keep` is applied in the store while runs are being written. */
 const RETAIN_EVERY_MS = 1_000
 
