@@ -2,7 +2,7 @@
 // tables events refer to links and middleware calls through, and times as offsets.
 import type { Patch } from 'immer'
 import { encodeLenient, encodeValue, type EncodeNotes } from './codec.js'
-import { wholeSets } from '../core/diff-states.js'
+import { wholeSets } from '../core/set-patches.js'
 import type { LinkInfo, MiddlewareCallInfo } from '../core/types.js'
 import type { Redactor } from './redact.js'
 import { RESERVED_PATH_KEYS, type DocumentLink, type DocumentMiddleware, type DocumentPatch } from './run-document.js'

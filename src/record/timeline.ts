@@ -1,5 +1,5 @@
 import type { Immutable, Patch } from 'immer'
-import { wholeSets } from '../core/diff-states.js'
+import { wholeSets } from '../core/set-patches.js'
 import type { RecordedIO, States, TimelineEvent, TimelineEventType } from './events.js'
 import type { LinkInfo, Metrics, Position, SkipReason } from '../core/types.js'
 import type { RunOf } from '../core/chain.js'
