@@ -240,8 +240,9 @@ export class FlightRecorder implements RunRecorder {
     }
     if (this.#finished.push(run) === 1) setImmediate(() => this.#encode())
     // Runs finished in one turn (a burst, a loop that does not yield) wait as strings, not as
-    // runs: past a few, the oldest is encoded now (a run's objects kept across a collection
-    // are copied, then promoted).
+    // runs: past FINISHED_AT_MOST, the oldest is encoded now (a run's objects kept across a
+    // collection are copied, then promoted; fewer put an encode between a run's end and its
+    // caller in a burst of HTTP requests, measured).
     else if (this.#finished.length > FINISHED_AT_MOST) this.#encode(1)
     const waiting = this.#pending.length + this.#finished.length
     // A finished durable run replaces its 'interrupted' row at once, not a batch later.
