@@ -260,6 +260,23 @@ describe('a store never hurts a run', () => {
     await rec.close()
   })
 
+  it('lets the event loop turn once when its store is far behind, so a loop of runs that never yields loses nothing; a store that never answers holds no run', async () => {
+    // A store that answers off the event loop, at the next turn (as a thread's or a server's answer arrives).
+    const inner = memoryStore()
+    const answering: RunStore = { ...inner, writesInFlight: 2, write: (runs) => new Promise((resolve) => setImmediate(() => resolve(inner.write(runs)))) }
+    const rec = recorder({ store: answering, keep: { last: 10_000 }, batch: { size: 16, delayMs: 0 }, maxPending: 200, onWarning: () => {} })
+    const c = jobs(rec)
+    for (let n = 1; n <= 3_000; n++) await c.run({ n: n * 5 + 1 })
+    await rec.flush()
+    expect(rec.health).toMatchObject({ written: 3_000, dropped: 0, pending: 0 })
+    // A store that never answers: every run still resolves (a turn each at most), the oldest dropped.
+    const stuck = recorder({ store: { ...memoryStore(), writesInFlight: 2, write: () => new Promise<void>(() => {}) }, batch: { size: 4, delayMs: 0 }, maxPending: 20, onWarning: () => {} })
+    const d = jobs(stuck, 'stuck')
+    for (let n = 1; n <= 100; n++) await d.run({ n: n * 5 + 1 })
+    expect(stuck.health).toMatchObject({ seen: 100, pending: 20 })
+    expect(stuck.health.dropped).toBe(80)
+  })
+
   it('drops the oldest waiting runs past maxPending, counted and reported once', async () => {
     const onWarning = vi.fn()
     const rec = recorder({ store: faultyStore({ fail: true, delayMs: 0 }), maxPending: 10, onWarning, batch: { size: 1_000, delayMs: 10_000 } })

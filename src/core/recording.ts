@@ -6,12 +6,17 @@
 /** The key of a recorder's port (see {@link RunRecorder}). */
 export const RECORDER_PORT: unique symbol = Symbol('shadowchain.recorder')
 
-/** What the engine calls on a recorder. Neither method throws into a run or blocks it. */
+/** What the engine calls on a recorder. No method throws into a run or blocks it. */
 export interface RecorderPort {
   /** A run of `chain` starts (`info`: its `RunInfo`): an observer of it (a `RunObserver`: its statistics), or undefined. */
   runStarted(chain: object, info: { readonly id: string; readonly startedAt: bigint }): object | undefined
-  /** The run finished (a `Run`): the recorder keeps it, or not. */
-  runFinished(run: object, chain: object): void
+  /**
+   * The run finished (a `Run`): the recorder keeps it, or not. A promise when the recorder asks
+   * for one turn of the event loop before the run resolves (its store is far behind, as in a loop
+   * of runs that never yields: the store could never answer); it resolves at the next turn,
+   * whatever the store does, and never rejects.
+   */
+  runFinished(run: object, chain: object): Promise<void> | undefined
   /**
    * A durable run starts (run option `durable`): what takes its steps as they complete, or
    * undefined when the recorder has no store to keep them in.

@@ -50,6 +50,8 @@ export class FlightRecorder implements RunRecorder {
   readonly #batchSize: number
   /** The store's `writesInFlight`: batches written at once. */
   readonly #writesInFlight: number
+  /** Runs waiting (in line and on their way) from which a finishing run lets the event loop turn. */
+  readonly #behind: number
   readonly #delayMs: number
   readonly #maxPending: number
   readonly #warn: (warning: RecorderWarning) => void
@@ -105,6 +107,7 @@ export class FlightRecorder implements RunRecorder {
     this.#batchSize = positive(options.batch?.size ?? 64, 'batch.size')
     this.#delayMs = nonNegative(options.batch?.delayMs ?? 20, 'batch.delayMs')
     this.#maxPending = positive(options.maxPending ?? 10_000, 'maxPending')
+    this.#behind = Math.min((this.#writesInFlight + 2) * this.#batchSize, Math.ceil(this.#maxPending / 2))
     this.#durableTimeoutMs = nonNegative(options.durableTimeoutMs ?? 5_000, 'durableTimeoutMs')
     this.#warn = options.onWarning ?? ((w) => console.warn(`shadowchain recorder: ${w.message}`))
     this.#exit = this.#store !== undefined && options.flushOnExit !== false ? new ExitFlush(() => this.flush()) : undefined
@@ -214,7 +217,7 @@ export class FlightRecorder implements RunRecorder {
     return new DurableWriter(store, start, this.#durableTimeoutMs, report, stored)
   }
 
-  #runFinished(run: Run<unknown>, chain: Chain<unknown>): void {
+  #runFinished(run: Run<unknown>, chain: Chain<unknown>): Promise<void> | undefined {
     if (this.#closed) return
     this.#seen++
     // A durable run begun in the store is always written whole (else it would stay 'interrupted').
@@ -235,7 +238,7 @@ export class FlightRecorder implements RunRecorder {
       this.#dropped++
       this.#warnOnce(
         'DROPPED',
-        `more than ${this.#maxPending} runs waited for ${this.where}: the oldest are dropped (see health.dropped; a loop of runs that never yields to the event loop leaves a store that writes off it no turn: await rec.flush() now and then)`,
+        `more than ${this.#maxPending} runs waited for ${this.where}: the oldest are dropped (see health.dropped; the store writes more slowly than runs finish)`,
       )
     }
     if (this.#finished.push(run) === 1) setImmediate(() => this.#encode())
@@ -256,6 +259,11 @@ export class FlightRecorder implements RunRecorder {
       if (this.#draining === undefined) void this.#drain(false).catch(() => {})
       else this.#turn?.()
     }
+    // Far behind even so (a store that answers off the event loop, in a loop that gives it no
+    // turn): the run resolves after one turn, in which the store's answers are heard. One turn,
+    // not until the store catches up: a store that is down never holds a run.
+    if (waiting + this.#inFlight.runs >= this.#behind) return new Promise<void>((resolve) => setImmediate(resolve))
+    return undefined
   }
 
   #schedule(ms: number): void {

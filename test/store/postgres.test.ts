@@ -156,6 +156,18 @@ describe('the PostgreSQL store', () => {
     expect(count.rows).toEqual([{ runs: 300, docs: 300 }])
   })
 
+  it('loses no run of a loop that never yields to the event loop', async () => {
+    const schema = newSchema()
+    // Without a turn the server's answers are never heard: past maxPending the oldest would go.
+    const rec = recorder({ store: postgresStore(url, { schema }), keep: { last: 10_000, failed: 10_000 }, maxPending: 1_900, onWarning: () => {} })
+    const c = chain<{ n: number }>('loop', { recorder: rec }).link('add', (ctx) => void (ctx.n += 1))
+    for (let n = 0; n < 2_000; n++) await c.run({ n })
+    await rec.close()
+    expect(rec.health).toMatchObject({ written: 2_000, dropped: 0, pending: 0 })
+    const count = await admin.query(`SELECT count(*)::int AS n FROM "${schema}".shadowchain_runs`)
+    expect(count.rows).toEqual([{ n: 2_000 }])
+  }, 60_000)
+
   it('uses a pool it is given and leaves it open on close', async () => {
     const pool = new pg.Pool({ connectionString: url, max: 2 })
     const store = postgresStore(pool, { schema: newSchema() })

@@ -216,6 +216,18 @@ describe('the SQLite store', () => {
     }
   })
 
+  it('loses no run of a loop that never yields to the event loop, on the writer thread', async () => {
+    const store = sqliteStore(fresh(), { thread: true })
+    // Without a turn the thread's answers are never heard: past maxPending the oldest would go.
+    const rec = recorder({ store, keep: { last: 10_000, failed: 10_000 }, maxPending: 4_900, onWarning: () => {} })
+    const c = chain<{ n: number }>('loop', { recorder: rec }).link('add', (ctx) => void (ctx.n += 1))
+    for (let n = 0; n < 5_000; n++) await c.run({ n })
+    await rec.flush()
+    expect(rec.health).toMatchObject({ written: 5_000, dropped: 0, pending: 0 })
+    expect(await store.list({ limit: 10_000 })).toHaveLength(5_000)
+    await rec.close()
+  }, 60_000)
+
   it('keeps a write batch atomic: a run that cannot be encoded leaves nothing written', async () => {
     const store = sqliteStore(fresh())
     const good = storedRun((await exoticRun()).toJSON())
