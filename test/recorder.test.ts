@@ -264,7 +264,8 @@ describe('a store never hurts a run', () => {
     // A store that answers off the event loop, at the next turn (as a thread's or a server's answer arrives).
     const inner = memoryStore()
     const answering: RunStore = { ...inner, writesInFlight: 2, write: (runs) => new Promise((resolve) => setImmediate(() => resolve(inner.write(runs)))) }
-    const rec = recorder({ store: answering, keep: { last: 10_000 }, batch: { size: 16, delayMs: 0 }, maxPending: 200, onWarning: () => {} })
+    // Without a turn the answers are never heard: past maxPending the oldest would go.
+    const rec = recorder({ store: answering, keep: { last: 10_000 }, batch: { size: 16, delayMs: 0 }, maxPending: 2_900, onWarning: () => {} })
     const c = jobs(rec)
     for (let n = 1; n <= 3_000; n++) await c.run({ n: n * 5 + 1 })
     await rec.flush()
@@ -273,8 +274,13 @@ describe('a store never hurts a run', () => {
     const stuck = recorder({ store: { ...memoryStore(), writesInFlight: 2, write: () => new Promise<void>(() => {}) }, batch: { size: 4, delayMs: 0 }, maxPending: 20, onWarning: () => {} })
     const d = jobs(stuck, 'stuck')
     for (let n = 1; n <= 100; n++) await d.run({ n: n * 5 + 1 })
-    expect(stuck.health).toMatchObject({ seen: 100, pending: 20 })
-    expect(stuck.health.dropped).toBe(80)
+    // Waiting: at most maxPending in line, and the 2 batches (of 4) the store never answers, when
+    // a timer's turn came in time to send them.
+    const { seen, pending, dropped } = stuck.health
+    expect(seen).toBe(100)
+    expect(pending).toBeGreaterThanOrEqual(20)
+    expect(pending).toBeLessThanOrEqual(28)
+    expect(dropped).toBe(100 - pending)
   })
 
   it('drops the oldest waiting runs past maxPending, counted and reported once', async () => {
