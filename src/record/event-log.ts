@@ -149,7 +149,12 @@ export class EventLog<C = unknown> {
 
   /** The frozen mwctx and metrics states now (built, if they were kept as changes). */
   stateObjects(): { readonly mwctx: unknown; readonly metrics: unknown } {
-    return { mwctx: this.mw.object(this.cursor, this.forced), metrics: this.metrics.object(this.cursor, this.forced) }
+    return { mwctx: this.stateObject(this.mw), metrics: this.stateObject(this.metrics) }
+  }
+
+  /** The frozen object of one of the two states now (`mw` or `metrics`), the other left as it is kept. */
+  stateObject(state: TrackedState): unknown {
+    return state.object(this.cursor, this.forced)
   }
 
   /** The run ended: the log gives back the room it did not use, and packs its times. */

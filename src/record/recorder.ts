@@ -246,11 +246,11 @@ export class Recorder<C> implements RunObserver<C> {
   }
 
   private mwObject(): unknown {
-    return this.log.stateObjects().mwctx
+    return this.log.stateObject(this.log.mw)
   }
 
   private metricsObject(): unknown {
-    return this.log.stateObjects().metrics
+    return this.log.stateObject(this.log.metrics)
   }
 
   /** Pushes one `ctx.write` event per write, stamped as it happens. */
