@@ -9,7 +9,7 @@ import type { TimelineEvent } from '../record/events.js'
 import { mergeRedactPaths, redactor, type Redactor } from './redact.js'
 import { FORMAT, TRACE_SINCE, type DocumentEvent, type DocumentLink, type DocumentMiddleware, type DocumentVersion } from './run-document.js'
 import { documentLink, documentMiddleware, table } from './encode-parts.js'
-import { eventEncoder, type DocumentHeader } from './write-document.js'
+import { eventEncoder, versionNotes, type DocumentHeader } from './write-document.js'
 
 
 /** Events encoded since the last batch, and the table entries they named first. */
@@ -65,15 +65,7 @@ export class StepEncoder {
       if (this.#header.version < TRACE_SINCE) this.#header.version = TRACE_SINCE
     }
     if (this.#redact.active) this.#header.redacted = { paths: this.#redact.paths.map((p) => [...p]), placeholder: this.#redact.placeholder }
-    const header = this.#header
-    this.#notes = {
-      set sparse(value: boolean) {
-        if (value && header.version < 2) header.version = 2
-      },
-      get sparse() {
-        return header.version >= 2
-      },
-    }
+    this.#notes = versionNotes(this.#header)
     // Nested runs are not embedded in a durable run's steps (the whole document, at the end, has them).
     this.#encode = eventEncoder(run.startedAt, this.#redact, this.#links.ref, this.#middleware.ref, this.#header, new Map())
   }

@@ -179,6 +179,18 @@ function* nestedDocs(children: ReadonlyMap<string, ExportableRun>, options: Expo
   }
 }
 
+/** Notes of an encoding that raise `header.version` to 2 when a sparse array is written. */
+export function versionNotes(header: { version: DocumentVersion }): EncodeNotes {
+  return {
+    set sparse(value: boolean) {
+      if (value && header.version < 2) header.version = 2
+    },
+    get sparse() {
+      return header.version >= 2
+    },
+  }
+}
+
 /**
  * Encodes events one at a time, each against the one before it: what a whole document, a file
  * written as a stream (`saveRun`) and a durable run's steps are made of. The tables grow as events name
@@ -199,14 +211,7 @@ export function eventEncoder(
   const needs = (version: DocumentVersion): void => {
     if (header.version < version) header.version = version
   }
-  const notes: EncodeNotes = {
-    set sparse(value: boolean) {
-      if (value) needs(2)
-    },
-    get sparse() {
-      return header.version >= 2
-    },
-  }
+  const notes = versionNotes(header)
   let prev: TimelineEvent<unknown> | undefined
   // Whether the previous event's ctx holds nothing immer may copy or reorder without a patch
   // (mayChangeUnpatched): then a link's diff back is walked along its patches alone, not over the
