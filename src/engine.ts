@@ -203,7 +203,8 @@ function executeChain<C, T>(chain: Chain<C>, input: unknown, options: RunOptions
     }
     execute<C>(plan, (result) => {
       recorder.log.seal()
-      const { run, turn } = finish(chain, info, extras.input ?? start, result, recorder, extras, watchers)
+      const run = finish(chain, info, extras.input ?? start, result, recorder, extras, watchers)
+      const turn = handOver(watchers.port, run, chain)
       const done = (): void => settle({ run, ioOverruns: recorder.ioOverruns }, resolve, reject)
       // The recorder's store is far behind: one turn of the event loop first (see RecorderPort).
       if (turn === undefined) done()
@@ -220,8 +221,8 @@ function finish<C>(
   recorded: { readonly log: EventLog<C> | TimelineEvent<C>[]; readonly prefix: Recorder<C>['prefix']; readonly children?: ReadonlyMap<string, unknown> | undefined },
   extras: RunExtras<C>,
   watchers: Watchers,
-): { readonly run: Run<C>; readonly turn: Promise<void> | undefined } {
-  const { live: trace, port } = watchers
+): Run<C> {
+  const { live: trace } = watchers
   const { log, prefix } = recorded
   // Field by field, not spread: one object shape, built once a run. The recorder's log stands in
   // for the events array: `Run` reads its last event and appends its run.end (`at`, `length`,
@@ -252,16 +253,22 @@ function finish<C>(
   // A run traced by a recording tracer has spans: forks link to them, an export is a repeat.
   trace?.remember(run)
   chain._finished(run)
-  let turn: Promise<void> | undefined
-  if (port !== undefined) {
-    try {
-      turn = port.runFinished(run, chain)
-    } catch (error) {
-      // A recorder reports its own problems; one that throws anyway must not fail the run.
-      diag.warn(`shadowchain: the flight recorder failed to take run ${run.id}: ${describeError(error)}`)
-    }
+  return run
+}
+
+/**
+ * Gives the finished run to the flight recorder, if the run has one: what it answers is a turn
+ * to let pass before the run resolves, or undefined (see RecorderPort.runFinished).
+ */
+function handOver<C>(port: RecorderPort | undefined, run: Run<C>, chain: Chain<C>): Promise<void> | undefined {
+  if (port === undefined) return undefined
+  try {
+    return port.runFinished(run, chain)
+  } catch (error) {
+    // A recorder reports its own problems; one that throws anyway must not fail the run.
+    diag.warn(`shadowchain: the flight recorder failed to take run ${run.id}: ${describeError(error)}`)
+    return undefined
   }
-  return { run, turn }
 }
 
 /**
@@ -293,7 +300,9 @@ function rejectInput<C>(chain: Chain<C>, info: RunInfo, input: unknown, endedAt:
   const failure: Failure = { code: 'INVALID_INPUT', message, link: undefined, cause }
   watchers.live?.runEnd('error', failure, endedAt, endedAt, undefined)
   const result: ExecutionResult<C> = { status: 'error', ctx: input as Immutable<C>, failure, endedAt, stop: undefined }
-  return { run: finish(chain, info, input, result, { log: [start as never], prefix: undefined }, extras, watchers).run, ioOverruns: [] }
+  const run = finish(chain, info, input, result, { log: [start as never], prefix: undefined }, extras, watchers)
+  void handOver(watchers.port, run, chain)
+  return { run, ioOverruns: [] }
 }
 
 /** What keeps a durable run's steps: the recorder's, for this run (its lineage and redaction). */
