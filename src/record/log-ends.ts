@@ -22,9 +22,10 @@ const PASSED: ReadonlySet<string> = new Set(['run.start', 'run.end', 'middleware
 
 /**
  * The patches and inverse patches of a link's end entry whose header is `header`, its patch slots
- * at `at.slot` (moved past them). Built anew at every call.
+ * at `at.slot` (moved past them). Built anew at every call; the inverse patches only when
+ * `inverse` (else empty).
  */
-export function decodePatches(s: readonly unknown[], at: { slot: number }, header: number): [readonly Patch[], readonly Patch[]] {
+export function decodePatches(s: readonly unknown[], at: { slot: number }, header: number, inverse = true): [readonly Patch[], readonly Patch[]] {
   const how = header & H.PatchMask
   switch (how) {
     case H.Empty:
@@ -41,30 +42,14 @@ export function decodePatches(s: readonly unknown[], at: { slot: number }, heade
     path = s.slice(at.slot, at.slot + length) as Patch['path']
     at.slot += length
   }
-  if (how === H.Replace) return [[{ op: 'replace', path, value: s[at.slot++] }], [{ op: 'replace', path, value: s[at.slot++] }]]
-  if (how === H.Add) return [[{ op: 'add', path, value: s[at.slot++] }], [{ op: 'remove', path }]]
-  return [[{ op: 'remove', path }], [{ op: 'add', path, value: s[at.slot++] }]]
-}
-
-/** The slots of a link's end entry's patches (as `decodePatches` reads them). */
-function patchSlots(header: number): number {
-  const how = header & H.PatchMask
-  if (how === H.Empty || how === H.None) return 0
-  if (how === H.Lists) return 2
-  const length = (header >> H.PathShift) & H.MaxInline
-  return (length === 0 ? 1 : length) + (how === H.Replace ? 2 : 1)
-}
-
-/** The patches alone of a link's end entry whose patch slots begin at `slot` (its inverse patches are not built). */
-function forwardPatches(s: readonly unknown[], slot: number, header: number): readonly Patch[] {
-  const how = header & H.PatchMask
-  if (how === H.Empty) return []
-  if (how === H.None) return NO_PATCHES
-  if (how === H.Lists) return s[slot] as readonly Patch[]
-  const length = (header >> H.PathShift) & H.MaxInline
-  const path = (length === 0 ? s[slot] : s.slice(slot, slot + length)) as Patch['path']
-  const value = s[slot + (length === 0 ? 1 : length)]
-  return how === H.Replace ? [{ op: 'replace', path, value }] : how === H.Add ? [{ op: 'add', path, value }] : [{ op: 'remove', path }]
+  if (how === H.Replace) {
+    const forward: Patch[] = [{ op: 'replace', path, value: s[at.slot++] }]
+    const back = s[at.slot++]
+    return [forward, inverse ? [{ op: 'replace', path, value: back }] : NO_PATCHES]
+  }
+  if (how === H.Add) return [[{ op: 'add', path, value: s[at.slot++] }], inverse ? [{ op: 'remove', path }] : NO_PATCHES]
+  const back = s[at.slot++]
+  return [[{ op: 'remove', path }], inverse ? [{ op: 'add', path, value: back }] : NO_PATCHES]
 }
 
 /**
@@ -110,8 +95,9 @@ export function linkEnds<C>(s: readonly unknown[], count: number, links: readonl
         started = link
         continue
       }
-      patches = forwardPatches(s, slot, header)
-      slot += patchSlots(header)
+      const at = { slot }
+      patches = decodePatches(s, at, header, false)[0]
+      slot = at.slot
       ended = link as LinkInfo
     }
     // As `Timeline.links`: a link's end makes a record only after that link's own start.
