@@ -86,10 +86,11 @@ export class RunTraceContext {
     propagation.inject(context, carrier, setter)
   }
 
-  /** The run's own span context when no recording tracer gives one: the parent's trace, or a new one. */
+  /**
+   * The run's own span context when no recording tracer gives one (both callers ask only then):
+   * the parent's trace, or a new one.
+   */
   #identity(): SpanContext {
-    const recorded = this.#live?.spanContext
-    if (recorded !== undefined) return recorded
     return (this.#own ??= {
       traceId: this.#parentSpan?.traceId ?? randomHex(16),
       spanId: randomHex(8),
