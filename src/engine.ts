@@ -21,11 +21,12 @@ import { Run, type ForkOptions, type ReplayOptions, type ReplayResult, type RunI
 import { recordedChildren, replayExtras, replayRun } from './lineage/replay.js'
 import { branchKey } from './run/parallel.js'
 import type { NestHost } from './core/nested.js'
-import { RECORDER_PORT, type DurableSink, type DurableStart, type RecorderPort } from './core/recording.js'
+import { RECORDER_PORT, type DurableSink, type RecorderPort } from './core/recording.js'
 import { forkRun } from './lineage/fork.js'
 import type { ExecutionOutcome, RunExtras } from './lineage/execution.js'
 import { LiveTrace } from './otel/live.js'
 import { RunTraceContext } from './otel/run-trace.js'
+import { checkpointOf, durableSink, handOver, watch } from './engine-recording.js'
 
 // globalThis.crypto, not node:crypto: the same code runs in browsers (Node 20 has it too). Taken
 // once: in Node it is a getter on globalThis, called at every run otherwise.
@@ -257,21 +258,6 @@ function finish<C>(
 }
 
 /**
- * Gives the finished run to the flight recorder, if the run has one: what it answers is a turn
- * to let pass before the run resolves, or undefined (see RecorderPort.runFinished).
- */
-function handOver<C>(port: RecorderPort | undefined, run: Run<C>, chain: Chain<C>): Promise<void> | undefined {
-  if (port === undefined) return undefined
-  try {
-    return port.runFinished(run, chain)
-  } catch (error) {
-    // A recorder reports its own problems; one that throws anyway must not fail the run.
-    diag.warn(`shadowchain: the flight recorder failed to take run ${run.id}: ${describeError(error)}`)
-    return undefined
-  }
-}
-
-/**
  * Appends the run's `run.end` to its log: the event `Run` would build (same fields, same order;
  * `Run` adds the error, which refers to the run), but taking the last entry's mwctx from the log
  * instead of building that whole event to read it (`Run` reads `at(-1)`), ~0.2 µs a run.
@@ -303,34 +289,6 @@ function rejectInput<C>(chain: Chain<C>, info: RunInfo, input: unknown, endedAt:
   const run = finish(chain, info, input, result, { log: [start as never], prefix: undefined }, extras, watchers)
   void handOver(watchers.port, run, chain)
   return { run, ioOverruns: [] }
-}
-
-/** What keeps a durable run's steps: the recorder's, for this run (its lineage and redaction). */
-function durableSink<C>(port: RecorderPort, info: RunInfo, extras: RunExtras<C>, tracing: RunTraceContext): DurableSink | undefined {
-  const start: Mutable<DurableStart> = { id: info.id, chainName: info.chainName, startedAt: info.startedAt }
-  const trace = tracing.trace()
-  if (trace !== undefined) start.trace = trace
-  if (extras.parent !== undefined) start.parent = { runId: extras.parent.runId, seq: extras.parent.seq }
-  if (extras.replayOf !== undefined) start.replayOf = { runId: extras.replayOf.runId }
-  if (extras.redact !== undefined) start.redact = extras.redact
-  return port.durable(start)
-}
-
-/** The runner's checkpoint of a durable run: the events recorded so far, to its sink. */
-function checkpointOf<C>(sink: DurableSink, recorder: Recorder<C>): () => Promise<void> | undefined {
-  const prefix = recorder.prefix
-  const shared = prefix === undefined ? [] : prefix.events.slice(0, prefix.length)
-  return () => sink.checkpoint(shared, recorder.log.toArray())
-}
-
-/** The recorder's observer of a run (its statistics); a recorder that throws here watches nothing. */
-function watch<C>(port: RecorderPort, chain: Chain<C>, info: RunInfo): RunObserver<C> | undefined {
-  try {
-    return port.runStarted(chain, info) as RunObserver<C> | undefined
-  } catch (error) {
-    diag.warn(`shadowchain: the flight recorder failed to watch run ${info.id}: ${describeError(error)}`)
-    return undefined
-  }
 }
 
 /**

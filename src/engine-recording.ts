@@ -1,0 +1,60 @@
+// The engine's side of a flight recorder (DESIGN §10): what it asks of the recorder's port as a
+// run starts (its statistics' observer, a durable run's sink), as a durable run completes steps,
+// and when the run is done. A recorder that throws here never fails the run.
+import { diag } from '@opentelemetry/api'
+import type { Chain } from './core/chain.js'
+import { describeError } from './core/errors.js'
+import type { RunInfo } from './core/types.js'
+import type { DurableSink, DurableStart, RecorderPort } from './core/recording.js'
+import type { RunObserver } from './run/observer.js'
+import type { Recorder } from './record/recorder.js'
+import type { Run } from './lineage/run.js'
+import type { RunExtras } from './lineage/execution.js'
+import type { RunTraceContext } from './otel/run-trace.js'
+
+/**
+ * Gives the finished run to the flight recorder, if the run has one: what it answers is a turn
+ * to let pass before the run resolves, or undefined (see RecorderPort.runFinished).
+ */
+export function handOver<C>(port: RecorderPort | undefined, run: Run<C>, chain: Chain<C>): Promise<void> | undefined {
+  if (port === undefined) return undefined
+  try {
+    return port.runFinished(run, chain)
+  } catch (error) {
+    // A recorder reports its own problems; one that throws anyway must not fail the run.
+    diag.warn(`shadowchain: the flight recorder failed to take run ${run.id}: ${describeError(error)}`)
+    return undefined
+  }
+}
+
+/** What keeps a durable run's steps: the recorder's, for this run (its lineage and redaction). */
+export function durableSink<C>(port: RecorderPort, info: RunInfo, extras: RunExtras<C>, tracing: RunTraceContext): DurableSink | undefined {
+  const trace = tracing.trace()
+  const start: DurableStart = {
+    id: info.id,
+    chainName: info.chainName,
+    startedAt: info.startedAt,
+    ...(trace !== undefined && { trace }),
+    ...(extras.parent !== undefined && { parent: { runId: extras.parent.runId, seq: extras.parent.seq } }),
+    ...(extras.replayOf !== undefined && { replayOf: { runId: extras.replayOf.runId } }),
+    ...(extras.redact !== undefined && { redact: extras.redact }),
+  }
+  return port.durable(start)
+}
+
+/** The runner's checkpoint of a durable run: the events recorded so far, to its sink. */
+export function checkpointOf<C>(sink: DurableSink, recorder: Recorder<C>): () => Promise<void> | undefined {
+  const prefix = recorder.prefix
+  const shared = prefix === undefined ? [] : prefix.events.slice(0, prefix.length)
+  return () => sink.checkpoint(shared, recorder.log.toArray())
+}
+
+/** The recorder's observer of a run (its statistics); a recorder that throws here watches nothing. */
+export function watch<C>(port: RecorderPort, chain: Chain<C>, info: RunInfo): RunObserver<C> | undefined {
+  try {
+    return port.runStarted(chain, info) as RunObserver<C> | undefined
+  } catch (error) {
+    diag.warn(`shadowchain: the flight recorder failed to watch run ${info.id}: ${describeError(error)}`)
+    return undefined
+  }
+}
