@@ -15,6 +15,8 @@ import type { RunTraceContext } from './otel/run-trace.js'
 /**
  * Gives the finished run to the flight recorder, if the run has one: what it answers is a turn
  * to let pass before the run resolves, or undefined (see RecorderPort.runFinished).
+ *
+ * @internal
  */
 export function handOver<C>(port: RecorderPort | undefined, run: Run<C>, chain: Chain<C>): Promise<void> | undefined {
   if (port === undefined) return undefined
@@ -27,7 +29,7 @@ export function handOver<C>(port: RecorderPort | undefined, run: Run<C>, chain: 
   }
 }
 
-/** What keeps a durable run's steps: the recorder's, for this run (its lineage and redaction). */
+/** What keeps a durable run's steps: the recorder's, for this run (its lineage and redaction). @internal */
 export function durableSink<C>(port: RecorderPort, info: RunInfo, extras: RunExtras<C>, tracing: RunTraceContext): DurableSink | undefined {
   const trace = tracing.trace()
   const start: DurableStart = {
@@ -42,14 +44,14 @@ export function durableSink<C>(port: RecorderPort, info: RunInfo, extras: RunExt
   return port.durable(start)
 }
 
-/** The runner's checkpoint of a durable run: the events recorded so far, to its sink. */
+/** The runner's checkpoint of a durable run: the events recorded so far, to its sink. @internal */
 export function checkpointOf<C>(sink: DurableSink, recorder: Recorder<C>): () => Promise<void> | undefined {
   const prefix = recorder.prefix
   const shared = prefix === undefined ? [] : prefix.events.slice(0, prefix.length)
   return () => sink.checkpoint(shared, recorder.log.toArray())
 }
 
-/** The recorder's observer of a run (its statistics); a recorder that throws here watches nothing. */
+/** The recorder's observer of a run (its statistics); a recorder that throws here watches nothing. @internal */
 export function watch<C>(port: RecorderPort, chain: Chain<C>, info: RunInfo): RunObserver<C> | undefined {
   try {
     return port.runStarted(chain, info) as RunObserver<C> | undefined
