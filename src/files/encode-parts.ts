@@ -3,6 +3,7 @@
 import type { Patch } from 'immer'
 import { encodeLenient, encodeValue, type EncodeNotes } from './codec.js'
 import { wholeSets } from '../core/set-patches.js'
+import { diffStates } from '../core/diff-states.js'
 import type { LinkInfo, MiddlewareCallInfo } from '../core/types.js'
 import type { Redactor } from './redact.js'
 import { RESERVED_PATH_KEYS, type DocumentLink, type DocumentMiddleware, type DocumentPatch } from './run-document.js'
@@ -36,8 +37,14 @@ function readKey(node: unknown, key: string | number): unknown {
   return typeof node === 'object' && node !== null ? (node as Record<string, unknown>)[key] : undefined
 }
 
+/** Objects interned into a table, so events refer to links and middleware calls by index. */
+export interface Table<T> {
+  readonly items: T[]
+  ref(item: T): number
+}
+
 /** Interns objects into a table, so events refer to links and middleware calls by index. */
-export function table<T>(): { readonly items: T[]; ref(item: T): number } {
+export function table<T>(): Table<T> {
   const items: T[] = []
   const index = new Map<T, number>()
   return {
@@ -68,4 +75,35 @@ export function documentMiddleware({ name, position, index }: MiddlewareCallInfo
 export function offset(t: bigint, origin: bigint): number | string {
   const ns = Number(t - origin)
   return Number.isSafeInteger(ns) ? ns : String(t - origin)
+}
+
+/**
+ * A link's or fork's inverse patches as the document writes them, or `undefined` when a reader
+ * derives the same ones (the structural diff from `after` back to `before`; `back` when the
+ * encoder has it). Never written under redaction.
+ */
+export function inverseUnlessDerived(inverse: readonly Patch[], after: unknown, before: unknown, back: readonly Patch[] | undefined, redact: Redactor, notes: EncodeNotes): DocumentPatch[] | undefined {
+  if (redact.active) {
+    // Encoded for its notes only, as it always was.
+    encodePatches(back ?? diffStates(redact.apply(after), redact.apply(before)), redact.apply(before), notes)
+    return undefined
+  }
+  const derived = back ?? diffStates(after, before)
+  // The same patches, value for value, encode the same: no need to encode and compare them. (Every
+  // value they hold is in `before`, encoded earlier: encoding them again notes nothing new.)
+  if (samePatches(inverse, derived)) return undefined
+  const encoded = encodePatches(derived, before, notes)
+  const recorded = encodePatches(inverse, before, notes)
+  return JSON.stringify(recorded) === JSON.stringify(encoded) ? undefined : recorded
+}
+
+function samePatches(a: readonly Patch[], b: readonly Patch[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as Patch
+    const y = b[i] as Patch
+    if (x.op !== y.op || x.path.length !== y.path.length || !Object.is(x.value, y.value)) return false
+    for (let k = 0; k < x.path.length; k++) if (!Object.is(x.path[k], y.path[k])) return false
+  }
+  return true
 }

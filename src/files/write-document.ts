@@ -2,7 +2,7 @@
 // encoded by the codec, redaction applied on the way out. Events are produced one at a time, so
 // `saveRun` streams them to a file.
 import { applyPatches, type Objectish, type Patch } from 'immer'
-import { documentLink, documentMiddleware, encodePatches, offset, table } from './encode-parts.js'
+import { documentLink, documentMiddleware, encodePatches, inverseUnlessDerived, offset, table, type Table } from './encode-parts.js'
 import { encodeLenient, encodeValue, type EncodeNotes } from './codec.js'
 import { diffStates, diffStatesAlong, mayChangeUnpatched } from '../core/diff-states.js'
 import { setsInOrder } from '../core/set-patches.js'
@@ -63,9 +63,25 @@ export function exportParts(
     if ('middleware' in event) middleware.ref(event.middleware)
   }
   const children = namedChildren(run)
+  const header = documentHeader(run, events[0] as TimelineEvent<unknown>, redact, links, middleware.items, children)
+  return { header, events: new EncodedEvents(events, eventEncoder(run.startedAt, redact, links.ref, middleware.ref, header, children)), nested: nestedDocs(children, options, header, tree) }
+}
+
+/**
+ * The document's header, once the events have named their links and middleware calls (`links`
+ * is then completed with the run's own: the link it stopped at, the link its error names).
+ * `first` is the run's first event: its states are the document's initial ones.
+ */
+export function documentHeader(
+  run: ExportableRun,
+  first: TimelineEvent<unknown>,
+  redact: Redactor,
+  links: Table<LinkInfo>,
+  middleware: readonly MiddlewareCallInfo[],
+  children: ReadonlyMap<string, unknown>,
+): DocumentHeader {
   // Capture 'off' records no link events: the stopping link is referenced by the run alone.
   if (run.stoppedBy !== undefined) links.ref(run.stoppedBy)
-  const first = events[0] as TimelineEvent<unknown>
   // Set when a value needs a newer version than 1 (a sparse array).
   const notes: EncodeNotes = { sparse: false }
   const initial = { ctx: encodeValue(redact.apply(first.ctx), notes), mwctx: encodeValue(redact.apply(first.mwctx), notes) }
@@ -81,7 +97,7 @@ export function exportParts(
       children: [...run.childIds],
     },
     links: [],
-    middleware: middleware.items.map(documentMiddleware),
+    middleware: middleware.map(documentMiddleware),
     initial,
   }
   if (run.error !== undefined) {
@@ -104,7 +120,7 @@ export function exportParts(
   }
   if (children.size > 0 && header.version < NESTED_SINCE) header.version = NESTED_SINCE
   if (run.trace !== undefined && header.version < TRACE_SINCE) header.version = TRACE_SINCE
-  return { header, events: new EncodedEvents(events, eventEncoder(run.startedAt, redact, links.ref, middleware.ref, header, children)), nested: nestedDocs(children, options, header, tree) }
+  return header
 }
 
 /** The id of the nested run an event names (`child`), if it names one. */
@@ -335,37 +351,6 @@ export function eventEncoder(
     prev = event
     return doc as unknown as DocumentEvent
   }
-}
-
-/**
- * A link's or fork's inverse patches as the document writes them, or `undefined` when a reader
- * derives the same ones (the structural diff from `after` back to `before`; `back` when the
- * encoder has it). Never written under redaction.
- */
-function inverseUnlessDerived(inverse: readonly Patch[], after: unknown, before: unknown, back: readonly Patch[] | undefined, redact: Redactor, notes: EncodeNotes): DocumentPatch[] | undefined {
-  if (redact.active) {
-    // Encoded for its notes only, as it always was.
-    encodePatches(back ?? diffStates(redact.apply(after), redact.apply(before)), redact.apply(before), notes)
-    return undefined
-  }
-  const derived = back ?? diffStates(after, before)
-  // The same patches, value for value, encode the same: no need to encode and compare them. (Every
-  // value they hold is in `before`, encoded earlier: encoding them again notes nothing new.)
-  if (samePatches(inverse, derived)) return undefined
-  const encoded = encodePatches(derived, before, notes)
-  const recorded = encodePatches(inverse, before, notes)
-  return JSON.stringify(recorded) === JSON.stringify(encoded) ? undefined : recorded
-}
-
-function samePatches(a: readonly Patch[], b: readonly Patch[]): boolean {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i] as Patch
-    const y = b[i] as Patch
-    if (x.op !== y.op || x.path.length !== y.path.length || !Object.is(x.value, y.value)) return false
-    for (let k = 0; k < x.path.length; k++) if (!Object.is(x.path[k], y.path[k])) return false
-  }
-  return true
 }
 
 /**

@@ -21,6 +21,7 @@ import { Forced, TrackedState, decodeState, type StateCursor } from './tracked-s
 import { NO_PATCHES } from '../run/hook-events.js'
 import { H } from './log-header.js'
 import { decodePatches, linkEnds, type LinkEnd } from './log-ends.js'
+import type { LogView } from './log-scan.js'
 
 export { Times } from './log-times.js'
 
@@ -279,6 +280,11 @@ export class EventLog<C = unknown> {
    */
   linkEnds(): LinkEnd[] | undefined {
     return this.built !== undefined && this.built.length === this.count ? undefined : linkEnds<C>(this.slots, this.count, this.links)
+  }
+
+  /** @internal What a scan of the entries reads (log-scan.ts): the log's own slots and times, not copies. */
+  view(): LogView {
+    return { slots: this.slots, count: this.count, times: this.times, calls: this.calls, links: this.links, forced: this.forced, seqBase: this.seqBase, walked: this.cursor !== undefined }
   }
 
   /** The last event, built alone from the states the log ends with. */

@@ -176,6 +176,11 @@ export class Timeline<C = unknown> {
     return this.#prefixLength === 0 && this.#own instanceof EventLog ? this.#own.linkEnds() : undefined
   }
 
+  /** @internal The run's own log, to read without building events (log-scan.ts); `undefined` for a fork or a timeline made of events. */
+  log(): EventLog<C> | undefined {
+    return this.#prefixLength === 0 && this.#own instanceof EventLog ? this.#own : undefined
+  }
+
   /** The nested run of this id (an event's `child`), or `undefined`. */
   child(id: string): RunOf<unknown> | undefined {
     return this.#nested.get(id)

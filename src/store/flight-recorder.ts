@@ -6,13 +6,12 @@ import type { Chain } from '../core/chain.js'
 import { describeError } from '../core/errors.js'
 import { RECORDER_PORT, type RecorderPort, type RunRecorder } from '../core/recording.js'
 import { Run } from '../lineage/run.js'
-import { exportRun } from '../files/write-document.js'
 import { normalizeQuery } from './query.js'
 import { nonNegative, normalizeKeepOption, positive, type RecorderEvent, type RecorderHealth, type RecorderOptions, type RecorderWarning } from './recorder-options.js'
 import { MemoryRing } from './memory-ring.js'
 import { Statistics, type ChainStats, type StatsQuery } from './statistics.js'
 import { StatsObserver } from './stats-observer.js'
-import { EncodedRun } from './summary.js'
+import { encodeRun, type EncodedRun } from './summary.js'
 import { InFlight, writeBatches, type Batch } from './batch-writes.js'
 import type { RunQuery, RunStore, StoredRunSummary } from './types.js'
 import { ExitFlush } from './exit-flush.js'
@@ -299,7 +298,7 @@ export class FlightRecorder implements RunRecorder {
     if (finished === this.#finished) this.#finished = []
     for (const run of finished) {
       try {
-        this.#pending.push(new EncodedRun(exportRun(run)))
+        this.#pending.push(encodeRun(run))
         this.#unretained.add(run.chainName)
       } catch (error) {
         this.#dropped++

@@ -2,6 +2,9 @@
 // makes on what it is given.
 import type { DocumentEvent, RunDocument } from '../files/run-document.js'
 import { StoreError } from './errors.js'
+import { exportText } from '../files/log-text.js'
+import { exportRun } from '../files/write-document.js'
+import type { Run } from '../lineage/run.js'
 import type { DurableHead, StoredRunSummary, StoredRun } from './types.js'
 
 /** How many link executions these events record (`link.end` and `link.error`). */
@@ -70,19 +73,47 @@ export function durableSummary(head: DurableHead): StoredRunSummary {
  * `document` parses the text again, for a store that wants the object.
  */
 export class EncodedRun implements StoredRun {
-  readonly summary: StoredRunSummary
-  /** `JSON.stringify` of the document. */
-  readonly text: string
+  /**
+   * @param summary - the run's summary, as {@link summarize} reads it off the document
+   * @param text - `JSON.stringify` of the document
+   */
+  constructor(
+    readonly summary: StoredRunSummary,
+    readonly text: string,
+  ) {}
 
-  constructor(document: RunDocument) {
-    this.summary = summarize(document)
-    this.text = JSON.stringify(document)
+  /** A finished run's document as the recorder hands it to a store (see {@link encodeRun}). */
+  static of(document: RunDocument): EncodedRun {
+    return new EncodedRun(summarize(document), JSON.stringify(document))
   }
 
   /** The document, parsed from {@link EncodedRun.text} (a new object each time). */
   get document(): RunDocument {
     return JSON.parse(this.text) as RunDocument
   }
+}
+
+/**
+ * A finished run as the flight recorder hands it to its store: its document's text written
+ * straight from the run's log when `exportText` follows the run (most runs: see log-text.ts), the
+ * document exported and then written otherwise. The two give the same text and summary.
+ */
+export function encodeRun<C>(run: Run<C>): EncodedRun {
+  const log = run.timeline.log()
+  const written = log === undefined ? undefined : exportText(run, log.view())
+  if (written === undefined) return EncodedRun.of(exportRun(run))
+  const summary: StoredRunSummary = {
+    id: run.id,
+    chain: run.chainName,
+    status: run.status,
+    startedAt: run.startedAt,
+    endedAt: run.endedAt,
+    durationNs: run.endedAt - run.startedAt,
+    ...(run.parent !== undefined && { parentId: run.parent.runId }),
+    links: written.links,
+    ...(run.trace !== undefined && { traceId: run.trace.traceId }),
+  }
+  return new EncodedRun(summary, written.text)
 }
 
 /**
