@@ -26,6 +26,12 @@ import { documentHeader, versionNotes, type ExportableRun } from './write-docume
 /** A followed state not built into an object: its keys and values say what it is. */
 const NOT_BUILT: unknown = Symbol('not built')
 
+/**
+ * No redaction: what `exportRun` applies to a run without `redact` paths. One for every run (a
+ * redactor holds weak maps the collector must trace); nothing here makes it learn a secret.
+ */
+const NONE = redactor([])
+
 /** Characters a JSON string writes escaped (lone surrogates too). */
 const ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/
 
@@ -80,7 +86,7 @@ export function exportText(run: ExportableRun, view: LogView): { readonly text: 
   if (!scanLog(view, new LogEntry(), (entry) => writer.entry(entry))) return undefined
   const first = writer.first
   if (first === undefined) return undefined
-  const header = documentHeader(run, first, redactor([]), writer.links, writer.middleware.items, new Map())
+  const header = documentHeader(run, first, NONE, writer.links, writer.middleware.items, new Map())
   if (header.version < writer.version.version) header.version = writer.version.version
   const head = JSON.stringify(header)
   const text = `${head.slice(0, -1)},"events":[${writer.out}]}`
@@ -100,8 +106,6 @@ class TextWriter {
   readonly notes: EncodeNotes = versionNotes(this.version)
   /** The run's first event (its `run.start`), once read. */
   first: TimelineEvent<unknown> | undefined = undefined
-  /** No redaction (`inverseUnlessDerived` asks). */
-  readonly redact = redactor([])
   ctx: unknown = undefined
   readonly mw = new Followed(undefined)
   readonly metrics = new Followed(undefined)
@@ -139,7 +143,7 @@ class TextWriter {
       text += `,"link":${this.links.ref(e.link as LinkInfo)}`
       if (e.kind === H.End) {
         this.ends++
-        const inverse = inverseUnlessDerived(e.inversePatches, this.ctx, before, this.back, this.redact, this.notes)
+        const inverse = inverseUnlessDerived(e.inversePatches, this.ctx, before, this.back, NONE, this.notes)
         if (inverse !== undefined) text += `,"inversePatches":${patchesText(inverse)}`
         text += `,"durationNs":${offsetText(e.durationNs, 0n)}`
       }
