@@ -26,7 +26,8 @@ commands:
   view --live <store>      the viewer, pushed each new run (and durable run step) as it is stored
 
 A store is an SQLite file or a postgres:// URL (?schema=NAME for a schema other than public);
-a run id is a full id or a unique prefix of at least 8 characters.
+a run id is a full id, or a unique start or end of one of at least 8 characters
+(tables show the last 8).
 
 Run 'shadowchain <command> --help' for a command's options.
 Exit codes: 0 ok, 1 runs diverge (diff), 2 bad usage, or a file or store that cannot be read.`

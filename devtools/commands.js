@@ -2,7 +2,7 @@
 // run(values, positionals, UsageError) → exit code.
 import { spawn } from 'node:child_process'
 import { stat } from 'node:fs/promises'
-import { compareRuns, describeRun, divergenceChanges, divergenceLines, divergencePlace, formatDuration, loadRun, Run, saveRun } from '../dist/index.js'
+import { compareRuns, describeRun, divergenceChanges, divergenceLines, divergencePlace, formatDuration, loadRun, Run, saveRun, shortRunId } from '../dist/index.js'
 import { formatStats } from '../dist/present/stats-table.js'
 import { describeTrace, stitchRuns, traceLines } from '../dist/present/stitch.js'
 import { waterfallLines } from '../dist/present/waterfall.js'
@@ -111,7 +111,7 @@ function* jsonMember(prefix, value, pad, comma, depth, key) {
 // ---- runs from a store (DESIGN §10) ---------------------------------------------------------------
 
 const STORE_HELP = `A store is an SQLite file (sqliteStore) or a postgres:// URL (postgresStore; ?schema=NAME for a
-schema other than public). A run id is a full id or a unique prefix of at least 8 characters.`
+schema other than public). A run id is a full id, or a unique start or end of one of at least 8 characters (tables show the last 8).`
 
 /** A stored run document as a Run, redacted as a file's would be. */
 const fromDocument = (doc) => redacted(Run.fromJSON(doc))
@@ -173,7 +173,7 @@ run, and the link that failed with the error code. Reads metadata only, never a 
                 2026-12-01T09:30:00Z), or a time ago (30s, 30m, 1h, 2d, 1w)
   --until T     only runs started before T (same forms)
   --limit N     at most N runs, 1 to 10,000 (default 50)
-  --before ID   the page after run ID (the last id of the previous page; a unique prefix will do)
+  --before ID   the page after run ID (the last id of the previous page; a unique start or end will do)
   --json        the summaries as JSON (times in epoch ns, as strings)
 
 ${STORE_HELP}`,
@@ -202,7 +202,7 @@ ${STORE_HELP}`,
       const rows = [['id', 'chain', 'status', 'started', 'duration', 'links', 'failed link / code']]
       for (const s of summaries) {
         const failed = [s.failedLink, s.code].filter((x) => x !== undefined).join(' / ')
-        rows.push([s.id.slice(0, 8), s.chain, s.status, isoTime(s.startedAt), s.durationNs === undefined ? '–' : formatDuration(s.durationNs), String(s.links), failed])
+        rows.push([shortRunId(s.id), s.chain, s.status, isoTime(s.startedAt), s.durationNs === undefined ? '–' : formatDuration(s.durationNs), String(s.links), failed])
       }
       console.log(table(rows))
       return 0
@@ -260,7 +260,7 @@ function formatEvent(event, run, depth = 0) {
   // A branch of a parallel step is named with its step.
   const branch = event.branch === undefined ? '' : `  branch '${event.branch}'`
   const stop = event.stoppedBy === undefined ? '' : `  stopped by link '${event.stoppedBy.name}'${event.stopReason === undefined ? '' : `: ${event.stopReason}`}`
-  const nested = event.child === undefined ? '' : `  ↳ nested run ${event.child.slice(0, 8)}`
+  const nested = event.child === undefined ? '' : `  ↳ nested run ${shortRunId(event.child)}`
   return `${'    '.repeat(depth)}${String(event.seq).padStart(5)}  ${offset.padEnd(11)}  ${event.type.padEnd(17)}  ${who}${branch}${duration}${attempt}${error}${skip}${stop}${nested}`
 }
 
@@ -270,7 +270,7 @@ function* eventLines(run, root, depth, flat) {
     yield formatEvent(event, root, depth)
     const child = flat || event.child === undefined ? undefined : run.timeline.child(event.child)
     if (child !== undefined) {
-      yield `${'    '.repeat(depth + 1)} ▾ nested run ${child.id.slice(0, 8)} '${child.chainName}' (${child.status}):`
+      yield `${'    '.repeat(depth + 1)} ▾ nested run ${shortRunId(child.id)} '${child.chainName}' (${child.status}):`
       yield* eventLines(child, root, depth + 1, flat)
     }
   }
@@ -317,7 +317,7 @@ function* manyLines(traces, options, values) {
     for (const root of t.roots) {
       for (const node of treeRuns([root])) {
         yield ''
-        yield `${node.calledBy === undefined ? 'run' : '⇢ remote run'} ${node.run.id.slice(0, 8)} '${node.run.chainName}'${node.origin === undefined ? '' : ` (${node.origin})`}${node.calledBy === undefined ? '' : ` called by link '${node.calledBy.link.name}' of run ${node.calledBy.runId.slice(0, 8)}`}:`
+        yield `${node.calledBy === undefined ? 'run' : '⇢ remote run'} ${shortRunId(node.run.id)} '${node.run.chainName}'${node.origin === undefined ? '' : ` (${node.origin})`}${node.calledBy === undefined ? '' : ` called by link '${node.calledBy.link.name}' of run ${shortRunId(node.calledBy.runId)}`}:`
         yield* eventLines(node.run, root.run, 0, values['no-nested'] === true)
       }
     }
@@ -551,7 +551,7 @@ ${STORE_HELP}`,
       if (positionals.length === 1) ids.push(...(await store.list({ limit: 20 })).map((s) => s.id))
       if (ids.length === 0) throw new UsageError(`no runs in ${store.where}`)
       const sources = [...new Set(ids)].map((id) => ({
-        name: `run ${id.slice(0, 8)}`,
+        name: `run ${shortRunId(id)}`,
         load: async () => {
           const doc = await store.read(id)
           if (doc === undefined) throw new UsageError(`no run '${id}' in ${store.where} (deleted)`)

@@ -4,6 +4,7 @@
 import { stat } from 'node:fs/promises'
 import { basename } from 'node:path'
 import { isStoreArg, openStore, resolveRunId } from './store.js'
+import { shortRunId } from '../dist/index.js'
 
 const TRACE_ID = /^[0-9a-f]{32}$/
 
@@ -60,7 +61,7 @@ export async function gatherSources(positionals, { trace, loadFile, fromDocument
       const name = storeName(group.store, store)
       for (const id of [...new Set(ids)]) {
         sources.push({
-          name: `run ${id.slice(0, 8)}`,
+          name: `run ${shortRunId(id)}`,
           origin: name,
           load: async () => {
             const doc = await store.read(id)

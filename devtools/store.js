@@ -143,8 +143,9 @@ async function* allSummaries(store) {
 }
 
 /**
- * The full id of a run named by `arg`: its full id, or a unique prefix of at least 8 characters
- * (found through `list`, which reads metadata only).
+ * The full id of a run named by `arg`: its full id, or a unique start or end of it of at least 8
+ * characters (the end is what tables and the waterfall show of an id: `shortRunId`), found
+ * through `list`, which reads metadata only.
  */
 export async function resolveRunId(store, arg, UsageError) {
   if (arg.length === 0) throw new UsageError('a run id cannot be empty')
@@ -155,18 +156,18 @@ export async function resolveRunId(store, arg, UsageError) {
   } catch (error) {
     if (error?.code !== 'STORE_QUERY') throw error
   }
-  if (arg.length < ID_PREFIX_MIN) throw new UsageError(`no run '${arg}' in ${store.where} (an id prefix needs at least ${ID_PREFIX_MIN} characters)`)
+  if (arg.length < ID_PREFIX_MIN) throw new UsageError(`no run '${arg}' in ${store.where} (a part of an id needs at least ${ID_PREFIX_MIN} characters)`)
   const found = []
   for await (const summary of allSummaries(store)) {
-    if (summary.id.startsWith(arg)) found.push(summary.id)
+    if (summary.id.startsWith(arg) || summary.id.endsWith(arg)) found.push(summary.id)
     if (found.length > 2) break
   }
   if (found.length === 0) throw new UsageError(`no run '${arg}' in ${store.where}`)
-  if (found.length > 1) throw new UsageError(`run id prefix '${arg}' is ambiguous in ${store.where}: ${found.slice(0, 2).join(', ')}${found.length > 2 ? ', …' : ''} (give more characters)`)
+  if (found.length > 1) throw new UsageError(`run id part '${arg}' is ambiguous in ${store.where}: ${found.slice(0, 2).join(', ')}${found.length > 2 ? ', …' : ''} (give more characters)`)
   return found[0]
 }
 
-/** The document of the run `arg` names (full id or unique prefix). */
+/** The document of the run `arg` names (its full id, or a unique start or end of it). */
 export async function readRunDocument(store, arg, UsageError) {
   const id = await resolveRunId(store, arg, UsageError)
   const doc = await store.read(id)

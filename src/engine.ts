@@ -27,10 +27,7 @@ import type { ExecutionOutcome, RunExtras } from './lineage/execution.js'
 import { LiveTrace } from './otel/live.js'
 import { RunTraceContext } from './otel/run-trace.js'
 import { checkpointOf, durableSink, handOver, watch } from './engine-recording.js'
-
-// globalThis.crypto, not node:crypto: the same code runs in browsers (Node 20 has it too). Taken
-// once: in Node it is a getter on globalThis, called at every run otherwise.
-const webCrypto: { randomUUID(): string } = globalThis.crypto
+import { runId } from './core/run-id.js'
 
 /** Default of `hookTimeoutMs` (DESIGN §4). */
 const DEFAULT_HOOK_TIMEOUT_MS = 5_000
@@ -98,7 +95,7 @@ function executeChain<C, T>(chain: Chain<C>, input: unknown, options: RunOptions
   if (typeof startedAt !== 'bigint') {
     return Promise.reject(new TypeError(`chain '${chain.name}': clock.now() must return epoch nanoseconds as a bigint, got ${typeof startedAt}`))
   }
-  const info: RunInfo = Object.freeze({ id: webCrypto.randomUUID(), chainName: chain.name, startedAt })
+  const info: RunInfo = Object.freeze({ id: runId(), chainName: chain.name, startedAt })
   // Redaction adds up: the chain's, the run's, and what a fork's or replay's original had.
   const redact =
     defaults.redact === undefined && options?.redact === undefined && extras.parent === undefined && extras.replayOf === undefined

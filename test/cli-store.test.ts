@@ -154,7 +154,7 @@ for (const { kind, make } of STORES) {
       expect(result.code).toBe(0)
       expect(result.stdout.split('\n')[0]).toMatch(/^id\s+chain\s+status\s+started\s+duration\s+links\s+failed link \/ code$/)
       const rows = tableRows(result.stdout)
-      expect(rows.map((row) => row[0])).toEqual(newest.map((run) => run.id.slice(0, 8)))
+      expect(rows.map((row) => row[0])).toEqual(newest.map((run) => run.id.slice(-8)))
       for (const [i, run] of newest.entries()) {
         const row = rows[i]!
         expect(row.slice(1, 4)).toEqual([run.chainName, run.status, new Date(Number(run.startedAt / 1_000_000n)).toISOString()])
@@ -186,7 +186,7 @@ for (const { kind, make } of STORES) {
       expect(await ids('--limit', '3')).toEqual(newest.slice(0, 3).map((r) => r.id))
       // Paging: the page after a run, by its full id or a prefix of it.
       expect(await ids('--limit', '3', '--before', newest[2]!.id)).toEqual(newest.slice(3, 6).map((r) => r.id))
-      expect(await ids('--limit', '3', '--before', newest[2]!.id.slice(0, 8))).toEqual(newest.slice(3, 6).map((r) => r.id))
+      expect(await ids('--limit', '3', '--before', newest[2]!.id.slice(-8))).toEqual(newest.slice(3, 6).map((r) => r.id))
       const json = JSON.parse((await cli('runs', arg, '--json', '--limit', '1')).stdout) as Record<string, unknown>[]
       expect(json[0]).toMatchObject({ id: newest[0]!.id, chain: newest[0]!.chainName, status: 'ok', startedAt: String(newest[0]!.startedAt) })
     })
@@ -251,22 +251,26 @@ for (const { kind, make } of STORES) {
           expect(fromStore.code).toBe(0)
           expect(fromStore.stdout).toBe(fromFile.stdout)
         }
-        const byPrefix = await cli('inspect', arg, run.id.slice(0, 8), '--no-color')
-        expect(byPrefix.stdout).toBe((await cli('inspect', file, '--no-color')).stdout)
+        // What tables show of an id (its end), and a start long enough to be unique (a version 7
+        // id starts with the time it was made: its first 8 characters repeat from run to run).
+        for (const part of [run.id.slice(-8), run.id.slice(0, 28)]) {
+          const byPart = await cli('inspect', arg, part, '--no-color')
+          expect(byPart.stdout).toBe((await cli('inspect', file, '--no-color')).stdout)
+        }
       }
     })
 
     it('diff <store> <a> <b>: where two stored runs diverge (exit 1), or that they agree (exit 0)', async () => {
       const failed = byStatus('error')[0]!
       const ok = byStatus('ok').find((run) => run.chainName === 'checkout')!
-      const result = await cli('diff', arg, failed.id.slice(0, 8), ok.id)
+      const result = await cli('diff', arg, failed.id.slice(-8), ok.id)
       expect(result.stderr).toBe('')
       expect(result.code).toBe(1)
       const fileA = join(dir, `diff-a-${failed.id}.run.json`)
       const fileB = join(dir, `diff-b-${ok.id}.run.json`)
       await Promise.all([saveRun(failed, fileA), saveRun(ok, fileB)])
       const fromFiles = await cli('diff', fileA, fileB)
-      expect(result.stdout).toBe(fromFiles.stdout.replace(`a ${fileA}:`, `a ${failed.id.slice(0, 8)}:`).replace(`b ${fileB}:`, `b ${ok.id}:`))
+      expect(result.stdout).toBe(fromFiles.stdout.replace(`a ${fileA}:`, `a ${failed.id.slice(-8)}:`).replace(`b ${fileB}:`, `b ${ok.id}:`))
       const json = await cli('diff', arg, failed.id, ok.id, '--json')
       expect(json.stdout).toBe((await cli('diff', fileA, fileB, '--json')).stdout)
       const same = await cli('diff', arg, ok.id, ok.id)
@@ -285,7 +289,7 @@ for (const { kind, make } of STORES) {
 
     it('view <store> <id>: the viewer serves that run; with no id, the latest runs', async () => {
       const run = byStatus('error')[0]!
-      const one = await served(arg, run.id.slice(0, 8))
+      const one = await served(arg, run.id.slice(-8))
       expect(one.map((doc) => doc.run.id)).toEqual([run.id])
       const all = await served(arg)
       expect(all.map((doc) => doc.run.id)).toEqual(newest.map((r) => r.id))
@@ -350,15 +354,17 @@ describe('stores that cannot be read', () => {
     expect((await readFile(path)).equals(before)).toBe(true)
   })
 
-  it('an ambiguous id prefix names two of the runs', async () => {
+  it('an ambiguous start or end of an id names two of the runs', async () => {
     const path = join(dir, 'ambiguous.db')
     const store = sqliteStore(path)
     const run = await refund().run({ n: 1 })
     const doc = run.toJSON()
-    const ids = ['abcdef01-0000-4000-8000-000000000001', 'abcdef01-0000-4000-8000-000000000002']
+    const ids = ['abcdef01-0000-4000-8000-000000000001', 'abcdef01-0000-4000-8000-000000000002', '12345678-0000-4000-8000-000000000002']
     await store.write(ids.map((id, i) => storedRun({ ...doc, run: { ...doc.run, id, startedAt: String(BigInt(doc.run.startedAt) + BigInt(i)) } })))
     await store.close()
-    expectUsageError(await cli('inspect', path, 'abcdef01'), /run id prefix 'abcdef01' is ambiguous/, /abcdef01-0000-4000-8000-000000000002, abcdef01-0000-4000-8000-000000000001/)
+    expectUsageError(await cli('inspect', path, 'abcdef01'), /run id part 'abcdef01' is ambiguous/, /abcdef01-0000-4000-8000-000000000002, abcdef01-0000-4000-8000-000000000001/)
+    expectUsageError(await cli('inspect', path, '00000002'), /run id part '00000002' is ambiguous/, /12345678-0000-4000-8000-000000000002, abcdef01-0000-4000-8000-000000000002/)
+    expect((await cli('inspect', path, '00000001', '--json')).code).toBe(0)
     expect((await cli('inspect', path, 'abcdef01-0000-4000-8000-000000000002', '--json')).code).toBe(0)
     expect((await cli('inspect', path, 'abcdef01-0000-4000-8000-0000000000')).code).toBe(2)
   })
@@ -391,7 +397,7 @@ describe('stores that cannot be read', () => {
     for (const batch of batches) await store.appendSteps(cut.id, batch)
     await store.close()
     const listed = await cli('runs', path, '--status', 'interrupted')
-    expect(tableRows(listed.stdout)).toEqual([[cut.id.slice(0, 8), 'checkout', 'interrupted', new Date(Number(cut.startedAt / 1_000_000n)).toISOString(), '–', '2']])
+    expect(tableRows(listed.stdout)).toEqual([[cut.id.slice(-8), 'checkout', 'interrupted', new Date(Number(cut.startedAt / 1_000_000n)).toISOString(), '–', '2']])
     const inspected = await cli('inspect', path, cut.id, '--no-color')
     expect(inspected.code).toBe(0)
     expect(inspected.stdout).toMatch(/^checkout {2}run \S+ {2}aborted/)

@@ -165,7 +165,7 @@ describe.concurrent('inspect', () => {
     expect(result.stderr).toBe('')
     const header = result.stdout.split('\n')[0]!
     expect(header).toContain('checkout')
-    expect(header).toContain(runs.ok.id.slice(0, 8))
+    expect(header).toContain(runs.ok.id.slice(-8))
     expect(header).toMatch(/\bok\b/)
     expect(header).toContain('3 links')
     expect(header).toContain(`${(Number(runs.ok.endedAt - runs.ok.startedAt) / 1000).toPrecision(3)} µs`)

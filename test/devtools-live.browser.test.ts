@@ -79,7 +79,7 @@ describe.skipIf(skip)('a trace of two services in the viewer', () => {
     expect(await page.locator('[data-testid="remote-run"]').count()).toBe(0)
     await toggle.click()
     const head = page.locator(`[data-testid="remote-head"][data-run="${payment.id}"]`)
-    expect(await head.textContent()).toContain(`⇢ remote run ${payment.id.slice(0, 8)} 'payments' (payments.run.json)`)
+    expect(await head.textContent()).toContain(`⇢ remote run ${payment.id.slice(-8)} 'payments' (payments.run.json)`)
     const order = await page.locator('[data-testid="waterfall-row"]').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-link')))
     expect(order).toEqual(['validate', 'charge', 'authorize', 'capture', 'notify'])
     // Its events follow the charge link's end in the list, browsable like a nested run's.

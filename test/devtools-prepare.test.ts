@@ -320,7 +320,7 @@ describe('lineage and comparison', () => {
     const prepared = prepareRun(roundTrip(fork as Run<unknown>))
     const cut = prepared.events[prepared.forkSeq]!
     expect([cut.type, prepared.forkAfter, cut.after]).toEqual(['fork', 'shrink', 'shrink'])
-    expect(eventSubject(cut)).toBe(`from ${original.id.slice(0, 8)} after 'shrink'`)
+    expect(eventSubject(cut)).toBe(`from ${original.id.slice(-8)} after 'shrink'`)
     expect(prepared.events[0]!.t).toBeLessThan(0n)
     const times = prepared.events.map((event) => eventTime(prepared, event))
     expect(times.filter((time) => time.text.startsWith('-'))).toEqual([])

@@ -265,8 +265,8 @@ describe('shadowchain inspect and diff with nested runs', () => {
     const events = (out.stdout.trimEnd().split('\n\n')[1] ?? '').split('\n')
     const subEnd = events.findIndex((line) => /link\.end +link 'sub'/.test(line))
     const childId = run.timeline.links()[1]?.child?.id ?? ''
-    expect(events[subEnd]).toMatch(new RegExp(`  ↳ nested run ${childId.slice(0, 8)}$`))
-    expect(events[subEnd + 1]).toBe(`     ▾ nested run ${childId.slice(0, 8)} 'child' (ok):`)
+    expect(events[subEnd]).toMatch(new RegExp(`  ↳ nested run ${childId.slice(-8)}$`))
+    expect(events[subEnd + 1]).toBe(`     ▾ nested run ${childId.slice(-8)} 'child' (ok):`)
     expect(events[subEnd + 2]).toMatch(/^ {4} {4}0 {2}\+4\.00 µs +run\.start/)
     expect(events[subEnd + 3]).toMatch(/^ {4} {4}1 {2}\+5\.00 µs +link\.start +link 'c1'$/)
     // The grandchild two levels in; then the parent's next event, not indented.

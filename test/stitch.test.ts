@@ -40,14 +40,14 @@ describe('stitchRuns', () => {
     const lines = text.split('\n')
     expect(lines[0]).toBe(`trace ${orders.trace?.traceId}  3 runs`)
     const charge = lines.findIndex((l) => /^\s+1\s+charge/.test(l))
-    expect(lines[charge + 1]).toMatch(new RegExp(`^\\s{5}▾ ⇢ remote run ${payment.id.slice(0, 8)} 'payments' \\(payments\\)  ok  \\+`))
+    expect(lines[charge + 1]).toMatch(new RegExp(`^\\s{5}▾ ⇢ remote run ${payment.id.slice(-8)} 'payments' \\(payments\\)  ok  \\+`))
     expect(lines[charge + 2]).toMatch(/^\s{4}\s+0\s+authorize/)
     expect(lines[charge + 3]).toMatch(/^\s{4}\s+1\s+capture/)
     expect(lines[charge + 4]).toMatch(/^\s+2\s+notify/)
-    expect(lines[charge + 5]).toMatch(new RegExp(`⇢ remote run ${audit.id.slice(0, 8)} 'audit'`))
+    expect(lines[charge + 5]).toMatch(new RegExp(`⇢ remote run ${audit.id.slice(-8)} 'audit'`))
     // Collapsed: one line each.
     const flat = formatTrace(trace!, { nested: false })
-    expect(flat).toContain(`▸ ⇢ remote run ${payment.id.slice(0, 8)}`)
+    expect(flat).toContain(`▸ ⇢ remote run ${payment.id.slice(-8)}`)
     expect(flat).not.toMatch(/authorize/)
   })
 

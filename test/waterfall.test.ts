@@ -80,8 +80,8 @@ describe('formatWaterfall', () => {
       expect(text).toContain('1 link inherited, not shown')
       expect(text).not.toMatch(/^ +0 {2}a /m)
     }
-    expect(formatWaterfall(fork)).toContain(`forked from run ${fork.parent!.runId.slice(0, 8)} after link 'a' (seq ${fork.parent!.seq}): 1 link inherited`)
-    expect(formatWaterfall(replay)).toContain(`replay of run ${fork.id.slice(0, 8)}, from its fork: 1 link inherited, not shown`)
+    expect(formatWaterfall(fork)).toContain(`forked from run ${fork.parent!.runId.slice(-8)} after link 'a' (seq ${fork.parent!.seq}): 1 link inherited`)
+    expect(formatWaterfall(replay)).toContain(`replay of run ${fork.id.slice(-8)}, from its fork: 1 link inherited, not shown`)
   })
 })
 

@@ -46,7 +46,7 @@ function h(tag, props = {}, ...children) {
 
 const fill = (el, ...children) => el.replaceChildren(...children.flat().filter((c) => c !== undefined && c !== null && c !== false))
 const runById = (id) => state.runs.find((run) => run.id === id)
-const short = (id) => id.slice(0, 8)
+const short = (id) => id.slice(-8)
 const relation = (run) =>
   run.parent ? `fork of ${short(run.parent.runId)} ${cutLabel(run.forkAfter)}` : run.replayOf ? `replay of ${short(run.replayOf.runId)}` : 'original'
 const runLabel = (run) => `${run.chainName} · ${short(run.id)} · ${relation(run)} · ${run.status}`

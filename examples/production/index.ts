@@ -17,7 +17,7 @@ import { mkdir, mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { chain, recorder, resume, type Middleware, type RunRecorder } from 'shadowchain'
+import { chain, recorder, resume, shortRunId, type Middleware, type RunRecorder } from 'shadowchain'
 import { sqliteStore } from 'shadowchain/store/sqlite'
 
 export interface Checkout {
@@ -89,10 +89,10 @@ async function main(dir: string): Promise<void> {
     for (const [name, link] of Object.entries(stats.links)) console.log(`  link ${name.padEnd(9)} ${String(link.count).padStart(5)} calls ${String(link.errors).padStart(3)} errors  p50 ${µs(link.p50)}  p99 ${µs(link.p99)}`)
   }
   const failures = await rec.runs({ status: 'error', link: 'charge', limit: 3 })
-  console.log(`\nlast failures: ${failures.map((s) => `${s.id.slice(0, 8)} (${s.code} at ${s.failedLink})`).join(', ')}`)
+  console.log(`\nlast failures: ${failures.map((s) => `${shortRunId(s.id)} (${s.code} at ${s.failedLink})`).join(', ')}`)
   const one = await rec.get((failures[0] as { id: string }).id)
   const replay = await one?.replay()
-  console.log(`loaded run ${one?.id.slice(0, 8)}: ${one?.error?.message}; replay identical: ${String(replay?.identical)}`)
+  console.log(`loaded run ${shortRunId(one?.id ?? '')}: ${one?.error?.message}; replay identical: ${String(replay?.identical)}`)
   await rec.close()
 
   // 3. A durable run, killed mid-run in another process, resumed here.
@@ -100,9 +100,9 @@ async function main(dir: string): Promise<void> {
   const store = sqliteStore(db)
   const [interrupted] = await store.list({ status: 'interrupted' })
   if (interrupted === undefined) throw new Error('the crashed run was not found')
-  console.log(`\ncrashed run ${interrupted.id.slice(0, 8)}: ${interrupted.status}, ${interrupted.links} steps stored`)
+  console.log(`\ncrashed run ${shortRunId(interrupted.id)}: ${interrupted.status}, ${interrupted.links} steps stored`)
   const resumed = await resume(interrupted.id, { chain: checkoutChain(recorder({ store })), store })
-  console.log(`resumed as run ${resumed.id.slice(0, 8)} (parent ${resumed.parent?.runId.slice(0, 8)}): ${resumed.status}, shipped ${resumed.ctx.shipped}; links run again: ${resumed.timeline.links().slice(-2).map((l) => l.name).join(', ')}`)
+  console.log(`resumed as run ${shortRunId(resumed.id)} (parent ${shortRunId(resumed.parent?.runId ?? '')}): ${resumed.status}, shipped ${resumed.ctx.shipped}; links run again: ${resumed.timeline.links().slice(-2).map((l) => l.name).join(', ')}`)
   await store.close()
 
   // 4. The same store from the command line.

@@ -2,7 +2,7 @@
  * Replay, fork, time travel and write capture:
  *   npx tsx examples/replay-fork/index.ts
  */
-import { chain, formatDivergence, formatWaterfall } from 'shadowchain'
+import { chain, formatDivergence, formatWaterfall, shortRunId } from 'shadowchain'
 
 interface Quote {
   customer: { tier: 'basic' | 'gold'; email: string }
@@ -55,5 +55,5 @@ if (changed.divergence !== undefined) console.log(`replay on v2 ${formatDivergen
 
 // Fork: what if this customer were basic tier? Branch after 'subtotal', edit, run the rest.
 const whatIf = await recorded.fork({ at: 'subtotal', edit: (ctx) => void (ctx.customer.tier = 'basic') })
-console.log(`\nfork: total ${whatIf.ctx.total} instead of ${recorded.ctx.total}; parent ${whatIf.parent?.runId.slice(0, 8)}, shares ${whatIf.parent!.seq + 1} events`)
-console.log(`the parent's children: ${recorded.children.map((child) => child.id.slice(0, 8)).join(', ')}`)
+console.log(`\nfork: total ${whatIf.ctx.total} instead of ${recorded.ctx.total}; parent ${shortRunId(whatIf.parent?.runId ?? '')}, shares ${whatIf.parent!.seq + 1} events`)
+console.log(`the parent's children: ${recorded.children.map((child) => shortRunId(child.id)).join(', ')}`)

@@ -4,6 +4,7 @@ import type { LinkInfo, RunTrace } from '../core/types.js'
 import type { Run } from '../lineage/run.js'
 import type { TimelineEvent } from '../record/events.js'
 import { waterfallLines, type WaterfallOptions } from './waterfall.js'
+import { shortRunId } from '../core/run-id.js'
 
 /** Any run, whatever its ctx type (`Run<C>` is invariant in `C`). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -102,7 +103,7 @@ export function stitchRuns(runs: Iterable<StitchableRun | StitchInput<Stitchable
     const input: StitchInput<StitchableRun> = 'timeline' in entry ? { run: entry } : entry
     const run = input.run
     if (nodes.has(run.id)) {
-      note(run.trace?.traceId, `run ${run.id.slice(0, 8)} given twice: the first kept`)
+      note(run.trace?.traceId, `run ${shortRunId(run.id)} given twice: the first kept`)
       continue
     }
     nodes.set(run.id, { run, origin: input.origin, remote: [] })
@@ -116,7 +117,7 @@ export function stitchRuns(runs: Iterable<StitchableRun | StitchInput<Stitchable
     if (bySpan === undefined) sites.set(traceId, (bySpan = new Map()))
     for (const call of callSites(node.run)) {
       if (bySpan.has(call.span)) {
-        note(traceId, `span ${call.span} recorded twice (run ${call.runId.slice(0, 8)} seq ${call.seq}): the first call site kept`)
+        note(traceId, `span ${call.span} recorded twice (run ${shortRunId(call.runId)} seq ${call.seq}): the first call site kept`)
         continue
       }
       bySpan.set(call.span, { call, caller: node.run.id })
@@ -130,7 +131,7 @@ export function stitchRuns(runs: Iterable<StitchableRun | StitchInput<Stitchable
     const site = sites.get(trace.traceId)?.get(trace.remoteParent)
     if (site === undefined) continue
     if (site.caller === node.run.id) {
-      note(trace.traceId, `run ${node.run.id.slice(0, 8)} names a span of its own: shown as a root`)
+      note(trace.traceId, `run ${shortRunId(node.run.id)} names a span of its own: shown as a root`)
       continue
     }
     parent.set(node.run.id, site)
@@ -211,7 +212,7 @@ function breakCycles(nodes: ReadonlyMap<string, Node>, parent: Map<string, Site>
         .map((id) => (nodes.get(id) as Node).run)
         .reduce((a, b) => (b.startedAt < a.startedAt || (b.startedAt === a.startedAt && b.id < a.id) ? b : a))
       parent.delete(first.id)
-      note(first.trace?.traceId, `runs ${cycle.map((id) => id.slice(0, 8)).join(' → ')} call each other in a cycle: run ${first.id.slice(0, 8)} shown as a root`)
+      note(first.trace?.traceId, `runs ${cycle.map((id) => shortRunId(id)).join(' → ')} call each other in a cycle: run ${shortRunId(first.id)} shown as a root`)
     }
     for (const id of path) done.add(id)
   }

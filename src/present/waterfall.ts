@@ -3,6 +3,7 @@ import type { Run } from '../lineage/run.js'
 import type { TimelineEvent } from '../record/events.js'
 import { ownStart } from '../lineage/run.js'
 import { waterfallRows, type WaterfallRow } from './waterfall-rows.js'
+import { shortRunId } from '../core/run-id.js'
 
 export { waterfallRows } from './waterfall-rows.js'
 export type { WaterfallAttempt, WaterfallBranch, WaterfallRow, WaterfallSegment } from './waterfall-rows.js'
@@ -78,7 +79,7 @@ export function* waterfallLines<C>(run: Run<C>, options: WaterfallOptions = {}):
   const statusText = (status: string): string => (status === 'ok' ? paint('32', 'ok') : paint('31', status))
   // The header lines: the drawing below streams its lines.
   const lines = [
-    `${run.chainName}  run ${run.id.slice(0, 8)}  ${statusText(run.status)}  ${formatDuration(total)}  ${rows.length} link${rows.length === 1 ? '' : 's'}`,
+    `${run.chainName}  run ${shortRunId(run.id)}  ${statusText(run.status)}  ${formatDuration(total)}  ${rows.length} link${rows.length === 1 ? '' : 's'}`,
   ]
   const inheritedRows = forkAt === -1 ? [] : waterfallRows(events.slice(0, forkAt))
   const inherited = inheritedRows.length
@@ -86,13 +87,13 @@ export function* waterfallLines<C>(run: Run<C>, options: WaterfallOptions = {}):
   // Named by the link it was cut after, as `fork({ at })` names it; the seq for the record.
   const cut = inheritedRows.at(-1)
   const after = cut === undefined ? 'before its first link' : `after link '${cut.link.name}'`
-  if (run.parent !== undefined) lines.push(`forked from run ${run.parent.runId.slice(0, 8)} ${after} (seq ${run.parent.seq}): ${notShown}`)
+  if (run.parent !== undefined) lines.push(`forked from run ${shortRunId(run.parent.runId)} ${after} (seq ${run.parent.seq}): ${notShown}`)
   if (run.stoppedBy !== undefined) {
     lines.push(`stopped by link '${run.stoppedBy.name}' (#${run.stoppedBy.index})${run.stopReason === undefined ? '' : `: ${run.stopReason}`}`)
   }
   if (run.replayOf !== undefined) {
     // A replay of a fork re-runs only the fork's own links, after the same shared prefix.
-    lines.push(`replay of run ${run.replayOf.runId.slice(0, 8)}${run.parent === undefined && forkAt !== -1 ? `, from its fork: ${notShown}` : ''}`)
+    lines.push(`replay of run ${shortRunId(run.replayOf.runId)}${run.parent === undefined && forkAt !== -1 ? `, from its fork: ${notShown}` : ''}`)
   }
   // Nested runs' rows, computed once for measuring and for drawing.
   const rowCache = new Map<Run<unknown>, WaterfallRow[]>()
@@ -145,13 +146,13 @@ export function* waterfallLines<C>(run: Run<C>, options: WaterfallOptions = {}):
     const child = parent.timeline.child(id)
     const pad = ' '.repeat(4 * depth + 1)
     if (child === undefined) {
-      yield paint('2', `${pad}▸ nested run ${id.slice(0, 8)} (not recorded)`)
+      yield paint('2', `${pad}▸ nested run ${shortRunId(id)} (not recorded)`)
       return
     }
     const open = depth <= levels
     const childRows = rowsOf(child)
     const links = `${childRows.length} link${childRows.length === 1 ? '' : 's'}`
-    yield `${pad}${open ? '▾' : '▸'} nested run ${child.id.slice(0, 8)} '${child.chainName}'  ${statusText(child.status)}  ${offset(child.startedAt)}  ${formatDuration(child.endedAt - child.startedAt)}  ${links}`
+    yield `${pad}${open ? '▾' : '▸'} nested run ${shortRunId(child.id)} '${child.chainName}'  ${statusText(child.status)}  ${offset(child.startedAt)}  ${formatDuration(child.endedAt - child.startedAt)}  ${links}`
     if (open) yield* drawRows(child, child.timeline.events, childRows, depth)
   }
   /** The runs of other services that a call (its injected span) reached: each named, then (within `levels`) its rows. */
@@ -163,7 +164,7 @@ export function* waterfallLines<C>(run: Run<C>, options: WaterfallOptions = {}):
       const calledRows = rowsOf(called)
       const links = `${calledRows.length} link${calledRows.length === 1 ? '' : 's'}`
       const from = origin === undefined ? '' : ` (${origin})`
-      yield `${pad}${open ? '▾' : '▸'} ⇢ remote run ${called.id.slice(0, 8)} '${called.chainName}'${from}  ${statusText(called.status)}  ${offset(called.startedAt)}  ${formatDuration(called.endedAt - called.startedAt)}  ${links}`
+      yield `${pad}${open ? '▾' : '▸'} ⇢ remote run ${shortRunId(called.id)} '${called.chainName}'${from}  ${statusText(called.status)}  ${offset(called.startedAt)}  ${formatDuration(called.endedAt - called.startedAt)}  ${links}`
       if (!open) continue
       drawing.add(called)
       yield* drawRows(called, called.timeline.events, calledRows, depth)

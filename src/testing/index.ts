@@ -20,6 +20,7 @@ import { loadRun } from '../lineage/run-file.js'
 import { Run } from '../lineage/run.js'
 // Type-only: makes the augmentation below resolvable; nothing of vitest is loaded at run time.
 import type {} from 'vitest'
+import { shortRunId } from '../core/run-id.js'
 
 /** What a jest-style matcher returns. */
 export interface MatcherResult {
@@ -36,7 +37,7 @@ interface MatcherContext {
 }
 
 function describeRunRef(run: Run<unknown>): string {
-  return `run ${run.id.slice(0, 8)} of chain '${run.chainName}'`
+  return `run ${shortRunId(run.id)} of chain '${run.chainName}'`
 }
 
 /**

@@ -12,6 +12,7 @@ import type { MiddlewareCallInfo, TimelineEvent, TimelineEventType } from '../..
 import { Run } from '../../lineage/run.js'
 import { formatDuration, formatOffset, waterfallRows, type WaterfallRow } from '../waterfall.js'
 import { documentOwnStart, readDocumentRun, type DocumentEvent, type DocumentRun, type DocumentTimeline } from './document-run.js'
+import { shortRunId } from '../../core/run-id.js'
 
 /** One event as the viewer lists it: the library's event, timed from the run's start. */
 export interface ViewerEvent {
@@ -240,7 +241,7 @@ export function eventSubject(view: ViewerEvent): string {
   if (view.middleware !== undefined) parts.push(`${view.middleware.name} (${view.middleware.position} #${view.middleware.index})`)
   if (view.link !== undefined) parts.push(view.link.name)
   const event = view.event
-  if (event.type === 'fork') parts.push(`from ${event.parent.runId.slice(0, 8)} ${cutLabel(view.after)}`)
+  if (event.type === 'fork') parts.push(`from ${shortRunId(event.parent.runId)} ${cutLabel(view.after)}`)
   if (event.type === 'run.end') parts.push(event.stoppedBy === undefined ? event.status : `${event.status}, stopped by ${event.stoppedBy.name}`)
   if (event.type === 'link.skip') parts.push(`skipped: ${event.reason}`)
   if (event.type === 'link.attempt') parts.push(`attempt ${event.attempt} failed, retried`)
