@@ -35,6 +35,13 @@ const UPSERT_RUN = `INSERT INTO shadowchain_runs (id, chain, status, started_at,
     duration_ns = excluded.duration_ns, failed_link = excluded.failed_link, code = excluded.code, parent_id = excluded.parent_id,
     links = excluded.links, trace_id = excluded.trace_id, next_seq = excluded.next_seq`
 
+/** {@link UPSERT_RUN} of a finished run (`next_seq` null), its parameters in column order. */
+const UPSERT_FINISHED = `INSERT INTO shadowchain_runs (id, chain, status, started_at, ended_at, duration_ns, failed_link, code, parent_id, links, trace_id, next_seq)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)
+  ON CONFLICT (id) DO UPDATE SET chain = excluded.chain, status = excluded.status, started_at = excluded.started_at, ended_at = excluded.ended_at,
+    duration_ns = excluded.duration_ns, failed_link = excluded.failed_link, code = excluded.code, parent_id = excluded.parent_id,
+    links = excluded.links, trace_id = excluded.trace_id, next_seq = excluded.next_seq`
+
 const RETAIN = `WITH RECURSIVE
   kept_last AS (SELECT id FROM shadowchain_runs WHERE chain = @chain AND status <> 'interrupted' ORDER BY started_at DESC, id DESC LIMIT @last),
   kept_failed AS (SELECT id FROM shadowchain_runs WHERE chain = @chain AND status IN ('error', 'aborted') ORDER BY started_at DESC, id DESC LIMIT @failed),
@@ -72,11 +79,13 @@ export class SqliteWrites {
 
   /** Stores finished runs (replacing an unfinished run's head and steps). */
   write(rows: readonly RunRow[]): void {
+    // Positional parameters: binding a dozen named ones cost more than the insert itself.
+    const upsert = this.#prepare(UPSERT_FINISHED)
     this.#db
       .transaction(() => {
-        for (const row of rows) {
-          this.#prepare(UPSERT_RUN).run({ ...summaryParams(row.summary, row.summary.status), next_seq: null })
-          this.#putDocument(row.summary.id, row.text)
+        for (const { summary: s, text } of rows) {
+          upsert.run(s.id, s.chain, s.status, s.startedAt, s.endedAt ?? null, s.durationNs ?? null, s.failedLink ?? null, s.code ?? null, s.parentId ?? null, s.links, s.traceId ?? null)
+          this.#putDocument(s.id, text)
         }
       })
       .immediate()
