@@ -45,12 +45,19 @@ export async function writeRuns(client: pg.PoolClient, s: string, runs: readonly
     const chunk = unique.slice(i, i + CHUNK)
     const ids = chunk.map((r) => r.summary.id)
     await client.query(upsertRunsSql(s), upsertParams(chunk.map((r) => r.summary), chunk.map(() => null)))
-    await client.query(
-      `INSERT INTO ${s}.shadowchain_documents (id, document) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (id) DO UPDATE SET document = excluded.document`,
-      [ids, chunk.map((r) => r.text)],
-    )
+    // One parameter a document, not a text[] of them: the driver writes an array as a literal,
+    // escaping every quote of every document (~30 µs of the event loop's time a 10-link run);
+    // a parameter of its own is sent as it is.
+    await client.query(`INSERT INTO ${s}.shadowchain_documents (id, document) VALUES ${rowsOfTwo(chunk.length)} ON CONFLICT (id) DO UPDATE SET document = excluded.document`, chunk.flatMap((r) => [r.summary.id, r.text]))
     await client.query(`DELETE FROM ${s}.shadowchain_steps WHERE run_id = ANY($1::text[])`, [ids])
   }
+}
+
+/** `($1, $2), ($3, $4), …`: the placeholders of `n` rows of two columns. */
+function rowsOfTwo(n: number): string {
+  const rows = new Array<string>(n)
+  for (let i = 0; i < n; i++) rows[i] = `($${2 * i + 1}, $${2 * i + 2})`
+  return rows.join(', ')
 }
 
 /**
