@@ -61,19 +61,22 @@ function rowsOfTwo(n: number): string {
 }
 
 /**
- * The ids of up to `$4` runs of chain `$1` that a keep policy (`$2` last, `$3` failed) lets go:
- * not among the newest `$2`, nor the newest `$3` failed, not interrupted, and not an ancestor
- * (through `parent_id`) of any run that stays.
+ * The ids of up to `$4` runs of chain `$1` that a keep policy (`$2` last, `$3` failed) lets go,
+ * oldest first: not among the newest `$2`, nor the newest `$3` failed, not interrupted, and not
+ * an ancestor (through `parent_id`) of any run that stays. As the SQLite store's query: the
+ * newest are found by two walks of the chain's index that stop at `$2` and `$3`, and a batch
+ * reads only the runs it deletes.
  */
 export function retainSql(s: string): string {
+  const goes = (r: string): string => `(${r}.chain = $1 AND ${r}.status <> 'interrupted'
+    AND COALESCE((${r}.started_at, ${r}.id) <= (SELECT started_at, id FROM gone_last), false)
+    AND (${r}.status NOT IN ('error', 'aborted') OR COALESCE((${r}.started_at, ${r}.id) <= (SELECT started_at, id FROM gone_failed), false)))`
   return `WITH RECURSIVE
-  kept_last AS (SELECT id FROM ${s}.shadowchain_runs WHERE chain = $1 AND status <> 'interrupted' ORDER BY started_at DESC, id DESC LIMIT $2),
-  kept_failed AS (SELECT id FROM ${s}.shadowchain_runs WHERE chain = $1 AND status IN ('error', 'aborted') ORDER BY started_at DESC, id DESC LIMIT $3),
-  candidate AS (SELECT id FROM ${s}.shadowchain_runs WHERE chain = $1 AND status <> 'interrupted'
-    AND id NOT IN (SELECT id FROM kept_last) AND id NOT IN (SELECT id FROM kept_failed)),
+  gone_last AS (SELECT started_at, id FROM ${s}.shadowchain_runs WHERE chain = $1 AND status <> 'interrupted' ORDER BY started_at DESC, id DESC LIMIT 1 OFFSET $2),
+  gone_failed AS (SELECT started_at, id FROM ${s}.shadowchain_runs WHERE chain = $1 AND status IN ('error', 'aborted') ORDER BY started_at DESC, id DESC LIMIT 1 OFFSET $3),
   needed(id) AS (
-    SELECT parent_id FROM ${s}.shadowchain_runs WHERE parent_id IS NOT NULL AND id NOT IN (SELECT id FROM candidate)
+    SELECT r.parent_id FROM ${s}.shadowchain_runs r WHERE r.parent_id IS NOT NULL AND NOT ${goes('r')}
     UNION
     SELECT r.parent_id FROM ${s}.shadowchain_runs r JOIN needed n ON r.id = n.id WHERE r.parent_id IS NOT NULL)
-  SELECT id FROM candidate WHERE id NOT IN (SELECT id FROM needed) ORDER BY id LIMIT $4`
+  SELECT r.id FROM ${s}.shadowchain_runs r WHERE ${goes('r')} AND r.id NOT IN (SELECT id FROM needed) ORDER BY r.started_at, r.id LIMIT $4`
 }

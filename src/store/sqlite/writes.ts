@@ -42,21 +42,42 @@ const UPSERT_FINISHED = `INSERT INTO shadowchain_runs (id, chain, status, starte
     duration_ns = excluded.duration_ns, failed_link = excluded.failed_link, code = excluded.code, parent_id = excluded.parent_id,
     links = excluded.links, trace_id = excluded.trace_id, next_seq = excluded.next_seq`
 
+/**
+ * Whether run `r` is one a keep policy lets go: a run of the chain, not interrupted, at or past
+ * the first run beyond the newest `@last` (`gone_last`), and, when it failed, at or past the first
+ * failed run beyond the newest `@failed` (`gone_failed`). Never NULL (no such run: kept).
+ */
+const GOES = (r: string): string => `(${r}.chain = @chain AND ${r}.status <> 'interrupted'
+    AND IFNULL((${r}.started_at, ${r}.id) <= (SELECT started_at, id FROM gone_last), 0)
+    AND (${r}.status NOT IN ('error', 'aborted') OR IFNULL((${r}.started_at, ${r}.id) <= (SELECT started_at, id FROM gone_failed), 0)))`
+
+/**
+ * Up to `@batch` runs of `@chain` that the keep policy lets go, oldest first, none an ancestor
+ * (through `parent_id`) of a run that stays. The newest runs are found by two walks of the
+ * chain's index that stop at `@last` and `@failed`; the runs that go are read oldest first and the
+ * walk stops at `@batch`, so a batch costs what it deletes, not the chain's whole length (a
+ * query that set the kept runs against all the others cost as much as writing the runs, at a
+ * batch every 500 runs).
+ */
 const RETAIN = `WITH RECURSIVE
-  kept_last AS (SELECT id FROM shadowchain_runs WHERE chain = @chain AND status <> 'interrupted' ORDER BY started_at DESC, id DESC LIMIT @last),
-  kept_failed AS (SELECT id FROM shadowchain_runs WHERE chain = @chain AND status IN ('error', 'aborted') ORDER BY started_at DESC, id DESC LIMIT @failed),
-  candidate AS (SELECT id FROM shadowchain_runs WHERE chain = @chain AND status <> 'interrupted' AND id NOT IN kept_last AND id NOT IN kept_failed),
+  gone_last AS (SELECT started_at, id FROM shadowchain_runs WHERE chain = @chain AND status <> 'interrupted' ORDER BY started_at DESC, id DESC LIMIT 1 OFFSET @last),
+  gone_failed AS (SELECT started_at, id FROM shadowchain_runs WHERE chain = @chain AND status IN ('error', 'aborted') ORDER BY started_at DESC, id DESC LIMIT 1 OFFSET @failed),
   needed(id) AS (
-    SELECT parent_id FROM shadowchain_runs WHERE parent_id IS NOT NULL AND id NOT IN candidate
+    SELECT r.parent_id FROM shadowchain_runs r WHERE r.parent_id IS NOT NULL AND NOT ${GOES('r')}
     UNION
     SELECT r.parent_id FROM shadowchain_runs r JOIN needed n ON r.id = n.id WHERE r.parent_id IS NOT NULL)
-  SELECT id FROM candidate WHERE id NOT IN needed ORDER BY id LIMIT @batch`
+  SELECT r.id FROM shadowchain_runs r WHERE ${GOES('r')} AND r.id NOT IN needed ORDER BY r.started_at, r.id LIMIT @batch`
+
+/** The least time between two givings back of freed pages (see `#giveBack`). */
+const GIVE_BACK_EVERY_MS = 60_000
 
 /** The changes a store makes to its SQLite file, each one transaction (`BEGIN IMMEDIATE`). */
 export class SqliteWrites {
   readonly #db: Database.Database
   readonly #where: string
   readonly #statements = new Map<string, Database.Statement>()
+  /** When freed pages were last given back (`performance.now()`); never yet: the first retention does. */
+  #gaveBackAt = -Infinity
 
   constructor(db: Database.Database, where: string) {
     this.#db = db
@@ -140,12 +161,27 @@ export class SqliteWrites {
       n = batch.immediate()
       deleted += n
     }
-    if (deleted > 0) {
-      // Freed pages go back to the file system once checkpointed; a passive checkpoint never waits
-      // for another process's readers (journal_size_limit cuts the WAL back when it restarts).
-      this.#db.pragma('incremental_vacuum')
-      this.#db.pragma('wal_checkpoint(PASSIVE)')
-    }
+    if (deleted > 0) this.#giveBack()
     return deleted
+  }
+
+  /**
+   * Gives freed pages back to the file system, at most once a minute and only when they are more
+   * than a quarter of the file. Until then the next runs written reuse them: a store that keeps
+   * the last 100 runs while thousands a second are written frees a second's worth at each
+   * retention, and giving them back each time moved every page written after them (it cost more
+   * of the event loop than writing the runs). So the file holds at most what is kept and about a
+   * minute of runs beyond it. The WAL is checkpointed each time: a passive checkpoint never waits
+   * for another process's readers, and journal_size_limit cuts the WAL back when it restarts.
+   */
+  #giveBack(): void {
+    const now = performance.now()
+    if (now - this.#gaveBackAt >= GIVE_BACK_EVERY_MS) {
+      this.#gaveBackAt = now
+      const free = Number(this.#db.pragma('freelist_count', { simple: true }))
+      const pages = Number(this.#db.pragma('page_count', { simple: true }))
+      if (free * 4 > pages) this.#db.pragma('incremental_vacuum')
+    }
+    this.#db.pragma('wal_checkpoint(PASSIVE)')
   }
 }
