@@ -78,6 +78,11 @@ describe('trace context in', () => {
     const response = await fetch(url, { method: 'POST', body: '{"amount":1}', headers: { traceparent: `00-${traceId}-b7ad6b7169203331-01` } })
     const run = (await rec.get(response.headers.get(RUN_ID_HEADER)!))!
     expect(run.trace).toMatchObject({ traceId, remoteParent: 'b7ad6b7169203331' })
+    // Listed by its trace, as a store lists it (the recorder's own memory, no store).
+    await fetch(url, { method: 'POST', body: '{"amount":2}' })
+    expect((await rec.runs({ trace: traceId })).map((s) => [s.id, s.traceId])).toEqual([[run.id, traceId]])
+    expect(await rec.runs({ trace: 'f'.repeat(32) })).toEqual([])
+    expect(await rec.runs()).toHaveLength(2)
   })
 })
 

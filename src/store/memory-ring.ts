@@ -3,25 +3,14 @@
 import type { Run } from '../lineage/run.js'
 import type { NormalQuery } from './query.js'
 import { newestFirst } from './query.js'
+import { runSummary } from './summary.js'
 import type { StoredRunSummary } from './types.js'
 
 /** What listing shows of a run kept in memory (the same fields a store lists). */
-function runSummary(run: Run<unknown>): StoredRunSummary {
+function summaryOf(run: Run<unknown>): StoredRunSummary {
   let links = 0
   for (const event of run.timeline.events) if (event.type === 'link.end' || event.type === 'link.error') links++
-  const failedLink = run.error?.link?.name
-  return {
-    id: run.id,
-    chain: run.chainName,
-    status: run.status,
-    startedAt: run.startedAt,
-    endedAt: run.endedAt,
-    durationNs: run.endedAt - run.startedAt,
-    ...(failedLink !== undefined && { failedLink }),
-    ...(run.error !== undefined && { code: run.error.code }),
-    ...(run.parent !== undefined && { parentId: run.parent.runId }),
-    links,
-  }
+  return runSummary(run, links)
 }
 
 /** A fixed-size FIFO of runs: adding past its size evicts the oldest (returned). */
@@ -87,7 +76,7 @@ export class MemoryRing {
 
   /** Summaries that match, newest first. */
   list(q: NormalQuery): StoredRunSummary[] {
-    let all = this.#all().map(runSummary).sort(newestFirst)
+    let all = this.#all().map(summaryOf).sort(newestFirst)
     if (q.before !== undefined) {
       const at = all.findIndex((s) => s.id === q.before)
       all = at === -1 ? [] : all.slice(at + 1)
@@ -100,6 +89,7 @@ export class MemoryRing {
       if (q.link !== undefined && s.failedLink !== q.link) continue
       if (q.since !== undefined && s.startedAt < q.since) continue
       if (q.until !== undefined && s.startedAt >= q.until) continue
+      if (q.trace !== undefined && s.traceId !== q.trace) continue
       out.push(s)
     }
     return out

@@ -94,6 +94,27 @@ export class EncodedRun implements StoredRun {
 }
 
 /**
+ * The summary of a finished run, read off the run itself: what {@link summarize} reads off its
+ * document. `links` is the number of its `link.end` and `link.error` events.
+ */
+export function runSummary<C>(run: Run<C>, links: number): StoredRunSummary {
+  const failedLink = run.error?.link?.name
+  return {
+    id: run.id,
+    chain: run.chainName,
+    status: run.status,
+    startedAt: run.startedAt,
+    endedAt: run.endedAt,
+    durationNs: run.endedAt - run.startedAt,
+    ...(failedLink !== undefined && { failedLink }),
+    ...(run.error !== undefined && { code: run.error.code }),
+    ...(run.parent !== undefined && { parentId: run.parent.runId }),
+    links,
+    ...(run.trace !== undefined && { traceId: run.trace.traceId }),
+  }
+}
+
+/**
  * A finished run as the flight recorder hands it to its store: its document's text written
  * straight from the run's log when `exportText` follows the run (most runs: see log-text.ts), the
  * document exported and then written otherwise. The two give the same text and summary.
@@ -102,18 +123,7 @@ export function encodeRun<C>(run: Run<C>): EncodedRun {
   const log = run.timeline.log()
   const written = log === undefined ? undefined : exportText(run, log.view())
   if (written === undefined) return EncodedRun.of(exportRun(run))
-  const summary: StoredRunSummary = {
-    id: run.id,
-    chain: run.chainName,
-    status: run.status,
-    startedAt: run.startedAt,
-    endedAt: run.endedAt,
-    durationNs: run.endedAt - run.startedAt,
-    ...(run.parent !== undefined && { parentId: run.parent.runId }),
-    links: written.links,
-    ...(run.trace !== undefined && { traceId: run.trace.traceId }),
-  }
-  return new EncodedRun(summary, written.text)
+  return new EncodedRun(runSummary(run, written.links), written.text)
 }
 
 /**
