@@ -75,8 +75,10 @@ class Followed {
 
 /**
  * The JSON text of `exportRun(run)` (no export options) and the number of links that ended in it
- * (its `link.end` events), or `undefined` when this writer does not
- * follow the run (see the file comment): the caller then exports it as a document.
+ * (its `link.end` events), or `undefined` when this writer does not follow the run (see the file
+ * comment): the caller then exports it as a document.
+ *
+ * @param view - the run's own event log (`run.timeline.log()?.view()`)
  */
 export function exportText(run: ExportableRun, view: LogView): { readonly text: string; readonly links: number } | undefined {
   if ((run.redact !== undefined && run.redact.length > 0) || run.error !== undefined || run.stoppedBy !== undefined || run.childIds.length > 0) return undefined
