@@ -137,9 +137,9 @@ function build(links: readonly LinkSpec[], hooks: readonly HookSpec[]): Chain<Ct
   return c.use(...hooks.flatMap((hook, k) => (hook.level === 'chain' ? [middleware(`c${k}`, hook)] : [])))
 }
 
-async function runOf(c: Chain<Ctx>, input: Ctx, timestamps: boolean): Promise<Run<Ctx>> {
+async function runOf(c: Chain<Ctx>, input: Ctx, timestamps: boolean, capture: 'timeline' | 'off' | 'writes'): Promise<Run<Ctx>> {
   try {
-    return await c.run(structuredClone(input), { timestamps })
+    return await c.run(structuredClone(input), { timestamps, capture })
   } catch {
     return c.lastRun as Run<Ctx>
   }
@@ -152,15 +152,15 @@ describe('a run document written from the event log', () => {
     let written = 0
     let runs = 0
     await fc.assert(
-      fc.asyncProperty(inputArb, fc.array(linkArb, { minLength: 1, maxLength: 4 }), fc.array(hookArb, { maxLength: 3 }), fc.boolean(), async (input, links, hooks, timestamps) => {
-        const run = await runOf(build(links, hooks), input, timestamps)
+      fc.asyncProperty(inputArb, fc.array(linkArb, { minLength: 1, maxLength: 4 }), fc.array(hookArb, { maxLength: 3 }), fc.boolean(), fc.constantFrom('timeline' as const, 'timeline' as const, 'off' as const, 'writes' as const), async (input, links, hooks, timestamps, capture) => {
+        const run = await runOf(build(links, hooks), input, timestamps, capture)
         runs++
         // Before anything reads the events (exportRun builds them).
         const fast = exportText(run, (run.timeline.log() as NonNullable<ReturnType<Run<Ctx>['timeline']['log']>>).view())
         const slow = JSON.stringify(exportRun(run))
         if (fast === undefined) {
           // Left to exportRun: a failed run, or one with an event the writer does not follow.
-          expect(run.status !== 'ok' || run.timeline.events.some((e) => !['run.start', 'run.end', 'link.start', 'link.end', 'middleware.before', 'middleware.after'].includes(e.type))).toBe(true)
+          expect(run.status !== 'ok' || run.timeline.events.some((e) => !['run.start', 'run.end', 'link.start', 'link.end', 'middleware.before', 'middleware.after'].includes(e.type)), `a run of ${run.timeline.events.map((e) => e.type).join(', ')}`).toBe(true)
           return
         }
         written++
