@@ -12,7 +12,7 @@ import { normalizeKeep, normalizeQuery, RETAIN_BATCH, unknownCursor } from '../q
 import { checkSummary, countLinks, documentText } from '../summary.js'
 import type { DurableHead, KeepPolicy, RunQuery, RunStore, StoredRunSummary, StepBatch, StoredRun, StoredStatus } from '../types.js'
 import { ident, migrate, poolWhere, postgresError, type PostgresStoreOptions } from './schema.js'
-import { retainSql, upsertParams, upsertRunsSql, writeRuns } from './write.js'
+import { appendStepsSql, retainSql, upsertParams, upsertRunsSql, writeRuns } from './write.js'
 
 export { POSTGRES_SCHEMA_VERSION, type PostgresStoreOptions } from './schema.js'
 export { StoreError } from '../errors.js'
@@ -185,14 +185,14 @@ export function postgresStore(urlOrPool: string | pg.Pool, options: PostgresStor
       if (batch.events.length === 0) return
       const first = (batch.events[0] as { seq: number }).seq
       const text = JSON.stringify(batch)
-      await transaction(`appending steps to run ${id}`, async (client) => {
-        const row = (await client.query<{ status: StoredStatus; next_seq: number | null }>(`SELECT status, next_seq FROM ${s}.shadowchain_runs WHERE id = $1 FOR UPDATE`, [id])).rows[0]
-        if (row === undefined) throw new StoreError('STORE_NOT_FOUND', where, `steps appended to run ${id}, which was never begun`)
-        if (row.status !== 'interrupted' || row.next_seq === null || first < row.next_seq) return
-        if (first > row.next_seq) throw new StoreError('STORE_SEQ', where, `run ${id}: steps appended from seq ${first}, expected seq ${row.next_seq}`)
-        await client.query(`INSERT INTO ${s}.shadowchain_steps (run_id, seq, batch) VALUES ($1, $2, $3)`, [id, first, text])
-        await client.query(`UPDATE ${s}.shadowchain_runs SET next_seq = $2, links = links + $3 WHERE id = $1`, [id, first + batch.events.length, countLinks(batch.events)])
-      })
+      // One statement, so one round trip and one commit (it was five: BEGIN, a locking read, the
+      // insert, the update, COMMIT): the run's row is locked, the steps inserted and the row
+      // moved on only when they are the next ones, and the row as it was read comes back to say
+      // why not otherwise. A retried append (steps already there) changes nothing.
+      const rows = await query<{ status: StoredStatus; next_seq: number | null }>(`appending steps to run ${id}`, appendStepsSql(s), [id, first, text, first + batch.events.length, countLinks(batch.events)])
+      const row = rows[0]
+      if (row === undefined) throw new StoreError('STORE_NOT_FOUND', where, `steps appended to run ${id}, which was never begun`)
+      if (row.status === 'interrupted' && row.next_seq !== null && first > row.next_seq) throw new StoreError('STORE_SEQ', where, `run ${id}: steps appended from seq ${first}, expected seq ${row.next_seq}`)
     },
     claim: async (id: string, owner: string) => {
       // One statement: a second claim waits for the first's row lock, then sees its owner.

@@ -61,6 +61,20 @@ function rowsOfTwo(n: number): string {
 }
 
 /**
+ * Appends a batch of steps to an unfinished run in one statement: `$1` the run, `$2` the seq of
+ * its first event, `$3` its JSON text, `$4` the run's next seq after it, `$5` the links it ran.
+ * The run's row is locked; the steps go in, and the row moves on, only when the run is
+ * interrupted (unfinished) and `$2` is its next seq. Returns the row as read (none: no such run),
+ * for the caller to tell a retried append (ignored) from a gap (refused).
+ */
+export function appendStepsSql(s: string): string {
+  return `WITH run AS (SELECT status, next_seq FROM ${s}.shadowchain_runs WHERE id = $1 FOR UPDATE),
+  added AS (INSERT INTO ${s}.shadowchain_steps (run_id, seq, batch) SELECT $1, $2, $3 FROM run WHERE status = 'interrupted' AND next_seq = $2 RETURNING seq),
+  moved AS (UPDATE ${s}.shadowchain_runs SET next_seq = $4, links = links + $5 WHERE id = $1 AND EXISTS (SELECT 1 FROM added) RETURNING id)
+  SELECT status, next_seq FROM run`
+}
+
+/**
  * The ids of up to `$4` runs of chain `$1` that a keep policy (`$2` last, `$3` failed) lets go,
  * oldest first: not among the newest `$2`, nor the newest `$3` failed, not interrupted, and not
  * an ancestor (through `parent_id`) of any run that stays. As the SQLite store's query: the
