@@ -1,6 +1,6 @@
 // Runs to store: real runs of real chains (every value the run format holds, failures, forks,
 // middleware and metrics), a durable run split into head and steps, and cheap copies for bulk.
-import { chain, type Middleware, type Run, type RunDocument } from '../../src/index.js'
+import { chain, type FlightRecorder, type Middleware, type Run, type RunDocument } from '../../src/index.js'
 import type { DocumentEvent, DocumentLink, DocumentMiddleware } from '../../src/files/run-document.js'
 import { durableSummary, storedRun, type DurableHead, type StepBatch, type StoredRun } from '../../src/store/index.js'
 import { steppingClock } from '../helpers.js'
@@ -153,3 +153,19 @@ export function splitDurable(doc: RunDocument, upTo = Infinity): { head: Durable
 
 /** The summary `begin` takes for a head. */
 export { durableSummary }
+
+/**
+ * A loop of `runs` runs that never yields to the event loop, recording into `rec`, whose store is
+ * made ready by a first run (its tables made, its writer thread started). Returns how many runs
+ * the store had written when the loop ended: without a turn of the event loop no answer of a
+ * store that writes off the event loop is heard, and that stays at 1. Ends with `rec.flush()`.
+ */
+export async function neverYieldingLoop(rec: FlightRecorder, runs: number): Promise<number> {
+  const c = chain<{ n: number }>('loop', { recorder: rec }).link('add', (ctx) => void (ctx.n += 1))
+  await c.run({ n: -1 })
+  await rec.flush()
+  for (let n = 0; n < runs; n++) await c.run({ n })
+  const written = rec.health.written
+  await rec.flush()
+  return written
+}
