@@ -13,7 +13,7 @@ import { captureThrown } from './run/capture-thrown.js'
 import { execute, type ExecutionPlan, type ExecutionResult, type Failure } from './run/runner.js'
 import { fanOut, type RunObserver } from './run/observer.js'
 import { Recorder } from './record/recorder.js'
-import type { TimelineEvent } from './record/events.js'
+import { runEndEvent, type TimelineEvent } from './record/events.js'
 import { EventLog, Times } from './record/event-log.js'
 import { emptyState } from './record/snapshot.js'
 import { mergeRedactPaths } from './files/redact.js'
@@ -255,26 +255,13 @@ function finish<C>(
 }
 
 /**
- * Appends the run's `run.end` to its log: the event `Run` would build (same fields, same order;
- * `Run` adds the error, which refers to the run), but taking the last entry's mwctx from the log
- * instead of building that whole event to read it (`Run` reads `at(-1)`), ~0.2 µs a run.
+ * Appends the run's `run.end` to its log, as `Run` would (it adds the error, which refers to the
+ * run), but taking the last entry's mwctx from the log instead of building that whole event to
+ * read it (`Run` reads `at(-1)`), ~0.2 µs a run.
  */
 function appendRunEnd<C>(log: EventLog<C>, prefixLength: number, result: ExecutionResult<C>): void {
-  const end: Record<string, unknown> = {
-    seq: prefixLength + log.length,
-    t: result.endedAt,
-    type: 'run.end',
-    ctx: result.ctx,
-    mwctx: log.length === 0 ? emptyState() : log.lastMwctx(),
-    metrics: undefined,
-    status: result.status,
-  }
-  const stop = result.stop
-  if (stop !== undefined) {
-    end['stoppedBy'] = stop.link
-    if (stop.reason !== undefined) end['stopReason'] = stop.reason
-  }
-  log.push(end as unknown as TimelineEvent<C>)
+  const mwctx = log.length === 0 ? emptyState() : log.lastMwctx()
+  log.push(runEndEvent<C>(prefixLength + log.length, result.endedAt, result.ctx, mwctx, result.status, undefined, result.stop?.link, result.stop?.reason))
 }
 
 function rejectInput<C>(chain: Chain<C>, info: RunInfo, input: unknown, endedAt: bigint, message: string, cause: unknown, extras: RunExtras<C>, watchers: Watchers): ExecutionOutcome<C> {

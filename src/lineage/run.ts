@@ -8,7 +8,7 @@ import { ChainRunError } from './chain-run-error.js'
 import type { ExportOptions, ImportOptions, RunDocument } from '../files/run-document.js'
 import { exportRun } from '../files/write-document.js'
 import { importRun, type ImportedRun } from '../files/read-document.js'
-import type { TimelineEvent } from '../record/events.js'
+import { runEndEvent, type TimelineEvent } from '../record/events.js'
 import type { Failure } from '../run/runner.js'
 import { emptyState } from '../record/snapshot.js'
 import { Timeline } from '../record/timeline.js'
@@ -244,19 +244,8 @@ export class Run<C = unknown> implements RecordedRun<C> {
     } else {
       this.stoppedBy = init.stop?.link
       this.stopReason = init.stop?.reason
-      const end: Record<string, unknown> = {
-        seq: (init.prefix?.length ?? 0) + init.events.length,
-        t: init.endedAt,
-        type: 'run.end',
-        ctx: init.ctx,
-        mwctx: last?.mwctx ?? emptyState(),
-        metrics: undefined,
-        status: init.status,
-      }
-      if (this.error !== undefined) end['error'] = this.error
-      if (this.stoppedBy !== undefined) end['stoppedBy'] = this.stoppedBy
-      if (this.stopReason !== undefined) end['stopReason'] = this.stopReason
-      init.events.push(end as unknown as TimelineEvent<C>)
+      const seq = (init.prefix?.length ?? 0) + init.events.length
+      init.events.push(runEndEvent<C>(seq, init.endedAt, init.ctx, last?.mwctx ?? emptyState(), init.status, this.error, this.stoppedBy, this.stopReason))
     }
     this.timeline = init.prefix === undefined ? new Timeline(init.events, init.nested) : Timeline.afterPrefix(init.prefix.events, init.prefix.length, init.events, init.nested)
   }

@@ -192,6 +192,28 @@ export interface RunEndTimelineEvent<C = unknown> extends EventBase<C> {
   readonly stopReason?: string
 }
 
+/**
+ * A run's `run.end` event, in the one shape the engine and `Run` both append it in: the run's
+ * states as it ended (metrics belong to links: none), its status, then the error and the stop,
+ * each only when there is one.
+ */
+export function runEndEvent<C>(
+  seq: number,
+  t: bigint,
+  ctx: unknown,
+  mwctx: unknown,
+  status: RunStatus,
+  error: unknown,
+  stoppedBy: LinkInfo | undefined,
+  stopReason: string | undefined,
+): TimelineEvent<C> {
+  const end: Record<string, unknown> = { seq, t, type: 'run.end', ctx, mwctx, metrics: undefined, status }
+  if (error !== undefined) end['error'] = error
+  if (stoppedBy !== undefined) end['stoppedBy'] = stoppedBy
+  if (stopReason !== undefined) end['stopReason'] = stopReason
+  return end as unknown as TimelineEvent<C>
+}
+
 /** Any event of a timeline. */
 export type TimelineEvent<C = unknown> =
   | RunStartTimelineEvent<C>
