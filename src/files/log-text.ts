@@ -15,7 +15,7 @@ import type { LinkInfo, MiddlewareCallInfo } from '../core/types.js'
 import type { TimelineEvent } from '../record/events.js'
 import { buildFlat } from '../record/flat-state.js'
 import { H, State } from '../record/log-header.js'
-import { LogEntry, scanLog, type LogView, type StateStep } from '../record/log-scan.js'
+import { LogScan, type LogView, type StateStep } from '../record/log-scan.js'
 import { emptyState } from '../record/snapshot.js'
 import { encodeValue, type EncodeNotes } from './codec.js'
 import { encodePatches, inverseUnlessDerived, offset, table } from './encode-parts.js'
@@ -85,7 +85,8 @@ export function exportText(run: ExportableRun, view: LogView): { readonly text: 
   // A log a reader has walked holds objects it built that the scan would not know as the same.
   if (view.seqBase !== 0 || view.count === 0 || view.walked) return undefined
   const writer = new TextWriter(run.startedAt)
-  if (!scanLog(view, new LogEntry(), (entry) => writer.entry(entry))) return undefined
+  const entry = new LogScan(view)
+  while (entry.next()) if (!writer.entry(entry)) return undefined
   const first = writer.first
   if (first === undefined) return undefined
   const header = documentHeader(run, first, NONE, writer.links, writer.middleware.items, new Map())
@@ -119,7 +120,7 @@ class TextWriter {
   constructor(private readonly origin: bigint) {}
 
   /** Writes one entry; false for an entry this writer does not follow. */
-  entry(e: LogEntry): boolean {
+  entry(e: LogScan): boolean {
     if (e.kind === H.Event) return this.whole(e)
     if (this.first === undefined) return false
     let text = `${this.out === '' ? '' : ','}{"seq":${e.seq},"t":${offsetText(e.t, this.origin)},"type":"${e.kind === H.Hook ? (e.after ? 'middleware.after' : 'middleware.before') : e.kind === H.Start ? 'link.start' : 'link.end'}"`
@@ -168,7 +169,7 @@ class TextWriter {
   }
 
   /** The run's start and end (kept whole by the log); false for any other event. */
-  private whole(e: LogEntry): boolean {
+  private whole(e: LogScan): boolean {
     const event = e.event as TimelineEvent<unknown>
     if ('span' in event || 'child' in event) return false
     if (event.type === 'run.start') {

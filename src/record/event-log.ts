@@ -20,8 +20,8 @@ import { LogTimes, type Times } from './log-times.js'
 import { Forced, TrackedState, decodeState, type StateCursor } from './tracked-state.js'
 import { NO_PATCHES } from '../run/hook-events.js'
 import { H } from './log-header.js'
-import { decodePatches, linkEnds, type LinkEnd } from './log-ends.js'
-import type { LogView } from './log-scan.js'
+import { linkEnds, type LinkEnd } from './log-ends.js'
+import { decodePatches, type LogView } from './log-scan.js'
 
 export { Times } from './log-times.js'
 
@@ -279,7 +279,7 @@ export class EventLog<C = unknown> {
    * `undefined` once the events are built (the caller reads them: that costs no more).
    */
   linkEnds(): LinkEnd[] | undefined {
-    return this.built !== undefined && this.built.length === this.count ? undefined : linkEnds<C>(this.slots, this.count, this.links)
+    return this.built !== undefined && this.built.length === this.count ? undefined : linkEnds(this.view())
   }
 
   /** @internal What a scan of the entries reads (log-scan.ts): the log's own slots and times, not copies. */

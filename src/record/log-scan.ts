@@ -1,14 +1,16 @@
 // Reading an event log (event-log.ts) entry by entry without building its events: what each entry
 // says, in the order it was written, for a reader that needs what changed and not the states
 // themselves. A finished run's document text is written this way (files/log-text.ts): a change
-// of mwctx or metrics kept as one key is that key, not a frozen state built and then diffed.
+// of mwctx or metrics kept as one key is that key, not a frozen state built and then diffed; and
+// each link that ran is found this way for a comparison of runs (log-ends.ts). A link's end
+// entry's patches are decoded here for the log's own reader too (`decodePatches`).
 import type { Patch } from 'immer'
 import type { LinkInfo, MiddlewareCallInfo } from '../core/types.js'
 import type { TimelineEvent } from './events.js'
 import { H, State } from './log-header.js'
 import type { LogTimes } from './log-times.js'
 import type { Forced } from './tracked-state.js'
-import { decodePatches } from './log-ends.js'
+import { NO_PATCHES } from '../run/hook-events.js'
 
 /** What a scan reads a log's entries from (`EventLog.view()`). */
 export interface LogView {
@@ -39,11 +41,15 @@ export class StateStep {
   built: unknown = undefined
 }
 
+/** The slots a state's change takes in an entry, by how it differs (log-header.ts `State`). */
+const STATE_SLOTS: readonly number[] = [0, 1, 2, 2, 0, 0, 2, 0]
+
 /**
- * One entry as a scan reads it. The same object is filled for every entry: a reader takes what
- * it needs before returning.
+ * A log's entries, read one at a time (`next`) into the scan's own fields: a reader takes what
+ * it needs of each before the next. A `lean` scan reads the ctx, the links and a link's end's
+ * patches only: no mwctx or metrics change, no time, no inverse patches (left as they were).
  */
-export class LogEntry {
+export class LogScan {
   /** `H.Event`, `H.Hook`, `H.Start` or `H.End`. */
   kind = 0
   seq = 0
@@ -65,65 +71,82 @@ export class LogEntry {
   /** `H.End`: the link's patches and inverse patches (new arrays, built from the slots). */
   patches: readonly Patch[] = []
   inversePatches: readonly Patch[] = []
-}
 
-/**
- * Reads the log's entries in order into `entry`, calling `visit` after each; stops early (and
- * returns false) when `visit` returns false.
- */
-export function scanLog(view: LogView, entry: LogEntry, visit: (entry: LogEntry) => boolean): boolean {
-  const s = view.slots
-  const times = view.times
-  let slot = 0
-  let time = 0
-  let link: LinkInfo | undefined
-  let startT = 0n
-  for (let i = 0; i < view.count; i++) {
+  #index = 0
+  #slot = 0
+  #time = 0
+  #link: LinkInfo | undefined = undefined
+  #startT = 0n
+
+  constructor(
+    private readonly view: LogView,
+    private readonly lean = false,
+  ) {}
+
+  /** Reads the next entry; false when there is none. */
+  next(): boolean {
+    const view = this.view
+    if (this.#index === view.count) return false
+    const s = view.slots
+    let slot = this.#slot
     const offset = slot
     const header = s[slot++] as number
     const kind = header & H.Kind
-    entry.kind = kind
-    entry.seq = view.seqBase + i
+    this.kind = kind
+    this.seq = view.seqBase + this.#index++
     if (kind === H.Event) {
-      const event = s[slot++] as TimelineEvent<unknown>
-      entry.event = event
-      if (!visit(entry)) return false
-      continue
+      this.event = s[slot++] as TimelineEvent<unknown>
+      this.#slot = slot
+      return true
     }
-    entry.event = undefined
+    this.event = undefined
+    const lean = this.lean
     // Read in the order the log wrote them: ctx, mwctx, metrics, link, the entry's own slots.
-    entry.ctxChanged = (header & H.Ctx) !== 0
-    if (entry.ctxChanged) entry.ctx = s[slot++]
-    slot = readState(s, slot, (header >> H.MwShift) & State.Mask, entry.mw, view.forced.get(2 * offset))
-    slot = readState(s, slot, (header >> H.MetricsShift) & State.Mask, entry.metrics, view.forced.get(2 * offset + 1))
+    this.ctxChanged = (header & H.Ctx) !== 0
+    if (this.ctxChanged) this.ctx = s[slot++]
+    const mw = (header >> H.MwShift) & State.Mask
+    const metrics = (header >> H.MetricsShift) & State.Mask
+    if (lean) slot += (STATE_SLOTS[mw] as number) + (STATE_SLOTS[metrics] as number)
+    else {
+      slot = readState(s, slot, mw, this.mw, view.forced, 2 * offset)
+      slot = readState(s, slot, metrics, this.metrics, view.forced, 2 * offset + 1)
+    }
     const named = header & H.LinkMask
-    if (named === H.SomeLink) link = s[slot++] as LinkInfo
-    else if (named === H.NextLink) link = view.links[(link as LinkInfo).index + 1]
-    entry.link = named === H.NoLink ? undefined : link
+    if (named === H.SomeLink) this.#link = s[slot++] as LinkInfo
+    else if (named === H.NextLink) this.#link = view.links[(this.#link as LinkInfo).index + 1]
+    this.link = named === H.NoLink ? undefined : this.#link
+    const times = view.times
     if (kind === H.Hook) {
       const call = (header >> H.CallShift) & H.CallMask
-      entry.call = (call === 0 ? s[slot++] : view.calls[call - 1]) as MiddlewareCallInfo
-      entry.after = (header & H.After) !== 0
-      entry.t = times.at(time++)
-      entry.durationNs = times.at(time++)
+      this.call = (call === 0 ? s[slot++] : view.calls[call - 1]) as MiddlewareCallInfo
+      this.after = (header & H.After) !== 0
+      if (!lean) {
+        this.t = times.at(this.#time++)
+        this.durationNs = times.at(this.#time++)
+      }
     } else if (kind === H.Start) {
-      entry.t = startT = times.at(time++)
+      if (!lean) this.t = this.#startT = times.at(this.#time++)
     } else {
       const at = { slot }
-      const [patches, inversePatches] = decodePatches(s, at, header)
+      const [patches, inversePatches] = decodePatches(s, at, header, !lean)
       slot = at.slot
-      entry.patches = patches
-      entry.inversePatches = inversePatches
-      entry.t = times.at(time++)
-      entry.durationNs = entry.t - ((header & H.T0) !== 0 ? times.at(time++) : startT)
+      this.patches = patches
+      this.inversePatches = inversePatches
+      if (!lean) {
+        this.t = times.at(this.#time++)
+        this.durationNs = this.t - ((header & H.T0) !== 0 ? times.at(this.#time++) : this.#startT)
+      }
     }
-    if (!visit(entry)) return false
+    this.#slot = slot
+    return true
   }
-  return true
 }
 
-/** Reads one state's slots of an entry into `step`; returns the slot after them. */
-function readState(s: readonly unknown[], slot: number, how: number, step: StateStep, built: unknown): number {
+/**
+ * Reads one state's slots of an entry into `step`; returns the slot after them. A change's object
+ * built before is looked up (at `at` in `forced`) only for a change.
+ */
+function readState(s: readonly unknown[], slot: number, how: number, step: StateStep, forced: Forced, at: number): number {
   step.how = how
   switch (how) {
     case State.Object:
@@ -134,8 +157,40 @@ function readState(s: readonly unknown[], slot: number, how: number, step: State
     case State.EmptyAppend:
       step.a = s[slot++]
       step.value = s[slot++]
-      step.built = built
+      step.built = forced.get(at)
       break
   }
   return slot
+}
+
+/**
+ * The patches and inverse patches of a link's end entry whose header is `header`, its patch slots
+ * at `at.slot` (moved past them). Built anew at every call; the inverse patches only when
+ * `inverse` (else empty).
+ */
+export function decodePatches(s: readonly unknown[], at: { slot: number }, header: number, inverse = true): [readonly Patch[], readonly Patch[]] {
+  const how = header & H.PatchMask
+  switch (how) {
+    case H.Empty:
+      return [[], []]
+    case H.None:
+      return [NO_PATCHES, NO_PATCHES]
+    case H.Lists:
+      return [s[at.slot++] as readonly Patch[], s[at.slot++] as readonly Patch[]]
+  }
+  const length = (header >> H.PathShift) & H.MaxInline
+  let path: Patch['path']
+  if (length === 0) path = s[at.slot++] as Patch['path']
+  else {
+    path = s.slice(at.slot, at.slot + length) as Patch['path']
+    at.slot += length
+  }
+  if (how === H.Replace) {
+    const forward: Patch[] = [{ op: 'replace', path, value: s[at.slot++] }]
+    const back = s[at.slot++]
+    return [forward, inverse ? [{ op: 'replace', path, value: back }] : NO_PATCHES]
+  }
+  if (how === H.Add) return [[{ op: 'add', path, value: s[at.slot++] }], inverse ? [{ op: 'remove', path }] : NO_PATCHES]
+  const back = s[at.slot++]
+  return [[{ op: 'remove', path }], inverse ? [{ op: 'add', path, value: back }] : NO_PATCHES]
 }

@@ -173,7 +173,7 @@ export class Timeline<C = unknown> {
 
   /** @internal Each link that ran, read from a run's log without building events (`EventLog.linkEnds`); `undefined` when there is none to read or it cannot say. */
   linkEnds(): LinkEnd[] | undefined {
-    return this.#prefixLength === 0 && this.#own instanceof EventLog ? this.#own.linkEnds() : undefined
+    return this.log()?.linkEnds()
   }
 
   /** @internal The run's own log, to read without building events (log-scan.ts); `undefined` for a fork or a timeline made of events. */
