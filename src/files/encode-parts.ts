@@ -2,8 +2,8 @@
 // tables events refer to links and middleware calls through, and times as offsets.
 import type { Patch } from 'immer'
 import { encodeLenient, encodeValue, type EncodeNotes } from './codec.js'
-import { wholeSets } from '../core/set-patches.js'
-import { diffStates } from '../core/diff-states.js'
+import { setsInOrder, wholeSets } from '../core/set-patches.js'
+import { diffStates, diffStatesAlong, mayChangeUnpatched } from '../core/diff-states.js'
 import type { LinkInfo, MiddlewareCallInfo } from '../core/types.js'
 import type { Redactor } from './redact.js'
 import { RESERVED_PATH_KEYS, type DocumentLink, type DocumentMiddleware, type DocumentPatch } from './run-document.js'
@@ -106,4 +106,38 @@ function samePatches(a: readonly Patch[], b: readonly Patch[]): boolean {
     for (let k = 0; k < x.path.length; k++) if (!Object.is(x.path[k], y.path[k])) return false
   }
   return true
+}
+
+/**
+ * The changes of ctx from event to event, as a document writes them (`eventEncoder`, and the
+ * text written straight from a run's log): a link's or a fork's own patches when it has them and
+ * nothing is redacted, else the diff of the two (redacted) states.
+ */
+export class CtxChanges {
+  // Whether the ctx before holds nothing immer may copy or reorder without a patch
+  // (mayChangeUnpatched): then a link's diff back is walked along its patches alone, not over the
+  // whole state. Decided at the first change, then kept up with what each change brings in.
+  #along: boolean | undefined = undefined
+  /**
+   * After a change with own patches: the structural diff from after back to before. It decides
+   * whether inverse patches can be omitted, and its Set replaces name every Set the change made.
+   */
+  back: Patch[] | undefined = undefined
+
+  /** The patches a document writes for ctx going from `before` to `after`. */
+  change(before: unknown, after: unknown, own: readonly Patch[] | undefined, redact: Redactor): readonly Patch[] {
+    this.#along ??= !redact.active && !mayChangeUnpatched(before)
+    let forward: readonly Patch[]
+    if (own === undefined) {
+      this.back = undefined
+      forward = diffStates(redact.apply(before), redact.apply(after))
+    } else {
+      // Exact and already computed (but for the order of Sets).
+      this.back = this.#along ? diffStatesAlong(after, before, own) : diffStates(after, before)
+      forward = setsInOrder(own, after, this.back)
+    }
+    // What the change brings in is all the next state holds that this one did not.
+    if (this.#along) this.#along = !forward.some((patch) => mayChangeUnpatched(patch.value))
+    return forward
+  }
 }

@@ -9,16 +9,15 @@
 // generated runs. A run this writer does not follow (a redaction, an error, a fork, a nested run,
 // any event the log keeps whole but its start and end) is left to `exportRun`: `undefined`.
 import type { Patch } from 'immer'
-import { diffStates, diffStatesAlong, mayChangeUnpatched } from '../core/diff-states.js'
-import { setsInOrder } from '../core/set-patches.js'
+import { diffStates } from '../core/diff-states.js'
 import type { LinkInfo, MiddlewareCallInfo } from '../core/types.js'
 import type { TimelineEvent } from '../record/events.js'
-import { buildFlat } from '../record/flat-state.js'
+import { buildFlat, FlatShadow } from '../record/flat-state.js'
 import { H, State } from '../record/log-header.js'
 import { LogScan, type LogView, type StateStep } from '../record/log-scan.js'
 import { emptyState } from '../record/snapshot.js'
 import { encodeValue, type EncodeNotes } from './codec.js'
-import { encodePatches, inverseUnlessDerived, offset, table } from './encode-parts.js'
+import { CtxChanges, encodePatches, inverseUnlessDerived, offset, table } from './encode-parts.js'
 import { redactor } from './redact.js'
 import { RESERVED_PATH_KEYS, type DocumentPatch, type DocumentVersion } from './run-document.js'
 import { documentHeader, versionNotes, type ExportableRun } from './write-document.js'
@@ -35,16 +34,19 @@ const NONE = redactor([])
 /** Characters a JSON string writes escaped (lone surrogates too). */
 const ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/
 
-/** One of the two working states (mwctx, metrics) as the writer follows it from entry to entry. */
-class Followed {
+/**
+ * One of the two working states (mwctx, metrics) as the writer follows it from entry to entry:
+ * its object, or, while it is a change the log kept, the keys and values (the recorder's shadow
+ * of a flat state, flat-state.ts) that say what it is.
+ */
+class Followed extends FlatShadow {
   /** The state's object, or NOT_BUILT while it is the change `keys` and `values` say. */
   object: unknown
-  /** Its keys and values in order, when `flat` (made from `object` when a change needs them). */
-  keys: string[] = []
-  values: unknown[] = []
+  /** `keys` and `values` are the state's (made from `object` when a change needs them). */
   flat = false
 
   constructor(object: unknown) {
+    super()
     this.object = object
   }
 
@@ -53,18 +55,11 @@ class Followed {
     return this.object === NOT_BUILT ? buildFlat(this.keys, this.values) : this.object
   }
 
-  /** Keys and values made from the object (as the recorder's shadow of it: flat-state.ts). */
+  /** Keys and values made from the object, as the recorder's shadow of it. */
   unfold(): void {
     if (this.flat) return
-    const state = this.object
     this.flat = true
-    if (typeof state !== 'object' || state === null || state === emptyState()) {
-      this.keys = []
-      this.values = []
-      return
-    }
-    this.keys = Object.keys(state)
-    this.values = this.keys.map((key) => (state as Record<string, unknown>)[key])
+    this.reset(this.object)
   }
 
   becomes(object: unknown): void {
@@ -114,8 +109,7 @@ class TextWriter {
   readonly metrics = new Followed(undefined)
   /** `link.end` events written. */
   ends = 0
-  /** As `eventEncoder`'s: a link's diff back is walked along its patches alone. */
-  along: boolean | undefined = undefined
+  readonly ctxChanges = new CtxChanges()
 
   constructor(private readonly origin: bigint) {}
 
@@ -125,8 +119,11 @@ class TextWriter {
     if (this.first === undefined) return false
     let text = `${this.out === '' ? '' : ','}{"seq":${e.seq},"t":${offsetText(e.t, this.origin)},"type":"${e.kind === H.Hook ? (e.after ? 'middleware.after' : 'middleware.before') : e.kind === H.Start ? 'link.start' : 'link.end'}"`
     const before = this.ctx
+    // For a link.end: the structural diff from after back to before (see CtxChanges).
+    let back: Patch[] | undefined
     if (e.ctxChanged) {
       text += `,"ctx":${this.ctxPatches(before, e.ctx, e.kind === H.End ? e.patches : undefined)}`
+      back = this.ctxChanges.back
       this.ctx = e.ctx
     }
     const mw = this.step(this.mw, e.mw, false)
@@ -146,26 +143,18 @@ class TextWriter {
       text += `,"link":${this.links.ref(e.link as LinkInfo)}`
       if (e.kind === H.End) {
         this.ends++
-        const inverse = inverseUnlessDerived(e.inversePatches, this.ctx, before, this.back, NONE, this.notes)
+        const inverse = inverseUnlessDerived(e.inversePatches, this.ctx, before, back, NONE, this.notes)
         if (inverse !== undefined) text += `,"inversePatches":${patchesText(inverse)}`
         text += `,"durationNs":${offsetText(e.durationNs, 0n)}`
       }
     }
-    this.back = undefined
     this.out += `${text}}`
     return true
   }
 
-  /** A link's diff from after back to before, as `eventEncoder` finds it (for its inverse patches). */
-  private back: Patch[] | undefined = undefined
-
   /** The `ctx` field: a link's own patches (`own`), or the diff of the two states. */
   private ctxPatches(before: unknown, after: unknown, own: readonly Patch[] | undefined): string {
-    this.along ??= !mayChangeUnpatched(before)
-    if (own !== undefined) this.back = this.along ? diffStatesAlong(after, before, own) : diffStates(after, before)
-    const forward = own !== undefined ? setsInOrder(own, after, this.back as Patch[]) : diffStates(before, after)
-    if (this.along) this.along = !forward.some((patch) => mayChangeUnpatched(patch.value))
-    return patchesText(encodePatches(forward, after, this.notes))
+    return patchesText(encodePatches(this.ctxChanges.change(before, after, own, NONE), after, this.notes))
   }
 
   /** The run's start and end (kept whole by the log); false for any other event. */
@@ -215,8 +204,9 @@ class TextWriter {
       const beforeKeys = state.keys
       const beforeValues = state.values
       if (set) {
-        state.values = beforeValues.slice()
-        state.values[index] = step.value
+        const values = beforeValues.slice()
+        values[index] = step.value
+        state.values = values
       } else {
         state.keys = [...beforeKeys, key]
         state.values = [...beforeValues, step.value]
@@ -232,11 +222,12 @@ class TextWriter {
     else if (how === State.Empty) after = emptyState()
     else if (how === State.Undefined) after = undefined
     else {
-      after = step.built ?? buildFlat([step.a as string], [step.value])
-      state.becomes(after)
-      state.unfold()
+      // The empty state with one key added.
+      state.keys = [step.a as string]
+      state.values = [step.value]
+      state.flat = true
       state.object = step.built ?? NOT_BUILT
-      return this.stateText(before, after, isMetrics)
+      return this.stateText(before, state.current(), isMetrics)
     }
     // The same object again (changed, then changed back before an entry recorded it): no field.
     const same = state.object !== NOT_BUILT && state.object === after

@@ -2,10 +2,9 @@
 // encoded by the codec, redaction applied on the way out. Events are produced one at a time, so
 // `saveRun` streams them to a file.
 import { applyPatches, type Objectish, type Patch } from 'immer'
-import { documentLink, documentMiddleware, encodePatches, inverseUnlessDerived, offset, table, type Table } from './encode-parts.js'
+import { CtxChanges, documentLink, documentMiddleware, encodePatches, inverseUnlessDerived, offset, table, type Table } from './encode-parts.js'
 import { encodeLenient, encodeValue, type EncodeNotes } from './codec.js'
-import { diffStates, diffStatesAlong, mayChangeUnpatched } from '../core/diff-states.js'
-import { setsInOrder } from '../core/set-patches.js'
+import { diffStates } from '../core/diff-states.js'
 import type { MiddlewareCallInfo, TimelineEvent } from '../record/events.js'
 import { mergeRedactPaths, redactor, type RedactPath, type Redactor } from './redact.js'
 import type { LinkInfo, RunStatus } from '../core/types.js'
@@ -229,25 +228,17 @@ export function eventEncoder(
   }
   const notes = versionNotes(header)
   let prev: TimelineEvent<unknown> | undefined
-  // Whether the previous event's ctx holds nothing immer may copy or reorder without a patch
-  // (mayChangeUnpatched): then a link's diff back is walked along its patches alone, not over the
-  // whole state. Decided at the first change, then kept up with what each change brings in.
-  let along: boolean | undefined
+  const ctxChanges = new CtxChanges()
   return (event) => {
     const doc: Record<string, unknown> = { seq: event.seq, t: offset(event.t, origin), type: event.type }
     const prevCtx = prev === undefined ? event.ctx : prev.ctx
-    // For a link.end or fork: the structural diff from after back to before. It decides whether
-    // inverse patches can be omitted, and its Set replaces name every Set the event changed.
+    // For a link.end or fork: the structural diff from after back to before (see CtxChanges).
     let back: Patch[] | undefined
     if (event.ctx !== prevCtx) {
-      along ??= !redact.active && !mayChangeUnpatched(prevCtx)
-      // A link's own patches are exact and already computed (but for the order of Sets);
-      // redaction needs a fresh diff.
-      const own = (event.type === 'link.end' || event.type === 'fork') && !redact.active
-      if (own) back = along ? diffStatesAlong(event.ctx, prevCtx, event.patches) : diffStates(event.ctx, prevCtx)
-      const forward = own ? setsInOrder(event.patches, event.ctx, back as Patch[]) : diffStates(redact.apply(prevCtx), redact.apply(event.ctx))
-      // What the change brings in is all the next state holds that this one did not.
-      if (along) along = !forward.some((patch) => mayChangeUnpatched(patch.value))
+      // Redaction needs a fresh diff.
+      const own = (event.type === 'link.end' || event.type === 'fork') && !redact.active ? event.patches : undefined
+      const forward = ctxChanges.change(prevCtx, event.ctx, own, redact)
+      back = ctxChanges.back
       doc['ctx'] = encodePatches(forward, redact.apply(event.ctx), notes)
     }
     const prevMw = prev === undefined ? event.mwctx : prev.mwctx
