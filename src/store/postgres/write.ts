@@ -2,17 +2,16 @@
 // the retention query.
 import type pg from 'pg'
 import type { StoredRunSummary, StoredRun } from '../types.js'
+import { retainSql as retainQuery, RUN_COLUMNS, UPSERT_RUN_CONFLICT } from '../sql.js'
 
 /** Rows per INSERT when writing a batch of runs. */
 const CHUNK = 1_000
 
 /** Upserts runs given as one array per column (see {@link upsertParams}). */
 export function upsertRunsSql(s: string): string {
-  return `INSERT INTO ${s}.shadowchain_runs (id, chain, status, started_at, ended_at, duration_ns, failed_link, code, parent_id, links, trace_id, next_seq)
+  return `INSERT INTO ${s}.shadowchain_runs (${RUN_COLUMNS})
   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::integer[], $11::text[], $12::integer[])
-  ON CONFLICT (id) DO UPDATE SET chain = excluded.chain, status = excluded.status, started_at = excluded.started_at, ended_at = excluded.ended_at,
-    duration_ns = excluded.duration_ns, failed_link = excluded.failed_link, code = excluded.code, parent_id = excluded.parent_id,
-    links = excluded.links, trace_id = excluded.trace_id, next_seq = excluded.next_seq`
+  ${UPSERT_RUN_CONFLICT}`
 }
 
 /** The parameters of {@link upsertRunsSql}: one array per column. */
@@ -74,23 +73,7 @@ export function appendStepsSql(s: string): string {
   SELECT status, next_seq FROM run`
 }
 
-/**
- * The ids of up to `$4` runs of chain `$1` that a keep policy (`$2` last, `$3` failed) lets go,
- * oldest first: not among the newest `$2`, nor the newest `$3` failed, not interrupted, and not
- * an ancestor (through `parent_id`) of any run that stays. As the SQLite store's query: the
- * newest are found by two walks of the chain's index that stop at `$2` and `$3`, and a batch
- * reads only the runs it deletes.
- */
+/** The ids of up to `$4` runs of chain `$1` that a keep policy (`$2` last, `$3` failed) lets go (sql.ts). */
 export function retainSql(s: string): string {
-  const goes = (r: string): string => `(${r}.chain = $1 AND ${r}.status <> 'interrupted'
-    AND COALESCE((${r}.started_at, ${r}.id) <= (SELECT started_at, id FROM gone_last), false)
-    AND (${r}.status NOT IN ('error', 'aborted') OR COALESCE((${r}.started_at, ${r}.id) <= (SELECT started_at, id FROM gone_failed), false)))`
-  return `WITH RECURSIVE
-  gone_last AS (SELECT started_at, id FROM ${s}.shadowchain_runs WHERE chain = $1 AND status <> 'interrupted' ORDER BY started_at DESC, id DESC LIMIT 1 OFFSET $2),
-  gone_failed AS (SELECT started_at, id FROM ${s}.shadowchain_runs WHERE chain = $1 AND status IN ('error', 'aborted') ORDER BY started_at DESC, id DESC LIMIT 1 OFFSET $3),
-  needed(id) AS (
-    SELECT r.parent_id FROM ${s}.shadowchain_runs r WHERE r.parent_id IS NOT NULL AND NOT ${goes('r')}
-    UNION
-    SELECT r.parent_id FROM ${s}.shadowchain_runs r JOIN needed n ON r.id = n.id WHERE r.parent_id IS NOT NULL)
-  SELECT r.id FROM ${s}.shadowchain_runs r WHERE ${goes('r')} AND r.id NOT IN (SELECT id FROM needed) ORDER BY r.started_at, r.id LIMIT $4`
+  return retainQuery(`${s}.shadowchain_runs`, { chain: '$1', last: '$2', failed: '$3', batch: '$4' })
 }

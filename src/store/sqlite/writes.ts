@@ -4,6 +4,7 @@
 import type Database from 'better-sqlite3'
 import { StoreError } from '../errors.js'
 import { RETAIN_BATCH } from '../query.js'
+import { retainSql, RUN_COLUMNS, UPSERT_RUN_CONFLICT } from '../sql.js'
 import type { StoredRunSummary, StoredStatus } from '../types.js'
 
 /** A finished run as the file keeps it: its summary and its document's JSON text. */
@@ -29,44 +30,17 @@ function summaryParams(s: StoredRunSummary, status: StoredStatus): Record<string
   }
 }
 
-const UPSERT_RUN = `INSERT INTO shadowchain_runs (id, chain, status, started_at, ended_at, duration_ns, failed_link, code, parent_id, links, trace_id, next_seq)
+const UPSERT_RUN = `INSERT INTO shadowchain_runs (${RUN_COLUMNS})
   VALUES (@id, @chain, @status, @started_at, @ended_at, @duration_ns, @failed_link, @code, @parent_id, @links, @trace_id, @next_seq)
-  ON CONFLICT (id) DO UPDATE SET chain = excluded.chain, status = excluded.status, started_at = excluded.started_at, ended_at = excluded.ended_at,
-    duration_ns = excluded.duration_ns, failed_link = excluded.failed_link, code = excluded.code, parent_id = excluded.parent_id,
-    links = excluded.links, trace_id = excluded.trace_id, next_seq = excluded.next_seq`
+  ${UPSERT_RUN_CONFLICT}`
 
 /** {@link UPSERT_RUN} of a finished run (`next_seq` null), its parameters in column order. */
-const UPSERT_FINISHED = `INSERT INTO shadowchain_runs (id, chain, status, started_at, ended_at, duration_ns, failed_link, code, parent_id, links, trace_id, next_seq)
+const UPSERT_FINISHED = `INSERT INTO shadowchain_runs (${RUN_COLUMNS})
   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)
-  ON CONFLICT (id) DO UPDATE SET chain = excluded.chain, status = excluded.status, started_at = excluded.started_at, ended_at = excluded.ended_at,
-    duration_ns = excluded.duration_ns, failed_link = excluded.failed_link, code = excluded.code, parent_id = excluded.parent_id,
-    links = excluded.links, trace_id = excluded.trace_id, next_seq = excluded.next_seq`
+  ${UPSERT_RUN_CONFLICT}`
 
-/**
- * Whether run `r` is one a keep policy lets go: a run of the chain, not interrupted, at or past
- * the first run beyond the newest `@last` (`gone_last`), and, when it failed, at or past the first
- * failed run beyond the newest `@failed` (`gone_failed`). Never NULL (no such run: kept).
- */
-const GOES = (r: string): string => `(${r}.chain = @chain AND ${r}.status <> 'interrupted'
-    AND IFNULL((${r}.started_at, ${r}.id) <= (SELECT started_at, id FROM gone_last), 0)
-    AND (${r}.status NOT IN ('error', 'aborted') OR IFNULL((${r}.started_at, ${r}.id) <= (SELECT started_at, id FROM gone_failed), 0)))`
-
-/**
- * Up to `@batch` runs of `@chain` that the keep policy lets go, oldest first, none an ancestor
- * (through `parent_id`) of a run that stays. The newest runs are found by two walks of the
- * chain's index that stop at `@last` and `@failed`; the runs that go are read oldest first and the
- * walk stops at `@batch`, so a batch costs what it deletes, not the chain's whole length (a
- * query that set the kept runs against all the others cost as much as writing the runs, at a
- * batch every 500 runs).
- */
-const RETAIN = `WITH RECURSIVE
-  gone_last AS (SELECT started_at, id FROM shadowchain_runs WHERE chain = @chain AND status <> 'interrupted' ORDER BY started_at DESC, id DESC LIMIT 1 OFFSET @last),
-  gone_failed AS (SELECT started_at, id FROM shadowchain_runs WHERE chain = @chain AND status IN ('error', 'aborted') ORDER BY started_at DESC, id DESC LIMIT 1 OFFSET @failed),
-  needed(id) AS (
-    SELECT r.parent_id FROM shadowchain_runs r WHERE r.parent_id IS NOT NULL AND NOT ${GOES('r')}
-    UNION
-    SELECT r.parent_id FROM shadowchain_runs r JOIN needed n ON r.id = n.id WHERE r.parent_id IS NOT NULL)
-  SELECT r.id FROM shadowchain_runs r WHERE ${GOES('r')} AND r.id NOT IN needed ORDER BY r.started_at, r.id LIMIT @batch`
+/** The runs of `@chain` that its keep policy lets go, `@batch` at most (sql.ts). */
+const RETAIN = retainSql('shadowchain_runs', { chain: '@chain', last: '@last', failed: '@failed', batch: '@batch' })
 
 /** The least time between two givings back of freed pages (see `#giveBack`). */
 const GIVE_BACK_EVERY_MS = 60_000
