@@ -23,9 +23,10 @@ import {
   type DocumentRunStart,
   type RunDocument,
 } from './run-document.js'
+import { WRITE_OPS } from '../record/capture-traps.js'
 
-/** A `ctx.write` event's `op`s, and a middleware call's `position`s (document-check.ts reads them too). */
-export const WRITE_OPS = ['set', 'delete', 'push', 'pop', 'shift', 'unshift', 'splice', 'sort', 'reverse', 'fill', 'copyWithin', 'map.set', 'map.delete', 'map.clear', 'set.add', 'set.delete', 'set.clear'] as const
+/** A `ctx.write` event's `op`s (write capture's), and a middleware call's `position`s (document-check.ts reads both). */
+export { WRITE_OPS }
 export const MIDDLEWARE_POSITIONS = ['chain-before', 'link-before', 'link-after', 'chain-after', 'run-start', 'run-end', 'chain-around', 'link-around'] as const
 
 // Names and ids are short; a bound keeps a hostile header from carrying megabytes.

@@ -4,12 +4,16 @@
 // `CaptureHost`, which the capture implements.
 import { DRAFT, NOT_WRAPPED, assignPrimitive, classified, classifiedState, classify, keyOf, pathTo, latestValue, REVOKED, type Key, type ReadableState } from './capture-values.js'
 
-/** The kinds of write a `ctx.write` event records. */
-export type WriteOp =
-  | 'set' | 'delete'
-  | 'push' | 'pop' | 'shift' | 'unshift' | 'splice' | 'sort' | 'reverse' | 'fill' | 'copyWithin'
-  | 'map.set' | 'map.delete' | 'map.clear'
-  | 'set.add' | 'set.delete' | 'set.clear'
+/** The kinds of write a `ctx.write` event records (the run document's schema checks them too). */
+export const WRITE_OPS = [
+  'set', 'delete',
+  'push', 'pop', 'shift', 'unshift', 'splice', 'sort', 'reverse', 'fill', 'copyWithin',
+  'map.set', 'map.delete', 'map.clear',
+  'set.add', 'set.delete', 'set.clear',
+] as const
+
+/** A kind of write a `ctx.write` event records. */
+export type WriteOp = (typeof WRITE_OPS)[number]
 
 /** Receives each write: what, where (path from the ctx root) and the value written. */
 export type WriteListener = (op: WriteOp, path: readonly (string | number)[], value: unknown) => void
