@@ -2,14 +2,14 @@
 // comes before the events, with the events so far) when it begins, then each batch of completed
 // steps as the events they add, with the link and middleware table entries they name first.
 // The same per-event encoding as a whole document's (write-document.ts), fed one event at a time.
-import { encodeValue, type EncodeNotes } from './codec.js'
+import type { EncodeNotes } from './codec.js'
 import type { LinkInfo, MiddlewareCallInfo } from '../core/types.js'
 import type { DurableStart } from '../core/recording.js'
 import type { TimelineEvent } from '../record/events.js'
 import { mergeRedactPaths, redactor, type Redactor } from './redact.js'
-import { FORMAT, TRACE_SINCE, type DocumentEvent, type DocumentLink, type DocumentMiddleware, type DocumentVersion } from './run-document.js'
+import type { DocumentEvent, DocumentLink, DocumentMiddleware, DocumentVersion } from './run-document.js'
 import { documentLink, documentMiddleware, table } from './encode-parts.js'
-import { eventEncoder, versionNotes, type DocumentHeader } from './write-document.js'
+import { documentHeader, eventEncoder, versionNotes, type DocumentHeader, type HeaderRun } from './write-document.js'
 
 
 /** Events encoded since the last batch, and the table entries they named first. */
@@ -45,26 +45,22 @@ export class StepEncoder {
     this.#redact = redactor(mergeRedactPaths(run.redact))
     this.#redact.collect(first.ctx)
     this.#redact.collect(first.mwctx)
-    const notes: EncodeNotes = { sparse: false }
-    const initial = { ctx: encodeValue(this.#redact.apply(first.ctx), notes), mwctx: encodeValue(this.#redact.apply(first.mwctx), notes) }
-    this.#header = {
-      format: FORMAT,
-      version: notes.sparse ? 2 : 1,
+    const begun: HeaderRun = {
+      id: run.id,
+      chainName: run.chainName,
       // Placeholders until the run ends: a reader of the unfinished run replaces them.
-      run: { id: run.id, chainName: run.chainName, status: 'aborted', startedAt: String(run.startedAt), endedAt: String(run.startedAt), children: [] },
-      links: [],
-      middleware: [],
-      initial,
+      status: 'aborted',
+      startedAt: run.startedAt,
+      endedAt: run.startedAt,
+      error: undefined,
+      parent: run.parent,
+      replayOf: run.replayOf,
+      // Known as it begins: an unfinished run is listed by its trace too (the whole document, at
+      // the end, has it in any case, with a trace made later).
+      trace: run.trace,
+      childIds: [],
     }
-    if (run.parent !== undefined) this.#header.run.parent = { runId: run.parent.runId, seq: run.parent.seq }
-    if (run.replayOf !== undefined) this.#header.run.replayOf = { runId: run.replayOf.runId }
-    // Known as it begins: an unfinished run is listed by its trace too (the whole document, at
-    // the end, has it in any case, with a trace made later).
-    if (run.trace !== undefined) {
-      this.#header.run.trace = { ...run.trace }
-      if (this.#header.version < TRACE_SINCE) this.#header.version = TRACE_SINCE
-    }
-    if (this.#redact.active) this.#header.redacted = { paths: this.#redact.paths.map((p) => [...p]), placeholder: this.#redact.placeholder }
+    this.#header = documentHeader(begun, first, this.#redact, this.#links, [], new Map())
     this.#notes = versionNotes(this.#header)
     // Nested runs are not embedded in a durable run's steps (the whole document, at the end, has them).
     this.#encode = eventEncoder(run.startedAt, this.#redact, this.#links.ref, this.#middleware.ref, this.#header, new Map())

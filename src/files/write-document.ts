@@ -66,13 +66,16 @@ export function exportParts(
   return { header, events: new EncodedEvents(events, eventEncoder(run.startedAt, redact, links.ref, middleware.ref, header, children)), nested: nestedDocs(children, options, header, tree) }
 }
 
+/** What a document's header is made of: the run without its events. */
+export type HeaderRun = Omit<ExportableRun, 'timeline' | 'redact'>
+
 /**
  * The document's header, once the events have named their links and middleware calls (`links`
  * is then completed with the run's own: the link it stopped at, the link its error names).
  * `first` is the run's first event: its states are the document's initial ones.
  */
 export function documentHeader(
-  run: ExportableRun,
+  run: HeaderRun,
   first: TimelineEvent<unknown>,
   redact: Redactor,
   links: Table<LinkInfo>,
