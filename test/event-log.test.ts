@@ -1,6 +1,7 @@
 // The recorder's compact log (src/record/event-log.ts, issue #15): events are built when first
 // read, identical on every later read, with the fields (in order), states and sharing the
 // recorder used to build eagerly.
+import { applyPatches, immerable, type Objectish, type Patch } from 'immer'
 import { describe, expect, it } from 'vitest'
 import { chain } from '../src/index.js'
 import { EventLog, Times } from '../src/record/event-log.js'
@@ -64,8 +65,6 @@ describe('the event log', () => {
     const [inc, nested, push, del, nothing] = run.timeline.links()
     expect(inc?.patches).toEqual([{ op: 'replace', path: ['n'], value: 1 }])
     expect(inc?.inversePatches).toEqual([{ op: 'replace', path: ['n'], value: 0 }])
-    // immer gives a key's patch and inverse patch one path array: so does the log.
-    expect(inc?.patches[0]?.path).toBe(inc?.inversePatches[0]?.path)
     expect(nested?.patches).toEqual([{ op: 'replace', path: ['customer', 'tier'], value: 'gold' }])
     expect(push?.patches).toEqual([{ op: 'add', path: ['tags', 1], value: 'b' }])
     expect(push?.inversePatches).toEqual([{ op: 'remove', path: ['tags', 1] }])
@@ -87,6 +86,53 @@ describe('the event log', () => {
     expect(run.timeline.stateAt(events.length - 2).mwctx).toEqual({ links: 5 })
   })
 
+  it("finds a link's patches by diffing its two states, and asks immer for them once ctx holds a Map, a Set or an immerable instance", async () => {
+    class Point {
+      [immerable] = true
+      x = 1
+    }
+    interface Bag {
+      n: number
+      box: { a: number; b: number }
+      set?: Set<number>
+      point?: Point
+    }
+    const seen: (readonly Patch[])[] = []
+    const bag = chain<Bag>('bag')
+      .link('whole', (ctx) => void (ctx.box = { a: 1, b: 3 }))
+      .link('make', (ctx) => void (ctx.set = new Set([1])))
+      .link('add', (ctx) => void ctx.set?.add(2))
+      .link('inc', (ctx) => void ctx.n++)
+      .use({ name: 'reader', after: (e) => void seen.push(e.patches) })
+    const run = await bag.run({ n: 0, box: { a: 1, b: 2 } })
+    const [whole, make, add, inc] = run.timeline.links()
+    // A plain ctx: the diff of the link's two states (immer would replace `box` whole).
+    expect(whole?.patches).toEqual([{ op: 'replace', path: ['box', 'b'], value: 3 }])
+    expect(whole?.inversePatches).toEqual([{ op: 'replace', path: ['box', 'b'], value: 2 }])
+    expect(make?.patches).toEqual([{ op: 'add', path: ['set'], value: new Set([1]) }])
+    // Once ctx holds a Set, immer's patches: the member added, not the Set replaced.
+    expect(add?.patches).toEqual([{ op: 'add', path: ['set', 1], value: 2 }])
+    expect(inc?.patches).toEqual([{ op: 'replace', path: ['n'], value: 1 }])
+    // What the after-middleware read is what was recorded.
+    expect(seen).toEqual(run.timeline.links().map((l) => l.patches))
+    // An input that holds one, at once (a Set; an immerable instance: immer's field patch).
+    const fromInput = await chain<Bag>('in')
+      .link('add', (ctx) => void ctx.set?.add(5))
+      .link('move', (ctx) => void ((ctx.point as Point).x = 2))
+      .run({ n: 0, box: { a: 1, b: 2 }, set: new Set([4]), point: new Point() })
+    expect(fromInput.timeline.links().map((l) => l.patches)).toEqual([
+      [{ op: 'add', path: ['set', 1], value: 5 }],
+      [{ op: 'replace', path: ['point', 'x'], value: 2 }],
+    ])
+    // Each way, the patches turn each link's state into the next, and back.
+    for (const r of [run, fromInput]) {
+      for (const l of r.timeline.links()) {
+        expect(applyPatches(l.before as Objectish, l.patches)).toEqual(l.after)
+        expect(applyPatches(l.after as Objectish, l.inversePatches)).toEqual(l.before)
+      }
+    }
+  })
+
   it('reads on from where an earlier read stopped, keeping what it built (a durable run reads as it goes)', () => {
     const links = [
       { name: 'a', index: 0, meta: {} },
@@ -102,7 +148,7 @@ describe('the event log', () => {
       expect(log.mw.change({ k: i + 1 })).toBe(true)
       log.hook(false, call, links[i] as never, 10n * BigInt(i), 1n, { n: i })
       log.start(links[i] as never, 10n * BigInt(i) + 2n, { n: i })
-      log.end(links[i] as never, 10n * BigInt(i) + 2n, 10n * BigInt(i) + 5n, [], [], { n: i })
+      log.end(links[i] as never, 10n * BigInt(i) + 2n, 10n * BigInt(i) + 5n, [], [], { n: i }, { n: i })
       log.metrics.set(undefined)
     }
     step(0)
@@ -133,7 +179,7 @@ describe('the event log', () => {
     log.metrics.set(emptyState())
     log.start(links[0] as never, 2n, { n: 0 })
     expect(log.metrics.change({ ms: 1 })).toBe(true)
-    log.end(links[0] as never, 2n, 3n, [], [], { n: 1 })
+    log.end(links[0] as never, 2n, 3n, [], [], { n: 1 }, { n: 0 })
     log.metrics.set(undefined)
     const end = log.at(-1)
     expect(end?.metrics).toEqual({ ms: 1 })

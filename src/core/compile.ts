@@ -113,7 +113,7 @@ export function compileChain<C>(
     links: compiled,
     runStart,
     runEnd,
-    seal: { usePatches: false },
+    seal: { usePatches: false, exotic: false },
     nests: links.some((def) => def.nests === true),
     recordSize,
   }

@@ -4,7 +4,7 @@
 // diff or describe the state). After every link the runner walks what changed, and only that
 // (a path from the root to each new value, comparing references with the previous state),
 // freezes the new Dates it finds and reports the first cycle.
-import type { Patch } from 'immer'
+import { immerable, type Patch } from 'immer'
 import { freezeDate } from './frozen-date.js'
 import { formatPath } from './validate.js'
 
@@ -90,6 +90,7 @@ function quick(next: object, previous: unknown, depth: number, hint: SealHint | 
     return true
   }
   if (next instanceof Map) {
+    if (hint !== undefined) hint.exotic = true
     const prev = previous instanceof Map ? (previous as ReadonlyMap<unknown, unknown>) : undefined
     for (const [key, item] of next) {
       if (typeof item !== 'object' || item === null) continue
@@ -99,6 +100,7 @@ function quick(next: object, previous: unknown, depth: number, hint: SealHint | 
     return true
   }
   if (next instanceof Set) {
+    if (hint !== undefined) hint.exotic = true
     const prev = previous instanceof Set ? (previous as ReadonlySet<unknown>) : undefined
     for (const item of next) {
       if (typeof item !== 'object' || item === null || prev?.has(item) === true) continue
@@ -107,16 +109,32 @@ function quick(next: object, previous: unknown, depth: number, hint: SealHint | 
     return true
   }
   // Class instances are kept by reference, as immer keeps them: not walked.
+  if (hint !== undefined && isExotic(next)) hint.exotic = true
   return true
 }
 
 /**
- * Shared by the runs of one chain: set once a walk met a wide object (a ctx of 1,000 keys),
- * where walking every key after every link costs more than asking immer for patches and
- * sealing what they name. Only a cost decision: both ways seal the same values.
+ * What walks learn of the states they walk. The runner keeps one a run, and gives what it learns
+ * of width back to its chain's.
  */
 export interface SealHint {
+  /**
+   * Set once a walk met a wide object (a ctx of 1,000 keys), where walking every key after every
+   * link costs more than asking immer for patches and sealing what they name. Both ways seal the
+   * same values. Shared by the runs of one chain.
+   */
   usePatches: boolean
+  /**
+   * Set once a walk met a Map, a Set or an `immerable` class instance: containers whose changes
+   * immer names member by member, where a diff of two states would replace them whole. A run
+   * whose ctx holds one records immer's patches (see link-calls.ts).
+   */
+  exotic: boolean
+}
+
+/** A Map, a Set or an instance of a class immer drafts (`[immerable]`): see {@link SealHint.exotic}. */
+function isExotic(value: object): boolean {
+  return value instanceof Map || value instanceof Set || (value as { [immerable]?: unknown })[immerable] === true
 }
 
 /** Objects wider than this are cheaper to seal through patches than by walking their keys. */
@@ -169,17 +187,24 @@ function childAt(container: unknown, key: Key): unknown {
   }
 }
 
-const inputsSealed = new WeakSet<object>()
+/** Frozen inputs walked already, and whether each holds a Map, a Set or an immerable instance. */
+const inputsSealed = new WeakMap<object, boolean>()
 
 /**
  * {@link sealState} for a run's (frozen) input, remembered: a frozen input given to many runs
- * is walked once.
+ * is walked once. `hint.exotic` is set when the input holds a Map, a Set or an immerable instance.
  */
-export function sealInput(input: unknown): StateProblem | undefined {
+export function sealInput(input: unknown, hint: SealHint): StateProblem | undefined {
   if (typeof input !== 'object' || input === null) return undefined
-  if (inputsSealed.has(input)) return undefined
-  const problem = sealState(input, undefined, 'input')
-  if (problem === undefined && Object.isFrozen(input)) inputsSealed.add(input)
+  const known = inputsSealed.get(input)
+  if (known !== undefined) {
+    if (known) hint.exotic = true
+    return undefined
+  }
+  const found: SealHint = { usePatches: false, exotic: false }
+  const problem = sealState(input, undefined, 'input', found)
+  if (found.exotic) hint.exotic = true
+  if (problem === undefined && Object.isFrozen(input)) inputsSealed.set(input, found.exotic)
   return problem
 }
 
@@ -221,6 +246,7 @@ class Walk {
       freezeDate(next)
       return true
     }
+    if (this.hint !== undefined && isExotic(next)) this.hint.exotic = true
     const isArray = Array.isArray(next)
     if (!isArray && !(next instanceof Map) && !(next instanceof Set)) {
       const proto: unknown = Object.getPrototypeOf(next)

@@ -127,10 +127,18 @@ export class EventLog<C = unknown> {
     this.startT = t0
   }
 
-  /** A link's `link.end` with no optional field (no io drawn, no child, nothing lost). */
-  end(link: LinkInfo, t0: bigint, t1: bigint, patches: readonly Patch[], inversePatches: readonly Patch[], ctx: unknown): void {
+  /**
+   * A link's `link.end` with no optional field (no io drawn, no child, nothing lost). Patches
+   * `undefined` (immer made none): they are the diff of `base` and `ctx`, made when read.
+   */
+  end(link: LinkInfo, t0: bigint, t1: bigint, patches: readonly Patch[] | undefined, inversePatches: readonly Patch[], ctx: unknown, base: unknown): void {
     let header = this.states(H.End, ctx, link)
-    header |= this.patches(patches, inversePatches)
+    if (patches !== undefined) header |= this.patches(patches, inversePatches)
+    else if (ctx === base) header |= H.Empty
+    else {
+      header |= H.Derived
+      this.put(base)
+    }
     this.times.add(t1)
     if (t0 !== this.startT) {
       // A retried link: its last attempt began after its link.start.
@@ -353,7 +361,7 @@ export class EventLog<C = unknown> {
       at.startT = t
       event = { type: 'link.start', t, link: at.link, seq, ctx, mwctx, metrics }
     } else {
-      const [patches, inversePatches] = decodePatches(this.slots, at, header)
+      const [patches, inversePatches] = decodePatches(this.slots, at, header, true, ctx)
       const t = times.at(at.time++)
       const t0 = (header & H.T0) !== 0 ? times.at(at.time++) : at.startT
       event = { type: 'link.end', t, link: at.link, patches, inversePatches, durationNs: t - t0, seq, ctx, mwctx, metrics }

@@ -32,6 +32,8 @@ export const H = {
   Remove: 3 << 12,
   Empty: 4 << 12,
   None: 5 << 12,
+  /** Not kept: the diff of the state the link began from (its slot follows) and the entry's ctx. */
+  Derived: 6 << 12,
   PatchMask: 7 << 12,
   PathShift: 15,
   MaxInline: 7,

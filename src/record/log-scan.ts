@@ -11,6 +11,7 @@ import { H, State } from './log-header.js'
 import type { LogTimes } from './log-times.js'
 import type { Forced } from './tracked-state.js'
 import { NO_PATCHES } from '../run/hook-events.js'
+import { diffStates } from '../core/diff-states.js'
 
 /** What a scan reads a log's entries from (`EventLog.view()`). */
 export interface LogView {
@@ -128,7 +129,7 @@ export class LogScan {
       if (!lean) this.t = this.#startT = times.at(this.#time++)
     } else {
       const at = { slot }
-      const [patches, inversePatches] = decodePatches(s, at, header, !lean)
+      const [patches, inversePatches] = decodePatches(s, at, header, !lean, this.ctx)
       slot = at.slot
       this.patches = patches
       this.inversePatches = inversePatches
@@ -165,10 +166,10 @@ function readState(s: readonly unknown[], slot: number, how: number, step: State
 
 /**
  * The patches and inverse patches of a link's end entry whose header is `header`, its patch slots
- * at `at.slot` (moved past them). Built anew at every call; the inverse patches only when
- * `inverse` (else empty).
+ * at `at.slot` (moved past them), `ctx` the state the entry holds (the link's result). Built anew
+ * at every call; the inverse patches only when `inverse` (else empty).
  */
-export function decodePatches(s: readonly unknown[], at: { slot: number }, header: number, inverse = true): [readonly Patch[], readonly Patch[]] {
+export function decodePatches(s: readonly unknown[], at: { slot: number }, header: number, inverse: boolean, ctx: unknown): [readonly Patch[], readonly Patch[]] {
   const how = header & H.PatchMask
   switch (how) {
     case H.Empty:
@@ -177,6 +178,11 @@ export function decodePatches(s: readonly unknown[], at: { slot: number }, heade
       return [NO_PATCHES, NO_PATCHES]
     case H.Lists:
       return [s[at.slot++] as readonly Patch[], s[at.slot++] as readonly Patch[]]
+    case H.Derived: {
+      // Immer was not asked: the link's patches are the diff of the state it began from and its result.
+      const base = s[at.slot++]
+      return [diffStates(base, ctx), inverse ? diffStates(ctx, base) : NO_PATCHES]
+    }
   }
   const length = (header >> H.PathShift) & H.MaxInline
   let path: Patch['path']

@@ -13,6 +13,7 @@ import { thaw } from '../run/working-states.js'
 import type { TimelineEvent } from './events.js'
 import type { NestedRun } from '../core/nested.js'
 import { EventLog, type Times } from './event-log.js'
+import { diffStates } from '../core/diff-states.js'
 import { emptyState, snapshot, snapshotCarefully } from './snapshot.js'
 import { callSite } from './call-site.js'
 import { recordWrites, type WriteListener } from './write-capture.js'
@@ -154,17 +155,20 @@ export class Recorder<C> implements RunObserver<C> {
     }
   }
 
-  linkEnd(link: LinkInfo, t0: bigint, t1: bigint, patches: readonly Patch[] | undefined, inversePatches: readonly Patch[], io: LinkCallIO<C>, ctx: Immutable<C>): void {
+  linkEnd(link: LinkInfo, t0: bigint, t1: bigint, patches: readonly Patch[] | undefined, inversePatches: readonly Patch[], io: LinkCallIO<C>, ctx: Immutable<C>, base: Immutable<C>): void {
     if (!this.full) {
       if (io.overrun) this.ioOverruns.push({ link, seq: this.seqBase + this.log.length - 1 })
       return
     }
-    // The usual end (nothing drawn, injected, nested or lost) is a few slots of the log.
-    if (io.drawn === undefined && io.spanId === undefined && io.child === undefined && !io.overrun && this.metricsError === undefined && this.writesDropped === 0 && patches !== undefined) {
-      this.log.end(link, t0, t1, patches, inversePatches, ctx)
+    // The usual end (nothing drawn, injected, nested or lost) is a few slots of the log: patches
+    // immer did not make are the diff of `base` and `ctx`, found when the event is read.
+    if (io.drawn === undefined && io.spanId === undefined && io.child === undefined && !io.overrun && this.metricsError === undefined && this.writesDropped === 0) {
+      this.log.end(link, t0, t1, patches, inversePatches, ctx, base)
       return
     }
-    this.pushLinkCall({ type: 'link.end', t: t1, link, patches, inversePatches, durationNs: t1 - t0 }, io, ctx)
+    const forward = patches ?? diffStates(base, ctx)
+    const inverse = patches === undefined ? diffStates(ctx, base) : inversePatches
+    this.pushLinkCall({ type: 'link.end', t: t1, link, patches: forward, inversePatches: inverse, durationNs: t1 - t0 }, io, ctx)
   }
 
   linkAttempt(link: LinkInfo, attempt: number, t0: bigint, t1: bigint, error: unknown, ctx: Immutable<C>, child: NestedRun | undefined): void {

@@ -8,6 +8,7 @@ import type { LinkOutcome, TraceInjector } from './hook-events.js'
 import type { ObservedStates, RunObserver } from './observer.js'
 import { thaw } from './working-states.js'
 import type { NestHost } from '../core/nested.js'
+import type { SealHint } from '../core/seal-state.js'
 
 /** Where a fork resumes: the link to start at, and mwctx as it was there. */
 export interface ResumeAt {
@@ -88,6 +89,11 @@ export abstract class ExecutionState<C> implements ObservedStates {
    * clock reading of its own: a traced recording has the same times as an untraced one.
    */
   protected lastReading: bigint
+  /**
+   * What this run's seal walks learned: `exotic` once its ctx holds a Map, a Set or an immerable
+   * instance (from then on a recording asks immer for patches); width is given back to the chain's.
+   */
+  protected readonly seal: SealHint
 
   /** What `io.inject` of this run's links writes with (their io hands it on). */
   get tracing(): TraceInjector | undefined {
@@ -108,6 +114,7 @@ export abstract class ExecutionState<C> implements ObservedStates {
     this.signal = plan.signal ?? NEVER_ABORTED
     this.observer = plan.observer
     this.lastReading = plan.info.startedAt
+    this.seal = { usePatches: plan.chain.seal.usePatches, exotic: false }
     this.mwWork = plan.resume === undefined ? {} : (thaw(plan.resume.mwctx) as MwCtx)
   }
 

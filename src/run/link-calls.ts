@@ -137,7 +137,7 @@ export abstract class LinkCalls<C> extends HookCalls<C> {
       if (isDraft(draft)) finishDraft(draft)
       if (next !== base) {
         // Dates frozen, cycles refused: no later write can change this state, and it exports.
-        const problem = sealState(next, base, 'ctx')
+        const problem = sealState(next, base, 'ctx', this.seal)
         if (problem !== undefined) return this.unsealable(link, draft, io, t0, t1, problem)
         if (wantPatches) {
           patches = [{ op: 'replace', path: [], value: next }]
@@ -147,10 +147,13 @@ export abstract class LinkCalls<C> extends HookCalls<C> {
     } else if (draft !== base) {
       // callLink drafts the ctx whenever it can, so the draft is what is not the base: no
       // isDraft, which on a draft is a read through the Proxy's get trap.
-      // Sealing reads what changed: from the patches when they are made anyway, or when the
-      // ctx is wide (cheaper than walking 1,000 keys after every link), else by a walk.
-      const hint = this.plan.chain.seal
-      const viaPatches = wantPatches || hint.usePatches
+      // Immer is asked for patches where sealing reads them (a wide ctx, where they cost less
+      // than walking 1,000 keys after every link), and where a recording keeps them: a ctx that
+      // holds a Map, a Set or an immerable instance, whose changes immer names member by member.
+      // Elsewhere the state is sealed by a walk, and a recording keeps the two states: the link's
+      // patches are their diff, found when read (immer making them costs ~25 % of a link: #15).
+      const hint = this.seal
+      const viaPatches = hint.usePatches || (wantPatches && hint.exotic)
       // Finishing reads and freezes what the link wrote: a value it cannot finish (a getter
       // that throws, say) is the link's failure, not the runner's.
       try {
@@ -160,6 +163,7 @@ export abstract class LinkCalls<C> extends HookCalls<C> {
           inversePatches = taken.inversePatches
         } else {
           next = finishDraft(draft) as Immutable<C>
+          patches = undefined
         }
       } catch (error) {
         return this.linkFailed(link, draft, io, t0, t1, error, false)
@@ -169,6 +173,7 @@ export abstract class LinkCalls<C> extends HookCalls<C> {
       if (next !== base) {
         const problem = viaPatches ? sealPatches(patches ?? NO_PATCHES, next, base, 'ctx') : sealState(next, base, 'ctx', hint)
         if (problem !== undefined) return this.unsealable(link, draft, io, t0, t1, problem)
+        if (hint.usePatches) this.plan.chain.seal.usePatches = true
       }
     } else {
       next = base
@@ -178,7 +183,7 @@ export abstract class LinkCalls<C> extends HookCalls<C> {
     if (io.stopped) this.stop = { link: link.info, reason: io.stopReason }
     const attempts = link.retry === undefined && link.timeoutMs === undefined ? undefined : io.attempt
     this.outcome = { base, result: next, patches, durationNs: t1 - t0, failed: false, error: undefined, attempts }
-    this.observer?.linkEnd(link.info, t0, t1, patches, inversePatches, io, next)
+    this.observer?.linkEnd(link.info, t0, t1, patches, inversePatches, io, next, base)
     return undefined
   }
 

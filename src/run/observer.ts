@@ -59,8 +59,12 @@ export interface RunObserver<C> {
   runLink<A, B, R>(fn: (a: A, b: B) => R, a: A, b: B): R
   /** The link returned or failed; its draft still lives: what it left in metrics can be taken now. */
   linkSettling(states: ObservedStates): void
-  /** The link returned; its changes are `ctx` (patches only when the run records them). */
-  linkEnd(link: LinkInfo, t0: bigint, t1: bigint, patches: readonly Patch[] | undefined, inversePatches: readonly Patch[], io: LinkCallIO<C>, ctx: Immutable<C>): void
+  /**
+   * The link returned: it turned `base` into `ctx`. Its patches are given when immer made them
+   * (a wide ctx, or a replacement); `undefined` when nobody asked immer for them, and a recorder
+   * finds them by diffing `base` and `ctx` when they are read.
+   */
+  linkEnd(link: LinkInfo, t0: bigint, t1: bigint, patches: readonly Patch[] | undefined, inversePatches: readonly Patch[], io: LinkCallIO<C>, ctx: Immutable<C>, base: Immutable<C>): void
   /**
    * Attempt `attempt` (from 1) of a link with `retry` failed and will be tried again: its draft
    * is discarded, ctx is unchanged. The next attempt begins with `linkStart`.
@@ -144,9 +148,9 @@ class Pair<C> implements RunObserver<C> {
     this.first.linkSettling(states)
     this.second.linkSettling(states)
   }
-  linkEnd(link: LinkInfo, t0: bigint, t1: bigint, patches: readonly Patch[] | undefined, inversePatches: readonly Patch[], io: LinkCallIO<C>, ctx: Immutable<C>): void {
-    this.first.linkEnd(link, t0, t1, patches, inversePatches, io, ctx)
-    this.second.linkEnd(link, t0, t1, patches, inversePatches, io, ctx)
+  linkEnd(link: LinkInfo, t0: bigint, t1: bigint, patches: readonly Patch[] | undefined, inversePatches: readonly Patch[], io: LinkCallIO<C>, ctx: Immutable<C>, base: Immutable<C>): void {
+    this.first.linkEnd(link, t0, t1, patches, inversePatches, io, ctx, base)
+    this.second.linkEnd(link, t0, t1, patches, inversePatches, io, ctx, base)
   }
   linkAttempt(link: LinkInfo, attempt: number, t0: bigint, t1: bigint, error: unknown, ctx: Immutable<C>, child: NestedRun | undefined): void {
     this.first.linkAttempt(link, attempt, t0, t1, error, ctx, child)

@@ -64,7 +64,7 @@ class Execution<C> extends AroundCalls<C> {
     // Dates frozen; a cycle (in an input, or made by a fork's edit) rejected like any bad
     // input: no hooks run (DESIGN §2), and the state is recorded with the cycle cut by a
     // marker, so that the failed run still exports.
-    const problem = sealInput(this.plan.input)
+    const problem = sealInput(this.plan.input, this.seal)
     if (problem !== undefined) this.ctx = freeze(captureThrown(this.plan.input), true) as Immutable<C>
     this.observer?.runStart(this.ctx, this.plan.info.startedAt, problem !== undefined)
     if (problem !== undefined) {
