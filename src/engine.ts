@@ -203,10 +203,11 @@ function executeChain<C, T>(chain: Chain<C>, input: unknown, options: RunOptions
       recorder.log.seal()
       const run = finish(chain, info, extras.input ?? start, result, recorder, extras, watchers)
       const turn = handOver(watchers.port, run, chain)
-      const done = (): void => settle({ run, ioOverruns: recorder.ioOverruns }, resolve, reject)
+      const outcome: ExecutionOutcome<C> = { run, ioOverruns: recorder.ioOverruns }
       // The recorder's store is far behind: one turn of the event loop first (see RecorderPort).
-      if (turn === undefined) done()
-      else void turn.then(done, done)
+      // No closure made for the usual run (a named one costs a `defineProperty` under tsx).
+      if (turn === undefined) settle(outcome, resolve, reject)
+      else void turn.then(() => settle(outcome, resolve, reject), () => settle(outcome, resolve, reject))
     })
   })
 }
