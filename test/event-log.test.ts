@@ -133,6 +133,21 @@ describe('the event log', () => {
     }
   })
 
+  it("records immer's patches once a walk met a wide object or array, where they seal each link for less than a walk", async () => {
+    interface Wide {
+      list: { n: number; m: number }[]
+    }
+    const wide = (): Wide => ({ list: Array.from({ length: 1_000 }, (_, n) => ({ n, m: 0 })) })
+    const replace = (i: number) => (ctx: Wide) => void (ctx.list[i] = { n: -1, m: 0 })
+    const run = await chain<Wide>('wide').link('first', replace(5)).link('second', replace(6)).run(wide())
+    const [first, second] = run.timeline.links()
+    // The first link's state is walked (the 1,000 items found), and its patches are the diff...
+    expect(first?.patches).toEqual([{ op: 'replace', path: ['list', 5, 'n'], value: -1 }])
+    // ...after that, immer is asked: it names the item replaced whole.
+    expect(second?.patches).toEqual([{ op: 'replace', path: ['list', 6], value: { n: -1, m: 0 } }])
+    for (const l of run.timeline.links()) expect(applyPatches(l.before as Objectish, l.patches)).toEqual(l.after)
+  })
+
   it('reads on from where an earlier read stopped, keeping what it built (a durable run reads as it goes)', () => {
     const links = [
       { name: 'a', index: 0, meta: {} },

@@ -83,6 +83,7 @@ function quick(next: object, previous: unknown, depth: number, hint: SealHint | 
       }
       if (!quick(item, was, depth + 1, hint)) return false
     }
+    if (next.length > WIDE && hint !== undefined) hint.usePatches = true
     return true
   }
   if (next instanceof Date) {
@@ -119,8 +120,9 @@ function quick(next: object, previous: unknown, depth: number, hint: SealHint | 
  */
 export interface SealHint {
   /**
-   * Set once a walk met a wide object (a ctx of 1,000 keys), where walking every key after every
-   * link costs more than asking immer for patches and sealing what they name. Both ways seal the
+   * Set once a walk met a wide object or array (a ctx of 1,000 keys, a list of 1,000 items),
+   * where walking every item after every link costs more than asking immer for patches and
+   * sealing what they name. Both ways seal the
    * same values. Shared by the runs of one chain.
    */
   usePatches: boolean
@@ -137,7 +139,7 @@ function isExotic(value: object): boolean {
   return value instanceof Map || value instanceof Set || (value as { [immerable]?: unknown })[immerable] === true
 }
 
-/** Objects wider than this are cheaper to seal through patches than by walking their keys. */
+/** Objects and arrays wider than this are cheaper to seal through patches than by walking their items. */
 const WIDE = 128
 
 /**
