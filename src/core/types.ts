@@ -197,7 +197,11 @@ export interface AfterEvent<C = unknown> extends Omit<BeforeEvent<C>, 'position'
   readonly error?: unknown
   /** How many times the link was called (present for a link with `retry` or `timeoutMs`). */
   readonly attempts?: number
-  /** What the link changed, in immer's patch format. */
+  /**
+   * What the link changed, in immer's patch format: the patches its `link.end` records (the diff
+   * of `ctx` and `result`, or immer's own for a ctx that holds a Map, a Set or an immerable
+   * instance), made when first read.
+   */
   readonly patches: readonly Patch[]
   /** The link's own duration in nanoseconds, middleware excluded. */
   readonly durationNs: bigint

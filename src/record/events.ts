@@ -89,7 +89,14 @@ export interface LinkCallFields extends CallFields {
 export interface LinkEndTimelineEvent<C = unknown> extends EventBase<C>, LinkCallFields {
   readonly type: 'link.end'
   readonly link: LinkInfo
+  /**
+   * What the link changed, in immer's patch format: the diff of its `link.start` state and this
+   * event's, made when the event is first read; immer's own patches (a Map's or a Set's members
+   * named one by one, an object assigned whole replaced whole) when the run's ctx holds a Map, a
+   * Set or an immerable class instance, or is wide (see the README, *Decisions*).
+   */
   readonly patches: readonly Patch[]
+  /** Patches that turn this event's state back into its `link.start` state. */
   readonly inversePatches: readonly Patch[]
   /** `t` of this event minus `t` of its `link.start`. */
   readonly durationNs: bigint
