@@ -113,8 +113,11 @@ describe('the event log', () => {
     // Once ctx holds a Set, immer's patches: the member added, not the Set replaced.
     expect(add?.patches).toEqual([{ op: 'add', path: ['set', 1], value: 2 }])
     expect(inc?.patches).toEqual([{ op: 'replace', path: ['n'], value: 1 }])
-    // What the after-middleware read is what was recorded.
+    // What the after-middleware read is what was recorded, and the same with nothing recorded.
     expect(seen).toEqual(run.timeline.links().map((l) => l.patches))
+    const recorded = seen.splice(0)
+    await bag.run({ n: 0, box: { a: 1, b: 2 } }, { capture: 'off' })
+    expect(seen).toEqual(recorded)
     // An input that holds one, at once (a Set; an immerable instance: immer's field patch).
     const fromInput = await chain<Bag>('in')
       .link('add', (ctx) => void ctx.set?.add(5))

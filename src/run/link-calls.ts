@@ -148,12 +148,13 @@ export abstract class LinkCalls<C> extends HookCalls<C> {
       // callLink drafts the ctx whenever it can, so the draft is what is not the base: no
       // isDraft, which on a draft is a read through the Proxy's get trap.
       // Immer is asked for patches where sealing reads them (a wide ctx, where they cost less
-      // than walking 1,000 keys after every link), and where a recording keeps them: a ctx that
-      // holds a Map, a Set or an immerable instance, whose changes immer names member by member.
-      // Elsewhere the state is sealed by a walk, and a recording keeps the two states: the link's
-      // patches are their diff, found when read (immer making them costs ~25 % of a link: #15).
+      // than walking 1,000 keys after every link), and for a ctx that holds a Map, a Set or an
+      // immerable instance, whose changes immer names member by member (at every capture level:
+      // after-middleware read the same patches whatever is recorded). Elsewhere the state is
+      // sealed by a walk, and a recording keeps the two states: the link's patches are their
+      // diff, found when read (immer making them costs ~25 % of a link: #15).
       const hint = this.seal
-      const viaPatches = hint.usePatches || (wantPatches && hint.exotic)
+      const viaPatches = hint.usePatches || hint.exotic
       // Finishing reads and freezes what the link wrote: a value it cannot finish (a getter
       // that throws, say) is the link's failure, not the runner's.
       try {
