@@ -3,9 +3,9 @@
 // paths), and on states immer made from a state without Sets or immerable instances. It is what
 // the run document writer and reader use instead of diffing a whole 1,000-key ctx per link.
 import * as fc from 'fast-check'
-import { enableMapSet, enablePatches, immerable, produce, type Patch } from 'immer'
+import { applyPatches, enableMapSet, enablePatches, immerable, produce, type Objectish, type Patch } from 'immer'
 import { describe, expect, it } from 'vitest'
-import { diffStates, diffStatesAlong, mayChangeUnpatched } from '../src/core/diff-states.js'
+import { diffStates, diffStatesAlong, invertDiff, mayChangeUnpatched } from '../src/core/diff-states.js'
 import { applyDocumentPatches } from '../src/files/patch-apply.js'
 
 enablePatches()
@@ -331,6 +331,26 @@ describe('diffStates of two plain objects (the shortcut a flat mwctx or metrics 
       }),
       { numRuns: 2_000 },
     )
+  })
+
+  it("invertDiff turns the diff's result back, on any states immer made and on any two values", () => {
+    const back = (from: unknown, to: unknown): void => {
+      const forward = diffStates(from, to)
+      const inverse = invertDiff(forward, from)
+      expect(applyPatches(to as Objectish, inverse)).toEqual(from)
+      // Each patch undone, last first: as many, and a remove for each add.
+      expect(inverse.map((p) => p.op)).toEqual(forward.map((p) => (p.op === 'add' ? 'remove' : p.op === 'remove' ? 'add' : 'replace')).reverse())
+    }
+    fc.assert(
+      fc.property(caseArb, ({ state, edits }) => {
+        const before = produce(state, () => undefined)
+        const { after } = edited(before, edits)
+        back(before, after)
+        back(after, before)
+      }),
+      { numRuns: 1500 },
+    )
+    fc.assert(fc.property(objectArb, objectArb, (from, to) => back(from, to)), { numRuns: 1000 })
   })
 
   it('replaces a member that changed type, adds and removes keys, and leaves equal objects to the walk', () => {

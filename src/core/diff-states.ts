@@ -8,44 +8,59 @@ type Path = (string | number)[]
 
 /** Patches that turn `from` into `to` (apply with immer's `applyPatches`). */
 export function diffStates(from: unknown, to: unknown): Patch[] {
-  return (isPlainObject(from) && isPlainObject(to) && flatDiff(from, to)) || drain(new Walk(from, to, []))
+  if (!isPlainObject(from) || !isPlainObject(to)) return drain(new Walk(from, to, []))
+  // Two plain objects (a ctx, a middleware's mwctx or metrics): their own items first; the walk
+  // only when one of them is a pair of containers to compare.
+  const items: (Walk | Patch)[] = []
+  objectItemsOf(from, to, [], items)
+  let walks = false
+  for (let i = 0; i < items.length; i++) if (items[i] instanceof Walk) walks = true
+  if (!walks) return items as Patch[]
+  const out: Patch[] = []
+  const pending: (Along | Walk | Patch)[] = []
+  for (let i = items.length - 1; i >= 0; i--) pending.push(items[i] as Walk | Patch)
+  drainInto(out, pending)
+  return out
 }
 
 /**
- * {@link diffStates} of two plain objects whose changed members are not both objects (a
- * middleware's mwctx and metrics, most of the time), without the walk's pending work and path
- * copies: the same patches in the same order. `undefined` when a changed member needs the walk.
+ * Patches that turn `to` back into `from`, made from `forward = diffStates(from, to)` without a
+ * second diff: each patch undone, last first (a replace or a remove gives back the value `from`
+ * held at its path). Valid because a diff's paths never nest and, in an array, it only removes or
+ * adds items at the end. Not always the patches `diffStates(to, from)` gives (their order may
+ * differ), but they apply to the same state.
  */
-function flatDiff(from: Record<string, unknown>, to: Record<string, unknown>): Patch[] | undefined {
+export function invertDiff(forward: readonly Patch[], from: unknown): Patch[] {
   const out: Patch[] = []
-  for (const key of Object.keys(from)) {
-    if (!Object.hasOwn(to, key)) out.push({ op: 'remove', path: [key] })
-  }
-  for (const key of Object.keys(to)) {
-    const value = to[key]
-    if (!Object.hasOwn(from, key)) out.push({ op: 'add', path: [key], value })
-    else {
-      const old = from[key]
-      if (Object.is(old, value)) continue
-      // Two objects may be equal containers (the walk goes inside them): not for this path.
-      if (typeof old === 'object' && old !== null && typeof value === 'object' && value !== null) return undefined
-      out.push({ op: 'replace', path: [key], value })
-    }
+  for (let i = forward.length - 1; i >= 0; i--) {
+    const { op, path } = forward[i] as Patch
+    if (op === 'add') out.push({ op: 'remove', path })
+    else out.push({ op: op === 'remove' ? 'add' : 'replace', path, value: valueAt(from, path) })
   }
   return out
 }
 
+/** The value at `path` in a state (plain objects, arrays and Maps, as a diff walks them). */
+function valueAt(state: unknown, path: Patch['path']): unknown {
+  let at = state
+  for (const key of path) at = at instanceof Map ? at.get(key) : (at as Record<string | number, unknown>)[key]
+  return at
+}
+
 function drain(first: Along | Walk): Patch[] {
   const out: Patch[] = []
+  drainInto(out, [first])
+  return out
+}
+
+function drainInto(out: Patch[], pending: (Along | Walk | Patch)[]): void {
   // A loop over pending work, not recursion: a change 20,000 levels down is diffed on a fixed
   // stack. Work is popped last-first, so each container's items are pushed in reverse.
-  const pending: (Along | Walk | Patch)[] = [first]
   for (let item = pending.pop(); item !== undefined; item = pending.pop()) {
     if (item instanceof Walk) expand(item, out, pending)
     else if (item instanceof Along) expandAlong(item, out, pending)
     else out.push(item)
   }
-  return out
 }
 
 /**
@@ -269,6 +284,41 @@ class Walk {
   ) {}
 }
 
+/**
+ * The items of two plain objects that differ: removes (in `from`'s key order), then adds,
+ * replaces and pairs of containers to walk (in `to`'s). A pair that is not two objects is its
+ * replace at once, as the walk of it would give.
+ */
+function objectItemsOf(from: Record<string, unknown>, to: Record<string, unknown>, path: Path, items: (Walk | Patch)[]): void {
+  const fromKeys = Object.keys(from)
+  const toKeys = Object.keys(to)
+  const same = sameKeys(fromKeys, toKeys)
+  if (!same) {
+    for (const key of fromKeys) {
+      if (!Object.hasOwn(to, key)) items.push({ op: 'remove', path: [...path, key] })
+    }
+  }
+  for (const key of toKeys) {
+    const b = to[key]
+    if (!same && !Object.hasOwn(from, key)) {
+      items.push({ op: 'add', path: [...path, key], value: b })
+      continue
+    }
+    const a = from[key]
+    if (Object.is(a, b)) continue
+    const at = path.length === 0 ? [key] : [...path, key]
+    if (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null) items.push(new Walk(a, b, at))
+    else items.push({ op: 'replace', path: at, value: b })
+  }
+}
+
+/** Two key lists alike, in order: no key removed or added, none moved. */
+function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null) return false
   const proto: unknown = Object.getPrototypeOf(value)
@@ -289,13 +339,7 @@ function expand({ from, to, path }: Walk, out: Patch[], pending: (Walk | Patch)[
     for (let i = from.length - 1; i >= to.length; i--) items.push({ op: 'remove', path: [...path, i] })
     for (let i = from.length; i < to.length; i++) items.push({ op: 'add', path: [...path, i], value: to[i] })
   } else if (isPlainObject(from) && isPlainObject(to)) {
-    for (const key of Object.keys(from)) {
-      if (!Object.hasOwn(to, key)) items.push({ op: 'remove', path: [...path, key] })
-    }
-    for (const key of Object.keys(to)) {
-      if (!Object.hasOwn(from, key)) items.push({ op: 'add', path: [...path, key], value: to[key] })
-      else if (!Object.is(from[key], to[key])) items.push(new Walk(from[key], to[key], [...path, key]))
-    }
+    objectItemsOf(from, to, path, items)
   } else if (from instanceof Map && to instanceof Map) {
     for (const key of from.keys()) {
       if (!to.has(key)) items.push({ op: 'remove', path: [...path, key as string] })

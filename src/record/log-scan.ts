@@ -11,7 +11,7 @@ import { H, State } from './log-header.js'
 import type { LogTimes } from './log-times.js'
 import type { Forced } from './tracked-state.js'
 import { NO_PATCHES } from '../run/hook-events.js'
-import { diffStates } from '../core/diff-states.js'
+import { diffStates, invertDiff } from '../core/diff-states.js'
 
 /** What a scan reads a log's entries from (`EventLog.view()`). */
 export interface LogView {
@@ -181,7 +181,8 @@ export function decodePatches(s: readonly unknown[], at: { slot: number }, heade
     case H.Derived: {
       // Immer was not asked: the link's patches are the diff of the state it began from and its result.
       const base = s[at.slot++]
-      return [diffStates(base, ctx), inverse ? diffStates(ctx, base) : NO_PATCHES]
+      const forward = diffStates(base, ctx)
+      return [forward, inverse ? invertDiff(forward, base) : NO_PATCHES]
     }
   }
   const length = (header >> H.PathShift) & H.MaxInline

@@ -13,7 +13,7 @@ import { thaw } from '../run/working-states.js'
 import type { TimelineEvent } from './events.js'
 import type { NestedRun } from '../core/nested.js'
 import { EventLog, type Times } from './event-log.js'
-import { diffStates } from '../core/diff-states.js'
+import { diffStates, invertDiff } from '../core/diff-states.js'
 import { emptyState, snapshot, snapshotCarefully } from './snapshot.js'
 import { callSite } from './call-site.js'
 import { recordWrites, type WriteListener } from './write-capture.js'
@@ -167,7 +167,7 @@ export class Recorder<C> implements RunObserver<C> {
       return
     }
     const forward = patches ?? diffStates(base, ctx)
-    const inverse = patches === undefined ? diffStates(ctx, base) : inversePatches
+    const inverse = patches === undefined ? invertDiff(forward, base) : inversePatches
     this.pushLinkCall({ type: 'link.end', t: t1, link, patches: forward, inversePatches: inverse, durationNs: t1 - t0 }, io, ctx)
   }
 
