@@ -184,6 +184,8 @@ function cases(): [Case[], Case[], Case[]] {
     { id: 'off', run: () => off.run(input) },
     { id: 'timeline', run: () => timeline.run(input) },
     { id: 'nots', run: () => nots.run(input) },
+    // The run, then its events built (every link's patches made from its two states, then).
+    { id: 'timeline-read', run: () => timeline.run(input).then((run) => run.timeline.events.length) },
     { id: 'retry-off', run: () => retryOff.run(input) },
     { id: 'retry-timeline', run: () => retryTimeline.run(input) },
     { id: 'around-off', run: () => aroundOff.run(input) },
@@ -373,6 +375,7 @@ function report(samples: Map<string, Samples>, flat: HeapResult, records: HeapRe
     row("shadowchain `capture: 'off'`", 'off', { vs: 'immer', shadow: true, target: 'off' }),
     row("shadowchain `capture: 'timeline'` (default)", 'timeline', { vs: 'immer', shadow: true, target: 'timeline' }),
     row("shadowchain `'timeline'`, `timestamps: false`", 'nots', { vs: 'immer', shadow: true }),
+    row("shadowchain `'timeline'`, then its events read (`run.timeline.events`: information)", 'timeline-read', { vs: 'immer', shadow: true }),
     row('flat 1,000-key ctx: immer loop', 'wide-immer', { vs: 'wide-immer' }),
     row("flat 1,000-key ctx: shadowchain `'off'`", 'wide-off', { vs: 'wide-immer', shadow: true }),
     row("flat 1,000-key ctx: shadowchain `'timeline'`", 'wide-timeline', { vs: 'wide-immer', shadow: true, target: 'wide' }),
