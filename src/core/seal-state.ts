@@ -122,14 +122,13 @@ export interface SealHint {
   /**
    * Set once a walk met a wide object or array (a ctx of 1,000 keys, a list of 1,000 items),
    * where walking every item after every link costs more than asking immer for patches and
-   * sealing what they name. Both ways seal the
-   * same values. Shared by the runs of one chain.
+   * sealing what they name. Both ways seal the same values. Shared by the runs of one chain.
    */
   usePatches: boolean
   /**
    * Set once a walk met a Map, a Set or an `immerable` class instance: containers whose changes
    * immer names member by member, where a diff of two states would replace them whole. A run
-   * whose ctx holds one records immer's patches (see link-calls.ts).
+   * whose ctx holds one asks immer for its links' patches (see link-calls.ts).
    */
   exotic: boolean
 }

@@ -148,9 +148,9 @@ export class AfterCall<C> implements AfterEvent<C>, HookCallEvent {
     this.states = detachedStates()
   }
   /**
-   * Immer is asked for a link's patches only for a wide ctx, or (recorded) one that holds a Map,
-   * a Set or an immerable instance: they cost ~0.7 µs a link. Otherwise they are the diff of the
-   * two states, made when a middleware first reads them (the recording diffs the same two).
+   * Immer is asked for a link's patches only for a wide ctx, or one that holds a Map, a Set or an
+   * immerable instance: they cost ~0.7 µs a link. Otherwise they are the diff of the two states,
+   * made when a middleware first reads them (the recording diffs the same two).
    */
   get patches(): readonly Patch[] {
     return (this.outcome.patches ??= Object.freeze(diffStates(this.outcome.base, this.outcome.result)))

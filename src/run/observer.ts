@@ -60,9 +60,10 @@ export interface RunObserver<C> {
   /** The link returned or failed; its draft still lives: what it left in metrics can be taken now. */
   linkSettling(states: ObservedStates): void
   /**
-   * The link returned: it turned `base` into `ctx`. Its patches are given when immer made them
-   * (a wide ctx, or a replacement); `undefined` when nobody asked immer for them, and a recorder
-   * finds them by diffing `base` and `ctx` when they are read.
+   * The link returned: it turned `base` into `ctx`. Its patches are given when they were made (a
+   * wide ctx, one that holds a Map, a Set or an immerable instance, a replacement); `undefined`
+   * when nobody asked immer for them, and a recorder finds them by diffing `base` and `ctx` when
+   * they are read.
    */
   linkEnd(link: LinkInfo, t0: bigint, t1: bigint, patches: readonly Patch[] | undefined, inversePatches: readonly Patch[], io: LinkCallIO<C>, ctx: Immutable<C>, base: Immutable<C>): void
   /**
