@@ -333,10 +333,11 @@ describe('diffStates of two plain objects (the shortcut a flat mwctx or metrics 
     )
   })
 
-  it("invertDiff turns the diff's result back, on any states immer made and on any two values", () => {
+  it("turns one state into the other, and invertDiff turns it back, on any states immer made and on any two objects", () => {
     const back = (from: unknown, to: unknown): void => {
       const forward = diffStates(from, to)
       const inverse = invertDiff(forward, from)
+      expect(applyPatches(from as Objectish, forward)).toEqual(to)
       expect(applyPatches(to as Objectish, inverse)).toEqual(from)
       // Each patch undone, last first: as many, and a remove for each add.
       expect(inverse.map((p) => p.op)).toEqual(forward.map((p) => (p.op === 'add' ? 'remove' : p.op === 'remove' ? 'add' : 'replace')).reverse())
