@@ -3,7 +3,7 @@
 // recorder used to build eagerly.
 import { applyPatches, immerable, type Objectish, type Patch } from 'immer'
 import { describe, expect, it } from 'vitest'
-import { chain } from '../src/index.js'
+import { chain, Run } from '../src/index.js'
 import { EventLog, Times } from '../src/record/event-log.js'
 import { emptyState } from '../src/record/snapshot.js'
 import { steppingClock } from './helpers.js'
@@ -134,6 +134,22 @@ describe('the event log', () => {
         expect(applyPatches(l.after as Objectish, l.inversePatches)).toEqual(l.before)
       }
     }
+  })
+
+  it('exports no inverse patches for a link whose patches are its diff: a reader derives the same ones', async () => {
+    const run = await chain<{ a: number; b: number; c: { d: number } }>('two')
+      .link('three', (ctx) => {
+        ctx.b = 3
+        ctx.a = 2
+        ctx.c.d = 4
+      })
+      .run({ a: 1, b: 1, c: { d: 1 } })
+    const doc = run.toJSON()
+    const end = doc.events.find((e) => e.type === 'link.end')
+    expect(end !== undefined && 'inversePatches' in end).toBe(false)
+    const back = Run.fromJSON<{ a: number; b: number; c: { d: number } }>(JSON.parse(JSON.stringify(doc)))
+    expect(back.timeline.links()[0]?.inversePatches).toEqual(run.timeline.links()[0]?.inversePatches)
+    expect(run.timeline.links()[0]?.inversePatches).toHaveLength(3)
   })
 
   it("records immer's patches once a walk met a wide object or array, where they seal each link for less than a walk", async () => {

@@ -24,27 +24,14 @@ export function diffStates(from: unknown, to: unknown): Patch[] {
 }
 
 /**
- * Patches that turn `to` back into `from`, made from `forward = diffStates(from, to)` without a
- * second diff: each patch undone, last first (a replace or a remove gives back the value `from`
- * held at its path). Valid because a diff's paths never nest and, in an array, it only removes or
- * adds items at the end. Not always the patches `diffStates(to, from)` gives (their order may
- * differ), but they apply to the same state.
+ * A link's patches when immer was not asked for them: the diff from `from` to `to`, and (unless
+ * `back` is false) the patches back, found along the diff's own paths. Those are what a run
+ * document's reader derives when a link.end omits its inverse patches, so a document never needs
+ * to write them.
  */
-export function invertDiff(forward: readonly Patch[], from: unknown): Patch[] {
-  const out: Patch[] = []
-  for (let i = forward.length - 1; i >= 0; i--) {
-    const { op, path } = forward[i] as Patch
-    if (op === 'add') out.push({ op: 'remove', path })
-    else out.push({ op: op === 'remove' ? 'add' : 'replace', path, value: valueAt(from, path) })
-  }
-  return out
-}
-
-/** The value at `path` in a state (plain objects, arrays and Maps, as a diff walks them). */
-function valueAt(state: unknown, path: Patch['path']): unknown {
-  let at = state
-  for (const key of path) at = at instanceof Map ? at.get(key) : (at as Record<string | number, unknown>)[key]
-  return at
+export function diffBothWays(from: unknown, to: unknown, back = true): [Patch[], Patch[]] {
+  const forward = diffStates(from, to)
+  return [forward, back ? diffStatesAlong(to, from, forward) : []]
 }
 
 function drain(first: Along | Walk): Patch[] {

@@ -11,7 +11,7 @@ import { H, State } from './log-header.js'
 import type { LogTimes } from './log-times.js'
 import type { Forced } from './tracked-state.js'
 import { NO_PATCHES } from '../run/hook-events.js'
-import { diffStates, invertDiff } from '../core/diff-states.js'
+import { diffBothWays } from '../core/diff-states.js'
 
 /** What a scan reads a log's entries from (`EventLog.view()`). */
 export interface LogView {
@@ -180,9 +180,8 @@ export function decodePatches(s: readonly unknown[], at: { slot: number }, heade
       return [s[at.slot++] as readonly Patch[], s[at.slot++] as readonly Patch[]]
     case H.Derived: {
       // Immer was not asked: the link's patches are the diff of the state it began from and its result.
-      const base = s[at.slot++]
-      const forward = diffStates(base, ctx)
-      return [forward, inverse ? invertDiff(forward, base) : NO_PATCHES]
+      const [forward, back] = diffBothWays(s[at.slot++], ctx, inverse)
+      return [forward, inverse ? back : NO_PATCHES]
     }
   }
   const length = (header >> H.PathShift) & H.MaxInline

@@ -13,7 +13,7 @@ import { thaw } from '../run/working-states.js'
 import type { TimelineEvent } from './events.js'
 import type { NestedRun } from '../core/nested.js'
 import { EventLog, type Times } from './event-log.js'
-import { diffStates, invertDiff } from '../core/diff-states.js'
+import { diffBothWays } from '../core/diff-states.js'
 import { emptyState, snapshot, snapshotCarefully } from './snapshot.js'
 import { callSite } from './call-site.js'
 import { recordWrites, type WriteListener } from './write-capture.js'
@@ -166,8 +166,7 @@ export class Recorder<C> implements RunObserver<C> {
       this.log.end(link, t0, t1, patches, inversePatches, ctx, base)
       return
     }
-    const forward = patches ?? diffStates(base, ctx)
-    const inverse = patches === undefined ? invertDiff(forward, base) : inversePatches
+    const [forward, inverse] = patches === undefined ? diffBothWays(base, ctx) : [patches, inversePatches]
     this.pushLinkCall({ type: 'link.end', t: t1, link, patches: forward, inversePatches: inverse, durationNs: t1 - t0 }, io, ctx)
   }
 
