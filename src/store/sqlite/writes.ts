@@ -13,31 +13,35 @@ export interface RunRow {
   readonly text: string
 }
 
-/** The columns of a summary, as named parameters. */
-function summaryParams(s: StoredRunSummary, status: StoredStatus): Record<string, string | bigint | number | null> {
-  return {
-    id: s.id,
-    chain: s.chain,
-    status,
-    started_at: s.startedAt,
-    ended_at: status === 'interrupted' ? null : (s.endedAt ?? null),
-    duration_ns: status === 'interrupted' ? null : (s.durationNs ?? null),
-    failed_link: s.failedLink ?? null,
-    code: s.code ?? null,
-    parent_id: s.parentId ?? null,
-    links: s.links,
-    trace_id: s.traceId ?? null,
-  }
-}
-
+/**
+ * Upserts a run's row, its columns as positional parameters in RUN_COLUMNS order (binding a dozen
+ * named ones cost more than the insert itself).
+ */
 const UPSERT_RUN = `INSERT INTO shadowchain_runs (${RUN_COLUMNS})
-  VALUES (@id, @chain, @status, @started_at, @ended_at, @duration_ns, @failed_link, @code, @parent_id, @links, @trace_id, @next_seq)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
   ${UPSERT_RUN_CONFLICT}`
 
-/** {@link UPSERT_RUN} of a finished run (`next_seq` null), its parameters in column order. */
-const UPSERT_FINISHED = `INSERT INTO shadowchain_runs (${RUN_COLUMNS})
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)
-  ${UPSERT_RUN_CONFLICT}`
+/**
+ * The parameters of {@link UPSERT_RUN}: a finished run's summary (`nextSeq` null), or the head of
+ * an unfinished one ('interrupted', no end yet, its steps to come from `nextSeq`).
+ */
+function runRow(s: StoredRunSummary, nextSeq: number | null): (string | bigint | number | null)[] {
+  const finished = nextSeq === null
+  return [
+    s.id,
+    s.chain,
+    finished ? s.status : 'interrupted',
+    s.startedAt,
+    finished ? (s.endedAt ?? null) : null,
+    finished ? (s.durationNs ?? null) : null,
+    s.failedLink ?? null,
+    s.code ?? null,
+    s.parentId ?? null,
+    s.links,
+    s.traceId ?? null,
+    nextSeq,
+  ]
+}
 
 /** The runs of `@chain` that its keep policy lets go, `@batch` at most (sql.ts). */
 const RETAIN = retainSql('shadowchain_runs', { chain: '@chain', last: '@last', failed: '@failed', batch: '@batch' })
@@ -74,13 +78,12 @@ export class SqliteWrites {
 
   /** Stores finished runs (replacing an unfinished run's head and steps). */
   write(rows: readonly RunRow[]): void {
-    // Positional parameters: binding a dozen named ones cost more than the insert itself.
-    const upsert = this.#prepare(UPSERT_FINISHED)
+    const upsert = this.#prepare(UPSERT_RUN)
     this.#db
       .transaction(() => {
-        for (const { summary: s, text } of rows) {
-          upsert.run(s.id, s.chain, s.status, s.startedAt, s.endedAt ?? null, s.durationNs ?? null, s.failedLink ?? null, s.code ?? null, s.parentId ?? null, s.links, s.traceId ?? null)
-          this.#putDocument(s.id, text)
+        for (const { summary, text } of rows) {
+          upsert.run(runRow(summary, null))
+          this.#putDocument(summary.id, text)
         }
       })
       .immediate()
@@ -90,7 +93,7 @@ export class SqliteWrites {
   begin(summary: StoredRunSummary, text: string, nextSeq: number): void {
     this.#db
       .transaction(() => {
-        this.#prepare(UPSERT_RUN).run({ ...summaryParams(summary, 'interrupted'), next_seq: nextSeq })
+        this.#prepare(UPSERT_RUN).run(runRow(summary, nextSeq))
         this.#putDocument(summary.id, text)
       })
       .immediate()
