@@ -3,14 +3,12 @@
 import type { Run } from '../lineage/run.js'
 import type { NormalQuery } from './query.js'
 import { newestFirst } from './query.js'
-import { runSummary } from './summary.js'
+import { countLinks, runSummary } from './summary.js'
 import type { StoredRunSummary } from './types.js'
 
 /** What listing shows of a run kept in memory (the same fields a store lists). */
 function summaryOf(run: Run<unknown>): StoredRunSummary {
-  let links = 0
-  for (const event of run.timeline.events) if (event.type === 'link.end' || event.type === 'link.error') links++
-  return runSummary(run, links)
+  return runSummary(run, countLinks(run.timeline.events))
 }
 
 /** A fixed-size FIFO of runs: adding past its size evicts the oldest (returned). */

@@ -1,6 +1,6 @@
 // A run's summary (the columns a store lists) read off its document, and the checks every store
 // makes on what it is given.
-import type { DocumentEvent, RunDocument } from '../files/run-document.js'
+import type { RunDocument } from '../files/run-document.js'
 import { StoreError } from './errors.js'
 import { exportText } from '../files/log-text.js'
 import { exportRun } from '../files/write-document.js'
@@ -8,7 +8,7 @@ import type { Run } from '../lineage/run.js'
 import type { DurableHead, StoredRunSummary, StoredRun } from './types.js'
 
 /** How many link executions these events record (`link.end` and `link.error`). */
-export function countLinks(events: readonly DocumentEvent[]): number {
+export function countLinks(events: Iterable<{ readonly type: string }>): number {
   let n = 0
   for (const event of events) if (event.type === 'link.end' || event.type === 'link.error') n++
   return n
