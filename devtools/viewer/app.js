@@ -4,7 +4,7 @@
 // textContent (never innerHTML), so whatever a run recorded is shown as text, never run.
 import {
   attemptsLabel, changedPaths, checkRun, compareSteps, cutLabel, eventSubject, eventTime, filterEvents, filterOptions, firstDivergence, forkEdit, forkTree, formatDuration,
-  isWithin, linkDiff, linkWrites, nestedIdOf, nestedOfRow, nestedView, openRun, pathKey, remoteInfo, rowOfEvent, setRemoteRuns, stateAt, valueText, valueTree, visibleEvents,
+  isWithin, linkDiff, linkWrites, nestedIdOf, nestedOfRow, nestedView, openRun, pathKey, remoteInfo, rowOfEvent, setRemoteRuns, shortRunId, stateAt, valueText, valueTree, visibleEvents,
 } from './model.js'
 
 const $ = (id) => document.getElementById(id)
@@ -46,7 +46,7 @@ function h(tag, props = {}, ...children) {
 
 const fill = (el, ...children) => el.replaceChildren(...children.flat().filter((c) => c !== undefined && c !== null && c !== false))
 const runById = (id) => state.runs.find((run) => run.id === id)
-const short = (id) => id.slice(-8)
+const short = shortRunId
 const relation = (run) =>
   run.parent ? `fork of ${short(run.parent.runId)} ${cutLabel(run.forkAfter)}` : run.replayOf ? `replay of ${short(run.replayOf.runId)}` : 'original'
 const runLabel = (run) => `${run.chainName} · ${short(run.id)} · ${relation(run)} · ${run.status}`
