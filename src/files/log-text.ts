@@ -174,7 +174,7 @@ class TextWriter {
       this.ctx = event.ctx
     }
     if (event.mwctx !== this.mw.object) {
-      text += `,"mwctx":${patchesText(encodePatches(diffStates(this.mw.current(), event.mwctx), event.mwctx, this.notes))}`
+      text += `,"mwctx":${this.stateText(this.mw.current(), event.mwctx, false)}`
       this.mw.becomes(event.mwctx)
     }
     if (event.metrics !== this.metrics.object) {
