@@ -124,8 +124,12 @@ export class CtxChanges {
    */
   back: Patch[] | undefined = undefined
 
-  /** The patches a document writes for ctx going from `before` to `after`. */
-  change(before: unknown, after: unknown, own: readonly Patch[] | undefined, redact: Redactor): readonly Patch[] {
+  /**
+   * The patches a document writes for ctx going from `before` to `after`.
+   * @param back - the structural diff from `after` back to `before`, when the caller has it
+   *   (a link whose own patches are the diff of its states has it as its inverse patches)
+   */
+  change(before: unknown, after: unknown, own: readonly Patch[] | undefined, redact: Redactor, back?: Patch[]): readonly Patch[] {
     this.#along ??= !redact.active && !mayChangeUnpatched(before)
     let forward: readonly Patch[]
     if (own === undefined) {
@@ -133,7 +137,7 @@ export class CtxChanges {
       forward = diffStates(redact.apply(before), redact.apply(after))
     } else {
       // Exact and already computed (but for the order of Sets).
-      this.back = this.#along ? diffStatesAlong(after, before, own) : diffStates(after, before)
+      this.back = back ?? (this.#along ? diffStatesAlong(after, before, own) : diffStates(after, before))
       forward = setsInOrder(own, after, this.back)
     }
     // What the change brings in is all the next state holds that this one did not.

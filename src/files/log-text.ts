@@ -122,7 +122,8 @@ class TextWriter {
     // For a link.end: the structural diff from after back to before (see CtxChanges).
     let back: Patch[] | undefined
     if (e.ctxChanged) {
-      text += `,"ctx":${this.ctxPatches(before, e.ctx, e.kind === H.End ? e.patches : undefined)}`
+      const end = e.kind === H.End
+      text += `,"ctx":${this.ctxPatches(before, e.ctx, end ? e.patches : undefined, end && e.derived ? (e.inversePatches as Patch[]) : undefined)}`
       back = this.ctxChanges.back
       this.ctx = e.ctx
     }
@@ -152,9 +153,9 @@ class TextWriter {
     return true
   }
 
-  /** The `ctx` field: a link's own patches (`own`), or the diff of the two states. */
-  private ctxPatches(before: unknown, after: unknown, own: readonly Patch[] | undefined): string {
-    return patchesText(encodePatches(this.ctxChanges.change(before, after, own, NONE), after, this.notes))
+  /** The `ctx` field: a link's own patches (`own`), or the diff of the two states; `back`: see CtxChanges. */
+  private ctxPatches(before: unknown, after: unknown, own: readonly Patch[] | undefined, back?: Patch[]): string {
+    return patchesText(encodePatches(this.ctxChanges.change(before, after, own, NONE, back), after, this.notes))
   }
 
   /** The run's start and end (kept whole by the log); false for any other event. */

@@ -72,6 +72,8 @@ export class LogScan {
   /** `H.End`: the link's patches and inverse patches (new arrays, built from the slots). */
   patches: readonly Patch[] = []
   inversePatches: readonly Patch[] = []
+  /** `H.End`: its patches are the diff of the link's two states, and its inverse patches the diff back. */
+  derived = false
 
   #index = 0
   #slot = 0
@@ -129,6 +131,7 @@ export class LogScan {
       if (!lean) this.t = this.#startT = times.at(this.#time++)
     } else {
       const at = { slot }
+      this.derived = (header & H.PatchMask) === H.Derived
       const [patches, inversePatches] = decodePatches(s, at, header, !lean, this.ctx)
       slot = at.slot
       this.patches = patches
