@@ -1,14 +1,15 @@
 // `shadowchain view --live <store>` (DESIGN §11): the live viewer fed by polling a run store.
-// Each poll lists the runs started since the oldest one still worth watching (the newest seen,
-// or an unfinished durable run) and pushes every run that is new or changed: a finished run
-// once, a durable run each time its stored document grew (its steps), then once finished.
+// Each poll lists the runs started since the newest one seen, and the unfinished durable runs it
+// watches (listed by status, however long ago they began), and pushes every run that is new or
+// changed: a finished run once, a durable run each time its stored document grew (its steps),
+// then once finished.
 import { startLiveServer } from '../dist/http/serve-devtools.js'
 
 /** Summaries one list call reads. */
 const PAGE = 1_000
 /**
- * List calls one poll makes at most: a burst of up to PAGE × PAGES runs between two polls is
- * shown whole (beyond, the newest of them).
+ * List calls one query of a poll makes at most: a burst of up to PAGE × PAGES runs between two
+ * polls is shown whole (beyond, the newest of them).
  */
 const PAGES = 10
 
@@ -17,13 +18,19 @@ const PAGES = 10
  *
  * @param options.store - an open RunStore (the caller closes it after `close()`)
  * @param options.fromDocument - how the CLI rebuilds (and redacts) a stored document: its `toJSON()` is pushed
+ * @param options.page - summaries one list call reads (the CLI's is PAGE; tests lower it)
  * @returns `{ url, stats(), close() }`
  */
-export async function startLiveViewer({ store, port = 0, intervalMs = 250, recent = 50, fromDocument }) {
+export async function startLiveViewer({ store, port = 0, intervalMs = 250, recent = 50, fromDocument, page = PAGE }) {
   const live = await startLiveServer({ port, recent })
-  // id → what was last pushed of it (`status:links`), for runs at or after `since`.
+  // id → what was last pushed of it (`status:links`), for the runs listed lately.
   const seen = new Map()
-  let since
+  // Unfinished durable runs (id → start): watched until they finish or are deleted. They are
+  // listed by status, apart from the new runs: one that crashed and is never resumed neither
+  // holds the window of new runs back to its start nor is lost once many runs came after it.
+  const open = new Map()
+  // The newest start seen: the next poll lists the runs started from it on.
+  let newest
   let stopped = false
   let timer
   let polling = Promise.resolve()
@@ -36,24 +43,49 @@ export async function startLiveViewer({ store, port = 0, intervalMs = 250, recen
     live.publish(summary.status === 'interrupted' ? 'step' : 'run', summary.id, () => shown)
   }
 
-  // The runs started since `since`, newest first, page after page (the first poll: the recent ones).
-  const list = async () => {
-    if (since === undefined) return store.list({ limit: recent })
+  // The runs `query` selects, newest first, page after page.
+  const pages = async (query) => {
     const all = []
     let before
     for (let n = 0; n < PAGES; n++) {
-      const page = await store.list({ limit: PAGE, since, ...(before !== undefined && { before }) })
-      all.push(...page)
-      if (page.length < PAGE) break
-      before = page.at(-1).id
+      const listed = await store.list({ ...query, limit: page, ...(before !== undefined && { before }) })
+      all.push(...listed)
+      if (listed.length < page) break
+      before = listed.at(-1).id
     }
     return all
   }
 
+  // The summaries of the watched runs that are no longer listed as unfinished: each found by its
+  // start (a run that finished); one not found was deleted and is watched no more.
+  const settled = async (ids) => {
+    const found = []
+    for (const id of ids) {
+      const start = open.get(id)
+      const summary = (await store.list({ since: start, until: start + 1n, limit: page })).find((s) => s.id === id)
+      if (summary === undefined) open.delete(id)
+      else found.push(summary)
+    }
+    return found
+  }
+
   const poll = async () => {
-    const summaries = await list()
-    // Oldest first, so pages receive runs in the order they started.
-    for (const summary of summaries.reverse()) {
+    // The first poll: the recent runs. Then the runs started since the newest seen (at its very
+    // nanosecond too: the newest is listed again, and `seen` skips it).
+    const fresh = newest === undefined ? await store.list({ limit: recent }) : await pages({ since: newest })
+    let oldestOpen
+    for (const start of open.values()) if (oldestOpen === undefined || start < oldestOpen) oldestOpen = start
+    const unfinished = oldestOpen === undefined ? [] : await pages({ since: oldestOpen, status: 'interrupted' })
+    const listed = new Set([...fresh, ...unfinished].map((s) => s.id))
+    const finished = await settled([...open.keys()].filter((id) => !listed.has(id)))
+    const byId = new Map()
+    for (const s of [...finished, ...unfinished, ...fresh]) byId.set(s.id, s)
+    // Oldest first (the reverse of a store's order), so pages receive runs in the order they started.
+    const summaries = [...byId.values()].sort(oldestFirst)
+    for (const summary of summaries) {
+      if (newest === undefined || summary.startedAt > newest) newest = summary.startedAt
+      if (summary.status === 'interrupted') open.set(summary.id, summary.startedAt)
+      else open.delete(summary.id)
       const mark = `${summary.status}:${summary.links}`
       if (seen.get(summary.id) === mark) continue
       seen.set(summary.id, mark)
@@ -64,18 +96,9 @@ export async function startLiveViewer({ store, port = 0, intervalMs = 250, recen
         seen.delete(summary.id)
       }
     }
-    // Watch from the oldest unfinished run, else from the newest start seen.
-    let newest = since
-    let oldestOpen
-    for (const s of summaries) {
-      if (newest === undefined || s.startedAt > newest) newest = s.startedAt
-      if (s.status === 'interrupted' && (oldestOpen === undefined || s.startedAt < oldestOpen)) oldestOpen = s.startedAt
-    }
-    since = oldestOpen ?? newest
-    // Forget what can no longer be listed.
-    if (since !== undefined && seen.size > 4 * PAGE) {
-      const listed = new Set(summaries.map((s) => s.id))
-      for (const id of seen.keys()) if (!listed.has(id)) seen.delete(id)
+    // Forget what will not be listed again (neither new nor watched).
+    if (seen.size > 4 * page) {
+      for (const id of seen.keys()) if (!byId.has(id) && !open.has(id)) seen.delete(id)
     }
   }
 
@@ -99,4 +122,10 @@ export async function startLiveViewer({ store, port = 0, intervalMs = 250, recen
       await live.close()
     },
   }
+}
+
+/** A store lists runs newest first (`started_at`, then id, descending): this is the reverse. */
+function oldestFirst(a, b) {
+  if (a.startedAt !== b.startedAt) return a.startedAt < b.startedAt ? -1 : 1
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0
 }
