@@ -43,6 +43,12 @@ const input = makeOrder()
 const immer = immerLoop(orderLinks.map(([, fn]) => fn))
 const off = order({ capture: 'off' })
 const timeline = order({})
+/** The same 10 links and nothing around them: as the graph, which has no middleware. */
+const bare = (() => {
+  let c = chain<Order>('order')
+  for (const [name, fn] of orderLinks) c = c.link(name, fn as never)
+  return c
+})()
 const saver = new MemorySaver()
 const plainGraph = orderGraph()
 const savedGraph = orderGraph(saver)
@@ -67,6 +73,7 @@ const cases: Case[] = [
   { id: 'immer', run: () => immer(input) },
   { id: 'off', run: () => off.run(input) },
   { id: 'timeline', run: () => timeline.run(input) },
+  { id: 'bare', run: () => bare.run(input) },
   { id: 'lg-none', run: () => plainGraph.invoke(input) },
   { id: 'lg-memory', run: saved(undefined) },
   { id: 'lg-memory-sync', run: saved('sync') },
@@ -90,7 +97,9 @@ async function check(): Promise<number> {
   const events = timelineRun.timeline.events
   if (events.length !== 2 + 4 * STEPS) throw new Error(`'timeline' recorded ${events.length} events, expected ${2 + 4 * STEPS}`)
   if (events.at(-1)?.mwctx['links'] !== STEPS) throw new Error(`'timeline': the counter middleware did not count ${STEPS} links`)
-  const got: Record<string, unknown> = { off: (await off.run(makeOrder())).ctx, timeline: timelineRun.ctx, 'lg-none': await plainGraph.invoke(makeOrder()) }
+  const bareRun = await bare.run(makeOrder())
+  if (bareRun.timeline.length !== 2 + 2 * STEPS) throw new Error(`'timeline' without middleware recorded ${bareRun.timeline.length} events, expected ${2 + 2 * STEPS}`)
+  const got: Record<string, unknown> = { off: (await off.run(makeOrder())).ctx, timeline: timelineRun.ctx, bare: bareRun.ctx, 'lg-none': await plainGraph.invoke(makeOrder()) }
 
   // One MemorySaver run, its thread kept until its checkpoints are counted.
   const threadId = 'check'
@@ -121,6 +130,7 @@ const LABELS: Record<string, string> = {
   immer: 'hand-written immer loop (the runner suite\'s baseline)',
   off: "shadowchain `capture: 'off'`",
   timeline: "shadowchain `capture: 'timeline'` (default)",
+  bare: "shadowchain `'timeline'`, the 10 links without the 2 middleware (as the graph, which has none; information)",
   'lg-none': 'LangGraph, no checkpointer',
   'lg-memory': 'LangGraph + `MemorySaver` (default `durability`: `\'async\'`)',
   'lg-memory-sync': "LangGraph + `MemorySaver`, `durability: 'sync'`",
@@ -152,6 +162,7 @@ function report(samples: Map<string, Samples>, checkpoints: number, version: str
     '|---|--:|---|',
     target("LangGraph + `MemorySaver` ÷ shadowchain `capture: 'timeline'`", headline, TARGET),
     target('LangGraph + `MemorySaver` ÷ the hand-written immer loop', ratio('lg-memory', 'immer')),
+    target("LangGraph + `MemorySaver` ÷ shadowchain `'timeline'` without middleware, as the graph has none (information)", ratio('lg-memory', 'bare')),
     target("LangGraph + `MemorySaver`, `durability: 'sync'` ÷ shadowchain `'timeline'`", ratio('lg-memory-sync', 'timeline')),
     target("LangGraph, no checkpointer ÷ shadowchain `'timeline'`", ratio('lg-none', 'timeline')),
     target("LangGraph, no checkpointer ÷ shadowchain `capture: 'off'`", ratio('lg-none', 'off')),
