@@ -3,8 +3,11 @@
 // recorder used to build eagerly.
 import { applyPatches, immerable, type Objectish, type Patch } from 'immer'
 import { describe, expect, it } from 'vitest'
-import { chain, Run } from '../src/index.js'
+import { chain, ChainRunError, Run } from '../src/index.js'
 import { EventLog, Times } from '../src/record/event-log.js'
+import { countLinkEvents } from '../src/record/events.js'
+import { H } from '../src/record/log-header.js'
+import { LogScan, Scan } from '../src/record/log-scan.js'
 import { emptyState } from '../src/record/snapshot.js'
 import { steppingClock } from './helpers.js'
 
@@ -251,5 +254,65 @@ describe('the event log', () => {
     expect(last?.after).toEqual({ k: [1496, 1497, 1498, 1499] })
     expect(last?.metrics).toEqual({ ms: 0.5 })
     expect(events.at(-2)?.mwctx).toEqual({ at: 1_499 })
+  })
+
+  it('counts the links that ran from the log, without building its events, over every way a link end is kept', async () => {
+    // A wide ctx: immer's patches, kept as one inline replace, add or remove, a path too long to
+    // inline, lists; a link that changes nothing; a failed attempt and a failed link (whole events).
+    type Wide = Record<string, unknown> & { deep: { a: { b: { c: { d: { e: { f: { g: { h: number } } } } } } } } }
+    const wide = (): Wide => {
+      const out: Record<string, unknown> = { deep: { a: { b: { c: { d: { e: { f: { g: { h: 0 } } } } } } } } }
+      for (let i = 0; i < 200; i++) out[`k${i}`] = i
+      return out as Wide
+    }
+    let attempts = 0
+    const links = chain<Wide>('kinds')
+      .link('derived first', (ctx) => void (ctx['k1'] = -1))
+      .link('replace', (ctx) => void (ctx['k2'] = -2))
+      .link('add', (ctx) => void (ctx['new'] = 1))
+      .link('remove', (ctx) => void delete ctx['k3'])
+      .link('long path', (ctx) => void (ctx.deep.a.b.c.d.e.f.g.h = 1))
+      .link('lists', (ctx) => {
+        ctx['k4'] = -4
+        ctx['k5'] = -5
+      })
+      .link('nothing', () => {})
+      .link('retried', () => {
+        if (attempts++ === 0) throw new Error('once')
+      }, { retry: { attempts: 2 } })
+      .use({ name: 'counter', before: (e) => void (e.mwctx.n = ((e.mwctx.n as number | undefined) ?? 0) + 1) }, { name: 'timing', after: (e) => void (e.metrics.ms = 1) })
+    const ok = await links.run(wide())
+    const error = await links
+      .link('fails', () => {
+        throw new Error('no')
+      })
+      .run(wide())
+      .catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(ChainRunError)
+    const failed = (error as ChainRunError<Wide>).run
+    const kinds: Record<string, number> = { 'middleware.before': H.Hook, 'middleware.after': H.Hook, 'link.start': H.Start, 'link.end': H.End }
+    for (const run of [ok, failed]) {
+      const log = run.timeline.log() as EventLog<unknown>
+      const counted = run.timeline.linkCount()
+      // What the count reads of each entry, passing its patches over: every entry's kind and link.
+      const scan = new LogScan(log.view(), Scan.Kinds)
+      const read: string[] = []
+      while (scan.next()) read.push(scan.kind === H.Event ? `${scan.event?.type}` : `${scan.kind} ${scan.link?.name}`)
+      // Counting built nothing: the log was never walked.
+      expect(log.view().walked).toBe(false)
+      expect(counted).toBe(countLinkEvents(run.timeline.events))
+      expect(read).toEqual(run.timeline.events.map((e) => (e.type in kinds && !('error' in e) ? `${kinds[e.type]} ${'link' in e ? e.link?.name : undefined}` : e.type)))
+    }
+    expect(ok.timeline.linkCount()).toBe(8)
+    expect(failed.timeline.linkCount()).toBe(9)
+    // The encodings the count passed over are the ones meant.
+    expect(ok.timeline.links().map((l) => l.patches.length)).toEqual([1, 1, 1, 1, 1, 2, 0, 0])
+  })
+
+  it("counts a fork's links: its parent's up to the cut, then its own", async () => {
+    const parent = await counted().run(order())
+    const fork = await parent.fork({ at: 'push' })
+    expect(fork.timeline.linkCount()).toBe(countLinkEvents(fork.timeline.events))
+    expect(fork.timeline.linkCount()).toBe(5)
   })
 })

@@ -60,7 +60,7 @@ describe('view --live <store>: a durable run that crashed', () => {
     const counted: RunStore = {
       ...real,
       list: async (query) => {
-        const listed: readonly StoredRunSummary[] = await real.list(query)
+        const listed: StoredRunSummary[] = await real.list(query)
         calls++
         summaries += listed.length
         return listed

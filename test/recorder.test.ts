@@ -78,6 +78,18 @@ describe('what a flight recorder keeps', () => {
       await rec.close()
     }
   })
+
+  it("lists the runs it keeps in memory without building their events: each run's links counted from its log", async () => {
+    const rec = recorder({ keep: { last: 10, failed: 10 } })
+    await runAll(jobs(rec), 1, 6)
+    const listed = await rec.runs()
+    expect(listed.map((s) => s.links)).toEqual([2, 2, 2, 2, 2]) // run 5 failed in 'work': a link.error counts
+    for (const summary of listed) {
+      const run = (await rec.get(summary.id))!
+      expect(run.timeline.log()?.view().walked).toBe(false)
+      expect(summary.links).toBe(run.timeline.events.filter((e) => e.type === 'link.end' || e.type === 'link.error').length)
+    }
+  })
 })
 
 describe('statistics', () => {

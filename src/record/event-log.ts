@@ -15,12 +15,12 @@
 // along, and caches what it built; `at(-1)` (what `Run` reads) builds only the last event.
 import type { Patch } from 'immer'
 import type { LinkInfo, MiddlewareCallInfo } from '../core/types.js'
-import type { TimelineEvent } from './events.js'
+import { countLinkEvents, type TimelineEvent } from './events.js'
 import { LogTimes, type Times } from './log-times.js'
 import { Forced, TrackedState, decodeState, type StateCursor } from './tracked-state.js'
 import { NO_PATCHES } from '../run/hook-events.js'
 import { H } from './log-header.js'
-import { linkEnds, type LinkEnd } from './log-ends.js'
+import { countLinkEnds, linkEnds, type LinkEnd } from './log-ends.js'
 import { decodePatches, type LogView } from './log-scan.js'
 
 export { Times } from './log-times.js'
@@ -290,6 +290,11 @@ export class EventLog<C = unknown> {
     return this.built !== undefined && this.built.length === this.count ? undefined : linkEnds(this.view())
   }
 
+  /** @internal The links that ran (`link.end` and `link.error` events), counted without building events. */
+  linkCount(): number {
+    return this.built !== undefined && this.built.length === this.count ? countLinkEvents(this.built) : countLinkEnds(this.view())
+  }
+
   /** @internal What a scan of the entries reads (log-scan.ts): the log's own slots and times, not copies. */
   view(): LogView {
     return { slots: this.slots, count: this.count, times: this.times, calls: this.calls, links: this.links, forced: this.forced, seqBase: this.seqBase, walked: this.cursor !== undefined }
@@ -370,3 +375,4 @@ export class EventLog<C = unknown> {
   }
 
 }
+

@@ -240,3 +240,16 @@ export type TimelineEvent<C = unknown> =
 
 /** The `type` of any event. */
 export type TimelineEventType = TimelineEvent['type']
+
+/**
+ * The links that ran among `events` (the first `length` of them): its `link.end` and
+ * `link.error` events, a timeline's or a run document's alike.
+ */
+export function countLinkEvents(events: readonly { readonly type: string }[], length = events.length): number {
+  let n = 0
+  for (let i = 0; i < length; i++) {
+    const type = (events[i] as { readonly type: string }).type
+    if (type === 'link.end' || type === 'link.error') n++
+  }
+  return n
+}

@@ -5,7 +5,7 @@ import type { Patch } from 'immer'
 import type { LinkInfo } from '../core/types.js'
 import type { TimelineEvent } from './events.js'
 import { H } from './log-header.js'
-import { LogScan, type LogView } from './log-scan.js'
+import { LogScan, Scan, type LogView } from './log-scan.js'
 
 /** What {@link linkEnds} gives of a link that ran: its link, the ctx it left, its patches. */
 export interface LinkEnd {
@@ -26,7 +26,7 @@ const PASSED: ReadonlySet<string> = new Set(['run.start', 'run.end', 'middleware
  */
 export function linkEnds(view: LogView): LinkEnd[] | undefined {
   const out: LinkEnd[] = []
-  const entry = new LogScan(view, true)
+  const entry = new LogScan(view, Scan.Lean)
   let ctx: unknown
   let started: LinkInfo | undefined
   while (entry.next()) {
@@ -56,4 +56,18 @@ export function linkEnds(view: LogView): LinkEnd[] | undefined {
     started = undefined
   }
   return out
+}
+
+/** The links that ran (each `link.end` and `link.error`), counted from a log's entries without building its events or making any patch. */
+export function countLinkEnds(view: LogView): number {
+  let n = 0
+  const entry = new LogScan(view, Scan.Kinds)
+  while (entry.next()) {
+    if (entry.kind === H.End) n++
+    else if (entry.kind === H.Event) {
+      const type = (entry.event as TimelineEvent<unknown>).type
+      if (type === 'link.end' || type === 'link.error') n++
+    }
+  }
+  return n
 }

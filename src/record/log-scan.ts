@@ -45,10 +45,20 @@ export class StateStep {
 /** The slots a state's change takes in an entry, by how it differs (log-header.ts `State`). */
 const STATE_SLOTS: readonly number[] = [0, 1, 2, 2, 0, 0, 2, 0]
 
+/** How much of each entry a {@link LogScan} reads. */
+export const Scan = {
+  /** Everything. */
+  Full: 0,
+  /** The ctx, the links and a link's end's patches: no mwctx or metrics change, no time, no inverse patches. */
+  Lean: 1,
+  /** The kinds and links of entries only: a link's end's patches are passed over, never made. */
+  Kinds: 2,
+} as const
+export type Scan = (typeof Scan)[keyof typeof Scan]
+
 /**
  * A log's entries, read one at a time (`next`) into the scan's own fields: a reader takes what
- * it needs of each before the next. A `lean` scan reads the ctx, the links and a link's end's
- * patches only: no mwctx or metrics change, no time, no inverse patches (left as they were).
+ * it needs of each before the next; what a {@link Scan} level does not read is left as it was.
  */
 export class LogScan {
   /** `H.Event`, `H.Hook`, `H.Start` or `H.End`. */
@@ -81,10 +91,16 @@ export class LogScan {
   #link: LinkInfo | undefined = undefined
   #startT = 0n
 
+  private readonly lean: boolean
+  private readonly kinds: boolean
+
   constructor(
     private readonly view: LogView,
-    private readonly lean = false,
-  ) {}
+    level: Scan = Scan.Full,
+  ) {
+    this.lean = level !== Scan.Full
+    this.kinds = level === Scan.Kinds
+  }
 
   /** Reads the next entry; false when there is none. */
   next(): boolean {
@@ -129,6 +145,8 @@ export class LogScan {
       }
     } else if (kind === H.Start) {
       if (!lean) this.t = this.#startT = times.at(this.#time++)
+    } else if (this.kinds) {
+      slot += patchSlots(header)
     } else {
       const at = { slot }
       this.derived = (header & H.PatchMask) === H.Derived
@@ -165,6 +183,23 @@ function readState(s: readonly unknown[], slot: number, how: number, step: State
       break
   }
   return slot
+}
+
+/** The number of patch slots a link's end entry whose header is `header` has (as {@link decodePatches} reads them). */
+function patchSlots(header: number): number {
+  const how = header & H.PatchMask
+  switch (how) {
+    case H.Empty:
+    case H.None:
+      return 0
+    case H.Lists:
+      return 2
+    case H.Derived:
+      return 1
+  }
+  const length = (header >> H.PathShift) & H.MaxInline
+  // The path (its keys, or the array), then a replace's two values, an add's or a remove's one.
+  return (length === 0 ? 1 : length) + (how === H.Replace ? 2 : 1)
 }
 
 /**

@@ -3,12 +3,15 @@
 import type { Run } from '../lineage/run.js'
 import type { NormalQuery } from './query.js'
 import { newestFirst } from './query.js'
-import { countLinks, runSummary } from './summary.js'
+import { runSummary } from './summary.js'
 import type { StoredRunSummary } from './types.js'
 
-/** What listing shows of a run kept in memory (the same fields a store lists). */
+/**
+ * What listing shows of a run kept in memory (the same fields a store lists). Its links are
+ * counted from its log: a listing does not build every kept run's events.
+ */
 function summaryOf(run: Run<unknown>): StoredRunSummary {
-  return runSummary(run, countLinks(run.timeline.events))
+  return runSummary(run, run.timeline.linkCount())
 }
 
 /** A fixed-size FIFO of runs: adding past its size evicts the oldest (returned). */

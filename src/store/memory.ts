@@ -4,7 +4,8 @@ import type { RunDocument } from '../files/run-document.js'
 import { StoreError } from './errors.js'
 import { nextSeq, storedDocument } from './durable.js'
 import { newestFirst, normalizeKeep, normalizeQuery, RETAIN_BATCH, unknownCursor, type NormalQuery } from './query.js'
-import { checkSummary, countLinks, documentText } from './summary.js'
+import { checkSummary, documentText } from './summary.js'
+import { countLinkEvents } from '../record/events.js'
 import type { DurableHead, KeepPolicy, RunQuery, RunStore, StoredRunSummary, StepBatch, StoredRun } from './types.js'
 
 interface Entry {
@@ -75,7 +76,7 @@ export function memoryStore(): RunStore {
       open()
       checkSummary(summary, head.run.id, head.run.chainName, where)
       const text = JSON.stringify(head)
-      runs.set(summary.id, { summary: { ...summary, status: 'interrupted', links: countLinks(head.events ?? []) }, text, steps: { batches: [], next: nextSeq(head) } })
+      runs.set(summary.id, { summary: { ...summary, status: 'interrupted', links: countLinkEvents(head.events ?? []) }, text, steps: { batches: [], next: nextSeq(head) } })
     },
     async appendSteps(id: string, batch: StepBatch): Promise<void> {
       open()
@@ -88,7 +89,7 @@ export function memoryStore(): RunStore {
       if (first > steps.next) throw new StoreError('STORE_SEQ', where, `run ${id}: steps appended from seq ${first}, expected seq ${steps.next}`)
       steps.batches.push(JSON.stringify(batch))
       steps.next = first + batch.events.length
-      entry.summary = { ...entry.summary, links: entry.summary.links + countLinks(batch.events) }
+      entry.summary = { ...entry.summary, links: entry.summary.links + countLinkEvents(batch.events) }
     },
     async claim(id: string, owner: string): Promise<boolean> {
       open()

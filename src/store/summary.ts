@@ -5,14 +5,8 @@ import { StoreError } from './errors.js'
 import { exportText } from '../files/log-text.js'
 import { exportRun } from '../files/write-document.js'
 import type { Run } from '../lineage/run.js'
+import { countLinkEvents } from '../record/events.js'
 import type { DurableHead, StoredRunSummary, StoredRun } from './types.js'
-
-/** How many link executions these events record (`link.end` and `link.error`). */
-export function countLinks(events: Iterable<{ readonly type: string }>): number {
-  let n = 0
-  for (const event of events) if (event.type === 'link.end' || event.type === 'link.error') n++
-  return n
-}
 
 /**
  * The summary of a finished run's document: what `list` returns for it.
@@ -34,7 +28,7 @@ export function summarize(doc: RunDocument): StoredRunSummary {
     ...(failed !== undefined && { failedLink: failed }),
     ...(run.error !== undefined && { code: run.error.code }),
     ...(run.parent !== undefined && { parentId: run.parent.runId }),
-    links: countLinks(doc.events),
+    links: countLinkEvents(doc.events),
     ...(run.trace !== undefined && { traceId: run.trace.traceId }),
   }
 }
@@ -61,7 +55,7 @@ export function durableSummary(head: DurableHead): StoredRunSummary {
     status: 'interrupted',
     startedAt: BigInt(run.startedAt),
     ...(run.parent !== undefined && { parentId: run.parent.runId }),
-    links: countLinks(head.events ?? []),
+    links: countLinkEvents(head.events ?? []),
     ...(run.trace !== undefined && { traceId: run.trace.traceId }),
   }
 }

@@ -9,7 +9,8 @@ import type { RunDocument } from '../../files/run-document.js'
 import { nextSeq, storedDocument } from '../durable.js'
 import { redactUrl, StoreError } from '../errors.js'
 import { normalizeKeep, normalizeQuery, RETAIN_BATCH, unknownCursor } from '../query.js'
-import { checkSummary, countLinks, documentText } from '../summary.js'
+import { checkSummary, documentText } from '../summary.js'
+import { countLinkEvents } from '../../record/events.js'
 import type { DurableHead, KeepPolicy, RunQuery, RunStore, StoredRunSummary, StepBatch, StoredRun, StoredStatus } from '../types.js'
 import { ident, migrate, poolWhere, postgresError, type PostgresStoreOptions } from './schema.js'
 import { appendStepsSql, retainSql, upsertParams, upsertRunsSql, writeRuns } from './write.js'
@@ -175,7 +176,7 @@ export function postgresStore(urlOrPool: string | pg.Pool, options: PostgresStor
       checkSummary(summary, head.run.id, head.run.chainName, where)
       const text = JSON.stringify(head)
       await transaction(`beginning run ${summary.id}`, async (client) => {
-        const s0 = { ...summary, status: 'interrupted' as const, links: countLinks(head.events ?? []), endedAt: undefined, durationNs: undefined }
+        const s0 = { ...summary, status: 'interrupted' as const, links: countLinkEvents(head.events ?? []), endedAt: undefined, durationNs: undefined }
         await client.query(upsertRunsSql(s), upsertParams([s0], [nextSeq(head)]))
         await client.query(`INSERT INTO ${s}.shadowchain_documents (id, document) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET document = excluded.document`, [summary.id, text])
         await client.query(`DELETE FROM ${s}.shadowchain_steps WHERE run_id = $1`, [summary.id])
@@ -189,7 +190,7 @@ export function postgresStore(urlOrPool: string | pg.Pool, options: PostgresStor
       // insert, the update, COMMIT): the run's row is locked, the steps inserted and the row
       // moved on only when they are the next ones, and the row as it was read comes back to say
       // why not otherwise. A retried append (steps already there) changes nothing.
-      const rows = await query<{ status: StoredStatus; next_seq: number | null }>(`appending steps to run ${id}`, appendStepsSql(s), [id, first, text, first + batch.events.length, countLinks(batch.events)])
+      const rows = await query<{ status: StoredStatus; next_seq: number | null }>(`appending steps to run ${id}`, appendStepsSql(s), [id, first, text, first + batch.events.length, countLinkEvents(batch.events)])
       const row = rows[0]
       if (row === undefined) throw new StoreError('STORE_NOT_FOUND', where, `steps appended to run ${id}, which was never begun`)
       if (row.status === 'interrupted' && row.next_seq !== null && first > row.next_seq) throw new StoreError('STORE_SEQ', where, `run ${id}: steps appended from seq ${first}, expected seq ${row.next_seq}`)

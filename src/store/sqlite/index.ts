@@ -9,7 +9,8 @@ import type { RunDocument } from '../../files/run-document.js'
 import { nextSeq, storedDocument } from '../durable.js'
 import { StoreError } from '../errors.js'
 import { normalizeKeep, normalizeQuery, unknownCursor } from '../query.js'
-import { checkSummary, countLinks, documentText } from '../summary.js'
+import { checkSummary, documentText } from '../summary.js'
+import { countLinkEvents } from '../../record/events.js'
 import type { DurableHead, KeepPolicy, RunQuery, RunStore, StoredRunSummary, StepBatch, StoredRun, StoredStatus } from '../types.js'
 import type { SqliteStoreOptions } from './options.js'
 import { openSqlite, sqliteError } from './schema.js'
@@ -158,7 +159,7 @@ export function sqliteStore(path: string, options?: SqliteStoreOptions): RunStor
       run(`beginning run ${summary.id}`, () => {
         checkSummary(summary, head.run.id, head.run.chainName, where)
         const text = JSON.stringify(head)
-        const row = { ...summary, links: countLinks(head.events ?? []) }
+        const row = { ...summary, links: countLinkEvents(head.events ?? []) }
         return changes().begin(row, text, nextSeq(head))
       }),
     appendSteps: (id: string, batch: StepBatch) =>
@@ -166,7 +167,7 @@ export function sqliteStore(path: string, options?: SqliteStoreOptions): RunStor
         if (batch.events.length === 0) return
         const first = (batch.events[0] as { seq: number }).seq
         const text = JSON.stringify(batch)
-        const links = countLinks(batch.events)
+        const links = countLinkEvents(batch.events)
         return changes().appendSteps(id, first, batch.events.length, links, text)
       }),
     claim: (id: string, owner: string) =>
