@@ -375,4 +375,3 @@ export class EventLog<C = unknown> {
   }
 
 }
-

@@ -241,15 +241,14 @@ export type TimelineEvent<C = unknown> =
 /** The `type` of any event. */
 export type TimelineEventType = TimelineEvent['type']
 
-/**
- * The links that ran among `events` (the first `length` of them): its `link.end` and
- * `link.error` events, a timeline's or a run document's alike.
- */
+/** Whether an event of this type ends a link that ran: `link.end` or `link.error`. */
+export function endsLink(type: string): boolean {
+  return type === 'link.end' || type === 'link.error'
+}
+
+/** The links that ran among `events` (the first `length` of them), a timeline's or a run document's alike: see {@link endsLink}. */
 export function countLinkEvents(events: readonly { readonly type: string }[], length = events.length): number {
   let n = 0
-  for (let i = 0; i < length; i++) {
-    const type = (events[i] as { readonly type: string }).type
-    if (type === 'link.end' || type === 'link.error') n++
-  }
+  for (let i = 0; i < length; i++) if (endsLink((events[i] as { readonly type: string }).type)) n++
   return n
 }

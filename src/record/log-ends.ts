@@ -3,7 +3,7 @@
 // entry by entry (log-scan.ts; no event object, no mwctx or metrics state built).
 import type { Patch } from 'immer'
 import type { LinkInfo } from '../core/types.js'
-import type { TimelineEvent } from './events.js'
+import { endsLink, type TimelineEvent } from './events.js'
 import { H } from './log-header.js'
 import { LogScan, Scan, type LogView } from './log-scan.js'
 
@@ -63,11 +63,7 @@ export function countLinkEnds(view: LogView): number {
   let n = 0
   const entry = new LogScan(view, Scan.Kinds)
   while (entry.next()) {
-    if (entry.kind === H.End) n++
-    else if (entry.kind === H.Event) {
-      const type = (entry.event as TimelineEvent<unknown>).type
-      if (type === 'link.end' || type === 'link.error') n++
-    }
+    if (entry.kind === H.End || (entry.kind === H.Event && endsLink((entry.event as TimelineEvent<unknown>).type))) n++
   }
   return n
 }
