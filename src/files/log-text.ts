@@ -217,6 +217,13 @@ class TextWriter {
       if (RESERVED_PATH_KEYS.has(key)) return this.stateText(before ?? buildFlat(beforeKeys, beforeValues), state.current(), isMetrics)
       return `[{"op":"${set ? 'replace' : 'add'}","path":[${quoted(key)}],"value":${valueText(step.value, this.notes)}}]`
     }
+    if (how === State.Empty) {
+      const text = emptiedText(state)
+      if (text !== undefined) {
+        state.becomes(emptyState())
+        return text
+      }
+    }
     const before = state.current()
     let after: unknown
     if (how === State.Object) after = step.a
@@ -241,6 +248,36 @@ class TextWriter {
     if (isMetrics && after === undefined) return 'null'
     return patchesText(encodePatches(diffStates(before, after), after, this.notes))
   }
+}
+
+/** What the diff of a state and the empty state writes, from `undefined` (metrics before a link). */
+const EMPTIED_FROM_NOTHING = '[{"op":"replace","path":[],"value":{}}]'
+
+/**
+ * The field of a followed state emptied (`State.Empty`: metrics as a link begins), as
+ * `stateText` writes the diff: a remove of each key, in the state's order, without building the
+ * state or diffing it. `undefined` for a state that is not a plain object or has a reserved key
+ * (written as `stateText` writes them).
+ */
+function emptiedText(state: Followed): string | undefined {
+  const object = state.object
+  if (object === emptyState()) return ''
+  if (object === undefined) return EMPTIED_FROM_NOTHING
+  let keys: readonly string[]
+  if (object === NOT_BUILT) keys = state.keys
+  else {
+    if (typeof object !== 'object' || object === null) return undefined
+    const proto: unknown = Object.getPrototypeOf(object)
+    if (proto !== Object.prototype && proto !== null) return undefined
+    keys = Object.keys(object)
+  }
+  let text = '['
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string
+    if (RESERVED_PATH_KEYS.has(key)) return undefined
+    text += `${i === 0 ? '' : ','}{"op":"remove","path":[${quoted(key)}]}`
+  }
+  return `${text}]`
 }
 
 /** `offset` as JSON text: a number, or a decimal string past 2^53. */
