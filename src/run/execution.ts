@@ -91,7 +91,8 @@ export abstract class ExecutionState<C> implements ObservedStates {
   protected lastReading: bigint
   /**
    * What this run's seal walks learned: `exotic` once its ctx holds a Map, a Set or an immerable
-   * instance (from then on the run asks immer for patches); width is given back to the chain's.
+   * instance (from then on the run asks immer for patches); width is given back to the chain's
+   * when the run ends.
    */
   protected readonly seal: SealHint
 

@@ -174,7 +174,6 @@ export abstract class LinkCalls<C> extends HookCalls<C> {
       if (next !== base) {
         const problem = viaPatches ? sealPatches(patches ?? NO_PATCHES, next, base, 'ctx') : sealState(next, base, 'ctx', hint)
         if (problem !== undefined) return this.unsealable(link, draft, io, t0, t1, problem)
-        if (hint.usePatches) this.plan.chain.seal.usePatches = true
       }
     } else {
       next = base

@@ -287,6 +287,8 @@ class Execution<C> extends AroundCalls<C> {
     // A step cut short by an internal error still ends its link span (at the step's last reading).
     // A stop counts only in a run that ended well (a later failure, say `safe: false`, wins).
     const stop = status === 'ok' ? this.stop : undefined
+    // What the run's walks learnt of width is its chain's from now on (the next runs start with it).
+    if (this.seal.usePatches) this.plan.chain.seal.usePatches = true
     this.observer?.runEnd(status, failure, this.lastReading, endedAt, stop)
     this.finish({ status, ctx: this.ctx, failure, endedAt, stop })
   }
