@@ -287,12 +287,17 @@ export class EventLog<C = unknown> {
    * `undefined` once the events are built (the caller reads them: that costs no more).
    */
   linkEnds(): LinkEnd[] | undefined {
-    return this.built !== undefined && this.built.length === this.count ? undefined : linkEnds(this.view())
+    return this.allBuilt() ? undefined : linkEnds(this.view())
   }
 
   /** @internal The links that ran (`link.end` and `link.error` events), counted without building events. */
   linkCount(): number {
-    return this.built !== undefined && this.built.length === this.count ? countLinkEvents(this.built) : countLinkEnds(this.view())
+    return this.allBuilt() ? countLinkEvents(this.built as TimelineEvent<C>[]) : countLinkEnds(this.view())
+  }
+
+  /** Every event is built (a reader walked the whole log): reading them costs no more than a scan. */
+  private allBuilt(): boolean {
+    return this.built !== undefined && this.built.length === this.count
   }
 
   /** @internal What a scan of the entries reads (log-scan.ts): the log's own slots and times, not copies. */
