@@ -47,7 +47,7 @@ describe('hrTime', () => {
 describe('nsAttribute', () => {
   it('is Number(ns) for every duration: small, at 2^32, at 2^53, past 2^64, negative', () => {
     const twoTo64 = 1n << 64n
-    const values = [0n, 1n, 4_294_967_295n, 4_294_967_296n, 4_294_967_297n, (1n << 53n) - 1n, 1n << 53n, (1n << 53n) + 1n, twoTo64 - 1n, twoTo64, twoTo64 + 5n, -1n, -4_294_967_296n, -(twoTo64 + 5n)]
+    const values = [0n, 1n, 4_294_967_295n, 4_294_967_296n, 4_294_967_297n, (1n << 53n) - 1n, 1n << 53n, (1n << 53n) + 1n, twoTo64 - 1n, twoTo64, twoTo64 + 5n, -1n, -4_294_967_296n, -(twoTo64 + 5n), -twoTo64, -3n * twoTo64]
     for (let i = 0n; i < 1_000n; i++) values.push(i * 1_234_567n, i * 98_765_432_109n)
     for (const ns of values) expect(nsAttribute(ns)).toBe(Number(ns))
   })

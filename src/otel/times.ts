@@ -1,6 +1,7 @@
 // Times and durations as OpenTelemetry takes them: the runner's bigint epoch nanoseconds as
 // HrTime tuples, bigint durations as numbers (live tracing and export alike).
 import type { HrTime } from '@opentelemetry/api'
+import { nsNumber } from '../core/ns-number.js'
 
 // Epoch ns are bigints past 2^53; HrTime wants [seconds, nanos] numbers. Both bigint arithmetic
 // and Number(bigint) are builtin calls that allocate (a subtraction and a conversion were most of
@@ -54,21 +55,10 @@ export function hrTime(ns: bigint): HrTime {
 }
 
 /**
- * Durations as attributes: numbers are exact below 2^53 ns (104 days). Read from the bigint's
- * halves (see {@link hrTime}): Number(bigint) is a builtin call, three times a link span.
+ * Durations as attributes: numbers, exact below 2^53 ns (104 days), read from the bigint's halves
+ * as {@link hrTime} reads a time (`Number(bigint)` is a builtin call, three times a link span).
  */
-export function nsAttribute(ns: bigint): number {
-  if (ns < TWO_53) {
-    SCRATCH[0] = ns
-    const hi = HALVES[HI] as number
-    // Under 2^32 ns (4.3 s, nearly every duration): the low half as it is, a small integer when
-    // it fits one (as Number() gives it), not a double. A negative duration (a clock that went
-    // back) wraps to a huge high half: Number() below.
-    if (hi === 0) return HALVES[LO] as number
-    if (hi < FAST_HI) return hi * TWO_32 + (HALVES[LO] as number)
-  }
-  return Number(ns)
-}
+export const nsAttribute: (ns: bigint) => number = nsNumber
 
 /** `hrTime`, or nothing for a run recorded without timestamps (every time `0n`). */
 export function timesOf(stamped: boolean): (ns: bigint) => HrTime | undefined {

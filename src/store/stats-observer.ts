@@ -4,6 +4,7 @@
 import type { LinkInfo, MiddlewareCallInfo, RunStatus } from '../core/types.js'
 import type { RunObserver } from '../run/observer.js'
 import type { ChainSeries, Statistics } from './statistics.js'
+import { nsBetween } from '../core/ns-number.js'
 
 /** Records one run's link, middleware and run durations into a chain's series. */
 export class StatsObserver implements RunObserver<unknown> {
@@ -25,15 +26,15 @@ export class StatsObserver implements RunObserver<unknown> {
   }
 
   linkEnd(link: LinkInfo, t0: bigint, t1: bigint): void {
-    this.stats.linkSeries(this.series, link).record(t1 - t0, false)
+    this.stats.linkSeries(this.series, link).record(nsBetween(t0, t1), false)
   }
 
   linkError(link: LinkInfo, t0: bigint, t1: bigint): void {
-    this.stats.linkSeries(this.series, link).record(t1 - t0, true)
+    this.stats.linkSeries(this.series, link).record(nsBetween(t0, t1), true)
   }
 
   runEnd(status: RunStatus, _failure: unknown, _stepEnd: bigint, t: bigint): void {
-    this.series.runs.record(t - this.startedAt, status !== 'ok')
+    this.series.runs.record(nsBetween(this.startedAt, t), status !== 'ok')
   }
 
   linkStart(_link: LinkInfo, draft: unknown): unknown {
