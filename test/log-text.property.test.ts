@@ -10,6 +10,9 @@ import { chain, memoryStore, recorder } from '../src/index.js'
 import type { Chain, Middleware, Run } from '../src/index.js'
 import { exportRun } from '../src/files/write-document.js'
 import { exportText } from '../src/files/log-text.js'
+import { CtxChanges } from '../src/files/encode-parts.js'
+import { redactor } from '../src/files/redact.js'
+import { diffStates } from '../src/core/diff-states.js'
 import { encodeRun, EncodedRun, summarize } from '../src/store/summary.js'
 
 enablePatches()
@@ -215,5 +218,31 @@ describe('a run document written from the event log', () => {
     const listed = await store.list({ chain: 'kept' })
     expect(listed.map((s) => s.links)).toStrictEqual([2, 2, 2, 2, 2])
     await rec.close()
+  })
+})
+
+describe("CtxChanges: a derived link's change (its own patches are the diff of its states)", () => {
+  const none = redactor([])
+
+  it('writes the diff as it is and makes no way back when no Set is put in place', () => {
+    const before = { a: 1, nested: { b: [1, 2] }, gone: true }
+    const after = { a: 2, nested: { b: [1, 2, 3] }, added: 'x' }
+    const own = diffStates(before, after)
+    const changes = new CtxChanges()
+    expect(changes.change(before, after, own, none, 'derived')).toBe(own)
+    expect(changes.back).toBeUndefined()
+    // The same patches as when the way back is made and compared.
+    expect(new CtxChanges().change(before, after, own, none)).toEqual(own)
+  })
+
+  it('puts a replaced Set in order as a change with its way back does', () => {
+    const before = { tags: new Set(['a', 'b']), n: 1 }
+    const after = { tags: new Set(['b', 'c']), n: 1 }
+    const own = diffStates(before, after)
+    const full = new CtxChanges()
+    const expected = full.change(before, after, own, none)
+    const derived = new CtxChanges()
+    expect(derived.change(before, after, own, none, 'derived')).toEqual(expected)
+    expect(derived.back).toEqual(full.back)
   })
 })

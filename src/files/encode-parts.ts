@@ -115,6 +115,11 @@ function samePatches(a: readonly Patch[], b: readonly Patch[]): boolean {
  * text written straight from a run's log): a link's or a fork's own patches when it has them and
  * nothing is redacted, else the diff of the two (redacted) states.
  */
+/** A patch that puts a Set in place. */
+function replacesSet(patch: Patch): boolean {
+  return patch.op === 'replace' && patch.value instanceof Set
+}
+
 export class CtxChanges {
   // Whether the ctx before holds nothing immer may copy or reorder without a patch
   // (mayChangeUnpatched): then a link's diff back is walked along its patches alone, not over the
@@ -129,15 +134,22 @@ export class CtxChanges {
   /**
    * The patches a document writes for ctx going from `before` to `after`.
    * @param back - the structural diff from `after` back to `before`, when the caller has it
-   *   (a link whose own patches are the diff of its states has it as its inverse patches)
+   *   (a link whose own patches are the diff of its states has it as its inverse patches);
+   *   `'derived'`: `own` is that diff, and its way back (then left `undefined`) is not needed
    */
-  change(before: unknown, after: unknown, own: readonly Patch[] | undefined, redact: Redactor, back?: Patch[]): readonly Patch[] {
+  change(before: unknown, after: unknown, own: readonly Patch[] | undefined, redact: Redactor, back?: Patch[] | 'derived'): readonly Patch[] {
     this.#along ??= !redact.active && !mayChangeUnpatched(before)
     let forward: readonly Patch[]
     if (own === undefined) {
       this.back = undefined
       forward = diffStates(redact.apply(before), redact.apply(after))
+    } else if (back === 'derived' && !own.some(replacesSet)) {
+      // The diff of the two states: its inverse is the diff back, which the document omits, and
+      // no Set's members to put in order (a changed Set is one replace of it, in the diff).
+      this.back = undefined
+      forward = own
     } else {
+      if (back === 'derived') back = undefined
       // Exact and already computed (but for the order of Sets).
       this.back = back ?? (this.#along ? diffStatesAlong(after, before, own) : diffStates(after, before))
       forward = setsInOrder(own, after, this.back)

@@ -14,7 +14,7 @@ import type { LinkInfo, MiddlewareCallInfo } from '../core/types.js'
 import type { TimelineEvent } from '../record/events.js'
 import { buildFlat, FlatShadow } from '../record/flat-state.js'
 import { H, State } from '../record/log-header.js'
-import { LogScan, type LogView, type StateStep } from '../record/log-scan.js'
+import { LogScan, Scan, type LogView, type StateStep } from '../record/log-scan.js'
 import { emptyState } from '../record/snapshot.js'
 import { encodeValue, type EncodeNotes } from './codec.js'
 import { CtxChanges, encodePatches, inverseUnlessDerived, offset, table } from './encode-parts.js'
@@ -80,7 +80,7 @@ export function exportText(run: ExportableRun, view: LogView): { readonly text: 
   // A log a reader has walked holds objects it built that the scan would not know as the same.
   if (view.seqBase !== 0 || view.count === 0 || view.walked) return undefined
   const writer = new TextWriter(run.startedAt)
-  const entry = new LogScan(view)
+  const entry = new LogScan(view, Scan.Forward)
   while (entry.next()) if (!writer.entry(entry)) return undefined
   const first = writer.first
   if (first === undefined) return undefined
@@ -123,7 +123,7 @@ class TextWriter {
     let back: Patch[] | undefined
     if (e.ctxChanged) {
       const end = e.kind === H.End
-      text += `,"ctx":${this.ctxPatches(before, e.ctx, end ? e.patches : undefined, end && e.derived ? (e.inversePatches as Patch[]) : undefined)}`
+      text += `,"ctx":${this.ctxPatches(before, e.ctx, end ? e.patches : undefined, end && e.derived ? 'derived' : undefined)}`
       back = this.ctxChanges.back
       this.ctx = e.ctx
     }
@@ -144,7 +144,8 @@ class TextWriter {
       text += `,"link":${this.links.ref(e.link as LinkInfo)}`
       if (e.kind === H.End) {
         this.ends++
-        const inverse = inverseUnlessDerived(e.inversePatches, this.ctx, before, back, NONE, this.notes)
+        // A derived link's inverse patches are the diff back (the scan does not make them): omitted.
+        const inverse = e.derived ? undefined : inverseUnlessDerived(e.inversePatches, this.ctx, before, back, NONE, this.notes)
         if (inverse !== undefined) text += `,"inversePatches":${patchesText(inverse)}`
         text += `,"durationNs":${offsetText(e.durationNs, 0n)}`
       }
@@ -154,7 +155,7 @@ class TextWriter {
   }
 
   /** The `ctx` field: a link's own patches (`own`), or the diff of the two states; `back`: see CtxChanges. */
-  private ctxPatches(before: unknown, after: unknown, own: readonly Patch[] | undefined, back?: Patch[]): string {
+  private ctxPatches(before: unknown, after: unknown, own: readonly Patch[] | undefined, back?: 'derived'): string {
     return patchesText(encodePatches(this.ctxChanges.change(before, after, own, NONE, back), after, this.notes))
   }
 

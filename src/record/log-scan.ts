@@ -53,6 +53,11 @@ export const Scan = {
   Lean: 1,
   /** The kinds and links of entries only: a link's end's patches are passed over, never made. */
   Kinds: 2,
+  /**
+   * Everything but a derived link end's inverse patches (left empty): they are the diff back,
+   * which a document's reader makes itself (a run's document text omits them).
+   */
+  Forward: 3,
 } as const
 export type Scan = (typeof Scan)[keyof typeof Scan]
 
@@ -93,13 +98,15 @@ export class LogScan {
 
   private readonly lean: boolean
   private readonly kinds: boolean
+  private readonly forward: boolean
 
   constructor(
     private readonly view: LogView,
     level: Scan = Scan.Full,
   ) {
-    this.lean = level !== Scan.Full
+    this.lean = level === Scan.Lean || level === Scan.Kinds
     this.kinds = level === Scan.Kinds
+    this.forward = level === Scan.Forward
   }
 
   /** Reads the next entry; false when there is none. */
@@ -149,8 +156,9 @@ export class LogScan {
       slot += patchSlots(header)
     } else {
       const at = { slot }
-      this.derived = (header & H.PatchMask) === H.Derived
-      const [patches, inversePatches] = decodePatches(s, at, header, !lean, this.ctx)
+      const derived = (header & H.PatchMask) === H.Derived
+      this.derived = derived
+      const [patches, inversePatches] = decodePatches(s, at, header, !lean && !(derived && this.forward), this.ctx)
       slot = at.slot
       this.patches = patches
       this.inversePatches = inversePatches
