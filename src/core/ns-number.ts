@@ -4,15 +4,20 @@
 // 10 links with 2 middleware, for statistics; 3 a link span, for tracing). Instead the bigint is
 // stored into a 64-bit typed array and read back as two 32-bit halves: plain number arithmetic.
 
-const SCRATCH = new BigUint64Array(2)
-const HALVES = new Uint32Array(SCRATCH.buffer)
-// Which half is which follows the platform's byte order.
-const LO = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 0 : 1
-const HI = 1 - LO
-const TWO_32 = 4_294_967_296
-/** The high half of the first value past 2^53 = 2^21 × 2^32. */
-const FAST_HI = 0x20_0000
-const TWO_53 = 1n << 53n
+/** @internal A 64-bit scratch value (two of them) and its 32-bit halves (otel/times.ts reads times the same way). */
+export const SCRATCH = new BigUint64Array(2)
+/** @internal */
+export const HALVES = new Uint32Array(SCRATCH.buffer)
+/** @internal Which half of a scratch value is which follows the platform's byte order. */
+export const LO = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 0 : 1
+/** @internal */
+export const HI = 1 - LO
+/** @internal */
+export const TWO_32 = 4_294_967_296
+/** @internal The high half of the first value past 2^53 = 2^21 × 2^32. */
+export const FAST_HI = 0x20_0000
+/** @internal */
+export const TWO_53 = 1n << 53n
 
 /**
  * A bigint count of nanoseconds as a number: exact below 2^53 ns (104 days), `Number(ns)` above

@@ -1,7 +1,7 @@
 // Times and durations as OpenTelemetry takes them: the runner's bigint epoch nanoseconds as
 // HrTime tuples, bigint durations as numbers (live tracing and export alike).
 import type { HrTime } from '@opentelemetry/api'
-import { nsNumber } from '../core/ns-number.js'
+import { FAST_HI, HALVES, HI, LO, nsNumber, SCRATCH, TWO_32, TWO_53 } from '../core/ns-number.js'
 
 // Epoch ns are bigints past 2^53; HrTime wants [seconds, nanos] numbers. Both bigint arithmetic
 // and Number(bigint) are builtin calls that allocate (a subtraction and a conversion were most of
@@ -9,17 +9,7 @@ import { nsNumber } from '../core/ns-number.js'
 // 64-bit typed array and read back as two 32-bit halves, less the halves of an anchor (a whole
 // second near now): plain number arithmetic, exact for 2^53 ns (104 days) after the anchor.
 // Anything else (a test clock near 0, a recorded run from before, a far future) takes the bigint
-// path, as exact.
-const SCRATCH = new BigUint64Array(1)
-const HALVES = new Uint32Array(SCRATCH.buffer)
-// Which half is which follows the platform's byte order.
-const LO = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 0 : 1
-const HI = 1 - LO
-const TWO_32 = 4_294_967_296
-/** The high half of the first value past the fast range: 2^53 = 2^21 × 2^32. */
-const FAST_HI = 0x20_0000
-const TWO_53 = 1n << 53n
-
+// path, as exact. (The scratch value and its halves are core's, ns-number.ts.)
 const ANCHOR_S = Math.floor(Date.now() / 1000)
 const ANCHOR_NS = BigInt(ANCHOR_S) * 1_000_000_000n
 /** Past the fast range: every value from here on (2^64 and more too) takes the bigint path. */
