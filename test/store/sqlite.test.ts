@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest'
 import { chain, recorder } from '../../src/index.js'
 import { StoreError, storedRun } from '../../src/store/index.js'
 import { sqliteStore } from '../../src/store/sqlite/index.js'
+import { openSqlite } from '../../src/store/sqlite/schema.js'
 import { rejection, storeContract } from './contract.js'
 import { copyAs, exoticRun, neverYieldingLoop } from './fixtures.js'
 import { writer } from './processes.js'
@@ -57,6 +58,7 @@ describe('the SQLite store', () => {
     try {
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal')
       expect(db.pragma('auto_vacuum', { simple: true })).toBe(2)
+      expect(db.pragma('page_size', { simple: true })).toBe(16_384)
       const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all()
       expect(tables).toEqual(['shadowchain_documents', 'shadowchain_meta', 'shadowchain_runs', 'shadowchain_steps'])
       expect(db.prepare("SELECT value FROM shadowchain_meta WHERE key = 'schema_version'").pluck().get()).toBe('1')
@@ -65,6 +67,38 @@ describe('the SQLite store', () => {
     }
     // Opened again: the same store.
     await sqliteStore(path).close()
+    // Its connections checkpoint at 4 MiB of WAL, as SQLite's default of 1,000 pages does on 4 KiB pages.
+    const connection = openSqlite(path)
+    expect(connection.pragma('wal_autocheckpoint', { simple: true })).toBe(256)
+    connection.close()
+  })
+
+  it('keeps the page size of a store file made with 4 KiB pages (as stores were before), and reads and writes it', async () => {
+    const path = fresh()
+    const doc = (await exoticRun()).toJSON()
+    const first = sqliteStore(path)
+    await first.write([copyAs(doc, 'before', 'old', 1_800_000_000_000_000_000n)])
+    await first.close()
+    // The file as SQLite's default made it: 4 KiB pages (a page size changes only by a VACUUM out of WAL mode).
+    const convert = new Database(path)
+    convert.pragma('journal_mode = DELETE')
+    convert.pragma('page_size = 4096')
+    convert.exec('VACUUM')
+    convert.pragma('journal_mode = WAL')
+    expect(convert.pragma('page_size', { simple: true })).toBe(4096)
+    convert.close()
+    const store = sqliteStore(path)
+    await store.write([copyAs(doc, 'after', 'old', 1_800_000_000_000_000_001n)])
+    expect((await store.list({ chain: 'old' })).map((s) => s.id)).toEqual(['after', 'before'])
+    expect((await store.read('before'))?.run.id).toBe('before')
+    expect((await store.read('after'))?.run.id).toBe('after')
+    await store.close()
+    const db = new Database(path, { readonly: true })
+    expect(db.pragma('page_size', { simple: true })).toBe(4096)
+    db.close()
+    const connection = openSqlite(path)
+    expect(connection.pragma('wal_autocheckpoint', { simple: true })).toBe(1_024)
+    connection.close()
   })
 
   it('refuses a file of random bytes as STORE_CORRUPT, naming it, and leaves it as it was', () => {
@@ -172,7 +206,11 @@ describe('the SQLite store', () => {
       await cycle(30)
       const { free, pages } = freePages()
       expect(free * 4).toBeLessThanOrEqual(pages)
-      expect(sizes[30]).toBeLessThan(written / 10)
+      // The database file holds what is kept; its WAL is bounded by its own checkpoints and
+      // journal_size_limit (8 MiB), whatever was written (on 16 KiB pages a retention's scattered
+      // deletes write more WAL bytes than on 4 KiB ones).
+      expect(statSync(path).size).toBeLessThan(written / 10)
+      expect(sizes[30]! - statSync(path).size).toBeLessThanOrEqual(8 * 1024 * 1024)
     } finally {
       vi.useRealTimers()
       await store.close()

@@ -65,7 +65,20 @@ function check(db: Database.Database, where: string): 'ours' | 'empty' {
 }
 
 /**
- * Opens (and, when the file is new or empty, creates) an SQLite run store: WAL journal,
+ * The page size of a store file this code creates: 16 KiB, not SQLite's 4 KiB. A stored run is a
+ * document of a few KiB written once (a 10-link run's is ~6 KiB): on 4 KiB pages it spilled onto
+ * overflow pages, and each commit wrote ~4 times as many WAL frames. Measured in one process with
+ * the store's tables and 6 KiB documents, batches of 256, cases interleaved: 16 KiB pages cost
+ * 0.76× the CPU of 4 KiB ones to write and retain (8 KiB: 0.84×; 32 KiB: 0.70×, at twice the
+ * bytes read to list runs or fetch one). A file created before keeps its own page size.
+ */
+export const PAGE_SIZE = 16_384
+
+/** The WAL's size at which a write checkpoints it (see openSqlite). */
+const WAL_CHECKPOINT_BYTES = 4 * 1024 * 1024
+
+/**
+ * Opens (and, when the file is new or empty, creates) an SQLite run store: 16 KiB pages, WAL journal,
  * `busy_timeout`, `auto_vacuum = INCREMENTAL` set before the first table so retain can give
  * freed pages back, tables prefixed `shadowchain_` and a schema version in `shadowchain_meta`.
  */
@@ -82,6 +95,9 @@ export function openSqlite(path: string, options: SqliteStoreOptions = {}): Data
     // Read-only first: a foreign or damaged file is refused before anything is written to it.
     const state = check(db, where)
     if (state === 'empty') {
+      // Before anything is written (a file's page size is fixed once it has a table, and in WAL
+      // mode): see PAGE_SIZE.
+      db.pragma(`page_size = ${PAGE_SIZE}`)
       db.pragma('auto_vacuum = INCREMENTAL')
       db.pragma('journal_mode = WAL')
       db.transaction(() => {
@@ -96,6 +112,10 @@ export function openSqlite(path: string, options: SqliteStoreOptions = {}): Data
     db.pragma(`busy_timeout = ${Math.max(0, Math.floor(timeout))}`)
     // The WAL file is cut back to this size after each checkpoint, so it cannot grow for ever.
     db.pragma('journal_size_limit = 8388608')
+    // A checkpoint once the WAL holds 4 MiB, as SQLite's default of 1,000 pages does on 4 KiB
+    // pages (a count of pages: on 16 KiB ones the WAL would grow to 16 MiB first).
+    const pageSize = Number(db.pragma('page_size', { simple: true }))
+    db.pragma(`wal_autocheckpoint = ${Math.max(1, Math.round(WAL_CHECKPOINT_BYTES / pageSize))}`)
     return db
   } catch (error) {
     db.close()
