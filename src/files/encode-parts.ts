@@ -110,16 +110,16 @@ function samePatches(a: readonly Patch[], b: readonly Patch[]): boolean {
   return true
 }
 
-/**
- * The changes of ctx from event to event, as a document writes them (`eventEncoder`, and the
- * text written straight from a run's log): a link's or a fork's own patches when it has them and
- * nothing is redacted, else the diff of the two (redacted) states.
- */
 /** A patch that puts a Set in place. */
 function replacesSet(patch: Patch): boolean {
   return patch.op === 'replace' && patch.value instanceof Set
 }
 
+/**
+ * The changes of ctx from event to event, as a document writes them (`eventEncoder`, and the
+ * text written straight from a run's log): a link's or a fork's own patches when it has them and
+ * nothing is redacted, else the diff of the two (redacted) states.
+ */
 export class CtxChanges {
   // Whether the ctx before holds nothing immer may copy or reorder without a patch
   // (mayChangeUnpatched): then a link's diff back is walked along its patches alone, not over the
