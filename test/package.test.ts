@@ -88,4 +88,34 @@ describe('the published package', () => {
       rmSync(dir, { recursive: true, force: true })
     }
   })
+
+  it('starts the checkpoint thread of an SQLite store writing on the event loop from the built package', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shadowchain-checkpoint-'))
+    try {
+      const url = (entry: string) => JSON.stringify(new URL(`../dist/${entry}.js`, import.meta.url).href)
+      const path = JSON.stringify(join(dir, 'runs.db'))
+      const code = [
+        `const { chain, recorder } = await import(${url('index')})`,
+        `const { sqliteStore } = await import(${url('store/sqlite/index')})`,
+        `const { openSqlite } = await import(${url('store/sqlite/schema')})`,
+        `const { Checkpointer } = await import(${url('store/sqlite/checkpointer')})`,
+        // Runs written through the store as a service would, then a checkpoint asked of the thread.
+        `const rec = recorder({ store: sqliteStore(${path}) })`,
+        `const c = chain('built', { recorder: rec }).link('inc', (ctx) => { ctx.n += 1 })`,
+        `for (let n = 0; n < 5; n++) await c.run({ n })`,
+        `await rec.close()`,
+        `const db = openSqlite(${path})`,
+        `const checkpoints = new Checkpointer(${path}, db, 5000)`,
+        `checkpoints.request()`,
+        `await checkpoints.idle()`,
+        `console.log(JSON.stringify({ running: checkpoints.running, error: checkpoints.last?.error ?? null, answered: checkpoints.last !== undefined }))`,
+        `await checkpoints.close()`,
+        `db.close()`,
+      ].join('\n')
+      const out = execFileSync(process.execPath, ['--input-type=module', '-e', code], { cwd: dir, encoding: 'utf8', timeout: 60_000 })
+      expect(JSON.parse(out)).toEqual({ running: true, error: null, answered: true })
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
 })

@@ -13,8 +13,9 @@ import { checkSummary, documentText } from '../summary.js'
 import { countLinkEvents } from '../../record/events.js'
 import type { DurableHead, KeepPolicy, RunQuery, RunStore, StoredRunSummary, StepBatch, StoredRun, StoredStatus } from '../types.js'
 import type { SqliteStoreOptions } from './options.js'
-import { openSqlite, sqliteError } from './schema.js'
+import { DEFAULT_BUSY_TIMEOUT_MS, openSqlite, sqliteError } from './schema.js'
 import { WriterThread, type Changes } from './thread.js'
+import { Checkpointer } from './checkpointer.js'
 import { SqliteWrites, type RunRow } from './writes.js'
 
 export { SQLITE_SCHEMA_VERSION, type SqliteStoreOptions } from './options.js'
@@ -34,6 +35,11 @@ interface SummaryRow {
   parent_id: string | null
   links: bigint
   trace_id: string | null
+}
+
+/** A private in-memory database (no WAL, no file a second connection could open). */
+function inMemory(path: string): boolean {
+  return path === '' || path === ':memory:' || path.startsWith('file::memory:')
 }
 
 /** Batches a flight recorder may have posted to the writer thread at once. */
@@ -61,7 +67,9 @@ function toSummary(row: SummaryRow): StoredRunSummary {
  * A run store in one SQLite file, created when missing: the embedded default for keeping runs on
  * disk. WAL journal and a busy timeout, so several processes may write one file; tables prefixed
  * `shadowchain_` with a schema version. Calls are synchronous underneath (better-sqlite3): a
- * write waits at most `busyTimeoutMs` for another process's lock.
+ * write waits at most `busyTimeoutMs` for another process's lock. Once a store has written a few
+ * MiB, a thread of its own copies the WAL back into the file (checkpoints), off the event loop;
+ * with `thread: true` the writer thread does that too.
  *
  * @param path - the database file (`':memory:'` for a private in-memory database)
  * @param options - `busyTimeoutMs` (default 5,000)
@@ -71,7 +79,7 @@ function toSummary(row: SummaryRow): StoredRunSummary {
  */
 export function sqliteStore(path: string, options?: SqliteStoreOptions): RunStore {
   const where = path
-  if (options?.thread === true && (path === '' || path === ':memory:' || path.startsWith('file::memory:'))) {
+  if (options?.thread === true && inMemory(path)) {
     throw new TypeError(`sqliteStore('${path}', { thread: true }): a writer thread needs a database file (an in-memory database is private to one connection)`)
   }
   let db: Database.Database | undefined = openSqlite(path, options)
@@ -97,12 +105,18 @@ export function sqliteStore(path: string, options?: SqliteStoreOptions): RunStor
       throw sqliteError(error, where, doing)
     }
   }
-  // The changes: on this connection, or posted to the writer thread's.
+  // The changes: on this connection, or posted to the writer thread's. Made here, they are
+  // checkpointed by a thread of their own (checkpointer.ts); the writer thread checkpoints its own.
   let inline: SqliteWrites | undefined
   const thread = options?.thread === true ? new WriterThread(path, options) : undefined
+  const checkpointer = thread === undefined && !inMemory(path) ? new Checkpointer(path, db, options?.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS) : undefined
   const changes = (): Changes => {
     const open = live()
-    return thread ?? (inline ??= new SqliteWrites(open, where))
+    return thread ?? (inline ??= new SqliteWrites(open, where, checkpointer === undefined ? undefined : () => checkpointer.request()))
+  }
+  /** A change made on this connection committed `chars` characters of text. */
+  const wrote = (chars: number): void => {
+    if (thread === undefined) checkpointer?.wrote(chars)
   }
 
   return {
@@ -113,7 +127,11 @@ export function sqliteStore(path: string, options?: SqliteStoreOptions): RunStor
     write: (runs: readonly StoredRun[]) =>
       run('writing runs', () => {
         const rows = runs.map((r): RunRow => ({ summary: r.summary, text: documentText(r, where) }))
-        return changes().write(rows)
+        const done = changes().write(rows)
+        let chars = 0
+        for (const row of rows) chars += row.text.length
+        wrote(chars)
+        return done
       }),
     list: (query?: RunQuery) =>
       run('listing runs', () => {
@@ -160,7 +178,9 @@ export function sqliteStore(path: string, options?: SqliteStoreOptions): RunStor
         checkSummary(summary, head.run.id, head.run.chainName, where)
         const text = JSON.stringify(head)
         const row = { ...summary, links: countLinkEvents(head.events ?? []) }
-        return changes().begin(row, text, nextSeq(head))
+        const done = changes().begin(row, text, nextSeq(head))
+        wrote(text.length)
+        return done
       }),
     appendSteps: (id: string, batch: StepBatch) =>
       run(`appending steps to run ${id}`, () => {
@@ -168,7 +188,9 @@ export function sqliteStore(path: string, options?: SqliteStoreOptions): RunStor
         const first = (batch.events[0] as { seq: number }).seq
         const text = JSON.stringify(batch)
         const links = countLinkEvents(batch.events)
-        return changes().appendSteps(id, first, batch.events.length, links, text)
+        const done = changes().appendSteps(id, first, batch.events.length, links, text)
+        wrote(text.length)
+        return done
       }),
     claim: (id: string, owner: string) =>
       run(`claiming run ${id}`, () => {
@@ -186,6 +208,7 @@ export function sqliteStore(path: string, options?: SqliteStoreOptions): RunStor
       statements.clear()
       try {
         await thread?.close()
+        await checkpointer?.close()
       } finally {
         open?.close()
       }

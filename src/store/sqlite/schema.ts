@@ -74,8 +74,20 @@ function check(db: Database.Database, where: string): 'ours' | 'empty' {
  */
 export const PAGE_SIZE = 16_384
 
+/** How long a statement waits for another process's lock, unless told (`busyTimeoutMs`). */
+export const DEFAULT_BUSY_TIMEOUT_MS = 5_000
+
 /** The WAL's size at which a write checkpoints it (see openSqlite). */
-const WAL_CHECKPOINT_BYTES = 4 * 1024 * 1024
+export const WAL_CHECKPOINT_BYTES = 4 * 1024 * 1024
+
+/**
+ * Sets the WAL size (bytes) at which a commit on `db` checkpoints (SQLite counts it in pages:
+ * 4 MiB is SQLite's default of 1,000 pages on 4 KiB pages, 256 on 16 KiB ones).
+ */
+export function autoCheckpoint(db: Database.Database, bytes: number): void {
+  const pageSize = Number(db.pragma('page_size', { simple: true }))
+  db.pragma(`wal_autocheckpoint = ${Math.max(1, Math.round(bytes / pageSize))}`)
+}
 
 /**
  * Opens (and, when the file is new or empty, creates) an SQLite run store: 16 KiB pages, WAL journal,
@@ -84,7 +96,7 @@ const WAL_CHECKPOINT_BYTES = 4 * 1024 * 1024
  */
 export function openSqlite(path: string, options: SqliteStoreOptions = {}): Database.Database {
   const where = path
-  const timeout = options.busyTimeoutMs ?? 5_000
+  const timeout = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS
   let db: Database.Database
   try {
     db = new Database(path, { timeout })
@@ -114,8 +126,7 @@ export function openSqlite(path: string, options: SqliteStoreOptions = {}): Data
     db.pragma('journal_size_limit = 8388608')
     // A checkpoint once the WAL holds 4 MiB, as SQLite's default of 1,000 pages does on 4 KiB
     // pages (a count of pages: on 16 KiB ones the WAL would grow to 16 MiB first).
-    const pageSize = Number(db.pragma('page_size', { simple: true }))
-    db.pragma(`wal_autocheckpoint = ${Math.max(1, Math.round(WAL_CHECKPOINT_BYTES / pageSize))}`)
+    autoCheckpoint(db, WAL_CHECKPOINT_BYTES)
     return db
   } catch (error) {
     db.close()

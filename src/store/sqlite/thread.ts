@@ -35,13 +35,14 @@ function replyError(error: { readonly store: boolean; readonly code: string | un
 }
 
 /**
- * How to start the writer thread: its module, or, when shadowchain runs from its TypeScript
- * source (tests, benchmarks), a bootstrap that registers tsx in the thread and imports the source.
+ * How to start one of the store's threads (`writer`, `checkpoint-worker`): its module, or, when
+ * shadowchain runs from its TypeScript source (tests, benchmarks), a bootstrap that registers tsx
+ * in the thread and imports the source.
  */
-function writerEntry(): { entry: string | URL; eval: boolean } {
-  const compiled = new URL('./writer.js', import.meta.url)
+export function threadEntry(name: string): { entry: string | URL; eval: boolean } {
+  const compiled = new URL(`./${name}.js`, import.meta.url)
   if (!import.meta.url.endsWith('.ts')) return { entry: compiled, eval: false }
-  const source = new URL('./writer.ts', import.meta.url).href
+  const source = new URL(`./${name}.ts`, import.meta.url).href
   return { entry: `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(source)}) })`, eval: true }
 }
 
@@ -102,7 +103,7 @@ export class WriterThread implements Changes {
   }
 
   #start(): Worker {
-    const { entry, eval: isCode } = writerEntry()
+    const { entry, eval: isCode } = threadEntry('writer')
     // No execArgv of the process: the thread needs none, and some (`--input-type`, `-e`) would stop it.
     const worker = new Worker(entry, { eval: isCode, execArgv: [], workerData: { path: this.#path, options: this.#options } })
     worker.unref()

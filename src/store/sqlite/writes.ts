@@ -57,9 +57,16 @@ export class SqliteWrites {
   /** When freed pages were last given back (`performance.now()`); never yet: the first retention does. */
   #gaveBackAt = -Infinity
 
-  constructor(db: Database.Database, where: string) {
+  readonly #checkpoint: (() => void) | undefined
+
+  /**
+   * @param checkpoint - how a checkpoint is asked for after a retention (the store's checkpoint
+   *   thread); without it, this connection makes a passive one itself
+   */
+  constructor(db: Database.Database, where: string, checkpoint?: () => void) {
     this.#db = db
     this.#where = where
+    this.#checkpoint = checkpoint
   }
 
   #prepare(sql: string): Database.Statement {
@@ -159,6 +166,7 @@ export class SqliteWrites {
       const pages = Number(this.#db.pragma('page_count', { simple: true }))
       if (free * 4 > pages) this.#db.pragma('incremental_vacuum')
     }
-    this.#db.pragma('wal_checkpoint(PASSIVE)')
+    if (this.#checkpoint !== undefined) this.#checkpoint()
+    else this.#db.pragma('wal_checkpoint(PASSIVE)')
   }
 }

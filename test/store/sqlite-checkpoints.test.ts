@@ -1,0 +1,111 @@
+// The checkpoint thread of an SQLite store that writes on the event loop (checkpointer.ts), on
+// real files: it starts only once enough was written, copies every WAL frame back while the
+// writer rests, moves the writing connection's own checkpoints out to a safety net while it runs,
+// and hands them back when it cannot work.
+import { mkdtempSync, renameSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type Database from 'better-sqlite3'
+import { afterAll, describe, expect, it } from 'vitest'
+import { Checkpointer, CHECKPOINT_EVERY_CHARS } from '../../src/store/sqlite/checkpointer.js'
+import { openSqlite } from '../../src/store/sqlite/schema.js'
+import { SqliteWrites } from '../../src/store/sqlite/writes.js'
+import { summarize } from '../../src/store/summary.js'
+import { exoticRun } from './fixtures.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'shadowchain-checkpoints-'))
+let files = 0
+const fresh = (): string => join(dir, `store-${++files}.db`)
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+/** Writes `count` runs of ~`size` characters each through `writes`, telling `checkpoints`. */
+async function writeRuns(writes: SqliteWrites, checkpoints: Checkpointer, count: number, size: number, from = 0): Promise<void> {
+  const doc = (await exoticRun()).toJSON()
+  const summary = summarize(doc)
+  const padding = 'x'.repeat(size)
+  for (let i = from; i < from + count; i++) {
+    const id = `run-${String(i).padStart(6, '0')}`
+    const text = JSON.stringify({ ...doc, run: { ...doc.run, id }, padding })
+    writes.write([{ summary: { ...summary, id, startedAt: summary.startedAt + BigInt(i) }, text }])
+    checkpoints.wrote(text.length)
+  }
+}
+
+const autoCheckpointPages = (db: Database.Database): number => Number(db.pragma('wal_autocheckpoint', { simple: true }))
+
+describe('the checkpoint thread of a store writing on the event loop', () => {
+  it('starts only once enough text was written, then copies every WAL frame back while the writer rests', async () => {
+    const path = fresh()
+    const db = openSqlite(path)
+    const checkpoints = new Checkpointer(path, db, 5_000)
+    const writes = new SqliteWrites(db, path, () => checkpoints.request())
+    try {
+      // The connection checkpoints itself at 4 MiB of WAL: 256 pages of 16 KiB.
+      expect(autoCheckpointPages(db)).toBe(256)
+      await writeRuns(writes, checkpoints, 10, 10_000)
+      expect(checkpoints.running).toBe(false)
+      await writeRuns(writes, checkpoints, Math.ceil(CHECKPOINT_EVERY_CHARS / 10_000), 10_000, 10)
+      expect(checkpoints.running).toBe(true)
+      // While the thread runs, the connection's own checkpoints wait for 16 MiB of WAL (1,024 pages).
+      expect(autoCheckpointPages(db)).toBe(1_024)
+      await checkpoints.idle()
+      const last = checkpoints.last
+      expect(last?.error).toBeUndefined()
+      if (last === undefined || last.error !== undefined) throw new Error('no checkpoint answered')
+      expect(last.log).toBeGreaterThan(0)
+      expect(last.checkpointed).toBe(last.log)
+      // Nothing was lost: every run is in the database file.
+      expect(db.prepare('SELECT count(*) FROM shadowchain_documents').pluck().get()).toBe(10 + Math.ceil(CHECKPOINT_EVERY_CHARS / 10_000))
+    } finally {
+      await checkpoints.close()
+      db.close()
+    }
+    expect(checkpoints.running).toBe(false)
+  })
+
+  it('hands the checkpoints back to the writing connection when the thread cannot make them', async () => {
+    const path = fresh()
+    const db = openSqlite(path)
+    const checkpoints = new Checkpointer(path, db, 5_000)
+    const writes = new SqliteWrites(db, path, () => checkpoints.request())
+    try {
+      await writeRuns(writes, checkpoints, 5, 1_000)
+      // The thread opens the file at its first checkpoint: moved away, it finds none there.
+      renameSync(path, `${path}.moved`)
+      await writeRuns(writes, checkpoints, Math.ceil(CHECKPOINT_EVERY_CHARS / 10_000), 10_000, 5)
+      await checkpoints.idle()
+      expect(checkpoints.last?.error).toMatch(/unable to open|does not exist|no such file/i)
+      expect(checkpoints.running).toBe(false)
+      expect(autoCheckpointPages(db)).toBe(256)
+      // Asked again, it stays out of the way: the connection checkpoints as before.
+      checkpoints.request()
+      expect(checkpoints.running).toBe(false)
+      await writeRuns(writes, checkpoints, 3, 1_000, 1_000)
+      expect(db.prepare('SELECT count(*) FROM shadowchain_documents').pluck().get()).toBe(8 + Math.ceil(CHECKPOINT_EVERY_CHARS / 10_000))
+    } finally {
+      await checkpoints.close()
+      db.close()
+    }
+  })
+
+  it('is asked for a checkpoint by a retention that deleted runs', async () => {
+    const path = fresh()
+    const db = openSqlite(path)
+    const checkpoints = new Checkpointer(path, db, 5_000)
+    const writes = new SqliteWrites(db, path, () => checkpoints.request())
+    try {
+      await writeRuns(writes, checkpoints, 20, 1_000)
+      expect(checkpoints.running).toBe(false)
+      const chain = (db.prepare('SELECT chain FROM shadowchain_runs LIMIT 1').pluck().get() as string) ?? ''
+      expect(writes.retain(chain, 5, 5)).toBe(15)
+      expect(checkpoints.running).toBe(true)
+      await checkpoints.idle()
+      const last = checkpoints.last
+      if (last === undefined || last.error !== undefined) throw new Error('no checkpoint answered')
+      expect(last.checkpointed).toBe(last.log)
+    } finally {
+      await checkpoints.close()
+      db.close()
+    }
+  })
+})
