@@ -3,12 +3,14 @@
 // writer rests, moves the writing connection's own checkpoints out to a safety net while it runs,
 // and hands them back when it cannot work.
 import { mkdtempSync, renameSync, rmSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type Database from 'better-sqlite3'
 import { afterAll, describe, expect, it } from 'vitest'
 import { Checkpointer, CHECKPOINT_EVERY_CHARS } from '../../src/store/sqlite/checkpointer.js'
-import { openSqlite } from '../../src/store/sqlite/schema.js'
+import { driverAddon, openSqlite } from '../../src/store/sqlite/schema.js'
+import { WriterThread } from '../../src/store/sqlite/thread.js'
 import { SqliteWrites } from '../../src/store/sqlite/writes.js'
 import { summarize } from '../../src/store/summary.js'
 import { exoticRun } from './fixtures.js'
@@ -106,6 +108,55 @@ describe('the checkpoint thread of a store writing on the event loop', () => {
     } finally {
       await checkpoints.close()
       db.close()
+    }
+  })
+})
+
+describe("a store's threads open the file with the main thread's copy of SQLite", () => {
+  // Two copies of SQLite in one process do not see each other's locks: a thread that resolved
+  // another `better-sqlite3` (a second node_modules, a resolve hook it does not have) corrupted a
+  // database the main thread was writing (measured: `wrong # of entries in index`).
+  it("finds the native addon this module's driver loaded", () => {
+    const db = openSqlite(fresh())
+    try {
+      const addon = driverAddon()
+      expect(addon).toBe(createRequire(import.meta.url).resolve('better-sqlite3/build/Release/better_sqlite3.node'))
+    } finally {
+      db.close()
+    }
+  })
+
+  it('the checkpoint thread opens it with the addon it is given, not one it resolves itself', async () => {
+    const path = fresh()
+    const db = openSqlite(path)
+    // An addon that does not exist: the thread fails to open the file, so it used the one given.
+    const checkpoints = new Checkpointer(path, db, 5_000, join(dir, 'missing', 'better_sqlite3.node'))
+    try {
+      checkpoints.request()
+      await checkpoints.idle()
+      expect(checkpoints.last?.error).toMatch(/missing/)
+      expect(checkpoints.running).toBe(false)
+      expect(autoCheckpointPages(db)).toBe(256)
+    } finally {
+      await checkpoints.close()
+      db.close()
+    }
+  })
+
+  it('the writer thread (`thread: true`) opens it with the addon it is given, not one it resolves itself', async () => {
+    const path = fresh()
+    openSqlite(path).close()
+    const thread = new WriterThread(path, {}, join(dir, 'missing', 'better_sqlite3.node'))
+    try {
+      await expect(thread.claim('no-such-run', 'me')).rejects.toThrow(/missing/)
+    } finally {
+      await thread.close()
+    }
+    const given = new WriterThread(path, {}, driverAddon())
+    try {
+      await expect(given.claim('no-such-run', 'me')).resolves.toBe(false)
+    } finally {
+      await given.close()
     }
   })
 })

@@ -5,7 +5,7 @@ import { parentPort, workerData } from 'node:worker_threads'
 import Database from 'better-sqlite3'
 import type { CheckpointReply, CheckpointRequest } from './checkpointer.js'
 
-const { path, busyTimeoutMs } = workerData as { path: string; busyTimeoutMs: number }
+const { path, busyTimeoutMs, nativeBinding } = workerData as { path: string; busyTimeoutMs: number; nativeBinding: string | undefined }
 const port = parentPort
 if (port === null) throw new Error('shadowchain: src/store/sqlite/checkpoint-worker runs as a worker thread only')
 let db: Database.Database | undefined
@@ -18,7 +18,8 @@ port.on('message', (request: CheckpointRequest) => {
   }
   let reply: CheckpointReply
   try {
-    db ??= new Database(path, { timeout: busyTimeoutMs, fileMustExist: true })
+    // The main thread's copy of SQLite (see schema.ts driverAddon), whichever this thread resolved.
+    db ??= new Database(path, nativeBinding === undefined ? { timeout: busyTimeoutMs, fileMustExist: true } : { timeout: busyTimeoutMs, fileMustExist: true, nativeBinding })
     // PASSIVE: copies what it can without waiting for the writer or any reader.
     const [row] = db.pragma('wal_checkpoint(PASSIVE)') as { busy: number; log: number; checkpointed: number }[]
     reply = { n: request.n, log: row?.log ?? 0, checkpointed: row?.checkpointed ?? 0 }

@@ -37,6 +37,7 @@ export class Checkpointer {
   readonly #path: string
   readonly #db: Database.Database
   readonly #busyTimeoutMs: number
+  readonly #addon: string | undefined
   #worker: Worker | undefined
   #since = 0
   #next = 0
@@ -50,11 +51,14 @@ export class Checkpointer {
   /**
    * @param db - the store's writing connection: its automatic checkpoints are moved to the
    *   thread while the thread runs
+   * @param addon - the driver's native addon `db` was opened with (schema.ts `driverAddon`): the
+   *   thread opens the file with the same copy of SQLite
    */
-  constructor(path: string, db: Database.Database, busyTimeoutMs: number) {
+  constructor(path: string, db: Database.Database, busyTimeoutMs: number, addon?: string) {
     this.#path = path
     this.#db = db
     this.#busyTimeoutMs = busyTimeoutMs
+    this.#addon = addon
   }
 
   /** @internal Whether the thread runs (tests). */
@@ -107,7 +111,7 @@ export class Checkpointer {
     try {
       const { entry, eval: isCode } = threadEntry('checkpoint-worker')
       // No execArgv of the process: the thread needs none, and some (`--input-type`, `-e`) would stop it.
-      worker = new Worker(entry, { eval: isCode, execArgv: [], workerData: { path: this.#path, busyTimeoutMs: this.#busyTimeoutMs } })
+      worker = new Worker(entry, { eval: isCode, execArgv: [], workerData: { path: this.#path, busyTimeoutMs: this.#busyTimeoutMs, nativeBinding: this.#addon } })
     } catch {
       this.#fallBack()
       return undefined

@@ -13,7 +13,7 @@ import { checkSummary, documentText } from '../summary.js'
 import { countLinkEvents } from '../../record/events.js'
 import type { DurableHead, KeepPolicy, RunQuery, RunStore, StoredRunSummary, StepBatch, StoredRun, StoredStatus } from '../types.js'
 import type { SqliteStoreOptions } from './options.js'
-import { DEFAULT_BUSY_TIMEOUT_MS, openSqlite, sqliteError } from './schema.js'
+import { DEFAULT_BUSY_TIMEOUT_MS, driverAddon, openSqlite, sqliteError } from './schema.js'
 import { WriterThread, type Changes } from './thread.js'
 import { Checkpointer } from './checkpointer.js'
 import { SqliteWrites, type RunRow } from './writes.js'
@@ -108,8 +108,10 @@ export function sqliteStore(path: string, options?: SqliteStoreOptions): RunStor
   // The changes: on this connection, or posted to the writer thread's. Made here, they are
   // checkpointed by a thread of their own (checkpointer.ts); the writer thread checkpoints its own.
   let inline: SqliteWrites | undefined
-  const thread = options?.thread === true ? new WriterThread(path, options) : undefined
-  const checkpointer = thread === undefined && !inMemory(path) ? new Checkpointer(path, db, options?.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS) : undefined
+  // The store's threads open the file with this connection's copy of SQLite (see driverAddon).
+  const addon = driverAddon()
+  const thread = options?.thread === true ? new WriterThread(path, options, addon) : undefined
+  const checkpointer = thread === undefined && !inMemory(path) ? new Checkpointer(path, db, options?.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS, addon) : undefined
   const changes = (): Changes => {
     const open = live()
     return thread ?? (inline ??= new SqliteWrites(open, where, checkpointer === undefined ? undefined : () => checkpointer.request()))

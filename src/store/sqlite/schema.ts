@@ -1,5 +1,6 @@
 // Opening an SQLite run store: refuse what is not ours (a damaged file, another program's
 // database, another schema version) before changing anything, then create the tables once.
+import { createRequire } from 'node:module'
 import Database from 'better-sqlite3'
 import { StoreError } from '../errors.js'
 import { SQLITE_SCHEMA_VERSION, type SqliteStoreOptions } from './options.js'
@@ -90,16 +91,51 @@ export function autoCheckpoint(db: Database.Database, bytes: number): void {
 }
 
 /**
+ * The file of the SQLite driver's native addon that this module's `better-sqlite3` loaded (once a
+ * database was opened), for a store's threads to open the file with: SQLite is compiled into the
+ * addon, and two copies of SQLite in one process do not see each other's locks, so one of them
+ * may rebuild or reset the WAL index under the other and corrupt the database. A thread resolves
+ * `better-sqlite3` for itself, and where it finds another copy (a second `node_modules`, or a
+ * module resolve hook in the main thread that the thread does not have) it must still use this
+ * one: measured, a flight recorder writing through the main thread's copy while the checkpoint
+ * thread used another left `wrong # of entries in index` in one run of three. `undefined` when
+ * the addon cannot be found (the thread then loads its own, as before).
+ */
+export function driverAddon(): string | undefined {
+  try {
+    const cache = createRequire(import.meta.url).cache
+    let root: string | undefined
+    for (const [file, loaded] of Object.entries(cache)) {
+      if (loaded?.exports !== Database) continue
+      const lib = file.lastIndexOf(`${pathSeparator(file)}lib${pathSeparator(file)}`)
+      if (lib !== -1) root = file.slice(0, lib)
+      break
+    }
+    if (root === undefined) return undefined
+    for (const file of Object.keys(cache)) if (file.startsWith(root) && file.endsWith('.node')) return file
+  } catch {
+    // No CommonJS cache to read here: the thread loads its own addon.
+  }
+  return undefined
+}
+
+function pathSeparator(file: string): string {
+  return file.includes('\\') && !file.includes('/') ? '\\' : '/'
+}
+
+/**
  * Opens (and, when the file is new or empty, creates) an SQLite run store: 16 KiB pages, WAL journal,
  * `busy_timeout`, `auto_vacuum = INCREMENTAL` set before the first table so retain can give
  * freed pages back, tables prefixed `shadowchain_` and a schema version in `shadowchain_meta`.
+ *
+ * @param nativeBinding - the driver's addon to open it with (a store's thread: {@link driverAddon})
  */
-export function openSqlite(path: string, options: SqliteStoreOptions = {}): Database.Database {
+export function openSqlite(path: string, options: SqliteStoreOptions = {}, nativeBinding?: string): Database.Database {
   const where = path
   const timeout = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS
   let db: Database.Database
   try {
-    db = new Database(path, { timeout })
+    db = new Database(path, nativeBinding === undefined ? { timeout } : { timeout, nativeBinding })
   } catch (error) {
     throw sqliteError(error, where, 'opening the file')
   }

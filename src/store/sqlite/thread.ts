@@ -57,9 +57,13 @@ export class WriterThread implements Changes {
   readonly #waiting = new Map<number, Waiting>()
   #next = 0
 
-  constructor(path: string, options: SqliteStoreOptions) {
+  readonly #addon: string | undefined
+
+  /** @param addon - the driver's native addon the store's own connection uses (schema.ts `driverAddon`) */
+  constructor(path: string, options: SqliteStoreOptions, addon?: string) {
     this.#path = path
     this.#options = options
+    this.#addon = addon
   }
 
   write(rows: readonly RunRow[]): Promise<void> {
@@ -105,7 +109,7 @@ export class WriterThread implements Changes {
   #start(): Worker {
     const { entry, eval: isCode } = threadEntry('writer')
     // No execArgv of the process: the thread needs none, and some (`--input-type`, `-e`) would stop it.
-    const worker = new Worker(entry, { eval: isCode, execArgv: [], workerData: { path: this.#path, options: this.#options } })
+    const worker = new Worker(entry, { eval: isCode, execArgv: [], workerData: { path: this.#path, options: this.#options, nativeBinding: this.#addon } })
     worker.unref()
     worker.on('message', (reply: WriteReply) => {
       const waiting = this.#waiting.get(reply.n)

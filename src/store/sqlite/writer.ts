@@ -8,7 +8,7 @@ import { openSqlite } from './schema.js'
 import { SqliteWrites } from './writes.js'
 import type { WriteReply, WriteRequest } from './thread.js'
 
-const { path, options } = workerData as { path: string; options: SqliteStoreOptions }
+const { path, options, nativeBinding } = workerData as { path: string; options: SqliteStoreOptions; nativeBinding: string | undefined }
 let db: Database.Database | undefined
 let writes: SqliteWrites | undefined
 const port = parentPort
@@ -23,7 +23,8 @@ port.on('message', (request: WriteRequest) => {
   let reply: WriteReply
   try {
     if (writes === undefined) {
-      db = openSqlite(path, options)
+      // The main thread's copy of SQLite (see schema.ts driverAddon), whichever this thread resolved.
+      db = openSqlite(path, options, nativeBinding)
       writes = new SqliteWrites(db, path)
     }
     // WriteRequest pairs each op with its method's arguments (typed where the store posts it).
