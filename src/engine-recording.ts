@@ -1,12 +1,11 @@
 // The engine's side of a flight recorder (DESIGN §10): what it asks of the recorder's port as a
-// run starts (its statistics' observer, a durable run's sink), as a durable run completes steps,
+// run starts (where its durations go, a durable run's sink), as a durable run completes steps,
 // and when the run is done. A recorder that throws here never fails the run.
 import { diag } from '@opentelemetry/api'
 import type { Chain } from './core/chain.js'
 import { describeError } from './core/errors.js'
 import type { RunInfo } from './core/types.js'
-import type { DurableSink, DurableStart, RecorderPort } from './core/recording.js'
-import type { RunObserver } from './run/observer.js'
+import type { DurableSink, DurableStart, DurationSink, RecorderPort } from './core/recording.js'
 import type { Recorder } from './record/recorder.js'
 import type { Run } from './lineage/run.js'
 import type { RunExtras } from './lineage/execution.js'
@@ -51,10 +50,10 @@ export function checkpointOf<C>(sink: DurableSink, recorder: Recorder<C>): () =>
   return () => sink.checkpoint(shared, recorder.log.toArray())
 }
 
-/** The recorder's observer of a run (its statistics); a recorder that throws here watches nothing. @internal */
-export function watch<C>(port: RecorderPort, chain: Chain<C>, info: RunInfo): RunObserver<C> | undefined {
+/** Where the run's durations go (the recorder's statistics); a recorder that throws here gets none. @internal */
+export function watch<C>(port: RecorderPort, chain: Chain<C>, info: RunInfo): DurationSink | undefined {
   try {
-    return port.runStarted(chain, info) as RunObserver<C> | undefined
+    return port.runStarted(chain, info)
   } catch (error) {
     diag.warn(`shadowchain: the flight recorder failed to watch run ${info.id}: ${describeError(error)}`)
     return undefined

@@ -110,7 +110,7 @@ function executeChain<C, T>(chain: Chain<C>, input: unknown, options: RunOptions
   // A flight recorder keeps the run when it ends, and may watch it meanwhile (its statistics).
   // Replays and forks are investigations: kept only by a recorder given in their own options.
   const port = (extras.replayOf === undefined && extras.parent === undefined ? merged.recorder : options?.recorder)?.[RECORDER_PORT]
-  const watcher = port === undefined ? undefined : watch<C>(port, chain, info)
+  const durations = port === undefined ? undefined : watch<C>(port, chain, info)
   const watchers: Watchers = { live: trace, port, tracing }
   let sink: DurableSink | undefined
   if (merged.durable === true) {
@@ -173,12 +173,12 @@ function executeChain<C, T>(chain: Chain<C>, input: unknown, options: RunOptions
     // A fork or resumed run records only the links from its cut: room for those, not the chain's.
     size: extras.resume === undefined ? compiled.recordSize : Math.ceil((compiled.recordSize * Math.max(0, compiled.links.length - extras.resume.linkIndex)) / Math.max(1, compiled.links.length)) + 16,
     links: chain.links,
+    durations,
   })
   // The recorder first: a state it cannot record turns a call into a failure, which the
   // tracer is then told of instead.
   const observers: RunObserver<C>[] = [recorder]
   if (trace !== undefined) observers.push(trace as RunObserver<C>)
-  if (watcher !== undefined) observers.push(watcher)
   const observer = fanOut<C>(observers) as RunObserver<C>
   return new Promise<T>((resolve, reject) => {
     const plan: ExecutionPlan<C> = {
@@ -187,7 +187,8 @@ function executeChain<C, T>(chain: Chain<C>, input: unknown, options: RunOptions
       input: freeze(start, true) as Immutable<C>,
       clock,
       record,
-      timed: record || trace !== undefined,
+      // Statistics need the middleware's durations too, at every capture level.
+      timed: record || trace !== undefined || durations !== undefined,
       safe: merged.safe !== false,
       signal: merged.signal,
       recordedIO: extras.recordedIO,

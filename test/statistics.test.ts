@@ -104,3 +104,35 @@ describe('nsNumber and nsBetween', () => {
     for (const [t0, t1] of inRange) expect(nsBetween(t0, t1), `${t0} → ${t1}`).toBe(Number(t1 - t0))
   })
 })
+
+describe('what the statistics count', () => {
+  it("counts a middleware call that throws, or leaves a state that cannot be recorded, among its series' errors, at every capture level", async () => {
+    const rec = recorder()
+    const flaky: Middleware<Tally> = {
+      name: 'flaky',
+      before(e) {
+        if (e.link.name === 'b') throw new Error('flaky')
+      },
+      after(e) {
+        // A cycle in mwctx cannot be recorded: the call is then reported as a middleware error.
+        if (e.link.name === 'a') {
+          const loop: Record<string, unknown> = {}
+          loop['self'] = loop
+          e.mwctx['loop'] = loop
+        }
+      },
+    }
+    const c = chain<Tally>('flaky', { recorder: rec, clock: steppingClock() })
+      .link('a', (ctx) => void (ctx.n += 1))
+      .link('b', (ctx) => void (ctx.n += 1))
+      .use(flaky)
+    for (const capture of ['timeline', 'off'] as const) await c.run({ n: 0 }, { capture })
+    const [stats] = rec.stats({ chain: 'flaky' })
+    expect(stats).toMatchObject({ count: 2, errors: 0 })
+    expect(stats!.links).toMatchObject({ a: { count: 2, errors: 0 }, b: { count: 2, errors: 0 } })
+    expect(stats!.middleware['flaky chain-before']).toMatchObject({ count: 4, errors: 2 })
+    // Recorded ('timeline'), the cycle fails the after call on 'a'; unrecorded ('off'), nothing is recorded, so nothing fails.
+    expect(stats!.middleware['flaky chain-after']).toMatchObject({ count: 4, errors: 1 })
+    await rec.close()
+  })
+})

@@ -12,6 +12,7 @@ import { captureThrown } from '../run/capture-thrown.js'
 import { thaw } from '../run/working-states.js'
 import type { TimelineEvent } from './events.js'
 import type { NestedRun } from '../core/nested.js'
+import type { DurationSink } from '../core/recording.js'
 import { EventLog, type Times } from './event-log.js'
 import { diffBothWays } from '../core/diff-states.js'
 import { emptyState, snapshot, snapshotCarefully } from './snapshot.js'
@@ -50,6 +51,8 @@ export interface RecorderOptions<C> {
   readonly size: number
   /** The chain's links, in order (the log names the next link without a slot). */
   readonly links: readonly LinkInfo[]
+  /** Where the run's durations go (a flight recorder's statistics), at every capture level. */
+  readonly durations?: DurationSink | undefined
 }
 
 // Events are built field by field here and frozen in type only (readonly) once pushed.
@@ -65,6 +68,7 @@ export class Recorder<C> implements RunObserver<C> {
   readonly ioOverruns: { link: LinkInfo; seq: number }[] = []
   private readonly seqBase: number
   private readonly full: boolean
+  private readonly durations: DurationSink | undefined
   /** What the current link's metrics could not record (see `metricsError` on link events). */
   private metricsError: Error | undefined = undefined
   /** `ctx.write` events of the current link not recorded past `maxWritesPerLink`. */
@@ -72,6 +76,7 @@ export class Recorder<C> implements RunObserver<C> {
 
   constructor(private readonly options: RecorderOptions<C>) {
     this.full = options.full
+    this.durations = options.durations
     const resume = options.resume
     this.seqBase = resume === undefined ? 0 : resume.prefixLength
     this.log = new EventLog<C>(this.seqBase, options.times, options.links, options.full ? options.size : 8)
@@ -96,14 +101,16 @@ export class Recorder<C> implements RunObserver<C> {
   }
 
   hookDone(type: HookCallType, call: MiddlewareCallInfo, link: LinkInfo | undefined, t0: bigint, durationNs: bigint, ctx: Immutable<C>, states: ObservedStates): Error | undefined {
-    if (!this.full) return undefined
-    // A state that cannot be recorded in full turns the call into a middleware error that
-    // says what was lost (the state is recorded with markers in its place).
-    if (states.mwTouched || states.metricsTouched) {
-      const lost = this.takeSnapshots(states, true)
-      if (lost !== undefined) return lost
+    if (this.full) {
+      // A state that cannot be recorded in full turns the call into a middleware error that
+      // says what was lost (the state is recorded with markers in its place): told as failed then.
+      if (states.mwTouched || states.metricsTouched) {
+        const lost = this.takeSnapshots(states, true)
+        if (lost !== undefined) return lost
+      }
+      this.log.hook(type === 'middleware.after', call, link, t0, durationNs, ctx)
     }
-    this.log.hook(type === 'middleware.after', call, link, t0, durationNs, ctx)
+    this.durations?.middleware(call, durationNs, false)
     return undefined
   }
 
@@ -112,6 +119,7 @@ export class Recorder<C> implements RunObserver<C> {
     // recorded in full (a cycle) is dropped with it, as a failed link's changes are: one call,
     // one event, one reading.
     if (settle && this.full) this.takeSnapshots(states, false)
+    this.durations?.middleware(call, durationNs, true)
     const event: MutableEvent = { type: 'middleware.error', t: t0, middleware: call, hook }
     if (link !== undefined) event['link'] = link
     event['error'] = error
@@ -156,6 +164,7 @@ export class Recorder<C> implements RunObserver<C> {
   }
 
   linkEnd(link: LinkInfo, t0: bigint, t1: bigint, patches: readonly Patch[] | undefined, inversePatches: readonly Patch[], io: LinkCallIO<C>, ctx: Immutable<C>, base: Immutable<C>): void {
+    this.durations?.link(link, t0, t1, false)
     if (!this.full) {
       if (io.overrun) this.ioOverruns.push({ link, seq: this.seqBase + this.log.length - 1 })
       return
@@ -187,6 +196,7 @@ export class Recorder<C> implements RunObserver<C> {
   }
 
   linkError(link: LinkInfo, t0: bigint, t1: bigint, error: unknown, io: LinkCallIO<C>, ctx: Immutable<C>): void {
+    this.durations?.link(link, t0, t1, true)
     this.pushLinkCall({ type: 'link.error', t: t1, link, error, durationNs: t1 - t0 }, io, ctx)
   }
 
@@ -203,8 +213,9 @@ export class Recorder<C> implements RunObserver<C> {
     if (this.full) this.push({ type: 'link.skip', t, link, reason }, ctx)
   }
 
-  runEnd(_status: RunStatus, _failure: Failure | undefined): void {
+  runEnd(status: RunStatus, _failure: Failure | undefined, _stepEnd: bigint, t: bigint): void {
     // `Run` appends `run.end`: it knows the run's final shape (its error, its stop).
+    this.durations?.run(t, status !== 'ok')
   }
 
   /**

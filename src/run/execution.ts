@@ -30,7 +30,8 @@ export interface ExecutionPlan<C> {
   readonly record: boolean
   /**
    * Middleware calls are timed, and those that went well reported to the observer (something
-   * records or traces them). Failed calls are reported whatever this says.
+   * records or traces them, or keeps their statistics). Failed calls are reported whatever this
+   * says.
    */
   readonly timed: boolean
   readonly safe: boolean

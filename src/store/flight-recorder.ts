@@ -10,7 +10,7 @@ import { normalizeQuery } from './query.js'
 import { nonNegative, normalizeKeepOption, positive, type RecorderEvent, type RecorderHealth, type RecorderOptions, type RecorderWarning } from './recorder-options.js'
 import { MemoryRing } from './memory-ring.js'
 import { Statistics, type ChainStats, type StatsQuery } from './statistics.js'
-import { StatsObserver } from './stats-observer.js'
+import { StatsSink } from './stats-sink.js'
 import { encodeRun, type EncodedRun } from './summary.js'
 import { InFlight, writeBatches, type Batch } from './batch-writes.js'
 import type { RunQuery, RunStore, StoredRunSummary } from './types.js'
@@ -198,9 +198,9 @@ export class FlightRecorder implements RunRecorder {
     }
   }
 
-  #runStarted(chain: Chain<unknown>, info: { readonly startedAt: bigint }): StatsObserver | undefined {
+  #runStarted(chain: Chain<unknown>, info: { readonly startedAt: bigint }): StatsSink | undefined {
     if (this.#closed || this.#stats === undefined) return undefined
-    return new StatsObserver(this.#stats, this.#stats.chain(chain.name), info.startedAt)
+    return new StatsSink(this.#stats, this.#stats.chain(chain.name), info.startedAt)
   }
 
   #durableRun(start: DurableStart): DurableWriter | undefined {
