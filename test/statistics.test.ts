@@ -78,6 +78,51 @@ describe('series found by call site', () => {
   })
 })
 
+describe('series found by call site, when places are shared', () => {
+  it('keeps apart links and middleware of two chain values of one name that sit at the same place, taking turns', async () => {
+    const rec = recorder()
+    const clock = steppingClock()
+    const other: Middleware<Tally> = { name: 'other', before() {}, after() {} }
+    const first = chain<Tally>('shared', { recorder: rec, clock })
+      .link('x', (ctx) => void (ctx.n += 1))
+      .use(...middleware(1))
+    const second = chain<Tally>('shared', { recorder: rec, clock })
+      .link('y', (ctx) => void (ctx.n += 2))
+      .link('x', (ctx) => void (ctx.n += 1))
+      .use(other)
+    for (let i = 0; i < 5; i++) {
+      await first.run({ n: 0 })
+      await second.run({ n: 0 })
+      await second.run({ n: 0 })
+    }
+    const [stats] = rec.stats({ chain: 'shared' })
+    // 'x' is at index 0 in one value, 1 in the other; 'y' at index 0: one series by name each.
+    expect(stats!.links).toMatchObject({ x: { count: 15 }, y: { count: 10 } })
+    expect(Object.keys(stats!.links).sort()).toEqual(['x', 'y'])
+    // And middleware: each value has its own at index 0 of the same positions.
+    expect(stats!.middleware['mw0 chain-before']).toMatchObject({ count: 5 })
+    expect(stats!.middleware['other chain-before']).toMatchObject({ count: 20 })
+    expect(stats!.middleware['other chain-after']).toMatchObject({ count: 20 })
+    await rec.close()
+  })
+
+  it('keeps apart the middleware calls of every position and index, past the places it keeps too', async () => {
+    const rec = recorder()
+    // 20 middleware with before and after: indexes past the 16 places of a position.
+    const c = chain<Tally>('many', { recorder: rec, clock: steppingClock() })
+      .link('only', (ctx) => void (ctx.n += 1))
+      .use(...middleware(20))
+    for (let i = 0; i < 3; i++) await c.run({ n: 0 })
+    const [stats] = rec.stats({ chain: 'many' })
+    expect(Object.keys(stats!.middleware)).toHaveLength(40)
+    for (let i = 0; i < 20; i++) {
+      expect(stats!.middleware[`mw${i} chain-before`]).toMatchObject({ count: 3 })
+      expect(stats!.middleware[`mw${i} chain-after`]).toMatchObject({ count: 3 })
+    }
+    await rec.close()
+  })
+})
+
 describe('nsNumber and nsBetween', () => {
   const twoTo53 = 1n << 53n
   const twoTo64 = 1n << 64n

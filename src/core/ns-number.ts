@@ -6,17 +6,17 @@
 
 /** @internal A 64-bit scratch value (two of them) and its 32-bit halves (otel/times.ts reads times the same way). */
 export const SCRATCH = new BigUint64Array(2)
-/** @internal */
+/** @internal The scratch values' 32-bit halves (index `2k + LO` / `2k + HI` for value k). */
 export const HALVES = new Uint32Array(SCRATCH.buffer)
 /** @internal Which half of a scratch value is which follows the platform's byte order. */
 export const LO = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 0 : 1
-/** @internal */
+/** @internal The high half's place (see {@link LO}). */
 export const HI = 1 - LO
-/** @internal */
+/** @internal 2^32, the high half's weight. */
 export const TWO_32 = 4_294_967_296
 /** @internal The high half of the first value past 2^53 = 2^21 × 2^32. */
 export const FAST_HI = 0x20_0000
-/** @internal */
+/** @internal 2^53 ns: below it, a number holds every count of nanoseconds exactly. */
 export const TWO_53 = 1n << 53n
 
 /**

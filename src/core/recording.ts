@@ -34,7 +34,7 @@ export interface DurationSink {
   /** A link execution (its `LinkInfo`) ended at `t1`, begun at `t0`; `failed`: it threw or rejected. */
   link(link: { readonly name: string; readonly index: number }, t0: bigint, t1: bigint, failed: boolean): void
   /** A middleware call (its `MiddlewareCallInfo`) ended after `durationNs`; `failed`: it threw or rejected. */
-  middleware(call: { readonly name: string; readonly position: string }, durationNs: bigint, failed: boolean): void
+  middleware(call: { readonly name: string; readonly position: string; readonly index: number }, durationNs: bigint, failed: boolean): void
   /** The run ended at `t`; `failed`: its status is not `'ok'`. */
   run(t: bigint, failed: boolean): void
 }

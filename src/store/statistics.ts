@@ -97,19 +97,35 @@ export class ChainSeries {
    */
   readonly byInfo = new WeakMap<object, Series>()
   /**
-   * The last info objects seen, with their series: a link's at its index, the middleware calls'
-   * in the order first seen. A run finds its series with an identity check (a WeakMap lookup
-   * hashes, 31 times a run of 10 links with 2 middleware); another chain value of the same name
-   * takes the slots over through `byInfo`.
+   * The series of the last info objects seen, by place: a link's at its index, a middleware
+   * call's at its position and index (CALL_PLACES). A run finds its series with an identity check
+   * (a WeakMap lookup hashes, 31 times a run of 10 links with 2 middleware); another chain value of
+   * the same name takes a place over through `byInfo`, and a place past the arrays is `byInfo`'s.
    */
-  readonly linkSlots: { info: object; series: Series }[] = []
-  readonly callSlots: { info: object; series: Series }[] = []
-  /** The slot of `callSlots` taken over next once it is full. */
-  nextCallSlot = 0
+  readonly linkInfos: object[] = []
+  readonly linkSeries: Series[] = []
+  /** As `linkInfos` / `linkSeries`, for middleware calls (see `callPlace`). */
+  readonly callInfos: object[] = []
+  readonly callSeries: Series[] = []
 }
 
-/** Middleware call sites kept in `callSlots`; past them, `byInfo` alone. */
-const CALL_SLOTS = 8
+/** The positions a middleware call can have, in the order their places are numbered. */
+const POSITIONS: readonly string[] = ['chain-before', 'chain-after', 'link-before', 'link-after', 'chain-around', 'link-around', 'run-start', 'run-end']
+/** What an unused place of `callInfos` holds: no call is this object. */
+const NO_INFO: object = Object.freeze({})
+/** Places for middleware of one position (indexes 0 … 15); later ones are found by `byInfo`. */
+const CALLS_PER_POSITION = 16
+
+/** A middleware call's place among a chain's call slots, or -1 (found by `byInfo` alone). */
+function callPlace(call: { readonly position: string; readonly index: number }): number {
+  const index = call.index
+  if (index < 0 || index >= CALLS_PER_POSITION) return -1
+  const position = POSITIONS.indexOf(call.position)
+  return position === -1 ? -1 : position * CALLS_PER_POSITION + index
+}
+
+/** Links with a place among a chain's link slots (indexes 0 … 4,095); later ones are found by `byInfo`. */
+const LINK_PLACES = 4_096
 
 /**
  * Statistics of every chain seen: what a flight recorder keeps (`rec.stats()`) and what
@@ -134,10 +150,14 @@ export class Statistics {
 
   /** The series of a link (by its `LinkInfo`), found by identity after the first call. */
   linkSeries(chain: ChainSeries, info: { readonly name: string; readonly index: number }): Series {
-    const slot = chain.linkSlots[info.index]
-    if (slot !== undefined && slot.info === info) return slot.series
+    const place = info.index
+    if (chain.linkInfos[place] === info) return chain.linkSeries[place] as Series
     const series = this.#linkSeriesOf(chain, info)
-    if (info.index >= 0 && info.index <= chain.linkSlots.length) chain.linkSlots[info.index] = { info, series }
+    // Places are filled in order (a dense array); a link past them, or before them, is `byInfo`'s.
+    if (place >= 0 && place < LINK_PLACES && place <= chain.linkInfos.length) {
+      chain.linkInfos[place] = info
+      chain.linkSeries[place] = series
+    }
     return series
   }
 
@@ -152,16 +172,19 @@ export class Statistics {
   }
 
   /** The series of a middleware call site (by its `MiddlewareCallInfo`), found by identity after the first call. */
-  middlewareSeries(chain: ChainSeries, call: { readonly name: string; readonly position: string }): Series {
-    const slots = chain.callSlots
-    for (let i = 0; i < slots.length; i++) {
-      const slot = slots[i] as { info: object; series: Series }
-      if (slot.info === call) return slot.series
-    }
+  middlewareSeries(chain: ChainSeries, call: { readonly name: string; readonly position: string; readonly index: number }): Series {
+    const place = callPlace(call)
+    if (place !== -1 && chain.callInfos[place] === call) return chain.callSeries[place] as Series
     const series = this.#middlewareSeriesOf(chain, call)
-    // Full (chain values of this name come and go): the oldest slot is taken over.
-    if (slots.length < CALL_SLOTS) slots.push({ info: call, series })
-    else slots[chain.nextCallSlot++ % CALL_SLOTS] = { info: call, series }
+    if (place !== -1) {
+      // Holes are filled with nothing: a sparse array is slower to read, a place or two unused is not.
+      while (chain.callInfos.length < place) {
+        chain.callInfos.push(NO_INFO)
+        chain.callSeries.push(series)
+      }
+      chain.callInfos[place] = call
+      chain.callSeries[place] = series
+    }
     return series
   }
 

@@ -17,7 +17,7 @@ export class StatsSink implements DurationSink {
     this.stats.linkSeries(this.series, link).record(nsBetween(t0, t1), failed)
   }
 
-  middleware(call: { readonly name: string; readonly position: string }, durationNs: bigint, failed: boolean): void {
+  middleware(call: { readonly name: string; readonly position: string; readonly index: number }, durationNs: bigint, failed: boolean): void {
     this.stats.middlewareSeries(this.series, call).record(durationNs, failed)
   }
 

@@ -2,7 +2,7 @@
 // real files: it starts only once enough was written, copies every WAL frame back while the
 // writer rests, moves the writing connection's own checkpoints out to a safety net while it runs,
 // and hands them back when it cannot work.
-import { mkdtempSync, renameSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readlinkSync, renameSync, rmSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,7 +13,8 @@ import { driverAddon, openSqlite } from '../../src/store/sqlite/schema.js'
 import { WriterThread } from '../../src/store/sqlite/thread.js'
 import { SqliteWrites } from '../../src/store/sqlite/writes.js'
 import { summarize } from '../../src/store/summary.js'
-import { exoticRun } from './fixtures.js'
+import { copyAs, exoticRun } from './fixtures.js'
+import { sqliteStore } from '../../src/store/sqlite/index.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'shadowchain-checkpoints-'))
 let files = 0
@@ -65,7 +66,7 @@ describe('the checkpoint thread of a store writing on the event loop', () => {
     expect(checkpoints.running).toBe(false)
   })
 
-  it('hands the checkpoints back to the writing connection when the thread cannot make them', async () => {
+  it.skipIf(process.platform === 'win32')('hands the checkpoints back to the writing connection when the thread cannot make them', async () => {
     const path = fresh()
     const db = openSqlite(path)
     const checkpoints = new Checkpointer(path, db, 5_000)
@@ -79,8 +80,8 @@ describe('the checkpoint thread of a store writing on the event loop', () => {
       expect(checkpoints.last?.error).toMatch(/unable to open|does not exist|no such file/i)
       expect(checkpoints.running).toBe(false)
       expect(autoCheckpointPages(db)).toBe(256)
-      // Asked again, it stays out of the way: the connection checkpoints as before.
-      checkpoints.request()
+      // Asked again, it stays out of the way and says so: the caller checkpoints itself.
+      expect(checkpoints.request()).toBe(false)
       expect(checkpoints.running).toBe(false)
       await writeRuns(writes, checkpoints, 3, 1_000, 1_000)
       expect(db.prepare('SELECT count(*) FROM shadowchain_documents').pluck().get()).toBe(8 + Math.ceil(CHECKPOINT_EVERY_CHARS / 10_000))
@@ -88,6 +89,55 @@ describe('the checkpoint thread of a store writing on the event loop', () => {
       await checkpoints.close()
       db.close()
     }
+  })
+
+  it('makes a retention checkpoint on its own connection when the thread does not take the request', async () => {
+    const path = fresh()
+    const db = openSqlite(path)
+    let asked = 0
+    const writes = new SqliteWrites(db, path, () => (asked++, false))
+    try {
+      const quiet = new Checkpointer(path, db, 5_000)
+      await writeRuns(writes, quiet, 8, 5_000)
+      // All in the WAL, far under the 4 MiB the connection checkpoints at by itself: the file is its first page.
+      const before = statSync(path).size
+      expect(statSync(`${path}-wal`).size).toBeLessThan(2 * 1024 * 1024)
+      const chain = db.prepare('SELECT chain FROM shadowchain_runs LIMIT 1').pluck().get() as string
+      expect(writes.retain(chain, 2, 2)).toBe(6)
+      expect(asked).toBe(1)
+      // The connection's own passive checkpoint copied the WAL into the file.
+      expect(statSync(path).size).toBeGreaterThan(before + 50_000)
+    } finally {
+      db.close()
+    }
+  })
+
+  it.runIf(process.platform === 'linux')("runs in a store writing on the event loop, with its own connection, until the store closes", async () => {
+    const path = fresh()
+    const store = sqliteStore(path)
+    /** This process's open files that are the database itself (one a connection). */
+    const connections = (): number => readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`) === path
+      } catch {
+        return false
+      }
+    }).length
+    try {
+      expect(connections()).toBe(1)
+      const doc = (await exoticRun()).toJSON()
+      const padding = 'x'.repeat(50_000)
+      const runs = Array.from({ length: Math.ceil(CHECKPOINT_EVERY_CHARS / 50_000) + 1 }, (_, i) => copyAs({ ...doc, padding } as typeof doc, `big-${i}`, 'big', 1_800_000_000_000_000_000n + BigInt(i)))
+      for (const run of runs) await store.write([run])
+      // The thread opens its connection at its first checkpoint.
+      for (let waited = 0; connections() < 2 && waited < 10_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20))
+      expect(connections()).toBe(2)
+    } finally {
+      await store.close()
+    }
+    // Closed with the store: no connection left, and the last one to close checkpointed the WAL away.
+    expect(connections()).toBe(0)
+    expect(existsSync(`${path}-wal`)).toBe(false)
   })
 
   it('is asked for a checkpoint by a retention that deleted runs', async () => {

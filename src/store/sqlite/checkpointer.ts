@@ -4,10 +4,12 @@
 // that crossed the threshold: measured with the store's tables and 6 KiB documents, ~20 µs of a
 // stored run's ~200 µs on the event loop went to checkpoints, mostly waiting for the disk. Here a
 // thread of the store's own, with its own connection, checkpoints instead, as the writer thread
-// of `thread: true` does its own. It starts with the first checkpoint asked for (a store that only
-// reads, or writes little, never starts it). While it runs, the writing connection checkpoints
-// itself only past FALLBACK_WAL_BYTES, a safety net; if the thread cannot start or stops, the
-// connection goes back to checkpointing every WAL_CHECKPOINT_BYTES itself, as before.
+// of `thread: true` does its own. It starts with the first checkpoint asked for: after 2 MiB of
+// text written, or a retention that deleted runs (a store that only reads, or writes a little
+// and deletes nothing, never starts it). While it runs, the writing connection checkpoints itself
+// only past FALLBACK_WAL_BYTES, a safety net; if the thread cannot start, cannot checkpoint or
+// stops, the connection goes back to checkpointing every WAL_CHECKPOINT_BYTES itself, as before
+// (and for good: one failure is enough to stop asking a thread that may fail each time).
 import { Worker } from 'node:worker_threads'
 import type Database from 'better-sqlite3'
 import { autoCheckpoint, WAL_CHECKPOINT_BYTES } from './schema.js'
@@ -74,17 +76,22 @@ export class Checkpointer {
     this.request()
   }
 
-  /** Asks the thread for a checkpoint now (one more after the one under way, if any). */
-  request(): void {
-    if (this.#stopped) return
+  /**
+   * Asks the thread for a checkpoint now (one more after the one under way, if any). False when
+   * there is no thread to ask (it could not start, failed, or the store is closing): the caller
+   * checkpoints on its own connection if it needs one.
+   */
+  request(): boolean {
+    if (this.#stopped) return false
     if (this.#inFlight) {
       this.#again = true
-      return
+      return true
     }
     const worker = this.#worker ?? this.#start()
-    if (worker === undefined) return
+    if (worker === undefined) return false
     this.#inFlight = true
     worker.postMessage({ op: 'checkpoint', n: this.#next++ } satisfies CheckpointRequest)
+    return true
   }
 
   /** @internal Resolves once no checkpoint is asked for or under way (tests). */
@@ -93,7 +100,10 @@ export class Checkpointer {
     return new Promise((resolve) => this.#idle.push(resolve))
   }
 
-  /** Stops the thread (the store is closing): the last checkpoint asked for is made first. */
+  /**
+   * Stops the thread (the store is closing): a checkpoint under way is finished first; one asked
+   * for after it is not made (the store's last connection to close checkpoints the WAL anyway).
+   */
   async close(): Promise<void> {
     this.#stopped = true
     const worker = this.#worker
@@ -123,7 +133,16 @@ export class Checkpointer {
     worker.on('error', () => this.#lost(worker))
     worker.on('exit', () => this.#lost(worker))
     this.#worker = worker
-    autoCheckpoint(this.#db, FALLBACK_WAL_BYTES)
+    try {
+      autoCheckpoint(this.#db, FALLBACK_WAL_BYTES)
+    } catch {
+      // The connection would not take the setting (it runs after a commit: never throw into the
+      // write that asked): no thread, the connection checkpoints as before.
+      this.#worker = undefined
+      this.#fallBack()
+      void worker.terminate()
+      return undefined
+    }
     return worker
   }
 

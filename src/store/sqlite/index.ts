@@ -4,6 +4,7 @@
  *
  * @packageDocumentation
  */
+import { resolve as resolvePath } from 'node:path'
 import type Database from 'better-sqlite3'
 import type { RunDocument } from '../../files/run-document.js'
 import { nextSeq, storedDocument } from '../durable.js'
@@ -111,7 +112,9 @@ export function sqliteStore(path: string, options?: SqliteStoreOptions): RunStor
   // The store's threads open the file with this connection's copy of SQLite (see driverAddon).
   const addon = driverAddon()
   const thread = options?.thread === true ? new WriterThread(path, options, addon) : undefined
-  const checkpointer = thread === undefined && !inMemory(path) ? new Checkpointer(path, db, options?.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS, addon) : undefined
+  // No checkpoint thread without the addon to give it: one that loaded another copy of SQLite
+  // could corrupt the file (see driverAddon); this connection then checkpoints as it writes.
+  const checkpointer = thread === undefined && !inMemory(path) && addon !== undefined ? new Checkpointer(resolvePath(path), db, options?.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS, addon) : undefined
   const changes = (): Changes => {
     const open = live()
     return thread ?? (inline ??= new SqliteWrites(open, where, checkpointer === undefined ? undefined : () => checkpointer.request()))

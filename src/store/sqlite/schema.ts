@@ -70,8 +70,8 @@ function check(db: Database.Database, where: string): 'ours' | 'empty' {
  * document of a few KiB written once (a 10-link run's is ~6 KiB): on 4 KiB pages it spilled onto
  * overflow pages, and each commit wrote ~4 times as many WAL frames. Measured in one process with
  * the store's tables and 6 KiB documents, batches of 256, cases interleaved: 16 KiB pages cost
- * 0.76× the CPU of 4 KiB ones to write and retain (8 KiB: 0.84×; 32 KiB: 0.70×, at twice the
- * bytes read to list runs or fetch one). A file created before keeps its own page size.
+ * 0.71–0.78× the CPU of 4 KiB ones to write and retain (8 KiB: 0.83–0.85×; 32 KiB: 0.69–0.71×,
+ * at twice the bytes read to list runs or fetch one). A file created before keeps its own.
  */
 export const PAGE_SIZE = 16_384
 
@@ -99,7 +99,8 @@ export function autoCheckpoint(db: Database.Database, bytes: number): void {
  * module resolve hook in the main thread that the thread does not have) it must still use this
  * one: measured, a flight recorder writing through the main thread's copy while the checkpoint
  * thread used another left `wrong # of entries in index` in one run of three. `undefined` when
- * the addon cannot be found (the thread then loads its own, as before).
+ * the addon cannot be found (a bundle, a runtime without the CommonJS cache): then no checkpoint
+ * thread starts, and a writer thread (`thread: true`, asked for) loads its own, as before.
  */
 export function driverAddon(): string | undefined {
   try {
@@ -112,13 +113,16 @@ export function driverAddon(): string | undefined {
       break
     }
     if (root === undefined) return undefined
-    for (const file of Object.keys(cache)) if (file.startsWith(root) && file.endsWith('.node')) return file
+    // Inside that package (`…/better-sqlite3/`, not `…/better-sqlite3-multiple-ciphers/`).
+    const inside = root + pathSeparator(root)
+    for (const file of Object.keys(cache)) if (file.startsWith(inside) && file.endsWith('.node')) return file
   } catch {
     // No CommonJS cache to read here: the thread loads its own addon.
   }
   return undefined
 }
 
+/** The separator a path of the require cache uses. */
 function pathSeparator(file: string): string {
   return file.includes('\\') && !file.includes('/') ? '\\' : '/'
 }

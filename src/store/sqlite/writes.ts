@@ -57,13 +57,14 @@ export class SqliteWrites {
   /** When freed pages were last given back (`performance.now()`); never yet: the first retention does. */
   #gaveBackAt = -Infinity
 
-  readonly #checkpoint: (() => void) | undefined
+  readonly #checkpoint: (() => boolean) | undefined
 
   /**
    * @param checkpoint - how a checkpoint is asked for after a retention (the store's checkpoint
-   *   thread); without it, this connection makes a passive one itself
+   *   thread: true when it took the request); without it, or when it says false, this connection
+   *   makes a passive one itself
    */
-  constructor(db: Database.Database, where: string, checkpoint?: () => void) {
+  constructor(db: Database.Database, where: string, checkpoint?: () => boolean) {
     this.#db = db
     this.#where = where
     this.#checkpoint = checkpoint
@@ -166,7 +167,7 @@ export class SqliteWrites {
       const pages = Number(this.#db.pragma('page_count', { simple: true }))
       if (free * 4 > pages) this.#db.pragma('incremental_vacuum')
     }
-    if (this.#checkpoint !== undefined) this.#checkpoint()
-    else this.#db.pragma('wal_checkpoint(PASSIVE)')
+    // The store's checkpoint thread when it takes the request; else this connection.
+    if (this.#checkpoint?.() !== true) this.#db.pragma('wal_checkpoint(PASSIVE)')
   }
 }
