@@ -2,7 +2,7 @@
 // real files: it starts only once enough was written, copies every WAL frame back while the
 // writer rests, moves the writing connection's own checkpoints out to a safety net while it runs,
 // and hands them back when it cannot work.
-import { existsSync, mkdtempSync, readdirSync, readlinkSync, renameSync, rmSync, statSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -115,10 +115,12 @@ describe('the checkpoint thread of a store writing on the event loop', () => {
   it.runIf(process.platform === 'linux')("runs in a store writing on the event loop, with its own connection, until the store closes", async () => {
     const path = fresh()
     const store = sqliteStore(path)
+    // /proc names files by their real path (a temporary directory may sit behind a symlink).
+    const real = realpathSync(path)
     /** This process's open files that are the database itself (one a connection). */
     const connections = (): number => readdirSync('/proc/self/fd').filter((fd) => {
       try {
-        return readlinkSync(`/proc/self/fd/${fd}`) === path
+        return readlinkSync(`/proc/self/fd/${fd}`) === real
       } catch {
         return false
       }
