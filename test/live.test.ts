@@ -107,7 +107,10 @@ describe('serveDevtools: the live view', () => {
     const ids: string[] = []
     for (let i = 0; i < 150; i++) {
       ids.push((await c.run({ n: i, pad })).id)
-      if (i % 5 === 4) await new Promise((r) => setTimeout(r, 5)) // let the server write, and the reading page read
+      // Let the server write and the reading page read: it stays within 5 runs (~1 MiB) of the
+      // runs, under its 3 MiB buffer however loaded the machine (a fixed 5 ms pause was not enough
+      // once, in CI, and the reading page dropped runs too).
+      if (i % 5 === 4) await reader.waitFor((events) => runIds(events).length >= i + 1 - 5, 20_000)
     }
     const took = performance.now() - started
     // The reading page got every run; the stuck one lost what its buffer could not hold.
