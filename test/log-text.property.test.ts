@@ -229,7 +229,7 @@ describe("CtxChanges: a derived link's change (its own patches are the diff of i
     const after = { a: 2, nested: { b: [1, 2, 3] }, added: 'x' }
     const own = diffStates(before, after)
     const changes = new CtxChanges()
-    expect(changes.change(before, after, own, none, 'derived')).toBe(own)
+    expect(changes.change(before, after, own, none, true)).toBe(own)
     expect(changes.back).toBeUndefined()
     // The same patches as when the way back is made and compared.
     expect(new CtxChanges().change(before, after, own, none)).toEqual(own)
@@ -242,7 +242,7 @@ describe("CtxChanges: a derived link's change (its own patches are the diff of i
     const full = new CtxChanges()
     const expected = full.change(before, after, own, none)
     const derived = new CtxChanges()
-    expect(derived.change(before, after, own, none, 'derived')).toEqual(expected)
+    expect(derived.change(before, after, own, none, true)).toEqual(expected)
     expect(derived.back).toEqual(full.back)
   })
 })

@@ -98,8 +98,6 @@ export function inverseUnlessDerived(inverse: readonly Patch[], after: unknown, 
 }
 
 function samePatches(a: readonly Patch[], b: readonly Patch[]): boolean {
-  // A link whose patches are the diff of its states has the diff back as its inverse patches.
-  if (a === b) return true
   if (a.length !== b.length) return false
   for (let i = 0; i < a.length; i++) {
     const x = a[i] as Patch
@@ -133,25 +131,23 @@ export class CtxChanges {
 
   /**
    * The patches a document writes for ctx going from `before` to `after`.
-   * @param back - the structural diff from `after` back to `before`, when the caller has it
-   *   (a link whose own patches are the diff of its states has it as its inverse patches);
-   *   `'derived'`: `own` is that diff, and its way back (then left `undefined`) is not needed
+   * @param derived - `own` is the diff of the two states (a link immer was not asked about): its
+   *   way back, which the document omits, is not made (`back` is left `undefined`)
    */
-  change(before: unknown, after: unknown, own: readonly Patch[] | undefined, redact: Redactor, back?: Patch[] | 'derived'): readonly Patch[] {
+  change(before: unknown, after: unknown, own: readonly Patch[] | undefined, redact: Redactor, derived = false): readonly Patch[] {
     this.#along ??= !redact.active && !mayChangeUnpatched(before)
     let forward: readonly Patch[]
     if (own === undefined) {
       this.back = undefined
       forward = diffStates(redact.apply(before), redact.apply(after))
-    } else if (back === 'derived' && !own.some(replacesSet)) {
+    } else if (derived && !own.some(replacesSet)) {
       // The diff of the two states: its inverse is the diff back, which the document omits, and
       // no Set's members to put in order (a changed Set is one replace of it, in the diff).
       this.back = undefined
       forward = own
     } else {
-      if (back === 'derived') back = undefined
       // Exact and already computed (but for the order of Sets).
-      this.back = back ?? (this.#along ? diffStatesAlong(after, before, own) : diffStates(after, before))
+      this.back = this.#along ? diffStatesAlong(after, before, own) : diffStates(after, before)
       forward = setsInOrder(own, after, this.back)
     }
     // What the change brings in is all the next state holds that this one did not.

@@ -123,7 +123,7 @@ class TextWriter {
     let back: Patch[] | undefined
     if (e.ctxChanged) {
       const end = e.kind === H.End
-      text += `,"ctx":${this.ctxPatches(before, e.ctx, end ? e.patches : undefined, end && e.derived ? 'derived' : undefined)}`
+      text += `,"ctx":${this.ctxPatches(before, e.ctx, end ? e.patches : undefined, end && e.derived)}`
       back = this.ctxChanges.back
       this.ctx = e.ctx
     }
@@ -154,9 +154,9 @@ class TextWriter {
     return true
   }
 
-  /** The `ctx` field: a link's own patches (`own`), or the diff of the two states; `back`: see CtxChanges. */
-  private ctxPatches(before: unknown, after: unknown, own: readonly Patch[] | undefined, back?: 'derived'): string {
-    return patchesText(encodePatches(this.ctxChanges.change(before, after, own, NONE, back), after, this.notes))
+  /** The `ctx` field: a link's own patches (`own`), or the diff of the two states; `derived`: see CtxChanges. */
+  private ctxPatches(before: unknown, after: unknown, own: readonly Patch[] | undefined, derived = false): string {
+    return patchesText(encodePatches(this.ctxChanges.change(before, after, own, NONE, derived), after, this.notes))
   }
 
   /** The run's start and end (kept whole by the log); false for any other event. */
