@@ -52,8 +52,8 @@ export interface CompiledChain<C> {
   readonly links: readonly CompiledLink<C>[]
   readonly runStart: readonly HookCall[]
   readonly runEnd: readonly HookCall[]
-  /** How the runner checks new states (a cost decision shared by the chain's runs). */
-  readonly seal: SealHint
+  /** How the runner checks new states: width learnt by the chain's runs (a cost decision they share). */
+  readonly seal: Pick<SealHint, 'usePatches'>
   /** Some link or branch is a nested chain (its runs need a host to run them). */
   readonly nests: boolean
   /** About how many slots a recorded run of the chain takes in its event log (record/event-log.ts). */
@@ -113,7 +113,7 @@ export function compileChain<C>(
     links: compiled,
     runStart,
     runEnd,
-    seal: { usePatches: false, exotic: false },
+    seal: { usePatches: false },
     nests: links.some((def) => def.nests === true),
     recordSize,
   }
