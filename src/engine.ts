@@ -208,7 +208,10 @@ function executeChain<C, T>(chain: Chain<C>, input: unknown, options: RunOptions
       // The recorder's store is far behind: one turn of the event loop first (see RecorderPort).
       // No closure made for the usual run (a named one costs a `defineProperty` under tsx).
       if (turn === undefined) settle(outcome, resolve, reject)
-      else void turn.then(() => settle(outcome, resolve, reject), () => settle(outcome, resolve, reject))
+      else {
+        const done = (): void => settle(outcome, resolve, reject)
+        void turn.then(done, done)
+      }
     })
   })
 }
