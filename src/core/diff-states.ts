@@ -14,7 +14,7 @@ export function diffStates(from: unknown, to: unknown): Patch[] {
   const items: (Walk | Patch)[] = []
   objectItemsOf(from, to, [], items)
   let walks = false
-  for (let i = 0; i < items.length; i++) if (items[i] instanceof Walk) walks = true
+  for (let i = 0; i < items.length && !walks; i++) walks = items[i] instanceof Walk
   if (!walks) return items as Patch[]
   const out: Patch[] = []
   const pending: (Along | Walk | Patch)[] = []
