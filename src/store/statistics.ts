@@ -98,25 +98,29 @@ export class ChainSeries {
   readonly byInfo = new WeakMap<object, Series>()
   /**
    * The series of the last info objects seen, by place: a link's at its index, a middleware
-   * call's at its position and index (CALL_PLACES). A run finds its series with an identity check
+   * call's at its position and index (`callPlace`). A run finds its series with an identity check
    * (a WeakMap lookup hashes, 31 times a run of 10 links with 2 middleware); another chain value of
-   * the same name takes a place over through `byInfo`, and a place past the arrays is `byInfo`'s.
+   * the same name takes a place over through `byInfo`, and a call with no place is `byInfo`'s.
    */
-  readonly linkInfos: object[] = []
-  readonly linkSeries: Series[] = []
-  /** As `linkInfos` / `linkSeries`, for middleware calls (see `callPlace`). */
-  readonly callInfos: object[] = []
-  readonly callSeries: Series[] = []
+  readonly linkPlaces: Places = { infos: [], series: [] }
+  readonly callPlaces: Places = { infos: [], series: [] }
 }
+
+/** Call sites' series by place (see {@link ChainSeries}); unused places hold {@link NO_INFO}. */
+interface Places {
+  readonly infos: object[]
+  readonly series: Series[]
+}
+
+/** What an unused place holds: no call site is this object. */
+const NO_INFO: object = Object.freeze({})
 
 /** The positions a middleware call can have, in the order their places are numbered. */
 const POSITIONS: readonly string[] = ['chain-before', 'chain-after', 'link-before', 'link-after', 'chain-around', 'link-around', 'run-start', 'run-end']
-/** What an unused place of `callInfos` holds: no call is this object. */
-const NO_INFO: object = Object.freeze({})
 /** Places for middleware of one position (indexes 0 … 15); later ones are found by `byInfo`. */
 const CALLS_PER_POSITION = 16
 
-/** A middleware call's place among a chain's call slots, or -1 (found by `byInfo` alone). */
+/** A middleware call's place among a chain's call places, or -1 (found by `byInfo` alone). */
 function callPlace(call: { readonly position: string; readonly index: number }): number {
   const index = call.index
   if (index < 0 || index >= CALLS_PER_POSITION) return -1
@@ -124,8 +128,37 @@ function callPlace(call: { readonly position: string; readonly index: number }):
   return position === -1 ? -1 : position * CALLS_PER_POSITION + index
 }
 
-/** Links with a place among a chain's link slots (indexes 0 … 4,095); later ones are found by `byInfo`. */
+/** Links with a place (indexes 0 … 4,095); later ones are found by `byInfo`. */
 const LINK_PLACES = 4_096
+
+/** A link's place among a chain's link places, or -1. */
+function linkPlace(link: { readonly index: number }): number {
+  return link.index >= 0 && link.index < LINK_PLACES ? link.index : -1
+}
+
+/**
+ * The series of call site `info` (`name` its key in `byName`): at its place when the place knows
+ * it, else found by identity (`byInfo`) or by name, or new, and given the place.
+ */
+function seriesOf(chain: ChainSeries, places: Places, place: number, info: object, byName: Map<string, Series>, name: string): Series {
+  if (place !== -1 && places.infos[place] === info) return places.series[place] as Series
+  let series = chain.byInfo.get(info)
+  if (series === undefined) {
+    series = byName.get(name) ?? new Series()
+    byName.set(name, series)
+    chain.byInfo.set(info, series)
+  }
+  if (place !== -1) {
+    // Holes are filled: a sparse array is slower to read, a few unused places are not.
+    while (places.infos.length < place) {
+      places.infos.push(NO_INFO)
+      places.series.push(series)
+    }
+    places.infos[place] = info
+    places.series[place] = series
+  }
+  return series
+}
 
 /**
  * Statistics of every chain seen: what a flight recorder keeps (`rec.stats()`) and what
@@ -150,53 +183,15 @@ export class Statistics {
 
   /** The series of a link (by its `LinkInfo`), found by identity after the first call. */
   linkSeries(chain: ChainSeries, info: { readonly name: string; readonly index: number }): Series {
-    const place = info.index
-    if (chain.linkInfos[place] === info) return chain.linkSeries[place] as Series
-    const series = this.#linkSeriesOf(chain, info)
-    // Places are filled in order (a dense array); a link past them, or before them, is `byInfo`'s.
-    if (place >= 0 && place < LINK_PLACES && place <= chain.linkInfos.length) {
-      chain.linkInfos[place] = info
-      chain.linkSeries[place] = series
-    }
-    return series
-  }
-
-  #linkSeriesOf(chain: ChainSeries, info: { readonly name: string }): Series {
-    let series = chain.byInfo.get(info)
-    if (series === undefined) {
-      series = chain.links.get(info.name) ?? new Series()
-      chain.links.set(info.name, series)
-      chain.byInfo.set(info, series)
-    }
-    return series
+    return seriesOf(chain, chain.linkPlaces, linkPlace(info), info, chain.links, info.name)
   }
 
   /** The series of a middleware call site (by its `MiddlewareCallInfo`), found by identity after the first call. */
   middlewareSeries(chain: ChainSeries, call: { readonly name: string; readonly position: string; readonly index: number }): Series {
     const place = callPlace(call)
-    if (place !== -1 && chain.callInfos[place] === call) return chain.callSeries[place] as Series
-    const series = this.#middlewareSeriesOf(chain, call)
-    if (place !== -1) {
-      // Holes are filled with nothing: a sparse array is slower to read, a place or two unused is not.
-      while (chain.callInfos.length < place) {
-        chain.callInfos.push(NO_INFO)
-        chain.callSeries.push(series)
-      }
-      chain.callInfos[place] = call
-      chain.callSeries[place] = series
-    }
-    return series
-  }
-
-  #middlewareSeriesOf(chain: ChainSeries, call: { readonly name: string; readonly position: string }): Series {
-    let series = chain.byInfo.get(call)
-    if (series === undefined) {
-      const name = middlewareKey(call)
-      series = chain.middleware.get(name) ?? new Series()
-      chain.middleware.set(name, series)
-      chain.byInfo.set(call, series)
-    }
-    return series
+    // The key is made only when the place does not know the call (a string built a call otherwise).
+    if (place !== -1 && chain.callPlaces.infos[place] === call) return chain.callPlaces.series[place] as Series
+    return seriesOf(chain, chain.callPlaces, place, call, chain.middleware, middlewareKey(call))
   }
 
   /** One middleware call of `chain` (`key`: `'<name> <position>'`). */
