@@ -21,8 +21,8 @@ let files = 0
 const fresh = (): string => join(dir, `store-${++files}.db`)
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-/** Writes `count` runs of ~`size` characters each through `writes`, telling `checkpoints`. */
-async function writeRuns(writes: SqliteWrites, checkpoints: Checkpointer, count: number, size: number, from = 0): Promise<void> {
+/** Writes `count` runs of ~`size` characters each through `writes` (which tells its checkpoints). */
+async function writeRuns(writes: SqliteWrites, count: number, size: number, from = 0): Promise<void> {
   const doc = (await exoticRun()).toJSON()
   const summary = summarize(doc)
   const padding = 'x'.repeat(size)
@@ -30,24 +30,40 @@ async function writeRuns(writes: SqliteWrites, checkpoints: Checkpointer, count:
     const id = `run-${String(i).padStart(6, '0')}`
     const text = JSON.stringify({ ...doc, run: { ...doc.run, id }, padding })
     writes.write([{ summary: { ...summary, id, startedAt: summary.startedAt + BigInt(i) }, text }])
-    checkpoints.wrote(text.length)
   }
+}
+
+interface WithThread {
+  readonly path: string
+  readonly db: Database.Database
+  readonly checkpoints: Checkpointer
+  readonly writes: SqliteWrites
+}
+
+/** A new store file's writing connection and its checkpoint thread (opened with `addon`), both closed after `body`. */
+async function withThread(body: (store: WithThread) => Promise<void>, addon?: string): Promise<Checkpointer> {
+  const path = fresh()
+  const db = openSqlite(path)
+  const checkpoints = new Checkpointer(path, db, 5_000, addon)
+  try {
+    await body({ path, db, checkpoints, writes: new SqliteWrites(db, path, checkpoints) })
+  } finally {
+    await checkpoints.close()
+    db.close()
+  }
+  return checkpoints
 }
 
 const autoCheckpointPages = (db: Database.Database): number => Number(db.pragma('wal_autocheckpoint', { simple: true }))
 
 describe('the checkpoint thread of a store writing on the event loop', () => {
   it('starts only once enough text was written, then copies every WAL frame back while the writer rests', async () => {
-    const path = fresh()
-    const db = openSqlite(path)
-    const checkpoints = new Checkpointer(path, db, 5_000)
-    const writes = new SqliteWrites(db, path, () => checkpoints.request())
-    try {
+    const closed = await withThread(async ({ db, checkpoints, writes }) => {
       // The connection checkpoints itself at 4 MiB of WAL: 256 pages of 16 KiB.
       expect(autoCheckpointPages(db)).toBe(256)
-      await writeRuns(writes, checkpoints, 10, 10_000)
+      await writeRuns(writes, 10, 10_000)
       expect(checkpoints.running).toBe(false)
-      await writeRuns(writes, checkpoints, Math.ceil(CHECKPOINT_EVERY_CHARS / 10_000), 10_000, 10)
+      await writeRuns(writes, Math.ceil(CHECKPOINT_EVERY_CHARS / 10_000), 10_000, 10)
       expect(checkpoints.running).toBe(true)
       // While the thread runs, the connection's own checkpoints wait for 16 MiB of WAL (1,024 pages).
       expect(autoCheckpointPages(db)).toBe(1_024)
@@ -59,23 +75,16 @@ describe('the checkpoint thread of a store writing on the event loop', () => {
       expect(last.checkpointed).toBe(last.log)
       // Nothing was lost: every run is in the database file.
       expect(db.prepare('SELECT count(*) FROM shadowchain_documents').pluck().get()).toBe(10 + Math.ceil(CHECKPOINT_EVERY_CHARS / 10_000))
-    } finally {
-      await checkpoints.close()
-      db.close()
-    }
-    expect(checkpoints.running).toBe(false)
+    })
+    expect(closed.running).toBe(false)
   })
 
   it.skipIf(process.platform === 'win32')('hands the checkpoints back to the writing connection when the thread cannot make them', async () => {
-    const path = fresh()
-    const db = openSqlite(path)
-    const checkpoints = new Checkpointer(path, db, 5_000)
-    const writes = new SqliteWrites(db, path, () => checkpoints.request())
-    try {
-      await writeRuns(writes, checkpoints, 5, 1_000)
+    await withThread(async ({ path, db, checkpoints, writes }) => {
+      await writeRuns(writes, 5, 1_000)
       // The thread opens the file at its first checkpoint: moved away, it finds none there.
       renameSync(path, `${path}.moved`)
-      await writeRuns(writes, checkpoints, Math.ceil(CHECKPOINT_EVERY_CHARS / 10_000), 10_000, 5)
+      await writeRuns(writes, Math.ceil(CHECKPOINT_EVERY_CHARS / 10_000), 10_000, 5)
       await checkpoints.idle()
       expect(checkpoints.last?.error).toMatch(/unable to open|does not exist|no such file/i)
       expect(checkpoints.running).toBe(false)
@@ -83,22 +92,18 @@ describe('the checkpoint thread of a store writing on the event loop', () => {
       // Asked again, it stays out of the way and says so: the caller checkpoints itself.
       expect(checkpoints.request()).toBe(false)
       expect(checkpoints.running).toBe(false)
-      await writeRuns(writes, checkpoints, 3, 1_000, 1_000)
+      await writeRuns(writes, 3, 1_000, 1_000)
       expect(db.prepare('SELECT count(*) FROM shadowchain_documents').pluck().get()).toBe(8 + Math.ceil(CHECKPOINT_EVERY_CHARS / 10_000))
-    } finally {
-      await checkpoints.close()
-      db.close()
-    }
+    })
   })
 
   it('makes a retention checkpoint on its own connection when the thread does not take the request', async () => {
     const path = fresh()
     const db = openSqlite(path)
     let asked = 0
-    const writes = new SqliteWrites(db, path, () => (asked++, false))
+    const writes = new SqliteWrites(db, path, { wrote: () => {}, request: () => (asked++, false) })
     try {
-      const quiet = new Checkpointer(path, db, 5_000)
-      await writeRuns(writes, quiet, 8, 5_000)
+      await writeRuns(writes, 8, 5_000)
       // All in the WAL, far under the 4 MiB the connection checkpoints at by itself: the file is its first page.
       const before = statSync(path).size
       expect(statSync(`${path}-wal`).size).toBeLessThan(2 * 1024 * 1024)
@@ -143,12 +148,8 @@ describe('the checkpoint thread of a store writing on the event loop', () => {
   })
 
   it('is asked for a checkpoint by a retention that deleted runs', async () => {
-    const path = fresh()
-    const db = openSqlite(path)
-    const checkpoints = new Checkpointer(path, db, 5_000)
-    const writes = new SqliteWrites(db, path, () => checkpoints.request())
-    try {
-      await writeRuns(writes, checkpoints, 20, 1_000)
+    await withThread(async ({ db, checkpoints, writes }) => {
+      await writeRuns(writes, 20, 1_000)
       expect(checkpoints.running).toBe(false)
       const chain = (db.prepare('SELECT chain FROM shadowchain_runs LIMIT 1').pluck().get() as string) ?? ''
       expect(writes.retain(chain, 5, 5)).toBe(15)
@@ -157,10 +158,7 @@ describe('the checkpoint thread of a store writing on the event loop', () => {
       const last = checkpoints.last
       if (last === undefined || last.error !== undefined) throw new Error('no checkpoint answered')
       expect(last.checkpointed).toBe(last.log)
-    } finally {
-      await checkpoints.close()
-      db.close()
-    }
+    })
   })
 })
 
@@ -179,20 +177,14 @@ describe("a store's threads open the file with the main thread's copy of SQLite"
   })
 
   it('the checkpoint thread opens it with the addon it is given, not one it resolves itself', async () => {
-    const path = fresh()
-    const db = openSqlite(path)
     // An addon that does not exist: the thread fails to open the file, so it used the one given.
-    const checkpoints = new Checkpointer(path, db, 5_000, join(dir, 'missing', 'better_sqlite3.node'))
-    try {
+    await withThread(async ({ db, checkpoints }) => {
       checkpoints.request()
       await checkpoints.idle()
       expect(checkpoints.last?.error).toMatch(/missing/)
       expect(checkpoints.running).toBe(false)
       expect(autoCheckpointPages(db)).toBe(256)
-    } finally {
-      await checkpoints.close()
-      db.close()
-    }
+    }, join(dir, 'missing', 'better_sqlite3.node'))
   })
 
   it('the writer thread (`thread: true`) opens it with the addon it is given, not one it resolves itself', async () => {

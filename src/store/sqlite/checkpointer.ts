@@ -14,6 +14,7 @@ import { Worker } from 'node:worker_threads'
 import type Database from 'better-sqlite3'
 import { autoCheckpoint, WAL_CHECKPOINT_BYTES } from './schema.js'
 import { threadEntry } from './thread.js'
+import type { Checkpoints } from './writes.js'
 
 /** A message to the checkpoint thread: a checkpoint to make (numbered), or `close`. */
 export type CheckpointRequest = { readonly op: 'checkpoint'; readonly n: number } | { readonly op: 'close' }
@@ -35,7 +36,7 @@ export const CHECKPOINT_EVERY_CHARS = 2 * 1024 * 1024
 export const FALLBACK_WAL_BYTES = 16 * 1024 * 1024
 
 /** The checkpoint thread of one store's writing connection. */
-export class Checkpointer {
+export class Checkpointer implements Checkpoints {
   readonly #path: string
   readonly #db: Database.Database
   readonly #busyTimeoutMs: number

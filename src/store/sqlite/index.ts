@@ -117,11 +117,7 @@ export function sqliteStore(path: string, options?: SqliteStoreOptions): RunStor
   const checkpointer = thread === undefined && !inMemory(path) && addon !== undefined ? new Checkpointer(resolvePath(path), db, options?.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS, addon) : undefined
   const changes = (): Changes => {
     const open = live()
-    return thread ?? (inline ??= new SqliteWrites(open, where, checkpointer === undefined ? undefined : () => checkpointer.request()))
-  }
-  /** A change made on this connection committed `chars` characters of text. */
-  const wrote = (chars: number): void => {
-    if (thread === undefined) checkpointer?.wrote(chars)
+    return thread ?? (inline ??= new SqliteWrites(open, where, checkpointer))
   }
 
   return {
@@ -132,11 +128,7 @@ export function sqliteStore(path: string, options?: SqliteStoreOptions): RunStor
     write: (runs: readonly StoredRun[]) =>
       run('writing runs', () => {
         const rows = runs.map((r): RunRow => ({ summary: r.summary, text: documentText(r, where) }))
-        const done = changes().write(rows)
-        let chars = 0
-        for (const row of rows) chars += row.text.length
-        wrote(chars)
-        return done
+        return changes().write(rows)
       }),
     list: (query?: RunQuery) =>
       run('listing runs', () => {
@@ -183,9 +175,7 @@ export function sqliteStore(path: string, options?: SqliteStoreOptions): RunStor
         checkSummary(summary, head.run.id, head.run.chainName, where)
         const text = JSON.stringify(head)
         const row = { ...summary, links: countLinkEvents(head.events ?? []) }
-        const done = changes().begin(row, text, nextSeq(head))
-        wrote(text.length)
-        return done
+        return changes().begin(row, text, nextSeq(head))
       }),
     appendSteps: (id: string, batch: StepBatch) =>
       run(`appending steps to run ${id}`, () => {
@@ -193,9 +183,7 @@ export function sqliteStore(path: string, options?: SqliteStoreOptions): RunStor
         const first = (batch.events[0] as { seq: number }).seq
         const text = JSON.stringify(batch)
         const links = countLinkEvents(batch.events)
-        const done = changes().appendSteps(id, first, batch.events.length, links, text)
-        wrote(text.length)
-        return done
+        return changes().appendSteps(id, first, batch.events.length, links, text)
       }),
     claim: (id: string, owner: string) =>
       run(`claiming run ${id}`, () => {

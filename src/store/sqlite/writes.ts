@@ -43,6 +43,14 @@ function runRow(s: StoredRunSummary, nextSeq: number | null): (string | bigint |
   ]
 }
 
+/** What a connection's changes tell the store's checkpoint thread (checkpointer.ts's `Checkpointer`). */
+export interface Checkpoints {
+  /** A change committed `chars` characters of text (about as many bytes of WAL). */
+  wrote(chars: number): void
+  /** A checkpoint is wanted now: true when the thread took the request. */
+  request(): boolean
+}
+
 /** The runs of `@chain` that its keep policy lets go, `@batch` at most (sql.ts). */
 const RETAIN = retainSql('shadowchain_runs', { chain: '@chain', last: '@last', failed: '@failed', batch: '@batch' })
 
@@ -57,17 +65,17 @@ export class SqliteWrites {
   /** When freed pages were last given back (`performance.now()`); never yet: the first retention does. */
   #gaveBackAt = -Infinity
 
-  readonly #checkpoint: (() => boolean) | undefined
+  readonly #checkpoints: Checkpoints | undefined
 
   /**
-   * @param checkpoint - how a checkpoint is asked for after a retention (the store's checkpoint
-   *   thread: true when it took the request); without it, or when it says false, this connection
-   *   makes a passive one itself
+   * @param checkpoints - the store's checkpoint thread (checkpointer.ts), told what each write
+   *   committed and asked for a checkpoint after a retention; without it, or when it does not take
+   *   the request, this connection makes the retention's passive checkpoint itself
    */
-  constructor(db: Database.Database, where: string, checkpoint?: () => boolean) {
+  constructor(db: Database.Database, where: string, checkpoints?: Checkpoints) {
     this.#db = db
     this.#where = where
-    this.#checkpoint = checkpoint
+    this.#checkpoints = checkpoints
   }
 
   #prepare(sql: string): Database.Statement {
@@ -95,6 +103,11 @@ export class SqliteWrites {
         }
       })
       .immediate()
+    if (this.#checkpoints !== undefined) {
+      let chars = 0
+      for (const row of rows) chars += row.text.length
+      this.#checkpoints.wrote(chars)
+    }
   }
 
   /** Stores a durable run's head as `'interrupted'`; `summary.links` counts the head's links. */
@@ -105,6 +118,7 @@ export class SqliteWrites {
         this.#putDocument(summary.id, text)
       })
       .immediate()
+    this.#checkpoints?.wrote(text.length)
   }
 
   /**
@@ -122,6 +136,7 @@ export class SqliteWrites {
         this.#prepare('UPDATE shadowchain_runs SET next_seq = ?, links = links + ? WHERE id = ?').run(first + count, links, id)
       })
       .immediate()
+    this.#checkpoints?.wrote(text.length)
   }
 
   /** Takes an unfinished run for `owner`: false when another owner has it, or it is finished. */
@@ -168,6 +183,6 @@ export class SqliteWrites {
       if (free * 4 > pages) this.#db.pragma('incremental_vacuum')
     }
     // The store's checkpoint thread when it takes the request; else this connection.
-    if (this.#checkpoint?.() !== true) this.#db.pragma('wal_checkpoint(PASSIVE)')
+    if (this.#checkpoints?.request() !== true) this.#db.pragma('wal_checkpoint(PASSIVE)')
   }
 }
