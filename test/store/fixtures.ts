@@ -155,17 +155,20 @@ export function splitDurable(doc: RunDocument, upTo = Infinity): { head: Durable
 export { durableSummary }
 
 /**
- * A loop of `runs` runs that never yields to the event loop, recording into `rec`, whose store is
- * made ready by a first run (its tables made, its writer thread started). Returns how many runs
- * the store had written when the loop ended: without a turn of the event loop no answer of a
- * store that writes off the event loop is heard, and that stays at 1. Ends with `rec.flush()`.
+ * A loop of runs that never yields to the event loop, recording into `rec`, whose store is made
+ * ready by a first run (its tables made, its writer thread started): `runs` runs, then on (up to
+ * `most`) until the store was heard, so that a store slowed by other test files still is. Returns
+ * how many runs the store had written when the loop ended (without a turn of the event loop no
+ * answer of a store that writes off the event loop is heard, and that stays at 1) and how many the
+ * loop ran, the first one included. Ends with `rec.flush()`.
  */
-export async function neverYieldingLoop(rec: FlightRecorder, runs: number): Promise<number> {
+export async function neverYieldingLoop(rec: FlightRecorder, runs: number, most = 10 * runs): Promise<{ written: number; ran: number }> {
   const c = chain<{ n: number }>('loop', { recorder: rec }).link('add', (ctx) => void (ctx.n += 1))
   await c.run({ n: -1 })
   await rec.flush()
-  for (let n = 0; n < runs; n++) await c.run({ n })
+  let n = 0
+  while (n < runs || (rec.health.written <= 1 && n < most)) await c.run({ n: n++ })
   const written = rec.health.written
   await rec.flush()
-  return written
+  return { written, ran: n + 1 }
 }
