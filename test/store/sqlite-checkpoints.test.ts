@@ -5,7 +5,7 @@
 import { existsSync, mkdtempSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import type Database from 'better-sqlite3'
 import { afterAll, describe, expect, it } from 'vitest'
 import { Checkpointer, CHECKPOINT_EVERY_CHARS } from '../../src/store/sqlite/checkpointer.js'
@@ -117,9 +117,20 @@ describe('the checkpoint thread of a store writing on the event loop', () => {
     }
   })
 
-  it.runIf(process.platform === 'linux')("runs in a store writing on the event loop, with its own connection, until the store closes", async () => {
+  it.runIf(process.platform === 'linux')("runs in a store writing on the event loop, with its own connection to the store's file, until the store closes", async () => {
     const path = fresh()
-    const store = sqliteStore(path)
+    // Made with a relative path, the store's thread still opens that file after a `chdir`.
+    const home = process.cwd()
+    process.chdir(dirname(path))
+    const store = (() => {
+      try {
+        return sqliteStore(basename(path))
+      } catch (error) {
+        process.chdir(home)
+        throw error
+      }
+    })()
+    process.chdir(tmpdir())
     // /proc names files by their real path (a temporary directory may sit behind a symlink).
     const real = realpathSync(path)
     /** This process's open files that are the database itself (one a connection). */
@@ -140,6 +151,7 @@ describe('the checkpoint thread of a store writing on the event loop', () => {
       for (let waited = 0; connections() < 2 && waited < 10_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20))
       expect(connections()).toBe(2)
     } finally {
+      process.chdir(home)
       await store.close()
     }
     // Closed with the store: no connection left, and the last one to close checkpointed the WAL away.
@@ -190,13 +202,13 @@ describe("a store's threads open the file with the main thread's copy of SQLite"
   it('the writer thread (`thread: true`) opens it with the addon it is given, not one it resolves itself', async () => {
     const path = fresh()
     openSqlite(path).close()
-    const thread = new WriterThread(path, {}, join(dir, 'missing', 'better_sqlite3.node'))
+    const thread = new WriterThread(path, path, {}, join(dir, 'missing', 'better_sqlite3.node'))
     try {
       await expect(thread.claim('no-such-run', 'me')).rejects.toThrow(/missing/)
     } finally {
       await thread.close()
     }
-    const given = new WriterThread(path, {}, driverAddon())
+    const given = new WriterThread(path, path, {}, driverAddon())
     try {
       await expect(given.claim('no-such-run', 'me')).resolves.toBe(false)
     } finally {

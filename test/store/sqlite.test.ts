@@ -302,6 +302,24 @@ describe('the SQLite store', () => {
     }
   }, 60_000)
 
+  it('opens the file it was made for on its writer thread, after the process changes directory', async () => {
+    const home = process.cwd()
+    const made = mkdtempSync(join(dir, 'made-'))
+    const elsewhere = mkdtempSync(join(dir, 'elsewhere-'))
+    process.chdir(made)
+    try {
+      const store = sqliteStore('threaded.db', { thread: true })
+      // The thread starts at the first change.
+      process.chdir(elsewhere)
+      await store.write([storedRun((await exoticRun()).toJSON())])
+      expect(await store.list()).toHaveLength(1)
+      await store.close()
+      expect(existsSync(join(elsewhere, 'threaded.db'))).toBe(false)
+    } finally {
+      process.chdir(home)
+    }
+  })
+
   it('keeps a write batch atomic: a run that cannot be encoded leaves nothing written', async () => {
     const store = sqliteStore(fresh())
     const good = storedRun((await exoticRun()).toJSON())

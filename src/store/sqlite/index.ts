@@ -43,6 +43,15 @@ function inMemory(path: string): boolean {
   return path === '' || path === ':memory:' || path.startsWith('file::memory:')
 }
 
+/**
+ * The file as a thread of the store opens it: resolved now, against the working directory the
+ * store was made in, since a thread opens it later (at its first change), maybe after a
+ * `process.chdir`. A `file:` URI is given as it is.
+ */
+function threadPath(path: string): string {
+  return path.startsWith('file:') ? path : resolvePath(path)
+}
+
 /** Batches a flight recorder may have posted to the writer thread at once. */
 const WRITES_IN_FLIGHT = 4
 
@@ -111,10 +120,10 @@ export function sqliteStore(path: string, options?: SqliteStoreOptions): RunStor
   let inline: SqliteWrites | undefined
   // The store's threads open the file with this connection's copy of SQLite (see driverAddon).
   const addon = driverAddon()
-  const thread = options?.thread === true ? new WriterThread(path, options, addon) : undefined
+  const thread = options?.thread === true ? new WriterThread(threadPath(path), where, options, addon) : undefined
   // No checkpoint thread without the addon to give it: one that loaded another copy of SQLite
   // could corrupt the file (see driverAddon); this connection then checkpoints as it writes.
-  const checkpointer = thread === undefined && !inMemory(path) && addon !== undefined ? new Checkpointer(resolvePath(path), db, options?.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS, addon) : undefined
+  const checkpointer = thread === undefined && !inMemory(path) && addon !== undefined ? new Checkpointer(threadPath(path), db, options?.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS, addon) : undefined
   const changes = (): Changes => {
     const open = live()
     return thread ?? (inline ??= new SqliteWrites(open, where, checkpointer))

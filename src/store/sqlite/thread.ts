@@ -43,7 +43,9 @@ export function threadEntry(name: string): { entry: string | URL; eval: boolean 
   const compiled = new URL(`./${name}.js`, import.meta.url)
   if (!import.meta.url.endsWith('.ts')) return { entry: compiled, eval: false }
   const source = new URL(`./${name}.ts`, import.meta.url).href
-  return { entry: `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(source)}) })`, eval: true }
+  // Resolved here: the thread would resolve a bare name from the working directory.
+  const tsx = import.meta.resolve('tsx/esm/api')
+  return { entry: `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(source)}) })`, eval: true }
 }
 
 /**
@@ -51,7 +53,9 @@ export function threadEntry(name: string): { entry: string | URL; eval: boolean 
  * for the file. While a change is on its way the thread keeps the process alive; idle, it does not.
  */
 export class WriterThread implements Changes {
+  /** The file the thread opens (absolute: see `threadPath`), and the name errors give it. */
   readonly #path: string
+  readonly #where: string
   readonly #options: SqliteStoreOptions
   #worker: Worker | undefined
   readonly #waiting = new Map<number, Waiting>()
@@ -59,9 +63,14 @@ export class WriterThread implements Changes {
 
   readonly #addon: string | undefined
 
-  /** @param addon - the driver's native addon the store's own connection uses (schema.ts `driverAddon`) */
-  constructor(path: string, options: SqliteStoreOptions, addon?: string) {
+  /**
+   * @param path - the file, absolute (see `threadPath`): the thread opens it at its first change
+   * @param where - the file as the store names it in errors
+   * @param addon - the driver's native addon the store's own connection uses (schema.ts `driverAddon`)
+   */
+  constructor(path: string, where: string, options: SqliteStoreOptions, addon?: string) {
     this.#path = path
+    this.#where = where
     this.#options = options
     this.#addon = addon
   }
@@ -117,13 +126,13 @@ export class WriterThread implements Changes {
       this.#waiting.delete(reply.n)
       if (this.#waiting.size === 0) worker.unref()
       if (reply.error === undefined) waiting.resolve(reply.result)
-      else waiting.reject(replyError(reply.error, this.#path))
+      else waiting.reject(replyError(reply.error, this.#where))
     })
     const stopped = (why: string): void => {
       if (this.#worker === worker) this.#worker = undefined
       const waiting = [...this.#waiting.values()]
       this.#waiting.clear()
-      for (const w of waiting) w.reject(new StoreError('STORE_FAILED', this.#path, `the store's writer thread stopped (${why}); the change may not have been made`))
+      for (const w of waiting) w.reject(new StoreError('STORE_FAILED', this.#where, `the store's writer thread stopped (${why}); the change may not have been made`))
     }
     worker.on('error', (error) => stopped(error instanceof Error ? error.message : String(error)))
     worker.on('exit', (code) => stopped(`exit code ${code}`))
