@@ -12,7 +12,7 @@ import { openSqlite } from '../../src/store/sqlite/schema.js'
 import { FALLBACK_WAL_BYTES } from '../../src/store/sqlite/checkpointer.js'
 import { rejection, storeContract } from './contract.js'
 import { copyAs, exoticRun, neverYieldingLoop } from './fixtures.js'
-import { writer } from './processes.js'
+import { opener, writer } from './processes.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'shadowchain-sqlite-'))
 let files = 0
@@ -239,6 +239,24 @@ describe('the SQLite store', () => {
     expect((await store.read('b-00299'))?.run.id).toBe('b-00299')
     await store.close()
   }, 120_000)
+
+  it('creates a new file as a store when other processes create it at the same moment', async () => {
+    // A process that read a new file before another turned it to WAL, and asks for WAL while
+    // the other creates the tables, is told 'database is locked' at once: SQLite asks no busy
+    // handler there. Three processes open 500 new files together (before the fix, some of the
+    // 1,500 opens failed in each of 5 tries; with it, none in any).
+    const files = mkdtempSync(join(dir, 'together-'))
+    const first = Date.now() + 3_000
+    const outs = await Promise.all([1, 2, 3].map(() => opener([files, String(first), '500', '3'])))
+    expect(outs.map((out) => JSON.parse(out) as string[])).toEqual([[], [], []])
+    const db = new Database(join(files, 'store-499.db'), { readonly: true })
+    try {
+      expect(db.pragma('journal_mode', { simple: true })).toBe('wal')
+      expect(db.prepare("SELECT value FROM shadowchain_meta WHERE key = 'created_by'").pluck().get()).toBe('shadowchain')
+    } finally {
+      db.close()
+    }
+  }, 60_000)
 
   it('refuses a writer thread for an in-memory database, whose connection cannot be shared', () => {
     expect(() => sqliteStore(':memory:', { thread: true })).toThrow(/a writer thread needs a database file/)

@@ -129,6 +129,37 @@ function pathSeparator(file: string): string {
   return file.includes('\\') && !file.includes('/') ? '\\' : '/'
 }
 
+/** Waited on (never woken) to pause between two tries to prepare a file. */
+const PAUSE = new Int32Array(new SharedArrayBuffer(4))
+
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY')
+}
+
+/**
+ * Refuses a file that is not a store of this version; in an empty one, creates the store (unless
+ * another process did first). Leaves the file in WAL mode.
+ */
+function prepareFile(db: Database.Database, where: string): void {
+  // Read-only first: a foreign or damaged file is refused before anything is written to it.
+  const state = check(db, where)
+  if (state === 'empty') {
+    // Before anything is written (a file's page size is fixed once it has a table, and in WAL
+    // mode): see PAGE_SIZE.
+    db.pragma(`page_size = ${PAGE_SIZE}`)
+    db.pragma('auto_vacuum = INCREMENTAL')
+    db.pragma('journal_mode = WAL')
+    db.transaction(() => {
+      // Another process may have created the store since the check above.
+      if (check(db, where) === 'ours') return
+      db.exec(SCHEMA)
+      db.prepare('INSERT INTO shadowchain_meta (key, value) VALUES (?, ?), (?, ?)').run('schema_version', String(SQLITE_SCHEMA_VERSION), 'created_by', 'shadowchain')
+    }).immediate()
+  }
+  db.pragma('journal_mode = WAL')
+}
+
 /**
  * Opens (and, when the file is new or empty, creates) an SQLite run store: 16 KiB pages, WAL journal,
  * `busy_timeout`, `auto_vacuum = INCREMENTAL` set before the first table so retain can give
@@ -146,22 +177,20 @@ export function openSqlite(path: string, options: SqliteStoreOptions = {}, nativ
     throw sqliteError(error, where, 'opening the file')
   }
   try {
-    // Read-only first: a foreign or damaged file is refused before anything is written to it.
-    const state = check(db, where)
-    if (state === 'empty') {
-      // Before anything is written (a file's page size is fixed once it has a table, and in WAL
-      // mode): see PAGE_SIZE.
-      db.pragma(`page_size = ${PAGE_SIZE}`)
-      db.pragma('auto_vacuum = INCREMENTAL')
-      db.pragma('journal_mode = WAL')
-      db.transaction(() => {
-        // Another process may have created the store since the check above.
-        if (check(db, where) === 'ours') return
-        db.exec(SCHEMA)
-        db.prepare('INSERT INTO shadowchain_meta (key, value) VALUES (?, ?), (?, ?)').run('schema_version', String(SQLITE_SCHEMA_VERSION), 'created_by', 'shadowchain')
-      }).immediate()
+    // A connection that read a new file before another process turned it to WAL, and asks for
+    // WAL while the other creates the tables, is told SQLITE_BUSY at once: SQLite asks no busy
+    // handler for a lock wanted inside a read. Tried again (the other may have made the store
+    // meanwhile) until the busy timeout.
+    const deadline = Date.now() + timeout
+    for (let pause = 1; ; pause = Math.min(2 * pause, 50)) {
+      try {
+        prepareFile(db, where)
+        break
+      } catch (error) {
+        if (!isBusy(error) || Date.now() >= deadline) throw error
+        Atomics.wait(PAUSE, 0, 0, pause)
+      }
     }
-    db.pragma('journal_mode = WAL')
     db.pragma('synchronous = NORMAL')
     db.pragma(`busy_timeout = ${Math.max(0, Math.floor(timeout))}`)
     // The WAL file is cut back to this size after each checkpoint, so it cannot grow for ever.
