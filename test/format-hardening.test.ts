@@ -150,7 +150,7 @@ describe('hostile documents', () => {
   it('quotes at most a short prefix of a bad format or version, however big or deep', () => {
     const deep = JSON.parse(`${'['.repeat(100_000)}${']'.repeat(100_000)}`) as unknown
     expect(rejection({ ...fresh(), format: deep }).message).toBe("$.format: expected 'shadowchain/run', got an array: this is not a shadowchain run document")
-    expect(rejection({ ...fresh(), version: deep }).message).toBe('$.version: unsupported version an array: this shadowchain reads versions 1 to 9')
+    expect(rejection({ ...fresh(), version: deep }).message).toBe('$.version: unsupported version an array: this shadowchain reads versions 1 to 10')
     const huge = rejection({ ...fresh(), format: 'x'.repeat(50_000_000) })
     expect(huge.message.length).toBeLessThan(200)
     expect(huge.message).toContain('(50000000 characters)')
@@ -262,7 +262,7 @@ describe('values a chain may hold', () => {
     expect(back.ctx.a[5]).toBe('x')
     const file = join(dir, 'sparse.run.json')
     await saveRun(run, file)
-    expect((await readFile(file, 'utf8')).startsWith('{"format":"shadowchain/run","version":2,')).toBe(true)
+    expect((await readFile(file, 'utf8')).startsWith('{"format":"shadowchain/run","version": 2,')).toBe(true)
     expect((await loadRun<{ a: unknown[] }>(file)).ctx.a.length).toBe(10_000_000)
   })
 

@@ -105,7 +105,7 @@ describe('metricsError on link events', () => {
 
     expect(run.toJSON().version).toBe(3)
     const { back, text } = await throughFile(run)
-    expect(text.startsWith('{"format":"shadowchain/run","version":3,')).toBe(true)
+    expect(text.startsWith('{"format":"shadowchain/run","version": 3,')).toBe(true)
     expect(back.status).toBe('error')
     expect(back.error?.code).toBe('LINK_FAILED')
     expectSameEvents(back, run)
@@ -152,7 +152,7 @@ describe('writesDropped on link events', () => {
 
     expect(run.toJSON().version).toBe(3)
     const { back, text } = await throughFile(run)
-    expect(text.startsWith('{"format":"shadowchain/run","version":3,')).toBe(true)
+    expect(text.startsWith('{"format":"shadowchain/run","version": 3,')).toBe(true)
     expectSameEvents(back, run)
     const [bLoop, bQuiet, bCrash] = linkEvents(back)
     expect(bLoop?.writesDropped).toBe(15)
@@ -166,7 +166,7 @@ describe('writesDropped on link events', () => {
     const run = await chain<{ n: number }>('calm').link('few', (ctx) => void (ctx.n = 1)).run({ n: 0 }, { capture: 'writes', maxWritesPerLink: 5 })
     expect(run.toJSON().version).toBe(1)
     const { text } = await throughFile(run)
-    expect(text.startsWith('{"format":"shadowchain/run","version":1,')).toBe(true)
+    expect(text.startsWith('{"format":"shadowchain/run","version": 1,')).toBe(true)
   })
 })
 

@@ -4,9 +4,12 @@ import { createWriteStream } from 'node:fs'
 import { open, readFile, rename, rm, stat } from 'node:fs/promises'
 import type { Chain } from '../core/chain.js'
 import { DocumentError } from '../files/codec.js'
-import type { ExportOptions, ImportOptions } from '../files/run-document.js'
+import { VERSION, type ExportOptions, type ImportOptions } from '../files/run-document.js'
 import { exportParts } from '../files/write-document.js'
 import { Run } from './run.js'
+
+/** The digits of the newest version: what a file's header leaves room for. */
+const VERSION_WIDTH = String(VERSION).length
 
 /** Options of {@link loadRun}. */
 export interface LoadRunOptions<C> extends ImportOptions {
@@ -34,8 +37,10 @@ export async function saveRun<C>(run: Run<C>, path: string, options?: ExportOpti
     const write = async (chunk: string): Promise<void> => {
       if (!out.write(chunk)) await once(out, 'drain')
     }
-    const head = JSON.stringify(header)
     const written = header.version
+    // Room for the newest version's digits: events may raise a version 9 to 10 (`"version": 9`:
+    // a space before the number is JSON whitespace).
+    const head = JSON.stringify(header).replace(`"version":${written},`, `"version":${String(written).padStart(VERSION_WIDTH)},`)
     await write(`${head.slice(0, -1)},"events":[\n`)
     let first = true
     for (const event of events) {
@@ -50,11 +55,11 @@ export async function saveRun<C>(run: Run<C>, path: string, options?: ExportOpti
     await once(out, 'finish')
     if (header.version !== written) {
       // An event or a nested run needed a newer version (2: a sparse array; 3: a link event's
-      // metricsError or writesDropped; …). The one digit is rewritten in place (the header is ASCII up to it), so
-      // events are still written as they are encoded.
+      // metricsError or writesDropped; …). Its digits are rewritten in place, in the room left
+      // for them (the header is ASCII up to it), so events are still written as they are encoded.
       const file = await open(temporary, 'r+')
       try {
-        await file.write(String(header.version), head.indexOf('"version":') + '"version":'.length)
+        await file.write(String(header.version).padStart(VERSION_WIDTH), head.indexOf('"version":') + '"version":'.length)
       } finally {
         await file.close()
       }
