@@ -97,7 +97,7 @@ beforeAll(async () => {
     // Valid JSON, but the last events are gone: the integrity check must refuse it.
     writeFile(files.cut, JSON.stringify({ ...doc, events: doc.events.slice(0, -2) })),
     writeFile(files.wrongFormat, JSON.stringify({ format: 'other/thing', version: 1, events: [] })),
-    writeFile(files.version2, JSON.stringify({ ...doc, version: 10 })),
+    writeFile(files.version2, JSON.stringify({ ...doc, version: 11 })),
   ])
 }, 180_000)
 

@@ -153,7 +153,7 @@ describe('states', () => {
       throw new Error('expected the document to be refused')
     }
     expect(refusal({ ...doc, format: 'other' }).message).toMatch(/^\$\.format: .*not a shadowchain run document/)
-    expect(refusal({ ...doc, version: 10 }).message).toMatch(/^\$\.version: unsupported version 10/)
+    expect(refusal({ ...doc, version: 11 }).message).toMatch(/^\$\.version: unsupported version 11/)
     expect(refusal({ ...doc, events: doc.events.slice(0, -1) })).toMatchObject({ path: `$.events[${doc.events.length - 2}].type`, message: expect.stringMatching(/truncated/) })
     expect(refusal([]).message).toMatch(/^\$: .*JSON object/)
     // What the library checks that the page's own decoder once did not: unknown keys in the header.

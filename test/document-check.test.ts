@@ -28,7 +28,7 @@ function kitchenSink(): Record<string, unknown> {
     { ...base(6), type: 'branch.start', link: 0, branch: 'b' },
     { ...base(7), type: 'branch.end', link: 0, branch: 'b', patches: [patch('add', ['k'], null)], durationNs: 1, io, ...child },
     { ...base(8), type: 'branch.error', link: 0, branch: 'c', error: null, durationNs: 1, io, ...child },
-    { ...base(9), type: 'ctx.write', link: 0, op: 'map.set', path: ['a', { $number: '-0' }], value: [1], stack: 'f.ts:1:2' },
+    { ...base(9), type: 'ctx.write', link: 0, op: 'map.set', path: ['a', { $number: '-0' }], value: [1], branch: 'b', stack: 'f.ts:1:2' },
     { ...base(10), type: 'link.end', link: 0, inversePatches: [patch('replace', ['a'], 0)], durationNs: 3, io, metricsError: { $unsupported: 'cycle' }, writesDropped: 2, ...child },
     { ...base(11), type: 'link.error', link: 0, error: 0, durationNs: 3, io, metricsError: 1, writesDropped: 0, ...child },
     { ...base(12), type: 'link.skip', link: 0, reason: 'when' },
@@ -49,7 +49,7 @@ function kitchenSink(): Record<string, unknown> {
   }
   return {
     format: 'shadowchain/run',
-    version: 9,
+    version: 10,
     run: {
       id: 'r',
       chainName: 'c',

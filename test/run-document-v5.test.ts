@@ -77,7 +77,7 @@ describe('run document version 5', () => {
     const events = (change: (e: Record<string, unknown>) => Record<string, unknown>) =>
       doc.events.map((e, i) => (i === at ? change({ ...(e as unknown as Record<string, unknown>) }) : e))
     expect(rejection({ ...doc, version: 4 }).message).toMatch(new RegExp(`^\\$\\.events\\[${at}\\]\\.type: this event type exists from version 5`))
-    expect(rejection({ ...doc, version: 10 }).message).toMatch(/^\$\.version: unsupported version 10/)
+    expect(rejection({ ...doc, version: 11 }).message).toMatch(/^\$\.version: unsupported version 11/)
     for (const [field, value] of [['attempt', 0], ['attempt', 1.5], ['attempt', '1'], ['link', 99], ['durationNs', 1.5]] as const) {
       expect(rejection({ ...doc, events: events((e) => ({ ...e, [field]: value })) }).message).toMatch(new RegExp(`^\\$\\.events\\[${at}\\]\\.${field}`))
     }

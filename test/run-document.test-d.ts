@@ -27,8 +27,8 @@ describe('RunDocument', () => {
     // @ts-expect-error a branch.start has no patches
     const badBranch: DocumentEvent = { seq: 0, t: 0, type: 'branch.start', link: 0, branch: 'a', patches: [] }
     void badBranch
-    // @ts-expect-error version 10 does not exist
-    const future: RunDocument['version'] = 10
+    // @ts-expect-error version 11 does not exist
+    const future: RunDocument['version'] = 11
     void future
   })
 })

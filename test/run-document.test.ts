@@ -221,7 +221,7 @@ describe('hostile and broken documents', () => {
   const cases: [string, (doc: Record<string, unknown>) => unknown, RegExp][] = [
     ['not an object', () => [1, 2], /^\$: a run document must be a JSON object, got an array/],
     ['wrong format', (d) => ({ ...d, format: 'other/run' }), /^\$\.format: expected 'shadowchain\/run', got "other\/run"/],
-    ['wrong version', (d) => ({ ...d, version: 10 }), /^\$\.version: unsupported version 10/],
+    ['wrong version', (d) => ({ ...d, version: 11 }), /^\$\.version: unsupported version 11/],
     ['missing events', (d) => ({ ...d, events: undefined }), /^\$\.events: /],
     ['truncated events', (d) => ({ ...d, events: events(d).slice(0, -2) }), /the last event must be run.end.*truncated/],
     ['an event missing', (d) => ({ ...d, events: events(d).filter((_, i) => i !== 3) }), /^\$\.events\[3\]\.seq: expected seq 3, got 4/],

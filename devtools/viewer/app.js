@@ -731,7 +731,7 @@ function renderLink(row) {
     h('h3', {}, `ctx.write events (${writes.length})`),
     !captured ? h('p', { className: 'none' }, "writes were not captured: record with capture: 'writes' (and stacks: true for call sites)")
       : h('ul', { className: 'writes', dataset: { testid: 'writes' } }, writes.slice(0, MOST_WRITES).map((w) => h('li', { onclick: () => select(w.seq, run) },
-        h('span', { className: 'seq' }, `#${w.seq}`), h('span', { className: 'op' }, w.op), h('span', { className: 'path' }, w.path || '(root)'), ` = ${w.value}`,
+        h('span', { className: 'seq' }, `#${w.seq}`), w.branch !== undefined && h('span', { className: 'branch', dataset: { testid: 'write-branch' } }, `[${w.branch}]`), h('span', { className: 'op' }, w.op), h('span', { className: 'path' }, w.path || '(root)'), ` = ${w.value}`,
         h('div', { className: 'stack', dataset: { testid: 'call-site' } }, w.stack ? `at ${w.stack}` : 'no call site (record with stacks: true)'))),
         writes.length > MOST_WRITES && h('li', { className: 'none' }, `… ${writes.length - MOST_WRITES} more: step through them with the arrow keys`)))
 }

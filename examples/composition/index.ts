@@ -165,6 +165,10 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(p
   const charged = big.timeline.links().find((l) => l.name === 'charge')
   const price = big.timeline.links().find((l) => l.name === 'price')
   console.log(`big order: price ran ${price?.branches?.map((b) => b.name).join(', ')} in parallel: tax ${big.ctx.tax}, shipping ${big.ctx.shipping}, fraud ${big.ctx.fraud}`)
+  // Write capture names the branch of the parallel step that wrote a field.
+  const captured = await quoteChain().run(bigInput(), { capture: 'writes' })
+  const wrote = captured.timeline.writesTo('shipping').map((e) => (e.type === 'ctx.write' ? `${e.link.name} branch ${e.branch ?? '-'}: ${e.op} ${e.path.join('.')} = ${String(e.value)}` : e.type))
+  console.log(`big order, capture 'writes': shipping was written by ${wrote.join('; ')}`)
   console.log(`big order: charge took ${charged?.attempts ?? 1} attempts; log: ${big.ctx.log.join('; ')}`)
   const loyalty = big.timeline.links().find((l) => l.name === 'loyalty')?.child
   console.log(`big order: loyalty ran as nested run ${loyalty?.id} (${loyalty?.timeline.links().map((l) => l.name).join(' → ')}): ${big.ctx.points} points`)

@@ -6,7 +6,7 @@
 // `document-check.test.ts` compares them on mutated documents), and is stricter where that is
 // simpler (a key present with the value `undefined`, an object with another prototype).
 import { MIDDLEWARE_POSITIONS, WRITE_OPS } from './document-schema.js'
-import { FORMAT, type RunDocument } from './run-document.js'
+import { FORMAT, VERSION, type RunDocument } from './run-document.js'
 
 type Fields = Record<string, unknown>
 
@@ -145,7 +145,7 @@ const EVENT_SHAPES: ReadonlyMap<unknown, EventShape> = new Map([
   ['branch.start', shape(['link', 'branch'])],
   ['branch.end', shape(['link', 'branch', 'durationNs'], ['patches', 'io', ...CHILD_REF])],
   ['branch.error', shape(['link', 'branch', 'error', 'durationNs'], ['io', ...CHILD_REF])],
-  ['ctx.write', shape(['link', 'op', 'path'], ['value', 'stack'])],
+  ['ctx.write', shape(['link', 'op', 'path'], ['value', 'branch', 'stack'])],
   ['fork', shape(['parent'], ['inversePatches'])],
   ['run.end', shape(['status'])],
 ])
@@ -202,7 +202,7 @@ const LINK_KEYS = new Set(['name', 'index', 'meta'])
 const MIDDLEWARE_KEYS = new Set(['name', 'position', 'index'])
 const POSITIONS: ReadonlySet<unknown> = new Set(MIDDLEWARE_POSITIONS)
 const INITIAL_KEYS = new Set(['ctx', 'mwctx'])
-const VERSIONS: ReadonlySet<unknown> = new Set([1, 2, 3, 4, 5, 6, 7, 8, 9])
+const VERSIONS: ReadonlySet<unknown> = new Set(Array.from({ length: VERSION }, (_, i) => i + 1))
 
 const isLink = (value: unknown): boolean => isRecord(value) && hasKeys(value, LINK_KEYS, ['name', 'index']) && isName(value['name']) && isCount(value['index'])
 const isMiddleware = (value: unknown): boolean =>

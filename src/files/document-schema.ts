@@ -129,6 +129,7 @@ const eventDoc = z.discriminatedUnion('type', [
     op: z.enum(WRITE_OPS),
     path: z.array(z.unknown()),
     value: z.unknown().optional(),
+    branch: branchName.optional(),
     stack: z.string().max(4096).optional(),
   }) satisfies z.ZodType<DocumentCtxWrite>,
   z.strictObject({
@@ -170,7 +171,7 @@ const runDoc = z.strictObject({
 
 const documentShape = z.strictObject({
   format: z.literal(FORMAT),
-  version: z.union([z.literal(1), z.literal(2), z.literal(3), z.literal(4), z.literal(5), z.literal(6), z.literal(7), z.literal(8), z.literal(9)]),
+  version: z.union([z.literal(1), z.literal(2), z.literal(3), z.literal(4), z.literal(5), z.literal(6), z.literal(7), z.literal(8), z.literal(9), z.literal(10)]),
   run: runDoc,
   redacted: z.strictObject({ paths: z.array(z.array(z.union([z.string(), z.number()]))), placeholder: z.string() }).optional(),
   links: z.array(z.strictObject({ name, index: z.number().int().nonnegative(), meta: z.unknown().optional() })),
@@ -189,7 +190,7 @@ true satisfies MutuallyAssignable<z.output<typeof documentShape>, RunDocument>
 type MutuallyAssignable<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
 
 /**
- * The shape of a run document, version 1 to 9 (integrity and limits are checked after it),
+ * The shape of a run document, version 1 to 10 (integrity and limits are checked after it),
  * typed as the hand-written `RunDocument`.
  */
 export const runDocumentSchema: z.ZodType<RunDocument> = documentShape

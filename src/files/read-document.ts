@@ -12,7 +12,7 @@ import type { LinkInfo } from '../core/types.js'
 import { runDocumentSchema } from './document-schema.js'
 import { isWellFormed } from './document-check.js'
 import { checkChildren, checkDocumentTree, withinNested } from './read-nested.js'
-import { EVENT_TYPE_SINCE, MAX_NESTING, RESERVED_PATH_KEYS, TRACE_SINCE, type DocumentPatch, type DocumentVersion, type ImportOptions, type RunDocument } from './run-document.js'
+import { BRANCH_WRITES_SINCE, EVENT_TYPE_SINCE, MAX_NESTING, RESERVED_PATH_KEYS, TRACE_SINCE, type DocumentPatch, type DocumentVersion, type ImportOptions, type RunDocument } from './run-document.js'
 
 /** What the importer rebuilds; `run.ts` turns it into a `Run`. */
 export interface ImportedRun {
@@ -215,6 +215,10 @@ function importOne(doc: RunDocument, limits: DecodeLimits): Omit<ImportedRun, 'n
         event['op'] = e.op
         event['path'] = Object.freeze(e.path.map((key, k) => decodeValue(key, `${at}.path[${k}]`, limits, version)))
         event['value'] = freezeDeep(decodeValue(e.value, `${at}.value`, limits, version))
+        if (e.branch !== undefined) {
+          fromVersion(BRANCH_WRITES_SINCE, version, `${at}.branch`)
+          event['branch'] = e.branch
+        }
         if (e.stack !== undefined) event['stack'] = e.stack
         break
       case 'fork':

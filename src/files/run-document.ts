@@ -1,4 +1,4 @@
-// The run document, versions 1 to 8, as TypeScript types: docs/run-format.md, section by section.
+// The run document, versions 1 to 10, as TypeScript types: docs/run-format.md, section by section.
 // The zod schema that validates documents (document-schema.ts) is checked against these types.
 import type { WriteOp } from '../record/write-capture.js'
 import type { RedactPath, RunStatus, SkipReason } from '../core/types.js'
@@ -9,19 +9,16 @@ export const FORMAT = 'shadowchain/run'
 
 /**
  * The newest version this module reads and writes. A document is written as the oldest version
- * that can hold it: version 1, unless it needs version 2 (a sparse array: `$holes`) or version 3
- * (a link event's `metricsError` or `writesDropped`) or version 4 (a `link.skip` event, or a run
- * ended by `io.stop()`) or version 5 (a `link.attempt` event: a retried link) or version 6 (an
- * around call: a middleware position `chain-around` / `link-around`) or version 7 (a parallel
- * step's `branch.start` / `branch.end` / `branch.error` events) or version 8 (nested chains: an
- * event's `child` and the embedded `nested` documents) or version 9 (distributed traces: the run's
- * `trace` and a link or branch event's injected `span`), so older readers still read every other
- * document.
+ * that can hold it (docs/run-format.md §9 says what each version adds; the `*_SINCE` constants
+ * here name some), so older readers still read every other document.
  */
-export const VERSION = 9
+export const VERSION = 10
 
 /** The document versions this module reads. */
-export type DocumentVersion = 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9
+export type DocumentVersion = 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10
+
+/** The version that added the writes of parallel steps' branches: a `ctx.write` event's `branch`. */
+export const BRANCH_WRITES_SINCE = 10
 
 /** The version that added distributed traces: the run's `trace`, an event's `span`. */
 export const TRACE_SINCE = 9
@@ -375,6 +372,8 @@ export interface DocumentCtxWrite extends DocumentEventBase {
   path: EncodedValue[]
   /** The value written (for an array mutator, its arguments). */
   value?: EncodedValue
+  /** The parallel step's branch that wrote (version 10); absent for the link's own writes. */
+  branch?: string | undefined
   /** `file:line:column` of the write in user code. */
   stack?: string | undefined
 }

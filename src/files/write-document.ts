@@ -8,7 +8,7 @@ import { diffStates } from '../core/diff-states.js'
 import type { MiddlewareCallInfo, TimelineEvent } from '../record/events.js'
 import { mergeRedactPaths, redactor, type RedactPath, type Redactor } from './redact.js'
 import type { LinkInfo, RunStatus } from '../core/types.js'
-import { EVENT_TYPE_SINCE, FORMAT, NESTED_SINCE, TRACE_SINCE, type DocumentEvent, type DocumentPatch, type DocumentRunError, type DocumentVersion, type ExportOptions, type RunDocument } from './run-document.js'
+import { BRANCH_WRITES_SINCE, EVENT_TYPE_SINCE, FORMAT, NESTED_SINCE, TRACE_SINCE, type DocumentEvent, type DocumentPatch, type DocumentRunError, type DocumentVersion, type ExportOptions, type RunDocument } from './run-document.js'
 
 /** A document without its events and nested documents: what is written before them. */
 export type DocumentHeader = Omit<RunDocument, 'events' | 'nested'>
@@ -322,6 +322,10 @@ export function eventEncoder(
         doc['path'] = event.path.map((key) => encodeLenient(typeof key === 'string' ? redact.scrubText(key) : key, notes))
         // A write on, in or above a redacted path may carry the secret: its value is hidden.
         doc['value'] = encodeLenient(redact.active && redact.overlaps(event.path) ? redact.placeholder : redact.scrub(event.value), notes)
+        if (event.branch !== undefined) {
+          needs(BRANCH_WRITES_SINCE)
+          doc['branch'] = event.branch
+        }
         if (event.stack !== undefined) doc['stack'] = redact.scrubText(event.stack)
         break
       case 'fork': {

@@ -235,8 +235,8 @@ export class LiveTrace<C = unknown> implements RunObserver<C> {
   }
 
   /** A branch of a parallel step: a span under the step's span, open until the branch settles. */
-  branchStart(link: LinkInfo, branch: string, t0: bigint): void {
-    if (this.linkSpan === undefined) return
+  branchStart(link: LinkInfo, branch: string, t0: bigint, draft: unknown): unknown {
+    if (this.linkSpan === undefined) return draft
     try {
       const parent = this.linkContext ?? trace.setSpan(this.runContext, this.linkSpan)
       const span = this.tracer.startSpan(branchSpanName(link.name, branch), branchSpanOptions(link, branch, this.at(t0)), parent)
@@ -244,6 +244,7 @@ export class LiveTrace<C = unknown> implements RunObserver<C> {
     } catch (error) {
       skipped('startSpan', error)
     }
+    return draft
   }
 
   branchEnd(_link: LinkInfo, branch: string, t0: bigint, t1: bigint, _patches: readonly Patch[], error: unknown, failed: boolean, _ctx: Immutable<C>, io: LinkCallIO<C>): void {

@@ -174,6 +174,11 @@ export interface CtxWriteTimelineEvent<C = unknown> extends EventBase<C> {
   readonly path: readonly (string | number)[]
   /** The value written (array mutators: their arguments; deletes: `undefined`). */
   readonly value: unknown
+  /**
+   * A parallel step's branch that wrote, on its own draft of the step's input (absent for a
+   * link's own writes). The step's `link.end` has the branches' writes merged.
+   */
+  readonly branch?: string
   /** With `stacks: true`: `file:line:column` of the write in user code. */
   readonly stack?: string
 }

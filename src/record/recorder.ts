@@ -73,6 +73,8 @@ export class Recorder<C> implements RunObserver<C> {
   private metricsError: Error | undefined = undefined
   /** `ctx.write` events of the current link not recorded past `maxWritesPerLink`. */
   private writesDropped = 0
+  /** `ctx.write` events the current link (all its branches together) may still record. */
+  private writeRoom = 0
 
   constructor(private readonly options: RecorderOptions<C>) {
     this.full = options.full
@@ -129,6 +131,7 @@ export class Recorder<C> implements RunObserver<C> {
 
   linkStart(link: LinkInfo, draft: unknown, base: Immutable<C>, t0: bigint, attempt: number): unknown {
     this.writesDropped = 0
+    this.writeRoom = this.options.maxWritesPerLink
     if (!this.full) return draft
     // A retry goes on with the step its first attempt started.
     if (attempt === 1) this.log.start(link, t0, base)
@@ -186,8 +189,11 @@ export class Recorder<C> implements RunObserver<C> {
     this.push(event, ctx)
   }
 
-  branchStart(link: LinkInfo, branch: string, t0: bigint, ctx: Immutable<C>): void {
-    if (this.full) this.push({ type: 'branch.start', t: t0, link, branch }, ctx)
+  branchStart(link: LinkInfo, branch: string, t0: bigint, draft: unknown, ctx: Immutable<C>): unknown {
+    if (!this.full) return draft
+    this.push({ type: 'branch.start', t: t0, link, branch }, ctx)
+    // A branch's writes are its step's, named by the branch (a draft is what is not the input).
+    return this.options.writes && draft !== ctx ? recordWrites(draft as object, this.writeListener(link, ctx, branch)) : draft
   }
 
   branchEnd(link: LinkInfo, branch: string, t0: bigint, t1: bigint, patches: readonly Patch[], error: unknown, failed: boolean, ctx: Immutable<C>, io: LinkCallIO<C>): void {
@@ -267,22 +273,24 @@ export class Recorder<C> implements RunObserver<C> {
     return this.log.stateObject(this.log.metrics)
   }
 
-  /** Pushes one `ctx.write` event per write, stamped as it happens. */
-  private writeListener(link: LinkInfo, ctx: Immutable<C>): WriteListener {
+  /**
+   * Pushes one `ctx.write` event per write, stamped as it happens.
+   * @param branch - the branch of a parallel step that writes (its draft's listener)
+   */
+  private writeListener(link: LinkInfo, ctx: Immutable<C>, branch?: string): WriteListener {
     const log = this.log
     const base = this.seqBase
     const clock = this.options.clock
     const stacks = this.options.stacks
-    let room = this.options.maxWritesPerLink
     // The states do not change while the link runs: taken at its first write.
     let states: { readonly mwctx: unknown; readonly metrics: unknown } | undefined
     return (op, path, value) => {
       // Bounded: a hot loop inside a link must not grow the timeline without limit.
-      if (room <= 0) {
+      if (this.writeRoom <= 0) {
         this.writesDropped++
         return
       }
-      room--
+      this.writeRoom--
       states ??= log.stateObjects()
       // Built whole (one shape, one allocation): this runs once per single write. The path
       // array is the capture layer's own and never reused; it is read-only by type (freezing
@@ -299,6 +307,7 @@ export class Recorder<C> implements RunObserver<C> {
         path,
         value,
       }
+      if (branch !== undefined) event['branch'] = branch
       if (stacks) {
         const site = callSite()
         if (site !== undefined) event['stack'] = site

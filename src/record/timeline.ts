@@ -277,7 +277,9 @@ export class Timeline<C = unknown> {
    * Who changed a field, when, and (with `stacks`) from where: the `ctx.write` events that wrote
    * the path, one of its parents (replacing it) or something inside it. For a link that recorded
    * no writes (no `capture: 'writes'`, or it returned a replacement), its `link.end` event when
-   * its patches touch the path; `fork` events likewise.
+   * its patches touch the path; `fork` events likewise. A parallel step answers by its branches:
+   * their `ctx.write` events (which name the branch), or the `branch.end` of a branch that
+   * recorded none, when its patches touch the path.
    *
    * @param path - keys from the ctx root, or a dotted string (`'items.0.price'`)
    * @example
@@ -291,17 +293,36 @@ export class Timeline<C = unknown> {
       for (let i = 0; i < n; i++) if (keys[i] !== String(other[i])) return false
       return true
     }
-    // Write events where a link recorded them; a link's patches where it recorded none (no
-    // write capture, or a link that returned a replacement instead of writing).
+    // Write events where a link (or a branch) recorded them; its patches where it recorded none
+    // (no write capture, or one that returned a replacement instead of writing).
     const out: TimelineEvent<C>[] = []
+    const changes = (patches: readonly Patch[]): boolean => patches.some((patch) => touches(patch.path))
     let wrote = false
+    // In a parallel step: the branches that recorded writes. A step's branches answer for it.
+    let branched = false
+    const branchesWrote = new Set<string>()
     for (const event of this.events) {
-      if (event.type === 'link.start') wrote = false
-      else if (event.type === 'ctx.write') {
-        wrote = true
-        if (touches(event.path)) out.push(event)
-      } else if ((event.type === 'link.end' && !wrote) || event.type === 'fork') {
-        if (event.patches.some((patch) => touches(patch.path))) out.push(event)
+      switch (event.type) {
+        case 'link.start':
+          wrote = branched = false
+          branchesWrote.clear()
+          break
+        case 'ctx.write':
+          if (event.branch === undefined) wrote = true
+          else branchesWrote.add(event.branch)
+          if (touches(event.path)) out.push(event)
+          break
+        case 'branch.end':
+          branched = true
+          if (!branchesWrote.has(event.branch) && changes(event.patches)) out.push(event)
+          break
+        case 'link.end':
+          if (!wrote && !branched && changes(event.patches)) out.push(event)
+          break
+        case 'fork':
+          if (changes(event.patches)) out.push(event)
+          break
+        default:
       }
     }
     return out

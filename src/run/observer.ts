@@ -73,9 +73,10 @@ export interface RunObserver<C> {
   linkAttempt(link: LinkInfo, attempt: number, t0: bigint, t1: bigint, error: unknown, ctx: Immutable<C>, child: NestedRun | undefined): void
   /**
    * A branch of a parallel step (after the step's `linkStart`) is about to be called on its own
-   * draft of `ctx`, the step's input.
+   * draft of `ctx`, the step's input. Returns what the branch is given: `draft`, or a wrapper of
+   * it (a recorder capturing writes), as `linkStart` does.
    */
-  branchStart(link: LinkInfo, branch: string, t0: bigint, ctx: Immutable<C>): void
+  branchStart(link: LinkInfo, branch: string, t0: bigint, draft: unknown, ctx: Immutable<C>): unknown
   /**
    * A branch settled: its patches (against the step's input `ctx`), or, `failed`, its error.
    * Branches end in the order they settle; the step's `linkEnd` / `linkError` follows the last.
@@ -157,9 +158,8 @@ class Pair<C> implements RunObserver<C> {
     this.first.linkAttempt(link, attempt, t0, t1, error, ctx, child)
     this.second.linkAttempt(link, attempt, t0, t1, error, ctx, child)
   }
-  branchStart(link: LinkInfo, branch: string, t0: bigint, ctx: Immutable<C>): void {
-    this.first.branchStart(link, branch, t0, ctx)
-    this.second.branchStart(link, branch, t0, ctx)
+  branchStart(link: LinkInfo, branch: string, t0: bigint, draft: unknown, ctx: Immutable<C>): unknown {
+    return this.second.branchStart(link, branch, t0, this.first.branchStart(link, branch, t0, draft, ctx), ctx)
   }
   branchEnd(link: LinkInfo, branch: string, t0: bigint, t1: bigint, patches: readonly Patch[], error: unknown, failed: boolean, ctx: Immutable<C>, io: LinkCallIO<C>): void {
     this.first.branchEnd(link, branch, t0, t1, patches, error, failed, ctx, io)

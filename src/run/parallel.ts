@@ -71,24 +71,26 @@ function runBranch<C>(branch: BranchDef<C>, base: Immutable<C>, cx: BranchContex
   const draft = isDraftable(base) ? createDraft(base as Objectish) : base
   const io = new BranchCallIO<C>(cx.states, cx.run, cx.link, cx.signal, base, branch.name, cx.recordedIO?.get(branchKey(cx.link.name, branch.name)))
   const t0 = cx.clock.now()
-  cx.observer?.branchStart(cx.link, branch.name, t0, base)
+  const observer = cx.observer
+  // What the branch is given: its draft, or a recorder's write capture around it.
+  const given = observer === undefined ? draft : observer.branchStart(cx.link, branch.name, t0, draft, base)
   let returned: unknown
   try {
     // An observer that wraps link calls (a tracer) runs branches too: in their spans' context.
-    const observer = cx.observer
-    returned = observer === undefined || !observer.wrapsLinks ? branch.fn(draft as never, io) : observer.runLink(branch.fn, draft as never, io)
+    returned = observer === undefined || !observer.wrapsLinks ? branch.fn(given as never, io) : observer.runLink(branch.fn, given as never, io)
   } catch (error) {
     return branchSettled(branch, draft, io, t0, base, cx, undefined, error, true)
   }
+  // A branch that returns what it was given returned its draft.
   if (isThenable(returned)) {
     return settle(returned, Infinity, cx.runSignal).then((s) => {
-      if (s.kind === 'value') return branchSettled(branch, draft, io, t0, base, cx, s.value, undefined, false)
+      if (s.kind === 'value') return branchSettled(branch, draft, io, t0, base, cx, s.value === given ? draft : s.value, undefined, false)
       if (s.kind === 'error') return branchSettled(branch, draft, io, t0, base, cx, undefined, s.error, true)
       io.detach()
       return branchSettled(branch, draft, io, t0, base, cx, undefined, s.kind === 'abort' ? s.reason : undefined, true)
     })
   }
-  return branchSettled(branch, draft, io, t0, base, cx, returned, undefined, false)
+  return branchSettled(branch, draft, io, t0, base, cx, returned === given ? draft : returned, undefined, false)
 }
 
 function branchSettled<C>(branch: BranchDef<C>, draft: unknown, io: BranchCallIO<C>, t0: bigint, base: Immutable<C>, cx: BranchContext<C>, value: unknown, thrown: unknown, failed: boolean): BranchOutcome {

@@ -89,7 +89,8 @@ function toHaveRunLinks(this: MatcherContext, received: unknown, names: readonly
 
 /**
  * Passes when something wrote this path during the run (with `value`: wrote exactly that value
- * there). Uses `ctx.write` events of a `capture: 'writes'` run, else the links' patches.
+ * there). Uses `ctx.write` events of a `capture: 'writes'` run, else the links' (and parallel
+ * branches') patches.
  */
 function toHaveWritten(this: MatcherContext, received: unknown, path: readonly (string | number)[] | string, ...value: [unknown?]): MatcherResult {
   if (!(received instanceof Run)) return { pass: false, message: () => `expected a Run, got ${typeof received}` }
@@ -110,7 +111,7 @@ function toHaveWritten(this: MatcherContext, received: unknown, path: readonly (
   for (const event of received.timeline.writesTo(path)) {
     const found: ([unknown] | undefined)[] = []
     if (event.type === 'ctx.write' && event.op === 'set') found.push(valueAt(event.path, event.value))
-    if (event.type === 'link.end' || event.type === 'fork') {
+    if (event.type === 'link.end' || event.type === 'branch.end' || event.type === 'fork') {
       for (const patch of event.patches) if (patch.op !== 'remove') found.push(valueAt(patch.path, patch.value))
     }
     for (const hit of found) if (hit !== undefined) written.push(hit[0])

@@ -17,12 +17,12 @@ import type { LinkInfo, MiddlewareCallInfo, RunStatus, RunTrace } from '../../co
 import { DEFAULT_LIMITS, type DecodeLimits } from '../../files/codec.js'
 import { decodeValue } from '../../files/decode.js'
 import { freezeDeep } from '../../files/patch-apply.js'
-import { FORMAT, type RunDocument } from '../../files/run-document.js'
+import { FORMAT, VERSION, type RunDocument } from '../../files/run-document.js'
 import type { States, TimelineEvent } from '../../record/events.js'
 import { fail, isObject, StateCursor } from './document-states.js'
 
-/** The versions this reader knows (those `Run.fromJSON` reads). */
-const VERSIONS = new Set([1, 2, 3, 4, 5, 6, 7, 8, 9])
+/** The versions this reader knows (those `Run.fromJSON` reads: 1 to VERSION). */
+const VERSIONS = new Set(Array.from({ length: VERSION }, (_, i) => i + 1))
 
 const EVENT_TYPES = new Set([
   'run.start', 'middleware.before', 'middleware.after', 'middleware.error', 'link.start', 'link.end', 'link.error', 'link.skip', 'link.attempt',
@@ -180,6 +180,7 @@ function read(input: unknown, at: string, limits: DecodeLimits): DocumentRun {
         event['op'] = e['op']
         event['path'] = Object.freeze((path as unknown[]).map((key, k) => decoded(key, `${where}.path[${k}]`)))
         event['value'] = freezeDeep(decoded(e['value'], `${where}.value`))
+        if (e['branch'] !== undefined) event['branch'] = String(e['branch'])
         if (e['stack'] !== undefined) event['stack'] = e['stack']
         break
       }

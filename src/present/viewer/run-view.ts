@@ -246,7 +246,10 @@ export function eventSubject(view: ViewerEvent): string {
   if (event.type === 'link.skip') parts.push(`skipped: ${event.reason}`)
   if (event.type === 'link.attempt') parts.push(`attempt ${event.attempt} failed, retried`)
   if (event.type === 'branch.start' || event.type === 'branch.end' || event.type === 'branch.error') parts.push(`branch ${event.branch}`)
-  if (event.type === 'ctx.write') parts.push(`${event.op} ${event.path.map(String).join('.')}`)
+  if (event.type === 'ctx.write') {
+    if (event.branch !== undefined) parts.push(`branch ${event.branch}`)
+    parts.push(`${event.op} ${event.path.map(String).join('.')}`)
+  }
   return parts.join(' · ')
 }
 

@@ -38,16 +38,19 @@ export function stateAt(run: ViewerRun, seq: number): ShownStates {
 
 function replayWrites(run: ViewerRun, seq: number): { ctx: unknown; exact: boolean } {
   const events = run.timeline.events
-  const link = run.events[seq]?.link
+  const write = events[seq] as CtxWriteTimelineEvent<unknown>
+  const link = write.link
+  // A branch's writes land on its own draft of the step's input: only that branch's are replayed.
+  const branch = write.branch
   let first = seq
   while (first > 0 && !(events[first - 1]?.type === 'link.start' && run.events[first - 1]?.link === link)) first--
-  const start = events[seq]?.ctx
+  const start = write.ctx
   try {
     // One private copy, changed in place: linear in the state and the writes.
     const ctx: unknown = structuredClone(start)
     for (let i = first; i <= seq; i++) {
       const event = events[i]
-      if (event?.type === 'ctx.write' && event.link === link) applyWrite(ctx, event)
+      if (event?.type === 'ctx.write' && event.link === link && event.branch === branch) applyWrite(ctx, event)
     }
     return { ctx, exact: true }
   } catch {
@@ -130,6 +133,8 @@ export interface WriteLine {
   readonly value: string
   /** `file:line:column` in user code, when recorded with `stacks: true`. */
   readonly stack: string | undefined
+  /** The parallel step's branch that wrote (`undefined`: the link itself). */
+  readonly branch: string | undefined
 }
 
 /** The `ctx.write` events of a link execution: op, path, value text and call site. */
@@ -138,7 +143,7 @@ export function linkWrites(run: ViewerRun, row: WaterfallRow): WriteLine[] {
   for (let seq = row.startSeq + 1; seq < row.endSeq; seq++) {
     const event = run.timeline.at(seq)
     if (event?.type !== 'ctx.write' || event.link.name !== row.name) continue
-    out.push({ seq, op: event.op, path: event.path.map(String).join('.'), value: valueText(event.value, 120), stack: event.stack })
+    out.push({ seq, op: event.op, path: event.path.map(String).join('.'), value: valueText(event.value, 120), stack: event.stack, branch: event.branch })
   }
   return out
 }
