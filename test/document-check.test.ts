@@ -157,6 +157,19 @@ function places(doc: unknown): [Record<string, unknown>, string | undefined][] {
   return out
 }
 
+/**
+ * A deep copy of a generated value (prototypes, holes and Dates kept): the constants fast-check
+ * hands out are the same objects in every run, and a later mutation inside an inserted one would
+ * change it for the runs after (it once made one cyclic).
+ */
+function copyOf(value: unknown): unknown {
+  if (value instanceof Date) return new Date(value.getTime())
+  if (typeof value !== 'object' || value === null) return value
+  const out = (Array.isArray(value) ? new Array<unknown>(value.length) : Object.create(Object.getPrototypeOf(value) as object | null)) as Record<string, unknown>
+  for (const key of Object.keys(value)) out[key] = copyOf((value as Record<string, unknown>)[key])
+  return out
+}
+
 /** Changes one place of the document, chosen evenly among all of them. */
 function mutate(doc: unknown, mutation: Mutation): void {
   const all = places(doc)
@@ -164,10 +177,10 @@ function mutate(doc: unknown, mutation: Mutation): void {
   if (mutation.action === 'add' || key === undefined) {
     // An array's `length` cannot be redefined (and JSON has no such key): nothing to add there.
     if (Object.getOwnPropertyDescriptor(node, mutation.key)?.configurable === false) return
-    Object.defineProperty(node, mutation.key, { value: mutation.value, enumerable: true, writable: true, configurable: true })
+    Object.defineProperty(node, mutation.key, { value: copyOf(mutation.value), enumerable: true, writable: true, configurable: true })
   }
   else if (mutation.action === 'delete') delete node[key]
-  else if (mutation.action === 'replace') node[key] = mutation.value
+  else if (mutation.action === 'replace') node[key] = copyOf(mutation.value)
   else {
     const misses = nearMisses(node[key])
     node[key] = misses[mutation.variant % misses.length]
