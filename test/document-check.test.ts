@@ -24,7 +24,7 @@ function kitchenSink(): Record<string, unknown> {
     { ...base(2), type: 'middleware.after', middleware: 0, durationNs: '12345678901234567890' },
     { ...base(3), type: 'middleware.error', middleware: 0, hook: 'around', link: 0, error: { $error: { name: 'E', message: 'm' } }, durationNs: 1 },
     { ...base(4), type: 'link.start', link: 0 },
-    { ...base(5), type: 'link.attempt', link: 0, attempt: 1, error: 'x', durationNs: 1, ...child },
+    { ...base(5), type: 'link.attempt', link: 0, attempt: 1, error: 'x', durationNs: 1, io, ...child },
     { ...base(6), type: 'branch.start', link: 0, branch: 'b' },
     { ...base(7), type: 'branch.end', link: 0, branch: 'b', patches: [patch('add', ['k'], null)], durationNs: 1, io, ...child },
     { ...base(8), type: 'branch.error', link: 0, branch: 'c', error: null, durationNs: 1, io, ...child },

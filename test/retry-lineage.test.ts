@@ -1,7 +1,7 @@
 // retry and timeoutMs (DESIGN §9) beyond the run itself: replay, fork, OpenTelemetry (live and
 // post hoc).
 import { beforeEach, describe, expect, it } from 'vitest'
-import { chain } from '../src/index.js'
+import { chain, Run, type RunDocument } from '../src/index.js'
 import { attemptsLabel, eventSubject, prepareRun } from '../src/present/viewer/browser.js'
 import { checkLiveAndExported, memoryTracer } from './otel-helpers.js'
 import { steppingClock } from './helpers.js'
@@ -43,6 +43,31 @@ describe('replay of retried runs', () => {
     const replay = await run.replay({ chain: charge(0) })
     expect(replay.identical).toBe(true)
     expect(replay.run.timeline.links()[0]?.attempts).toBeUndefined()
+  })
+
+  it("gives each attempt back what the same attempt drew (io.random, io.now), from the run and from its file", async () => {
+    // A flaky service: an attempt fails when its draw says so, and the draws are the run's only
+    // source of chance. Replay must give attempt k the draws of attempt k, not the last one's.
+    const gamble = chain<Pay>('gamble').link('charge', (ctx, io) => {
+      const roll = io.random()
+      ctx.notes.push(`attempt ${io.attempt} at ${io.now()} rolled ${roll.toFixed(3)}`)
+      if (roll < 0.7) throw new Error(`declined (${roll.toFixed(3)})`)
+      ctx.charged += 1
+    }, { retry: { attempts: 50 } })
+    let run = await gamble.run(pay())
+    while ((run.timeline.links()[0]?.attempts ?? 1) < 2) run = await gamble.run(pay())
+    const attempts = run.timeline.events.filter((e) => e.type === 'link.attempt')
+    expect(attempts.every((e) => e.type === 'link.attempt' && e.io?.random?.length === 1 && e.io.now?.length === 1)).toBe(true)
+    for (const recorded of [run, Run.fromJSON(JSON.parse(JSON.stringify(run.toJSON())) as RunDocument, { chain: gamble })]) {
+      const { identical, run: again } = await recorded.replay()
+      expect(identical).toBe(true)
+      expect(again.ctx.notes).toEqual(run.ctx.notes)
+      expect(again.timeline.links()[0]?.attempts).toBe(run.timeline.links()[0]?.attempts)
+    }
+    const doc = run.toJSON()
+    expect(doc.version).toBe(10)
+    const at = doc.events.findIndex((e) => e.type === 'link.attempt')
+    expect(() => Run.fromJSON({ ...doc, version: 9 })).toThrow(`$.events[${at}].io: this field exists from version 10 on; the document says version 9`)
   })
 
   it('reports a divergence when the final outcome differs', async () => {

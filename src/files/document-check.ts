@@ -141,7 +141,7 @@ const EVENT_SHAPES: ReadonlyMap<unknown, EventShape> = new Map([
   ['link.end', shape(['link', 'durationNs'], ['inversePatches', 'io', ...LINK_NOTES, ...CHILD_REF])],
   ['link.error', shape(['link', 'error', 'durationNs'], ['io', ...LINK_NOTES, ...CHILD_REF])],
   ['link.skip', shape(['link', 'reason'])],
-  ['link.attempt', shape(['link', 'attempt', 'error', 'durationNs'], CHILD_REF)],
+  ['link.attempt', shape(['link', 'attempt', 'error', 'durationNs'], ['io', ...CHILD_REF])],
   ['branch.start', shape(['link', 'branch'])],
   ['branch.end', shape(['link', 'branch', 'durationNs'], ['patches', 'io', ...CHILD_REF])],
   ['branch.error', shape(['link', 'branch', 'error', 'durationNs'], ['io', ...CHILD_REF])],

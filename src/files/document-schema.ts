@@ -117,6 +117,7 @@ const eventDoc = z.discriminatedUnion('type', [
     attempt: z.number().int().positive(),
     error: z.unknown(),
     durationNs: nsOffset,
+    io: ioDoc.optional(),
     ...childRef,
   }) satisfies z.ZodType<DocumentLinkAttempt>,
   z.strictObject({ ...base, type: z.literal('branch.start'), link: tableRef, branch: branchName }) satisfies z.ZodType<DocumentBranchStart>,

@@ -12,7 +12,7 @@ import type { LinkInfo } from '../core/types.js'
 import { runDocumentSchema } from './document-schema.js'
 import { isWellFormed } from './document-check.js'
 import { checkChildren, checkDocumentTree, withinNested } from './read-nested.js'
-import { BRANCH_WRITES_SINCE, EVENT_TYPE_SINCE, MAX_NESTING, RESERVED_PATH_KEYS, TRACE_SINCE, type DocumentPatch, type DocumentVersion, type ImportOptions, type RunDocument } from './run-document.js'
+import { ATTEMPT_IO_SINCE, BRANCH_WRITES_SINCE, EVENT_TYPE_SINCE, MAX_NESTING, RESERVED_PATH_KEYS, TRACE_SINCE, type DocumentPatch, type DocumentVersion, type ImportOptions, type RunDocument } from './run-document.js'
 
 /** What the importer rebuilds; `run.ts` turns it into a `Run`. */
 export interface ImportedRun {
@@ -186,6 +186,10 @@ function importOne(doc: RunDocument, limits: DecodeLimits): Omit<ImportedRun, 'n
         event['attempt'] = e.attempt
         event['error'] = decodeValue(e.error, `${at}.error`, limits, version)
         event['durationNs'] = BigInt(e.durationNs)
+        if (e.io !== undefined) {
+          fromVersion(ATTEMPT_IO_SINCE, version, `${at}.io`)
+          event['io'] = ioOf(e.io)
+        }
         break
       case 'branch.start':
       case 'branch.end':

@@ -7,11 +7,7 @@ import type { DecodeLimits } from './codec.js'
 /** The `format` of every run document. */
 export const FORMAT = 'shadowchain/run'
 
-/**
- * The newest version this module reads and writes. A document is written as the oldest version
- * that can hold it (docs/run-format.md §9 says what each version adds; the `*_SINCE` constants
- * here name some), so older readers still read every other document.
- */
+/** The newest version read and written; a document is written as the oldest that holds it (docs/run-format.md §9). */
 export const VERSION = 10
 
 /** The document versions this module reads. */
@@ -19,6 +15,9 @@ export type DocumentVersion = 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10
 
 /** The version that added the writes of parallel steps' branches: a `ctx.write` event's `branch`. */
 export const BRANCH_WRITES_SINCE = 10
+
+/** The version that added what a retried link's failed attempt drew: a `link.attempt` event's `io`. */
+export const ATTEMPT_IO_SINCE = 10
 
 /** The version that added distributed traces: the run's `trace`, an event's `span`. */
 export const TRACE_SINCE = 9
@@ -323,6 +322,8 @@ export interface DocumentLinkAttempt extends DocumentEventBase, DocumentChildRef
   error: EncodedValue
   /** How long the attempt took. */
   durationNs: Nanoseconds
+  /** Version 10: what this attempt drew from its `io` (replay gives it back to the same attempt). */
+  io?: { now?: number[] | undefined; random?: number[] | undefined } | undefined
 }
 
 /**

@@ -8,7 +8,7 @@ import { diffStates } from '../core/diff-states.js'
 import type { MiddlewareCallInfo, TimelineEvent } from '../record/events.js'
 import { mergeRedactPaths, redactor, type RedactPath, type Redactor } from './redact.js'
 import type { LinkInfo, RunStatus } from '../core/types.js'
-import { BRANCH_WRITES_SINCE, EVENT_TYPE_SINCE, FORMAT, NESTED_SINCE, TRACE_SINCE, type DocumentEvent, type DocumentPatch, type DocumentRunError, type DocumentVersion, type ExportOptions, type RunDocument } from './run-document.js'
+import { ATTEMPT_IO_SINCE, BRANCH_WRITES_SINCE, EVENT_TYPE_SINCE, FORMAT, NESTED_SINCE, TRACE_SINCE, type DocumentEvent, type DocumentPatch, type DocumentRunError, type DocumentVersion, type ExportOptions, type RunDocument } from './run-document.js'
 
 /** A document without its events and nested documents: what is written before them. */
 export type DocumentHeader = Omit<RunDocument, 'events' | 'nested'>
@@ -301,6 +301,10 @@ export function eventEncoder(
         doc['attempt'] = event.attempt
         doc['error'] = encodeLenient(redact.scrub(event.error), notes)
         doc['durationNs'] = offset(event.durationNs, 0n)
+        if (event.io !== undefined) {
+          needs(ATTEMPT_IO_SINCE)
+          doc['io'] = { ...redact.scrubNumbers(event.io) }
+        }
         break
       case 'branch.start':
       case 'branch.end':

@@ -2,13 +2,13 @@ import { applyPatches, type Draft, type Objectish } from 'immer'
 import type { Chain } from '../core/chain.js'
 import { compareLinks } from './compare.js'
 import type { LinkFn } from '../core/types.js'
-import type { RecordedIO } from '../record/events.js'
+import type { RecordedIO, TimelineEvent } from '../record/events.js'
 import type { ReplayOptions, ReplayResult, Run } from './run.js'
 import type { RecordedRun } from './recorded-run.js'
 import type { ResumePoint } from '../record/recorder.js'
 import { checkRecorded, findCut, nextLinkIndex } from './fork.js'
 import type { LinkRecord, Timeline } from '../record/timeline.js'
-import { branchKey } from '../run/parallel.js'
+import { attemptKey, branchKey } from '../run/parallel.js'
 
 // `ReplayOptions` and `ReplayResult` are declared with `Run` (lineage/run.ts), whose `replay()`
 // names them; re-exported here, where src/testing imports ReplayOptions from.
@@ -98,7 +98,7 @@ function recordingOf<C>(original: Run<C>): Recording<C> {
   const links = original.timeline.links()
   const records = new Map<string, LinkRecord<C>>()
   for (const record of links) records.set(record.name, record)
-  const recording: Recording<C> = { length: timeline.length, links, records, recordedIO: recordedIOOf(links) }
+  const recording: Recording<C> = { length: timeline.length, links, records, recordedIO: recordedIOOf(links, original.timeline.events) }
   recordings.set(timeline, recording as Recording<unknown>)
   return recording
 }
@@ -136,16 +136,20 @@ export async function replayRun<C>(chain: Chain<C>, original: Run<C>, options: R
  * the recording it compares with (a nested chain's run is replayed with these too).
  */
 export function replayExtras<C>(original: Run<C>): { recordedIO: Map<string, RecordedIO>; replayOf: { run: Run<unknown>; runId: string }; parsed: boolean } {
-  return { recordedIO: recordedIOOf(original.timeline.links()), ...replayOrigin(original) }
+  return { recordedIO: recordedIOOf(original.timeline.links(), original.timeline.events), ...replayOrigin(original) }
 }
 
-/** The io values recorded links drew, by link name (and `branchKey` for a branch's). */
-function recordedIOOf<C>(links: readonly LinkRecord<C>[]): Map<string, RecordedIO> {
+/**
+ * The io values recorded links drew, by link name (their last attempt's), `branchKey` for a
+ * branch's and `attemptKey` for a failed attempt's (its `link.attempt`).
+ */
+function recordedIOOf<C>(links: readonly LinkRecord<C>[], events: readonly TimelineEvent<C>[]): Map<string, RecordedIO> {
   const recordedIO = new Map<string, RecordedIO>()
   for (const record of links) {
     if (record.io !== undefined) recordedIO.set(record.name, record.io)
     for (const branch of record.branches ?? []) if (branch.io !== undefined) recordedIO.set(branchKey(record.name, branch.name), branch.io)
   }
+  for (const event of events) if (event.type === 'link.attempt' && event.io !== undefined) recordedIO.set(attemptKey(event.link.name, event.attempt), event.io)
   return recordedIO
 }
 

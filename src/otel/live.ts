@@ -260,10 +260,10 @@ export class LiveTrace<C = unknown> implements RunObserver<C> {
   }
 
   /** A failed attempt that is retried: an event on the link span. */
-  linkAttempt(_link: LinkInfo, attempt: number, t0: bigint, t1: bigint, error: unknown, _ctx: Immutable<C>, child: NestedRun | undefined): void {
+  linkAttempt(_link: LinkInfo, attempt: number, t0: bigint, t1: bigint, error: unknown, _ctx: Immutable<C>, io: LinkCallIO<C>): void {
     if (this.linkSpan === undefined) return
     try {
-      addAttemptEvent(this.linkSpan, attempt, error, t1 - t0, this.at(t1), this.redact, child?.id)
+      addAttemptEvent(this.linkSpan, attempt, error, t1 - t0, this.at(t1), this.redact, io.child?.id)
     } catch (caught) {
       skipped('addEvent', caught)
     }

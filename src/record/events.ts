@@ -125,7 +125,7 @@ export interface LinkSkipTimelineEvent<C = unknown> extends EventBase<C> {
  * A failed attempt of a link with `retry` that is tried again (DESIGN §9): its draft was
  * discarded, so ctx is the link's input. The link's `link.start` comes before its first attempt.
  */
-export interface LinkAttemptTimelineEvent<C = unknown> extends EventBase<C>, Pick<CallFields, 'child'> {
+export interface LinkAttemptTimelineEvent<C = unknown> extends EventBase<C>, Pick<CallFields, 'child' | 'io'> {
   readonly type: 'link.attempt'
   readonly link: LinkInfo
   /** Which attempt failed, from 1. */

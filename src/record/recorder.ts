@@ -182,11 +182,15 @@ export class Recorder<C> implements RunObserver<C> {
     this.pushLinkCall({ type: 'link.end', t: t1, link, patches: forward, inversePatches: inverse, durationNs: t1 - t0 }, io, ctx)
   }
 
-  linkAttempt(link: LinkInfo, attempt: number, t0: bigint, t1: bigint, error: unknown, ctx: Immutable<C>, child: NestedRun | undefined): void {
+  linkAttempt(link: LinkInfo, attempt: number, t0: bigint, t1: bigint, error: unknown, ctx: Immutable<C>, io: LinkCallIO<C>): void {
     if (!this.full) return
     const event: MutableEvent = { type: 'link.attempt', t: t1, link, attempt, error, durationNs: t1 - t0 }
-    this.adopt(event, child)
+    // What this attempt drew: replay gives it back to the same attempt.
+    const drawn = recordedIO(io)
+    if (drawn !== undefined) event['io'] = drawn
+    this.adopt(event, io.child)
     this.push(event, ctx)
+    if (io.overrun) this.ioOverruns.push({ link, seq: this.seqBase + this.log.length - 1 })
   }
 
   branchStart(link: LinkInfo, branch: string, t0: bigint, draft: unknown, ctx: Immutable<C>): unknown {

@@ -15,7 +15,7 @@ import { settleReplacement } from './replacement.js'
 import { settle } from './settle.js'
 import { AttemptSignal, delayAfter, shouldRetry, timeoutError, wait } from './retry.js'
 import { resolveDrafts } from './working-states.js'
-import { findConflict, mergeBranches, runBranches, type BranchOutcome } from './parallel.js'
+import { attemptKey, findConflict, mergeBranches, runBranches, type BranchOutcome } from './parallel.js'
 import type { ParallelDef } from '../core/parallel-def.js'
 
 /**
@@ -73,7 +73,11 @@ export abstract class LinkCalls<C> extends HookCalls<C> {
     // A link with a deadline gets a signal of its own per attempt; every other link the run's.
     const timeoutMs = link.timeoutMs
     const guard = timeoutMs === undefined ? undefined : new AttemptSignal(this.plan.signal)
-    const io = new LinkCallIO<C>(this, this.plan.info, link.info, guard === undefined ? this.signal : guard.signal, base, this.plan.recordedIO?.get(link.info.name), attempt)
+    const recorded = this.plan.recordedIO
+    // On replay, each attempt is given back what the same attempt drew (a failed one's are on its
+    // link.attempt), else the link's last attempt's.
+    const drawn = recorded === undefined ? undefined : (recorded.get(attemptKey(link.info.name, attempt)) ?? recorded.get(link.info.name))
+    const io = new LinkCallIO<C>(this, this.plan.info, link.info, guard === undefined ? this.signal : guard.signal, base, drawn, attempt)
     const clock = this.plan.clock
     const observer = this.observer
     const t0 = clock.now()
@@ -239,7 +243,7 @@ export abstract class LinkCalls<C> extends HookCalls<C> {
   /** Reports the failed attempt, waits its delay (unless the run aborts), and tries again. */
   private retryLink(link: CompiledLink<C>, retry: RetryOptions, io: LinkCallIO<C>, t0: bigint, t1: bigint, error: unknown): Promise<void> | undefined {
     const attempt = io.attempt
-    this.observer?.linkAttempt(link.info, attempt, t0, t1, error, this.ctx, io.child)
+    this.observer?.linkAttempt(link.info, attempt, t0, t1, error, this.ctx, io)
     const ms = delayAfter(retry, attempt)
     if (ms <= 0) return this.attemptLink(link, attempt + 1)
     return wait(ms, this.plan.signal).then((waited) => {

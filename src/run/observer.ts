@@ -9,7 +9,6 @@ import type { HookName } from '../core/compile.js'
 import type { LinkInfo, Metrics, MiddlewareCallInfo, MwCtx, RunStatus, SkipReason } from '../core/types.js'
 import type { Failure, Stop } from './failures.js'
 import type { LinkCallIO, WorkingStates } from './hook-events.js'
-import type { NestedRun } from '../core/nested.js'
 
 /** The working states of a run, as an observer that snapshots them may reset them. */
 export interface ObservedStates extends WorkingStates {
@@ -70,7 +69,7 @@ export interface RunObserver<C> {
    * Attempt `attempt` (from 1) of a link with `retry` failed and will be tried again: its draft
    * is discarded, ctx is unchanged. The next attempt begins with `linkStart`.
    */
-  linkAttempt(link: LinkInfo, attempt: number, t0: bigint, t1: bigint, error: unknown, ctx: Immutable<C>, child: NestedRun | undefined): void
+  linkAttempt(link: LinkInfo, attempt: number, t0: bigint, t1: bigint, error: unknown, ctx: Immutable<C>, io: LinkCallIO<C>): void
   /**
    * A branch of a parallel step (after the step's `linkStart`) is about to be called on its own
    * draft of `ctx`, the step's input. Returns what the branch is given: `draft`, or a wrapper of
@@ -154,9 +153,9 @@ class Pair<C> implements RunObserver<C> {
     this.first.linkEnd(link, t0, t1, patches, inversePatches, io, ctx, base)
     this.second.linkEnd(link, t0, t1, patches, inversePatches, io, ctx, base)
   }
-  linkAttempt(link: LinkInfo, attempt: number, t0: bigint, t1: bigint, error: unknown, ctx: Immutable<C>, child: NestedRun | undefined): void {
-    this.first.linkAttempt(link, attempt, t0, t1, error, ctx, child)
-    this.second.linkAttempt(link, attempt, t0, t1, error, ctx, child)
+  linkAttempt(link: LinkInfo, attempt: number, t0: bigint, t1: bigint, error: unknown, ctx: Immutable<C>, io: LinkCallIO<C>): void {
+    this.first.linkAttempt(link, attempt, t0, t1, error, ctx, io)
+    this.second.linkAttempt(link, attempt, t0, t1, error, ctx, io)
   }
   branchStart(link: LinkInfo, branch: string, t0: bigint, draft: unknown, ctx: Immutable<C>): unknown {
     return this.second.branchStart(link, branch, t0, this.first.branchStart(link, branch, t0, draft, ctx), ctx)

@@ -28,6 +28,11 @@ export function branchKey(link: string, branch: string): string {
   return `${link}\u0000${branch}`
 }
 
+/** The key of what a failed attempt of a link drew, among a replay's recorded io (see {@link branchKey}). */
+export function attemptKey(link: string, attempt: number): string {
+  return `${link}\u0000\u0000${attempt}`
+}
+
 /** How one branch settled: its patches (a replacement is one root `replace`), or its error. */
 export interface BranchOutcome {
   readonly name: string
