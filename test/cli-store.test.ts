@@ -134,7 +134,9 @@ const tableRows = (stdout: string): string[][] =>
     .map((line) => line.split(/ {2,}/))
 
 for (const { kind, make } of STORES) {
-  describe.concurrent(`the command line on a ${kind} store`, () => {
+  // Its tests run together, each spawning the command line (~0.5 s of CPU a call) in turn, on 2
+  // cores: a guard of 120 s (a test of 14 calls took 28–30 s on a slow host).
+  describe.concurrent(`the command line on a ${kind} store`, { timeout: 120_000 }, () => {
     let arg: string
     let recorded: Recorded
     // Newest first, as the store lists them.
