@@ -57,12 +57,14 @@ export async function startLiveViewer({ store, port = 0, intervalMs = 250, recen
   }
 
   // The summaries of the watched runs that are no longer listed as unfinished: each found by its
-  // start (a run that finished); one not found was deleted and is watched no more.
+  // start (a run that finished), among every run begun in that nanosecond (page after page: more
+  // than a page of them is unlikely, not impossible); one not found was deleted and is watched
+  // no more.
   const settled = async (ids) => {
     const found = []
     for (const id of ids) {
       const start = open.get(id)
-      const summary = (await store.list({ since: start, until: start + 1n, limit: page })).find((s) => s.id === id)
+      const summary = (await pages({ since: start, until: start + 1n })).find((s) => s.id === id)
       if (summary === undefined) open.delete(id)
       else found.push(summary)
     }

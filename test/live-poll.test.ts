@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { chain, Run, type RunDocument } from '../src/index.js'
 import type { RunStore, StoredRunSummary } from '../src/store/index.js'
 import { sqliteStore, storedRun } from '../src/store/sqlite/index.js'
-import { durableSummary, splitDurable } from './store/fixtures.js'
+import { copyAs, durableSummary, splitDurable } from './store/fixtures.js'
 import { ensureBuilt } from './built-dist.js'
 import { openSse, runIds, type SseEvent } from './live-helpers.js'
 
@@ -107,6 +107,34 @@ describe('view --live <store>: a durable run that crashed', () => {
         const shown = page.events.filter((e) => e.event === 'run' && (JSON.parse(e.data) as { run: { id: string } }).run.id === durable.id)
         expect(shown).toHaveLength(1)
         expect((JSON.parse(shown[0]!.data) as RunDocument).events.length).toBe(durable.doc.events.length)
+      } finally {
+        page.close()
+        await viewer.close()
+      }
+    } finally {
+      await store.close()
+    }
+  })
+  it('finds it when it finished among more runs begun in its nanosecond than one list call reads', async () => {
+    const store = sqliteStore(join(dir, 'same-ns.db'))
+    try {
+      const durable = await crashed(store)
+      const start = BigInt(durable.doc.run.startedAt)
+      const viewer = await startLiveViewer({ store, intervalMs: 20, fromDocument, page: 5 })
+      const page = await openSse(new URL('/api/live', viewer.url).href)
+      try {
+        await page.waitFor((events) => stepsOf(events, durable.id) === 1)
+        // 7 finished runs begun in the same nanosecond, listed before it (a store lists runs of one
+        // start by id, descending), then a later one: the window of new runs moves past them.
+        const twins = Array.from({ length: 7 }, (_, i) => copyAs(durable.doc, `ffffffff-0000-7000-8000-00000000000${i}`, 'polled', start))
+        await store.write([...twins, copyAs(durable.doc, 'ffffffff-0000-7000-8000-000000000010', 'polled', start + 1_000n)])
+        await page.waitFor((events) => runIds(events).includes('ffffffff-0000-7000-8000-000000000010'))
+        // It finishes: not new, no longer unfinished, found by its start (8 runs there, pages of
+        // 5). Before, only the first page was read, it was taken for deleted and never shown.
+        await store.write([storedRun(durable.doc)])
+        await page.waitFor((events) => runIds(events).includes(durable.id))
+        const shown = page.events.filter((e) => e.event === 'run' && (JSON.parse(e.data) as { run: { id: string } }).run.id === durable.id)
+        expect(shown).toHaveLength(1)
       } finally {
         page.close()
         await viewer.close()
