@@ -15,6 +15,17 @@ import { parseArgs } from 'node:util'
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 
 /**
+ * The page's zod: the library loads it on first use with Node's `require` (src/files/load-zod.ts),
+ * which a page has not; the page bundles zod and gets it from load-zod-browser.ts.
+ */
+const zodForThePage = {
+  name: 'load-zod-browser',
+  setup(build) {
+    build.onResolve({ filter: /\/load-zod\.js$/ }, () => ({ path: join(ROOT, 'src', 'present', 'viewer', 'load-zod-browser.ts') }))
+  },
+}
+
+/**
  * Bundles the viewer's model. Node's built-in modules cannot reach the page: esbuild fails the
  * build on any `node:` import (platform 'browser'), naming the file that made it.
  *
@@ -33,6 +44,7 @@ export async function buildViewer(options = {}) {
     minify: true,
     legalComments: 'eof',
     metafile: true,
+    plugins: [zodForThePage],
     logLevel: 'warning',
     banner: { js: '// Built by scripts/build-viewer.mjs from src/present/viewer/browser.ts: do not edit.' },
   })

@@ -187,7 +187,7 @@ function mutate(doc: unknown, mutation: Mutation): void {
   }
 }
 
-const schemaAccepts = (doc: unknown): boolean => runDocumentSchema.safeParse(doc).success
+const schemaAccepts = (doc: unknown): boolean => runDocumentSchema().safeParse(doc).success
 
 describe('the hand-written document check', () => {
   it('accepts the documents of real runs and a document using every field', async () => {

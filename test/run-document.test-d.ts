@@ -9,7 +9,7 @@ import type { DocumentEvent, DocumentLinkEnd } from '../src/files/run-document.j
 describe('RunDocument', () => {
   it('is what toJSON returns and what the schema parses to', () => {
     expectTypeOf<ReturnType<Run['toJSON']>>().toEqualTypeOf<RunDocument>()
-    expectTypeOf<z.output<typeof runDocumentSchema>>().toEqualTypeOf<RunDocument>()
+    expectTypeOf<z.output<ReturnType<typeof runDocumentSchema>>>().toEqualTypeOf<RunDocument>()
   })
 
   it('narrows events by type, like docs/run-format.md §2', () => {

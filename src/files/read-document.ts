@@ -42,7 +42,7 @@ export function importRun(input: unknown, options: ImportOptions = {}): Imported
   // The hand-written check passes well-formed documents at a fraction of the schema's cost; the
   // schema decides (and names the problem) for every other.
   if (isWellFormed(input)) return importTree(detached(input), limits, new Set())
-  const parsed = runDocumentSchema.safeParse(input)
+  const parsed = runDocumentSchema().safeParse(input)
   if (!parsed.success) {
     const issue = parsed.error.issues[0] as z.core.$ZodIssue
     throw new DocumentError(zodPath(issue.path), issue.message)

@@ -1,8 +1,11 @@
 // Statistics of runs (DESIGN §10): count, errors and duration percentiles per chain, per link and
 // per middleware call, from HDR histograms (hdr-histogram-js: a well-kept implementation, with a
 // WebAssembly build that records a value in ~20 ns; its plain JavaScript build, the fallback where
-// WebAssembly cannot start, in ~100–250 ns).
-import * as hdr from 'hdr-histogram-js'
+// WebAssembly cannot start, in ~100–250 ns). It is loaded by the first histogram: imported with
+// the library, it cost every program ~110 ms of its start, statistics kept or not. It is a
+// CommonJS package (an `import` of it loaded the same module).
+import { createRequire } from 'node:module'
+import type * as Hdr from 'hdr-histogram-js'
 import type { ChainStats, DurationStats } from '../core/stats-types.js'
 import { nsNumber } from '../core/ns-number.js'
 
@@ -23,9 +26,11 @@ export function middlewareKey(call: { readonly name: string; readonly position: 
 const HIGHEST_NS = 3_600_000_000_000
 
 let wasmReady: boolean | undefined
+let hdr: typeof Hdr | undefined
 
 /** A histogram in the fastest build that starts here (WebAssembly once it could be loaded). */
-function newHistogram(): hdr.Histogram {
+function newHistogram(): Hdr.Histogram {
+  hdr ??= createRequire(import.meta.url)('hdr-histogram-js') as typeof Hdr
   if (wasmReady === undefined) {
     try {
       hdr.initWebAssemblySync()
