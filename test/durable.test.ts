@@ -12,6 +12,7 @@ import pg from 'pg'
 import { afterAll, describe, expect, inject, it } from 'vitest'
 import { chain, memoryStore, recorder, resume, ResumeError, Run, type RunStore } from '../src/index.js'
 import { openStore, orderChain, type Order } from './durable-chain.js'
+import { durableSummary, splitDurable } from './store/fixtures.js'
 
 const order = (): Order => ({ id: 'o-1', steps: [], total: 0 })
 const dir = mkdtempSync(join(tmpdir(), 'shadowchain-durable-'))
@@ -94,6 +95,28 @@ describe('a durable run', () => {
       await rec.flush()
       expect((await inner.list())[0]).toMatchObject({ id: run.id, status: 'ok' })
     }
+  })
+
+  it("is let go by a recorder's keep.interruptedMs once it was left unfinished that long, even when no run of its chain finishes", async () => {
+    const store = memoryStore()
+    // A durable run of 'order' whose process died two days ago, its first step stored.
+    const { head, batches } = splitDurable((await chain<Order>('order').link('validate', (ctx) => void ctx.steps.push('validate')).run(order())).toJSON())
+    const dead = { ...head, run: { ...head.run, startedAt: String(BigInt(Date.now() - 2 * 86_400_000) * 1_000_000n) } }
+    await store.begin(durableSummary(dead), dead)
+    await store.appendSteps(dead.run.id, batches[0]!)
+    // This process's run of 'order' stalls in 'reserve' (it dies too): nothing of the chain is written whole.
+    const rec = recorder({ store, keep: { last: 5, interruptedMs: 86_400_000 } })
+    let stalled!: () => void
+    const reached = new Promise<void>((resolve) => (stalled = resolve))
+    void orderChain(rec, () => {}, () => (stalled(), new Promise<void>(() => {}))).run(order(), { durable: true })
+    await reached
+    await rec.flush()
+    const left = await store.list({ chain: 'order' })
+    expect(left).toHaveLength(1)
+    expect(left[0]).toMatchObject({ status: 'interrupted' })
+    expect(left[0]!.id).not.toBe(dead.run.id)
+    expect(await store.read(dead.run.id)).toBeUndefined()
+    expect(() => recorder({ store, keep: { interruptedMs: -5 } })).toThrow('recorder(options): keep.interruptedMs must be a number of milliseconds ≥ 0, got -5')
   })
 
   it('stores what changed, not the state: 1,000 steps appending 1 KB each stay under 2 MB in SQLite', async () => {

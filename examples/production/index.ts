@@ -10,6 +10,7 @@
  *    the last failures, from the recorder; one failed run loaded back in full and replayed.
  * 3. A durable run in a child process that is killed in its third step (a simulated crash): the
  *    run is left 'interrupted' with its first two steps, and this process resumes it from there.
+ *    A second crashed run that nobody resumes is let go by retention's `interruptedMs`.
  * 4. The same store from the command line: `shadowchain runs`, `stats` and `view`.
  */
 import { spawnSync } from 'node:child_process'
@@ -103,6 +104,15 @@ async function main(dir: string): Promise<void> {
   console.log(`\ncrashed run ${shortRunId(interrupted.id)}: ${interrupted.status}, ${interrupted.links} steps stored`)
   const resumed = await resume(interrupted.id, { chain: checkoutChain(recorder({ store })), store })
   console.log(`resumed as run ${shortRunId(resumed.id)} (parent ${shortRunId(resumed.parent?.runId ?? '')}): ${resumed.status}, shipped ${resumed.ctx.shipped}; links run again: ${resumed.timeline.links().slice(-2).map((l) => l.name).join(', ')}`)
+  // Another crash, which nobody resumes: it would stay 'interrupted' for ever. keep.interruptedMs
+  // (in the recorder's keep too) lets such runs go once they began longer ago than that: a day
+  // in production, 0 here. The resumed run's original stays while its continuation does.
+  spawnSync(process.execPath, ['--import', 'tsx', SELF, '--crash', db], { stdio: 'inherit' })
+  const [abandoned] = (await store.list({ status: 'interrupted' })).filter((s) => s.id !== interrupted.id)
+  if (abandoned === undefined) throw new Error('the second crashed run was not found')
+  await store.retain(interrupted.chain, { last: 200, failed: 100, interruptedMs: 0 })
+  const [gone, kept] = [(await store.read(abandoned.id)) === undefined, (await store.read(interrupted.id)) !== undefined]
+  console.log(`crashed run ${shortRunId(abandoned.id)}, never resumed: let go by retain({ interruptedMs }): ${gone}; the resumed run's original kept: ${kept}`)
   await store.close()
 
   // 4. The same store from the command line.

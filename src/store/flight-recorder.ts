@@ -13,7 +13,7 @@ import { Statistics, type ChainStats, type StatsQuery } from './statistics.js'
 import { StatsSink } from './stats-sink.js'
 import { encodeRun, type EncodedRun } from './summary.js'
 import { InFlight, writeBatches, type Batch } from './batch-writes.js'
-import type { RunQuery, RunStore, StoredRunSummary } from './types.js'
+import type { KeepPolicy, RunQuery, RunStore, StoredRunSummary } from './types.js'
 import { ExitFlush } from './exit-flush.js'
 import type { RunDocument } from '../files/run-document.js'
 import { DurableWriter } from './durable-writer.js'
@@ -40,7 +40,7 @@ export function recorder(options: RecorderOptions = {}): FlightRecorder {
 
 /** See {@link recorder}. */
 export class FlightRecorder implements RunRecorder {
-  readonly #keep: { readonly last: number; readonly failed: number }
+  readonly #keep: KeepPolicy & { readonly last: number; readonly failed: number }
   readonly #sample: number
   readonly #random: () => number
   readonly #store: RunStore | undefined
@@ -207,6 +207,9 @@ export class FlightRecorder implements RunRecorder {
     const store = this.#store
     if (store === undefined || this.#closed) return undefined
     this.#durable.add(start.id)
+    // Its chain's interrupted runs are let go by age (keep.interruptedMs): retention looks at the
+    // chain even when none of its runs finish (a process that dies in every run).
+    if (this.#keep.interruptedMs !== undefined) this.#unretained.add(start.chainName)
     const report = (error: unknown): void => {
       this.#storeFailures++
       this.#warnOnce('STORE_FAILED', `a durable run's step did not reach ${this.where} (the run goes on, no longer durable): ${describeError(error)}`, error)

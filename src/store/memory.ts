@@ -101,11 +101,13 @@ export function memoryStore(): RunStore {
     },
     async retain(chain: string, keep: KeepPolicy): Promise<number> {
       open()
-      const { last, failed } = normalizeKeep(keep, where)
+      const { last, failed, interruptedBefore } = normalizeKeep(keep, where)
       const ofChain = sorted().filter((s) => s.chain === chain)
       const kept = new Set(ofChain.filter((s) => s.status !== 'interrupted').slice(0, last).map((s) => s.id))
       for (const s of ofChain.filter((s) => s.status === 'error' || s.status === 'aborted').slice(0, failed)) kept.add(s.id)
-      const candidates = new Set(ofChain.filter((s) => s.status !== 'interrupted' && !kept.has(s.id)).map((s) => s.id))
+      // Interrupted runs go only when begun before `interruptedBefore` (keep.interruptedMs).
+      const goes = (s: StoredRunSummary): boolean => (s.status === 'interrupted' ? interruptedBefore !== undefined && s.startedAt < interruptedBefore : !kept.has(s.id))
+      const candidates = new Set(ofChain.filter(goes).map((s) => s.id))
       // Every ancestor of a run that stays is needed.
       const needed = new Set<string>()
       for (const entry of runs.values()) {

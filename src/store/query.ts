@@ -55,12 +55,29 @@ export function normalizeQuery(query: RunQuery = {}, where: string): NormalQuery
   }
 }
 
-/** Checks a keep policy: whole numbers, at least one of them given. */
-export function normalizeKeep(keep: KeepPolicy, where: string): { last: number; failed: number } {
+/** A keep policy checked: `interruptedBefore` is the start (epoch ns) before which interrupted runs go. */
+export interface NormalKeep {
+  readonly last: number
+  readonly failed: number
+  readonly interruptedBefore: bigint | undefined
+}
+
+/**
+ * Checks a keep policy: whole numbers, at least one of `last` and `failed` given, and
+ * `interruptedMs` a duration, turned into a start time by the clock now.
+ */
+export function normalizeKeep(keep: KeepPolicy, where: string): NormalKeep {
   if (keep.last === undefined && keep.failed === undefined) {
     throw new StoreError('STORE_QUERY', where, 'retain needs keep.last or keep.failed (or both): an empty policy would delete every run of the chain')
   }
-  return { last: count(keep.last, 'keep.last', where, 0, Number.MAX_SAFE_INTEGER), failed: count(keep.failed, 'keep.failed', where, 0, Number.MAX_SAFE_INTEGER) }
+  const last = count(keep.last, 'keep.last', where, 0, Number.MAX_SAFE_INTEGER)
+  const failed = count(keep.failed, 'keep.failed', where, 0, Number.MAX_SAFE_INTEGER)
+  const ms = keep.interruptedMs
+  if (ms === undefined) return { last, failed, interruptedBefore: undefined }
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
+    throw new StoreError('STORE_QUERY', where, `keep.interruptedMs must be a number of milliseconds ≥ 0, got ${typeof ms === 'number' ? String(ms) : typeof ms}`)
+  }
+  return { last, failed, interruptedBefore: BigInt(Date.now()) * 1_000_000n - BigInt(Math.round(ms * 1_000_000)) }
 }
 
 /** The paging cursor was not found: a clear error, not an empty page that ends a loop early. */

@@ -12,6 +12,9 @@ export interface RecorderOptions {
    * How many runs of each chain to keep: the last `last` (default 20) and the last `failed`
    * failed ones (default 100; `'error'` or `'aborted'`). Enforced in the store too. Kept in memory
    * (no store), each kept run costs the garbage collector a copy: the last 100 cost ~1.24× a run.
+   * With a store, `interruptedMs` lets go of durable runs left unfinished longer than that (see
+   * {@link KeepPolicy.interruptedMs}); the store's retention runs for each chain a run of it was
+   * written or begun in.
    */
   readonly keep?: KeepPolicy
   /** The fraction of successful runs kept (0 to 1, default 1); failed runs are always kept. */
@@ -90,10 +93,12 @@ export interface RecorderHealth {
 const DEFAULT_KEEP = { last: 20, failed: 100 } as const
 
 /** `keep` with its defaults, checked. */
-export function normalizeKeepOption(keep: KeepPolicy | undefined): { last: number; failed: number } {
+export function normalizeKeepOption(keep: KeepPolicy | undefined): { last: number; failed: number; interruptedMs?: number } {
   if (keep === undefined) return { ...DEFAULT_KEEP }
   try {
-    return normalizeKeep({ last: keep.last ?? DEFAULT_KEEP.last, failed: keep.failed ?? DEFAULT_KEEP.failed }, 'recorder(options)')
+    const policy = { last: keep.last ?? DEFAULT_KEEP.last, failed: keep.failed ?? DEFAULT_KEEP.failed, ...(keep.interruptedMs !== undefined && { interruptedMs: keep.interruptedMs }) }
+    const { last, failed } = normalizeKeep(policy, 'recorder(options)')
+    return { ...policy, last, failed }
   } catch (error) {
     throw new TypeError(`recorder(options): ${error instanceof StoreError ? error.message.slice(error.where.length + 2) : describeError(error)}`)
   }

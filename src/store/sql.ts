@@ -15,12 +15,15 @@ export interface RetainParams {
   readonly last: string
   readonly failed: string
   readonly batch: string
+  /** The start (epoch ns) before which interrupted runs go; NULL: none goes. */
+  readonly before: string
 }
 
 /**
- * Up to `batch` runs of `chain` that a keep policy (`last`, `failed`) lets go, oldest first:
- * not among the newest `last`, nor the newest `failed` failed ones, not interrupted, and not an
- * ancestor (through `parent_id`) of a run that stays. The newest are found by two walks of the
+ * Up to `batch` runs of `chain` that a keep policy (`last`, `failed`, `interruptedMs` as `before`)
+ * lets go, oldest first: finished runs not among the newest `last` nor the newest `failed` failed
+ * ones, interrupted runs begun before `before`, and never an ancestor (through `parent_id`) of a
+ * run that stays. The newest are found by two walks of the
  * chain's index that stop at `last` and `failed` (`gone_last`, `gone_failed`: the first run
  * beyond each); the runs that go are read oldest first and the walk stops at `batch`, so a batch
  * costs what it deletes, not the chain's whole length (a query that set the kept runs against
@@ -29,11 +32,11 @@ export interface RetainParams {
  * @param runs - the runs table, as the store names it
  */
 export function retainSql(runs: string, p: RetainParams): string {
-  // Whether run r goes: of the chain, not interrupted, at or past `gone_last`, and, failed, at or
-  // past `gone_failed`. Never NULL (no such run: kept).
-  const goes = (r: string): string => `(${r}.chain = ${p.chain} AND ${r}.status <> 'interrupted'
-    AND COALESCE((${r}.started_at, ${r}.id) <= (SELECT started_at, id FROM gone_last), FALSE)
-    AND (${r}.status NOT IN ('error', 'aborted') OR COALESCE((${r}.started_at, ${r}.id) <= (SELECT started_at, id FROM gone_failed), FALSE)))`
+  // Whether run r goes: of the chain; interrupted, begun before `before`; finished, at or past
+  // `gone_last`, and, failed, at or past `gone_failed`. Never NULL (no such run, no `before`: kept).
+  const goes = (r: string): string => `(${r}.chain = ${p.chain} AND CASE WHEN ${r}.status = 'interrupted' THEN COALESCE(${r}.started_at < ${p.before}, FALSE)
+    ELSE COALESCE((${r}.started_at, ${r}.id) <= (SELECT started_at, id FROM gone_last), FALSE)
+    AND (${r}.status NOT IN ('error', 'aborted') OR COALESCE((${r}.started_at, ${r}.id) <= (SELECT started_at, id FROM gone_failed), FALSE)) END)`
   return `WITH RECURSIVE
   gone_last AS (SELECT started_at, id FROM ${runs} WHERE chain = ${p.chain} AND status <> 'interrupted' ORDER BY started_at DESC, id DESC LIMIT 1 OFFSET ${p.last}),
   gone_failed AS (SELECT started_at, id FROM ${runs} WHERE chain = ${p.chain} AND status IN ('error', 'aborted') ORDER BY started_at DESC, id DESC LIMIT 1 OFFSET ${p.failed}),

@@ -73,6 +73,15 @@ export interface KeepPolicy {
   readonly last?: number | undefined
   /** Also keep the newest `failed` runs whose status is `'error'` or `'aborted'`. Omitted: 0. */
   readonly failed?: number | undefined
+  /**
+   * Also let go of unfinished durable runs (`'interrupted'`) that began more than this many
+   * milliseconds ago, by this machine's clock: runs whose process died and that nobody resumed.
+   * Omitted: they are kept however old, for a resumer (`last` and `failed` count finished runs
+   * only). Make it longer than a durable run may take: one still going when it is let go is no
+   * longer durable (its next step is refused, the recorder warns) and is written whole if it
+   * finishes. One that was resumed stays while its continuation (a fork naming it) does.
+   */
+  readonly interruptedMs?: number | undefined
 }
 
 /**

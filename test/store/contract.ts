@@ -257,6 +257,45 @@ export function storeContract(name: string, make: StoreFactory): void {
       expect(new Set((await store.list({ chain: 'keep' })).map((s) => s.id))).toEqual(new Set(['k1196', 'k0001', 'dying']))
     }, 60_000)
 
+    it('lets go of interrupted runs begun longer ago than keep.interruptedMs, with their steps, never one a kept run descends from', async () => {
+      await open()
+      const HOUR = 3_600_000_000_000n
+      const now = BigInt(Date.now()) * 1_000_000n
+      const { head, batches } = splitDurable(exotic.toJSON())
+      const begin = async (id: string, startedAt: bigint, steps: boolean): Promise<void> => {
+        const begun = { ...head, run: { ...head.run, id, chainName: 'crashy', startedAt: String(startedAt) } }
+        await store.begin(durableSummary(begun), begun)
+        if (steps) await store.appendSteps(id, batches[0]!)
+      }
+      await begin('stale', now - 48n * HOUR, true)
+      await begin('resumed', now - 48n * HOUR, true)
+      await begin('fresh', now - HOUR, true)
+      // 'resumed' was resumed: its continuation is a finished fork naming it.
+      await store.write([copyAs((await okRun('crashy')).toJSON(), 'continued', 'crashy', now, 'resumed')])
+      const ids = async (): Promise<Set<string>> => new Set((await store.list({ chain: 'crashy' })).map((s) => s.id))
+
+      // Without interruptedMs, every interrupted run stays, however old.
+      expect(await store.retain('crashy', { last: 10 })).toBe(0)
+      const DAY_MS = 24 * 3_600_000
+      expect(await store.retain('crashy', { last: 10, interruptedMs: DAY_MS })).toBe(1)
+      expect(await ids()).toEqual(new Set(['resumed', 'fresh', 'continued']))
+      expect(await store.read('stale')).toBeUndefined()
+      // Its steps went with it: the same id begun again holds the head alone.
+      await begin('stale', now - 48n * HOUR, false)
+      await begin('probe', now, false)
+      expect((await store.read('stale'))!.events.length).toBe((await store.read('probe'))!.events.length)
+      expect((await store.read('resumed'))!.events.length).toBeGreaterThan((await store.read('probe'))!.events.length)
+      // The continuation let go (last: 0), what it descends from goes too; 'fresh' and 'probe' stay.
+      expect(await store.retain('crashy', { last: 0, interruptedMs: DAY_MS })).toBe(3)
+      expect(await ids()).toEqual(new Set(['fresh', 'probe']))
+      expect(await store.retain('crashy', { last: 0, interruptedMs: 0 })).toBe(2)
+      for (const bad of [-1, Number.NaN, Infinity, '1h' as unknown as number]) {
+        const error = await rejection(store.retain('crashy', { last: 1, interruptedMs: bad }))
+        expect(error.code).toBe('STORE_QUERY')
+        expect(error.message).toContain('keep.interruptedMs')
+      }
+    })
+
     it('keeps a durable run as interrupted, with every appended step, until it is written whole', async () => {
       await open()
       const doc = exotic.toJSON()

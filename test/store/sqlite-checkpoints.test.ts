@@ -108,7 +108,7 @@ describe('the checkpoint thread of a store writing on the event loop', () => {
       const before = statSync(path).size
       expect(statSync(`${path}-wal`).size).toBeLessThan(2 * 1024 * 1024)
       const chain = db.prepare('SELECT chain FROM shadowchain_runs LIMIT 1').pluck().get() as string
-      expect(writes.retain(chain, 2, 2)).toBe(6)
+      expect(writes.retain(chain, 2, 2, null)).toBe(6)
       expect(asked).toBe(1)
       // The connection's own passive checkpoint copied the WAL into the file.
       expect(statSync(path).size).toBeGreaterThan(before + 50_000)
@@ -164,7 +164,7 @@ describe('the checkpoint thread of a store writing on the event loop', () => {
       await writeRuns(writes, 20, 1_000)
       expect(checkpoints.running).toBe(false)
       const chain = (db.prepare('SELECT chain FROM shadowchain_runs LIMIT 1').pluck().get() as string) ?? ''
-      expect(writes.retain(chain, 5, 5)).toBe(15)
+      expect(writes.retain(chain, 5, 5, null)).toBe(15)
       expect(checkpoints.running).toBe(true)
       await checkpoints.idle()
       const last = checkpoints.last

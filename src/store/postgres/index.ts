@@ -201,11 +201,11 @@ export function postgresStore(urlOrPool: string | pg.Pool, options: PostgresStor
       return rows.length === 1
     },
     retain: async (chain: string, keep: KeepPolicy) => {
-      const { last, failed } = normalizeKeep(keep, where)
+      const { last, failed, interruptedBefore } = normalizeKeep(keep, where)
       let deleted = 0
       for (let n = RETAIN_BATCH; n === RETAIN_BATCH; ) {
         n = await transaction(`retaining runs of chain '${chain}'`, async (client) => {
-          const ids = (await client.query<{ id: string }>(retainSql(s), [chain, last, failed, RETAIN_BATCH])).rows.map((row) => row.id)
+          const ids = (await client.query<{ id: string }>(retainSql(s), [chain, last, failed, RETAIN_BATCH, interruptedBefore?.toString() ?? null])).rows.map((row) => row.id)
           if (ids.length === 0) return 0
           await client.query(`DELETE FROM ${s}.shadowchain_steps WHERE run_id = ANY($1::text[])`, [ids])
           await client.query(`DELETE FROM ${s}.shadowchain_documents WHERE id = ANY($1::text[])`, [ids])

@@ -200,8 +200,8 @@ export function sqliteStore(path: string, options?: SqliteStoreOptions): RunStor
       }),
     retain: (chain: string, keep: KeepPolicy) =>
       run(`retaining runs of chain '${chain}'`, () => {
-        const { last, failed } = normalizeKeep(keep, where)
-        return changes().retain(chain, last, failed)
+        const { last, failed, interruptedBefore } = normalizeKeep(keep, where)
+        return changes().retain(chain, last, failed, interruptedBefore ?? null)
       }),
     flush: () => run('flushing', () => void live()),
     close: async () => {

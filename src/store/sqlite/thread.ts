@@ -91,8 +91,8 @@ export class WriterThread implements Changes {
     return this.#ask({ op: 'claim', args: [id, owner] }) as Promise<boolean>
   }
 
-  retain(chain: string, last: number, failed: number): Promise<number> {
-    return this.#ask({ op: 'retain', args: [chain, last, failed] }) as Promise<number>
+  retain(chain: string, last: number, failed: number, before: bigint | null): Promise<number> {
+    return this.#ask({ op: 'retain', args: [chain, last, failed, before] }) as Promise<number>
   }
 
   /** Resolves when every change sent so far is made, then stops the thread. */

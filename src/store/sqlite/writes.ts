@@ -52,7 +52,7 @@ export interface Checkpoints {
 }
 
 /** The runs of `@chain` that its keep policy lets go, `@batch` at most (sql.ts). */
-const RETAIN = retainSql('shadowchain_runs', { chain: '@chain', last: '@last', failed: '@failed', batch: '@batch' })
+const RETAIN = retainSql('shadowchain_runs', { chain: '@chain', last: '@last', failed: '@failed', batch: '@batch', before: '@before' })
 
 /** The least time between two givings back of freed pages (see `#giveBack`). */
 const GIVE_BACK_EVERY_MS = 60_000
@@ -145,11 +145,14 @@ export class SqliteWrites {
     return changed.changes === 1
   }
 
-  /** Deletes the runs of `chain` that the keep policy lets go; returns how many. */
-  retain(chain: string, last: number, failed: number): number {
+  /**
+   * Deletes the runs of `chain` that the keep policy lets go; returns how many.
+   * @param before - interrupted runs begun before this (epoch ns) go too; null: none does
+   */
+  retain(chain: string, last: number, failed: number, before: bigint | null): number {
     let deleted = 0
     const batch = this.#db.transaction((): number => {
-      const ids = this.#prepare(RETAIN).pluck().all({ chain, last, failed, batch: RETAIN_BATCH }) as string[]
+      const ids = this.#prepare(RETAIN).pluck().all({ chain, last, failed, batch: RETAIN_BATCH, before }) as string[]
       for (const id of ids) {
         this.#prepare('DELETE FROM shadowchain_runs WHERE id = ?').run(id)
         this.#prepare('DELETE FROM shadowchain_documents WHERE id = ?').run(id)
