@@ -17,6 +17,8 @@ commands:
   runs <store>             the runs kept in a store, newest first (--chain, --status, --link,
                            --since, --until, --limit, --before, --json)
   stats <store>            count, errors and p50/p95/p99/max per chain, link and middleware call
+  retain <store>           delete what a keep policy lets go (--chain, --last, --failed,
+                           --interrupted-older-than)
   inspect <store> <id>     inspect, diff and view take a store and run ids as well as files:
   diff <store> <a> <b>     two stored runs
   view <store> [<id>...]   stored runs in the viewer (no id: the latest 20)

@@ -7,7 +7,7 @@ import { formatStats } from '../dist/present/stats-table.js'
 import { describeTrace, stitchRuns, traceLines } from '../dist/present/stitch.js'
 import { waterfallLines } from '../dist/present/waterfall.js'
 import { gatherSources, loadSources, parseTraceId } from './gather.js'
-import { isStoreArg, parseLimit, parseStatuses, parseTime, readRunDocument, resolveRunId, withStore } from './store.js'
+import { isStoreArg, parseCount, parseDuration, parseLimit, parseStatuses, parseTime, readRunDocument, resolveRunId, withStore } from './store.js'
 
 const color = () => process.stdout.isTTY === true && process.env.NO_COLOR === undefined
 
@@ -237,6 +237,51 @@ ${STORE_HELP}`,
       console.log(`${runs} run${runs === 1 ? '' : 's'}${values.chain === undefined ? '' : ` of chain '${values.chain}'`} in ${store.where}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}`)
       console.log('')
       console.log(formatStats(stats))
+      return 0
+    })
+  },
+}
+
+const retainCommand = {
+  options: {
+    chain: { type: 'string', multiple: true },
+    last: { type: 'string' },
+    failed: { type: 'string' },
+    'interrupted-older-than': { type: 'string' },
+    json: { type: 'boolean' },
+  },
+  help: `usage: shadowchain retain <store> --chain C [--chain C2]... [--last N] [--failed N]
+                          [--interrupted-older-than D] [--json]
+
+Deletes the runs of the chains named that a keep policy lets go, as a flight recorder's keep
+does in its store (store.retain): for a store that services write to without retention of their
+own, or a cron job. At least one of --last and --failed.
+  --chain C                     a chain whose runs are retained (repeat it for several)
+  --last N                      keep the newest N finished runs of each chain (any status)
+  --failed N                    also keep the newest N failed runs (error or aborted)
+  --interrupted-older-than D    also delete the durable runs left unfinished ('interrupted')
+                                that began more than D ago (30m, 12h, 2d, 1w): runs whose
+                                process died and that nobody resumed. Without it they are kept.
+                                Make it longer than a durable run may take
+  --json                        how many runs each chain lost, as JSON ({ "<chain>": N })
+
+A run that a kept run descends from (a fork's parent, a resumed run's original) is kept.
+${STORE_HELP}`,
+  async run(values, positionals, UsageError) {
+    if (positionals.length !== 1) throw new UsageError('expected one store: shadowchain retain <store> --chain C --last N [options]')
+    if (values.chain === undefined) throw new UsageError('--chain is needed: retain deletes runs of the chains it names, and of no other')
+    if (values.last === undefined && values.failed === undefined) throw new UsageError('--last or --failed is needed (or both): the runs they keep stay, the other finished runs go')
+    const older = values['interrupted-older-than']
+    const keep = {
+      ...(values.last !== undefined && { last: parseCount('last', values.last, UsageError) }),
+      ...(values.failed !== undefined && { failed: parseCount('failed', values.failed, UsageError) }),
+      ...(older !== undefined && { interruptedMs: parseDuration('interrupted-older-than', older, UsageError) }),
+    }
+    return withStore(positionals[0], UsageError, async (store) => {
+      const deleted = {}
+      for (const chain of new Set(values.chain)) deleted[chain] = await store.retain(chain, keep)
+      if (values.json) console.log(JSON.stringify(deleted, null, 2))
+      else for (const [chain, n] of Object.entries(deleted)) console.log(`chain '${chain}': ${n} run${n === 1 ? '' : 's'} deleted from ${store.where}`)
       return 0
     })
   },
@@ -563,4 +608,4 @@ ${STORE_HELP}`,
   },
 }
 
-export const commands = { inspect, diff, export: exportCommand, view, runs: runsCommand, stats: statsCommand }
+export const commands = { inspect, diff, export: exportCommand, view, runs: runsCommand, stats: statsCommand, retain: retainCommand }

@@ -187,6 +187,20 @@ export function parseTime(option, text, UsageError, now = Date.now()) {
   return new Date(ms)
 }
 
+/** A duration (`30m`, `12h`, `2d`, `1w`; `s` too) in milliseconds, for option `--<option>`. */
+export function parseDuration(option, text, UsageError) {
+  const m = /^(\d+(?:\.\d+)?)(s|m|h|d|w)$/.exec(text.trim())
+  if (m === null) throw new UsageError(`--${option} must be a duration: a number and s, m, h, d or w (30m, 12h, 2d), got '${text}'`)
+  return Number(m[1]) * UNITS[m[2]]
+}
+
+/** A count of runs to keep: a whole number from 0. */
+export function parseCount(option, text, UsageError) {
+  const n = Number(text)
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n)) throw new UsageError(`--${option} must be a whole number from 0, got '${text}'`)
+  return n
+}
+
 /** `--limit`: a whole number within bounds. */
 export function parseLimit(text, max, UsageError) {
   const n = Number(text)

@@ -17,7 +17,7 @@ import { postgresStore } from '../src/store/postgres/index.js'
 import { formatStats } from '../src/index.js'
 import { ensureBuilt, ROOT } from './built-dist.js'
 import { childEnv, CLI, cli, startCliView, type CliResult as Result } from './cli-helpers.js'
-import { durableSummary, splitDurable } from './store/fixtures.js'
+import { copyAs, durableSummary, splitDurable } from './store/fixtures.js'
 
 /** Bad usage or an unreadable store: exit 2, nothing on stdout, one `shadowchain: ` line on stderr. */
 function expectUsageError(result: Result, ...patterns: (string | RegExp)[]): void {
@@ -203,6 +203,43 @@ for (const { kind, make } of STORES) {
       expectUsageError(await cli('runs', arg, '--before', 'ffffffff-ffff'), /no run 'ffffffff-ffff'/)
       expectUsageError(await cli('runs', arg, '--nope'), /--nope/)
       expectUsageError(await cli('runs'), /expected one store/)
+    })
+
+    it('retain: deletes what the keep policy lets go, and with --interrupted-older-than the runs left unfinished before; bad values are usage errors', async () => {
+      const { store, arg: own } = await make()
+      try {
+        const ok = byStatus('ok')[0]!.toJSON()
+        const bad = byStatus('error')[0]!.toJSON()
+        const HOUR = 3_600_000_000_000n
+        const now = BigInt(Date.now()) * 1_000_000n
+        // 6 finished runs of 'tidy', oldest first (the two oldest failed), one of 'other', and two
+        // unfinished durable runs of 'tidy': one begun three days ago, one an hour ago.
+        const runs = Array.from({ length: 6 }, (_, i) => copyAs(i < 2 ? bad : ok, `tidy-${i}`, 'tidy', now - BigInt(10 - i) * HOUR))
+        await store.write([...runs, copyAs(ok, 'other-0', 'other', now - 10n * HOUR)])
+        const { head } = splitDurable(ok)
+        for (const [id, startedAt] of [['dead', now - 72n * HOUR], ['alive', now - HOUR]] as const) {
+          const begun = { ...head, run: { ...head.run, id, chainName: 'tidy', startedAt: String(startedAt) } }
+          await store.begin(durableSummary(begun), begun)
+        }
+        const result = await cli('retain', own, '--chain', 'tidy', '--last', '2', '--failed', '1', '--interrupted-older-than', '2d')
+        expect(result.stderr).toBe('')
+        expect(result.code).toBe(0)
+        // Kept: the newest 2 (tidy-5, tidy-4), the newest failed (tidy-1), the run begun an hour ago.
+        expect(result.stdout).toMatch(/^chain 'tidy': 4 runs deleted from \S/)
+        expect(new Set((await store.list({ chain: 'tidy' })).map((s) => s.id))).toEqual(new Set(['tidy-5', 'tidy-4', 'tidy-1', 'alive']))
+        expect((await store.list({ chain: 'other' })).map((s) => s.id)).toEqual(['other-0'])
+        // Without --interrupted-older-than, no unfinished run goes; nothing else is left to delete.
+        const again = await cli('retain', own, '--chain', 'tidy', '--chain', 'other', '--last', '2', '--failed', '1', '--json')
+        expect(again.code).toBe(0)
+        expect(JSON.parse(again.stdout)).toEqual({ tidy: 0, other: 0 })
+        expectUsageError(await cli('retain', own, '--last', '2'), /--chain is needed/)
+        expectUsageError(await cli('retain', own, '--chain', 'tidy'), /--last or --failed/)
+        expectUsageError(await cli('retain', own, '--chain', 'tidy', '--last', 'two'), /--last must be a whole number from 0, got 'two'/)
+        expectUsageError(await cli('retain', own, '--chain', 'tidy', '--last', '1', '--interrupted-older-than', 'yesterday'), /--interrupted-older-than must be a duration/)
+        expect(new Set((await store.list({ chain: 'tidy' })).map((s) => s.id))).toEqual(new Set(['tidy-5', 'tidy-4', 'tidy-1', 'alive']))
+      } finally {
+        await store.close()
+      }
     })
 
     it('stats: the numbers Statistics computed live from the same runs, per chain, link and middleware call', async () => {
