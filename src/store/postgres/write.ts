@@ -73,7 +73,7 @@ export function appendStepsSql(s: string): string {
   SELECT status, next_seq FROM run`
 }
 
-/** The ids of up to `$4` runs of chain `$1` that a keep policy (`$2` last, `$3` failed) lets go (sql.ts). */
+/** The ids of up to `$4` runs of chain `$1` that a keep policy (`$2` last, `$3` failed, `$5` the start before which interrupted runs go, or null) lets go (sql.ts). */
 export function retainSql(s: string): string {
   return retainQuery(`${s}.shadowchain_runs`, { chain: '$1', last: '$2', failed: '$3', batch: '$4', before: '$5::bigint' })
 }
