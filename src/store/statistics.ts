@@ -8,6 +8,7 @@ import { createRequire } from 'node:module'
 import type * as Hdr from 'hdr-histogram-js'
 import type { ChainStats, DurationStats } from '../core/stats-types.js'
 import { nsNumber } from '../core/ns-number.js'
+import { MIDDLEWARE_POSITIONS } from '../files/document-schema.js'
 
 export type { ChainStats, DurationStats } from '../core/stats-types.js'
 
@@ -120,8 +121,8 @@ interface Places {
 /** What an unused place holds: no call site is this object. */
 const NO_INFO: object = Object.freeze({})
 
-/** The positions a middleware call can have, in the order their places are numbered. */
-const POSITIONS: readonly string[] = ['chain-before', 'chain-after', 'link-before', 'link-after', 'chain-around', 'link-around', 'run-start', 'run-end']
+/** The positions a middleware call can have, in the order their blocks of places are numbered (an `indexOf` of 8 interned strings: ~4 ns, a Map's `get` ~7). */
+const POSITIONS: readonly string[] = MIDDLEWARE_POSITIONS
 /** Places for middleware of one position (indexes 0 … 15); later ones are found by `byInfo`. */
 const CALLS_PER_POSITION = 16
 
