@@ -6,7 +6,7 @@
 // `document-check.test.ts` compares them on mutated documents), and is stricter where that is
 // simpler (a key present with the value `undefined`, an object with another prototype).
 import { MIDDLEWARE_POSITIONS, WRITE_OPS } from './document-schema.js'
-import { FORMAT, VERSION, type RunDocument } from './run-document.js'
+import { FORMAT, VERSIONS, type RunDocument } from './run-document.js'
 
 type Fields = Record<string, unknown>
 
@@ -202,7 +202,6 @@ const LINK_KEYS = new Set(['name', 'index', 'meta'])
 const MIDDLEWARE_KEYS = new Set(['name', 'position', 'index'])
 const POSITIONS: ReadonlySet<unknown> = new Set(MIDDLEWARE_POSITIONS)
 const INITIAL_KEYS = new Set(['ctx', 'mwctx'])
-const VERSIONS: ReadonlySet<unknown> = new Set(Array.from({ length: VERSION }, (_, i) => i + 1))
 
 const isLink = (value: unknown): boolean => isRecord(value) && hasKeys(value, LINK_KEYS, ['name', 'index']) && isName(value['name']) && isCount(value['index'])
 const isMiddleware = (value: unknown): boolean =>

@@ -12,6 +12,8 @@ export const VERSION = 10
 
 /** The document versions this module reads. */
 export type DocumentVersion = 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10
+/** The same, as values: 1 to {@link VERSION} (the readers' first check of a document). */
+export const VERSIONS: ReadonlySet<unknown> = new Set(Array.from({ length: VERSION }, (_, i) => i + 1))
 
 /** The version that added the writes of parallel steps' branches: a `ctx.write` event's `branch`. */
 export const BRANCH_WRITES_SINCE = 10

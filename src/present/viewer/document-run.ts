@@ -17,12 +17,9 @@ import type { LinkInfo, MiddlewareCallInfo, RunStatus, RunTrace } from '../../co
 import { DEFAULT_LIMITS, type DecodeLimits } from '../../files/codec.js'
 import { decodeValue } from '../../files/decode.js'
 import { freezeDeep } from '../../files/patch-apply.js'
-import { FORMAT, VERSION, type RunDocument } from '../../files/run-document.js'
+import { FORMAT, VERSIONS, type RunDocument } from '../../files/run-document.js'
 import type { States, TimelineEvent } from '../../record/events.js'
 import { fail, isObject, StateCursor } from './document-states.js'
-
-/** The versions this reader knows (those `Run.fromJSON` reads: 1 to VERSION). */
-const VERSIONS = new Set(Array.from({ length: VERSION }, (_, i) => i + 1))
 
 const EVENT_TYPES = new Set([
   'run.start', 'middleware.before', 'middleware.after', 'middleware.error', 'link.start', 'link.end', 'link.error', 'link.skip', 'link.attempt',
