@@ -177,10 +177,16 @@ export async function readRunDocument(store, arg, UsageError) {
 
 const UNITS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }
 
+/** A duration (`30s`, `30m`, `1h`, `2d`, `1w`) in milliseconds, or undefined for any other text. */
+function durationMs(text) {
+  const m = /^(\d+(?:\.\d+)?)(s|m|h|d|w)$/.exec(text.trim())
+  return m === null ? undefined : Number(m[1]) * UNITS[m[2]]
+}
+
 /** `--since` / `--until`: an ISO date or time, or a time ago (`30s`, `30m`, `1h`, `2d`, `1w`). */
 export function parseTime(option, text, UsageError, now = Date.now()) {
-  const relative = /^(\d+(?:\.\d+)?)(s|m|h|d|w)$/.exec(text.trim())
-  if (relative !== null) return new Date(now - Number(relative[1]) * UNITS[relative[2]])
+  const ago = durationMs(text)
+  if (ago !== undefined) return new Date(now - ago)
   // Dates only, not bare numbers: '2024' would be a year, '1700000000' nothing a user meant.
   const ms = /^\d{4}-\d{2}-\d{2}/.test(text.trim()) ? Date.parse(text.trim()) : NaN
   if (Number.isNaN(ms)) throw new UsageError(`--${option} must be an ISO date (2026-12-01, 2026-12-01T09:30:00Z) or a time ago (30m, 1h, 2d), got '${text}'`)
@@ -189,23 +195,28 @@ export function parseTime(option, text, UsageError, now = Date.now()) {
 
 /** A duration (`30m`, `12h`, `2d`, `1w`; `s` too) in milliseconds, for option `--<option>`. */
 export function parseDuration(option, text, UsageError) {
-  const m = /^(\d+(?:\.\d+)?)(s|m|h|d|w)$/.exec(text.trim())
-  if (m === null) throw new UsageError(`--${option} must be a duration: a number and s, m, h, d or w (30m, 12h, 2d), got '${text}'`)
-  return Number(m[1]) * UNITS[m[2]]
+  const ms = durationMs(text)
+  if (ms === undefined) throw new UsageError(`--${option} must be a duration: a number and s, m, h, d or w (30m, 12h, 2d), got '${text}'`)
+  return ms
+}
+
+/** `--<option>`: a whole number from `min` (to `max`, when given). */
+function wholeNumber(option, text, UsageError, min, max) {
+  const n = Number(text)
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < min || (max !== undefined && n > max)) {
+    throw new UsageError(`--${option} must be a whole number from ${min}${max === undefined ? '' : ` to ${max.toLocaleString('en-US')}`}, got '${text}'`)
+  }
+  return n
 }
 
 /** A count of runs to keep: a whole number from 0. */
 export function parseCount(option, text, UsageError) {
-  const n = Number(text)
-  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n)) throw new UsageError(`--${option} must be a whole number from 0, got '${text}'`)
-  return n
+  return wholeNumber(option, text, UsageError, 0)
 }
 
 /** `--limit`: a whole number within bounds. */
 export function parseLimit(text, max, UsageError) {
-  const n = Number(text)
-  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < 1 || n > max) throw new UsageError(`--limit must be a whole number from 1 to ${max.toLocaleString('en-US')}, got '${text}'`)
-  return n
+  return wholeNumber('limit', text, UsageError, 1, max)
 }
 
 export const STATUSES = ['ok', 'error', 'aborted', 'interrupted']
