@@ -120,10 +120,11 @@ export function sqliteStore(path: string, options?: SqliteStoreOptions): RunStor
   let inline: SqliteWrites | undefined
   // The store's threads open the file with this connection's copy of SQLite (see driverAddon).
   const addon = driverAddon()
-  const thread = options?.thread === true ? new WriterThread(threadPath(path), where, options, addon) : undefined
+  const file = threadPath(path)
+  const thread = options?.thread === true ? new WriterThread(file, where, options, addon) : undefined
   // No checkpoint thread without the addon to give it: one that loaded another copy of SQLite
   // could corrupt the file (see driverAddon); this connection then checkpoints as it writes.
-  const checkpointer = thread === undefined && !inMemory(path) && addon !== undefined ? new Checkpointer(threadPath(path), db, options?.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS, addon) : undefined
+  const checkpointer = thread === undefined && !inMemory(path) && addon !== undefined ? new Checkpointer(file, db, options?.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS, addon) : undefined
   const changes = (): Changes => {
     const open = live()
     return thread ?? (inline ??= new SqliteWrites(open, where, checkpointer))
