@@ -6,19 +6,12 @@ import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { ensureBuilt, ROOT } from './built-dist.js'
+import { reachable } from './module-graph.js'
 
 const LAZY = /(^|\/)node_modules\/(zod|hdr-histogram-js)\//
 
 /** The modules importing `entry` loads at once: what its static imports reach, types left out. */
-function loadedWith(entry: string): string[] {
-  const depcruise = join(ROOT, 'node_modules', 'dependency-cruiser', 'bin', 'dependency-cruise.mjs')
-  const out = execFileSync(process.execPath, [depcruise, entry, '--config', '.dependency-cruiser.cjs', '--output-type', 'json', '--no-progress'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })
-  const { modules } = JSON.parse(out) as { modules: { source: string; dependencies: { resolved: string; dependencyTypes: string[] }[] }[] }
-  const imports = new Map(modules.map((m) => [m.source, m.dependencies.filter((d) => !d.dependencyTypes.includes('type-only')).map((d) => d.resolved)]))
-  const reached = new Set([entry])
-  for (const source of reached) for (const next of imports.get(source) ?? []) reached.add(next)
-  return [...reached]
-}
+const loadedWith = (entry: string): string[] => reachable(entry, false)
 
 /**
  * In a fresh process: imports the built package, then does each step, and after each says which

@@ -1,21 +1,9 @@
 // Store drivers are optional peers: only their own subpath modules load them, never 'shadowchain'.
-import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { ROOT } from '../built-dist.js'
-
-/** Every module (source path) that importing `entry` loads, by dependency-cruiser's reading. */
-function reachable(entry: string): string[] {
-  const depcruise = join(ROOT, 'node_modules', 'dependency-cruiser', 'bin', 'dependency-cruise.mjs')
-  const out = execFileSync(process.execPath, [depcruise, entry, '--config', '.dependency-cruiser.cjs', '--output-type', 'json', '--no-progress'], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    maxBuffer: 64 * 1024 * 1024,
-  })
-  const { modules } = JSON.parse(out) as { modules: { source: string; dependencies: { resolved: string; dependencyTypes: string[] }[] }[] }
-  return [...new Set(modules.flatMap((m) => [m.source, ...m.dependencies.map((d) => d.resolved)]))]
-}
+import { reachable } from '../module-graph.js'
 
 const DRIVER = /(^|\/)node_modules\/(better-sqlite3|pg)\//
 
